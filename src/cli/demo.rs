@@ -1,0 +1,101 @@
+//! `jointmap demo`
+
+use super::{progress_bar, Cli};
+use crate::demo::{write_feature_collection, DemoConfig, Scenario};
+use crate::ingest::{ingest, IngestError, IngestOptions, Input};
+use crate::model::Layer;
+use crate::store::{GpkgStore, Store};
+use std::path::PathBuf;
+
+/// Arguments of `jointmap demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Number of incidents (sightings, patrols and bases scale with it).
+    #[arg(long, default_value_t = DemoConfig::default().incidents as u64, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
+    pub incidents: u64,
+    /// Random seed: the same seed and size give the same scenario, byte for byte.
+    #[arg(long, default_value_t = DemoConfig::default().seed)]
+    pub seed: u64,
+    /// Also write each layer as GeoJSON (`<layer>.geojson`) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub write_geojson: Option<PathBuf>,
+    /// Only write the GeoJSON files; do not touch the store.
+    #[arg(long, requires = "write_geojson")]
+    pub no_store: bool,
+}
+
+pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+    let cfg = DemoConfig {
+        seed: args.seed,
+        incidents: args.incidents as usize,
+    };
+    let scenario = Scenario::new(&cfg);
+    if let Some(dir) = &args.write_geojson {
+        let io = |path: &PathBuf, source| IngestError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        for layer in Layer::ALL {
+            let path = dir.join(format!("{layer}.geojson"));
+            let file = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let n = match layer {
+                Layer::Incidents => write_feature_collection(scenario.incidents(), &mut w),
+                Layer::Sightings => write_feature_collection(scenario.sightings().into_iter(), &mut w),
+                Layer::Patrols => write_feature_collection(scenario.patrols().into_iter(), &mut w),
+                Layer::Bases => write_feature_collection(scenario.bases().into_iter(), &mut w),
+            }
+            .and_then(|n| std::io::Write::flush(&mut w).map(|_| n))
+            .map_err(|e| io(&path, e))?;
+            if !cli.quiet {
+                eprintln!("wrote {n} {layer} to {}", path.display());
+            }
+        }
+    }
+    if args.no_store {
+        return Ok(());
+    }
+    let store = GpkgStore::open_unindexed(&cli.store)?;
+    for layer in Layer::ALL {
+        let features: Box<dyn Iterator<Item = String> + Send + '_> = match layer {
+            Layer::Incidents => Box::new(scenario.incidents().map(|v| v.to_string())),
+            Layer::Sightings => Box::new(scenario.sightings().into_iter().map(|v| v.to_string())),
+            Layer::Patrols => Box::new(scenario.patrols().into_iter().map(|v| v.to_string())),
+            Layer::Bases => Box::new(scenario.bases().into_iter().map(|v| v.to_string())),
+        };
+        let total = match layer {
+            Layer::Incidents => cfg.incidents as u64,
+            _ => 0,
+        };
+        let bar = progress_bar(cli.quiet || total < 50_000, total, "features");
+        bar.set_message(format!("demo {layer}"));
+        let input = Input::Features {
+            name: format!("demo {layer}"),
+            features,
+        };
+        let report = ingest(&store, &IngestOptions::new(layer), vec![input], &|_, n| bar.set_position(n));
+        bar.finish_and_clear();
+        let report = report?;
+        if !cli.quiet {
+            eprintln!("demo {layer}: stored {} ({} new, {} updated)", report.stored, report.inserted, report.updated);
+        }
+    }
+    if !cli.quiet {
+        let a = scenario.area();
+        println!(
+            "Demo mission loaded into {} (area of responsibility {:.1},{:.1} .. {:.1},{:.1}).",
+            cli.store.display(),
+            a[0],
+            a[1],
+            a[2],
+            a[3]
+        );
+        for layer in Layer::ALL {
+            let s = store.summary(layer)?;
+            println!("  {:<10} {:>8} features  {} .. {}", s.layer, s.count, s.first.unwrap_or_default(), s.last.unwrap_or_default());
+        }
+        println!("Inspect it with `jointmap layers`, `jointmap export incidents`, or open {} in QGIS.", cli.store.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `jointmap export`
+
+use super::Cli;
+use crate::model::time::parse_time;
+use crate::model::Layer;
+use crate::store::{GpkgStore, Query, Store, StoreError};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `jointmap export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Layer to export.
+    pub layer: Layer,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Only features touching min_lon,min_lat,max_lon,max_lat (min_lon > max_lon crosses the antimeridian).
+    #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]
+    pub bbox: Option<[f64; 4]>,
+    /// Only features whose time overlaps from this time on (RFC 3339 or date).
+    #[arg(long, value_parser = parse_time_arg)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only features whose time overlaps up to this time (RFC 3339 or date).
+    #[arg(long, value_parser = parse_time_arg)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Newline-delimited GeoJSON (one Feature per line) instead of a FeatureCollection.
+    #[arg(long)]
+    pub ndjson: bool,
+}
+
+fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    parse_time(s)
+}
+
+fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().map_err(|_| format!("{p:?} is not a number")))
+        .collect::<Result<_, _>>()?;
+    <[f64; 4]>::try_from(v).map_err(|v| format!("expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}", v.len()))
+}
+
+pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+    let store = GpkgStore::open_unindexed(&cli.store)?;
+    let query = Query {
+        bbox: args.bbox,
+        from: args.from,
+        to: args.to,
+    };
+    query.validate()?;
+    let out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| StoreError::Aborted(format!("{}: {e}", p.display())))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let io = |e: std::io::Error| StoreError::Aborted(format!("writing output: {e}"));
+    if !args.ndjson {
+        out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n").map_err(io)?;
+    }
+    let mut first = true;
+    let n = store.query(args.layer, &query, &mut |f| {
+        if !args.ndjson && !first {
+            out.write_all(b",\n").map_err(io)?;
+        }
+        first = false;
+        serde_json::to_writer(&mut out, &f.to_geojson()).map_err(|e| io(e.into()))?;
+        if args.ndjson {
+            out.write_all(b"\n").map_err(io)?;
+        }
+        Ok(())
+    })?;
+    if !args.ndjson {
+        out.write_all(b"\n]}\n").map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    if !cli.quiet && args.output.is_some() {
+        eprintln!("{}: exported {n} features", args.layer);
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! jointmap: joint human-rights / military protection mapping for UN peace operations.
+//!
+//! Data flows one way through the modules, mirrored by the folders:
+//! [`model`] (the domain and its validation) <- [`ingest`] (GeoJSON and foreign
+//! schemas) -> [`store`] (GeoPackage behind the [`store::Store`] trait) -> analysis,
+//! render and server (later issues). [`demo`] generates a synthetic mission and
+//! [`cli`] is a thin shell over all of it.
+
+pub mod cli;
+#[cfg(not(nodemo))]
+pub mod demo;
+pub mod ingest;
+pub mod model;
+pub mod store;
+
+/// The crate-wide error: one variant per module error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input data (validation failures, unreadable files).
+    #[error(transparent)]
+    Ingest(#[from] ingest::IngestError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A model-level problem outside ingest (e.g. an unknown layer name).
+    #[error(transparent)]
+    Model(#[from] model::ModelError),
+}
+
+impl Error {
+    /// Process exit code for this error: 2 for bad input, 1 for internal failures.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Ingest(e) if e.is_bad_input() => 2,
+            Error::Model(_) => 2,
+            Error::Store(e) if e.is_bad_input() => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Crate result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,29 @@
+//! The `jointmap` binary: parses the command line and runs it.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JOINTMAP_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = jointmap::cli::Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = e
+                .downcast_ref::<jointmap::Error>()
+                .map_or(1, jointmap::Error::exit_code);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn run(cli: jointmap::cli::Cli) -> anyhow::Result<()> {
+    jointmap::cli::run(cli)?;
+    Ok(())
+}

@@ -1,0 +1,488 @@
+//! Validation of one GeoJSON feature into a normalised [`Feature`], and back.
+
+use super::geometry::{self, parse_geometry};
+use super::schema::{self, FieldKind, FieldSpec};
+use super::time::{format_time, parse_time};
+use super::{Layer, Level, Owner, Problem, TimeSpan};
+use chrono::Timelike;
+use geo_types::Geometry;
+use serde_json::{Map, Value};
+
+/// A validated, normalised feature of one layer.
+///
+/// `properties` holds the layer's fields in schema order (defaults applied)
+/// followed by any extra properties the input carried, which are kept as they were.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    /// Unique id within its layer.
+    pub id: String,
+    /// WGS 84 longitude/latitude geometry.
+    pub geometry: Geometry<f64>,
+    /// When.
+    pub time: TimeSpan,
+    /// Owning component.
+    pub owner: Owner,
+    /// Classification level.
+    pub level: Level,
+    /// Layer fields, then extra properties.
+    pub properties: Map<String, Value>,
+}
+
+/// A feature that failed validation: its id when one could be read, and every problem found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    /// The feature's id, if it had a readable one.
+    pub id: Option<String>,
+    /// All problems found, not just the first.
+    pub problems: Vec<Problem>,
+}
+
+/// A feature as read from input, before validation: its position and its text.
+#[derive(Debug, Clone)]
+pub struct RawFeature {
+    /// 0-based position in the input (per file).
+    pub index: usize,
+    /// The feature exactly as it appeared in the input.
+    pub text: String,
+}
+
+impl Feature {
+    /// Validates a GeoJSON feature (text) for `layer`.
+    pub fn from_geojson_str(layer: Layer, text: &str) -> Result<Feature, Invalid> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => Feature::from_geojson(layer, v, text),
+            Err(e) => Err(Invalid {
+                id: None,
+                problems: vec![Problem::new("(feature)", format!("not valid JSON: {e}"))],
+            }),
+        }
+    }
+
+    /// Validates a parsed GeoJSON feature for `layer`; `text` is its source,
+    /// used only to derive a stable id when the feature has none.
+    pub fn from_geojson(layer: Layer, v: Value, text: &str) -> Result<Feature, Invalid> {
+        let mut problems = Vec::new();
+        let Value::Object(mut obj) = v else {
+            return Err(Invalid {
+                id: None,
+                problems: vec![Problem::new("(feature)", "expected a GeoJSON Feature object")],
+            });
+        };
+        match obj.get("type").and_then(Value::as_str) {
+            Some("Feature") => {}
+            Some(other) => problems.push(Problem::new("type", format!("expected \"Feature\", found {other:?}"))),
+            None => problems.push(Problem::new("type", "missing \"type\": \"Feature\"")),
+        }
+        let mut props = match obj.remove("properties") {
+            Some(Value::Object(m)) => m,
+            None | Some(Value::Null) => Map::new(),
+            Some(_) => {
+                problems.push(Problem::new("properties", "must be an object or null"));
+                Map::new()
+            }
+        };
+        // The id: the Feature's own, else a property `id`, else derived from the text
+        // so that re-ingesting the same file stays idempotent.
+        let id = match obj.remove("id").filter(|v| !v.is_null()) {
+            Some(v) => id_string(&v, &mut problems),
+            None => match props.remove("id").filter(|v| !v.is_null()) {
+                Some(v) => id_string(&v, &mut problems),
+                None => Some(format!("h{:016x}", fnv1a(text.as_bytes()))),
+            },
+        };
+        let geometry = match obj.get("geometry") {
+            Some(g) => match parse_geometry(g, layer.geometry_kinds()) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    problems.push(Problem::new("geometry", e));
+                    None
+                }
+            },
+            None => {
+                problems.push(Problem::new("geometry", "missing geometry"));
+                None
+            }
+        };
+        let time = take_time(layer, &mut props, &mut problems);
+        let owner = take_enum(&mut props, "owner", super::Owner::VALUES, &mut problems)
+            .and_then(|s| s.parse::<Owner>().ok());
+        let level = take_enum(&mut props, "classification", super::Level::VALUES, &mut problems)
+            .and_then(|s| s.parse::<Level>().ok());
+
+        let mut fields = Map::new();
+        for spec in layer.fields() {
+            take_field(spec, &mut props, &mut fields, &mut problems);
+        }
+        let (owner, level) = derive(layer, &mut fields, owner, level, geometry.as_ref(), time.as_ref(), &mut problems);
+        fields.extend(props); // extras, kept as they came
+
+        match (id, geometry, time) {
+            (Some(id), Some(geometry), Some(time)) if problems.is_empty() => Ok(Feature {
+                id,
+                geometry,
+                time,
+                owner,
+                level,
+                properties: fields,
+            }),
+            (id, ..) => Err(Invalid { id, problems }),
+        }
+    }
+
+    /// The feature as a GeoJSON Feature object, in jointmap's normalised form.
+    pub fn to_geojson(&self) -> Value {
+        let mut props = Map::with_capacity(self.properties.len() + 4);
+        props.insert("time_start".into(), Value::String(format_time(&self.time.start)));
+        if let Some(end) = &self.time.end {
+            props.insert("time_end".into(), Value::String(format_time(end)));
+        }
+        props.insert("owner".into(), self.owner.as_str().into());
+        props.insert("classification".into(), self.level.as_str().into());
+        props.extend(self.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut f = Map::with_capacity(4);
+        f.insert("type".into(), "Feature".into());
+        f.insert("id".into(), Value::String(self.id.clone()));
+        f.insert("geometry".into(), geometry::to_geojson(&self.geometry));
+        f.insert("properties".into(), Value::Object(props));
+        Value::Object(f)
+    }
+
+    /// A string field's value, if present.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).and_then(Value::as_str)
+    }
+
+    /// An integer field's value, if present.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.properties.get(name).and_then(Value::as_i64)
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn id_string(v: &Value, problems: &mut Vec<Problem>) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => {
+            problems.push(Problem::new("id", format!("must be a non-empty string or a number, found {v}")));
+            None
+        }
+    }
+}
+
+fn take_time(layer: Layer, props: &mut Map<String, Value>, problems: &mut Vec<Problem>) -> Option<TimeSpan> {
+    let mut one = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ()> {
+        match props.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => parse_time(&s).map(Some).map_err(|e| problems.push(Problem::new(name, e))),
+            Some(other) => {
+                problems.push(Problem::new(name, format!("expected an RFC 3339 time string, found {other}")));
+                Err(())
+            }
+        }
+    };
+    let instant = one("time");
+    let start = one("time_start");
+    let end = one("time_end");
+    let (Ok(instant), Ok(start), Ok(end)) = (instant, start, end) else {
+        return None;
+    };
+    let start = match (instant, start) {
+        (Some(t), None) | (None, Some(t)) => t,
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new("time", "give either `time` or `time_start`, not both"));
+            return None;
+        }
+        (None, None) => {
+            problems.push(Problem::new("time_start", "missing time: give `time_start` (or `time` for an instant)"));
+            return None;
+        }
+    };
+    if let Some(e) = end {
+        if e < start {
+            problems.push(Problem::new(
+                "time_end",
+                format!("end {} is before start {}", format_time(&e), format_time(&start)),
+            ));
+            return None;
+        }
+    } else if layer.requires_end() {
+        problems.push(Problem::new("time_end", format!("missing time: {layer} need an end time")));
+        return None;
+    }
+    Some(TimeSpan { start, end })
+}
+
+/// Case- and separator-insensitive enum matching, returning the canonical value.
+fn match_enum(s: &str, allowed: &'static [&'static str]) -> Option<&'static str> {
+    let norm: String = s
+        .trim()
+        .chars()
+        .map(|c| if c == '_' || c == ' ' { '-' } else { c.to_ascii_lowercase() })
+        .collect();
+    allowed.iter().copied().find(|a| a.eq_ignore_ascii_case(&norm))
+}
+
+fn unknown_value(found: &Value, allowed: &[&str]) -> String {
+    format!("unknown value {found}; expected one of {}", allowed.join(", "))
+}
+
+fn take_enum(
+    props: &mut Map<String, Value>,
+    name: &str,
+    allowed: &'static [&'static str],
+    problems: &mut Vec<Problem>,
+) -> Option<&'static str> {
+    match props.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let hit = v.as_str().and_then(|s| match_enum(s, allowed));
+            if hit.is_none() {
+                problems.push(Problem::new(name, unknown_value(&v, allowed)));
+            }
+            hit
+        }
+    }
+}
+
+fn take_field(spec: &FieldSpec, props: &mut Map<String, Value>, out: &mut Map<String, Value>, problems: &mut Vec<Problem>) {
+    let name = spec.name;
+    let v = match props.remove(name) {
+        None | Some(Value::Null) => {
+            if spec.required {
+                problems.push(Problem::new(name, "missing required field"));
+            } else if let Some(d) = spec.default {
+                out.insert(name.into(), default_value(spec.kind, d));
+            }
+            return;
+        }
+        Some(v) => v,
+    };
+    let checked: Result<Value, String> = match spec.kind {
+        FieldKind::Text => match &v {
+            Value::String(s) if s.trim().is_empty() && spec.required => Err("must not be empty".into()),
+            Value::String(_) => Ok(v.clone()),
+            _ => Err(format!("expected text, found {v}")),
+        },
+        FieldKind::Enum(allowed) => v
+            .as_str()
+            .and_then(|s| match_enum(s, allowed))
+            .map(Value::from)
+            .ok_or_else(|| unknown_value(&v, allowed)),
+        FieldKind::Count => integer(&v).and_then(|n| {
+            if n < 0 {
+                Err(format!("negative count {n}"))
+            } else {
+                Ok(Value::from(n))
+            }
+        }),
+        FieldKind::IntRange(lo, hi) => integer(&v).and_then(|n| {
+            if (lo..=hi).contains(&n) {
+                Ok(Value::from(n))
+            } else {
+                Err(format!("{n} out of range {lo}..{hi}"))
+            }
+        }),
+        FieldKind::PositiveReal => match v.as_f64() {
+            Some(x) if x.is_finite() && x > 0.0 => Ok(v.clone()),
+            _ => Err(format!("expected a positive number, found {v}")),
+        },
+        FieldKind::TimeList => match &v {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match t {
+                    Value::String(s) => parse_time(s).map(|t| Value::String(format_time(&t))).map_err(|e| format!("item {i}: {e}")),
+                    other => Err(format!("item {i}: expected an RFC 3339 time string, found {other}")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            _ => Err(format!("expected an array of times, found {v}")),
+        },
+    };
+    match checked {
+        Ok(v) => {
+            out.insert(name.into(), v);
+        }
+        Err(reason) => problems.push(Problem::new(name, reason)),
+    }
+}
+
+fn integer(v: &Value) -> Result<i64, String> {
+    if let Some(n) = v.as_i64() {
+        return Ok(n);
+    }
+    match v.as_f64() {
+        // 3.0 is an integer written by a tool that only knows doubles.
+        Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
+        _ => Err(format!("expected an integer, found {v}")),
+    }
+}
+
+fn default_value(kind: FieldKind, d: &str) -> Value {
+    match kind {
+        FieldKind::Count | FieldKind::IntRange(..) => d.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+        _ => Value::String(d.to_string()),
+    }
+}
+
+/// Layer rules that depend on several fields: classification defaults, derived
+/// fields, cross-field checks.
+fn derive(
+    layer: Layer,
+    fields: &mut Map<String, Value>,
+    owner: Option<Owner>,
+    level: Option<Level>,
+    geometry: Option<&Geometry<f64>>,
+    time: Option<&TimeSpan>,
+    problems: &mut Vec<Problem>,
+) -> (Owner, Level) {
+    let s = |fields: &Map<String, Value>, k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
+    match layer {
+        Layer::Incidents => {
+            let category = s(fields, "category").unwrap_or_default();
+            let children = ["girls", "boys"].iter().any(|who| {
+                ["killed", "injured", "affected"]
+                    .iter()
+                    .any(|what| fields.get(&format!("{what}_{who}")).and_then(Value::as_i64).unwrap_or(0) > 0)
+            });
+            let sensitive = category == "sexual-violence"
+                || category == "child-recruitment"
+                || children
+                || fields.contains_key("source_name");
+            let default_level = if sensitive { Level::StrictlyConfidential } else { Level::Restricted };
+            (owner.unwrap_or(Owner::Hr), level.unwrap_or(default_level))
+        }
+        Layer::Sightings => (owner.unwrap_or(Owner::Military), level.unwrap_or(Level::Restricted)),
+        Layer::Patrols => {
+            if !fields.contains_key("period") {
+                if let Some(t) = time {
+                    let h = t.start.hour();
+                    let period = if (6..18).contains(&h) { "day" } else { "night" };
+                    // Keep schema order: period sits before vertex_times.
+                    let vt = fields.remove("vertex_times");
+                    fields.insert("period".into(), period.into());
+                    if let Some(vt) = vt {
+                        fields.insert("vertex_times".into(), vt);
+                    }
+                }
+            }
+            if let (Some(Value::Array(times)), Some(g), Some(span)) = (fields.get("vertex_times"), geometry, time) {
+                let n = geometry::vertex_count(g);
+                if times.len() != n {
+                    problems.push(Problem::new(
+                        "vertex_times",
+                        format!("{} times for {n} vertices; give one time per vertex", times.len()),
+                    ));
+                } else {
+                    let parsed: Vec<_> = times.iter().filter_map(|t| t.as_str().and_then(|s| parse_time(s).ok())).collect();
+                    if let Some(i) = parsed.windows(2).position(|w| w[1] < w[0]) {
+                        problems.push(Problem::new("vertex_times", format!("time of vertex {} is before that of vertex {i}", i + 1)));
+                    } else if parsed.first().is_some_and(|t| *t < span.start) || parsed.last().is_some_and(|t| *t > span.last()) {
+                        problems.push(Problem::new("vertex_times", "vertex times fall outside [time_start, time_end]"));
+                    }
+                }
+            }
+            (owner.unwrap_or(Owner::Military), level.unwrap_or(Level::Restricted))
+        }
+        Layer::Bases => {
+            let base_type = s(fields, "base_type");
+            if !fields.contains_key("reach_km") {
+                if let Some(km) = base_type.as_deref().and_then(schema::default_reach_km) {
+                    fields.insert("reach_km".into(), Value::from(km));
+                }
+            }
+            // Temporary deployments reveal troop movements: restricted by default.
+            let default_level = match base_type.as_deref() {
+                Some("tob") | Some("scd") => Level::Restricted,
+                _ => Level::Mission,
+            };
+            (owner.unwrap_or(Owner::Military), level.unwrap_or(default_level))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn incident(props: Value) -> Value {
+        json!({"type":"Feature","id":"i1","geometry":{"type":"Point","coordinates":[18.5,4.4]},"properties":props})
+    }
+
+    fn check(layer: Layer, v: Value) -> Result<Feature, Invalid> {
+        let text = v.to_string();
+        Feature::from_geojson(layer, v, &text)
+    }
+
+    #[test]
+    fn defaults_and_extras() {
+        let f = check(Layer::Incidents, incident(json!({"time":"2024-01-02","category":"Killing","killed_men":2,"village":"X"}))).unwrap();
+        assert_eq!(f.str("category"), Some("killing"));
+        assert_eq!(f.str("verification"), Some("reported"));
+        assert_eq!(f.int("killed_women"), Some(0));
+        assert_eq!(f.str("village"), Some("X"));
+        assert_eq!(f.level, Level::Restricted);
+        assert_eq!(f.owner, Owner::Hr);
+        // Normalised output validates to the same feature.
+        let again = check(Layer::Incidents, f.to_geojson()).unwrap();
+        assert_eq!(again, f);
+    }
+
+    #[test]
+    fn sensitive_cases_default_to_highest_level() {
+        for props in [
+            json!({"time":"2024-01-02","category":"sexual-violence"}),
+            json!({"time":"2024-01-02","category":"killing","killed_girls":1}),
+            json!({"time":"2024-01-02","category":"killing","source_name":"someone"}),
+        ] {
+            let f = check(Layer::Incidents, incident(props)).unwrap();
+            assert_eq!(f.level, Level::StrictlyConfidential);
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let e = check(
+            Layer::Incidents,
+            incident(json!({"time_start":"2024-01-05","time_end":"2024-01-01","category":"kiling","killed_men":-1})),
+        )
+        .unwrap_err();
+        let fields: Vec<_> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["time_end", "category", "killed_men"], "{e:?}");
+        assert_eq!(e.id.as_deref(), Some("i1"));
+    }
+
+    #[test]
+    fn patrol_rules() {
+        let base = |props: Value| json!({"type":"Feature","id":"p1","geometry":{"type":"LineString","coordinates":[[18.0,4.0],[18.1,4.0],[18.2,4.1]]},"properties":props});
+        let ok = check(Layer::Patrols, base(json!({"unit":"A","mode":"foot","time_start":"2024-01-01T20:00:00Z","time_end":"2024-01-01T22:00:00Z"}))).unwrap();
+        assert_eq!(ok.str("period"), Some("night"));
+        let e = check(Layer::Patrols, base(json!({"unit":"A","mode":"foot","time_start":"2024-01-01T08:00:00Z"}))).unwrap_err();
+        assert_eq!(e.problems[0].field, "time_end");
+        let e = check(Layer::Patrols, base(json!({"unit":"A","mode":"foot","time_start":"2024-01-01T08:00:00Z","time_end":"2024-01-01T09:00:00Z","vertex_times":["2024-01-01T08:00:00Z"]}))).unwrap_err();
+        assert!(e.problems[0].reason.contains("1 times for 3 vertices"), "{e:?}");
+    }
+
+    #[test]
+    fn base_reach_defaults_per_type() {
+        let f = check(Layer::Bases, json!({"type":"Feature","id":"b","geometry":{"type":"Point","coordinates":[18.0,4.0]},"properties":{"name":"B","base_type":"tob","time_start":"2024-01-01"}})).unwrap();
+        assert_eq!(f.properties.get("reach_km"), Some(&json!(15.0)));
+        assert_eq!(f.level, Level::Restricted);
+    }
+
+    #[test]
+    fn missing_id_is_derived_stably() {
+        let v = json!({"type":"Feature","geometry":{"type":"Point","coordinates":[18.0,4.0]},"properties":{"time":"2024-01-01","category":"other"}});
+        let a = check(Layer::Incidents, v.clone()).unwrap();
+        let b = check(Layer::Incidents, v).unwrap();
+        assert_eq!(a.id, b.id);
+        assert!(a.id.starts_with('h'));
+    }
+}
