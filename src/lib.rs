@@ -7,7 +7,6 @@
 //! [`cli`] is a thin shell over all of it.
 
 pub mod cli;
-#[cfg(not(nodemo))]
 pub mod demo;
 pub mod ingest;
 pub mod model;

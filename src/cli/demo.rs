@@ -42,7 +42,9 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
             let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
             let n = match layer {
                 Layer::Incidents => write_feature_collection(scenario.incidents(), &mut w),
-                Layer::Sightings => write_feature_collection(scenario.sightings().into_iter(), &mut w),
+                Layer::Sightings => {
+                    write_feature_collection(scenario.sightings().into_iter(), &mut w)
+                }
                 Layer::Patrols => write_feature_collection(scenario.patrols().into_iter(), &mut w),
                 Layer::Bases => write_feature_collection(scenario.bases().into_iter(), &mut w),
             }
@@ -74,11 +76,16 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
             name: format!("demo {layer}"),
             features,
         };
-        let report = ingest(&store, &IngestOptions::new(layer), vec![input], &|_, n| bar.set_position(n));
+        let report = ingest(&store, &IngestOptions::new(layer), vec![input], &|_, n| {
+            bar.set_position(n)
+        });
         bar.finish_and_clear();
         let report = report?;
         if !cli.quiet {
-            eprintln!("demo {layer}: stored {} ({} new, {} updated)", report.stored, report.inserted, report.updated);
+            eprintln!(
+                "demo {layer}: stored {} ({} new, {} updated)",
+                report.stored, report.inserted, report.updated
+            );
         }
     }
     if !cli.quiet {
@@ -93,9 +100,18 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
         );
         for layer in Layer::ALL {
             let s = store.summary(layer)?;
-            println!("  {:<10} {:>8} features  {} .. {}", s.layer, s.count, s.first.unwrap_or_default(), s.last.unwrap_or_default());
+            println!(
+                "  {:<10} {:>8} features  {} .. {}",
+                s.layer,
+                s.count,
+                s.first.unwrap_or_default(),
+                s.last.unwrap_or_default()
+            );
         }
-        println!("Inspect it with `jointmap layers`, `jointmap export incidents`, or open {} in QGIS.", cli.store.display());
+        println!(
+            "Inspect it with `jointmap layers`, `jointmap export incidents`, or open {} in QGIS.",
+            cli.store.display()
+        );
     }
     Ok(())
 }

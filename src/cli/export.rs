@@ -36,9 +36,18 @@ fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
     let v: Vec<f64> = s
         .split(',')
-        .map(|p| p.trim().parse::<f64>().map_err(|_| format!("{p:?} is not a number")))
+        .map(|p| {
+            p.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{p:?} is not a number"))
+        })
         .collect::<Result<_, _>>()?;
-    <[f64; 4]>::try_from(v).map_err(|v| format!("expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}", v.len()))
+    <[f64; 4]>::try_from(v).map_err(|v| {
+        format!(
+            "expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}",
+            v.len()
+        )
+    })
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
@@ -50,13 +59,17 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
     };
     query.validate()?;
     let out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| StoreError::Aborted(format!("{}: {e}", p.display())))?),
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .map_err(|e| StoreError::Aborted(format!("{}: {e}", p.display())))?,
+        ),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let io = |e: std::io::Error| StoreError::Aborted(format!("writing output: {e}"));
     if !args.ndjson {
-        out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n").map_err(io)?;
+        out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
+            .map_err(io)?;
     }
     let mut first = true;
     let n = store.query(args.layer, &query, &mut |f| {

@@ -33,7 +33,10 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
     let preset = match (&args.preset, &args.mapping) {
         (Some(name), _) => Some(Preset::builtin(name).ok_or_else(|| IngestError::Mapping {
             path: name.clone(),
-            reason: format!("unknown preset; built-in presets: {}", Preset::NAMES.join(", ")),
+            reason: format!(
+                "unknown preset; built-in presets: {}",
+                Preset::NAMES.join(", ")
+            ),
         })?),
         (None, Some(path)) => {
             let err = |reason: String| IngestError::Mapping {
@@ -93,7 +96,10 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
                     eprintln!("{r}");
                 }
                 if rejections.len() > SHOWN {
-                    eprintln!("... and {} more (all are in the rejects file)", rejections.len() - SHOWN);
+                    eprintln!(
+                        "... and {} more (all are in the rejects file)",
+                        rejections.len() - SHOWN
+                    );
                 }
             }
             Err(e.into())

@@ -19,10 +19,16 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
         .map(|l| store.summary(*l))
         .collect::<Result<Vec<_>, _>>()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summaries).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summaries).unwrap_or_default()
+        );
         return Ok(());
     }
-    println!("{:<10} {:>9}  {:<40}  time span", "layer", "features", "bbox (lon/lat)");
+    println!(
+        "{:<10} {:>9}  {:<40}  time span",
+        "layer", "features", "bbox (lon/lat)"
+    );
     for s in summaries {
         let bbox = s
             .bbox

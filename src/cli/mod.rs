@@ -1,7 +1,6 @@
 //! The command line: argument definitions and one file per command. Each
 //! command is a thin shell over the library.
 
-#[cfg(not(nodemo))]
 mod demo;
 mod export;
 mod ingest;
@@ -19,7 +18,12 @@ use std::path::PathBuf;
 #[command(name = "jointmap", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
     /// The store: a GeoPackage file, created when absent.
-    #[arg(long, global = true, env = "JOINTMAP_STORE", default_value = "jointmap.gpkg")]
+    #[arg(
+        long,
+        global = true,
+        env = "JOINTMAP_STORE",
+        default_value = "jointmap.gpkg"
+    )]
     pub store: PathBuf,
     /// Print nothing but errors (no progress bar, no summary).
     #[arg(long, short, global = true)]
@@ -59,7 +63,6 @@ pub enum Command {
     /// Deterministic for a given seed and size: towns and road corridors, four
     /// fictional armed groups with seasonal escalation, clustered incidents,
     /// sightings, bases and patrols. `--incidents 1000000` for benchmarks.
-    #[cfg(not(nodemo))]
     Demo(demo::Args),
 }
 
@@ -69,7 +72,6 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Ingest(a) => ingest::run(&cli, a),
         Command::Layers(a) => layers::run(&cli, a),
         Command::Export(a) => export::run(&cli, a),
-        #[cfg(not(nodemo))]
         Command::Demo(a) => demo::run(&cli, a),
     }
 }

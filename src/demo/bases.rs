@@ -8,7 +8,8 @@ use super::rng::Rng;
 use super::world::{self, stream, t, PERIOD_DAYS, PERIOD_END, PERIOD_START, TOWNS};
 use super::{feature, point, polygon, put_str, put_time, Marking, Scenario};
 
-/// Base types (schema values).
+/// Base types (schema values; the generator writes literals, tests check them).
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const BASE_TYPES: [&str; 9] = [
     "mission-hq",
     "pob",
@@ -349,8 +350,8 @@ pub(crate) fn build_bases(s: &Scenario) -> Vec<Base> {
         let town = world::nearest_town(pos);
         let open_day = b.rng.range_i(20, 600);
         let dur = b.rng.range_i(30, 200);
-        let close = (k < 5 && open_day + dur < PERIOD_DAYS - 2)
-            .then(|| day(open_day + dur) + 12 * 3600);
+        let close =
+            (k < 5 && open_day + dur < PERIOD_DAYS - 2).then(|| day(open_day + dur) + 12 * 3600);
         let unit = format!("{} Coy {}", contingent(town), ["A", "B", "C", "D"][k % 4]);
         let i = b.add(
             format!("TOB {} (near {})", k + 1, TOWNS[town].name),
@@ -417,9 +418,7 @@ mod tests {
             let gt = f["geometry"]["type"].as_str().unwrap_or_default();
             if bt == "mission-hq" || bt == "poc-site" {
                 assert_eq!(gt, "Polygon");
-                let ring = f["geometry"]["coordinates"][0]
-                    .as_array()
-                    .expect("ring");
+                let ring = f["geometry"]["coordinates"][0].as_array().expect("ring");
                 assert!(ring.len() >= 4);
                 assert_eq!(ring.first(), ring.last());
             } else {

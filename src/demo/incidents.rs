@@ -68,6 +68,16 @@ pub(crate) const SOURCE_TYPES: [&str; 11] = [
     "other",
     "unknown",
 ];
+// Source-type indices (see SOURCE_TYPES) that change reliability or consent.
+const VICTIM: usize = 0;
+const WITNESS: usize = 1;
+const OPEN_SOURCE: usize = 4;
+const MEDIA: usize = 5;
+const AUTHORITIES: usize = 6;
+const UN_AGENCY: usize = 7;
+const MISSION_SOURCE: usize = 8;
+const UNKNOWN_SOURCE: usize = 10;
+
 /// Location precisions (schema values).
 pub(crate) const PRECISION: [&str; 4] = ["exact", "settlement", "district", "province"];
 /// Consent scopes (schema values).
@@ -216,14 +226,13 @@ impl Scenario {
         let mut rng = Rng::for_item(self.seed, stream::INCIDENTS, i as u64);
 
         // Where, when and by whom (group index for armed-group perpetrators).
-        let (true_pos, t0, group, perp, flare_cat) = match rng.weighted(&[0.22, 0.43, 0.25, 0.10])
-        {
+        let (true_pos, t0, group, perp, flare_cat) = match rng.weighted(&[0.22, 0.43, 0.25, 0.10]) {
             0 => {
                 // Flare-up: within a few days and ~10 km of its centre.
                 let k = rng.below(self.flares.len() as u64) as usize;
                 let f = &self.flares[k];
                 let pos = world::jitter(&mut rng, f.centre, f.radius_km * 0.5);
-                let t = f.start + rng.range_i(0, f.duration);
+                let t = f.start + rng.range_i(0, f.duration / 60) * 60;
                 let perp = rng.weighted(&[86., 4., 1., 4., 0., 0., 5.]);
                 (pos, t, f.group, perp, Some(f.category))
             }
@@ -237,7 +246,8 @@ impl Scenario {
                 } else {
                     world::jitter(&mut rng, g.centre, g.radius_km * 0.5)
                 };
-                let t = self.incident_time(&mut rng, g.days.sample(&mut rng) as i64);
+                let day = g.days.sample(&mut rng) as i64;
+                let t = self.incident_time(&mut rng, day);
                 let perp = rng.weighted(&[86., 4., 1., 4., 0., 0., 5.]);
                 (pos, t, gi, perp, None)
             }
@@ -255,22 +265,24 @@ impl Scenario {
                     rng.range(0.0, r.len_km())
                 };
                 let pos = world::jitter(&mut rng, r.point_at(d), 0.8);
-                let t = self.incident_time(&mut rng, self.all_days.sample(&mut rng) as i64);
+                let day = self.all_days.sample(&mut rng) as i64;
+                let t = self.incident_time(&mut rng, day);
                 let perp = rng.weighted(&[30., 20., 1., 5., 32., 0.4, 12.]);
                 (pos, t, self.nearest_group(&mut rng, pos), perp, None)
             }
             _ => {
                 // Scattered: around a random town (weighted by size) or anywhere.
                 let pos = if rng.chance(0.5) {
-                    let w: Vec<f64> = TOWNS.iter().map(|t| t.weight).collect();
-                    world::jitter(&mut rng, TOWNS[rng.weighted(&w)].pos, 25.0)
+                    let town = rng.weighted(&TOWNS.map(|t| t.weight));
+                    world::jitter(&mut rng, TOWNS[town].pos, 25.0)
                 } else {
                     [
                         rng.range(world::AOR[0] + 0.1, world::AOR[2] - 0.1),
                         rng.range(world::AOR[1] + 0.1, world::AOR[3] - 0.1),
                     ]
                 };
-                let t = self.incident_time(&mut rng, self.all_days.sample(&mut rng) as i64);
+                let day = self.all_days.sample(&mut rng) as i64;
+                let t = self.incident_time(&mut rng, day);
                 let perp = rng.weighted(&[25., 10., 1.5, 35., 10., 0.5, 18.]);
                 (pos, t, self.nearest_group(&mut rng, pos), perp, None)
             }
@@ -281,8 +293,8 @@ impl Scenario {
             (NSAG, _) => rng.weighted(&self.groups[group].categories),
             _ => rng.weighted(&categories_for(perp)),
         };
-        let site_type = (category == ATTACK_SITE)
-            .then(|| rng.weighted(&[25., 25., 15., 15., 15., 5.]));
+        let site_type =
+            (category == ATTACK_SITE).then(|| rng.weighted(&[25., 25., 15., 15., 15., 5.]));
 
         let verification = rng.weighted(&[15., 40., 25., 20.]);
         let perpetrator = self.perpetrator_text(&mut rng, perp, group, verification);
@@ -296,9 +308,9 @@ impl Scenario {
             _ => &[30., 25., 3., 5., 0., 0., 4., 10., 23., 0., 0.],
         });
         let reliability = rng.weighted(match source_type {
-            7 | 8 => &[25., 50., 20., 4., 1., 0.], // UN agency, mission
-            4 | 5 => &[0., 10., 35., 30., 10., 15.], // open source, media
-            10 => &[0., 0., 10., 20., 20., 50.],   // unknown
+            UN_AGENCY | MISSION_SOURCE => &[25., 50., 20., 4., 1., 0.],
+            OPEN_SOURCE | MEDIA => &[0., 10., 35., 30., 10., 15.],
+            UNKNOWN_SOURCE => &[0., 0., 10., 20., 20., 50.],
             _ => &[5., 35., 35., 15., 5., 5.],
         });
         let precision = rng.weighted(&[45., 38., 12., 5.]);
@@ -309,8 +321,8 @@ impl Scenario {
 
         let consent = match (category, source_type) {
             (SEXUAL_VIOLENCE, _) => rng.weighted(&[35., 60., 5., 0.]),
-            (_, 0 | 1) => rng.weighted(&[20., 40., 25., 15.]),
-            (_, 4 | 5 | 6) => rng.weighted(&[10., 10., 30., 50.]),
+            (_, VICTIM | WITNESS) => rng.weighted(&[20., 40., 25., 15.]),
+            (_, OPEN_SOURCE | MEDIA | AUTHORITIES) => rng.weighted(&[10., 10., 30., 50.]),
             _ => rng.weighted(&[20., 35., 30., 15.]),
         };
         let narrative = rng
@@ -369,8 +381,15 @@ impl Scenario {
     }
 
     /// Free-text perpetrator, fictional or generic.
-    fn perpetrator_text(&self, rng: &mut Rng, perp: usize, group: usize, verification: usize) -> String {
-        let pick = |rng: &mut Rng, xs: &[&str]| rng.pick(xs).copied().unwrap_or("Unknown").to_string();
+    fn perpetrator_text(
+        &self,
+        rng: &mut Rng,
+        perp: usize,
+        group: usize,
+        verification: usize,
+    ) -> String {
+        let pick =
+            |rng: &mut Rng, xs: &[&str]| rng.pick(xs).copied().unwrap_or("Unknown").to_string();
         match perp {
             NSAG => {
                 let name = self.groups[group].name;
@@ -398,7 +417,10 @@ impl Scenario {
             ),
             CRIMINAL => pick(
                 rng,
-                &["Road bandits (synthetic)", "Armed criminal gang (synthetic)"],
+                &[
+                    "Road bandits (synthetic)",
+                    "Armed criminal gang (synthetic)",
+                ],
             ),
             MISSION => "Mission personnel (synthetic allegation)".to_string(),
             _ => pick(rng, &["Unidentified armed men", "Unknown"]),
@@ -558,7 +580,14 @@ fn narrative(rng: &mut Rng, category: usize, site: Option<usize>, c: &[u32; 15])
     let injured: u32 = c[5..10].iter().sum();
     let affected: u32 = c[10..15].iter().sum();
     let site = site.map_or("building", |s| {
-        ["school", "health post", "IDP site", "place of worship", "market", "public building"][s]
+        [
+            "school",
+            "health post",
+            "IDP site",
+            "place of worship",
+            "market",
+            "public building",
+        ][s]
     });
     let opening = ["", " Initial information, pending verification."];
     let tail = opening[rng.below(2) as usize];
@@ -612,7 +641,10 @@ mod tests {
             assert_eq!(f["geometry"]["type"], "Point");
             one_of(p, "category", &CATEGORIES);
             let cat = p["category"].as_str().unwrap_or_default();
-            assert_eq!(p.contains_key("site_type"), cat == "attack-on-civilian-site");
+            assert_eq!(
+                p.contains_key("site_type"),
+                cat == "attack-on-civilian-site"
+            );
             one_of(p, "site_type", &SITE_TYPES);
             one_of(p, "perpetrator_category", &PERPETRATOR_CATEGORIES);
             one_of(p, "verification", &VERIFICATION);
@@ -627,18 +659,26 @@ mod tests {
                 }
             }
             if let Some(t) = p.get("narrative") {
-                assert!(t.as_str().is_some_and(|t| t.starts_with("Synthetic record:")));
+                assert!(t
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Synthetic record:")));
                 narratives += 1;
             }
             marked += usize::from(p.contains_key("owner"));
             let pc = p["perpetrator_category"].as_str().unwrap_or_default();
-            perp_counts[PERPETRATOR_CATEGORIES.iter().position(|x| *x == pc).unwrap_or(0)] += 1;
+            perp_counts[PERPETRATOR_CATEGORIES
+                .iter()
+                .position(|x| *x == pc)
+                .unwrap_or(0)] += 1;
             cat_counts[CATEGORIES.iter().position(|x| *x == cat).unwrap_or(0)] += 1;
             n += 1;
         }
         assert_eq!(n, 3000);
         assert!((200..=400).contains(&marked), "{marked} marked");
-        assert!((800..=1300).contains(&narratives), "{narratives} narratives");
+        assert!(
+            (800..=1300).contains(&narratives),
+            "{narratives} narratives"
+        );
         // Mostly armed groups, but every other major category present.
         assert!(perp_counts[NSAG] > n / 2, "{perp_counts:?}");
         for k in [STATE, COMMUNITY, CRIMINAL, 6] {
@@ -664,7 +704,11 @@ mod tests {
                 _ => {}
             }
             if r.category == CHILD_RECRUITMENT {
-                assert_eq!(r.counts[10] + r.counts[11], 0, "adults recruited as children");
+                assert_eq!(
+                    r.counts[10] + r.counts[11],
+                    0,
+                    "adults recruited as children"
+                );
             }
         }
     }

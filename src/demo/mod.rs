@@ -297,9 +297,9 @@ fn put_time(m: &mut Map<String, Value>, key: &str, secs: i64) {
 /// Optional explicit owner/classification, present on about 10 % of features
 /// (the rest fall back to the layer defaults when ingested).
 #[derive(Debug, Clone, Copy, Default)]
-struct Marking {
-    owner: Option<&'static str>,
-    classification: Option<&'static str>,
+pub(crate) struct Marking {
+    pub owner: Option<&'static str>,
+    pub classification: Option<&'static str>,
 }
 
 impl Marking {
@@ -451,7 +451,10 @@ mod tests {
         );
         // A different seed gives a different scenario.
         let c = Scenario::new(&DemoConfig { seed: 100, ..cfg });
-        assert_ne!(bytes(a.incidents().collect()), bytes(c.incidents().collect()));
+        assert_ne!(
+            bytes(a.incidents().collect()),
+            bytes(c.incidents().collect())
+        );
     }
 
     #[test]

@@ -36,7 +36,8 @@ const MAX_ROAD_LINK_KM: f64 = 25.0;
 /// One patrol before serialisation.
 #[derive(Debug, Clone)]
 pub(crate) struct Patrol {
-    /// Index of the base the patrol starts from.
+    /// Index of the base the patrol starts from (checked by the tests).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub base: usize,
     pub unit: String,
     pub mode: usize,
@@ -86,7 +87,7 @@ impl Scenario {
         let minute = if night {
             rng.range_i(18 * 60 + 30, 27 * 60) // 18:30 to 03:00 next day
         } else {
-            rng.range_i(5 * 60 + 30, 16 * 60) // 05:30 to 16:00
+            rng.range_i(6 * 60, 16 * 60) // 06:00 to 16:00
         };
         let t0 = PERIOD_START + day * 86_400 + minute * 60;
 
@@ -112,7 +113,7 @@ impl Scenario {
             .collect();
         let bangui_river = base.town == Some(t::BANGUI)
             && matches!(base.base_type, "mission-hq" | "cob" | "police-post");
-        let foot_w = match base.base_type {
+        let foot_w: f64 = match base.base_type {
             "poc-site" => 1.0,
             "police-post" => 0.7,
             "team-site" => 0.5,
@@ -205,8 +206,7 @@ impl Scenario {
                 .cloned()
                 .unwrap_or_else(|| base.name.clone()),
         };
-        if kind == JOINT_POLICE && base.base_type != "police-post" && base.base_type != "poc-site"
-        {
+        if kind == JOINT_POLICE && base.base_type != "police-post" && base.base_type != "poc-site" {
             unit.push_str(" + IPO");
         }
         let marking = if rng.chance(0.1) {
@@ -245,13 +245,7 @@ impl Scenario {
         let target = if one_way { len_km } else { len_km / 2.0 };
         let along = (target - link).max(3.0);
         let forward = rng.chance(0.5);
-        let walk = world::road_walk(
-            &self.roads,
-            &self.town_roads,
-            (ri, vi, forward),
-            along,
-            rng,
-        );
+        let walk = world::road_walk(&self.roads, &self.town_roads, (ri, vi, forward), along, rng);
         let mut out = vec![base.pos];
         out.extend(walk);
         let half_km = world::cumulative_km(&out).last().copied().unwrap_or(0.0);
@@ -277,12 +271,26 @@ fn loop_track(rng: &mut Rng, home: [f64; 2], len_km: f64, step_km: f64) -> Vec<[
     let mut pts = Vec::with_capacity(n);
     pts.push(home);
     for k in 1..n - 1 {
-        let th = th0 + std::f64::consts::PI + dir * 2.0 * std::f64::consts::PI * k as f64 / (n - 1) as f64;
+        let th = th0
+            + std::f64::consts::PI
+            + dir * 2.0 * std::f64::consts::PI * k as f64 / (n - 1) as f64;
         let rr = r * (1.0 + rng.gauss(0.0, 0.12)).clamp(0.6, 1.4);
         let (s, c) = sin_cos(th);
         pts.push(world::clamp_aor(world::offset_km(centre, rr * c, rr * s)));
     }
     pts.push(home);
+    // The radius noise changes the perimeter: rescale about home so the loop
+    // has the intended length (then keep it inside the AOR).
+    let actual = world::cumulative_km(&pts).last().copied().unwrap_or(0.0);
+    if actual > 0.0 {
+        let f = len_km / actual;
+        for p in &mut pts {
+            *p = world::clamp_aor([
+                home[0] + (p[0] - home[0]) * f,
+                home[1] + (p[1] - home[1]) * f,
+            ]);
+        }
+    }
     pts
 }
 
@@ -374,12 +382,20 @@ mod tests {
             one_of(p, "mode", &MODES);
             one_of(p, "kind", &KINDS);
             one_of(p, "period", &["day", "night"]);
+            // Night means a start between 18:00 and 05:59 UTC.
+            let hour = (secs(&p["time_start"]) / 3600) % 24;
+            let is_night = !(6..18).contains(&hour);
+            assert_eq!(p["period"] == "night", is_night);
             assert!(p["unit"].as_str().is_some_and(|u| !u.is_empty()));
             let t0 = secs(&p["time_start"]);
             let t1 = secs(&p["time_end"]);
             assert!(t1 > t0);
             let coords = f["geometry"]["coordinates"].as_array().expect("coords");
-            assert!((5..=40).contains(&coords.len()), "{} vertices", coords.len());
+            assert!(
+                (5..=40).contains(&coords.len()),
+                "{} vertices",
+                coords.len()
+            );
             if let Some(vt) = p.get("vertex_times") {
                 with_times += 1;
                 let vt: Vec<i64> = vt.as_array().expect("array").iter().map(secs).collect();
@@ -391,7 +407,10 @@ mod tests {
             night += usize::from(p["period"] == "night");
         }
         assert!((60..=180).contains(&night), "{night} night patrols");
-        assert!((120..=240).contains(&with_times), "{with_times} with vertex_times");
+        assert!(
+            (120..=240).contains(&with_times),
+            "{with_times} with vertex_times"
+        );
     }
 
     #[test]
@@ -409,7 +428,7 @@ mod tests {
             let speed = len / hours;
             match p.mode {
                 FOOT => {
-                    assert!((2.0..16.0).contains(&len), "foot {len} km");
+                    assert!((2.5..12.5).contains(&len), "foot {len} km");
                     assert!(speed < 5.0, "foot {speed} km/h");
                     assert_eq!(p.pts.last(), Some(&b.pos));
                 }

@@ -373,12 +373,7 @@ mod tests {
             s: [1, 2, 3, 4],
             spare: None,
         };
-        let expected = [
-            41943041u64,
-            58720359,
-            3588806011781223,
-            3591011842654386,
-        ];
+        let expected = [41943041u64, 58720359, 3588806011781223, 3591011842654386];
         for e in expected {
             assert_eq!(r.next_u64(), e);
         }
@@ -394,12 +389,8 @@ mod tests {
 
     #[test]
     fn deterministic_streams() {
-        let a: Vec<u64> = (0..5)
-            .map(|i| Rng::for_item(7, 3, i).next_u64())
-            .collect();
-        let b: Vec<u64> = (0..5)
-            .map(|i| Rng::for_item(7, 3, i).next_u64())
-            .collect();
+        let a: Vec<u64> = (0..5).map(|i| Rng::for_item(7, 3, i).next_u64()).collect();
+        let b: Vec<u64> = (0..5).map(|i| Rng::for_item(7, 3, i).next_u64()).collect();
         assert_eq!(a, b);
         assert_ne!(a[0], a[1]);
         assert_ne!(

@@ -174,7 +174,8 @@ pub(crate) fn build_roads() -> Vec<Road> {
                 let f = k as f64 / (n_mid + 1) as f64 + rng.range(-0.3, 0.3) / (n_mid + 1) as f64;
                 // Tapered so the road still meets the towns head-on.
                 let taper = 4.0 * f * (1.0 - f);
-                let off = amp * taper * (rng.gauss(0.0, 0.6) + if phase < 0.5 { 0.5 } else { -0.5 });
+                let off =
+                    amp * taper * (rng.gauss(0.0, 0.6) + if phase < 0.5 { 0.5 } else { -0.5 });
                 let base = lerp(pa, pb, f);
                 pts.push(clamp_aor(offset_km(base, nx * off, ny * off)));
             }
@@ -283,7 +284,9 @@ pub(crate) fn build_groups(seed: u64) -> Vec<Group> {
             let villages: Vec<[f64; 2]> = (0..10)
                 .map(|_| random_in_disc(&mut rng, spec.centre, spec.radius_km * 0.95))
                 .collect();
-            let vw: Vec<f64> = (0..villages.len()).map(|k| 1.0 / (k as f64 + 1.0)).collect();
+            let vw: Vec<f64> = (0..villages.len())
+                .map(|k| 1.0 / (k as f64 + 1.0))
+                .collect();
             let day_weights: Vec<f64> = (0..PERIOD_DAYS)
                 .map(|d| day_weight(d, spec.peak_month, spec.trend))
                 .collect();
@@ -309,8 +312,8 @@ pub(crate) fn build_groups(seed: u64) -> Vec<Group> {
 fn day_weight(d: i64, peak_month: f64, trend: f64) -> f64 {
     let (_, month, _) = civil_from_days(PERIOD_START / 86_400 + d);
     let doy = (d % 365) as f64 / 365.0;
-    let dry = if month == 12 || month <= 4 { 1.45 } else { 0.75 };
-    let peak = 1.0 + 0.5 * cos(2.0 * std::f64::consts::PI * (doy - (peak_month - 0.5) / 12.0));
+    let dry = if month == 12 || month <= 4 { 1.35 } else { 0.8 };
+    let peak = 1.0 + 0.25 * cos(2.0 * std::f64::consts::PI * (doy - (peak_month - 0.5) / 12.0));
     let progress = d as f64 / (PERIOD_DAYS - 1) as f64;
     let tr = 1.0 + trend * (2.0 * progress - 1.0);
     dry * peak * tr.max(0.05)
@@ -442,8 +445,8 @@ pub(crate) fn round5(x: f64) -> f64 {
 
 /// Walks the road network from vertex `v` of road `r` for `target_km`,
 /// heading towards the road's end (`forward`) or its start. At a town the
-/// walk turns onto another road at random (back the same way only at a dead
-/// end). Returns the visited points, the last one exactly at `target_km`.
+/// walk turns onto another road at random; it stops early at a dead end.
+/// Returns the visited points, the last one at `target_km` unless stopped.
 pub(crate) fn road_walk(
     roads: &[Road],
     town_roads: &[Vec<usize>],
@@ -489,8 +492,12 @@ pub(crate) fn road_walk(
                     .get(town)
                     .map(|rs| rs.iter().copied().filter(|x| *x != r).collect())
                     .unwrap_or_default();
-                let r2 = rng.pick(&options).copied().unwrap_or(r);
-                r = r2;
+                // A dead end ends the walk, unless the walk starts there
+                // heading out of the network (then it turns around).
+                if options.is_empty() && done > 0.0 {
+                    return out;
+                }
+                r = rng.pick(&options).copied().unwrap_or(r);
                 fwd = roads[r].a == town;
                 v = if fwd { 0 } else { roads[r].pts.len() - 1 };
             }
@@ -615,12 +622,24 @@ mod tests {
         let roads = build_roads();
         let tr = town_roads(&roads);
         let mut rng = Rng::new(5);
-        for target in [5.0, 40.0, 300.0] {
+        for target in [5.0, 40.0, 150.0] {
             let pts = road_walk(&roads, &tr, (0, 0, true), target, &mut rng);
             let cum = cumulative_km(&pts);
             let len = cum.last().copied().unwrap_or(0.0);
-            assert!((len - target).abs() < 1e-6, "{len} vs {target}");
+            // Interpolating in degrees is not exactly linear in km.
+            assert!((len - target).abs() < 1e-3 * target, "{len} vs {target}");
         }
+        // Batangafo-Kabo: Kabo is a dead end, so the walk stops there...
+        let kabo = 12;
+        assert_eq!(roads[kabo].b, t::KABO);
+        let pts = road_walk(&roads, &tr, (kabo, 0, true), 1000.0, &mut rng);
+        let len = cumulative_km(&pts).last().copied().unwrap_or(0.0);
+        assert!((len - roads[kabo].len_km()).abs() < 1e-6);
+        // ...but a walk starting at Kabo and heading out turns around.
+        let last = roads[kabo].pts.len() - 1;
+        let pts = road_walk(&roads, &tr, (kabo, last, true), 10.0, &mut rng);
+        let len = cumulative_km(&pts).last().copied().unwrap_or(0.0);
+        assert!((len - 10.0).abs() < 0.01, "{len}");
     }
 
     #[test]

@@ -26,7 +26,11 @@ pub fn read_features<R: BufRead>(
     sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
 ) -> Result<usize, String> {
     // Skip a UTF-8 byte-order mark, which some Windows tools write.
-    if reader.fill_buf().map_err(|e| e.to_string())?.starts_with(b"\xEF\xBB\xBF") {
+    if reader
+        .fill_buf()
+        .map_err(|e| e.to_string())?
+        .starts_with(b"\xEF\xBB\xBF")
+    {
         reader.consume(3);
     }
     let mut de = serde_json::Deserializer::from_reader(reader);
@@ -37,7 +41,9 @@ pub fn read_features<R: BufRead>(
     };
     match first.deserialize(&mut de) {
         Ok(()) => {}
-        Err(e) if e.is_eof() && index == 0 => return Err("empty input: no GeoJSON object found".into()),
+        Err(e) if e.is_eof() && index == 0 => {
+            return Err("empty input: no GeoJSON object found".into())
+        }
         Err(e) => return Err(e.to_string()),
     }
     // Newline-delimited GeoJSON: more Features follow the first.
@@ -45,7 +51,9 @@ pub fn read_features<R: BufRead>(
         let raw = value.map_err(|e| e.to_string())?;
         let text = raw.get();
         if !text.trim_start().starts_with('{') {
-            return Err(format!("feature #{index}: expected a GeoJSON Feature object after the first object"));
+            return Err(format!(
+                "feature #{index}: expected a GeoJSON Feature object after the first object"
+            ));
         }
         sink(RawFeature {
             index,
@@ -97,7 +105,9 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
         }
         match ty.as_deref() {
             Some("FeatureCollection") if saw_features => Ok(()),
-            Some("FeatureCollection") => Err(de::Error::custom("FeatureCollection has no \"features\" array")),
+            Some("FeatureCollection") => Err(de::Error::custom(
+                "FeatureCollection has no \"features\" array",
+            )),
             Some("Feature") => {
                 // A single Feature: put it back together from its members.
                 let mut text = String::from("{\"type\":\"Feature\"");
@@ -185,7 +195,8 @@ impl<R> CountingReader<R> {
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -216,14 +227,21 @@ mod tests {
         assert_eq!(parsed["properties"]["x"], 1);
         let nd = "{\"type\":\"Feature\",\"id\":1}\n{\"type\":\"Feature\",\"id\":2}\n\n{\"type\":\"Feature\",\"id\":3}\n";
         assert_eq!(read(nd).unwrap().len(), 3);
-        assert_eq!(read("\u{feff}{\"type\":\"Feature\",\"id\":1}").unwrap().len(), 1);
+        assert_eq!(
+            read("\u{feff}{\"type\":\"Feature\",\"id\":1}")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn structural_errors() {
         assert!(read("").unwrap_err().contains("empty input"));
         assert!(read(r#"{"type":"FeatureCollection","features":[{"type":"Feature"},"#).is_err());
-        assert!(read(r#"{"type":"Topology"}"#).unwrap_err().contains("Topology"));
+        assert!(read(r#"{"type":"Topology"}"#)
+            .unwrap_err()
+            .contains("Topology"));
         let crs = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:32633"}},"features":[]}"#;
         assert!(read(crs).unwrap_err().contains("unsupported CRS"));
         let ok = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[]}"#;

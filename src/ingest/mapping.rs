@@ -51,8 +51,10 @@ impl Mapping {
 
     /// Rewrites a feature's id and properties in place.
     pub fn apply(&self, feature: &mut Value) {
-        let Some(obj) = feature.as_object_mut() else { return };
-        let mut props = match obj.remove("properties") {
+        let Some(obj) = feature.as_object_mut() else {
+            return;
+        };
+        let mut props = match obj.shift_remove("properties") {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
@@ -74,7 +76,7 @@ impl Mapping {
         }
         let mut out = Map::with_capacity(props.len() + self.set.len());
         for (target, source) in &self.rename {
-            if let Some(v) = props.remove(source) {
+            if let Some(v) = props.shift_remove(source) {
                 out.insert(target.clone(), v);
             }
         }
@@ -109,7 +111,11 @@ fn toml_to_json(v: &toml::Value) -> Value {
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => Value::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 

@@ -87,7 +87,10 @@ impl IngestError {
     /// Whether the input, not jointmap, is at fault (exit code 2).
     pub fn is_bad_input(&self) -> bool {
         match self {
-            IngestError::Io { .. } | IngestError::Syntax { .. } | IngestError::Invalid { .. } | IngestError::Mapping { .. } => true,
+            IngestError::Io { .. }
+            | IngestError::Syntax { .. }
+            | IngestError::Invalid { .. }
+            | IngestError::Mapping { .. } => true,
             IngestError::Rejects { .. } => false,
             IngestError::Store(e) => e.is_bad_input(),
         }
@@ -193,10 +196,18 @@ enum Msg {
     Failed(IngestError),
 }
 
-type Checked = (usize, Vec<(RawFeature, Result<Feature, crate::model::feature::Invalid>)>);
+type Checked = (
+    usize,
+    Vec<(RawFeature, Result<Feature, crate::model::feature::Invalid>)>,
+);
 
 /// Reads, validates and stores features from `inputs` into one atomic batch.
-pub fn ingest(store: &dyn Store, opts: &IngestOptions, inputs: Vec<Input<'_>>, progress: Progress<'_>) -> Result<IngestReport, IngestError> {
+pub fn ingest(
+    store: &dyn Store,
+    opts: &IngestOptions,
+    inputs: Vec<Input<'_>>,
+    progress: Progress<'_>,
+) -> Result<IngestReport, IngestError> {
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
     let mut batch = store.begin()?;
     let bytes = Arc::new(AtomicU64::new(0));
@@ -217,7 +228,10 @@ pub fn ingest(store: &dyn Store, opts: &IngestOptions, inputs: Vec<Input<'_>>, p
 
 fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())));
+        return Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            std::io::stdin(),
+        )));
     }
     let file = File::open(path).map_err(|source| IngestError::Io {
         path: path.display().to_string(),
@@ -226,7 +240,12 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
     Ok(Box::new(BufReader::with_capacity(1 << 20, file)))
 }
 
-fn read_inputs(inputs: Vec<Input<'_>>, tx: SyncSender<Msg>, bytes: Arc<AtomicU64>, progress: Progress<'_>) {
+fn read_inputs(
+    inputs: Vec<Input<'_>>,
+    tx: SyncSender<Msg>,
+    bytes: Arc<AtomicU64>,
+    progress: Progress<'_>,
+) {
     let mut features = 0u64;
     for (n, input) in inputs.into_iter().enumerate() {
         let mut chunk = Vec::with_capacity(CHUNK);
@@ -235,8 +254,11 @@ fn read_inputs(inputs: Vec<Input<'_>>, tx: SyncSender<Msg>, bytes: Arc<AtomicU64
             features += 1;
             if chunk.len() == CHUNK {
                 progress(bytes.load(Ordering::Relaxed), features);
-                tx.send(Msg::Chunk(n, std::mem::replace(chunk, Vec::with_capacity(CHUNK))))
-                    .map_err(|_| "ingest stopped".to_string())?;
+                tx.send(Msg::Chunk(
+                    n,
+                    std::mem::replace(chunk, Vec::with_capacity(CHUNK)),
+                ))
+                .map_err(|_| "ingest stopped".to_string())?;
             }
             Ok(())
         };
@@ -246,14 +268,20 @@ fn read_inputs(inputs: Vec<Input<'_>>, tx: SyncSender<Msg>, bytes: Arc<AtomicU64
                 match open_input(&path) {
                     Err(e) => Err(e),
                     Ok(r) => {
-                        let r = BufReader::with_capacity(1 << 16, geojson::CountingReader::new(r, bytes.clone()));
+                        let r = BufReader::with_capacity(
+                            1 << 16,
+                            geojson::CountingReader::new(r, bytes.clone()),
+                        );
                         geojson::read_features(r, &mut |f| send(f, &mut chunk))
                             .map(|_| ())
                             .map_err(|reason| IngestError::Syntax { path: name, reason })
                     }
                 }
             }
-            Input::Features { name, features: items } => items
+            Input::Features {
+                name,
+                features: items,
+            } => items
                 .enumerate()
                 .try_for_each(|(index, text)| send(RawFeature { index, text }, &mut chunk))
                 .map_err(|reason| IngestError::Syntax { path: name, reason }),
@@ -316,13 +344,26 @@ impl Rejects {
         if self.out.is_none() {
             self.out = Some(BufWriter::new(File::create(&self.path).map_err(err)?));
         }
-        let feature = RawValue::from_string(text.to_string()).map_err(|e| err(std::io::Error::other(e)))?;
-        let line = serde_json::json!({
-            "source": r.source, "index": r.index, "id": r.id,
-            "problems": r.problems, "feature": feature,
-        });
+        let feature =
+            RawValue::from_string(text.to_string()).map_err(|e| err(std::io::Error::other(e)))?;
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            source: &'a str,
+            index: usize,
+            id: &'a Option<String>,
+            problems: &'a [Problem],
+            feature: &'a RawValue,
+        }
+        let line = Line {
+            source: &r.source,
+            index: r.index,
+            id: &r.id,
+            problems: &r.problems,
+            feature: &feature,
+        };
         if let Some(out) = self.out.as_mut() {
-            writeln!(out, "{line}").map_err(err)?;
+            serde_json::to_writer(&mut *out, &line).map_err(|e| err(e.into()))?;
+            writeln!(out).map_err(err)?;
         }
         Ok(())
     }
@@ -364,7 +405,10 @@ fn write(
         }
         for (raw, checked) in items {
             report.read += 1;
-            let mut reject = |id: Option<String>, problems: Vec<Problem>, text: &str| -> Result<(), IngestError> {
+            let mut reject = |id: Option<String>,
+                              problems: Vec<Problem>,
+                              text: &str|
+             -> Result<(), IngestError> {
                 let r = Rejection {
                     source: names.get(n).cloned().unwrap_or_default(),
                     index: raw.index,
@@ -383,7 +427,13 @@ fn write(
             match checked {
                 Ok(feature) => {
                     if let Some(first) = seen.get(&feature.id) {
-                        let problem = Problem::new("id", format!("duplicate id {:?}: also feature #{first} of this file", feature.id));
+                        let problem = Problem::new(
+                            "id",
+                            format!(
+                                "duplicate id {:?}: also feature #{first} of this file",
+                                feature.id
+                            ),
+                        );
                         reject(Some(feature.id.clone()), vec![problem], &raw.text)?;
                         continue;
                     }

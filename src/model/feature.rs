@@ -65,15 +65,21 @@ impl Feature {
         let Value::Object(mut obj) = v else {
             return Err(Invalid {
                 id: None,
-                problems: vec![Problem::new("(feature)", "expected a GeoJSON Feature object")],
+                problems: vec![Problem::new(
+                    "(feature)",
+                    "expected a GeoJSON Feature object",
+                )],
             });
         };
         match obj.get("type").and_then(Value::as_str) {
             Some("Feature") => {}
-            Some(other) => problems.push(Problem::new("type", format!("expected \"Feature\", found {other:?}"))),
+            Some(other) => problems.push(Problem::new(
+                "type",
+                format!("expected \"Feature\", found {other:?}"),
+            )),
             None => problems.push(Problem::new("type", "missing \"type\": \"Feature\"")),
         }
-        let mut props = match obj.remove("properties") {
+        let mut props = match obj.shift_remove("properties") {
             Some(Value::Object(m)) => m,
             None | Some(Value::Null) => Map::new(),
             Some(_) => {
@@ -83,9 +89,9 @@ impl Feature {
         };
         // The id: the Feature's own, else a property `id`, else derived from the text
         // so that re-ingesting the same file stays idempotent.
-        let id = match obj.remove("id").filter(|v| !v.is_null()) {
+        let id = match obj.shift_remove("id").filter(|v| !v.is_null()) {
             Some(v) => id_string(&v, &mut problems),
-            None => match props.remove("id").filter(|v| !v.is_null()) {
+            None => match props.shift_remove("id").filter(|v| !v.is_null()) {
                 Some(v) => id_string(&v, &mut problems),
                 None => Some(format!("h{:016x}", fnv1a(text.as_bytes()))),
             },
@@ -106,14 +112,27 @@ impl Feature {
         let time = take_time(layer, &mut props, &mut problems);
         let owner = take_enum(&mut props, "owner", super::Owner::VALUES, &mut problems)
             .and_then(|s| s.parse::<Owner>().ok());
-        let level = take_enum(&mut props, "classification", super::Level::VALUES, &mut problems)
-            .and_then(|s| s.parse::<Level>().ok());
+        let level = take_enum(
+            &mut props,
+            "classification",
+            super::Level::VALUES,
+            &mut problems,
+        )
+        .and_then(|s| s.parse::<Level>().ok());
 
         let mut fields = Map::new();
         for spec in layer.fields() {
             take_field(spec, &mut props, &mut fields, &mut problems);
         }
-        let (owner, level) = derive(layer, &mut fields, owner, level, geometry.as_ref(), time.as_ref(), &mut problems);
+        let (owner, level) = derive(
+            layer,
+            &mut fields,
+            owner,
+            level,
+            geometry.as_ref(),
+            time.as_ref(),
+            &mut problems,
+        );
         fields.extend(props); // extras, kept as they came
 
         match (id, geometry, time) {
@@ -132,7 +151,10 @@ impl Feature {
     /// The feature as a GeoJSON Feature object, in jointmap's normalised form.
     pub fn to_geojson(&self) -> Value {
         let mut props = Map::with_capacity(self.properties.len() + 4);
-        props.insert("time_start".into(), Value::String(format_time(&self.time.start)));
+        props.insert(
+            "time_start".into(),
+            Value::String(format_time(&self.time.start)),
+        );
         if let Some(end) = &self.time.end {
             props.insert("time_end".into(), Value::String(format_time(end)));
         }
@@ -169,19 +191,31 @@ fn id_string(v: &Value, problems: &mut Vec<Problem>) -> Option<String> {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => {
-            problems.push(Problem::new("id", format!("must be a non-empty string or a number, found {v}")));
+            problems.push(Problem::new(
+                "id",
+                format!("must be a non-empty string or a number, found {v}"),
+            ));
             None
         }
     }
 }
 
-fn take_time(layer: Layer, props: &mut Map<String, Value>, problems: &mut Vec<Problem>) -> Option<TimeSpan> {
+fn take_time(
+    layer: Layer,
+    props: &mut Map<String, Value>,
+    problems: &mut Vec<Problem>,
+) -> Option<TimeSpan> {
     let mut one = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ()> {
-        match props.remove(name) {
+        match props.shift_remove(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => parse_time(&s).map(Some).map_err(|e| problems.push(Problem::new(name, e))),
+            Some(Value::String(s)) => parse_time(&s)
+                .map(Some)
+                .map_err(|e| problems.push(Problem::new(name, e))),
             Some(other) => {
-                problems.push(Problem::new(name, format!("expected an RFC 3339 time string, found {other}")));
+                problems.push(Problem::new(
+                    name,
+                    format!("expected an RFC 3339 time string, found {other}"),
+                ));
                 Err(())
             }
         }
@@ -195,11 +229,17 @@ fn take_time(layer: Layer, props: &mut Map<String, Value>, problems: &mut Vec<Pr
     let start = match (instant, start) {
         (Some(t), None) | (None, Some(t)) => t,
         (Some(_), Some(_)) => {
-            problems.push(Problem::new("time", "give either `time` or `time_start`, not both"));
+            problems.push(Problem::new(
+                "time",
+                "give either `time` or `time_start`, not both",
+            ));
             return None;
         }
         (None, None) => {
-            problems.push(Problem::new("time_start", "missing time: give `time_start` (or `time` for an instant)"));
+            problems.push(Problem::new(
+                "time_start",
+                "missing time: give `time_start` (or `time` for an instant)",
+            ));
             return None;
         }
     };
@@ -207,12 +247,19 @@ fn take_time(layer: Layer, props: &mut Map<String, Value>, problems: &mut Vec<Pr
         if e < start {
             problems.push(Problem::new(
                 "time_end",
-                format!("end {} is before start {}", format_time(&e), format_time(&start)),
+                format!(
+                    "end {} is before start {}",
+                    format_time(&e),
+                    format_time(&start)
+                ),
             ));
             return None;
         }
     } else if layer.requires_end() {
-        problems.push(Problem::new("time_end", format!("missing time: {layer} need an end time")));
+        problems.push(Problem::new(
+            "time_end",
+            format!("missing time: {layer} need an end time"),
+        ));
         return None;
     }
     Some(TimeSpan { start, end })
@@ -223,13 +270,25 @@ fn match_enum(s: &str, allowed: &'static [&'static str]) -> Option<&'static str>
     let norm: String = s
         .trim()
         .chars()
-        .map(|c| if c == '_' || c == ' ' { '-' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c == '_' || c == ' ' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect();
-    allowed.iter().copied().find(|a| a.eq_ignore_ascii_case(&norm))
+    allowed
+        .iter()
+        .copied()
+        .find(|a| a.eq_ignore_ascii_case(&norm))
 }
 
 fn unknown_value(found: &Value, allowed: &[&str]) -> String {
-    format!("unknown value {found}; expected one of {}", allowed.join(", "))
+    format!(
+        "unknown value {found}; expected one of {}",
+        allowed.join(", ")
+    )
 }
 
 fn take_enum(
@@ -238,7 +297,7 @@ fn take_enum(
     allowed: &'static [&'static str],
     problems: &mut Vec<Problem>,
 ) -> Option<&'static str> {
-    match props.remove(name) {
+    match props.shift_remove(name) {
         None | Some(Value::Null) => None,
         Some(v) => {
             let hit = v.as_str().and_then(|s| match_enum(s, allowed));
@@ -250,9 +309,14 @@ fn take_enum(
     }
 }
 
-fn take_field(spec: &FieldSpec, props: &mut Map<String, Value>, out: &mut Map<String, Value>, problems: &mut Vec<Problem>) {
+fn take_field(
+    spec: &FieldSpec,
+    props: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+    problems: &mut Vec<Problem>,
+) {
     let name = spec.name;
-    let v = match props.remove(name) {
+    let v = match props.shift_remove(name) {
         None | Some(Value::Null) => {
             if spec.required {
                 problems.push(Problem::new(name, "missing required field"));
@@ -265,7 +329,9 @@ fn take_field(spec: &FieldSpec, props: &mut Map<String, Value>, out: &mut Map<St
     };
     let checked: Result<Value, String> = match spec.kind {
         FieldKind::Text => match &v {
-            Value::String(s) if s.trim().is_empty() && spec.required => Err("must not be empty".into()),
+            Value::String(s) if s.trim().is_empty() && spec.required => {
+                Err("must not be empty".into())
+            }
             Value::String(_) => Ok(v.clone()),
             _ => Err(format!("expected text, found {v}")),
         },
@@ -297,8 +363,12 @@ fn take_field(spec: &FieldSpec, props: &mut Map<String, Value>, out: &mut Map<St
                 .iter()
                 .enumerate()
                 .map(|(i, t)| match t {
-                    Value::String(s) => parse_time(s).map(|t| Value::String(format_time(&t))).map_err(|e| format!("item {i}: {e}")),
-                    other => Err(format!("item {i}: expected an RFC 3339 time string, found {other}")),
+                    Value::String(s) => parse_time(s)
+                        .map(|t| Value::String(format_time(&t)))
+                        .map_err(|e| format!("item {i}: {e}")),
+                    other => Err(format!(
+                        "item {i}: expected an RFC 3339 time string, found {other}"
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
@@ -326,7 +396,9 @@ fn integer(v: &Value) -> Result<i64, String> {
 
 fn default_value(kind: FieldKind, d: &str) -> Value {
     match kind {
-        FieldKind::Count | FieldKind::IntRange(..) => d.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+        FieldKind::Count | FieldKind::IntRange(..) => {
+            d.parse::<i64>().map(Value::from).unwrap_or(Value::Null)
+        }
         _ => Value::String(d.to_string()),
     }
 }
@@ -342,53 +414,85 @@ fn derive(
     time: Option<&TimeSpan>,
     problems: &mut Vec<Problem>,
 ) -> (Owner, Level) {
-    let s = |fields: &Map<String, Value>, k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
+    let s = |fields: &Map<String, Value>, k: &str| {
+        fields.get(k).and_then(Value::as_str).map(str::to_owned)
+    };
     match layer {
         Layer::Incidents => {
             let category = s(fields, "category").unwrap_or_default();
             let children = ["girls", "boys"].iter().any(|who| {
-                ["killed", "injured", "affected"]
-                    .iter()
-                    .any(|what| fields.get(&format!("{what}_{who}")).and_then(Value::as_i64).unwrap_or(0) > 0)
+                ["killed", "injured", "affected"].iter().any(|what| {
+                    fields
+                        .get(&format!("{what}_{who}"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0)
+                        > 0
+                })
             });
             let sensitive = category == "sexual-violence"
                 || category == "child-recruitment"
                 || children
                 || fields.contains_key("source_name");
-            let default_level = if sensitive { Level::StrictlyConfidential } else { Level::Restricted };
+            let default_level = if sensitive {
+                Level::StrictlyConfidential
+            } else {
+                Level::Restricted
+            };
             (owner.unwrap_or(Owner::Hr), level.unwrap_or(default_level))
         }
-        Layer::Sightings => (owner.unwrap_or(Owner::Military), level.unwrap_or(Level::Restricted)),
+        Layer::Sightings => (
+            owner.unwrap_or(Owner::Military),
+            level.unwrap_or(Level::Restricted),
+        ),
         Layer::Patrols => {
             if !fields.contains_key("period") {
                 if let Some(t) = time {
                     let h = t.start.hour();
                     let period = if (6..18).contains(&h) { "day" } else { "night" };
                     // Keep schema order: period sits before vertex_times.
-                    let vt = fields.remove("vertex_times");
+                    let vt = fields.shift_remove("vertex_times");
                     fields.insert("period".into(), period.into());
                     if let Some(vt) = vt {
                         fields.insert("vertex_times".into(), vt);
                     }
                 }
             }
-            if let (Some(Value::Array(times)), Some(g), Some(span)) = (fields.get("vertex_times"), geometry, time) {
+            if let (Some(Value::Array(times)), Some(g), Some(span)) =
+                (fields.get("vertex_times"), geometry, time)
+            {
                 let n = geometry::vertex_count(g);
                 if times.len() != n {
                     problems.push(Problem::new(
                         "vertex_times",
-                        format!("{} times for {n} vertices; give one time per vertex", times.len()),
+                        format!(
+                            "{} times for {n} vertices; give one time per vertex",
+                            times.len()
+                        ),
                     ));
                 } else {
-                    let parsed: Vec<_> = times.iter().filter_map(|t| t.as_str().and_then(|s| parse_time(s).ok())).collect();
+                    let parsed: Vec<_> = times
+                        .iter()
+                        .filter_map(|t| t.as_str().and_then(|s| parse_time(s).ok()))
+                        .collect();
                     if let Some(i) = parsed.windows(2).position(|w| w[1] < w[0]) {
-                        problems.push(Problem::new("vertex_times", format!("time of vertex {} is before that of vertex {i}", i + 1)));
-                    } else if parsed.first().is_some_and(|t| *t < span.start) || parsed.last().is_some_and(|t| *t > span.last()) {
-                        problems.push(Problem::new("vertex_times", "vertex times fall outside [time_start, time_end]"));
+                        problems.push(Problem::new(
+                            "vertex_times",
+                            format!("time of vertex {} is before that of vertex {i}", i + 1),
+                        ));
+                    } else if parsed.first().is_some_and(|t| *t < span.start)
+                        || parsed.last().is_some_and(|t| *t > span.last())
+                    {
+                        problems.push(Problem::new(
+                            "vertex_times",
+                            "vertex times fall outside [time_start, time_end]",
+                        ));
                     }
                 }
             }
-            (owner.unwrap_or(Owner::Military), level.unwrap_or(Level::Restricted))
+            (
+                owner.unwrap_or(Owner::Military),
+                level.unwrap_or(Level::Restricted),
+            )
         }
         Layer::Bases => {
             let base_type = s(fields, "base_type");
@@ -402,7 +506,10 @@ fn derive(
                 Some("tob") | Some("scd") => Level::Restricted,
                 _ => Level::Mission,
             };
-            (owner.unwrap_or(Owner::Military), level.unwrap_or(default_level))
+            (
+                owner.unwrap_or(Owner::Military),
+                level.unwrap_or(default_level),
+            )
         }
     }
 }
@@ -423,7 +530,13 @@ mod tests {
 
     #[test]
     fn defaults_and_extras() {
-        let f = check(Layer::Incidents, incident(json!({"time":"2024-01-02","category":"Killing","killed_men":2,"village":"X"}))).unwrap();
+        let f = check(
+            Layer::Incidents,
+            incident(
+                json!({"time":"2024-01-02","category":"Killing","killed_men":2,"village":"X"}),
+            ),
+        )
+        .unwrap();
         assert_eq!(f.str("category"), Some("killing"));
         assert_eq!(f.str("verification"), Some("reported"));
         assert_eq!(f.int("killed_women"), Some(0));
@@ -464,10 +577,17 @@ mod tests {
         let base = |props: Value| json!({"type":"Feature","id":"p1","geometry":{"type":"LineString","coordinates":[[18.0,4.0],[18.1,4.0],[18.2,4.1]]},"properties":props});
         let ok = check(Layer::Patrols, base(json!({"unit":"A","mode":"foot","time_start":"2024-01-01T20:00:00Z","time_end":"2024-01-01T22:00:00Z"}))).unwrap();
         assert_eq!(ok.str("period"), Some("night"));
-        let e = check(Layer::Patrols, base(json!({"unit":"A","mode":"foot","time_start":"2024-01-01T08:00:00Z"}))).unwrap_err();
+        let e = check(
+            Layer::Patrols,
+            base(json!({"unit":"A","mode":"foot","time_start":"2024-01-01T08:00:00Z"})),
+        )
+        .unwrap_err();
         assert_eq!(e.problems[0].field, "time_end");
         let e = check(Layer::Patrols, base(json!({"unit":"A","mode":"foot","time_start":"2024-01-01T08:00:00Z","time_end":"2024-01-01T09:00:00Z","vertex_times":["2024-01-01T08:00:00Z"]}))).unwrap_err();
-        assert!(e.problems[0].reason.contains("1 times for 3 vertices"), "{e:?}");
+        assert!(
+            e.problems[0].reason.contains("1 times for 3 vertices"),
+            "{e:?}"
+        );
     }
 
     #[test]

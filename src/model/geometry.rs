@@ -75,10 +75,21 @@ pub fn parse_geometry(v: &Value, allowed: &[GeomKind]) -> Result<Geometry<f64>, 
         .get("type")
         .and_then(Value::as_str)
         .ok_or("geometry has no \"type\"")?;
-    let list = |names: &[GeomKind]| names.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ");
+    let list = |names: &[GeomKind]| {
+        names
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
     let kind = match GeomKind::from_name(ty) {
         Some(k) if allowed.contains(&k) => k,
-        _ => return Err(format!("wrong geometry type {ty}; this layer takes {}", list(allowed))),
+        _ => {
+            return Err(format!(
+                "wrong geometry type {ty}; this layer takes {}",
+                list(allowed)
+            ))
+        }
     };
     let coords = obj
         .get("coordinates")
@@ -178,15 +189,26 @@ fn polygon(v: &Value, at: &str) -> Result<Polygon<f64>, GeomError> {
     let mut out = Vec::with_capacity(rings.len());
     for (i, r) in rings.iter().enumerate() {
         let pts = positions(r, at)?;
-        let which = if i == 0 { "exterior ring".to_string() } else { format!("hole {i}") };
+        let which = if i == 0 {
+            "exterior ring".to_string()
+        } else {
+            format!("hole {i}")
+        };
         if pts.is_empty() {
-            return Err(format!("empty geometry: Polygon{at} {which} has no positions"));
+            return Err(format!(
+                "empty geometry: Polygon{at} {which} has no positions"
+            ));
         }
         if pts.len() < 4 {
-            return Err(format!("degenerate Polygon{at}: {which} has {} positions, needs at least 4", pts.len()));
+            return Err(format!(
+                "degenerate Polygon{at}: {which} has {} positions, needs at least 4",
+                pts.len()
+            ));
         }
         if pts.first() != pts.last() {
-            return Err(format!("degenerate Polygon{at}: {which} is not closed (first and last positions differ)"));
+            return Err(format!(
+                "degenerate Polygon{at}: {which} is not closed (first and last positions differ)"
+            ));
         }
         if ring_area(&pts) == 0.0 {
             return Err(format!("degenerate Polygon{at}: {which} has zero area"));
@@ -214,7 +236,12 @@ pub fn to_geojson(g: &Geometry<f64>) -> Value {
         Value::Array(l.0.iter().map(pos).collect())
     }
     fn poly(p: &Polygon<f64>) -> Value {
-        Value::Array(std::iter::once(p.exterior()).chain(p.interiors()).map(ls).collect())
+        Value::Array(
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .map(ls)
+                .collect(),
+        )
     }
     match g {
         Geometry::Point(p) => json!({"type": "Point", "coordinates": pos(&p.0)}),
@@ -235,15 +262,26 @@ pub fn vertex_count(g: &Geometry<f64>) -> usize {
         Geometry::Point(_) => 1,
         Geometry::LineString(l) => l.0.len(),
         Geometry::MultiLineString(m) => m.0.iter().map(|l| l.0.len()).sum(),
-        Geometry::Polygon(p) => p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>(),
-        Geometry::MultiPolygon(m) => m.0.iter().map(|p| vertex_count(&Geometry::Polygon(p.clone()))).sum(),
+        Geometry::Polygon(p) => {
+            p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()
+        }
+        Geometry::MultiPolygon(m) => {
+            m.0.iter()
+                .map(|p| vertex_count(&Geometry::Polygon(p.clone())))
+                .sum()
+        }
         _ => 0,
     }
 }
 
 /// Bounding box `[min_x, min_y, max_x, max_y]` of a geometry.
 pub fn bbox(g: &Geometry<f64>) -> [f64; 4] {
-    let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
     let mut add = |c: &Coord<f64>| {
         b[0] = b[0].min(c.x);
         b[1] = b[1].min(c.y);
@@ -255,7 +293,11 @@ pub fn bbox(g: &Geometry<f64>) -> [f64; 4] {
         Geometry::LineString(l) => l.0.iter().for_each(&mut add),
         Geometry::MultiLineString(m) => m.0.iter().flat_map(|l| l.0.iter()).for_each(&mut add),
         Geometry::Polygon(p) => p.exterior().0.iter().for_each(&mut add),
-        Geometry::MultiPolygon(m) => m.0.iter().flat_map(|p| p.exterior().0.iter()).for_each(&mut add),
+        Geometry::MultiPolygon(m) => {
+            m.0.iter()
+                .flat_map(|p| p.exterior().0.iter())
+                .for_each(&mut add)
+        }
         _ => {}
     }
     b
@@ -271,7 +313,13 @@ mod tests {
 
     #[test]
     fn valid_geometries_round_trip() {
-        let all = [GeomKind::Point, GeomKind::LineString, GeomKind::MultiLineString, GeomKind::Polygon, GeomKind::MultiPolygon];
+        let all = [
+            GeomKind::Point,
+            GeomKind::LineString,
+            GeomKind::MultiLineString,
+            GeomKind::Polygon,
+            GeomKind::MultiPolygon,
+        ];
         for v in [
             json!({"type":"Point","coordinates":[18.5,4.3]}),
             json!({"type":"LineString","coordinates":[[18.5,4.3],[18.6,4.4]]}),
@@ -288,11 +336,23 @@ mod tests {
     fn refusals_name_the_reason() {
         let pt = [GeomKind::Point];
         let cases = [
-            (json!({"type":"Point","coordinates":[200.0,4.0]}), "longitude 200 out of range"),
-            (json!({"type":"Point","coordinates":[10.0,-91.0]}), "latitude -91 out of range"),
-            (json!({"type":"Point","coordinates":["a",1.0]}), "not a finite number"),
+            (
+                json!({"type":"Point","coordinates":[200.0,4.0]}),
+                "longitude 200 out of range",
+            ),
+            (
+                json!({"type":"Point","coordinates":[10.0,-91.0]}),
+                "latitude -91 out of range",
+            ),
+            (
+                json!({"type":"Point","coordinates":["a",1.0]}),
+                "not a finite number",
+            ),
             (json!({"type":"Point","coordinates":[]}), "empty geometry"),
-            (json!({"type":"LineString","coordinates":[[1.0,1.0],[2.0,2.0]]}), "wrong geometry type LineString"),
+            (
+                json!({"type":"LineString","coordinates":[[1.0,1.0],[2.0,2.0]]}),
+                "wrong geometry type LineString",
+            ),
             (Value::Null, "missing geometry"),
         ];
         for (v, want) in cases {
@@ -300,12 +360,24 @@ mod tests {
             assert!(e.contains(want), "{e} !~ {want}");
         }
         let ln = [GeomKind::LineString];
-        let e = parse(json!({"type":"LineString","coordinates":[[1.0,1.0],[1.0,1.0]]}), &ln).unwrap_err();
+        let e = parse(
+            json!({"type":"LineString","coordinates":[[1.0,1.0],[1.0,1.0]]}),
+            &ln,
+        )
+        .unwrap_err();
         assert!(e.contains("degenerate LineString"), "{e}");
         let pg = [GeomKind::Polygon];
-        let e = parse(json!({"type":"Polygon","coordinates":[[[0.0,0.0],[1.0,0.0],[1.0,1.0],[0.5,0.0]]]}), &pg).unwrap_err();
+        let e = parse(
+            json!({"type":"Polygon","coordinates":[[[0.0,0.0],[1.0,0.0],[1.0,1.0],[0.5,0.0]]]}),
+            &pg,
+        )
+        .unwrap_err();
         assert!(e.contains("not closed"), "{e}");
-        let e = parse(json!({"type":"Polygon","coordinates":[[[0.0,0.0],[1.0,0.0],[2.0,0.0],[0.0,0.0]]]}), &pg).unwrap_err();
+        let e = parse(
+            json!({"type":"Polygon","coordinates":[[[0.0,0.0],[1.0,0.0],[2.0,0.0],[0.0,0.0]]]}),
+            &pg,
+        )
+        .unwrap_err();
         assert!(e.contains("zero area"), "{e}");
     }
 }

@@ -68,14 +68,24 @@ const fn req(name: &'static str, kind: FieldKind, doc: &'static str) -> FieldSpe
     }
 }
 
-const fn def(name: &'static str, kind: FieldKind, default: &'static str, doc: &'static str) -> FieldSpec {
+const fn def(
+    name: &'static str,
+    kind: FieldKind,
+    default: &'static str,
+    doc: &'static str,
+) -> FieldSpec {
     FieldSpec {
         default: Some(default),
         ..f(name, kind, doc)
     }
 }
 
-const fn derived(name: &'static str, kind: FieldKind, how: &'static str, doc: &'static str) -> FieldSpec {
+const fn derived(
+    name: &'static str,
+    kind: FieldKind,
+    how: &'static str,
+    doc: &'static str,
+) -> FieldSpec {
     FieldSpec {
         derived: Some(how),
         ..f(name, kind, doc)
@@ -205,9 +215,22 @@ pub const COMMON: &[FieldSpec] = &[
 /// Incident fields.
 pub const INCIDENT: &[FieldSpec] = &[
     req("category", FieldKind::Enum(CATEGORIES), "what happened"),
-    f("site_type", FieldKind::Enum(SITE_TYPES), "kind of civilian site attacked"),
-    f("perpetrator", FieldKind::Text, "alleged perpetrator (actor name)"),
-    def("perpetrator_category", FieldKind::Enum(PERPETRATOR_CATEGORIES), "unknown", "category of the alleged perpetrator"),
+    f(
+        "site_type",
+        FieldKind::Enum(SITE_TYPES),
+        "kind of civilian site attacked",
+    ),
+    f(
+        "perpetrator",
+        FieldKind::Text,
+        "alleged perpetrator (actor name)",
+    ),
+    def(
+        "perpetrator_category",
+        FieldKind::Enum(PERPETRATOR_CATEGORIES),
+        "unknown",
+        "category of the alleged perpetrator",
+    ),
     count("killed_women", "women killed"),
     count("killed_men", "men killed"),
     count("killed_girls", "girls killed"),
@@ -218,41 +241,152 @@ pub const INCIDENT: &[FieldSpec] = &[
     count("injured_girls", "girls injured"),
     count("injured_boys", "boys injured"),
     count("injured_unknown", "people injured, sex or age unknown"),
-    count("affected_women", "other women affected (abducted, displaced, detained ...)"),
+    count(
+        "affected_women",
+        "other women affected (abducted, displaced, detained ...)",
+    ),
     count("affected_men", "other men affected"),
     count("affected_girls", "other girls affected"),
     count("affected_boys", "other boys affected"),
-    count("affected_unknown", "other people affected, sex or age unknown"),
-    def("verification", FieldKind::Enum(VERIFICATION), "reported", "verification status"),
-    def("source_type", FieldKind::Enum(SOURCE_TYPES), "unknown", "kind of source"),
-    def("source_reliability", FieldKind::Enum(RELIABILITY), "F", "source reliability grade A-F"),
-    f("source_name", FieldKind::Text, "who reported it (identifies a source: forces the highest level)"),
-    def("location_precision", FieldKind::Enum(PRECISION), "settlement", "how precise the point is"),
-    def("consent", FieldKind::Enum(CONSENT), "hr-only", "who the victim or witness consented to share with"),
-    f("narrative", FieldKind::Text, "free-text narrative (never leaves the hr role)"),
+    count(
+        "affected_unknown",
+        "other people affected, sex or age unknown",
+    ),
+    def(
+        "verification",
+        FieldKind::Enum(VERIFICATION),
+        "reported",
+        "verification status",
+    ),
+    def(
+        "source_type",
+        FieldKind::Enum(SOURCE_TYPES),
+        "unknown",
+        "kind of source",
+    ),
+    def(
+        "source_reliability",
+        FieldKind::Enum(RELIABILITY),
+        "F",
+        "source reliability grade A-F",
+    ),
+    f(
+        "source_name",
+        FieldKind::Text,
+        "who reported it (identifies a source: forces the highest level)",
+    ),
+    def(
+        "location_precision",
+        FieldKind::Enum(PRECISION),
+        "settlement",
+        "how precise the point is",
+    ),
+    def(
+        "consent",
+        FieldKind::Enum(CONSENT),
+        "hr-only",
+        "who the victim or witness consented to share with",
+    ),
+    f(
+        "narrative",
+        FieldKind::Text,
+        "free-text narrative (never leaves the hr role)",
+    ),
 ];
 
 /// Armed-group sighting fields.
 pub const SIGHTING: &[FieldSpec] = &[
     req("actor", FieldKind::Text, "armed group or actor seen"),
     f("strength", FieldKind::Count, "estimated number of fighters"),
-    def("activity", FieldKind::Enum(ACTIVITIES), "other", "what they were doing"),
-    def("source_reliability", FieldKind::Enum(RELIABILITY), "F", "source reliability grade A-F"),
-    def("info_credibility", FieldKind::IntRange(1, 6), "6", "information credibility 1 (confirmed) .. 6 (cannot be judged)"),
+    def(
+        "activity",
+        FieldKind::Enum(ACTIVITIES),
+        "other",
+        "what they were doing",
+    ),
+    def(
+        "source_reliability",
+        FieldKind::Enum(RELIABILITY),
+        "F",
+        "source reliability grade A-F",
+    ),
+    def(
+        "info_credibility",
+        FieldKind::IntRange(1, 6),
+        "6",
+        "information credibility 1 (confirmed) .. 6 (cannot be judged)",
+    ),
 ];
 
 /// Patrol track fields.
 pub const PATROL: &[FieldSpec] = &[
     req("unit", FieldKind::Text, "unit that patrolled"),
     req("mode", FieldKind::Enum(MODES), "how it travelled"),
-    def("kind", FieldKind::Enum(PATROL_KINDS), "routine", "kind of patrol"),
-    derived("period", FieldKind::Enum(PERIODS), "night when time_start is 18:00-05:59 UTC, else day", "day or night"),
-    f("vertex_times", FieldKind::TimeList, "one time per vertex, non-decreasing, within [time_start, time_end]"),
+    def(
+        "kind",
+        FieldKind::Enum(PATROL_KINDS),
+        "routine",
+        "kind of patrol",
+    ),
+    derived(
+        "period",
+        FieldKind::Enum(PERIODS),
+        "night when time_start is 18:00-05:59 UTC, else day",
+        "day or night",
+    ),
+    f(
+        "vertex_times",
+        FieldKind::TimeList,
+        "one time per vertex, non-decreasing, within [time_start, time_end]",
+    ),
 ];
 
 /// Base fields.
 pub const BASE: &[FieldSpec] = &[
     req("name", FieldKind::Text, "base name"),
     req("base_type", FieldKind::Enum(BASE_TYPES), "kind of base"),
-    derived("reach_km", FieldKind::PositiveReal, "per base type (docs/data-model.md)", "radius of presence in km"),
+    derived(
+        "reach_km",
+        FieldKind::PositiveReal,
+        "per base type (docs/data-model.md)",
+        "radius of presence in km",
+    ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/data-model.md must name every field and every allowed value.
+    #[test]
+    fn documentation_names_every_field_and_value() {
+        let doc = include_str!("../../docs/data-model.md");
+        for spec in COMMON
+            .iter()
+            .chain(INCIDENT)
+            .chain(SIGHTING)
+            .chain(PATROL)
+            .chain(BASE)
+        {
+            assert!(
+                doc.contains(&format!("`{}`", spec.name)),
+                "field {} undocumented",
+                spec.name
+            );
+            if let FieldKind::Enum(values) = spec.kind {
+                for v in values {
+                    assert!(
+                        doc.contains(&format!("`{v}`"))
+                            || (spec.name.ends_with("reliability") && doc.contains("`A` ..")),
+                        "value {v} of {} undocumented",
+                        spec.name
+                    );
+                }
+            }
+            if let Some(d) = spec.default {
+                assert!(doc.contains(d), "default {d} of {} undocumented", spec.name);
+            }
+        }
+        assert_eq!(BASE_TYPES.len(), BASE_REACH_KM.len());
+    }
+}

@@ -80,10 +80,13 @@ impl GpkgStore {
         };
         let conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
         let store = GpkgStore {
             path,
             conn: Mutex::new(conn),
@@ -115,7 +118,9 @@ impl GpkgStore {
     /// file is already complete, so opening never modifies a store.
     fn init(&self) -> Result<()> {
         let conn = self.conn();
-        let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| self.err(e))?;
+        let app_id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
@@ -134,14 +139,19 @@ impl GpkgStore {
                 |r| r.get(0),
             )
             .map_err(|e| self.err(e))?;
-        let wal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(|e| self.err(e))?;
+        let wal: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
         if wal != "wal" {
-            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(|e| self.err(e))?;
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .map_err(|e| self.err(e))?;
         }
         // NORMAL is durable against a killed process in WAL mode: a commit is
         // either whole in the WAL or absent.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")
-            .map_err(|e| self.err(e))?;
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(|e| self.err(e))?;
         if complete == 8 {
             return Ok(());
         }
@@ -201,7 +211,12 @@ impl GpkgStore {
     /// The layer's spatial index, built from the stored envelopes on first use
     /// and after every commit.
     pub fn index(&self, layer: Layer) -> Result<Arc<LayerIndex>> {
-        if let Some(idx) = self.indexes.read().unwrap_or_else(|p| p.into_inner()).get(&layer) {
+        if let Some(idx) = self
+            .indexes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&layer)
+        {
             return Ok(idx.clone());
         }
         let blobs: Vec<(i64, Vec<u8>)> = {
@@ -212,18 +227,21 @@ impl GpkgStore {
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(|e| self.err(e))?;
-            rows.collect::<std::result::Result<_, _>>().map_err(|e| self.err(e))?
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.err(e))?
         };
         use rayon::prelude::*;
         let items = blobs
             .into_par_iter()
             .map(|(fid, b)| {
-                wkb::envelope(&b).map(|e| (fid, e)).map_err(|reason| StoreError::Corrupt {
-                    path: self.path.display().to_string(),
-                    layer,
-                    id: format!("fid {fid}"),
-                    reason,
-                })
+                wkb::envelope(&b)
+                    .map(|e| (fid, e))
+                    .map_err(|reason| StoreError::Corrupt {
+                        path: self.path.display().to_string(),
+                        layer,
+                        id: format!("fid {fid}"),
+                        reason,
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         let idx = Arc::new(LayerIndex::build(items));
@@ -236,7 +254,11 @@ impl GpkgStore {
 
     fn select_sql(layer: Layer) -> String {
         let cols: Vec<String> = columns(layer).iter().map(|c| format!("\"{c}\"")).collect();
-        format!("SELECT fid, geom, {} FROM {}", cols.join(", "), layer.name())
+        format!(
+            "SELECT fid, geom, {} FROM {}",
+            cols.join(", "),
+            layer.name()
+        )
     }
 
     fn row_to_feature(&self, layer: Layer, row: &rusqlite::Row<'_>) -> Result<Feature> {
@@ -258,8 +280,12 @@ impl GpkgStore {
         };
         let owner: String = row.get(5).map_err(sql)?;
         let level: String = row.get(6).map_err(sql)?;
-        let owner = owner.parse::<Owner>().map_err(|_| corrupt(format!("bad owner {owner:?}")))?;
-        let level = level.parse::<Level>().map_err(|_| corrupt(format!("bad classification {level:?}")))?;
+        let owner = owner
+            .parse::<Owner>()
+            .map_err(|_| corrupt(format!("bad owner {owner:?}")))?;
+        let level = level
+            .parse::<Level>()
+            .map_err(|_| corrupt(format!("bad classification {level:?}")))?;
         let mut properties = Map::new();
         let fields = layer.fields();
         for (i, f) in fields.iter().enumerate() {
@@ -315,11 +341,14 @@ impl GpkgStore {
 impl Store for GpkgStore {
     fn begin(&self) -> Result<Box<dyn Batch + '_>> {
         let conn = self.conn();
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.err(e))?;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
         let mut counts = [0u64; 4];
         for (i, layer) in Layer::ALL.iter().enumerate() {
             counts[i] = conn
-                .query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| r.get::<_, i64>(0))
+                .query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .map_err(|e| self.err(e))? as u64;
         }
         Ok(Box::new(GpkgBatch {
@@ -338,12 +367,18 @@ impl Store for GpkgStore {
         let conn = self.conn();
         let (count, first, last): (i64, Option<String>, Option<String>) = conn
             .query_row(
-                &format!("SELECT count(*), min(time_start), max(COALESCE(time_end, time_start)) FROM {}", layer.name()),
+                &format!(
+                    "SELECT count(*), min(time_start), max(COALESCE(time_end, time_start)) FROM {}",
+                    layer.name()
+                ),
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(|e| self.err(e))?;
-        let norm = |t: Option<String>| t.and_then(|t| parse_time(&t).ok()).map(|t| crate::model::time::format_time(&t));
+        let norm = |t: Option<String>| {
+            t.and_then(|t| parse_time(&t).ok())
+                .map(|t| crate::model::time::format_time(&t))
+        };
         Ok(LayerSummary {
             layer: layer.name().to_string(),
             count: count as u64,
@@ -353,7 +388,12 @@ impl Store for GpkgStore {
         })
     }
 
-    fn query(&self, layer: Layer, q: &Query, visit: &mut dyn FnMut(Feature) -> Result<()>) -> Result<u64> {
+    fn query(
+        &self,
+        layer: Layer,
+        q: &Query,
+        visit: &mut dyn FnMut(Feature) -> Result<()>,
+    ) -> Result<u64> {
         q.validate()?;
         let mut params = Vec::new();
         let time = Self::time_clause(layer, q, &mut params);
@@ -380,9 +420,14 @@ impl Store for GpkgStore {
         } else {
             let conn = self.conn();
             let mut stmt = conn
-                .prepare(&format!("{} WHERE 1{time} ORDER BY fid", Self::select_sql(layer)))
+                .prepare(&format!(
+                    "{} WHERE 1{time} ORDER BY fid",
+                    Self::select_sql(layer)
+                ))
                 .map_err(|e| self.err(e))?;
-            let mut rows = stmt.query(params_from_iter(params)).map_err(|e| self.err(e))?;
+            let mut rows = stmt
+                .query(params_from_iter(params))
+                .map_err(|e| self.err(e))?;
             while let Some(row) = rows.next().map_err(|e| self.err(e))? {
                 visit(self.row_to_feature(layer, row)?)?;
                 n += 1;
@@ -394,7 +439,11 @@ impl Store for GpkgStore {
     fn data_version(&self) -> Result<u64> {
         let conn = self.conn();
         let v: Option<String> = conn
-            .query_row("SELECT value FROM jointmap_meta WHERE key = 'data_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM jointmap_meta WHERE key = 'data_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
@@ -404,7 +453,13 @@ impl Store for GpkgStore {
 /// Whether a geometry touches a bbox (exact for points and vertices; segments
 /// crossing the box without a vertex inside count when their envelope does).
 fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
-    let inside_x = |x: f64| if b[0] <= b[2] { x >= b[0] && x <= b[2] } else { x >= b[0] || x <= b[2] };
+    let inside_x = |x: f64| {
+        if b[0] <= b[2] {
+            x >= b[0] && x <= b[2]
+        } else {
+            x >= b[0] || x <= b[2]
+        }
+    };
     match g {
         geo_types::Geometry::Point(p) => inside_x(p.x()) && p.y() >= b[1] && p.y() <= b[3],
         _ => true,
@@ -430,7 +485,11 @@ fn upsert_sql(layer: Layer) -> String {
     let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
     let placeholders: Vec<String> = (1..=cols.len() + 1).map(|i| format!("?{i}")).collect();
     let updates: Vec<String> = std::iter::once("geom = excluded.geom".to_string())
-        .chain(cols.iter().filter(|c| **c != "id").map(|c| format!("\"{c}\" = excluded.\"{c}\"")))
+        .chain(
+            cols.iter()
+                .filter(|c| **c != "id")
+                .map(|c| format!("\"{c}\" = excluded.\"{c}\"")),
+        )
         .collect();
     format!(
         "INSERT INTO {} (geom, {}) VALUES ({}) ON CONFLICT(id) DO UPDATE SET {}",
@@ -448,18 +507,28 @@ impl Batch for GpkgBatch<'_> {
         self.values.push(Sql::Blob(std::mem::take(&mut self.blob)));
         self.values.push(Sql::Text(f.id.clone()));
         self.values.push(Sql::Text(fmt_time(&f.time.start)));
-        self.values.push(f.time.end.as_ref().map_or(Sql::Null, |t| Sql::Text(fmt_time(t))));
+        self.values.push(
+            f.time
+                .end
+                .as_ref()
+                .map_or(Sql::Null, |t| Sql::Text(fmt_time(t))),
+        );
         self.values.push(Sql::Text(f.owner.as_str().into()));
         self.values.push(Sql::Text(f.level.as_str().into()));
         let fields = layer.fields();
         for spec in fields {
-            self.values.push(match (f.properties.get(spec.name), spec.kind) {
-                (None | Some(Value::Null), _) => Sql::Null,
-                (Some(Value::String(s)), _) => Sql::Text(s.clone()),
-                (Some(Value::Number(n)), FieldKind::PositiveReal) => Sql::Real(n.as_f64().unwrap_or(f64::NAN)),
-                (Some(Value::Number(n)), _) => n.as_i64().map_or_else(|| Sql::Real(n.as_f64().unwrap_or(0.0)), Sql::Integer),
-                (Some(other), _) => Sql::Text(other.to_string()),
-            });
+            self.values
+                .push(match (f.properties.get(spec.name), spec.kind) {
+                    (None | Some(Value::Null), _) => Sql::Null,
+                    (Some(Value::String(s)), _) => Sql::Text(s.clone()),
+                    (Some(Value::Number(n)), FieldKind::PositiveReal) => {
+                        Sql::Real(n.as_f64().unwrap_or(f64::NAN))
+                    }
+                    (Some(Value::Number(n)), _) => n
+                        .as_i64()
+                        .map_or_else(|| Sql::Real(n.as_f64().unwrap_or(0.0)), Sql::Integer),
+                    (Some(other), _) => Sql::Text(other.to_string()),
+                });
         }
         let extra: Map<String, Value> = f
             .properties
@@ -473,9 +542,15 @@ impl Batch for GpkgBatch<'_> {
             Sql::Text(Value::Object(extra).to_string())
         });
         let store = self.store;
-        let conn = self.conn.as_ref().ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
-        let mut stmt = conn.prepare_cached(&upsert_sql(layer)).map_err(|e| store.err(e))?;
-        stmt.execute(params_from_iter(self.values.iter())).map_err(|e| store.err(e))?;
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        let mut stmt = conn
+            .prepare_cached(&upsert_sql(layer))
+            .map_err(|e| store.err(e))?;
+        stmt.execute(params_from_iter(self.values.iter()))
+            .map_err(|e| store.err(e))?;
         if let Some(Sql::Blob(b)) = self.values.first_mut() {
             self.blob = std::mem::take(b);
         }
@@ -483,7 +558,12 @@ impl Batch for GpkgBatch<'_> {
         let slot = &mut self.bbox[layer_slot(layer)];
         *slot = Some(match slot {
             None => b,
-            Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+            Some(a) => [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ],
         });
         self.upserts += 1;
         Ok(())
@@ -491,12 +571,18 @@ impl Batch for GpkgBatch<'_> {
 
     fn commit(mut self: Box<Self>) -> Result<BatchStats> {
         let store = self.store;
-        let conn = self.conn.take().ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        let conn = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
         let run = |conn: &Connection| -> rusqlite::Result<u64> {
             let mut ins = 0;
             for (i, layer) in Layer::ALL.iter().enumerate() {
                 let Some(b) = self.bbox[i] else { continue };
-                let now: u64 = conn.query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| r.get::<_, i64>(0))? as u64;
+                let now: u64 =
+                    conn.query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
+                        r.get::<_, i64>(0)
+                    })? as u64;
                 ins += now.saturating_sub(self.before[i]);
                 // The extent only grows on upsert: GeoPackage readers treat it as informative.
                 conn.execute(
@@ -523,7 +609,11 @@ impl Batch for GpkgBatch<'_> {
             }
         };
         drop(conn);
-        store.indexes.write().unwrap_or_else(|p| p.into_inner()).clear();
+        store
+            .indexes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         Ok(BatchStats {
             inserted,
             updated: self.upserts - inserted,

@@ -16,7 +16,9 @@ impl LayerIndex {
     pub fn build(items: Vec<(i64, [f64; 4])>) -> Self {
         let entries = items
             .into_iter()
-            .map(|(fid, b)| GeomWithData::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), fid))
+            .map(|(fid, b)| {
+                GeomWithData::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), fid)
+            })
             .collect();
         LayerIndex {
             tree: RTree::bulk_load(entries),
@@ -55,7 +57,10 @@ impl LayerIndex {
             .iter()
             .flat_map(|b| {
                 self.tree
-                    .locate_in_envelope_intersecting(&AABB::from_corners([b[0], b[1]], [b[2], b[3]]))
+                    .locate_in_envelope_intersecting(&AABB::from_corners(
+                        [b[0], b[1]],
+                        [b[2], b[3]],
+                    ))
                     .map(|e| e.data)
             })
             .collect();

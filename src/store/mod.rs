@@ -80,10 +80,14 @@ impl Query {
     pub fn validate(&self) -> Result<()> {
         if let Some(b) = self.bbox {
             if b.iter().any(|v| !v.is_finite()) {
-                return Err(StoreError::BadQuery("bbox values must be finite numbers".into()));
+                return Err(StoreError::BadQuery(
+                    "bbox values must be finite numbers".into(),
+                ));
             }
             if !(-180.0..=180.0).contains(&b[0]) || !(-180.0..=180.0).contains(&b[2]) {
-                return Err(StoreError::BadQuery("bbox longitudes must be within [-180, 180]".into()));
+                return Err(StoreError::BadQuery(
+                    "bbox longitudes must be within [-180, 180]".into(),
+                ));
             }
             if !(-90.0..=90.0).contains(&b[1]) || !(-90.0..=90.0).contains(&b[3]) || b[1] > b[3] {
                 return Err(StoreError::BadQuery(
@@ -93,7 +97,9 @@ impl Query {
         }
         if let (Some(a), Some(b)) = (self.from, self.to) {
             if b < a {
-                return Err(StoreError::BadQuery("time filter ends before it starts".into()));
+                return Err(StoreError::BadQuery(
+                    "time filter ends before it starts".into(),
+                ));
             }
         }
         Ok(())
@@ -141,7 +147,12 @@ pub trait Store: Send + Sync {
     fn summary(&self, layer: Layer) -> Result<LayerSummary>;
     /// Calls `visit` on every feature matching `query`, in id order of storage
     /// (stable between calls), and returns how many were visited.
-    fn query(&self, layer: Layer, query: &Query, visit: &mut dyn FnMut(Feature) -> Result<()>) -> Result<u64>;
+    fn query(
+        &self,
+        layer: Layer,
+        query: &Query,
+        visit: &mut dyn FnMut(Feature) -> Result<()>,
+    ) -> Result<u64>;
     /// A number that changes whenever committed data changes (for caches).
     fn data_version(&self) -> Result<u64>;
 }

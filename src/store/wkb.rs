@@ -93,11 +93,19 @@ impl Reader<'_> {
     }
     fn u32(&mut self) -> Result<u32, DecodeError> {
         let a = self.take::<4>()?;
-        Ok(if self.le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+        Ok(if self.le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
     }
     fn f64(&mut self) -> Result<f64, DecodeError> {
         let a = self.take::<8>()?;
-        Ok(if self.le { f64::from_le_bytes(a) } else { f64::from_be_bytes(a) })
+        Ok(if self.le {
+            f64::from_le_bytes(a)
+        } else {
+            f64::from_be_bytes(a)
+        })
     }
     fn coord(&mut self, dims: usize) -> Result<Coord<f64>, DecodeError> {
         let x = self.f64()?;
@@ -117,13 +125,23 @@ impl Reader<'_> {
     }
     fn line(&mut self, dims: usize) -> Result<LineString<f64>, DecodeError> {
         let n = self.count()?;
-        (0..n).map(|_| self.coord(dims)).collect::<Result<Vec<_>, _>>().map(LineString)
+        (0..n)
+            .map(|_| self.coord(dims))
+            .collect::<Result<Vec<_>, _>>()
+            .map(LineString)
     }
     fn geometry(&mut self) -> Result<Geometry<f64>, DecodeError> {
         self.le = self.take::<1>()?[0] == 1;
         let ty = self.u32()?;
         // ISO WKB: 1000s add Z, 2000s M, 3000s ZM.
-        let (base, dims) = (ty % 1000, 2 + match ty / 1000 { 1 | 2 => 1, 3 => 2, _ => 0 });
+        let (base, dims) = (
+            ty % 1000,
+            2 + match ty / 1000 {
+                1 | 2 => 1,
+                3 => 2,
+                _ => 0,
+            },
+        );
         Ok(match base {
             1 => Geometry::Point(Point(self.coord(dims)?)),
             2 => Geometry::LineString(self.line(dims)?),
@@ -155,7 +173,9 @@ impl Reader<'_> {
     }
     fn polygon(&mut self, dims: usize) -> Result<Polygon<f64>, DecodeError> {
         let n = self.count()?;
-        let mut rings = (0..n).map(|_| self.line(dims)).collect::<Result<Vec<_>, _>>()?;
+        let mut rings = (0..n)
+            .map(|_| self.line(dims))
+            .collect::<Result<Vec<_>, _>>()?;
         if rings.is_empty() {
             return Err("empty polygon".into());
         }
@@ -192,7 +212,12 @@ fn header(b: &[u8]) -> Result<(usize, Option<[f64; 4]>), DecodeError> {
 /// Decodes a GeoPackage blob.
 pub fn decode(b: &[u8]) -> Result<Geometry<f64>, DecodeError> {
     let (start, _) = header(b)?;
-    Reader { b, pos: start, le: true }.geometry()
+    Reader {
+        b,
+        pos: start,
+        le: true,
+    }
+    .geometry()
 }
 
 /// The bounding box of a blob, from its envelope, or by decoding when it has none.
@@ -227,7 +252,10 @@ mod tests {
     #[test]
     fn corrupt_blobs_are_errors_not_panics() {
         let mut buf = Vec::new();
-        encode(&line_string![(x: 1.0, y: 2.0), (x: 3.0, y: 4.0)].into(), &mut buf);
+        encode(
+            &line_string![(x: 1.0, y: 2.0), (x: 3.0, y: 4.0)].into(),
+            &mut buf,
+        );
         for n in 0..buf.len() {
             let _ = decode(&buf[..n]);
         }

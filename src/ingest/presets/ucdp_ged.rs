@@ -15,12 +15,14 @@ use serde_json::{Map, Value};
 
 /// Rewrites one GED feature in place.
 pub fn apply(feature: &mut Value) {
-    let Some(obj) = feature.as_object_mut() else { return };
-    let mut p = match obj.remove("properties") {
+    let Some(obj) = feature.as_object_mut() else {
+        return;
+    };
+    let mut p = match obj.shift_remove("properties") {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    if let Some(id) = p.remove("id") {
+    if let Some(id) = p.shift_remove("id") {
         let id = match id {
             Value::String(s) => s,
             other => other.to_string(),
@@ -28,19 +30,27 @@ pub fn apply(feature: &mut Value) {
         obj.insert("id".into(), Value::String(format!("ged-{id}")));
     }
     let mut out = Map::with_capacity(p.len() + 12);
-    if let Some(v) = p.remove("date_start") {
+    if let Some(v) = p.shift_remove("date_start") {
         out.insert("time_start".into(), v);
     }
-    if let Some(v) = p.remove("date_end") {
+    if let Some(v) = p.shift_remove("date_end") {
         out.insert("time_end".into(), v);
     }
     let violence = p.get("type_of_violence").and_then(Value::as_i64);
     out.insert(
         "category".into(),
-        Value::from(if violence == Some(3) { "killing" } else { "other" }),
+        Value::from(if violence == Some(3) {
+            "killing"
+        } else {
+            "other"
+        }),
     );
-    let country = p.get("country").and_then(Value::as_str).unwrap_or("").to_string();
-    if let Some(Value::String(side_a)) = p.remove("side_a") {
+    let country = p
+        .get("country")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(Value::String(side_a)) = p.shift_remove("side_a") {
         let category = match side_a.strip_prefix("Government of ") {
             Some(c) if c == country => "state-forces",
             Some(_) => "foreign-forces",
@@ -49,7 +59,7 @@ pub fn apply(feature: &mut Value) {
         out.insert("perpetrator".into(), Value::String(side_a));
         out.insert("perpetrator_category".into(), Value::from(category));
     }
-    if let Some(best) = p.remove("best") {
+    if let Some(best) = p.shift_remove("best") {
         out.insert("killed_unknown".into(), best);
     }
     let precision = match p.get("where_prec").and_then(Value::as_i64) {
@@ -92,7 +102,10 @@ mod tests {
         let feat = Feature::from_geojson(Layer::Incidents, f, &text).unwrap();
         assert_eq!(feat.id, "ged-1");
         assert_eq!(feat.str("category"), Some("killing"));
-        assert_eq!(feat.str("perpetrator_category"), Some("non-state-armed-group"));
+        assert_eq!(
+            feat.str("perpetrator_category"),
+            Some("non-state-armed-group")
+        );
         assert_eq!(feat.int("killed_unknown"), Some(4));
         assert_eq!(feat.str("location_precision"), Some("settlement"));
         assert_eq!(feat.int("high"), Some(6));
@@ -101,7 +114,10 @@ mod tests {
 
     #[test]
     fn governments() {
-        for (side, want) in [("Government of Central African Republic", "state-forces"), ("Government of Uganda", "foreign-forces")] {
+        for (side, want) in [
+            ("Government of Central African Republic", "state-forces"),
+            ("Government of Uganda", "foreign-forces"),
+        ] {
             let mut f = json!({"properties":{"side_a":side,"country":"Central African Republic","type_of_violence":1}});
             apply(&mut f);
             assert_eq!(f["properties"]["perpetrator_category"], want);
