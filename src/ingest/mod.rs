@@ -17,8 +17,8 @@ pub use presets::Preset;
 use crate::model::{Feature, Layer, Problem, RawFeature};
 use crate::store::{BatchStats, Store, StoreError};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -394,7 +394,7 @@ fn write(
         path: opts.rejects.clone(),
         out: None,
     };
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: FxHashMap<String, usize> = FxHashMap::default();
     let mut current = usize::MAX;
     for msg in rx {
         let (n, items) = msg?;

@@ -420,15 +420,17 @@ fn derive(
     match layer {
         Layer::Incidents => {
             let category = s(fields, "category").unwrap_or_default();
-            let children = ["girls", "boys"].iter().any(|who| {
-                ["killed", "injured", "affected"].iter().any(|what| {
-                    fields
-                        .get(&format!("{what}_{who}"))
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0)
-                        > 0
-                })
-            });
+            const CHILD_COUNTS: [&str; 6] = [
+                "killed_girls",
+                "killed_boys",
+                "injured_girls",
+                "injured_boys",
+                "affected_girls",
+                "affected_boys",
+            ];
+            let children = CHILD_COUNTS
+                .iter()
+                .any(|k| fields.get(*k).and_then(Value::as_i64).unwrap_or(0) > 0);
             let sensitive = category == "sexual-violence"
                 || category == "child-recruitment"
                 || children

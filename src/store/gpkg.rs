@@ -36,8 +36,29 @@ pub struct GpkgStore {
     indexes: RwLock<HashMap<Layer, Arc<LayerIndex>>>,
 }
 
+/// Formats a stored time (`YYYY-MM-DDTHH:MM:SS.sssZ`) without the format
+/// machinery: this runs once or twice per stored feature.
 fn fmt_time(t: &DateTime<Utc>) -> String {
-    t.format(TIME_FORMAT).to_string()
+    use chrono::{Datelike, Timelike};
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.format(TIME_FORMAT).to_string();
+    }
+    put(0, 4, year as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 3, (t.nanosecond() / 1_000_000).min(999));
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 fn geometry_type_name(layer: Layer) -> &'static str {
@@ -358,7 +379,7 @@ impl Store for GpkgStore {
             upserts: 0,
             bbox: [None; 4],
             blob: Vec::with_capacity(256),
-            values: Vec::new(),
+            sql: Layer::ALL.map(upsert_sql),
         }))
     }
 
@@ -473,7 +494,25 @@ struct GpkgBatch<'a> {
     upserts: u64,
     bbox: [Option<[f64; 4]>; 4],
     blob: Vec<u8>,
-    values: Vec<Sql>,
+    /// Upsert statement per layer, built once per batch.
+    sql: [String; 4],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_time_format() {
+        for s in [
+            "2024-03-05T14:30:00Z",
+            "1991-08-08T00:00:00.250Z",
+            "2025-12-31T23:59:59.999Z",
+        ] {
+            let t = parse_time(s).unwrap();
+            assert_eq!(fmt_time(&t), t.format(TIME_FORMAT).to_string());
+        }
+    }
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -502,44 +541,53 @@ fn upsert_sql(layer: Layer) -> String {
 
 impl Batch for GpkgBatch<'_> {
     fn upsert(&mut self, layer: Layer, f: &Feature) -> Result<()> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
         wkb::encode(&f.geometry, &mut self.blob);
-        self.values.clear();
-        self.values.push(Sql::Blob(std::mem::take(&mut self.blob)));
-        self.values.push(Sql::Text(f.id.clone()));
-        self.values.push(Sql::Text(fmt_time(&f.time.start)));
-        self.values.push(
-            f.time
-                .end
-                .as_ref()
-                .map_or(Sql::Null, |t| Sql::Text(fmt_time(t))),
-        );
-        self.values.push(Sql::Text(f.owner.as_str().into()));
-        self.values.push(Sql::Text(f.level.as_str().into()));
-        let fields = layer.fields();
-        for spec in fields {
-            self.values
-                .push(match (f.properties.get(spec.name), spec.kind) {
-                    (None | Some(Value::Null), _) => Sql::Null,
-                    (Some(Value::String(s)), _) => Sql::Text(s.clone()),
-                    (Some(Value::Number(n)), FieldKind::PositiveReal) => {
-                        Sql::Real(n.as_f64().unwrap_or(f64::NAN))
-                    }
-                    (Some(Value::Number(n)), _) => n
-                        .as_i64()
-                        .map_or_else(|| Sql::Real(n.as_f64().unwrap_or(0.0)), Sql::Integer),
-                    (Some(other), _) => Sql::Text(other.to_string()),
-                });
+        let start = fmt_time(&f.time.start);
+        let end = f.time.end.as_ref().map(fmt_time);
+        fn text(s: &str) -> ToSqlOutput<'_> {
+            ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
         }
-        let extra: Map<String, Value> = f
-            .properties
-            .iter()
-            .filter(|(k, _)| !fields.iter().any(|s| s.name == k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        self.values.push(if extra.is_empty() {
-            Sql::Null
+        let fields = layer.fields();
+        // Bind by reference: no copies of the feature's strings on this hot path.
+        let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(fields.len() + 7);
+        values.push(ToSqlOutput::Borrowed(ValueRef::Blob(&self.blob)));
+        values.push(text(&f.id));
+        values.push(text(start.as_str()));
+        values.push(
+            end.as_ref()
+                .map_or(ToSqlOutput::Borrowed(ValueRef::Null), |e| text(e.as_str())),
+        );
+        values.push(text(f.owner.as_str()));
+        values.push(text(f.level.as_str()));
+        let mut present = 0;
+        for spec in fields {
+            let v = f.properties.get(spec.name);
+            present += usize::from(v.is_some());
+            values.push(match (v, spec.kind) {
+                (None | Some(Value::Null), _) => ToSqlOutput::Borrowed(ValueRef::Null),
+                (Some(Value::String(s)), _) => text(s),
+                (Some(Value::Number(n)), FieldKind::PositiveReal) => {
+                    ToSqlOutput::Owned(Sql::Real(n.as_f64().unwrap_or(f64::NAN)))
+                }
+                (Some(Value::Number(n)), _) => ToSqlOutput::Owned(
+                    n.as_i64()
+                        .map_or_else(|| Sql::Real(n.as_f64().unwrap_or(0.0)), Sql::Integer),
+                ),
+                (Some(other), _) => ToSqlOutput::Owned(Sql::Text(other.to_string())),
+            });
+        }
+        // Properties beyond the schema fields are extras, kept as JSON.
+        values.push(if f.properties.len() > present {
+            let extra: Map<String, Value> = f
+                .properties
+                .iter()
+                .filter(|(k, _)| !fields.iter().any(|s| s.name == k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            ToSqlOutput::Owned(Sql::Text(Value::Object(extra).to_string()))
         } else {
-            Sql::Text(Value::Object(extra).to_string())
+            ToSqlOutput::Borrowed(ValueRef::Null)
         });
         let store = self.store;
         let conn = self
@@ -547,13 +595,10 @@ impl Batch for GpkgBatch<'_> {
             .as_ref()
             .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
         let mut stmt = conn
-            .prepare_cached(&upsert_sql(layer))
+            .prepare_cached(&self.sql[layer_slot(layer)])
             .map_err(|e| store.err(e))?;
-        stmt.execute(params_from_iter(self.values.iter()))
+        stmt.execute(params_from_iter(values.iter()))
             .map_err(|e| store.err(e))?;
-        if let Some(Sql::Blob(b)) = self.values.first_mut() {
-            self.blob = std::mem::take(b);
-        }
         let b = crate::model::geometry::bbox(&f.geometry);
         let slot = &mut self.bbox[layer_slot(layer)];
         *slot = Some(match slot {
