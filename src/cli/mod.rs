@@ -36,7 +36,7 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate GeoJSON files and store their features in a layer (all or nothing).
+    /// Validate GeoJSON files and store their features in a layer (all or nothing)
     ///
     /// Reads FeatureCollections, single Features and newline-delimited
     /// GeoJSON (`-` for standard input). Every invalid feature is reported with
@@ -51,7 +51,7 @@ pub enum Command {
     Ingest(ingest::Args),
     /// Show each layer's feature count, extent and time span.
     Layers(layers::Args),
-    /// Write a layer as GeoJSON, optionally filtered by bbox and time.
+    /// Write a layer as GeoJSON, optionally filtered by bbox and time
     ///
     /// Examples:
     ///   jointmap export incidents -o incidents.geojson
