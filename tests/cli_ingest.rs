@@ -372,3 +372,82 @@ fn ogrinfo_reads_the_store_as_a_geopackage() {
     assert!(out.contains("POINT (16.03 4.5)"), "{out}");
     assert!(out.contains("category (String) = looting-burning"), "{out}");
 }
+
+#[test]
+fn mapping_file_reads_a_foreign_schema() {
+    let dir = TempDir::new().unwrap();
+    let store = store_in(&dir);
+    let mapping = dir.path().join("acled.toml");
+    std::fs::write(
+        &mapping,
+        r#"
+id = "event_id_cnty"
+id_prefix = "acled-"
+[rename]
+time_start = "event_date"
+category = "sub_event_type"
+perpetrator = "actor1"
+killed_unknown = "fatalities"
+[values.category]
+"Attack" = "killing"
+"Abduction/forced disappearance" = "abduction"
+[set]
+owner = "mission"
+classification = "public"
+"#,
+    )
+    .unwrap();
+    let feats = vec![
+        json!({"type":"Feature","geometry":{"type":"Point","coordinates":[18.5,4.4]},
+               "properties":{"event_id_cnty":"CAR123","event_date":"2024-02-03","sub_event_type":"Attack","actor1":"X","fatalities":2,"notes":"kept"}}),
+        json!({"type":"Feature","geometry":{"type":"Point","coordinates":[18.6,4.5]},
+               "properties":{"event_id_cnty":"CAR124","event_date":"2024-02-04","sub_event_type":"Abduction/forced disappearance","actor1":"Y","fatalities":0}}),
+    ];
+    let file = write_fc(dir.path(), "acled.geojson", &feats);
+    let o = run(
+        &store,
+        &[
+            "ingest",
+            "incidents",
+            file.to_str().unwrap(),
+            "--mapping",
+            mapping.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = features_of(&run(&store, &["export", "incidents"]).stdout);
+    assert_eq!(out[0]["id"], "acled-CAR123");
+    assert_eq!(out[0]["properties"]["category"], "killing");
+    assert_eq!(out[0]["properties"]["killed_unknown"], 2);
+    assert_eq!(out[0]["properties"]["classification"], "public");
+    assert_eq!(out[0]["properties"]["notes"], "kept");
+    assert_eq!(out[1]["properties"]["category"], "abduction");
+    // A broken mapping file is bad input, named.
+    std::fs::write(&mapping, "renamed = 3").unwrap();
+    let o = run(
+        &store,
+        &[
+            "ingest",
+            "incidents",
+            file.to_str().unwrap(),
+            "--mapping",
+            mapping.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("acled.toml"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("notes.gpkg");
+    std::fs::write(&store, "plain text, not a database").unwrap();
+    let o = run(&store, &["layers"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a GeoPackage"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        b"plain text, not a database"
+    );
+}

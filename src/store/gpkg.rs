@@ -123,6 +123,12 @@ impl GpkgStore {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
+        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+            return StoreError::Invalid {
+                path: self.path.display().to_string(),
+                reason: "not a GeoPackage (not an SQLite database)".into(),
+            };
+        }
         StoreError::Sqlite {
             path: self.path.display().to_string(),
             source,
