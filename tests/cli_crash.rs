@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tempfile::TempDir;
 
 const BIG: usize = 60_000;

@@ -504,23 +504,6 @@ struct GpkgBatch<'a> {
     sql: [String; 4],
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_time_format() {
-        for s in [
-            "2024-03-05T14:30:00Z",
-            "1991-08-08T00:00:00.250Z",
-            "2025-12-31T23:59:59.999Z",
-        ] {
-            let t = parse_time(s).unwrap();
-            assert_eq!(fmt_time(&t), t.format(TIME_FORMAT).to_string());
-        }
-    }
-}
-
 fn layer_slot(layer: Layer) -> usize {
     Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
 }
@@ -677,6 +660,23 @@ impl Drop for GpkgBatch<'_> {
         if let Some(conn) = self.conn.take() {
             // Not committed: discard everything this batch wrote.
             let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_time_format() {
+        for s in [
+            "2024-03-05T14:30:00Z",
+            "1991-08-08T00:00:00.250Z",
+            "2025-12-31T23:59:59.999Z",
+        ] {
+            let t = parse_time(s).unwrap();
+            assert_eq!(fmt_time(&t), t.format(TIME_FORMAT).to_string());
         }
     }
 }
