@@ -6,8 +6,10 @@
 //! render and server (later issues). [`demo`] generates a synthetic mission and
 //! [`cli`] is a thin shell over all of it.
 
+pub mod analysis;
 pub mod cli;
 pub mod demo;
+pub mod grid;
 pub mod ingest;
 pub mod model;
 pub mod store;
@@ -21,6 +23,9 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// Analysis failed (bad parameters, store errors).
+    #[error(transparent)]
+    Analysis(#[from] analysis::AnalysisError),
     /// A model-level problem outside ingest (e.g. an unknown layer name).
     #[error(transparent)]
     Model(#[from] model::ModelError),
@@ -33,6 +38,7 @@ impl Error {
             Error::Ingest(e) if e.is_bad_input() => 2,
             Error::Model(_) => 2,
             Error::Store(e) if e.is_bad_input() => 2,
+            Error::Analysis(analysis::AnalysisError::InvalidParameter { .. }) => 2,
             _ => 1,
         }
     }

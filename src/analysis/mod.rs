@@ -1,0 +1,93 @@
+//! Analysis: hotspots (kernel density, Getis-Ord Gi*, Local Moran's I) and
+//! point clustering (DBSCAN, ST-DBSCAN) over events read from the store.
+//!
+//! Every method is data-parallel (rayon) and gives identical results whatever
+//! the thread count. Analysis knows nothing of HTTP or pixels.
+
+pub mod clusters;
+pub mod dbscan;
+pub mod fdr;
+pub mod getis_ord;
+pub mod kde;
+pub mod local_moran;
+pub mod st_dbscan;
+pub mod weights;
+
+/// Errors of the analysis module.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// A parameter is out of its domain; names the parameter and why.
+    #[error("parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// Reading the input from the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl AnalysisError {
+    /// Shorthand for [`AnalysisError::InvalidParameter`].
+    pub fn param(name: &'static str, reason: impl Into<String>) -> Self {
+        AnalysisError::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Point events prepared for analysis, as a struct of arrays in a stable order
+/// (the store's order), so that results never depend on thread scheduling.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Events {
+    /// Feature ids.
+    pub id: Vec<String>,
+    /// Longitudes (WGS 84 degrees).
+    pub lon: Vec<f64>,
+    /// Latitudes (WGS 84 degrees).
+    pub lat: Vec<f64>,
+    /// Start times, Unix seconds UTC.
+    pub time: Vec<i64>,
+    /// Weight per event (1 when counting).
+    pub weight: Vec<f64>,
+    /// Incident category (sightings: activity), for summaries.
+    pub category: Vec<String>,
+    /// Alleged perpetrator (sightings: actor); empty when unknown.
+    pub actor: Vec<String>,
+}
+
+impl Events {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.lon.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.lon.is_empty()
+    }
+
+    /// Appends one event.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        id: String,
+        lon: f64,
+        lat: f64,
+        time: i64,
+        weight: f64,
+        category: String,
+        actor: String,
+    ) {
+        self.id.push(id);
+        self.lon.push(lon);
+        self.lat.push(lat);
+        self.time.push(time);
+        self.weight.push(weight);
+        self.category.push(category);
+        self.actor.push(actor);
+    }
+}

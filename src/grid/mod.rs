@@ -1,0 +1,4 @@
+//! Aggregation grids (in progress).
+
+pub mod h3;
+pub mod square;
