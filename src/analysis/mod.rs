@@ -6,6 +6,7 @@
 
 pub mod clusters;
 pub mod dbscan;
+pub mod events;
 pub mod fdr;
 pub mod getis_ord;
 pub mod kde;

@@ -1,7 +1,6 @@
 //! `jointmap export`
 
-use super::Cli;
-use crate::model::time::parse_time;
+use super::{parse_bbox, parse_time_arg, Cli};
 use crate::model::Layer;
 use crate::store::{GpkgStore, Query, Store, StoreError};
 use std::io::Write;
@@ -27,27 +26,6 @@ pub struct Args {
     /// Newline-delimited GeoJSON (one Feature per line) instead of a FeatureCollection.
     #[arg(long)]
     pub ndjson: bool,
-}
-
-fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    parse_time(s)
-}
-
-fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|p| {
-            p.trim()
-                .parse::<f64>()
-                .map_err(|_| format!("{p:?} is not a number"))
-        })
-        .collect::<Result<_, _>>()?;
-    <[f64; 4]>::try_from(v).map_err(|v| {
-        format!(
-            "expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}",
-            v.len()
-        )
-    })
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {

@@ -94,3 +94,26 @@ fn progress_bar(quiet: bool, total: u64, what: &str) -> indicatif::ProgressBar {
     }
     bar
 }
+
+/// Parses a time argument (RFC 3339 or date).
+pub(crate) fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    crate::model::time::parse_time(s)
+}
+
+/// Parses `min_lon,min_lat,max_lon,max_lat`.
+pub(crate) fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{p:?} is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    <[f64; 4]>::try_from(v).map_err(|v| {
+        format!(
+            "expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}",
+            v.len()
+        )
+    })
+}
