@@ -247,4 +247,50 @@ mod tests {
         let ok = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[]}"#;
         assert_eq!(read(ok).unwrap().len(), 0);
     }
+
+    /// Random corruptions of a valid document never panic: they are read, or
+    /// refused with a message, and so is every feature text that comes out.
+    #[test]
+    fn corrupted_input_never_panics() {
+        use crate::model::{Feature, Layer};
+        let doc = r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[18.5,4.4]},"properties":{"time":"2024-01-01","category":"killing","killed_men":2}},
+{"type":"Feature","id":7,"geometry":{"type":"LineString","coordinates":[[1.0,2.0],[3.0,4.0]]},"properties":{"time_start":"2024-01-01T10:00:00Z","time_end":"2024-01-01T12:00:00Z","unit":"u","mode":"foot","vertex_times":["2024-01-01T10:00:00Z","2024-01-01T12:00:00Z"]}},
+{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]},"properties":{"time":"2024-01-01","name":"b","base_type":"tob"}}]}"#;
+        let bytes = doc.as_bytes();
+        let alphabet = b"{}[],:\"0123456789.-eE tfnulNaINFabc\\\n";
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let mut b = bytes.to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() % b.len() as u64) as usize;
+                match next() % 3 {
+                    0 => b[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                    1 => {
+                        b.remove(at);
+                    }
+                    _ => b.truncate(at),
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            let mut texts = Vec::new();
+            let _ = read_features(&b[..], &mut |f| {
+                texts.push(f.text);
+                Ok(())
+            });
+            for t in texts {
+                for layer in Layer::ALL {
+                    let _ = Feature::from_geojson_str(layer, &t);
+                }
+            }
+        }
+    }
 }
