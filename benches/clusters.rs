@@ -1,1 +1,188 @@
-fn main() {}
+//! Criterion benchmarks: DBSCAN and ST-DBSCAN on the peers' synthetic layout
+//! (60 Gaussian clusters, sigma 0.08 degrees, plus 20 % uniform noise, in
+//! 27.3-32.7 E, 5.2-8.8 N; eps 2 km, min 20, as in the peers' scikit-learn
+//! figure).
+//!
+//! ```text
+//! cargo bench --bench clusters                      # DBSCAN 100k (1 and 2 threads), ST-DBSCAN 100k
+//! JOINTMAP_BENCH_1M=1 cargo bench --bench clusters  # adds DBSCAN 1M (1 and 2 threads)
+//! ```
+//!
+//! Environment, used by `benches/compare/dbscan.sh` to run the very points it
+//! gives scikit-learn:
+//! - `JOINTMAP_BENCH_POINTS=FILE`: benchmark DBSCAN on FILE (little-endian f64
+//!   lon, lat pairs, from `benches/compare/dbscan.py`) instead of the built-in
+//!   generator, as `dbscan_file/N/tT` for T in 1 and 2 threads;
+//! - `JOINTMAP_BENCH_ONCE=1`: no criterion: cluster the points once (FILE, or
+//!   `JOINTMAP_BENCH_N` generated points, default 1M) and print the time, for
+//!   peak-memory measurements; with `JOINTMAP_BENCH_LABELS=FILE` (i32 labels)
+//!   also check the labels against scikit-learn's.
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use jointmap::analysis::dbscan::{dbscan, Clustering};
+use jointmap::analysis::st_dbscan::st_dbscan;
+use std::time::Instant;
+
+const EPS_M: f64 = 2000.0;
+const MIN_POINTS: usize = 20;
+
+/// splitmix64: a small seeded generator, so the layout is the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
+    }
+    fn normal(&mut self) -> f64 {
+        let u = self.uniform(f64::MIN_POSITIVE, 1.0);
+        let v = self.uniform(0.0, std::f64::consts::TAU);
+        (-2.0 * u.ln()).sqrt() * v.cos()
+    }
+}
+
+/// The peers' layout (`ref_bench.py points()`), from this crate's generator.
+fn peer_layout(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut r = Rng(seed);
+    let centres: Vec<(f64, f64)> = (0..60)
+        .map(|_| (r.uniform(27.3, 32.7), r.uniform(5.2, 8.8)))
+        .collect();
+    let (mut lon, mut lat) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let (x, y) = if r.uniform(0.0, 1.0) < 0.2 {
+            (r.uniform(27.3, 32.7), r.uniform(5.2, 8.8))
+        } else {
+            let c = centres[(r.next_u64() % 60) as usize];
+            (c.0 + 0.08 * r.normal(), c.1 + 0.08 * r.normal())
+        };
+        lon.push(x);
+        lat.push(y);
+    }
+    (lon, lat)
+}
+
+/// Event times spread uniformly over 2023, Unix seconds.
+fn times(n: usize, seed: u64) -> Vec<i64> {
+    let mut r = Rng(seed);
+    (0..n)
+        .map(|_| 1_672_531_200 + r.uniform(0.0, 365.0 * 86_400.0) as i64)
+        .collect()
+}
+
+fn read_points(path: &str) -> (Vec<f64>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert!(bytes.len() % 16 == 0, "{path}: not lon, lat f64 pairs");
+    let f = |b: &[u8]| f64::from_le_bytes(b.try_into().expect("8 bytes"));
+    bytes
+        .chunks_exact(16)
+        .map(|c| (f(&c[..8]), f(&c[8..])))
+        .unzip()
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+}
+
+fn bench_dbscan(c: &mut Criterion, group: &str, lon: &[f64], lat: &[f64]) {
+    let n = lon.len();
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for threads in [1, 2] {
+        let pool = pool(threads);
+        g.bench_with_input(
+            BenchmarkId::new(format!("{n}"), format!("t{threads}")),
+            &(),
+            |b, _| b.iter(|| pool.install(|| dbscan(lon, lat, EPS_M, MIN_POINTS).expect("dbscan"))),
+        );
+    }
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    if let Ok(path) = std::env::var("JOINTMAP_BENCH_POINTS") {
+        let (lon, lat) = read_points(&path);
+        bench_dbscan(c, "dbscan_file", &lon, &lat);
+        return;
+    }
+    let (lon, lat) = peer_layout(100_000, 42);
+    bench_dbscan(c, "dbscan", &lon, &lat);
+
+    // ST-DBSCAN: 5 km and 30 days, min 10, events spread over one year (with
+    // eps 2 km / min 20 nearly every event would be noise once time splits them).
+    let time = times(lon.len(), 43);
+    let mut g = c.benchmark_group("st_dbscan");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(lon.len() as u64));
+    g.bench_function("100000", |b| {
+        b.iter(|| st_dbscan(&lon, &lat, &time, 5000.0, 30 * 86_400, 10).expect("st_dbscan"))
+    });
+    g.finish();
+
+    if std::env::var("JOINTMAP_BENCH_1M").is_ok_and(|v| v == "1") {
+        let (lon, lat) = peer_layout(1_000_000, 42);
+        bench_dbscan(c, "dbscan", &lon, &lat);
+    }
+}
+
+/// One clustering, timed, for `/usr/bin/time` (peak memory) and a check of the
+/// labels against scikit-learn's.
+fn once() {
+    let (lon, lat) = match std::env::var("JOINTMAP_BENCH_POINTS") {
+        Ok(path) => read_points(&path),
+        Err(_) => {
+            let n = std::env::var("JOINTMAP_BENCH_N")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1_000_000);
+            peer_layout(n, 42)
+        }
+    };
+    let t = Instant::now();
+    let c: Clustering = dbscan(&lon, &lat, EPS_M, MIN_POINTS).expect("dbscan");
+    let dt = t.elapsed().as_secs_f64();
+    println!(
+        "jointmap DBSCAN n={}: {dt:.2} s, clusters={}, noise={}, threads={}",
+        lon.len(),
+        c.cluster_count(),
+        c.noise_count(),
+        rayon::current_num_threads()
+    );
+    if let Ok(path) = std::env::var("JOINTMAP_BENCH_LABELS") {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let want: Vec<i32> = bytes
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        let differ = want.iter().zip(&c.labels).filter(|(a, b)| a != b).count();
+        println!(
+            "labels vs scikit-learn: {} of {} differ{}",
+            differ,
+            want.len(),
+            if differ == 0 && want.len() == c.labels.len() {
+                " (identical)"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+fn main() {
+    if std::env::var("JOINTMAP_BENCH_ONCE").is_ok_and(|v| v == "1") {
+        once();
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+}

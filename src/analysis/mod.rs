@@ -4,11 +4,13 @@
 //! Every method is data-parallel (rayon) and gives identical results whatever
 //! the thread count. Analysis knows nothing of HTTP or pixels.
 
+pub mod cluster_layer;
 pub mod clusters;
 pub mod dbscan;
 pub mod events;
 pub mod fdr;
 pub mod getis_ord;
+pub mod hotspots;
 pub mod kde;
 pub mod local_moran;
 pub mod st_dbscan;

@@ -1,8 +1,11 @@
 //! The command line: argument definitions and one file per command. Each
 //! command is a thin shell over the library.
 
+mod analysis_args;
+mod clusters;
 mod demo;
 mod export;
+mod hotspots;
 mod ingest;
 mod layers;
 
@@ -64,6 +67,22 @@ pub enum Command {
     /// fictional armed groups with seasonal escalation, clustered incidents,
     /// sightings, bases and patrols. `--incidents 1000000` for benchmarks.
     Demo(demo::Args),
+    /// Hot and cold spots: events on a grid with kernel density, Getis-Ord Gi*
+    /// (FDR-corrected classes) and Local Moran's I, as GeoJSON cells.
+    ///
+    /// Examples:
+    ///   jointmap hotspots --cell-km 5 -o hotspots.geojson
+    ///   jointmap hotspots --grid h3 --h3-resolution 6 --weight fatalities --from 2025-10-01
+    #[command(verbatim_doc_comment)]
+    Hotspots(hotspots::Args),
+    /// Clusters of events: DBSCAN or ST-DBSCAN with geodesic distances, as
+    /// GeoJSON hulls with summaries (and labelled points with --points).
+    ///
+    /// Examples:
+    ///   jointmap clusters --eps-km 10 --min-points 5
+    ///   jointmap clusters --method st-dbscan --eps-km 15 --eps-days 14 --points
+    #[command(verbatim_doc_comment)]
+    Clusters(clusters::Args),
 }
 
 /// Runs a parsed command line.
@@ -73,6 +92,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Layers(a) => layers::run(&cli, a),
         Command::Export(a) => export::run(&cli, a),
         Command::Demo(a) => demo::run(&cli, a),
+        Command::Hotspots(a) => hotspots::run(&cli, a),
+        Command::Clusters(a) => clusters::run(&cli, a),
     }
 }
 

@@ -1,0 +1,330 @@
+//! The hotspot layer: events aggregated on a grid, with kernel density,
+//! Getis-Ord Gi* (hot and cold spots, FDR-corrected classes) and Anselin Local
+//! Moran's I (clusters and outliers) per cell, in one pass over the grid.
+
+use super::fdr::{classify, HotspotClass};
+use super::getis_ord::{gi_star, Transform};
+use super::kde::{default_bandwidth, kde, Kernel};
+use super::local_moran::local_moran;
+use super::weights::{auto_distance_band, Weights};
+use super::{AnalysisError, Events};
+use crate::grid::{Area, Grid};
+use serde_json::{json, Map, Value};
+
+/// Which grid to aggregate on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GridSpec {
+    /// Square cells of this size in metres on an equal-area projection.
+    Square {
+        /// Cell side in metres.
+        cell_m: f64,
+    },
+    /// H3 hexagons at this resolution.
+    H3 {
+        /// 0..15.
+        resolution: u8,
+    },
+}
+
+/// Who counts as a cell's neighbour for Gi* and Local Moran's I.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Neighbours {
+    /// A distance band chosen from the data (see [`auto_distance_band`]) and reported.
+    Auto,
+    /// Cells whose centres lie within this many metres.
+    DistanceBand(f64),
+    /// The k nearest cells.
+    Knn(usize),
+}
+
+/// Parameters of a hotspot analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotspotParams {
+    /// The grid.
+    pub grid: GridSpec,
+    /// The area; by default the events' extent padded by one cell and one bandwidth.
+    pub area: Option<Area>,
+    /// Kernel for the density surface.
+    pub kernel: Kernel,
+    /// Kernel bandwidth in metres; by default the rule in [`default_bandwidth`].
+    pub bandwidth_m: Option<f64>,
+    /// Neighbourhood for Gi* and Local Moran's I.
+    pub neighbours: Neighbours,
+    /// Weights transform for Gi*.
+    pub transform: Transform,
+    /// Correct the hot/cold classes for multiple testing (Benjamini-Hochberg).
+    pub fdr: bool,
+    /// Permutations for Local Moran's I inference (0 skips Local Moran's I).
+    pub permutations: usize,
+    /// Seed of the permutations.
+    pub seed: u64,
+}
+
+impl Default for HotspotParams {
+    fn default() -> Self {
+        HotspotParams {
+            grid: GridSpec::Square { cell_m: 5_000.0 },
+            area: None,
+            kernel: Kernel::Quartic,
+            bandwidth_m: None,
+            neighbours: Neighbours::Auto,
+            transform: Transform::Binary,
+            fdr: true,
+            permutations: 99,
+            seed: 20261123,
+        }
+    }
+}
+
+/// One grid cell's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotspotCell {
+    /// Cell index in the grid.
+    pub cell: usize,
+    /// Count or weighted sum of the events in the cell.
+    pub value: f64,
+    /// Kernel density at the cell centre (weight per km2).
+    pub density: f64,
+    /// Gi* z-score.
+    pub z: f64,
+    /// Gi* two-sided p-value.
+    pub p: f64,
+    /// Hot/cold class.
+    pub class: HotspotClass,
+    /// Local Moran's I (NaN when skipped).
+    pub moran_i: f64,
+    /// Its pseudo p-value (NaN when skipped).
+    pub moran_p: f64,
+    /// Cluster/outlier type when significant at 0.05: HH, LL, HL, LH.
+    pub moran_type: Option<String>,
+}
+
+/// A hotspot analysis: the grid, per-cell results and what was chosen.
+#[derive(Debug, Clone)]
+pub struct Hotspots {
+    /// The grid the events were aggregated on.
+    pub grid: Grid,
+    /// One entry per grid cell, in grid order.
+    pub cells: Vec<HotspotCell>,
+    /// Events analysed.
+    pub events: usize,
+    /// Events outside the area (not counted).
+    pub outside: usize,
+    /// Kernel bandwidth used, metres.
+    pub bandwidth_m: f64,
+    /// Distance band used, metres (None with k nearest neighbours).
+    pub band_m: Option<f64>,
+    /// The parameters.
+    pub params: HotspotParams,
+}
+
+fn default_area(events: &Events, pad_m: f64) -> Area {
+    let (mut b0, mut b1, mut b2, mut b3) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for (x, y) in events.lon.iter().zip(&events.lat) {
+        b0 = b0.min(*x);
+        b1 = b1.min(*y);
+        b2 = b2.max(*x);
+        b3 = b3.max(*y);
+    }
+    // Pad in degrees of latitude (and longitude at the widest latitude).
+    let dlat = pad_m / 111_320.0;
+    let coslat = b1.abs().max(b3.abs()).to_radians().cos().max(0.05);
+    let dlon = dlat / coslat;
+    Area::BBox([
+        (b0 - dlon).max(-180.0),
+        (b1 - dlat).max(-90.0),
+        (b2 + dlon).min(180.0),
+        (b3 + dlat).min(90.0),
+    ])
+}
+
+/// Runs the hotspot analysis.
+pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, AnalysisError> {
+    if events.is_empty() {
+        return Err(AnalysisError::param(
+            "filters",
+            "no events match: nothing to analyse",
+        ));
+    }
+    if let Some(b) = params.bandwidth_m {
+        if !(b.is_finite() && b > 0.0) {
+            return Err(AnalysisError::param(
+                "bandwidth",
+                "must be a positive number of metres",
+            ));
+        }
+    }
+    let cell_m = match params.grid {
+        GridSpec::Square { cell_m } => cell_m,
+        // H3 edge length grows about 2.65x per coarser resolution; 1 km at res 8.
+        GridSpec::H3 { resolution } => 1_000.0 * 2.65f64.powi(8 - i32::from(resolution.min(15))),
+    };
+    // Pad so that density near the edge is not cut off: one cell plus the bandwidth.
+    let pad = cell_m + params.bandwidth_m.unwrap_or(cell_m * 2.0);
+    let area = params
+        .area
+        .clone()
+        .unwrap_or_else(|| default_area(events, pad));
+    let grid = match params.grid {
+        GridSpec::Square { cell_m } => Grid::square(&area, cell_m)?,
+        GridSpec::H3 { resolution } => Grid::h3(&area, resolution)?,
+    };
+    if grid.cells.len() < 3 {
+        return Err(AnalysisError::param(
+            "cell",
+            "the grid has fewer than 3 cells: use smaller cells or a larger area",
+        ));
+    }
+    let agg = grid.aggregate(&events.lon, &events.lat, &events.weight)?;
+    let points: Vec<[f64; 2]> = events
+        .lon
+        .iter()
+        .zip(&events.lat)
+        .map(|(x, y)| grid.project(*x, *y))
+        .collect();
+    let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.xy).collect();
+    let bandwidth_m = match params.bandwidth_m {
+        Some(b) => b,
+        None => default_bandwidth(&points, &events.weight)?,
+    };
+    let density = kde(
+        &points,
+        &events.weight,
+        &centres,
+        params.kernel,
+        bandwidth_m,
+    )?;
+    let (w, band_m) = match params.neighbours {
+        Neighbours::Auto => {
+            let band = auto_distance_band(&centres)?;
+            (Weights::distance_band(&centres, band)?, Some(band))
+        }
+        Neighbours::DistanceBand(d) => (Weights::distance_band(&centres, d)?, Some(d)),
+        Neighbours::Knn(k) => (Weights::knn(&centres, k)?, None),
+    };
+    let gi = gi_star(&agg.values, &w, params.transform)?;
+    let classes = classify(&gi.z, &gi.p, params.fdr);
+    let moran = if params.permutations > 0 {
+        Some(local_moran(
+            &agg.values,
+            &w.row_standardized(),
+            params.permutations,
+            params.seed,
+        )?)
+    } else {
+        None
+    };
+    let cells = (0..grid.cells.len())
+        .map(|i| {
+            let (moran_i, moran_p, moran_type) = match &moran {
+                Some(m) => (
+                    m.i[i],
+                    m.p_sim[i],
+                    (m.p_sim[i] <= 0.05).then(|| format!("{:?}", m.quadrant[i])),
+                ),
+                None => (f64::NAN, f64::NAN, None),
+            };
+            HotspotCell {
+                cell: i,
+                value: agg.values[i],
+                density: density[i],
+                z: gi.z[i],
+                p: gi.p[i],
+                class: classes[i],
+                moran_i,
+                moran_p,
+                moran_type,
+            }
+        })
+        .collect();
+    Ok(Hotspots {
+        grid,
+        cells,
+        events: events.len(),
+        outside: agg.outside,
+        bandwidth_m,
+        band_m,
+        params: params.clone(),
+    })
+}
+
+/// A JSON number, or null for NaN and infinities (which JSON cannot hold).
+fn num(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+impl Hotspots {
+    /// Cells as a GeoJSON FeatureCollection of polygons with value, density,
+    /// z, p, class and Local Moran's I. Unless `all_cells`, only cells with
+    /// events or a significant class are written. A `jointmap` member records
+    /// the method and every parameter used, so a map can be defended.
+    pub fn to_geojson(&self, all_cells: bool) -> Value {
+        let features: Vec<Value> = self
+            .cells
+            .iter()
+            .filter(|c| {
+                all_cells
+                    || c.value > 0.0
+                    || c.class != HotspotClass::NotSignificant
+                    || c.moran_type.is_some()
+            })
+            .map(|c| {
+                let cell = &self.grid.cells[c.cell];
+                let mut p = Map::new();
+                p.insert("cell".into(), cell.key.clone().into());
+                p.insert("value".into(), num(c.value));
+                p.insert("density_km2".into(), num(c.density));
+                p.insert("gi_z".into(), num(c.z));
+                p.insert("gi_p".into(), num(c.p));
+                p.insert("class".into(), c.class.as_str().into());
+                p.insert("moran_i".into(), num(c.moran_i));
+                p.insert("moran_p".into(), num(c.moran_p));
+                p.insert(
+                    "moran_type".into(),
+                    c.moran_type.clone().map_or(Value::Null, Value::String),
+                );
+                let ring: Vec<Value> = cell.ring.iter().map(|q| json!([q[0], q[1]])).collect();
+                json!({"type": "Feature", "id": cell.key,
+                       "geometry": {"type": "Polygon", "coordinates": [ring]},
+                       "properties": p})
+            })
+            .collect();
+        let grid = match self.params.grid {
+            GridSpec::Square { cell_m } => {
+                json!({"type": "square", "cell_m": cell_m, "projection": "Lambert azimuthal equal-area"})
+            }
+            GridSpec::H3 { resolution } => json!({"type": "h3", "resolution": resolution}),
+        };
+        let neighbours = match self.params.neighbours {
+            Neighbours::Auto => {
+                json!({"type": "distance-band", "chosen": "auto", "band_m": self.band_m})
+            }
+            Neighbours::DistanceBand(d) => json!({"type": "distance-band", "band_m": d}),
+            Neighbours::Knn(k) => json!({"type": "knn", "k": k}),
+        };
+        json!({
+            "type": "FeatureCollection",
+            "jointmap": {
+                "analysis": "hotspots",
+                "events": self.events,
+                "events_outside_area": self.outside,
+                "cells": self.grid.cells.len(),
+                "grid": grid,
+                "kernel": format!("{:?}", self.params.kernel).to_lowercase(),
+                "bandwidth_m": self.bandwidth_m,
+                "bandwidth": if self.params.bandwidth_m.is_some() { "given" } else { "default rule" },
+                "neighbours": neighbours,
+                "gi_transform": format!("{:?}", self.params.transform),
+                "fdr": self.params.fdr,
+                "moran_permutations": self.params.permutations,
+                "seed": self.params.seed,
+            },
+            "features": features,
+        })
+    }
+}
