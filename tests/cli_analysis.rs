@@ -24,9 +24,26 @@ fn hotspots_layer_is_reported_and_thread_count_independent() {
     let dir = TempDir::new().unwrap();
     let store = demo_store(dir.path());
     let args = ["hotspots", "--cell-km", "10", "--weight", "people-affected"];
-    let one = bin().env("RAYON_NUM_THREADS", "1").arg("--store").arg(&store).arg("--quiet").args(args).output().unwrap();
-    let two = bin().env("RAYON_NUM_THREADS", "2").arg("--store").arg(&store).arg("--quiet").args(args).output().unwrap();
-    assert!(one.stdout == two.stdout, "results depend on the thread count");
+    let one = bin()
+        .env("RAYON_NUM_THREADS", "1")
+        .arg("--store")
+        .arg(&store)
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap();
+    let two = bin()
+        .env("RAYON_NUM_THREADS", "2")
+        .arg("--store")
+        .arg(&store)
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        one.stdout == two.stdout,
+        "results depend on the thread count"
+    );
     let v = json_of(&one);
     let meta = &v["jointmap"];
     assert_eq!(meta["analysis"], "hotspots");
@@ -34,7 +51,15 @@ fn hotspots_layer_is_reported_and_thread_count_independent() {
     assert!(meta["bandwidth_m"].as_f64().unwrap() > 0.0);
     let feats = v["features"].as_array().unwrap();
     assert!(!feats.is_empty());
-    let hot = feats.iter().filter(|f| f["properties"]["class"].as_str().unwrap().starts_with("hot")).count();
+    let hot = feats
+        .iter()
+        .filter(|f| {
+            f["properties"]["class"]
+                .as_str()
+                .unwrap()
+                .starts_with("hot")
+        })
+        .count();
     assert!(hot > 0, "a clustered scenario has hot spots");
     for f in feats {
         assert_eq!(f["geometry"]["type"], "Polygon");
@@ -42,7 +67,20 @@ fn hotspots_layer_is_reported_and_thread_count_independent() {
         assert!(p["gi_z"].is_number() && p["density_km2"].is_number(), "{p}");
     }
     // H3 and filters.
-    let v = json_of(&run(&store, &["hotspots", "--grid", "h3", "--h3-resolution", "5", "--category", "killing,abduction", "--min-precision", "settlement"]));
+    let v = json_of(&run(
+        &store,
+        &[
+            "hotspots",
+            "--grid",
+            "h3",
+            "--h3-resolution",
+            "5",
+            "--category",
+            "killing,abduction",
+            "--min-precision",
+            "settlement",
+        ],
+    ));
     assert_eq!(v["jointmap"]["grid"]["type"], "h3");
     assert!(v["jointmap"]["events"].as_u64().unwrap() < 3000);
 }
@@ -51,21 +89,49 @@ fn hotspots_layer_is_reported_and_thread_count_independent() {
 fn clusters_layer_labels_every_event() {
     let dir = TempDir::new().unwrap();
     let store = demo_store(dir.path());
-    let v = json_of(&run(&store, &["clusters", "--eps-km", "5", "--min-points", "8", "--points"]));
+    let v = json_of(&run(
+        &store,
+        &["clusters", "--eps-km", "5", "--min-points", "8", "--points"],
+    ));
     let feats = v["features"].as_array().unwrap();
-    let clusters: Vec<&Value> = feats.iter().filter(|f| f["properties"]["kind"] == "cluster").collect();
-    let points: Vec<&Value> = feats.iter().filter(|f| f["properties"]["kind"] == "event").collect();
+    let clusters: Vec<&Value> = feats
+        .iter()
+        .filter(|f| f["properties"]["kind"] == "cluster")
+        .collect();
+    let points: Vec<&Value> = feats
+        .iter()
+        .filter(|f| f["properties"]["kind"] == "event")
+        .collect();
     assert_eq!(points.len(), 3000);
     assert!(!clusters.is_empty());
-    let members: u64 = clusters.iter().map(|c| c["properties"]["count"].as_u64().unwrap()).sum();
-    let labelled = points.iter().filter(|p| p["properties"]["cluster"].as_i64().unwrap() >= 0).count() as u64;
+    let members: u64 = clusters
+        .iter()
+        .map(|c| c["properties"]["count"].as_u64().unwrap())
+        .sum();
+    let labelled = points
+        .iter()
+        .filter(|p| p["properties"]["cluster"].as_i64().unwrap() >= 0)
+        .count() as u64;
     assert_eq!(members, labelled);
     assert_eq!(v["jointmap"]["noise"].as_u64().unwrap(), 3000 - labelled);
     // Cluster polygons never list member ids.
     for c in &clusters {
         assert!(c["properties"].get("members").is_none());
     }
-    let st = json_of(&run(&store, &["clusters", "--method", "st-dbscan", "--eps-km", "10", "--eps-days", "7", "--min-points", "5"]));
+    let st = json_of(&run(
+        &store,
+        &[
+            "clusters",
+            "--method",
+            "st-dbscan",
+            "--eps-km",
+            "10",
+            "--eps-days",
+            "7",
+            "--min-points",
+            "5",
+        ],
+    ));
     assert_eq!(st["jointmap"]["clustering"]["method"], "st-dbscan");
 }
 
@@ -75,10 +141,19 @@ fn bad_analysis_parameters_are_named() {
     let store = demo_store(dir.path());
     for (args, want) in [
         (vec!["hotspots", "--cell-km", "0"], "cell-km"),
-        (vec!["hotspots", "--category", "kiling"], "parameter `category`"),
-        (vec!["hotspots", "--min-verification", "sure"], "min-verification"),
+        (
+            vec!["hotspots", "--category", "kiling"],
+            "parameter `category`",
+        ),
+        (
+            vec!["hotspots", "--min-verification", "sure"],
+            "min-verification",
+        ),
         (vec!["hotspots", "--weight", "bodies"], "parameter `weight`"),
-        (vec!["hotspots", "--grid", "h3", "--h3-resolution", "16"], "resolution"),
+        (
+            vec!["hotspots", "--grid", "h3", "--h3-resolution", "16"],
+            "resolution",
+        ),
         (vec!["clusters", "--eps-km=-1"], "eps-km"),
         (vec!["hotspots", "--layer", "patrols"], "not point events"),
         (vec!["hotspots", "--from", "2030-01-01"], "no events match"),
@@ -97,11 +172,40 @@ fn ucdp_events_give_hotspots_and_clusters() {
     };
     let dir = TempDir::new().unwrap();
     let store = dir.path().join("ged.gpkg");
-    assert!(run(&store, &["ingest", "incidents", ged.to_str().unwrap(), "--preset", "ucdp-ged"]).status.success());
-    let v = json_of(&run(&store, &["hotspots", "--cell-km", "25", "--weight", "fatalities", "--min-precision", "district"]));
-    assert!(v["features"].as_array().unwrap().iter().any(|f| f["properties"]["class"] == "hot-99"));
+    assert!(run(
+        &store,
+        &[
+            "ingest",
+            "incidents",
+            ged.to_str().unwrap(),
+            "--preset",
+            "ucdp-ged"
+        ]
+    )
+    .status
+    .success());
+    let v = json_of(&run(
+        &store,
+        &[
+            "hotspots",
+            "--cell-km",
+            "25",
+            "--weight",
+            "fatalities",
+            "--min-precision",
+            "district",
+        ],
+    ));
+    assert!(v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["properties"]["class"] == "hot-99"));
     // Same partition as scikit-learn's golden run (checked per event in the library tests).
-    let c = json_of(&run(&store, &["clusters", "--eps-km", "25", "--min-points", "10"]));
+    let c = json_of(&run(
+        &store,
+        &["clusters", "--eps-km", "25", "--min-points", "10"],
+    ));
     assert_eq!(c["jointmap"]["clusters"], 41);
     assert_eq!(c["jointmap"]["noise"], 339);
 }
