@@ -39,6 +39,7 @@ impl Error {
             Error::Model(_) => 2,
             Error::Store(e) if e.is_bad_input() => 2,
             Error::Analysis(analysis::AnalysisError::InvalidParameter { .. }) => 2,
+            Error::Analysis(analysis::AnalysisError::Grid(_)) => 2,
             _ => 1,
         }
     }

@@ -27,6 +27,9 @@ pub enum AnalysisError {
         /// Why it was refused.
         reason: String,
     },
+    /// The grid could not be built (bad cell size, area or resolution).
+    #[error(transparent)]
+    Grid(#[from] crate::grid::GridError),
     /// Reading the input from the store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

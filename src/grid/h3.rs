@@ -19,8 +19,8 @@ use h3o::{CellIndex, LatLng, Resolution};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::GridError;
 use super::{Cell, Grid, GridKind, Laea, Lookup, Shape, MAX_CELLS};
-use crate::analysis::AnalysisError;
 
 /// Authalic radius of WGS 84, metres, for the cell-count estimate.
 const R: f64 = 6_371_007.18;
@@ -47,9 +47,9 @@ impl H3Lookup {
 }
 
 /// Builds the H3 grid at `resolution` over `shape`.
-pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, AnalysisError> {
+pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, GridError> {
     let res = Resolution::try_from(resolution).map_err(|_| {
-        AnalysisError::param(
+        GridError::param(
             "resolution",
             format!("H3 resolution {resolution} is not in 0..=15"),
         )
@@ -73,7 +73,7 @@ pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, AnalysisError
         * (n_m.to_radians().sin() - s_m.to_radians().sin());
     let estimate = box_area / res.area_m2();
     if estimate > 2.0 * MAX_CELLS as f64 {
-        return Err(AnalysisError::param(
+        return Err(GridError::param(
             "resolution",
             format!("H3 resolution {resolution} would need about {estimate:.0} cells over this area (at most {MAX_CELLS}): use a coarser one"),
         ));
@@ -85,7 +85,7 @@ pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, AnalysisError
 
     let [clon, clat] = shape.centre();
     let seed = LatLng::new(clat, clon)
-        .map_err(|_| AnalysisError::param("area", "area centre is not a valid position"))?
+        .map_err(|_| GridError::param("area", "area centre is not a valid position"))?
         .to_cell(res);
     let mut seen = FxHashSet::default();
     let mut queue = VecDeque::from([seed]);
@@ -96,7 +96,7 @@ pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, AnalysisError
         if shape.contains(ll.lng(), ll.lat()) {
             found.push(cell);
             if found.len() > MAX_CELLS {
-                return Err(AnalysisError::param(
+                return Err(GridError::param(
                     "resolution",
                     format!("H3 resolution {resolution} gives more than {MAX_CELLS} cells over this area: use a coarser one"),
                 ));

@@ -18,7 +18,29 @@ pub mod square;
 
 use rayon::prelude::*;
 
-use crate::analysis::AnalysisError;
+/// Errors of the grid module: a parameter out of its domain.
+#[derive(Debug, thiserror::Error)]
+pub enum GridError {
+    /// A parameter is out of its domain; names the parameter and why.
+    #[error("parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+impl GridError {
+    /// Shorthand for [`GridError::InvalidParameter`].
+    pub fn param(name: &'static str, reason: impl Into<String>) -> Self {
+        GridError::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
 pub use projection::Laea;
 
 /// The largest number of cells a grid may have. Each cell carries its key,
@@ -101,12 +123,12 @@ pub struct Aggregate {
 impl Grid {
     /// Square cells of `cell_m` metres over `area`; see [`square`] for the
     /// construction rules.
-    pub fn square(area: &Area, cell_m: f64) -> Result<Grid, AnalysisError> {
+    pub fn square(area: &Area, cell_m: f64) -> Result<Grid, GridError> {
         square::build(&Shape::new(area)?, cell_m)
     }
 
     /// H3 cells at `resolution` whose centres lie inside `area`; see [`h3`].
-    pub fn h3(area: &Area, resolution: u8) -> Result<Grid, AnalysisError> {
+    pub fn h3(area: &Area, resolution: u8) -> Result<Grid, GridError> {
         h3::build(&Shape::new(area)?, resolution)
     }
 
@@ -173,15 +195,15 @@ impl Grid {
         lon: &[f64],
         lat: &[f64],
         weight: &[f64],
-    ) -> Result<Aggregate, AnalysisError> {
+    ) -> Result<Aggregate, GridError> {
         if lon.len() != lat.len() {
-            return Err(AnalysisError::param(
+            return Err(GridError::param(
                 "lat",
                 format!("{} latitudes for {} longitudes", lat.len(), lon.len()),
             ));
         }
         if !weight.is_empty() && weight.len() != lon.len() {
-            return Err(AnalysisError::param(
+            return Err(GridError::param(
                 "weight",
                 format!(
                     "{} weights for {} points (pass none to count)",
@@ -191,7 +213,7 @@ impl Grid {
             ));
         }
         if let Some(i) = weight.iter().position(|w| !w.is_finite()) {
-            return Err(AnalysisError::param(
+            return Err(GridError::param(
                 "weight",
                 format!("weight of point {i} is not a finite number"),
             ));
@@ -230,12 +252,12 @@ struct Shape {
 }
 
 impl Shape {
-    fn new(area: &Area) -> Result<Shape, AnalysisError> {
+    fn new(area: &Area) -> Result<Shape, GridError> {
         match area {
             Area::BBox(b) => {
                 let [w, s, e, n] = *b;
                 if b.iter().any(|v| !v.is_finite()) {
-                    return Err(AnalysisError::param(
+                    return Err(GridError::param(
                         "area",
                         "bounding box has a non-finite value",
                     ));
@@ -245,13 +267,13 @@ impl Shape {
                     || !(-90.0..=90.0).contains(&s)
                     || !(-90.0..=90.0).contains(&n)
                 {
-                    return Err(AnalysisError::param(
+                    return Err(GridError::param(
                         "area",
                         format!("bounding box {b:?} is outside [-180, -90, 180, 90]"),
                     ));
                 }
                 if w > e {
-                    return Err(AnalysisError::param(
+                    return Err(GridError::param(
                         "area",
                         format!(
                             "bounding box {b:?} crosses the antimeridian (west > east): \
@@ -260,7 +282,7 @@ impl Shape {
                     ));
                 }
                 if w == e || s >= n {
-                    return Err(AnalysisError::param(
+                    return Err(GridError::param(
                         "area",
                         format!("bounding box {b:?} is empty or inverted (need west < east, south < north)"),
                     ));
@@ -278,13 +300,13 @@ impl Shape {
                     for ls in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                         let mut ring: Vec<[f64; 2]> = ls.0.iter().map(|c| [c.x, c.y]).collect();
                         if ring.iter().flatten().any(|v| !v.is_finite()) {
-                            return Err(AnalysisError::param(
+                            return Err(GridError::param(
                                 "area",
                                 "polygon has a non-finite coordinate",
                             ));
                         }
                         if ring.iter().any(|p| p[0].abs() > 180.0 || p[1].abs() > 90.0) {
-                            return Err(AnalysisError::param(
+                            return Err(GridError::param(
                                 "area",
                                 "polygon coordinates must be lon/lat degrees within [-180, -90, 180, 90]",
                             ));
@@ -298,7 +320,7 @@ impl Shape {
                     }
                 }
                 if rings.is_empty() {
-                    return Err(AnalysisError::param("area", "polygon is empty"));
+                    return Err(GridError::param("area", "polygon is empty"));
                 }
                 let mut bbox = [
                     f64::INFINITY,
@@ -315,14 +337,14 @@ impl Shape {
                     ];
                 }
                 if bbox[2] - bbox[0] > 180.0 {
-                    return Err(AnalysisError::param(
+                    return Err(GridError::param(
                         "area",
                         "polygon spans more than 180 degrees of longitude (does it cross the \
                          antimeridian?): split it at 180 degrees",
                     ));
                 }
                 if bbox[0] >= bbox[2] || bbox[1] >= bbox[3] {
-                    return Err(AnalysisError::param("area", "polygon has no area"));
+                    return Err(GridError::param("area", "polygon has no area"));
                 }
                 let bands = Some(Bands::new(&rings, bbox));
                 Ok(Shape { bbox, rings, bands })

@@ -18,8 +18,8 @@
 
 use rayon::prelude::*;
 
+use super::GridError;
 use super::{Cell, Grid, GridKind, Laea, Lookup, Shape, MAX_CELLS};
-use crate::analysis::AnalysisError;
 
 /// The most lattice positions (cells of the projected extent's rectangle,
 /// kept or not) a square grid may span: the lookup table takes 4 bytes each.
@@ -59,9 +59,9 @@ impl Lattice {
 }
 
 /// Builds the square grid of `cell_m` metres over `shape`.
-pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, AnalysisError> {
+pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, GridError> {
     if !(cell_m.is_finite() && cell_m > 0.0) {
-        return Err(AnalysisError::param(
+        return Err(GridError::param(
             "cell_m",
             format!("cell size {cell_m} m must be a positive number"),
         ));
@@ -95,7 +95,7 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, AnalysisError> {
         ];
     }
     if !ext.iter().all(|v| v.is_finite()) {
-        return Err(AnalysisError::param(
+        return Err(GridError::param(
             "area",
             "area cannot be projected (does it span half the globe?)",
         ));
@@ -104,7 +104,7 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, AnalysisError> {
     let ncols = ((ext[2] + eps - x0) / cell_m).floor() + 1.0;
     let nrows = ((ext[3] + eps - y0) / cell_m).floor() + 1.0;
     if ncols * nrows > MAX_LATTICE as f64 {
-        return Err(AnalysisError::param(
+        return Err(GridError::param(
             "cell_m",
             format!(
                 "{cell_m} m cells would span {ncols} x {nrows} positions over this area \
@@ -130,7 +130,7 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, AnalysisError> {
         .map(|(i, _)| i)
         .collect();
     if kept.len() > MAX_CELLS {
-        return Err(AnalysisError::param(
+        return Err(GridError::param(
             "cell_m",
             format!(
                 "{cell_m} m cells would make {} cells (at most {MAX_CELLS}): use larger cells",
