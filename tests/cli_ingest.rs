@@ -70,7 +70,8 @@ fn export_filters_by_bbox_and_time() {
             "--from",
             "2024-03-01",
             "--to",
-            "2024-03-31T23:59:59Z",
+            // A bare date ends the window at the end of that day.
+            "2024-03-27",
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -81,10 +82,16 @@ fn export_filters_by_bbox_and_time() {
             let c = &f["geometry"]["coordinates"];
             let (x, y) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
             let t = f["properties"]["time_start"].as_str().unwrap();
-            (16.0..=16.995).contains(&x) && (4.5..=4.505).contains(&y) && t.starts_with("2024-03")
+            (16.0..=16.995).contains(&x)
+                && (4.5..=4.505).contains(&y)
+                && t.starts_with("2024-03")
+                && &t[8..10] <= "27"
         })
         .collect();
-    assert!(!want.is_empty());
+    assert!(want.iter().any(|f| f["properties"]["time_start"]
+        .as_str()
+        .unwrap()
+        .starts_with("2024-03-27")));
     assert_eq!(got.iter().collect::<Vec<_>>(), want);
     let bad = run(&store, &["export", "incidents", "--bbox", "1,2,3"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -450,4 +457,46 @@ fn a_file_that_is_not_a_store_is_refused() {
         std::fs::read(&store).unwrap(),
         b"plain text, not a database"
     );
+}
+
+#[test]
+fn rejects_file_may_not_be_an_input() {
+    let dir = TempDir::new().unwrap();
+    let store = store_in(&dir);
+    let file = write_fc(dir.path(), "in.geojson", &[incident(1)]);
+    let o = run(
+        &store,
+        &[
+            "ingest",
+            "incidents",
+            file.to_str().unwrap(),
+            "--skip-invalid",
+            "--rejects",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the rejects file is also an input"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::fs::read_to_string(&file).unwrap().contains("inc-1"));
+}
+
+#[test]
+fn read_commands_need_an_existing_store() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("typo.gpkg");
+    for args in [
+        vec!["layers"],
+        vec!["export", "incidents"],
+        vec!["hotspots"],
+        vec!["clusters"],
+    ] {
+        let o = run(&store, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("no such store"), "{}", stderr(&o));
+        assert!(!store.exists());
+    }
 }

@@ -139,13 +139,14 @@ impl EventFilter {
 
 fn sum(f: &Feature, prefixes: &[&str]) -> f64 {
     const WHO: [&str; 5] = ["women", "men", "girls", "boys", "unknown"];
-    let mut total = 0i64;
+    // f64: a sum of huge counts must not overflow.
+    let mut total = 0.0;
     for p in prefixes {
         for w in WHO {
-            total += f.int(&format!("{p}_{w}")).unwrap_or(0);
+            total += f.int(&format!("{p}_{w}")).unwrap_or(0) as f64;
         }
     }
-    total as f64
+    total
 }
 
 fn weight_of(weight: &Weight, f: &Feature) -> f64 {

@@ -1,7 +1,7 @@
 //! Arguments shared by the analysis commands: which events, with what weight,
 //! and where the result goes.
 
-use super::{parse_bbox, parse_time_arg};
+use super::{parse_bbox, parse_time_arg, parse_to_arg};
 use crate::analysis::events::{load_events, EventFilter, Weight};
 use crate::analysis::Events;
 use crate::model::Layer;
@@ -18,8 +18,8 @@ pub struct EventArgs {
     /// Only events from this time on (RFC 3339 or date).
     #[arg(long, value_parser = parse_time_arg)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only events up to this time (RFC 3339 or date).
-    #[arg(long, value_parser = parse_time_arg)]
+    /// Only events up to this time (RFC 3339, or a date: through the end of that day).
+    #[arg(long, value_parser = parse_to_arg)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
     /// Only events within min_lon,min_lat,max_lon,max_lat (also the default analysis area).
     #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]

@@ -4,7 +4,6 @@ use super::analysis_args::EventArgs;
 use super::Cli;
 use crate::analysis::cluster_layer::{cluster, ClusterMethod, ClusterParams};
 use crate::analysis::AnalysisError;
-use crate::store::GpkgStore;
 
 /// Arguments of `jointmap clusters`.
 #[derive(Debug, clap::Args)]
@@ -47,7 +46,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
         eps_m: args.eps_km * 1000.0,
         min_points: args.min_points,
     };
-    let store = GpkgStore::open_unindexed(&cli.store)?;
+    let store = super::existing_store(cli)?;
     let events = args.events.load(&store)?;
     let result = cluster(&events, &params)?;
     if !cli.quiet {

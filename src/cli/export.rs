@@ -1,8 +1,8 @@
 //! `jointmap export`
 
-use super::{parse_bbox, parse_time_arg, Cli};
+use super::{existing_store, parse_bbox, parse_time_arg, parse_to_arg, Cli};
 use crate::model::Layer;
-use crate::store::{GpkgStore, Query, Store, StoreError};
+use crate::store::{Query, Store, StoreError};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -20,8 +20,8 @@ pub struct Args {
     /// Only features whose time overlaps from this time on (RFC 3339 or date).
     #[arg(long, value_parser = parse_time_arg)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only features whose time overlaps up to this time (RFC 3339 or date).
-    #[arg(long, value_parser = parse_time_arg)]
+    /// Only features whose time overlaps up to this time (RFC 3339, or a date: through the end of that day).
+    #[arg(long, value_parser = parse_to_arg)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
     /// Newline-delimited GeoJSON (one Feature per line) instead of a FeatureCollection.
     #[arg(long)]
@@ -29,14 +29,21 @@ pub struct Args {
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
-    let store = GpkgStore::open_unindexed(&cli.store)?;
+    let store = existing_store(cli)?;
     let query = Query {
         bbox: args.bbox,
         from: args.from,
         to: args.to,
     };
     query.validate()?;
-    let out: Box<dyn Write> = match &args.output {
+    // Write beside the target and rename on success, so a failed export never
+    // destroys the previous file.
+    let tmp = args.output.as_ref().map(|p| {
+        let mut t = p.clone().into_os_string();
+        t.push(".partial");
+        PathBuf::from(t)
+    });
+    let out: Box<dyn Write> = match &tmp {
         Some(p) => Box::new(
             std::fs::File::create(p)
                 .map_err(|e| StoreError::Aborted(format!("{}: {e}", p.display())))?,
@@ -65,6 +72,11 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
         out.write_all(b"\n]}\n").map_err(io)?;
     }
     out.flush().map_err(io)?;
+    drop(out);
+    if let (Some(tmp), Some(target)) = (&tmp, &args.output) {
+        std::fs::rename(tmp, target)
+            .map_err(|e| StoreError::Aborted(format!("{}: {e}", target.display())))?;
+    }
     if !cli.quiet && args.output.is_some() {
         eprintln!("{}: exported {n} features", args.layer);
     }

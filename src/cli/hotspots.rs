@@ -8,7 +8,6 @@ use crate::analysis::hotspots::{hotspots, GridSpec, HotspotParams, Neighbours};
 use crate::analysis::kde::Kernel;
 use crate::analysis::AnalysisError;
 use crate::grid::Area;
-use crate::store::GpkgStore;
 use std::path::PathBuf;
 
 /// Arguments of `jointmap hotspots`.
@@ -136,7 +135,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
         permutations: args.permutations,
         seed: args.seed,
     };
-    let store = GpkgStore::open_unindexed(&cli.store)?;
+    let store = super::existing_store(cli)?;
     let events = args.events.load(&store)?;
     let result = hotspots(&events, &params)?;
     if !cli.quiet {

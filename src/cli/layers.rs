@@ -13,6 +13,7 @@ pub struct Args {
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+    super::existing_store(cli)?;
     let store = GpkgStore::open(&cli.store)?;
     let summaries = Layer::ALL
         .iter()

@@ -116,6 +116,28 @@ fn progress_bar(quiet: bool, total: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// Parses the end of a time window: a bare date means the end of that day.
+pub(crate) fn parse_to_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = crate::model::time::parse_time(s)?;
+    if crate::model::time::is_date_only(s) {
+        return Ok(t + chrono::Duration::days(1) - chrono::Duration::milliseconds(1));
+    }
+    Ok(t)
+}
+
+/// The store for commands that only read: it must exist (a mistyped path
+/// would otherwise create an empty store and report nothing).
+pub(crate) fn existing_store(cli: &Cli) -> crate::Result<crate::store::GpkgStore> {
+    if !cli.store.exists() {
+        return Err(crate::store::StoreError::Invalid {
+            path: cli.store.display().to_string(),
+            reason: "no such store; create one with `jointmap ingest` or `jointmap demo`, or give --store".into(),
+        }
+        .into());
+    }
+    Ok(crate::store::GpkgStore::open_unindexed(&cli.store)?)
+}
+
 /// Parses a time argument (RFC 3339 or date).
 pub(crate) fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     crate::model::time::parse_time(s)

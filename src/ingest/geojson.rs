@@ -88,6 +88,10 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
         let mut saw_features = false;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
+                // A `features` member of a single Feature is a foreign member, not a list to read.
+                "features" if ty.as_deref() == Some("Feature") => {
+                    members.push((key, map.next_value::<Box<RawValue>>()?));
+                }
                 "features" => {
                     map.next_value_seed(Features {
                         sink: &mut *self.sink,

@@ -209,6 +209,25 @@ pub fn ingest(
     progress: Progress<'_>,
 ) -> Result<IngestReport, IngestError> {
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
+    // Writing rejects over an input would truncate it while it is being read.
+    let same = |p: &Path| match (
+        std::fs::canonicalize(p),
+        std::fs::canonicalize(&opts.rejects),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if inputs
+        .iter()
+        .any(|i| matches!(i, Input::Path(p) if same(p)))
+    {
+        return Err(IngestError::Io {
+            path: opts.rejects.display().to_string(),
+            source: std::io::Error::other(
+                "the rejects file is also an input; choose another --rejects",
+            ),
+        });
+    }
     let mut batch = store.begin()?;
     let bytes = Arc::new(AtomicU64::new(0));
     let (raw_tx, raw_rx) = sync_channel::<Msg>(4);

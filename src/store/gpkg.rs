@@ -211,9 +211,11 @@ impl GpkgStore {
         );
         for layer in Layer::ALL {
             let name = layer.name();
-            let mut cols = String::from(
-                "fid INTEGER PRIMARY KEY AUTOINCREMENT, geom BLOB NOT NULL, id TEXT NOT NULL UNIQUE,
+            // The geometry column's declared type is its geometry type name, as the spec asks.
+            let mut cols = format!(
+                "fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {} NOT NULL, id TEXT NOT NULL UNIQUE,
                  time_start DATETIME NOT NULL, time_end DATETIME, owner TEXT NOT NULL, classification TEXT NOT NULL",
+                geometry_type_name(layer)
             );
             for f in layer.fields() {
                 cols.push_str(&format!(", \"{}\" {}", f.name, column_type(f)));

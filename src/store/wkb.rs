@@ -131,6 +131,15 @@ impl Reader<'_> {
             .map(LineString)
     }
     fn geometry(&mut self) -> Result<Geometry<f64>, DecodeError> {
+        self.geometry_at(0)
+    }
+
+    /// `depth` bounds nesting: members of a multi-geometry are simple, so a
+    /// damaged blob cannot recurse without end.
+    fn geometry_at(&mut self, depth: u8) -> Result<Geometry<f64>, DecodeError> {
+        if depth > 1 {
+            return Err("geometry blob nests collections".into());
+        }
         self.le = self.take::<1>()?[0] == 1;
         let ty = self.u32()?;
         // ISO WKB: 1000s add Z, 2000s M, 3000s ZM.
@@ -150,7 +159,7 @@ impl Reader<'_> {
                 let n = self.count()?;
                 let mut lines = Vec::with_capacity(n);
                 for _ in 0..n {
-                    match self.geometry()? {
+                    match self.geometry_at(depth + 1)? {
                         Geometry::LineString(l) => lines.push(l),
                         _ => return Err("MultiLineString member is not a LineString".into()),
                     }
@@ -161,7 +170,7 @@ impl Reader<'_> {
                 let n = self.count()?;
                 let mut polys = Vec::with_capacity(n);
                 for _ in 0..n {
-                    match self.geometry()? {
+                    match self.geometry_at(depth + 1)? {
                         Geometry::Polygon(p) => polys.push(p),
                         _ => return Err("MultiPolygon member is not a Polygon".into()),
                     }
@@ -260,5 +269,11 @@ mod tests {
             let _ = decode(&buf[..n]);
         }
         assert!(decode(b"XX").is_err());
+        // Deeply nested collections are refused, not recursed into.
+        let mut nested = b"GP\x00\x01\xe6\x10\x00\x00".to_vec();
+        for _ in 0..20_000 {
+            nested.extend_from_slice(&[1, 5, 0, 0, 0, 1, 0, 0, 0]);
+        }
+        assert!(decode(&nested).is_err());
     }
 }
