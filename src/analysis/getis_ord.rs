@@ -30,7 +30,7 @@
 //! Degenerate inputs: when every value is the same, or a neighbourhood covers
 //! every cell (`W_i >= n`), nothing can be tested: `z = 0` and `p = 1`.
 
-use super::weights::Weights;
+use super::weights::{check_values, Weights};
 use super::AnalysisError;
 use rayon::prelude::*;
 
@@ -66,25 +66,8 @@ pub struct GiStar {
 /// Errors when lengths differ, there are fewer than two cells, or a value is
 /// not finite.
 pub fn gi_star(values: &[f64], w: &Weights, transform: Transform) -> Result<GiStar, AnalysisError> {
+    check_values(values, w, "Gi*")?;
     let n = values.len();
-    if n != w.len() {
-        return Err(AnalysisError::param(
-            "values",
-            format!("{n} values for {} cells in the weights", w.len()),
-        ));
-    }
-    if n < 2 {
-        return Err(AnalysisError::param(
-            "values",
-            format!("Gi* needs at least two cells, got {n}"),
-        ));
-    }
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(AnalysisError::param(
-            "values",
-            format!("value {} of cell {i} is not finite", values[i]),
-        ));
-    }
     let nf = n as f64;
     let total = par_sum(values, |v| v);
     let mean = total / nf;
@@ -340,12 +323,7 @@ mod tests {
     #[test]
     fn esda_fixture() {
         let g = golden("gistar_esda_fixture.json");
-        let xy: Vec<[f64; 2]> = g["xy"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
-            .collect();
+        let xy = xy_pairs(&g["xy"]);
         let y = f64s(&g["y"]);
         let w = Weights::distance_band(&xy, g["threshold"].as_f64().unwrap()).unwrap();
         for (t, z, p) in [

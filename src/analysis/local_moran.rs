@@ -44,7 +44,7 @@
 //! With `permutations = 0`, `p_sim` is NaN.
 
 use super::getis_ord::par_sum;
-use super::weights::Weights;
+use super::weights::{check_values, Weights};
 use super::AnalysisError;
 use crate::demo::rng::Rng;
 use rayon::prelude::*;
@@ -125,25 +125,8 @@ pub fn local_moran(
     permutations: usize,
     seed: u64,
 ) -> Result<LocalMoran, AnalysisError> {
+    check_values(values, w, "Local Moran")?;
     let n = values.len();
-    if n != w.len() {
-        return Err(AnalysisError::param(
-            "values",
-            format!("{n} values for {} cells in the weights", w.len()),
-        ));
-    }
-    if n < 2 {
-        return Err(AnalysisError::param(
-            "values",
-            format!("Local Moran needs at least two cells, got {n}"),
-        ));
-    }
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(AnalysisError::param(
-            "values",
-            format!("value {} of cell {i} is not finite", values[i]),
-        ));
-    }
     if values.par_iter().all(|&v| v == values[0]) {
         let p = if permutations == 0 { f64::NAN } else { 1.0 };
         return Ok(LocalMoran {
@@ -305,12 +288,7 @@ mod tests {
     #[test]
     fn esda_fixture() {
         let g = golden("moran_esda_fixture.json");
-        let xy: Vec<[f64; 2]> = g["xy"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
-            .collect();
+        let xy = xy_pairs(&g["xy"]);
         let w = Weights::distance_band(&xy, g["threshold"].as_f64().unwrap()).unwrap();
         let r = local_moran(&f64s(&g["y"]), &w, 99, 1).unwrap();
         assert_close("fixture Is", &r.i, &f64s(&g["is"]), 1e-12, FLOOR);

@@ -620,6 +620,31 @@ impl Grid {
 
 /// Shared by the tests of the hotspot files: golden files, the UCDP grid, a
 /// seeded generator and tolerant comparisons.
+/// Checks per-cell values against the weights: one finite value per cell, and
+/// at least two cells. `method` names the statistic in the message.
+pub(crate) fn check_values(values: &[f64], w: &Weights, method: &str) -> Result<(), AnalysisError> {
+    let n = values.len();
+    if n != w.len() {
+        return Err(AnalysisError::param(
+            "values",
+            format!("{n} values for {} cells in the weights", w.len()),
+        ));
+    }
+    if n < 2 {
+        return Err(AnalysisError::param(
+            "values",
+            format!("{method} needs at least two cells, got {n}"),
+        ));
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(AnalysisError::param(
+            "values",
+            format!("value {} of cell {i} is not finite", values[i]),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use serde_json::Value;
@@ -649,6 +674,15 @@ pub(crate) mod test_support {
     }
 
     /// A JSON array of integers.
+    /// `[[x, y], ...]` as coordinate pairs.
+    pub fn xy_pairs(v: &Value) -> Vec<[f64; 2]> {
+        v.as_array()
+            .expect("array of pairs")
+            .iter()
+            .map(|p| [p[0].as_f64().expect("x"), p[1].as_f64().expect("y")])
+            .collect()
+    }
+
     pub fn i64s(v: &Value) -> Vec<i64> {
         v.as_array()
             .expect("array")
@@ -887,12 +921,7 @@ mod tests {
     #[test]
     fn esda_fixture_neighbours() {
         let g = golden("gistar_esda_fixture.json");
-        let xy: Vec<[f64; 2]> = g["xy"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
-            .collect();
+        let xy = xy_pairs(&g["xy"]);
         let w = Weights::distance_band(&xy, g["threshold"].as_f64().unwrap()).unwrap();
         let want: Vec<Vec<u32>> = g["neighbors"]
             .as_array()
