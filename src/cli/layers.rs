@@ -2,7 +2,7 @@
 
 use super::Cli;
 use crate::model::Layer;
-use crate::store::{GpkgStore, Store};
+use crate::store::Store;
 
 /// Arguments of `jointmap layers`.
 #[derive(Debug, clap::Args)]
@@ -13,8 +13,8 @@ pub struct Args {
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
-    super::existing_store(cli)?;
-    let store = GpkgStore::open(&cli.store)?;
+    // Indexes are built per layer as summary() needs them.
+    let store = super::existing_store(cli)?;
     let summaries = Layer::ALL
         .iter()
         .map(|l| store.summary(*l))
