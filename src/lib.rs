@@ -12,6 +12,7 @@ pub mod demo;
 pub mod grid;
 pub mod ingest;
 pub mod model;
+pub mod request;
 pub mod store;
 
 /// The crate-wide error: one variant per module error.

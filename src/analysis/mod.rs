@@ -63,6 +63,10 @@ pub struct Events {
     pub category: Vec<String>,
     /// Alleged perpetrator (sightings: actor); empty when unknown.
     pub actor: Vec<String>,
+    /// Sexual-violence or child case (see [`events::is_sensitive`]): aggregates
+    /// that include one need a larger minimum count before they are shown to
+    /// roles without access to the underlying records.
+    pub sensitive: Vec<bool>,
 }
 
 impl Events {
@@ -95,5 +99,21 @@ impl Events {
         self.weight.push(weight);
         self.category.push(category);
         self.actor.push(actor);
+        self.sensitive.push(false);
+    }
+
+    /// Marks the last event pushed as sensitive (or not).
+    pub fn set_last_sensitive(&mut self, sensitive: bool) {
+        if let Some(s) = self.sensitive.last_mut() {
+            *s = sensitive;
+        }
+    }
+
+    /// Number of sensitive events among `indices`.
+    pub fn count_sensitive(&self, indices: impl IntoIterator<Item = usize>) -> usize {
+        indices
+            .into_iter()
+            .filter(|&i| self.sensitive.get(i).copied().unwrap_or(false))
+            .count()
     }
 }

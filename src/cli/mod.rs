@@ -1,7 +1,6 @@
 //! The command line: argument definitions and one file per command. Each
 //! command is a thin shell over the library.
 
-mod analysis_args;
 mod clusters;
 mod demo;
 mod export;
@@ -116,15 +115,6 @@ fn progress_bar(quiet: bool, total: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// Parses the end of a time window: a bare date means the end of that day.
-pub(crate) fn parse_to_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    let t = crate::model::time::parse_time(s)?;
-    if crate::model::time::is_date_only(s) {
-        return Ok(t + chrono::Duration::days(1) - chrono::Duration::milliseconds(1));
-    }
-    Ok(t)
-}
-
 /// The store for commands that only read: it must exist (a mistyped path
 /// would otherwise create an empty store and report nothing).
 pub(crate) fn existing_store(cli: &Cli) -> crate::Result<crate::store::GpkgStore> {
@@ -138,25 +128,30 @@ pub(crate) fn existing_store(cli: &Cli) -> crate::Result<crate::store::GpkgStore
     Ok(crate::store::GpkgStore::open_unindexed(&cli.store)?)
 }
 
-/// Parses a time argument (RFC 3339 or date).
-pub(crate) fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    crate::model::time::parse_time(s)
+pub(crate) use crate::request::{parse_bbox, parse_time_arg, parse_to_arg};
+
+/// Where an analysis result goes.
+#[derive(Debug, clap::Args)]
+pub struct Output {
+    /// Output GeoJSON file (default: standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
-/// Parses `min_lon,min_lat,max_lon,max_lat`.
-pub(crate) fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|p| {
-            p.trim()
-                .parse::<f64>()
-                .map_err(|_| format!("{p:?} is not a number"))
-        })
-        .collect::<Result<_, _>>()?;
-    <[f64; 4]>::try_from(v).map_err(|v| {
-        format!(
-            "expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}",
-            v.len()
-        )
-    })
+impl Output {
+    /// Writes a result to the output file or standard output.
+    pub fn write(&self, value: &serde_json::Value) -> crate::Result<()> {
+        use std::io::Write;
+        let io =
+            |e: std::io::Error| crate::store::StoreError::Aborted(format!("writing output: {e}"));
+        let out: Box<dyn Write> = match &self.output {
+            Some(p) => Box::new(std::fs::File::create(p).map_err(io)?),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer(&mut out, value).map_err(|e| io(e.into()))?;
+        out.write_all(b"\n").map_err(io)?;
+        out.flush().map_err(io)?;
+        Ok(())
+    }
 }

@@ -1,20 +1,34 @@
-//! Arguments shared by the analysis commands: which events, with what weight,
-//! and where the result goes.
+//! Event selection shared by the analysis requests: which events, with what
+//! weight.
 
 use super::{parse_bbox, parse_time_arg, parse_to_arg};
 use crate::analysis::events::{load_events, EventFilter, Weight};
 use crate::analysis::Events;
 use crate::model::Layer;
-use crate::store::GpkgStore;
-use std::io::Write;
-use std::path::PathBuf;
+use crate::store::Store;
 
-/// Event selection and output, common to `hotspots` and `clusters`.
+/// Event selection common to `hotspots` and `clusters`: a point layer and
+/// a filter.
 #[derive(Debug, clap::Args)]
 pub struct EventArgs {
     /// Point layer to analyse: incidents or sightings.
     #[arg(long, default_value = "incidents")]
     pub layer: Layer,
+    /// Which events, with what weight.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+impl EventArgs {
+    /// Loads the selected events from the store.
+    pub fn load(&self, store: &dyn Store) -> crate::Result<Events> {
+        self.filter.load(store, self.layer)
+    }
+}
+
+/// Which events of a layer, and what each weighs.
+#[derive(Debug, clap::Args)]
+pub struct FilterArgs {
     /// Only events from this time on (RFC 3339 or date).
     #[arg(long, value_parser = parse_time_arg)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
@@ -39,14 +53,11 @@ pub struct EventArgs {
     /// What each event weighs: count, fatalities, casualties, people-affected or field:<name>.
     #[arg(long, default_value = "count")]
     pub weight: String,
-    /// Output GeoJSON file (default: standard output).
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
 }
 
-impl EventArgs {
-    /// Loads the selected events from the store.
-    pub fn load(&self, store: &GpkgStore) -> crate::Result<Events> {
+impl FilterArgs {
+    /// Loads the selected events of `layer` from the store.
+    pub fn load(&self, store: &dyn Store, layer: Layer) -> crate::Result<Events> {
         let filter = EventFilter {
             from: self.from,
             to: self.to,
@@ -57,21 +68,6 @@ impl EventArgs {
             min_precision: self.min_precision.clone(),
         };
         let weight: Weight = self.weight.parse()?;
-        Ok(load_events(store, self.layer, &filter, &weight)?)
-    }
-
-    /// Writes a result to the output file or standard output.
-    pub fn write(&self, value: &serde_json::Value) -> crate::Result<()> {
-        let io =
-            |e: std::io::Error| crate::store::StoreError::Aborted(format!("writing output: {e}"));
-        let out: Box<dyn Write> = match &self.output {
-            Some(p) => Box::new(std::fs::File::create(p).map_err(io)?),
-            None => Box::new(std::io::stdout().lock()),
-        };
-        let mut out = std::io::BufWriter::new(out);
-        serde_json::to_writer(&mut out, value).map_err(|e| io(e.into()))?;
-        out.write_all(b"\n").map_err(io)?;
-        out.flush().map_err(io)?;
-        Ok(())
+        Ok(load_events(store, layer, &filter, &weight)?)
     }
 }

@@ -1,0 +1,136 @@
+//! The hotspot request (`jointmap hotspots`, `/analysis/hotspots`).
+
+use super::events::EventArgs;
+use super::{positive_km, read_area, Outcome};
+use crate::analysis::fdr::HotspotClass;
+use crate::analysis::getis_ord::Transform;
+use crate::analysis::hotspots::{hotspots, GridSpec, HotspotParams, Neighbours};
+use crate::analysis::kde::Kernel;
+use crate::grid::Area;
+use crate::store::Store;
+use std::path::PathBuf;
+
+/// Parameters of a hotspot analysis.
+#[derive(Debug, clap::Args)]
+pub struct HotspotRequest {
+    /// Which events and their weight.
+    #[command(flatten)]
+    pub events: EventArgs,
+    /// Grid: square (equal-area, --cell-km) or h3 (hexagons, --h3-resolution).
+    #[arg(long, default_value = "square", value_parser = ["square", "h3"])]
+    pub grid: String,
+    /// Square cell size in km.
+    #[arg(long, default_value_t = 5.0)]
+    pub cell_km: f64,
+    /// H3 resolution (0-15; 7 is about 5 km2 a cell).
+    #[arg(long, default_value_t = 7)]
+    pub h3_resolution: u8,
+    /// Analysis area: a GeoJSON file of polygons (default: --bbox, else the events' extent).
+    #[arg(long, value_name = "FILE")]
+    pub area: Option<PathBuf>,
+    /// Density kernel: quartic (as QGIS and ArcGIS) or gaussian.
+    #[arg(long, default_value = "quartic", value_parser = ["quartic", "gaussian"])]
+    pub kernel: String,
+    /// Kernel bandwidth in km (default: a rule of thumb from the data, reported in the output).
+    #[arg(long)]
+    pub bandwidth_km: Option<f64>,
+    /// Gi* distance band in km (default: chosen from the grid, reported in the output).
+    #[arg(long, conflicts_with = "knn")]
+    pub band_km: Option<f64>,
+    /// Use the k nearest cells as neighbours instead of a distance band.
+    #[arg(long)]
+    pub knn: Option<usize>,
+    /// Gi* weights: binary or row (row-standardised).
+    #[arg(long, default_value = "binary", value_parser = ["binary", "row"])]
+    pub transform: String,
+    /// Do not correct hot/cold classes for multiple testing (FDR is on by default).
+    #[arg(long)]
+    pub no_fdr: bool,
+    /// Permutations for Local Moran's I (0 skips it).
+    #[arg(long, default_value_t = 99)]
+    pub permutations: usize,
+    /// Seed for the permutations.
+    #[arg(long, default_value_t = 20261123)]
+    pub seed: u64,
+    /// Write every cell, not only cells with events or a significant result.
+    #[arg(long)]
+    pub all_cells: bool,
+}
+
+impl HotspotRequest {
+    /// Runs the analysis against `store`.
+    pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+        run(store, self)
+    }
+}
+
+fn run(store: &dyn Store, args: &HotspotRequest) -> crate::Result<Outcome> {
+    positive_km("cell-km", Some(args.cell_km))?;
+    positive_km("bandwidth-km", args.bandwidth_km)?;
+    positive_km("band-km", args.band_km)?;
+    let area = match (&args.area, args.events.filter.bbox) {
+        (Some(path), _) => Some(read_area(path)?),
+        (None, Some(b)) => Some(Area::BBox(b)),
+        (None, None) => None,
+    };
+    let params = HotspotParams {
+        grid: if args.grid == "h3" {
+            GridSpec::H3 {
+                resolution: args.h3_resolution,
+            }
+        } else {
+            GridSpec::Square {
+                cell_m: args.cell_km * 1000.0,
+            }
+        },
+        area,
+        kernel: if args.kernel == "gaussian" {
+            Kernel::Gaussian
+        } else {
+            Kernel::Quartic
+        },
+        bandwidth_m: args.bandwidth_km.map(|b| b * 1000.0),
+        neighbours: match (args.band_km, args.knn) {
+            (Some(d), _) => Neighbours::DistanceBand(d * 1000.0),
+            (None, Some(k)) => Neighbours::Knn(k),
+            (None, None) => Neighbours::Auto,
+        },
+        transform: if args.transform == "row" {
+            Transform::RowStandardized
+        } else {
+            Transform::Binary
+        },
+        fdr: !args.no_fdr,
+        permutations: args.permutations,
+        seed: args.seed,
+    };
+    let events = args.events.load(store)?;
+    let result = hotspots(&events, &params)?;
+    let summary = {
+        let count = |c: HotspotClass| result.cells.iter().filter(|x| x.class == c).count();
+        format!(
+            "hotspots: {} events on {} cells ({} outside the area); bandwidth {:.1} km; {}",
+            result.events,
+            result.grid.cells.len(),
+            result.outside,
+            result.bandwidth_m / 1000.0,
+            result.band_m.map_or_else(
+                || "k nearest neighbours".to_string(),
+                |b| format!("distance band {:.1} km", b / 1000.0)
+            ),
+        ) + &format!(
+            "\n  hot cells 99/95/90 %: {}/{}/{}; cold cells 99/95/90 %: {}/{}/{}{}",
+            count(HotspotClass::Hot99),
+            count(HotspotClass::Hot95),
+            count(HotspotClass::Hot90),
+            count(HotspotClass::Cold99),
+            count(HotspotClass::Cold95),
+            count(HotspotClass::Cold90),
+            if params.fdr { " (FDR-corrected)" } else { "" }
+        )
+    };
+    Ok(Outcome {
+        geojson: result.to_geojson(args.all_cells),
+        summary,
+    })
+}

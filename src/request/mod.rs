@@ -1,0 +1,104 @@
+//! Analysis requests: the parameters of each analysis product, as one
+//! grammar shared by the command line (clap flags) and the HTTP server (query
+//! parameters parsed with the same definitions), and how to run each one
+//! against a [`Store`](crate::store::Store).
+//!
+//! Keeping the grammar here means a parameter has one name, one default and
+//! one validation everywhere, and neither shell knows the other.
+
+pub mod clusters;
+pub mod events;
+pub mod hotspots;
+
+use crate::analysis::AnalysisError;
+use crate::grid::Area;
+use std::path::Path;
+
+/// The result of a request: a GeoJSON document and a one-paragraph summary
+/// for people (printed by the CLI, logged by the server).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The product, usually a FeatureCollection with a `jointmap` member
+    /// recording the method and parameters.
+    pub geojson: serde_json::Value,
+    /// Human-readable summary lines.
+    pub summary: String,
+}
+
+/// Parses the end of a time window: a bare date means the end of that day.
+pub fn parse_to_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = crate::model::time::parse_time(s)?;
+    if crate::model::time::is_date_only(s) {
+        return Ok(t + chrono::Duration::days(1) - chrono::Duration::milliseconds(1));
+    }
+    Ok(t)
+}
+
+/// Parses a time argument (RFC 3339 or date).
+pub fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    crate::model::time::parse_time(s)
+}
+
+/// Parses `min_lon,min_lat,max_lon,max_lat`.
+pub fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{p:?} is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    <[f64; 4]>::try_from(v).map_err(|v| {
+        format!(
+            "expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}",
+            v.len()
+        )
+    })
+}
+
+/// Reads polygons from a GeoJSON file (FeatureCollection, Feature or geometry).
+pub fn read_area(path: &Path) -> crate::Result<Area> {
+    let bad =
+        |reason: String| AnalysisError::param("area", format!("{}: {reason}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    Ok(area_from_geojson(&v).map_err(bad)?)
+}
+
+/// Polygons from a GeoJSON value (FeatureCollection, Feature or geometry).
+pub fn area_from_geojson(v: &serde_json::Value) -> Result<Area, String> {
+    use crate::model::geometry::{parse_geometry, GeomKind};
+    let geoms: Vec<&serde_json::Value> = match v.get("type").and_then(|t| t.as_str()) {
+        Some("FeatureCollection") => v["features"]
+            .as_array()
+            .map(|a| a.iter().map(|f| &f["geometry"]).collect())
+            .unwrap_or_default(),
+        Some("Feature") => vec![&v["geometry"]],
+        _ => vec![v],
+    };
+    let mut polys = Vec::new();
+    for (i, g) in geoms.into_iter().enumerate() {
+        match parse_geometry(g, &[GeomKind::Polygon, GeomKind::MultiPolygon])
+            .map_err(|e| format!("feature #{i}: {e}"))?
+        {
+            geo_types::Geometry::Polygon(p) => polys.push(p),
+            geo_types::Geometry::MultiPolygon(m) => polys.extend(m.0),
+            _ => {}
+        }
+    }
+    if polys.is_empty() {
+        return Err("no polygons".into());
+    }
+    Ok(Area::Polygon(geo_types::MultiPolygon(polys)))
+}
+
+/// Checks that an optional number of km is finite and positive.
+pub(crate) fn positive_km(name: &'static str, v: Option<f64>) -> Result<(), AnalysisError> {
+    match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => {
+            Err(AnalysisError::param(name, "must be a positive number of km"))
+        }
+        _ => Ok(()),
+    }
+}
