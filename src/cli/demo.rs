@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Arguments of `jointmap demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Number of incidents (sightings, patrols and bases scale with it).
+    /// Number of incidents (sightings and patrols scale with it; bases and sites do not).
     #[arg(long, default_value_t = DemoConfig::default().incidents as u64, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
     pub incidents: u64,
     /// Random seed: the same seed and size give the same scenario, byte for byte.
@@ -47,6 +47,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
                 }
                 Layer::Patrols => write_feature_collection(scenario.patrols().into_iter(), &mut w),
                 Layer::Bases => write_feature_collection(scenario.bases().into_iter(), &mut w),
+                Layer::Sites => write_feature_collection(scenario.sites().into_iter(), &mut w),
             }
             .and_then(|n| std::io::Write::flush(&mut w).map(|_| n))
             .map_err(|e| io(&path, e))?;
@@ -65,6 +66,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
             Layer::Sightings => Box::new(scenario.sightings().into_iter().map(|v| v.to_string())),
             Layer::Patrols => Box::new(scenario.patrols().into_iter().map(|v| v.to_string())),
             Layer::Bases => Box::new(scenario.bases().into_iter().map(|v| v.to_string())),
+            Layer::Sites => Box::new(scenario.sites().into_iter().map(|v| v.to_string())),
         };
         let total = match layer {
             Layer::Incidents => cfg.incidents as u64,

@@ -159,7 +159,7 @@ impl Builder<'_> {
 }
 
 /// A small closed ring of about `size_deg` around `c` (slightly irregular).
-fn ring(rng: &mut Rng, c: [f64; 2], size_deg: f64) -> Vec<[f64; 2]> {
+pub(crate) fn ring(rng: &mut Rng, c: [f64; 2], size_deg: f64) -> Vec<[f64; 2]> {
     let h = size_deg / 2.0;
     let mut r: Vec<[f64; 2]> = [[-h, -h], [h, -h], [h, h], [-h * 0.6, h], [-h, h * 0.4]]
         .iter()

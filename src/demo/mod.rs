@@ -3,9 +3,9 @@
 //! The scenario is set in western/central Central African Republic (real town
 //! positions, invented everything else: roads are jittered, armed groups are
 //! fictional, all events are synthetic) between 2024-01-01 and 2025-12-31
-//! UTC. It produces four GeoJSON layers as `serde_json::Value` features:
-//! [`Scenario::bases`], [`Scenario::sightings`], [`Scenario::patrols`] and the
-//! streaming [`Scenario::incidents`].
+//! UTC. It produces five GeoJSON layers as `serde_json::Value` features:
+//! [`Scenario::bases`], [`Scenario::sites`], [`Scenario::sightings`],
+//! [`Scenario::patrols`] and the streaming [`Scenario::incidents`].
 //!
 //! Output is byte-identical for the same [`DemoConfig`] on every platform:
 //! the PRNG and the transcendental functions are our own ([`rng`]), there is
@@ -18,6 +18,7 @@
 //! let s = Scenario::new(&DemoConfig { seed: 1, incidents: 100 });
 //! assert_eq!(s.incidents().count(), 100);
 //! assert_eq!(s.sightings().len(), 300);
+//! assert!(s.sites().len() > 100);
 //! ```
 
 pub mod rng;
@@ -26,6 +27,7 @@ mod bases;
 mod incidents;
 mod patrols;
 mod sightings;
+mod sites;
 mod world;
 
 use serde_json::{Map, Value};
@@ -179,6 +181,19 @@ impl Scenario {
     /// The bases layer (about 40 features, Points and two Polygons).
     pub fn bases(&self) -> Vec<Value> {
         self.bases.iter().map(Base::to_feature).collect()
+    }
+
+    /// The sites layer (about 150 features, Points and a few Polygons): the
+    /// towns, their markets, schools, health posts, places of worship and
+    /// boreholes, about 40 villages, 6 to 10 IDP sites (some far from any
+    /// base) and two mining sites. Depends on the seed only, not on the
+    /// number of incidents.
+    pub fn sites(&self) -> Vec<Value> {
+        sites::build_sites(self)
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.to_feature(i))
+            .collect()
     }
 
     /// The sightings layer (Points).
@@ -443,6 +458,7 @@ mod tests {
         let a = Scenario::new(&cfg);
         let b = Scenario::new(&cfg);
         assert_eq!(bytes(a.bases()), bytes(b.bases()));
+        assert_eq!(bytes(a.sites()), bytes(b.sites()));
         assert_eq!(bytes(a.sightings()), bytes(b.sightings()));
         assert_eq!(bytes(a.patrols()), bytes(b.patrols()));
         assert_eq!(
@@ -482,7 +498,7 @@ mod tests {
     #[test]
     fn ids_are_unique_and_ordered() {
         let s = test_support::small();
-        for layer in [s.bases(), s.sightings(), s.patrols()] {
+        for layer in [s.bases(), s.sites(), s.sightings(), s.patrols()] {
             let ids: Vec<&str> = layer.iter().filter_map(|f| f["id"].as_str()).collect();
             assert_eq!(ids.len(), layer.len());
             let mut sorted = ids.clone();

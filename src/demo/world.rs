@@ -30,6 +30,7 @@ pub(crate) mod stream {
     pub const SIGHTINGS: u64 = 5;
     pub const PATROLS: u64 = 6;
     pub const INCIDENTS: u64 = 7;
+    pub const SITES: u64 = 8;
 }
 
 const KM_PER_DEG_LAT: f64 = 110.574;

@@ -358,6 +358,12 @@ fn take_field(
             Some(x) if x.is_finite() && x > 0.0 => Ok(v.clone()),
             _ => Err(format!("expected a positive number, found {v}")),
         },
+        FieldKind::Fraction => match v.as_f64() {
+            Some(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(v.clone()),
+            _ => Err(format!(
+                "expected a number greater than 0 and at most 1, found {v}"
+            )),
+        },
         FieldKind::TimeList => match &v {
             Value::Array(items) => items
                 .iter()
@@ -513,6 +519,29 @@ fn derive(
                 level.unwrap_or(default_level),
             )
         }
+        Layer::Sites => {
+            let site_type = s(fields, "site_type");
+            if let Some(t) = site_type.as_deref() {
+                if !fields.contains_key("vulnerability") {
+                    if let Some(v) = schema::default_vulnerability(t) {
+                        fields.insert("vulnerability".into(), Value::from(v));
+                    }
+                }
+                if !fields.contains_key("exposure") {
+                    if let Some(e) = schema::default_exposure(t) {
+                        fields.insert("exposure".into(), Value::from(e));
+                    }
+                }
+                // Keep schema order whichever of the two the feature gave.
+                if let Some(e) = fields.shift_remove("exposure") {
+                    fields.insert("exposure".into(), e);
+                }
+            }
+            (
+                owner.unwrap_or(Owner::Mission),
+                level.unwrap_or(Level::Mission),
+            )
+        }
     }
 }
 
@@ -597,6 +626,142 @@ mod tests {
         let f = check(Layer::Bases, json!({"type":"Feature","id":"b","geometry":{"type":"Point","coordinates":[18.0,4.0]},"properties":{"name":"B","base_type":"tob","time_start":"2024-01-01"}})).unwrap();
         assert_eq!(f.properties.get("reach_km"), Some(&json!(15.0)));
         assert_eq!(f.level, Level::Restricted);
+    }
+
+    fn site(props: Value) -> Value {
+        json!({"type":"Feature","id":"s1","geometry":{"type":"Point","coordinates":[18.0,4.0]},"properties":props})
+    }
+
+    #[test]
+    fn site_defaults_per_type() {
+        let f = check(
+            Layer::Sites,
+            site(json!({"name":"Camp A","site_type":"IDP_site","time_start":"2024-01-01","population":1200,"camp_code":"A1"})),
+        )
+        .unwrap();
+        assert_eq!(f.str("site_type"), Some("idp-site"));
+        assert_eq!(f.int("vulnerability"), Some(5));
+        assert_eq!(f.properties.get("exposure"), Some(&json!(1.0)));
+        assert_eq!(f.int("population"), Some(1200));
+        assert_eq!(f.owner, Owner::Mission);
+        assert_eq!(f.level, Level::Mission);
+        assert!(f.time.end.is_none());
+        // Schema fields in schema order, then extras.
+        let keys: Vec<&str> = f.properties.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "name",
+                "site_type",
+                "population",
+                "vulnerability",
+                "exposure",
+                "camp_code"
+            ]
+        );
+        assert_eq!(check(Layer::Sites, f.to_geojson()).unwrap(), f);
+
+        let m = check(
+            Layer::Sites,
+            site(json!({"name":"Market","site_type":"market","time_start":"2024-01-01"})),
+        )
+        .unwrap();
+        assert_eq!(m.int("vulnerability"), Some(3));
+        assert_eq!(m.properties.get("exposure"), Some(&json!(0.3)));
+        assert!(m.properties.get("population").is_none());
+    }
+
+    #[test]
+    fn site_own_values_and_classification_are_kept() {
+        let f = check(
+            Layer::Sites,
+            json!({"type":"Feature","id":"s2","geometry":{"type":"Polygon","coordinates":[[[18.0,4.0],[18.01,4.0],[18.01,4.01],[18.0,4.0]]]},
+                   "properties":{"name":"School B","site_type":"school","time_start":"2024-01-01","exposure":1,"vulnerability":5.0,
+                                 "owner":"hr","classification":"restricted"}}),
+        )
+        .unwrap();
+        assert_eq!(f.int("vulnerability"), Some(5));
+        assert_eq!(f.properties.get("exposure"), Some(&json!(1)));
+        assert_eq!(f.owner, Owner::Hr);
+        assert_eq!(f.level, Level::Restricted);
+        let keys: Vec<&str> = f.properties.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["name", "site_type", "vulnerability", "exposure"]);
+        // A MultiPolygon is a site geometry too.
+        check(
+            Layer::Sites,
+            json!({"type":"Feature","id":"s3","geometry":{"type":"MultiPolygon","coordinates":[[[[18.0,4.0],[18.01,4.0],[18.01,4.01],[18.0,4.0]]]]},
+                   "properties":{"name":"Town C","site_type":"town","time_start":"2024-01-01"}}),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn site_problems_are_named() {
+        let problem = |props: Value| {
+            let e = check(Layer::Sites, site(props)).unwrap_err();
+            assert_eq!(e.id.as_deref(), Some("s1"));
+            assert_eq!(e.problems.len(), 1, "{e:?}");
+            e.problems[0].clone()
+        };
+        let p = problem(json!({"name":"X","time_start":"2024-01-01"}));
+        assert_eq!(
+            (p.field.as_str(), p.reason.as_str()),
+            ("site_type", "missing required field")
+        );
+        let p = problem(json!({"name":"X","site_type":"camp","time_start":"2024-01-01"}));
+        assert_eq!(p.field, "site_type");
+        assert!(
+            p.reason.contains("unknown value \"camp\"") && p.reason.contains("idp-site"),
+            "{p:?}"
+        );
+        let p = problem(json!({"site_type":"village","time_start":"2024-01-01"}));
+        assert_eq!(
+            (p.field.as_str(), p.reason.as_str()),
+            ("name", "missing required field")
+        );
+        for bad in [json!(0), json!(6), json!(2.5), json!("high")] {
+            let p = problem(
+                json!({"name":"X","site_type":"village","time_start":"2024-01-01","vulnerability":bad}),
+            );
+            assert_eq!(p.field, "vulnerability", "{bad}");
+        }
+        let p = problem(
+            json!({"name":"X","site_type":"village","time_start":"2024-01-01","vulnerability":6}),
+        );
+        assert_eq!(p.reason, "6 out of range 1..5");
+        for bad in [
+            json!(0),
+            json!(0.0),
+            json!(1.5),
+            json!(-0.2),
+            json!("all day"),
+        ] {
+            let p = problem(
+                json!({"name":"X","site_type":"village","time_start":"2024-01-01","exposure":bad}),
+            );
+            assert_eq!(p.field, "exposure", "{bad}");
+            assert!(p.reason.contains("at most 1"), "{p:?}");
+        }
+        let p = problem(
+            json!({"name":"X","site_type":"village","time_start":"2024-01-01","population":-3}),
+        );
+        assert_eq!(
+            (p.field.as_str(), p.reason.as_str()),
+            ("population", "negative count -3")
+        );
+        let p = problem(
+            json!({"name":"X","site_type":"village","time_start":"2024-01-01","classification":"secret"}),
+        );
+        assert_eq!(p.field, "classification");
+        let e = check(
+            Layer::Sites,
+            json!({"type":"Feature","id":"s1","geometry":{"type":"LineString","coordinates":[[18.0,4.0],[18.1,4.0]]},
+                   "properties":{"name":"X","site_type":"village","time_start":"2024-01-01"}}),
+        )
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e:?}");
+        assert_eq!(e.problems[0].field, "geometry");
+        assert!(e.problems[0].reason.contains("LineString"), "{e:?}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The domain: the four input layers, their schema, and the validation that turns
+//! The domain: the five input layers, their schema, and the validation that turns
 //! a GeoJSON feature into a normalised [`Feature`].
 //!
 //! Everything the rest of the crate knows about fields, allowed values and
@@ -23,8 +23,8 @@ use std::str::FromStr;
 /// Errors of the model module that are not per-feature validation problems.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A layer name that is not one of the four layers.
-    #[error("unknown layer {0:?}; expected one of incidents, sightings, patrols, bases")]
+    /// A layer name that is not one of the five layers.
+    #[error("unknown layer {0:?}; expected one of incidents, sightings, patrols, bases, sites")]
     UnknownLayer(String),
 }
 
@@ -39,15 +39,19 @@ pub enum Layer {
     Patrols,
     /// Bases and other fixed presence (points or polygons).
     Bases,
+    /// Civilian sites: IDP sites, villages, towns, markets, schools ... (points
+    /// or polygons); the vulnerability layer.
+    Sites,
 }
 
 impl Layer {
     /// All layers in their canonical order.
-    pub const ALL: [Layer; 4] = [
+    pub const ALL: [Layer; 5] = [
         Layer::Incidents,
         Layer::Sightings,
         Layer::Patrols,
         Layer::Bases,
+        Layer::Sites,
     ];
 
     /// The layer's name, also its table name in the store.
@@ -57,6 +61,7 @@ impl Layer {
             Layer::Sightings => "sightings",
             Layer::Patrols => "patrols",
             Layer::Bases => "bases",
+            Layer::Sites => "sites",
         }
     }
 
@@ -65,7 +70,9 @@ impl Layer {
         match self {
             Layer::Incidents | Layer::Sightings => &[GeomKind::Point],
             Layer::Patrols => &[GeomKind::LineString, GeomKind::MultiLineString],
-            Layer::Bases => &[GeomKind::Point, GeomKind::Polygon, GeomKind::MultiPolygon],
+            Layer::Bases | Layer::Sites => {
+                &[GeomKind::Point, GeomKind::Polygon, GeomKind::MultiPolygon]
+            }
         }
     }
 
@@ -76,12 +83,19 @@ impl Layer {
             Layer::Sightings => schema::SIGHTING,
             Layer::Patrols => schema::PATROL,
             Layer::Bases => schema::BASE,
+            Layer::Sites => schema::SITE,
         }
     }
 
     /// Whether features of this layer must carry an end time.
     pub fn requires_end(self) -> bool {
         matches!(self, Layer::Patrols)
+    }
+
+    /// Whether a feature without `time_end` lasts indefinitely ("still open",
+    /// "still there") rather than being an instant: bases and sites.
+    pub fn open_ended(self) -> bool {
+        matches!(self, Layer::Bases | Layer::Sites)
     }
 }
 
@@ -99,6 +113,7 @@ impl FromStr for Layer {
             "sightings" | "sighting" => Ok(Layer::Sightings),
             "patrols" | "patrol" => Ok(Layer::Patrols),
             "bases" | "base" => Ok(Layer::Bases),
+            "sites" | "site" => Ok(Layer::Sites),
             other => Err(ModelError::UnknownLayer(other.to_string())),
         }
     }
@@ -126,5 +141,25 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "field `{}`: {}", self.field, self.reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_round_trip() {
+        for layer in Layer::ALL {
+            assert_eq!(layer.name().parse::<Layer>().unwrap(), layer);
+            assert_eq!(layer.to_string(), layer.name());
+            assert!(!layer.fields().is_empty());
+            assert!(!layer.geometry_kinds().is_empty());
+        }
+        assert_eq!("Site".parse::<Layer>().unwrap(), Layer::Sites);
+        let e = "villages".parse::<Layer>().unwrap_err().to_string();
+        assert!(e.contains("sites"), "{e}");
+        assert!(Layer::Sites.open_ended() && Layer::Bases.open_ended());
+        assert!(!Layer::Incidents.open_ended() && !Layer::Patrols.open_ended());
     }
 }

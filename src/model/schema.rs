@@ -17,6 +17,8 @@ pub enum FieldKind {
     IntRange(i64, i64),
     /// A finite number greater than zero.
     PositiveReal,
+    /// A finite number in (0, 1]: a share or probability.
+    Fraction,
     /// A list of RFC 3339 times, one per geometry vertex.
     TimeList,
 }
@@ -27,7 +29,7 @@ impl FieldKind {
         match self {
             FieldKind::Text | FieldKind::Enum(_) | FieldKind::TimeList => "TEXT",
             FieldKind::Count | FieldKind::IntRange(..) => "INTEGER",
-            FieldKind::PositiveReal => "REAL",
+            FieldKind::PositiveReal | FieldKind::Fraction => "REAL",
         }
     }
 }
@@ -203,12 +205,50 @@ pub fn default_reach_km(base_type: &str) -> Option<f64> {
         .map(|i| BASE_REACH_KM[i])
 }
 
+/// Kinds of civilian site in the `sites` layer (the vulnerability layer).
+pub const SITE_KINDS: &[&str] = &[
+    "idp-site",
+    "village",
+    "town",
+    "market",
+    "school",
+    "health-post",
+    "water-point",
+    "place-of-worship",
+    "other",
+];
+
+/// Default vulnerability (1 low .. 5 very high) of each site kind (same order
+/// as [`SITE_KINDS`]), when the feature gives no `vulnerability`.
+pub const SITE_VULNERABILITY: &[i64] = &[5, 3, 2, 3, 4, 4, 3, 3, 2];
+
+/// Default time exposure of each site kind (same order as [`SITE_KINDS`]):
+/// the share of the time, in (0, 1], that civilians are there, when the
+/// feature gives no `exposure`.
+pub const SITE_EXPOSURE: &[f64] = &[1.0, 1.0, 1.0, 0.3, 0.4, 0.5, 0.3, 0.2, 1.0];
+
+/// Default vulnerability of a site kind (1..5).
+pub fn default_vulnerability(site_type: &str) -> Option<i64> {
+    SITE_KINDS
+        .iter()
+        .position(|t| *t == site_type)
+        .map(|i| SITE_VULNERABILITY[i])
+}
+
+/// Default time exposure of a site kind, in (0, 1].
+pub fn default_exposure(site_type: &str) -> Option<f64> {
+    SITE_KINDS
+        .iter()
+        .position(|t| *t == site_type)
+        .map(|i| SITE_EXPOSURE[i])
+}
+
 /// Fields every layer has (handled by common code, listed here for the
 /// documentation and the store).
 pub const COMMON: &[FieldSpec] = &[
     req("time_start", FieldKind::Text, "start of the interval, or the instant (RFC 3339 or date; `time` is accepted for an instant)"),
     f("time_end", FieldKind::Text, "end of the interval; never before `time_start`"),
-    derived("owner", FieldKind::Enum(super::Owner::VALUES), "incidents: hr; sightings, patrols, bases: military", "owning component"),
+    derived("owner", FieldKind::Enum(super::Owner::VALUES), "incidents: hr; sightings, patrols, bases: military; sites: mission", "owning component"),
     derived("classification", FieldKind::Enum(super::Level::VALUES), "see the per-layer rules in docs/data-model.md", "classification level"),
 ];
 
@@ -353,6 +393,33 @@ pub const BASE: &[FieldSpec] = &[
     ),
 ];
 
+/// Civilian site fields (the vulnerability layer).
+pub const SITE: &[FieldSpec] = &[
+    req("name", FieldKind::Text, "site name"),
+    req(
+        "site_type",
+        FieldKind::Enum(SITE_KINDS),
+        "kind of civilian site",
+    ),
+    f(
+        "population",
+        FieldKind::Count,
+        "people living at or using the site",
+    ),
+    derived(
+        "vulnerability",
+        FieldKind::IntRange(1, 5),
+        "per site type (docs/data-model.md)",
+        "vulnerability of the civilians there, 1 (low) .. 5 (very high)",
+    ),
+    derived(
+        "exposure",
+        FieldKind::Fraction,
+        "per site type (docs/data-model.md)",
+        "share of the time civilians are exposed there, in (0, 1]",
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +434,7 @@ mod tests {
             .chain(SIGHTING)
             .chain(PATROL)
             .chain(BASE)
+            .chain(SITE)
         {
             assert!(
                 doc.contains(&format!("`{}`", spec.name)),
@@ -388,5 +456,32 @@ mod tests {
             }
         }
         assert_eq!(BASE_TYPES.len(), BASE_REACH_KM.len());
+        assert_eq!(SITE_KINDS.len(), SITE_VULNERABILITY.len());
+        assert_eq!(SITE_KINDS.len(), SITE_EXPOSURE.len());
+    }
+
+    /// The per-kind site defaults are valid values of their fields, and
+    /// documented with the kind they belong to.
+    #[test]
+    fn site_defaults_are_in_range_and_documented() {
+        let doc = include_str!("../../docs/data-model.md");
+        for kind in SITE_KINDS {
+            let v = default_vulnerability(kind).expect("every kind has a vulnerability");
+            let e = default_exposure(kind).expect("every kind has an exposure");
+            assert!((1..=5).contains(&v), "{kind}: vulnerability {v}");
+            assert!(e > 0.0 && e <= 1.0, "{kind}: exposure {e}");
+            assert!(
+                doc.contains(&format!("{kind} {v}")),
+                "default vulnerability of {kind} undocumented"
+            );
+            assert!(
+                doc.contains(&format!("{kind} {e:?}")),
+                "default exposure of {kind} undocumented"
+            );
+        }
+        assert_eq!(default_vulnerability("idp-site"), Some(5));
+        assert_eq!(default_exposure("market"), Some(0.3));
+        assert_eq!(default_vulnerability("camp"), None);
+        assert_eq!(default_exposure("camp"), None);
     }
 }

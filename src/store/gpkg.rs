@@ -1,6 +1,7 @@
 //! The embedded store: an OGC GeoPackage 1.3 file on SQLite (WAL mode).
 //!
-//! One feature table per layer (`incidents`, `sightings`, `patrols`, `bases`)
+//! One feature table per layer (`incidents`, `sightings`, `patrols`, `bases`,
+//! `sites`)
 //! with a GeoPackage geometry column `geom` in EPSG:4326, one column per schema
 //! field, and an `extra` JSON column holding properties outside the schema, so
 //! QGIS and `ogrinfo` open the file as it is and nothing is lost.
@@ -24,7 +25,8 @@ const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
 const GPKG_USER_VERSION: i32 = 10300;
 /// Stored times: fixed width so that text order is time order.
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
-/// Stands for "still open" when comparing open-ended base validity.
+/// Stands for "still open" when comparing the validity of open-ended layers
+/// (bases, sites).
 const FAR_FUTURE: &str = "9999-12-31T23:59:59.999Z";
 
 const WGS84_WKT: &str = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]"#;
@@ -61,10 +63,13 @@ fn fmt_time(t: &DateTime<Utc>) -> String {
     String::from_utf8_lossy(&b).into_owned()
 }
 
+/// Number of layers (one table, one batch slot each).
+const N_LAYERS: usize = Layer::ALL.len();
+
 fn geometry_type_name(layer: Layer) -> &'static str {
     match layer {
         Layer::Incidents | Layer::Sightings => "POINT",
-        Layer::Patrols | Layer::Bases => "GEOMETRY",
+        Layer::Patrols | Layer::Bases | Layer::Sites => "GEOMETRY",
     }
 }
 
@@ -161,7 +166,7 @@ impl GpkgStore {
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN
                  ('gpkg_spatial_ref_sys','gpkg_contents','gpkg_geometry_columns','jointmap_meta',
-                  'incidents','sightings','patrols','bases')",
+                  'incidents','sightings','patrols','bases','sites')",
                 [],
                 |r| r.get(0),
             )
@@ -179,7 +184,8 @@ impl GpkgStore {
             "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )
         .map_err(|e| self.err(e))?;
-        if complete == 8 {
+        // A store written before a layer existed gets its table added here.
+        if complete == 4 + Layer::ALL.len() as i64 {
             return Ok(());
         }
         let mut sql = format!(
@@ -351,7 +357,7 @@ impl GpkgStore {
     fn time_clause(layer: Layer, q: &Query, params: &mut Vec<Sql>) -> String {
         let mut clause = String::new();
         if let Some(from) = q.from {
-            let end = if layer == Layer::Bases {
+            let end = if layer.open_ended() {
                 format!("COALESCE(time_end, '{FAR_FUTURE}')")
             } else {
                 "COALESCE(time_end, time_start)".to_string()
@@ -372,7 +378,7 @@ impl Store for GpkgStore {
         let conn = self.conn();
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| self.err(e))?;
-        let mut counts = [0u64; 4];
+        let mut counts = [0u64; N_LAYERS];
         for (i, layer) in Layer::ALL.iter().enumerate() {
             counts[i] = conn
                 .query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
@@ -385,7 +391,7 @@ impl Store for GpkgStore {
             conn: Some(conn),
             before: counts,
             upserts: 0,
-            bbox: [None; 4],
+            bbox: [None; N_LAYERS],
             blob: Vec::with_capacity(256),
             sql: Layer::ALL.map(upsert_sql),
         }))
@@ -498,12 +504,12 @@ fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
 struct GpkgBatch<'a> {
     store: &'a GpkgStore,
     conn: Option<MutexGuard<'a, Connection>>,
-    before: [u64; 4],
+    before: [u64; N_LAYERS],
     upserts: u64,
-    bbox: [Option<[f64; 4]>; 4],
+    bbox: [Option<[f64; 4]>; N_LAYERS],
     blob: Vec<u8>,
     /// Upsert statement per layer, built once per batch.
-    sql: [String; 4],
+    sql: [String; N_LAYERS],
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -558,7 +564,7 @@ impl Batch for GpkgBatch<'_> {
             values.push(match (v, spec.kind) {
                 (None | Some(Value::Null), _) => ToSqlOutput::Borrowed(ValueRef::Null),
                 (Some(Value::String(s)), _) => text(s),
-                (Some(Value::Number(n)), FieldKind::PositiveReal) => {
+                (Some(Value::Number(n)), FieldKind::PositiveReal | FieldKind::Fraction) => {
                     ToSqlOutput::Owned(Sql::Real(n.as_f64().unwrap_or(f64::NAN)))
                 }
                 (Some(Value::Number(n)), _) => ToSqlOutput::Owned(
@@ -669,6 +675,121 @@ impl Drop for GpkgBatch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn site(id: &str, props: Value) -> Feature {
+        let v = json!({"type": "Feature", "id": id,
+            "geometry": {"type": "Point", "coordinates": [18.5, 4.4]}, "properties": props});
+        Feature::from_geojson_str(Layer::Sites, &v.to_string()).expect("valid site")
+    }
+
+    fn all(store: &GpkgStore, layer: Layer, q: &Query) -> Vec<Feature> {
+        let mut out = Vec::new();
+        store
+            .query(layer, q, &mut |f| {
+                out.push(f);
+                Ok(())
+            })
+            .expect("query");
+        out
+    }
+
+    #[test]
+    fn sites_round_trip_with_derived_defaults_and_open_end() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = GpkgStore::open(dir.path().join("s.gpkg")).expect("open");
+        let camp = site(
+            "site-1",
+            json!({"time_start": "2024-02-01", "name": "Camp A", "site_type": "idp-site",
+                   "population": 4200, "camp_code": "A1"}),
+        );
+        let market = site(
+            "site-2",
+            json!({"time_start": "2024-01-01", "time_end": "2024-03-01", "name": "Market B",
+                   "site_type": "market", "exposure": 1, "vulnerability": 4,
+                   "classification": "public"}),
+        );
+        let polygon = Feature::from_geojson_str(
+            Layer::Sites,
+            r#"{"type":"Feature","id":"site-3","geometry":{"type":"Polygon","coordinates":[[[18.0,4.0],[18.01,4.0],[18.01,4.01],[18.0,4.0]]]},
+                "properties":{"time_start":"2024-01-01","name":"Town C","site_type":"town"}}"#,
+        )
+        .expect("valid polygon site");
+        let mut batch = store.begin().expect("begin");
+        for f in [&camp, &market, &polygon] {
+            batch.upsert(Layer::Sites, f).expect("upsert");
+        }
+        let stats = batch.commit().expect("commit");
+        assert_eq!(stats.inserted, 3);
+
+        let got = all(&store, Layer::Sites, &Query::default());
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], camp);
+        assert_eq!(got[0].int("vulnerability"), Some(5));
+        assert_eq!(got[0].properties.get("exposure"), Some(&json!(1.0)));
+        assert_eq!(got[0].str("camp_code"), Some("A1"));
+        assert_eq!(
+            (got[0].owner, got[0].level),
+            (Owner::Mission, Level::Mission)
+        );
+        // An exposure given as an integer is stored as a real.
+        assert_eq!(got[1].properties.get("exposure"), Some(&json!(1.0)));
+        assert_eq!(got[1].int("vulnerability"), Some(4));
+        assert_eq!(got[1].level, Level::Public);
+        assert_eq!(got[2].geometry, polygon.geometry);
+        assert_eq!(got[2].int("vulnerability"), Some(2));
+        assert!(got[2].properties.get("population").is_none());
+
+        // Without time_end a site is still there: a window long after its
+        // start still finds it, while the closed market drops out.
+        let late = Query {
+            from: Some(parse_time("2025-06-01").expect("time")),
+            to: Some(parse_time("2025-06-30").expect("time")),
+            ..Query::default()
+        };
+        let ids: Vec<String> = all(&store, Layer::Sites, &late)
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(ids, ["site-1", "site-3"]);
+        let bbox = Query {
+            bbox: Some([18.4, 4.3, 18.6, 4.5]),
+            ..Query::default()
+        };
+        assert_eq!(all(&store, Layer::Sites, &bbox).len(), 2);
+        assert_eq!(store.summary(Layer::Sites).expect("summary").count, 3);
+    }
+
+    #[test]
+    fn a_store_without_the_sites_table_gets_it_on_open() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let path = dir.path().join("old.gpkg");
+        drop(GpkgStore::open(&path).expect("open"));
+        {
+            // What a store written before the sites layer looks like.
+            let conn = Connection::open(&path).expect("sqlite");
+            conn.execute_batch(
+                "DROP TABLE sites;
+                 DELETE FROM gpkg_geometry_columns WHERE table_name = 'sites';
+                 DELETE FROM gpkg_contents WHERE table_name = 'sites';",
+            )
+            .expect("drop");
+        }
+        let store = GpkgStore::open(&path).expect("reopen");
+        assert_eq!(store.summary(Layer::Sites).expect("summary").count, 0);
+        let mut batch = store.begin().expect("begin");
+        batch
+            .upsert(
+                Layer::Sites,
+                &site(
+                    "s",
+                    json!({"time": "2024-01-01", "name": "V", "site_type": "village"}),
+                ),
+            )
+            .expect("upsert");
+        batch.commit().expect("commit");
+        assert_eq!(store.summary(Layer::Sites).expect("summary").count, 1);
+    }
 
     #[test]
     fn stored_time_format() {
