@@ -6,6 +6,7 @@
 //! render and server (later issues). [`demo`] generates a synthetic mission and
 //! [`cli`] is a thin shell over all of it.
 
+pub mod access;
 pub mod analysis;
 pub mod cli;
 pub mod demo;
@@ -18,6 +19,9 @@ pub mod store;
 /// The crate-wide error: one variant per module error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Access denied, or an invalid access configuration or audit log.
+    #[error(transparent)]
+    Access(#[from] access::AccessError),
     /// Bad input data (validation failures, unreadable files).
     #[error(transparent)]
     Ingest(#[from] ingest::IngestError),
