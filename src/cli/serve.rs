@@ -1,0 +1,92 @@
+//! `jointmap serve` and `jointmap token`: thin shells over [`crate::server`].
+
+use super::Cli;
+use crate::server::{Config, ServerError};
+use crate::store::{GpkgStore, StoreError};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Arguments of `jointmap serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration file (TOML): listen address, store, audit log, limits,
+    /// tokens and the `[access]` policy. Without one, defaults and no tokens.
+    #[arg(long, short, value_name = "FILE", env = "JOINTMAP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides the file and JOINTMAP_LISTEN; port 0
+    /// picks a free one, printed on start).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// Arguments of `jointmap token`.
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// Hash a secret read from standard input instead of making a new one.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Token name for the printed configuration snippet.
+    #[arg(long, default_value = "analyst")]
+    pub name: String,
+    /// Role for the printed configuration snippet: hr, military, jmac or partner.
+    #[arg(long, default_value = "partner")]
+    pub role: String,
+}
+
+fn config_error(e: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Server(ServerError::Config(e.to_string()))
+}
+
+pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+    let mut cfg = Config::load(args.config.as_deref()).map_err(config_error)?;
+    // --store (or JOINTMAP_STORE, already applied) wins over the file when given.
+    if cli.store != std::path::Path::new("jointmap.gpkg") {
+        cfg.store = cli.store.clone();
+    }
+    if let Some(l) = &args.listen {
+        cfg.listen = l.clone();
+    }
+    cfg.validate().map_err(config_error)?;
+    if cfg.tokens.is_empty() {
+        eprintln!("jointmap: warning: no [[tokens]] configured; every request but /health will be refused (see `jointmap token`)");
+    }
+    if !cfg.store.exists() {
+        return Err(StoreError::Invalid {
+            path: cfg.store.display().to_string(),
+            reason: "no such store; create one with `jointmap ingest` or `jointmap demo`, or give --store".into(),
+        }
+        .into());
+    }
+    let store = GpkgStore::open(&cfg.store)?;
+    crate::server::run(&cfg, Arc::new(store))?;
+    Ok(())
+}
+
+pub(super) fn token(args: &TokenArgs) -> crate::Result<()> {
+    use crate::server::config::{new_secret, sha256, to_hex};
+    let secret = if args.stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(config_error)?;
+        let s = s.trim().to_string();
+        if s.len() < 16 {
+            return Err(config_error("the secret must have at least 16 characters"));
+        }
+        s
+    } else {
+        new_secret().map_err(config_error)?
+    };
+    let role: crate::access::Role = args.role.parse().map_err(config_error)?;
+    if !args.stdin {
+        println!("# secret (give it to the token's holder; it is not stored anywhere):");
+        println!("# {secret}");
+    }
+    println!("[[tokens]]");
+    println!("name = {:?}", args.name);
+    println!("role = \"{role}\"");
+    println!("sha256 = \"{}\"", to_hex(&sha256(secret.as_bytes())));
+    println!("ingest = []");
+    Ok(())
+}

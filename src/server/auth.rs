@@ -1,0 +1,656 @@
+//! Authentication, authorisation and audit: the one place every request goes
+//! through.
+//!
+//! [`authenticate`] (a middleware on the whole router) turns the bearer token
+//! into a [`Principal`], answers 401 without one (everything but `/health`),
+//! and writes one audit record per request after the handler ran. Handlers
+//! get a [`Caller`]: the only way to data. It holds the store privately and
+//! hands out features, aggregates and ingest strictly through the access
+//! [`Gate`]; no handler can reach the store itself.
+
+use super::cache::ResponseCache;
+use super::config::{Config, Limits, Paging};
+use super::params::ItemsQuery;
+use super::problem::{self, ApiError};
+use super::view::{Entry, Page, Pager, View};
+use crate::access::{AccessError, AggregateRules, AuditRecord, Gate, Principal, Role};
+use crate::ingest::{IngestError, IngestOptions, IngestReport, Input};
+use crate::model::{Feature, Layer, RawFeature};
+use crate::store::{Batch, LayerSummary, Query, Store, StoreError};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OnceCell, Semaphore};
+
+/// Number of features a response carried, for the audit log (set by handlers
+/// as a response extension).
+#[derive(Debug, Clone, Copy)]
+pub struct Returned(pub u64);
+
+/// Settings handlers need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Paging.
+    pub paging: Paging,
+    /// Limits.
+    pub limits: Limits,
+    /// Base URL of links, when configured.
+    pub public_url: Option<String>,
+    /// The listen address (fallback base of links).
+    pub listen: String,
+}
+
+enum ViewState {
+    Ready(Arc<View>),
+    /// The layer is larger than `view_max_features`: scanned per request.
+    TooBig,
+}
+
+struct ViewSlot {
+    version: u64,
+    cell: OnceCell<ViewState>,
+}
+
+/// Shared server state: the gate, the store and the caches.
+pub struct Access {
+    gate: Gate,
+    store: Arc<dyn Store>,
+    tokens: HashMap<[u8; 32], Arc<Principal>>,
+    views: Mutex<HashMap<(Role, Layer), Arc<ViewSlot>>>,
+    view_max: u64,
+    cache: ResponseCache,
+    analysis_permits: Semaphore,
+    ingest_lock: tokio::sync::Mutex<()>,
+    /// Settings for handlers.
+    pub settings: Settings,
+}
+
+impl Access {
+    /// Builds the state from a validated configuration and an open store.
+    pub fn new(cfg: &Config, store: Arc<dyn Store>) -> Result<Access, super::ServerError> {
+        let policy = cfg.access.clone().unwrap_or_default();
+        let gate = Gate::new(policy, cfg.audit_log.as_deref())
+            .map_err(|e| super::ServerError::Config(e.to_string()))?;
+        let mut tokens = HashMap::new();
+        for t in &cfg.tokens {
+            let role: Role = t.role.parse().map_err(|e: AccessError| {
+                super::ServerError::Config(format!("tokens: {:?}: {e}", t.name))
+            })?;
+            let ingest = t
+                .ingest
+                .iter()
+                .map(|l| l.parse::<Layer>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| super::ServerError::Config(format!("tokens: {:?}: {e}", t.name)))?;
+            let hash = super::config::parse_sha256(&t.sha256).ok_or_else(|| {
+                super::ServerError::Config(format!("tokens: {:?}: bad sha256", t.name))
+            })?;
+            tokens.insert(
+                hash,
+                Arc::new(Principal {
+                    name: t.name.clone(),
+                    role,
+                    ingest,
+                }),
+            );
+        }
+        Ok(Access {
+            gate,
+            store,
+            tokens,
+            views: Mutex::new(HashMap::new()),
+            view_max: cfg.cache.view_max_features,
+            cache: ResponseCache::new(cfg.cache.entries, cfg.cache.bytes),
+            analysis_permits: Semaphore::new(cfg.limits.analysis_concurrency),
+            ingest_lock: tokio::sync::Mutex::new(()),
+            settings: Settings {
+                paging: cfg.paging.clone(),
+                limits: cfg.limits.clone(),
+                public_url: cfg.public_url.clone(),
+                listen: cfg.listen.clone(),
+            },
+        })
+    }
+
+    /// Runs blocking store work on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| ApiError::internal(format!("store task failed: {e}")))
+    }
+
+    /// The store's data version.
+    async fn version(&self) -> Result<u64, ApiError> {
+        self.blocking(|s| s.data_version())
+            .await?
+            .map_err(|e| problem::from_crate(e.into()))
+    }
+
+    /// Whether the store answers (for `/health`).
+    pub async fn healthy(&self) -> Result<u64, ApiError> {
+        self.version().await
+    }
+
+    fn principal(&self, secret: &[u8]) -> Option<Arc<Principal>> {
+        self.tokens.get(&super::config::sha256(secret)).cloned()
+    }
+
+    fn audit(&self, rec: &AuditRecord) {
+        if let Err(e) = self.gate.audit(rec) {
+            tracing::error!(error = %e, "audit log write failed");
+        }
+    }
+}
+
+fn forbidden(e: AccessError) -> ApiError {
+    match e {
+        AccessError::Forbidden { reason } => ApiError::forbidden(reason),
+        other => ApiError::internal(other),
+    }
+}
+
+/// The authenticated caller: what handlers use to reach data.
+#[derive(Clone)]
+pub struct Caller {
+    access: Arc<Access>,
+    /// Who is asking.
+    pub principal: Arc<Principal>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))
+    }
+}
+
+/// A page of items, serialised features in id order.
+pub struct ItemsPage {
+    /// Features matching the query (all pages).
+    pub matched: u64,
+    /// The page's features, serialised.
+    pub features: Vec<Bytes>,
+    /// First and last id of the page.
+    pub first: Option<String>,
+    /// See `first`.
+    pub last: Option<String>,
+    /// A previous page exists.
+    pub has_prev: bool,
+    /// A next page exists.
+    pub has_next: bool,
+}
+
+impl ItemsPage {
+    fn from_page<E: std::borrow::Borrow<Entry>>(p: Page<E>) -> Self {
+        ItemsPage {
+            matched: p.matched,
+            first: p.items.first().map(|e| e.borrow().id.clone()),
+            last: p.items.last().map(|e| e.borrow().id.clone()),
+            features: p.items.iter().map(|e| e.borrow().json.clone()).collect(),
+            has_prev: p.has_prev,
+            has_next: p.has_next,
+        }
+    }
+}
+
+/// Extent of what a caller sees of a layer.
+pub struct Extent {
+    /// `[min_lon, min_lat, max_lon, max_lat]`.
+    pub bbox: Option<[f64; 4]>,
+    /// First and last time, RFC 3339.
+    pub interval: Option<(String, String)>,
+}
+
+impl Caller {
+    /// Settings.
+    pub fn settings(&self) -> &Settings {
+        &self.access.settings
+    }
+
+    /// Layers whose individual features the caller may see (the collections).
+    pub fn collections(&self) -> Vec<Layer> {
+        Layer::ALL
+            .into_iter()
+            .filter(|l| self.access.gate.features(&self.principal, *l).is_ok())
+            .collect()
+    }
+
+    /// Checks the caller may see individual features of `layer` (403 otherwise).
+    pub fn may_see(&self, layer: Layer) -> Result<(), ApiError> {
+        self.access
+            .gate
+            .features(&self.principal, layer)
+            .map(|_| ())
+            .map_err(forbidden)
+    }
+
+    /// Whether a property of `layer` is never shown to the caller.
+    pub fn hidden(&self, layer: Layer, name: &str) -> bool {
+        match self.access.gate.features(&self.principal, layer) {
+            Ok(v) => v.hidden(name),
+            Err(_) => true,
+        }
+    }
+
+    /// The caller's view of `layer` at the current data version, built on
+    /// first use (one build however many requests wait for it).
+    async fn view(&self, layer: Layer) -> Result<Arc<ViewSlot>, ApiError> {
+        self.may_see(layer)?;
+        let version = self.access.version().await?;
+        let key = (self.principal.role, layer);
+        let slot = {
+            let mut views = self.access.views.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = views.entry(key).or_insert_with(|| {
+                Arc::new(ViewSlot {
+                    version,
+                    cell: OnceCell::new(),
+                })
+            });
+            if slot.version != version {
+                *slot = Arc::new(ViewSlot {
+                    version,
+                    cell: OnceCell::new(),
+                });
+            }
+            slot.clone()
+        };
+        let access = self.access.clone();
+        let principal = self.principal.clone();
+        slot.cell
+            .get_or_try_init(|| async move {
+                let max = access.view_max;
+                let a2 = access.clone();
+                access
+                    .blocking(move |store| {
+                        build_view(&a2.gate, store, &principal, layer, version, max)
+                    })
+                    .await?
+            })
+            .await?;
+        Ok(slot)
+    }
+
+    /// A page of items.
+    pub async fn items(&self, layer: Layer, q: ItemsQuery) -> Result<ItemsPage, ApiError> {
+        let slot = self.view(layer).await?;
+        match slot.cell.get() {
+            Some(ViewState::Ready(view)) => Ok(ItemsPage::from_page(
+                view.page(&q.filter, &q.cursor, q.limit),
+            )),
+            _ => {
+                // Too large to hold: scan the store, showing each feature.
+                let access = self.access.clone();
+                let principal = self.principal.clone();
+                self.access
+                    .blocking(move |store| {
+                        let fv = access.gate.features(&principal, layer).map_err(forbidden)?;
+                        let query = Query {
+                            bbox: q.filter.bbox,
+                            ..Query::default()
+                        };
+                        let mut pager: Pager<'_, Entry> = Pager::new(&q.filter, &q.cursor, q.limit);
+                        store
+                            .query(layer, &query, &mut |f: Feature| {
+                                if let Some(e) =
+                                    fv.show(&f).and_then(|v| Entry::from_shown(layer, v))
+                                {
+                                    pager.push(e);
+                                }
+                                Ok(())
+                            })
+                            .map_err(|e| problem::from_crate(e.into()))?;
+                        Ok(ItemsPage::from_page(pager.finish()))
+                    })
+                    .await?
+            }
+        }
+    }
+
+    /// One feature, serialised; 404 when it does not exist or the caller may
+    /// not see it (the two are indistinguishable).
+    pub async fn item(&self, layer: Layer, id: &str) -> Result<Bytes, ApiError> {
+        let missing = || ApiError::not_found(format!("no feature {id:?} in {layer}"));
+        let slot = self.view(layer).await?;
+        if let Some(ViewState::Ready(view)) = slot.cell.get() {
+            return view.get(id).map(|e| e.json.clone()).ok_or_else(missing);
+        }
+        let access = self.access.clone();
+        let principal = self.principal.clone();
+        let want = id.to_string();
+        let found = self
+            .access
+            .blocking(move |store| -> Result<Option<Bytes>, ApiError> {
+                let fv = access.gate.features(&principal, layer).map_err(forbidden)?;
+                let mut found = None;
+                store
+                    .query(layer, &Query::default(), &mut |f: Feature| {
+                        if f.id == want {
+                            found = fv
+                                .show(&f)
+                                .and_then(|v| Entry::from_shown(layer, v))
+                                .map(|e| e.json);
+                        }
+                        Ok(())
+                    })
+                    .map_err(|e| problem::from_crate(e.into()))?;
+                Ok(found)
+            })
+            .await??;
+        found.ok_or_else(missing)
+    }
+
+    /// Extent and time span of what the caller sees of `layer`.
+    pub async fn extent(&self, layer: Layer) -> Result<Extent, ApiError> {
+        let slot = self.view(layer).await?;
+        if let Some(ViewState::Ready(view)) = slot.cell.get() {
+            let (bbox, span) = view.extent();
+            let fmt = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|t| crate::model::time::format_time(&t))
+                    .unwrap_or_default()
+            };
+            return Ok(Extent {
+                bbox,
+                interval: span.map(|(a, b)| (fmt(a), fmt(b))),
+            });
+        }
+        let s: LayerSummary = self
+            .access
+            .blocking(move |store| store.summary(layer))
+            .await?
+            .map_err(|e| problem::from_crate(e.into()))?;
+        Ok(Extent {
+            bbox: s.bbox,
+            interval: s.first.zip(s.last),
+        })
+    }
+
+    /// Runs an analysis over `layer` under the caller's aggregate rules and
+    /// returns the gated result, serialised (cached by endpoint, parameters,
+    /// rules and data version).
+    ///
+    /// `prepare` receives the rules, adapts the request to them (coarsening,
+    /// delay) and returns the request's normalised form (the cache key) and
+    /// the computation.
+    pub async fn aggregate<F>(
+        &self,
+        endpoint: &str,
+        layer: Layer,
+        prepare: F,
+    ) -> Result<Bytes, ApiError>
+    where
+        F: FnOnce(&AggregateRules) -> Result<(String, Computation), ApiError>,
+    {
+        let rules = self
+            .access
+            .gate
+            .aggregate_rules(&self.principal, layer)
+            .map_err(forbidden)?;
+        let (normalised, compute) = prepare(&rules)?;
+        let version = self.access.version().await?;
+        let key = format!("{endpoint}\n{normalised}\n{rules:?}\n{version}");
+        let access = self.access.clone();
+        self.access
+            .cache
+            .get_or_compute(key, || async move {
+                let _permit = access
+                    .analysis_permits
+                    .acquire()
+                    .await
+                    .map_err(|_| ApiError::unavailable("shutting down"))?;
+                let a2 = access.clone();
+                access
+                    .blocking(move |store| {
+                        let admitted = Admitted {
+                            inner: store,
+                            rules: &rules,
+                            now: hour(chrono::Utc::now()),
+                        };
+                        let value = compute(&admitted).map_err(problem::from_crate)?;
+                        let gated = a2.gate.aggregate(&rules, value);
+                        serde_json::to_vec(&gated)
+                            .map(Bytes::from)
+                            .map_err(ApiError::internal)
+                    })
+                    .await?
+            })
+            .await
+    }
+
+    /// Ingests a GeoJSON Feature or FeatureCollection into `layer`, all or
+    /// nothing, with the CLI's validation.
+    pub async fn ingest(&self, layer: Layer, body: Bytes) -> Result<IngestReport, ApiError> {
+        self.access
+            .gate
+            .may_ingest(&self.principal, layer)
+            .map_err(forbidden)?;
+        let _one_at_a_time = self.access.ingest_lock.lock().await;
+        self.access
+            .blocking(move |store| ingest_body(store, layer, &body))
+            .await?
+    }
+}
+
+/// An analysis run against the (admitted part of the) store.
+pub type Computation = Box<dyn FnOnce(&dyn Store) -> crate::Result<Value> + Send>;
+
+fn build_view(
+    gate: &Gate,
+    store: &dyn Store,
+    principal: &Principal,
+    layer: Layer,
+    version: u64,
+    max: u64,
+) -> Result<ViewState, ApiError> {
+    let fv = gate.features(principal, layer).map_err(forbidden)?;
+    let mut entries = Vec::new();
+    let mut seen = 0u64;
+    let r = store.query(layer, &Query::default(), &mut |f: Feature| {
+        seen += 1;
+        if seen > max {
+            return Err(StoreError::Aborted("view too large".into()));
+        }
+        if let Some(e) = fv.show(&f).and_then(|v| Entry::from_shown(layer, v)) {
+            entries.push(e);
+        }
+        Ok(())
+    });
+    match r {
+        Ok(_) => Ok(ViewState::Ready(Arc::new(View::new(
+            layer, version, entries,
+        )))),
+        Err(StoreError::Aborted(_)) if seen > max => Ok(ViewState::TooBig),
+        Err(e) => Err(problem::from_crate(e.into())),
+    }
+}
+
+/// The store as an analysis run for a caller sees it: only the features the
+/// aggregate rules admit (consent, patrol delay). Read-only.
+struct Admitted<'a> {
+    inner: &'a dyn Store,
+    rules: &'a AggregateRules,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// `t` rounded down to the hour: delays cut at whole hours, so that results
+/// stay cacheable (an earlier cutoff only leaves out more).
+pub fn hour(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    t.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(t)
+}
+
+impl Store for Admitted<'_> {
+    fn begin(&self) -> crate::store::Result<Box<dyn Batch + '_>> {
+        Err(StoreError::Aborted("analysis is read-only".into()))
+    }
+    fn summary(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
+        self.inner.summary(layer)
+    }
+    fn query(
+        &self,
+        layer: Layer,
+        query: &Query,
+        visit: &mut dyn FnMut(Feature) -> crate::store::Result<()>,
+    ) -> crate::store::Result<u64> {
+        let mut n = 0;
+        self.inner.query(layer, query, &mut |f| {
+            if self.rules.admits(&f, self.now) {
+                n += 1;
+                visit(f)
+            } else {
+                Ok(())
+            }
+        })?;
+        Ok(n)
+    }
+    fn data_version(&self) -> crate::store::Result<u64> {
+        self.inner.data_version()
+    }
+}
+
+fn ingest_body(store: &dyn Store, layer: Layer, body: &[u8]) -> Result<IngestReport, ApiError> {
+    let mut raws: Vec<RawFeature> = Vec::new();
+    crate::ingest::geojson::read_features(body, &mut |f| {
+        raws.push(f);
+        Ok(())
+    })
+    .map_err(|reason| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-geojson",
+            "Invalid GeoJSON",
+            format!("request body: {reason}; nothing was stored"),
+        )
+    })?;
+    if raws.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-geojson",
+            "Invalid GeoJSON",
+            "request body: no feature; nothing was stored",
+        ));
+    }
+    // Rejected features are written verbatim to a rejects file: keep it in a
+    // private temporary directory removed right after.
+    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
+    let mut opts = IngestOptions::new(layer);
+    opts.rejects = dir.path().join("rejects.ndjson");
+    let input = Input::Features {
+        name: "request body".into(),
+        features: Box::new(raws.into_iter().map(|r| r.text)),
+    };
+    match crate::ingest::ingest(store, &opts, vec![input], &|_, _| {}) {
+        Ok(mut report) => {
+            report.rejects_file = None;
+            Ok(report)
+        }
+        Err(IngestError::Invalid {
+            rejections, total, ..
+        }) => {
+            let mut errors = Vec::new();
+            for r in &rejections {
+                for p in &r.problems {
+                    errors.push(serde_json::json!({
+                        "index": r.index, "id": r.id, "field": p.field, "reason": p.reason
+                    }));
+                }
+            }
+            let mut e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-features",
+                "Invalid features",
+                format!(
+                    "{} of {total} features rejected; nothing was stored",
+                    rejections.len()
+                ),
+            );
+            e.extra
+                .insert("rejected".into(), Value::from(rejections.len()));
+            e.extra.insert("total".into(), Value::from(total));
+            e.extra.insert("errors".into(), Value::Array(errors));
+            Err(e)
+        }
+        Err(IngestError::Syntax { reason, .. }) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-geojson",
+            "Invalid GeoJSON",
+            format!("request body: {reason}"),
+        )),
+        Err(other) => Err(problem::from_crate(other.into())),
+    }
+}
+
+/// Marks a response with the number of features it carries (for the audit).
+pub fn counted(mut r: Response, n: u64) -> Response {
+    r.extensions_mut().insert(Returned(n));
+    r
+}
+
+/// The middleware: bearer token -> principal, 401 without one (but for
+/// `/health`), then one audit record per request.
+pub async fn authenticate(
+    State(access): State<Arc<Access>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if path == "/health" {
+        return next.run(req).await;
+    }
+    let params = req.uri().query().unwrap_or("").to_string();
+    let endpoint = format!("{} {path}", req.method());
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        });
+    let principal = bearer
+        .as_deref()
+        .and_then(|s| access.principal(s.as_bytes()));
+    let Some(principal) = principal else {
+        let detail = if bearer.is_some() {
+            "the bearer token is not valid"
+        } else {
+            "a bearer token is required (Authorization: Bearer <token>)"
+        };
+        tracing::info!(%endpoint, "401: {detail}");
+        return ApiError::unauthorized(detail).into_response();
+    };
+    req.extensions_mut().insert(Caller {
+        access: access.clone(),
+        principal: principal.clone(),
+    });
+    let response = next.run(req).await;
+    let returned = response.extensions().get::<Returned>().map_or(0, |r| r.0);
+    let status = response.status().as_u16();
+    access.audit(&AuditRecord {
+        time: chrono::Utc::now(),
+        token: &principal.name,
+        role: principal.role,
+        endpoint: &endpoint,
+        params: &params,
+        status,
+        returned: returned as usize,
+    });
+    tracing::info!(token = %principal.name, role = %principal.role, path = %path, status, returned, "request");
+    response
+}

@@ -1,0 +1,142 @@
+//! A bounded LRU of serialised responses, with single flight: concurrent
+//! requests for the same key wait for one computation.
+//!
+//! Keys carry the store's data version, so an entry computed before an
+//! ingest is never served after it (it ages out of the LRU).
+
+use super::problem::ApiError;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+type Flight = Arc<OnceCell<Result<Bytes, ApiError>>>;
+
+/// The cache.
+pub struct ResponseCache {
+    lru: Mutex<Lru>,
+    inflight: Mutex<HashMap<String, Flight>>,
+}
+
+struct Lru {
+    map: Option<lru::LruCache<String, Bytes>>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl ResponseCache {
+    /// A cache of at most `entries` responses and `max_bytes` in total
+    /// (`entries == 0` disables caching, single flight stays).
+    pub fn new(entries: usize, max_bytes: usize) -> Self {
+        ResponseCache {
+            lru: Mutex::new(Lru {
+                map: NonZeroUsize::new(entries).map(lru::LruCache::new),
+                bytes: 0,
+                max_bytes,
+            }),
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A cached response.
+    pub fn get(&self, key: &str) -> Option<Bytes> {
+        let mut l = self.lru.lock().unwrap_or_else(|p| p.into_inner());
+        l.map.as_mut()?.get(key).cloned()
+    }
+
+    fn put(&self, key: String, value: Bytes) {
+        let mut l = self.lru.lock().unwrap_or_else(|p| p.into_inner());
+        let Lru {
+            map,
+            bytes,
+            max_bytes,
+        } = &mut *l;
+        let Some(map) = map.as_mut() else { return };
+        if value.len() > *max_bytes {
+            return;
+        }
+        *bytes += value.len() + key.len();
+        if let Some((k, old)) = map.push(key, value) {
+            *bytes -= old.len() + k.len();
+        }
+        while *bytes > *max_bytes {
+            match map.pop_lru() {
+                Some((k, v)) => *bytes -= v.len() + k.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The cached response for `key`, or the result of `compute` (run once
+    /// however many requests ask at the same time). Errors are not cached.
+    pub async fn get_or_compute<F, Fut>(&self, key: String, compute: F) -> Result<Bytes, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, ApiError>>,
+    {
+        if let Some(b) = self.get(&key) {
+            return Ok(b);
+        }
+        let flight: Flight = {
+            let mut f = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            f.entry(key.clone()).or_default().clone()
+        };
+        let out = flight
+            .get_or_init(|| async {
+                let r = compute().await;
+                if let Ok(b) = &r {
+                    self.put(key.clone(), b.clone());
+                }
+                r
+            })
+            .await
+            .clone();
+        let mut f = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if f.get(&key).is_some_and(|x| Arc::ptr_eq(x, &flight)) {
+            f.remove(&key);
+        }
+        out
+    }
+
+    /// Number of cached responses.
+    pub fn len(&self) -> usize {
+        let l = self.lru.lock().unwrap_or_else(|p| p.into_inner());
+        l.map.as_ref().map_or(0, |m| m.len())
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bounded_and_single_flight() {
+        let c = ResponseCache::new(2, 1000);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        for k in ["a", "b", "a", "c", "a"] {
+            let b = c
+                .get_or_compute(k.to_string(), || async {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(Bytes::from(k.repeat(10)))
+                })
+                .await
+                .unwrap();
+            assert_eq!(b.len(), 10);
+        }
+        // a, b, c computed; a hit twice.
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(c.len(), 2);
+        let small = ResponseCache::new(10, 25);
+        for k in ["x", "y", "z"] {
+            small.put(k.into(), Bytes::from(vec![0u8; 10]));
+        }
+        assert_eq!(small.len(), 2);
+    }
+}

@@ -1,0 +1,386 @@
+//! OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) over the layers
+//! the caller may see individually, and ingest by POST.
+
+use super::auth::{counted, Caller};
+use super::params::{self, pairs};
+use super::problem::ApiError;
+use crate::model::Layer;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// Media types.
+pub const JSON: &str = "application/json";
+/// GeoJSON.
+pub const GEOJSON: &str = "application/geo+json";
+/// The OpenAPI document.
+pub const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
+
+/// CRS84, the only CRS served.
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// Conformance classes.
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+];
+
+/// Human titles of the layers.
+pub fn title(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Incidents => "Incidents against civilians",
+        Layer::Sightings => "Armed-group sightings",
+        Layer::Patrols => "Patrol tracks",
+        Layer::Bases => "Bases and fixed presence",
+        Layer::Sites => "Civilian sites",
+    }
+}
+
+/// The collection named `id` (exact layer name), else 404.
+pub fn layer(id: &str) -> Result<Layer, ApiError> {
+    Layer::ALL
+        .into_iter()
+        .find(|l| l.name() == id)
+        .ok_or_else(|| ApiError::not_found(format!("no collection {id:?}")))
+}
+
+/// Base URL of links: the configured public URL, else from the Host header.
+pub fn base(caller: &Caller, headers: &HeaderMap) -> String {
+    if let Some(u) = &caller.settings().public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() < 256
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        })
+        .unwrap_or(&caller.settings().listen);
+    format!("http://{host}")
+}
+
+/// Refuses an `Accept` header that excludes JSON (406).
+pub fn negotiate(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()) else {
+        return Ok(());
+    };
+    let a = accept.to_ascii_lowercase();
+    if a.trim().is_empty() || a.contains("json") || a.contains("*/*") || a.contains("application/*")
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "not-acceptable",
+        "Not acceptable",
+        format!("Accept {accept:?}: only application/json and application/geo+json are served"),
+    ))
+}
+
+fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": ty, "title": title})
+}
+
+/// A JSON response with a content type.
+pub fn respond(body: impl Into<Bytes>, content_type: &'static str) -> Response {
+    let mut r = body.into().into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn json_response(v: &Value, content_type: &'static str) -> Response {
+    respond(serde_json::to_vec(v).unwrap_or_default(), content_type)
+}
+
+/// `GET /`
+pub async fn landing(
+    caller: Caller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
+    negotiate(&headers)?;
+    let b = base(&caller, &headers);
+    let doc = json!({
+        "title": "jointmap",
+        "description": "Joint human-rights / military protection map: incidents, sightings, patrols, bases and civilian sites, shown on a need-to-know basis.",
+        "links": [
+            link(format!("{b}/"), "self", JSON, "This document"),
+            link(format!("{b}/api"), "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
+            link(format!("{b}/conformance"), "conformance", JSON, "Conformance classes"),
+            link(format!("{b}/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", JSON, "Conformance classes"),
+            link(format!("{b}/collections"), "data", JSON, "The collections (layers) you may see"),
+            link(format!("{b}/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", JSON, "The collections (layers) you may see"),
+        ]
+    });
+    Ok(json_response(&doc, JSON))
+}
+
+/// `GET /conformance`
+pub async fn conformance(
+    _caller: Caller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
+    negotiate(&headers)?;
+    Ok(json_response(&json!({"conformsTo": CONFORMANCE}), JSON))
+}
+
+async fn collection_doc(caller: &Caller, b: &str, layer: Layer) -> Result<Value, ApiError> {
+    let extent = caller.extent(layer).await?;
+    let name = layer.name();
+    let mut doc = json!({
+        "id": name,
+        "title": title(layer),
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "links": [
+            link(format!("{b}/collections/{name}"), "self", JSON, title(layer)),
+            link(format!("{b}/collections/{name}/items"), "items", GEOJSON, &format!("{} (GeoJSON)", title(layer))),
+        ]
+    });
+    let mut ext = serde_json::Map::new();
+    if let Some(bb) = extent.bbox {
+        ext.insert("spatial".into(), json!({"bbox": [bb], "crs": CRS84}));
+    }
+    if let Some((a, z)) = extent.interval {
+        ext.insert(
+            "temporal".into(),
+            json!({"interval": [[a, z]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
+        );
+    }
+    if !ext.is_empty() {
+        doc["extent"] = Value::Object(ext);
+    }
+    Ok(doc)
+}
+
+/// `GET /collections`
+pub async fn collections(
+    caller: Caller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
+    negotiate(&headers)?;
+    let b = base(&caller, &headers);
+    let mut list = Vec::new();
+    for layer in caller.collections() {
+        list.push(collection_doc(&caller, &b, layer).await?);
+    }
+    let doc = json!({
+        "links": [link(format!("{b}/collections"), "self", JSON, "The collections")],
+        "collections": list,
+    });
+    Ok(json_response(&doc, JSON))
+}
+
+/// `GET /collections/{id}`
+pub async fn collection(
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
+    negotiate(&headers)?;
+    let layer = layer(&id)?;
+    caller.may_see(layer)?;
+    let b = base(&caller, &headers);
+    Ok(json_response(
+        &collection_doc(&caller, &b, layer).await?,
+        JSON,
+    ))
+}
+
+fn query_with(pairs: &[(String, String)], cursor: Option<(&str, &str)>) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if k != "after" && k != "before" {
+            s.append_pair(k, v);
+        }
+    }
+    if let Some((k, v)) = cursor {
+        s.append_pair(k, v);
+    }
+    let q = s.finish();
+    if q.is_empty() {
+        q
+    } else {
+        format!("?{q}")
+    }
+}
+
+/// `GET /collections/{id}/items`
+pub async fn items(
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let layer = layer(&id)?;
+    caller.may_see(layer)?;
+    negotiate(&headers)?;
+    let pairs = pairs(q.as_deref());
+    let paging = &caller.settings().paging;
+    let query = params::items_query(
+        layer,
+        &pairs,
+        paging.default_limit,
+        paging.max_limit,
+        &|n| caller.hidden(layer, n),
+    )?;
+    let page = caller.items(layer, query).await?;
+    let b = base(&caller, &headers);
+    let href = format!("{b}/collections/{id}/items");
+    let mut links = vec![
+        link(
+            format!(
+                "{href}{}",
+                query_with(&pairs, None).replace("?", "?").as_str()
+            ),
+            "self",
+            GEOJSON,
+            "This page",
+        ),
+        link(
+            format!("{b}/collections/{id}"),
+            "collection",
+            JSON,
+            title(layer),
+        ),
+    ];
+    // `self` keeps the cursor of this request.
+    links[0]["href"] = Value::String(match &q {
+        Some(q) if !q.is_empty() => format!("{href}?{q}"),
+        _ => href.clone(),
+    });
+    if page.has_next {
+        if let Some(last) = &page.last {
+            links.push(link(
+                format!("{href}{}", query_with(&pairs, Some(("after", last)))),
+                "next",
+                GEOJSON,
+                "Next page",
+            ));
+        }
+    }
+    if page.has_prev {
+        if let Some(first) = &page.first {
+            links.push(link(
+                format!("{href}{}", query_with(&pairs, Some(("before", first)))),
+                "prev",
+                GEOJSON,
+                "Previous page",
+            ));
+        }
+    }
+    let n = page.features.len();
+    let size: usize = page.features.iter().map(|f| f.len() + 1).sum();
+    let mut out = Vec::with_capacity(size + 1024);
+    out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
+    for (i, f) in page.features.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(f);
+    }
+    out.extend_from_slice(b"],\"links\":");
+    serde_json::to_writer(&mut out, &links).map_err(ApiError::internal)?;
+    let tail = json!({
+        "numberMatched": page.matched,
+        "numberReturned": n,
+        "timeStamp": crate::model::time::format_time(&chrono::Utc::now()),
+    });
+    out.push(b',');
+    let tail = serde_json::to_vec(&tail).map_err(ApiError::internal)?;
+    out.extend_from_slice(&tail[1..]);
+    Ok(counted(respond(out, GEOJSON), n as u64))
+}
+
+/// `GET /collections/{id}/items/{featureId}`
+pub async fn item(
+    caller: Caller,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
+    let layer = layer(&id)?;
+    caller.may_see(layer)?;
+    negotiate(&headers)?;
+    let bytes = caller.item(layer, &fid).await?;
+    let mut v: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    let b = base(&caller, &headers);
+    let enc: String = form_urlencoded::byte_serialize(fid.as_bytes()).collect();
+    let enc = enc.replace('+', "%20");
+    v["links"] = json!([
+        link(
+            format!("{b}/collections/{id}/items/{enc}"),
+            "self",
+            GEOJSON,
+            "This feature"
+        ),
+        link(
+            format!("{b}/collections/{id}"),
+            "collection",
+            JSON,
+            title(layer)
+        ),
+    ]);
+    Ok(counted(json_response(&v, GEOJSON), 1))
+}
+
+/// `POST /collections/{id}/items`: a Feature or FeatureCollection, all or nothing.
+pub async fn ingest(
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
+    let layer = layer(&id)?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("");
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !matches!(media.as_str(), "application/geo+json" | "application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("Content-Type {ct:?}: send application/geo+json"),
+        ));
+    }
+    let report = caller.ingest(layer, body).await?;
+    let doc = json!({
+        "layer": layer.name(),
+        "read": report.read,
+        "stored": report.stored,
+        "inserted": report.inserted,
+        "updated": report.updated,
+    });
+    let mut r = json_response(&doc, JSON);
+    *r.status_mut() = StatusCode::CREATED;
+    let b = base(&caller, &headers);
+    if let Ok(v) = HeaderValue::from_str(&format!("{b}/collections/{id}/items")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(counted(r, report.stored))
+}

@@ -1,0 +1,336 @@
+//! Query parameters of the feature endpoints: every bad value is a 400 that
+//! names the parameter and the reason.
+
+use super::problem::ApiError;
+use super::view::{queryables, Cursor, Filter};
+use crate::model::Layer;
+
+/// Parameters every endpoint accepts.
+pub const COMMON: &[&str] = &["f"];
+
+/// Standard parameters of `/collections/{id}/items`.
+pub const ITEMS: &[&str] = &["f", "limit", "bbox", "datetime", "after", "before"];
+
+/// The raw query as ordered name/value pairs.
+pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks `f` (only JSON is served) and that no parameter but `allowed` is present.
+pub fn check_plain(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
+    for (k, v) in pairs {
+        if k == "f" {
+            check_f(v)?;
+        } else if !allowed.contains(&k.as_str()) {
+            return Err(ApiError::param(k, "unknown parameter"));
+        }
+    }
+    Ok(())
+}
+
+/// `f=json` or `f=geojson` (the same document); anything else is refused.
+pub fn check_f(v: &str) -> Result<(), ApiError> {
+    match v.to_ascii_lowercase().as_str() {
+        "json" | "geojson" | "application/json" | "application/geo+json" => Ok(()),
+        _ => Err(ApiError::param(
+            "f",
+            format!("{v:?} is not an available format; use json or geojson"),
+        )),
+    }
+}
+
+/// Parsed items query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemsQuery {
+    /// Filters.
+    pub filter: Filter,
+    /// Paging cursor.
+    pub cursor: Cursor,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// Parses an items query for `layer`; `hidden` tells which properties the
+/// caller may not see (filtering on them is refused like an unknown one, so
+/// that the answer reveals nothing).
+pub fn items_query(
+    layer: Layer,
+    pairs: &[(String, String)],
+    default_limit: usize,
+    max_limit: usize,
+    hidden: &dyn Fn(&str) -> bool,
+) -> Result<ItemsQuery, ApiError> {
+    let mut q = ItemsQuery {
+        filter: Filter::default(),
+        cursor: Cursor::Start,
+        limit: default_limit,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, v) in pairs {
+        let k = k.as_str();
+        let standard = ITEMS.contains(&k);
+        if standard {
+            if seen.contains(&k) {
+                return Err(ApiError::param(k, "given more than once"));
+            }
+            seen.push(k);
+        }
+        match k {
+            "f" => check_f(v)?,
+            "limit" => q.limit = limit(v, max_limit)?,
+            "bbox" => q.filter.bbox = Some(bbox(v)?),
+            "datetime" => {
+                if hidden("time_start") {
+                    return Err(ApiError::param("datetime", "not available to your role"));
+                }
+                q.filter.time = datetime(v)?;
+            }
+            "after" | "before" => {
+                if v.is_empty() {
+                    return Err(ApiError::param(k, "must be a feature id"));
+                }
+                if !matches!(q.cursor, Cursor::Start) {
+                    return Err(ApiError::param(k, "after and before cannot be combined"));
+                }
+                q.cursor = if k == "after" {
+                    Cursor::After(v.clone())
+                } else {
+                    Cursor::Before(v.clone())
+                };
+            }
+            name => {
+                if !queryables(layer).any(|n| n == name) || hidden(name) {
+                    return Err(ApiError::param(
+                        name,
+                        format!(
+                            "unknown parameter (items take {} and the properties {})",
+                            ITEMS.join(", "),
+                            queryables(layer)
+                                .filter(|n| !hidden(n))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+                match q.filter.props.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, values)) => values.push(v.clone()),
+                    None => q.filter.props.push((name.to_string(), vec![v.clone()])),
+                }
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// `limit`: an integer in 1..=max (out of range is refused, not clamped).
+pub fn limit(v: &str, max: usize) -> Result<usize, ApiError> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if n >= 1 && n <= max as u64 => Ok(n as usize),
+        Ok(_) => Err(ApiError::param(
+            "limit",
+            format!("{v} is out of range 1..={max}"),
+        )),
+        Err(_) => Err(ApiError::param(
+            "limit",
+            format!("{v:?} is not a whole number"),
+        )),
+    }
+}
+
+/// `bbox`: `min_lon,min_lat,max_lon,max_lat` (or six numbers with heights),
+/// in CRS84; `min_lon > max_lon` crosses the antimeridian.
+pub fn bbox(v: &str) -> Result<[f64; 4], ApiError> {
+    let bad = |r: String| ApiError::param("bbox", r);
+    let nums: Vec<f64> = v
+        .split(',')
+        .map(|p| {
+            let p = p.trim();
+            p.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| bad(format!("{p:?} is not a finite number")))
+        })
+        .collect::<Result<_, _>>()?;
+    let b = match nums.len() {
+        4 => [nums[0], nums[1], nums[2], nums[3]],
+        6 => [nums[0], nums[1], nums[3], nums[4]],
+        n => {
+            return Err(bad(format!(
+                "expected 4 numbers min_lon,min_lat,max_lon,max_lat (or 6 with heights), got {n}"
+            )))
+        }
+    };
+    if !(-180.0..=180.0).contains(&b[0]) || !(-180.0..=180.0).contains(&b[2]) {
+        return Err(bad("longitudes must be within [-180, 180]".into()));
+    }
+    if !(-90.0..=90.0).contains(&b[1]) || !(-90.0..=90.0).contains(&b[3]) {
+        return Err(bad("latitudes must be within [-90, 90]".into()));
+    }
+    if b[1] > b[3] {
+        return Err(bad("min_lat is greater than max_lat".into()));
+    }
+    Ok(b)
+}
+
+/// `datetime`: an instant, a closed interval `a/b`, or a half-open one
+/// (`../b`, `a/..`, or an empty end). A bare date as an instant means that
+/// whole day; as an interval end it includes that day. Returns milliseconds.
+pub fn datetime(v: &str) -> Result<Option<(Option<i64>, Option<i64>)>, ApiError> {
+    let bad = |r: String| ApiError::param("datetime", r);
+    let start = |s: &str| -> Result<i64, ApiError> {
+        crate::model::time::parse_time(s)
+            .map(|t| t.timestamp_millis())
+            .map_err(&bad)
+    };
+    let end = |s: &str| -> Result<i64, ApiError> {
+        crate::request::parse_to_arg(s)
+            .map(|t| t.timestamp_millis())
+            .map_err(&bad)
+    };
+    let open = |s: &str| s.is_empty() || s == "..";
+    let v = v.trim();
+    let parts: Vec<&str> = v.split('/').collect();
+    let (a, b) = match parts.as_slice() {
+        [one] if open(one) => return Err(bad("empty; give an instant or an interval".into())),
+        [one] => (Some(start(one)?), Some(end(one)?)),
+        [a, b] => {
+            let a = if open(a) { None } else { Some(start(a)?) };
+            let b = if open(b) { None } else { Some(end(b)?) };
+            (a, b)
+        }
+        _ => {
+            return Err(bad(format!(
+                "{v:?} has more than one '/'; expected an instant or start/end"
+            )))
+        }
+    };
+    if let (Some(a), Some(b)) = (a, b) {
+        if b < a {
+            return Err(bad("the interval ends before it starts".into()));
+        }
+    }
+    Ok(match (a, b) {
+        (None, None) => None,
+        w => Some(w),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime_forms() {
+        let ms = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        assert_eq!(
+            datetime("2025-01-02T03:04:05Z").unwrap(),
+            Some((
+                Some(ms("2025-01-02T03:04:05Z")),
+                Some(ms("2025-01-02T03:04:05Z"))
+            ))
+        );
+        assert_eq!(
+            datetime("2025-01-02").unwrap(),
+            Some((
+                Some(ms("2025-01-02T00:00:00Z")),
+                Some(ms("2025-01-02T23:59:59.999Z"))
+            ))
+        );
+        assert_eq!(
+            datetime("../2025-01-02T00:00:00Z").unwrap(),
+            Some((None, Some(ms("2025-01-02T00:00:00Z"))))
+        );
+        assert_eq!(
+            datetime("2025-01-02T00:00:00Z/").unwrap(),
+            Some((Some(ms("2025-01-02T00:00:00Z")), None))
+        );
+        assert_eq!(datetime("../..").unwrap(), None);
+        for bad in [
+            "",
+            "..",
+            "x",
+            "2025-02-01/2025-01-01",
+            "a/b/c",
+            "2025-13-01",
+        ] {
+            let e = datetime(bad).unwrap_err();
+            assert_eq!(e.extra["parameter"], "datetime", "{bad}");
+        }
+    }
+
+    #[test]
+    fn bbox_and_limit() {
+        assert_eq!(
+            bbox("170,-10,-170,10").unwrap(),
+            [170.0, -10.0, -170.0, 10.0]
+        );
+        assert_eq!(bbox("1,2,0,3,4,9").unwrap(), [1.0, 2.0, 3.0, 4.0]);
+        for b in [
+            "1,2,3",
+            "1,2,3,x",
+            "0,10,1,5",
+            "0,0,181,1",
+            "nan,0,1,1",
+            "0,-91,1,1",
+        ] {
+            assert!(bbox(b).is_err(), "{b}");
+        }
+        assert_eq!(limit("10", 100).unwrap(), 10);
+        for l in ["0", "101", "-1", "1.5", ""] {
+            assert_eq!(limit(l, 100).unwrap_err().extra["parameter"], "limit");
+        }
+    }
+
+    #[test]
+    fn items_parameters() {
+        let none = |_: &str| false;
+        let q = items_query(
+            Layer::Incidents,
+            &pairs(Some("category=killing&category=abduction&limit=5&after=x")),
+            100,
+            1000,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(q.limit, 5);
+        assert_eq!(q.cursor, Cursor::After("x".into()));
+        assert_eq!(q.filter.props[0].1.len(), 2);
+        let e = items_query(
+            Layer::Incidents,
+            &pairs(Some("colour=red")),
+            100,
+            1000,
+            &none,
+        )
+        .unwrap_err();
+        assert_eq!(e.extra["parameter"], "colour");
+        let hide = |n: &str| n == "narrative";
+        let e = items_query(
+            Layer::Incidents,
+            &pairs(Some("narrative=x")),
+            100,
+            1000,
+            &hide,
+        )
+        .unwrap_err();
+        assert_eq!(e.extra["parameter"], "narrative");
+        assert!(items_query(
+            Layer::Incidents,
+            &pairs(Some("limit=1&limit=2")),
+            100,
+            1000,
+            &none
+        )
+        .is_err());
+    }
+}
