@@ -128,38 +128,34 @@ fn count_of(v: &Value) -> Option<u64> {
     }
 }
 
-/// Average H3 cell area in km² by resolution.
-const H3_AREA_KM2: [f64; 16] = [
-    4_357_449.416,
-    609_788.442,
-    86_801.780,
-    12_393.435,
-    1_770.348,
-    252.904,
-    36.129,
-    5.161,
-    0.737_3,
-    0.105_3,
-    0.015_05,
-    0.002_150,
-    0.000_307_1,
-    0.000_043_87,
-    0.000_006_267,
-    0.000_000_895_3,
-];
+/// The side in metres of a square with the mean area of an H3 cell.
+fn h3_side_m(resolution: u64) -> Option<f64> {
+    let r = u8::try_from(resolution).ok()?;
+    h3o::Resolution::try_from(r)
+        .ok()
+        .map(|r| r.area_m2().sqrt())
+}
 
 /// The side in metres of a square as large as one cell of the collection's
-/// grid; `Some(0)` when the grid is described but unreadable (fail closed),
-/// `None` when the collection names no grid.
+/// grid (`jointmap.grid`, with `type` or `kind` `square` and `cell_m` or
+/// `cell_km`, or `h3` and `resolution`); `Some(0)` when the grid is described
+/// but unreadable (fail closed), `None` when the collection names no grid.
 fn grid_side_m(root: &Map<String, Value>) -> Option<f64> {
     let grid = root.get("jointmap")?.get("grid")?;
-    let side = match grid.get("type").and_then(Value::as_str) {
-        Some("square") => grid.get("cell_m").and_then(Value::as_f64),
+    let kind = grid
+        .get("type")
+        .or_else(|| grid.get("kind"))
+        .and_then(Value::as_str);
+    let side = match kind {
+        Some("square") => grid.get("cell_m").and_then(Value::as_f64).or_else(|| {
+            grid.get("cell_km")
+                .and_then(Value::as_f64)
+                .map(|km| km * 1000.0)
+        }),
         Some("h3") => grid
             .get("resolution")
             .and_then(Value::as_u64)
-            .and_then(|r| H3_AREA_KM2.get(r as usize))
-            .map(|a| a.sqrt() * 1000.0),
+            .and_then(h3_side_m),
         _ => None,
     };
     Some(side.filter(|s| s.is_finite()).unwrap_or(0.0))
@@ -168,6 +164,32 @@ fn grid_side_m(root: &Map<String, Value>) -> Option<f64> {
 /// Whether a property holds member ids.
 fn is_member_list(name: &str, v: &Value) -> bool {
     name == "members" || name == "ids" || name.ends_with("_ids") || (name == "id" && v.is_array())
+}
+
+/// Whether a property refers to one individual feature (of any layer): its
+/// id or name, or a relation to it such as the distance to the nearest base,
+/// from which its position could be worked out across cells.
+fn is_feature_reference(name: &str) -> bool {
+    name.ends_with("_id")
+        || name.ends_with("_name")
+        || name.starts_with("base_")
+        || name.starts_with("nearest_")
+}
+
+/// Whether a property holds a time of individual events.
+fn is_event_time(name: &str) -> bool {
+    matches!(name, "first" | "last" | "time_start" | "time_end")
+        || name.starts_with("first_")
+        || name.starts_with("last_")
+}
+
+/// Whether a feature's geometry is made of grid cells (one cell, marked by
+/// `cell` or `kind: "cell"`, or a union of cells, marked by `cells`), and so
+/// is as coarse as the grid.
+fn is_made_of_cells(props: &Map<String, Value>) -> bool {
+    props.contains_key("cell")
+        || props.contains_key("cells")
+        || props.get("kind").and_then(Value::as_str) == Some("cell")
 }
 
 fn positions(v: &Value, out: &mut Vec<[f64; 2]>) {
@@ -266,8 +288,6 @@ fn day_of(v: &Value) -> Value {
     }
 }
 
-const TIME_PROPERTIES: [&str; 4] = ["first", "last", "time_start", "time_end"];
-
 /// What the gate does with one aggregate feature.
 fn filter_feature(rules: &AggregateRules, mut feature: Value) -> Option<Value> {
     if !rules.full {
@@ -286,28 +306,33 @@ fn filter_feature(rules: &AggregateRules, mut feature: Value) -> Option<Value> {
     if !rules.list_members && obj.get("id").is_some_and(Value::is_array) {
         obj.shift_remove("id");
     }
-    let coarsen = !rules.full && rules.min_cell_m > 0.0;
-    let is_cell = obj
+    if rules.full {
+        if !rules.list_members {
+            if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
+                props.retain(|k, v| !is_member_list(k, v));
+            }
+        }
+        return Some(feature);
+    }
+    let cells = obj
         .get("properties")
         .and_then(Value::as_object)
-        .is_some_and(|p| p.contains_key("cell"));
-    if coarsen && !is_cell {
+        .is_some_and(is_made_of_cells);
+    let coarsen = rules.min_cell_m > 0.0 && !cells;
+    if coarsen {
         if let Some(g) = obj.get_mut("geometry") {
             *g = snapped_envelope(g, rules.min_cell_m);
         }
     }
     if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
-        if !rules.list_members {
-            props.retain(|k, v| !is_member_list(k, v));
-        }
-        if coarsen && !is_cell {
-            if let Some(c) = props.get_mut("centroid") {
-                *c = snapped_point(c, rules.min_cell_m);
-            }
-            for t in TIME_PROPERTIES {
-                if let Some(v) = props.get_mut(t) {
-                    *v = day_of(v);
-                }
+        props.retain(|k, v| {
+            (rules.list_members || !is_member_list(k, v)) && !is_feature_reference(k)
+        });
+        for (name, v) in props.iter_mut() {
+            if is_event_time(name) {
+                *v = day_of(v);
+            } else if coarsen && name == "centroid" {
+                *v = snapped_point(v, rules.min_cell_m);
             }
         }
     }
@@ -483,6 +508,8 @@ mod tests {
                     "members": ["inc-1", "inc-2"], "event_ids": ["inc-1"], "ids": [1, 2],
                     "id": ["inc-3"], "centroid": [18.1234, 4.1234],
                     "first": "2025-02-14T03:00:00Z", "last": "2025-03-01T17:45:00.000Z",
+                    "last_patrol": "2025-03-01T06:10:00Z", "nearest_base_name": "TOB Alpha",
+                    "nearest_base_km": 12.3, "base_id": "b-7", "source_name": "W",
                     "leading_category": "killing"}})
         };
         let out = g.aggregate(
@@ -492,7 +519,16 @@ mod tests {
         );
         let f = &out["features"][0];
         let p = f["properties"].as_object().unwrap();
-        for gone in ["members", "event_ids", "ids", "id"] {
+        for gone in [
+            "members",
+            "event_ids",
+            "ids",
+            "id",
+            "nearest_base_name",
+            "nearest_base_km",
+            "base_id",
+            "source_name",
+        ] {
             assert!(!p.contains_key(gone), "{gone}");
         }
         assert!(out["jointmap"].get("members").is_none());
@@ -500,6 +536,7 @@ mod tests {
         assert_eq!(p["leading_category"], "killing");
         assert_eq!(p["first"], "2025-02-14");
         assert_eq!(p["last"], "2025-03-01");
+        assert_eq!(p["last_patrol"], "2025-03-01");
         assert_eq!(out["jointmap"]["suppressed"], 0);
 
         let full = rules(Role::Hr, Layer::Incidents);
@@ -556,6 +593,39 @@ mod tests {
                  "properties": {"count": 5, "count_sensitive": 0}}]}),
         );
         assert_eq!(out["features"][0]["geometry"]["type"], "Polygon");
+    }
+
+    /// Blind-spot zones (unions of cells) and cells marked by `kind` keep
+    /// their geometry; the blind-spot grid description is understood.
+    #[test]
+    fn features_made_of_cells_keep_their_geometry() {
+        let g = gate();
+        let r = rules(Role::Partner, Layer::Incidents);
+        let zone = json!({"type": "Feature", "id": "T1",
+            "geometry": {"type": "MultiPolygon", "coordinates": [[[[18.0, 4.0], [18.3, 4.0], [18.3, 4.2], [18.0, 4.0]]]]},
+            "properties": {"kind": "threat", "cells": 3, "count": 12, "count_sensitive": 0,
+                "nearest_base_id": "b-1", "nearest_base_km": 31.5, "days_since_patrol": 9}});
+        let cell = json!({"type": "Feature", "id": "sq-1",
+            "geometry": {"type": "Polygon", "coordinates": [[[18.0, 4.0], [18.1, 4.0], [18.1, 4.1], [18.0, 4.0]]]},
+            "properties": {"kind": "cell", "count": 6, "count_sensitive": 0, "last_report": null}});
+        let out = g.aggregate(
+            &r,
+            json!({"type": "FeatureCollection", "jointmap": {"grid": {"kind": "square", "cell_km": 10.0, "cells": 40}},
+                "features": [zone.clone(), cell.clone()]}),
+        );
+        assert_eq!(out["jointmap"]["suppressed"], 0, "{out}");
+        assert_eq!(out["features"][0]["geometry"], zone["geometry"]);
+        assert_eq!(out["features"][1]["geometry"], cell["geometry"]);
+        let p = out["features"][0]["properties"].as_object().unwrap();
+        assert!(!p.contains_key("nearest_base_id") && !p.contains_key("nearest_base_km"));
+        assert_eq!(p["days_since_patrol"], 9);
+        assert_eq!(out["features"][1]["properties"]["last_report"], Value::Null);
+        let out = g.aggregate(
+            &r,
+            json!({"type": "FeatureCollection", "jointmap": {"grid": {"kind": "square", "cell_km": 2.0}},
+                "features": [zone, cell]}),
+        );
+        assert_eq!(out["jointmap"]["suppressed"], 2);
     }
 
     #[test]

@@ -57,14 +57,23 @@
 //!   missing on another layer, none is;
 //! - `members`: the member ids (clusters only); removed, with any `ids` or
 //!   `*_ids` property and any array-valued `id`, unless `list_members`;
-//! - `cell`: present on grid cells (their geometry is the grid's own); any
-//!   other feature (cluster hulls, points) has its geometry replaced by its
-//!   envelope snapped outward to a grid of `min_cell_m`, its `centroid`
-//!   snapped to that grid, and its times (`first`, `last`, `time_start`,
-//!   `time_end`) cut to the day;
-//! - the collection's `jointmap.grid` (`{"type": "square", "cell_m": ..}` or
-//!   `{"type": "h3", "resolution": ..}`), when present, is checked against
+//! - `cell` (one grid cell), `kind: "cell"` (likewise) or `cells` (a union of
+//!   whole cells, e.g. a dissolved blind spot): the feature's geometry is made
+//!   of grid cells and is kept. Any other feature (cluster hulls, points) has
+//!   its geometry replaced by its envelope snapped outward to a grid of
+//!   `min_cell_m`, and its `centroid` snapped to that grid;
+//! - references to individual features of any layer (properties ending in
+//!   `_id` or `_name`, or starting with `base_` or `nearest_`, such as a
+//!   cell's nearest base and its distance, from which the base's position
+//!   could be worked out across cells) are removed;
+//! - times of individual events (`first`, `last`, `time_start`, `time_end`,
+//!   `first_*`, `last_*`) are cut to the day;
+//! - the collection's `jointmap.grid` (`type` or `kind` `square` with `cell_m`
+//!   or `cell_km`, or `h3` with `resolution`), when present, is checked against
 //!   `min_cell_m`: a grid finer than that withholds every feature.
+//!
+//! None of this applies when the rules are `full` (except that member lists
+//! go unless `list_members`).
 //!
 //! `aggregate` removes a feature with `0 < count < k`, or with
 //! `count_sensitive > 0` and `count < k_sensitive`, and records how many it
