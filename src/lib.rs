@@ -14,6 +14,7 @@ pub mod grid;
 pub mod ingest;
 pub mod model;
 pub mod request;
+pub mod server;
 pub mod store;
 
 /// The crate-wide error: one variant per module error.
@@ -31,6 +32,9 @@ pub enum Error {
     /// Analysis failed (bad parameters, store errors).
     #[error(transparent)]
     Analysis(#[from] analysis::AnalysisError),
+    /// The server could not start (configuration, address).
+    #[error(transparent)]
+    Server(#[from] server::ServerError),
     /// A model-level problem outside ingest (e.g. an unknown layer name).
     #[error(transparent)]
     Model(#[from] model::ModelError),
@@ -42,6 +46,7 @@ impl Error {
         match self {
             Error::Ingest(e) if e.is_bad_input() => 2,
             Error::Model(_) => 2,
+            Error::Server(server::ServerError::Config(_)) => 2,
             Error::Store(e) if e.is_bad_input() => 2,
             Error::Analysis(analysis::AnalysisError::InvalidParameter { .. }) => 2,
             Error::Analysis(analysis::AnalysisError::Grid(_)) => 2,

@@ -7,6 +7,7 @@ mod export;
 mod hotspots;
 mod ingest;
 mod layers;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -82,6 +83,18 @@ pub enum Command {
     ///   jointmap clusters --method st-dbscan --eps-km 15 --eps-days 14 --points
     #[command(verbatim_doc_comment)]
     Clusters(clusters::Args),
+    /// Serve the layers over HTTP: OGC API - Features, analysis layers and
+    /// ingest, with bearer tokens and need-to-know access
+    ///
+    /// Examples:
+    ///   jointmap token --name hr-desk --role hr     # a new secret and its [[tokens]] entry
+    ///   jointmap serve --config jointmap.toml
+    ///   JOINTMAP_LISTEN=0.0.0.0:8080 jointmap serve -c jointmap.toml
+    #[command(verbatim_doc_comment)]
+    Serve(serve::Args),
+    /// Make a bearer token: prints a new random secret and the `[[tokens]]`
+    /// entry (with its SHA-256) for the server's configuration.
+    Token(serve::TokenArgs),
 }
 
 /// Runs a parsed command line.
@@ -93,6 +106,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Demo(a) => demo::run(&cli, a),
         Command::Hotspots(a) => hotspots::run(&cli, a),
         Command::Clusters(a) => clusters::run(&cli, a),
+        Command::Serve(a) => serve::run(&cli, a),
+        Command::Token(a) => serve::token(a),
     }
 }
 
