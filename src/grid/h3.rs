@@ -14,11 +14,13 @@
 //! whose centre is in the area.
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use h3o::{CellIndex, LatLng, Resolution};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::within::CentreIndex;
 use super::GridError;
 use super::{Cell, Grid, GridKind, Laea, Lookup, Shape, MAX_CELLS};
 
@@ -31,6 +33,9 @@ pub(super) struct H3Lookup {
     resolution: Resolution,
     cells: Vec<CellIndex>,
     index: FxHashMap<u64, u32>,
+    /// Bucket index of the projected centres, built on first use by
+    /// [`Grid::for_each_cell_within`].
+    centres: OnceLock<CentreIndex>,
 }
 
 impl H3Lookup {
@@ -43,6 +48,24 @@ impl H3Lookup {
     /// Exact area of cell `i` on the authalic sphere, m2.
     pub(super) fn area_m2(&self, i: usize) -> f64 {
         self.cells[i].area_m2()
+    }
+
+    /// The H3 index of cell `i`.
+    pub(super) fn cell(&self, i: usize) -> CellIndex {
+        self.cells[i]
+    }
+
+    /// The index of the cells' projected centres, built on first use.
+    pub(super) fn centres(&self, cells: &[Cell]) -> &CentreIndex {
+        self.centres.get_or_init(|| {
+            let xy: Vec<[f64; 2]> = cells.iter().map(|c| c.xy).collect();
+            CentreIndex::new(&xy, self.resolution.area_m2())
+        })
+    }
+
+    /// The grid index of H3 cell `c`, if it is in the grid.
+    pub(super) fn index_of(&self, c: CellIndex) -> Option<usize> {
+        self.index.get(&u64::from(c)).map(|&i| i as usize)
     }
 }
 
@@ -128,6 +151,7 @@ pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, GridError> {
             resolution: res,
             cells: found,
             index,
+            centres: OnceLock::new(),
         }),
     })
 }

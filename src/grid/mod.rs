@@ -8,13 +8,24 @@
 //! distance-based methods (kernel density, spatial weights) can use plain
 //! Euclidean distances.
 //!
+//! Topology, for reporting selected cells (blind spots) as areas:
+//! [`Grid::edge_neighbours`] ([`neighbours`]), [`Grid::for_each_cell_within`]
+//! ([`within`]: the cells whose centre lies within a distance, fast enough
+//! for millions of queries), [`components()`] (edge-connected groups of
+//! selected cells) and [`dissolve()`] (their union as a valid lon/lat
+//! MultiPolygon).
+//!
 //! Areas that cross the antimeridian (a bounding box with west > east, or a
 //! polygon spanning more than 180 degrees of longitude) are refused: split
 //! them at 180 degrees or shift the longitudes first.
 
+pub mod components;
+pub mod dissolve;
 pub mod h3;
+pub mod neighbours;
 pub mod projection;
 pub mod square;
+pub mod within;
 
 use rayon::prelude::*;
 
@@ -41,6 +52,8 @@ impl GridError {
     }
 }
 
+pub use components::components;
+pub use dissolve::dissolve;
 pub use projection::Laea;
 
 /// The largest number of cells a grid may have. Each cell carries its key,

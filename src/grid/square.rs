@@ -36,6 +36,9 @@ pub(super) struct Lattice {
     /// Cell index per lattice position (row-major), `u32::MAX` when the
     /// position is not a cell of the grid.
     index: Vec<u32>,
+    /// Lattice position (row-major) of each cell, in cell order: the inverse
+    /// of `index`.
+    position: Vec<u32>,
 }
 
 impl Lattice {
@@ -49,6 +52,49 @@ impl Lattice {
         }
         let (col, row) = (fx as usize, fy as usize);
         if col >= self.ncols || row >= self.nrows {
+            return None;
+        }
+        match self.index[row * self.ncols + col] {
+            u32::MAX => None,
+            i => Some(i as usize),
+        }
+    }
+
+    /// Number of rows and columns of the lattice.
+    pub(super) fn shape(&self) -> (usize, usize) {
+        (self.nrows, self.ncols)
+    }
+
+    /// Projected (x, y) of the lattice's south-west corner.
+    pub(super) fn origin(&self) -> [f64; 2] {
+        [self.x0, self.y0]
+    }
+
+    /// (row, column) of cell `i`.
+    pub(super) fn row_col(&self, i: usize) -> (usize, usize) {
+        let pos = self.position[i] as usize;
+        (pos / self.ncols, pos % self.ncols)
+    }
+
+    /// Projected centre of lattice position (`row`, `col`): the one formula
+    /// behind the `xy` of square cells.
+    pub(super) fn centre_xy(&self, row: usize, col: usize) -> [f64; 2] {
+        let q = self.cell_m / SIDE as f64;
+        [
+            self.x0 + (SIDE * col + SIDE / 2) as f64 * q,
+            self.y0 + (SIDE * row + SIDE / 2) as f64 * q,
+        ]
+    }
+
+    /// Cell index of each column of `row` (`u32::MAX`: not a cell).
+    pub(super) fn row_cells(&self, row: usize) -> &[u32] {
+        &self.index[row * self.ncols..(row + 1) * self.ncols]
+    }
+
+    /// The cell at (`row`, `col`), if that position is a cell of the grid;
+    /// `None` also for positions outside the lattice.
+    pub(super) fn cell_at(&self, row: usize, col: usize) -> Option<usize> {
+        if row >= self.nrows || col >= self.ncols {
             return None;
         }
         match self.index[row * self.ncols + col] {
@@ -119,6 +165,7 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, GridError> {
         nrows: nrows as usize,
         ncols: ncols as usize,
         index: Vec::new(),
+        position: Vec::new(),
     };
     let mut keep = vec![false; lattice.nrows * lattice.ncols];
     mark_boundary(&lattice, &rings, eps, &mut keep);
@@ -142,6 +189,7 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, GridError> {
     for (i, &pos) in kept.iter().enumerate() {
         lattice.index[pos] = i as u32;
     }
+    lattice.position = kept.iter().map(|&pos| pos as u32).collect();
     let cells = make_cells(&lattice, &projection, &kept);
     Ok(Grid {
         kind: GridKind::Square { cell_m },
@@ -152,7 +200,7 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, GridError> {
 }
 
 /// Points per cell side in the rings.
-const SIDE: usize = 4;
+pub(super) const SIDE: usize = 4;
 
 /// The cells at lattice positions `kept` (row-major): key, centre, and the
 /// projected square inverse-projected with [`SIDE`] points per side,
@@ -199,10 +247,7 @@ fn make_cells(l: &Lattice, p: &Laea, kept: &[usize]) -> Vec<Cell> {
             ring.extend((0..SIDE).map(|k| horizontal.get(row + 1, c4 + SIDE - k)));
             ring.extend((0..SIDE).map(|k| vertical.get(col, r4 + SIDE - k)));
             ring.push(ring[0]);
-            let xy = [
-                l.x0 + (c4 + SIDE / 2) as f64 * q,
-                l.y0 + (r4 + SIDE / 2) as f64 * q,
-            ];
+            let xy = l.centre_xy(row, col);
             Cell {
                 key: format!("r{row}c{col}"),
                 center: p.inverse(xy[0], xy[1]),
