@@ -15,6 +15,6 @@ exec schemathesis run "$base/api" \
   --checks not_a_server_error \
   --max-examples "$examples" \
   --generation-deterministic \
-  --workers 2 \
+  --workers 1 \
   --request-timeout 60 \
   --no-color

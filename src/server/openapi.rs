@@ -110,7 +110,7 @@ fn analysis_params(cmd: &clap::Command, local_only: &[&str]) -> Vec<Value> {
         } else if !possible.is_empty() {
             json!({"type": "string", "enum": possible})
         } else if long.ends_with("-km") || long.ends_with("-days") {
-            json!({"type": "number", "exclusiveMinimum": 0})
+            json!({"type": "number", "minimum": 0, "exclusiveMinimum": true})
         } else if defaults.first().is_some_and(|d| d.parse::<u64>().is_ok()) || long == "knn" {
             json!({"type": "integer", "minimum": 0})
         } else {
