@@ -76,18 +76,7 @@ pub(super) fn may_see(role: Role, layer: Layer, f: &Feature) -> bool {
     level_allows(role, f) && consent_allows(role, layer, f)
 }
 
-/// Whether the feature is a sexual-violence or child case: category
-/// `sexual-violence` or `child-recruitment`, or any `*_girls` / `*_boys` count
-/// above zero. Such cases need `k_sensitive` features in an aggregate.
-pub fn is_sensitive(f: &Feature) -> bool {
-    matches!(
-        f.str("category"),
-        Some("sexual-violence") | Some("child-recruitment")
-    ) || f.properties.iter().any(|(k, v)| {
-        (k.ends_with("_girls") || k.ends_with("_boys"))
-            && v.as_f64().is_some_and(|n| n > 0.0 || n.is_nan())
-    })
-}
+pub use crate::model::classification::is_sensitive;
 
 /// Individual features of one layer as one role may see them; from
 /// [`Gate::features`](super::Gate::features).

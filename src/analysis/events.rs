@@ -163,23 +163,6 @@ fn weight_of(weight: &Weight, f: &Feature) -> f64 {
     }
 }
 
-/// Whether a record is a sexual-violence or child case: category
-/// `sexual-violence` or `child-recruitment`, or any girl or boy among the
-/// killed, injured or affected. Such cases need the larger minimum count
-/// (k) before they may appear in aggregates shown to other roles.
-pub fn is_sensitive(f: &Feature) -> bool {
-    if matches!(
-        f.str("category"),
-        Some("sexual-violence") | Some("child-recruitment")
-    ) {
-        return true;
-    }
-    ["killed", "injured", "affected"].iter().any(|k| {
-        ["girls", "boys"]
-            .iter()
-            .any(|who| f.int(&format!("{k}_{who}")).unwrap_or(0) > 0)
-    })
-}
 
 /// Reads the point events of `layer` that pass `filter`, in store order. Only
 /// point layers (incidents, sightings) can be analysed as events.
@@ -218,7 +201,7 @@ pub fn load_events(
             actor.unwrap_or("").to_string(),
         );
         let w = weight_of(weight, &f);
-        let sensitive = is_sensitive(&f);
+        let sensitive = crate::model::classification::is_sensitive(&f);
         events.push(
             f.id,
             p.x(),

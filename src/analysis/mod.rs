@@ -4,16 +4,20 @@
 //! Every method is data-parallel (rayon) and gives identical results whatever
 //! the thread count. Analysis knows nothing of HTTP or pixels.
 
+pub mod blindspots;
 pub mod cluster_layer;
 pub mod clusters;
+pub mod coverage;
 pub mod dbscan;
 pub mod events;
 pub mod fdr;
 pub mod getis_ord;
 pub mod hotspots;
+pub mod impact;
 pub mod kde;
 pub mod local_moran;
 pub mod st_dbscan;
+pub mod threat;
 pub mod weights;
 
 /// Errors of the analysis module.
@@ -63,7 +67,7 @@ pub struct Events {
     pub category: Vec<String>,
     /// Alleged perpetrator (sightings: actor); empty when unknown.
     pub actor: Vec<String>,
-    /// Sexual-violence or child case (see [`events::is_sensitive`]): aggregates
+    /// Sexual-violence or child case (see [`crate::model::classification::is_sensitive`]): aggregates
     /// that include one need a larger minimum count before they are shown to
     /// roles without access to the underlying records.
     pub sensitive: Vec<bool>,
@@ -100,6 +104,18 @@ impl Events {
         self.category.push(category);
         self.actor.push(actor);
         self.sensitive.push(false);
+    }
+
+    /// Appends all of `other`'s events.
+    pub fn extend_from(&mut self, other: &Events) {
+        self.id.extend_from_slice(&other.id);
+        self.lon.extend_from_slice(&other.lon);
+        self.lat.extend_from_slice(&other.lat);
+        self.time.extend_from_slice(&other.time);
+        self.weight.extend_from_slice(&other.weight);
+        self.category.extend_from_slice(&other.category);
+        self.actor.extend_from_slice(&other.actor);
+        self.sensitive.extend_from_slice(&other.sensitive);
     }
 
     /// Marks the last event pushed as sensitive (or not).

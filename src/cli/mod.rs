@@ -1,7 +1,9 @@
 //! The command line: argument definitions and one file per command. Each
 //! command is a thin shell over the library.
 
+mod blindspots;
 mod clusters;
+mod coverage;
 mod demo;
 mod export;
 mod hotspots;
@@ -83,6 +85,22 @@ pub enum Command {
     ///   jointmap clusters --method st-dbscan --eps-km 15 --eps-days 14 --points
     #[command(verbatim_doc_comment)]
     Clusters(clusters::Args),
+    /// Presence per grid cell: patrol effort (km and hours per mode, within
+    /// each mode's corridor), base reach and information coverage.
+    ///
+    /// Examples:
+    ///   jointmap coverage -o presence.geojson
+    ///   jointmap coverage --from 2025-07-01 --to 2025-09-30 --cell-km 2 --corridor-foot-km 3
+    #[command(verbatim_doc_comment)]
+    Coverage(coverage::Args),
+    /// Blind spots: where risk is high and the mission has no regular presence,
+    /// and where it has no information next to hot spots; ranked polygons.
+    ///
+    /// Examples:
+    ///   jointmap blindspots -o blindspots.geojson
+    ///   jointmap blindspots --min-risk extreme --max-presence 0.25 --cells -o risk.geojson
+    #[command(verbatim_doc_comment)]
+    Blindspots(blindspots::Args),
     /// Serve the layers over HTTP: OGC API - Features, analysis layers and
     /// ingest, with bearer tokens and need-to-know access
     ///
@@ -106,6 +124,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Demo(a) => demo::run(&cli, a),
         Command::Hotspots(a) => hotspots::run(&cli, a),
         Command::Clusters(a) => clusters::run(&cli, a),
+        Command::Coverage(a) => coverage::run(&cli, a),
+        Command::Blindspots(a) => blindspots::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
         Command::Token(a) => serve::token(a),
     }

@@ -95,3 +95,16 @@ impl fmt::Display for Level {
         f.write_str(self.as_str())
     }
 }
+
+/// Whether the feature is a sexual-violence or child case: category
+/// `sexual-violence` or `child-recruitment`, or any `*_girls` / `*_boys` count
+/// above zero. Such cases need `k_sensitive` features in an aggregate.
+pub fn is_sensitive(f: &super::Feature) -> bool {
+    matches!(
+        f.str("category"),
+        Some("sexual-violence") | Some("child-recruitment")
+    ) || f.properties.iter().any(|(k, v)| {
+        (k.ends_with("_girls") || k.ends_with("_boys"))
+            && v.as_f64().is_some_and(|n| n > 0.0 || n.is_nan())
+    })
+}

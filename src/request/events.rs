@@ -56,11 +56,32 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
+    /// Whether the filter keeps every event of the window (no category,
+    /// perpetrator, verification or precision condition).
+    pub fn is_plain(&self) -> bool {
+        self.category.is_empty()
+            && self.perpetrator.is_empty()
+            && self.min_verification.is_none()
+            && self.min_precision.is_none()
+    }
+
     /// Loads the selected events of `layer` from the store.
     pub fn load(&self, store: &dyn Store, layer: Layer) -> crate::Result<Events> {
+        self.load_window(store, layer, self.from, self.to)
+    }
+
+    /// Loads the selected events of `layer` within `[from, to]` (which
+    /// replace `--from` and `--to`, e.g. once their defaults are resolved).
+    pub fn load_window(
+        &self,
+        store: &dyn Store,
+        layer: Layer,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> crate::Result<Events> {
         let filter = EventFilter {
-            from: self.from,
-            to: self.to,
+            from,
+            to,
             bbox: self.bbox,
             categories: self.category.clone(),
             perpetrators: self.perpetrator.clone(),

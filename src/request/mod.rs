@@ -6,9 +6,12 @@
 //! Keeping the grammar here means a parameter has one name, one default and
 //! one validation everywhere, and neither shell knows the other.
 
+pub mod blindspots;
 pub mod clusters;
+pub mod coverage;
 pub mod events;
 pub mod hotspots;
+pub mod surface;
 
 use crate::analysis::AnalysisError;
 use crate::grid::Area;

@@ -1,0 +1,463 @@
+//! Patrol and base impact: do incidents fall where the mission arrives?
+//!
+//! For each patrol mode and each base opened in the window, the cells where
+//! presence *began* are compared with comparable cells where the mission was
+//! not, before and after, with every count behind every rate. This is
+//! association, not proof: patrols go where trouble is expected, incidents
+//! are reported more where the mission is, and many other things change at
+//! once.
+//!
+//! **Onsets.** A cell's patrol onset for a mode is the first visit by a
+//! patrol of that mode (see [`super::coverage`] for what a visit is) at a
+//! time `t` in `[from, to - window]` after at least `window` days without any
+//! patrol visit and outside every active base's reach. A base's onset is its
+//! opening, for the cells whose centres lie within its reach, when it opened
+//! in `[from, to - window]` and those cells had no other base and no patrol
+//! in the `window` days before. Onsets are taken at the start of their UTC
+//! day.
+//!
+//! **Before and after.** Incidents in the cell in `[t - window, t)` and
+//! `[t, t + window)`.
+//!
+//! **Comparable cells.** For a treated cell with onset day `t`: every cell
+//! with no patrol visit and no base reach in `[t - window, t + window)` whose
+//! count in `[t - window, t)` falls in the same stratum (0, 1, 2-3, 4 or
+//! more): matched on the same dates and on the same level of violence
+//! before. Their mean before and after counts are the treated cell's
+//! expectation; summed over a group they give `control_before` and
+//! `control_after`, directly comparable with `before` and `after`. A treated
+//! cell without any comparable cell is counted in `unmatched` and left out of
+//! both sides.
+
+use super::coverage::{Base, Presence};
+use super::{AnalysisError, Events};
+use crate::grid::Grid;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// Seconds in a day.
+const DAY: i64 = 86_400;
+
+/// Parameters of the impact comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImpactParams {
+    /// Start of the period in which onsets are sought, Unix seconds.
+    pub from: i64,
+    /// End of the data period, Unix seconds.
+    pub to: i64,
+    /// Length of the before and after windows, days (default 30).
+    pub window_days: i64,
+}
+
+impl ImpactParams {
+    /// Checks every parameter, naming the bad one.
+    pub fn validate(&self) -> Result<(), AnalysisError> {
+        if self.window_days < 1 || self.window_days > 3650 {
+            return Err(AnalysisError::param("window-days", "must be 1 to 3650 days"));
+        }
+        if self.to - self.from < self.window_days * DAY {
+            return Err(AnalysisError::param(
+                "from",
+                "the period must be at least one window long (onsets need a full window after them)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One treated cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Treated {
+    /// Index of the group in [`Impact::groups`].
+    pub group: usize,
+    /// The cell.
+    pub cell: usize,
+    /// Onset, Unix seconds (start of the UTC day).
+    pub onset: i64,
+    /// Incidents before and after.
+    pub before: u32,
+    /// Incidents after.
+    pub after: u32,
+    /// Expected before and after from comparable cells (None: no comparable cell).
+    pub control: Option<(f64, f64)>,
+    /// Number of comparable cells.
+    pub controls: usize,
+}
+
+/// One row of the impact table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// `patrol` or `base`.
+    pub kind: &'static str,
+    /// The mode (foot, vehicle, air, boat) or the base id.
+    pub key: String,
+    /// The base's name (empty for patrol modes).
+    pub name: String,
+    /// Treated cells with comparable cells.
+    pub cells: usize,
+    /// Treated cells without any comparable cell (left out).
+    pub unmatched: usize,
+    /// Incidents in the treated cells before onset.
+    pub before: u64,
+    /// And after.
+    pub after: u64,
+    /// Expected before from the comparable cells.
+    pub control_before: f64,
+    /// Expected after from the comparable cells.
+    pub control_after: f64,
+    /// Sensitive incidents (sexual-violence or child cases) in before + after.
+    pub sensitive: u64,
+}
+
+impl Group {
+    /// Incidents per cell per 30 days, before and after.
+    pub fn rates(&self, window_days: i64) -> (f64, f64) {
+        let cell_months = self.cells as f64 * window_days as f64 / 30.0;
+        if cell_months == 0.0 {
+            return (f64::NAN, f64::NAN);
+        }
+        (self.before as f64 / cell_months, self.after as f64 / cell_months)
+    }
+
+    /// The difference in differences: `(after - before) - (control_after -
+    /// control_before)`, in incidents. Negative: fewer incidents after onset
+    /// than comparable cells would suggest.
+    pub fn did(&self) -> f64 {
+        (self.after as f64 - self.before as f64) - (self.control_after - self.control_before)
+    }
+}
+
+/// The impact comparison.
+#[derive(Debug, Clone)]
+pub struct Impact {
+    /// One row per patrol mode with onsets, then per base opened in the period.
+    pub groups: Vec<Group>,
+    /// Every treated cell, by group then cell.
+    pub treated: Vec<Treated>,
+    /// The parameters.
+    pub params: ImpactParams,
+}
+
+fn stratum(n: u32) -> u8 {
+    match n {
+        0 => 0,
+        1 => 1,
+        2 | 3 => 2,
+        _ => 3,
+    }
+}
+
+/// Compares incident counts before and after presence began.
+///
+/// `visits[p]` lists, for patrol `p` of `presence.patrols`, the cells it
+/// visited as `(cell, first, last)` Unix seconds (see
+/// [`super::coverage::patrol_visits`]); they must cover `[from - window, to]`.
+/// `incidents` must hold the incidents of `[from - window, to]`.
+pub fn impact(
+    grid: &Grid,
+    presence: &Presence,
+    visits: &[Vec<(usize, i64, i64)>],
+    incidents: &Events,
+    params: &ImpactParams,
+) -> Result<Impact, AnalysisError> {
+    params.validate()?;
+    if visits.len() != presence.patrols.len() {
+        return Err(AnalysisError::param("visits", "one visit list per patrol is needed"));
+    }
+    let n = grid.len();
+    let w = params.window_days * DAY;
+    let day = |t: i64| t.div_euclid(DAY) * DAY;
+
+    // Per cell: every visit interval (any mode), sorted; and per mode the visits.
+    let mut cell_visits: Vec<Vec<(i64, i64, usize)>> = vec![Vec::new(); n];
+    for (p, list) in visits.iter().enumerate() {
+        let mode = presence.patrols[p].mode;
+        for &(c, first, last) in list {
+            if c < n {
+                cell_visits[c].push((first, last, mode));
+            }
+        }
+    }
+    cell_visits.par_iter_mut().for_each(|v| v.sort_unstable());
+    // Per cell: base reach intervals (bases sorted by id for determinism).
+    let mut bases: Vec<&Base> = presence.bases.iter().collect();
+    bases.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut reach: Vec<Vec<(i64, i64, usize)>> = vec![Vec::new(); n];
+    for (bi, b) in bases.iter().enumerate() {
+        for c in base_cells(grid, b) {
+            reach[c].push((b.start, b.end.unwrap_or(i64::MAX), bi));
+        }
+    }
+    let present = |c: usize, a: i64, b: i64| -> bool {
+        // Any patrol visit overlapping [a, b) or any base active in it.
+        let v = &cell_visits[c];
+        let i = v.partition_point(|x| x.0 < b);
+        v[..i].iter().any(|x| x.1 >= a) || reach[c].iter().any(|r| r.0 < b && r.1 >= a)
+    };
+
+    // Treated cells.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut treated: Vec<Treated> = Vec::new();
+    let last_onset = params.to - w;
+    for (m, mode) in crate::model::schema::MODES.iter().enumerate() {
+        let g = groups.len();
+        let mut any = false;
+        for c in 0..n {
+            let first = cell_visits[c]
+                .iter()
+                .filter(|v| v.2 == m && v.0 >= params.from && v.0 <= last_onset)
+                .map(|v| v.0)
+                .find(|&t| !present(c, t - w, t));
+            if let Some(t) = first {
+                any = true;
+                treated.push(Treated { group: g, cell: c, onset: day(t), before: 0, after: 0, control: None, controls: 0 });
+            }
+        }
+        if any {
+            groups.push(Group { kind: "patrol", key: (*mode).to_string(), name: String::new(), cells: 0, unmatched: 0, before: 0, after: 0, control_before: 0.0, control_after: 0.0, sensitive: 0 });
+        }
+    }
+    for (bi, b) in bases.iter().enumerate() {
+        if b.start < params.from || b.start > last_onset {
+            continue;
+        }
+        let g = groups.len();
+        let t = b.start;
+        let mut any = false;
+        for c in base_cells(grid, b) {
+            let other_base = reach[c].iter().any(|r| r.2 != bi && r.0 < t && r.1 >= t - w);
+            let v = &cell_visits[c];
+            let patrolled = v.iter().any(|x| x.0 < t && x.1 >= t - w);
+            if !other_base && !patrolled {
+                any = true;
+                treated.push(Treated { group: g, cell: c, onset: day(t), before: 0, after: 0, control: None, controls: 0 });
+            }
+        }
+        if any {
+            groups.push(Group { kind: "base", key: b.id.clone(), name: b.name.clone(), cells: 0, unmatched: 0, before: 0, after: 0, control_before: 0.0, control_after: 0.0, sensitive: 0 });
+        }
+    }
+
+    // Incidents by time, with their cells.
+    let mut inc: Vec<(i64, usize, bool)> = (0..incidents.len())
+        .into_par_iter()
+        .filter_map(|i| {
+            grid.locate(incidents.lon[i], incidents.lat[i])
+                .map(|c| (incidents.time[i], c, incidents.sensitive.get(i).copied().unwrap_or(false)))
+        })
+        .collect();
+    inc.sort_unstable();
+    let in_range = |a: i64, b: i64| {
+        let lo = inc.partition_point(|x| x.0 < a);
+        let hi = inc.partition_point(|x| x.0 < b);
+        &inc[lo..hi]
+    };
+
+    // Per onset day: counts before/after per cell, and the comparable cells' means per stratum.
+    let mut days: Vec<i64> = treated.iter().map(|t| t.onset).collect();
+    days.sort_unstable();
+    days.dedup();
+    let per_day: Vec<(FxHashMap<usize, (u32, u32, u32)>, [(usize, f64, f64); 4])> = days
+        .par_iter()
+        .map(|&d| {
+            let mut counts: FxHashMap<usize, (u32, u32, u32)> = FxHashMap::default();
+            for &(t, c, s) in in_range(d - w, d + w) {
+                let e = counts.entry(c).or_insert((0, 0, 0));
+                if t < d {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
+                }
+                e.2 += u32::from(s);
+            }
+            let mut strata = [(0usize, 0.0f64, 0.0f64); 4];
+            for c in 0..n {
+                if present(c, d - w, d + w) {
+                    continue;
+                }
+                let (b, a, _) = counts.get(&c).copied().unwrap_or((0, 0, 0));
+                let s = &mut strata[stratum(b) as usize];
+                s.0 += 1;
+                s.1 += f64::from(b);
+                s.2 += f64::from(a);
+            }
+            (counts, strata)
+        })
+        .collect();
+    for t in treated.iter_mut() {
+        let k = days.partition_point(|d| *d < t.onset);
+        let (counts, strata) = &per_day[k];
+        let (b, a, s) = counts.get(&t.cell).copied().unwrap_or((0, 0, 0));
+        t.before = b;
+        t.after = a;
+        let st = strata[stratum(b) as usize];
+        t.controls = st.0;
+        if st.0 > 0 {
+            t.control = Some((st.1 / st.0 as f64, st.2 / st.0 as f64));
+        }
+        let g = &mut groups[t.group];
+        match t.control {
+            Some((cb, ca)) => {
+                g.cells += 1;
+                g.before += u64::from(b);
+                g.after += u64::from(a);
+                g.sensitive += u64::from(s);
+                g.control_before += cb;
+                g.control_after += ca;
+            }
+            None => g.unmatched += 1,
+        }
+    }
+    Ok(Impact {
+        groups,
+        treated,
+        params: params.clone(),
+    })
+}
+
+/// Cells whose centres lie within a base's reach.
+fn base_cells(grid: &Grid, b: &Base) -> Vec<usize> {
+    use geo::{Centroid, Distance, Euclidean, MapCoords};
+    let g = b.geometry.map_coords(|c| {
+        let [x, y] = grid.project(c.x, c.y);
+        geo_types::coord! { x: x, y: y }
+    });
+    let Some(centre) = g.centroid() else {
+        return Vec::new();
+    };
+    // Search from the centroid far enough to hold the whole polygon's reach.
+    let extent = match &g {
+        geo_types::Geometry::Point(_) => 0.0,
+        other => {
+            use geo::BoundingRect;
+            other.bounding_rect().map_or(0.0, |r| {
+                let (w, h) = (r.width(), r.height());
+                (w * w + h * h).sqrt()
+            })
+        }
+    };
+    let mut out = Vec::new();
+    grid.for_each_cell_within([centre.x(), centre.y()], b.reach_m + extent, |c| {
+        let xy = grid.cells[c].xy;
+        if Euclidean.distance(&geo_types::Point::new(xy[0], xy[1]), &g) <= b.reach_m {
+            out.push(c);
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::coverage::Patrol;
+    use crate::grid::Area;
+
+    fn grid() -> Grid {
+        Grid::square(&Area::BBox([18.0, 5.0, 18.3, 5.2]), 2_000.0).unwrap()
+    }
+
+    fn events(g: &Grid, spec: &[(usize, i64)]) -> Events {
+        let mut e = Events::default();
+        for (k, &(c, t)) in spec.iter().enumerate() {
+            let [lon, lat] = g.cells[c].center;
+            e.push(format!("e{k}"), lon, lat, t, 1.0, "killing".into(), String::new());
+        }
+        e
+    }
+
+    fn patrol(mode: usize) -> Patrol {
+        Patrol { id: format!("p{mode}"), mode, kind: "routine".into(), parts: vec![], times: vec![] }
+    }
+
+    #[test]
+    fn counts_before_and_after_against_matched_cells() {
+        let g = grid();
+        let day = DAY;
+        let onset = 100 * day;
+        let treated_cell = 10;
+        let presence = Presence { patrols: vec![patrol(0)], bases: vec![] };
+        let visits = vec![vec![(treated_cell, onset + 3600, onset + 7200)]];
+        // Treated cell: 4 before, 1 after. Two controls with 4+ before: one 4 -> 4, one 5 -> 3.
+        let mut spec = Vec::new();
+        for k in 0..4 {
+            spec.push((treated_cell, onset - (k + 1) * day));
+        }
+        spec.push((treated_cell, onset + day));
+        for k in 0..4 {
+            spec.push((20, onset - (k + 1) * day));
+            spec.push((20, onset + (k + 1) * day));
+        }
+        for k in 0..5 {
+            spec.push((30, onset - (k + 1) * day));
+        }
+        for k in 0..3 {
+            spec.push((30, onset + (k + 1) * day));
+        }
+        let p = ImpactParams { from: 0, to: 300 * day, window_days: 30 };
+        let r = impact(&g, &presence, &visits, &events(&g, &spec), &p).unwrap();
+        assert_eq!(r.groups.len(), 1);
+        let grp = &r.groups[0];
+        assert_eq!((grp.kind, grp.key.as_str()), ("patrol", "foot"));
+        assert_eq!((grp.cells, grp.before, grp.after), (1, 4, 1));
+        assert!((grp.control_before - 4.5).abs() < 1e-12);
+        assert!((grp.control_after - 3.5).abs() < 1e-12);
+        assert!((grp.did() - (-3.0 - (-1.0))).abs() < 1e-12);
+        assert_eq!(r.treated[0].controls, 2);
+    }
+
+    #[test]
+    fn a_cell_patrolled_just_before_is_not_an_onset() {
+        let g = grid();
+        let onset = 100 * DAY;
+        let presence = Presence { patrols: vec![patrol(1), patrol(1)], bases: vec![] };
+        let visits = vec![vec![(5, onset - 10 * DAY, onset - 10 * DAY)], vec![(5, onset, onset)]];
+        let p = ImpactParams { from: onset - 5 * DAY, to: 300 * DAY, window_days: 30 };
+        let r = impact(&g, &presence, &visits, &Events::default(), &p).unwrap();
+        assert!(r.groups.is_empty(), "{:?}", r.groups);
+    }
+
+    #[test]
+    fn a_base_opening_treats_the_cells_in_its_reach() {
+        let g = grid();
+        let start = 120 * DAY;
+        let c = g.len() / 2;
+        let [lon, lat] = g.cells[c].center;
+        let base = Base {
+            id: "b1".into(),
+            name: "TOB North".into(),
+            base_type: "tob".into(),
+            geometry: geo_types::Point::new(lon, lat).into(),
+            reach_m: 3_000.0,
+            start,
+            end: None,
+        };
+        let presence = Presence { patrols: vec![], bases: vec![base] };
+        let p = ImpactParams { from: 0, to: 300 * DAY, window_days: 30 };
+        // The treated centre: 2 before, 0 after; a comparable cell far away: 2 before, 1 after.
+        let e = events(&g, &[(c, start - DAY), (c, start - 2 * DAY), (0, start - DAY), (0, start - 3 * DAY), (0, start + DAY)]);
+        let r = impact(&g, &presence, &[], &e, &p).unwrap();
+        assert_eq!(r.groups.len(), 1);
+        let grp = &r.groups[0];
+        assert_eq!((grp.kind, grp.key.as_str(), grp.name.as_str()), ("base", "b1", "TOB North"));
+        let mut want = 0;
+        for cell in &g.cells {
+            let d = ((cell.xy[0] - g.cells[c].xy[0]).powi(2) + (cell.xy[1] - g.cells[c].xy[1]).powi(2)).sqrt();
+            want += usize::from(d <= 3_000.0);
+        }
+        assert_eq!(grp.cells + grp.unmatched, want);
+        // Only the centre has a comparable cell (stratum 2-3); the other treated
+        // cells (0 before) are compared with the many quiet cells.
+        assert_eq!((grp.before, grp.after), (2, 0));
+        assert_eq!(grp.unmatched, 0);
+        let centre = r.treated.iter().find(|t| t.cell == c).unwrap();
+        assert_eq!((centre.controls, centre.control), (1, Some((2.0, 1.0))));
+    }
+
+    #[test]
+    fn the_period_must_hold_a_window() {
+        let g = grid();
+        let p = ImpactParams { from: 0, to: 10 * DAY, window_days: 30 };
+        let e = impact(&g, &Presence { patrols: vec![], bases: vec![] }, &[], &Events::default(), &p).unwrap_err();
+        assert!(e.to_string().contains("`from`"), "{e}");
+    }
+}

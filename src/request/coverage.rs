@@ -1,0 +1,79 @@
+//! The presence request (`jointmap coverage`, `/analysis/coverage`): patrol
+//! effort, base reach and information coverage per grid cell.
+
+use super::surface::{window, GridArgs, PresenceArgs};
+use super::{parse_bbox, parse_time_arg, parse_to_arg, Outcome};
+use crate::analysis::coverage::{coverage, load_presence};
+use crate::analysis::events::{load_events, EventFilter, Weight};
+use crate::analysis::{AnalysisError, Events};
+use crate::model::Layer;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+
+/// Parameters of the presence surface.
+#[derive(Debug, clap::Args)]
+pub struct CoverageRequest {
+    /// Window start (default: 90 days before --to).
+    #[arg(long, value_parser = parse_time_arg)]
+    pub from: Option<DateTime<Utc>>,
+    /// Window end and "as of" time (default: the latest incident, sighting or patrol).
+    #[arg(long, value_parser = parse_to_arg)]
+    pub to: Option<DateTime<Utc>>,
+    /// Only data within min_lon,min_lat,max_lon,max_lat (also the default area).
+    #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]
+    pub bbox: Option<[f64; 4]>,
+    /// The grid.
+    #[command(flatten)]
+    pub grid: GridArgs,
+    /// Presence parameters.
+    #[command(flatten)]
+    pub presence: PresenceArgs,
+    /// Write every cell, not only cells with some presence or report.
+    #[arg(long)]
+    pub all_cells: bool,
+}
+
+/// Incidents and sightings in the window: the mission's information.
+pub fn load_reports(
+    store: &dyn Store,
+    from: i64,
+    to: i64,
+    bbox: Option<[f64; 4]>,
+) -> Result<Events, AnalysisError> {
+    let filter = EventFilter {
+        from: DateTime::from_timestamp(from, 0),
+        to: DateTime::from_timestamp(to, 0),
+        bbox,
+        ..Default::default()
+    };
+    let mut all = load_events(store, Layer::Incidents, &filter, &Weight::Count)?;
+    all.extend_from(&load_events(store, Layer::Sightings, &filter, &Weight::Count)?);
+    Ok(all)
+}
+
+impl CoverageRequest {
+    /// Runs the analysis against `store`.
+    pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+        let (from, to) = window(store, self.from, self.to)?;
+        let params = self.presence.params(from, to)?;
+        let pad = params.corridor_m.iter().fold(0.0f64, |a, b| a.max(*b));
+        let grid = self.grid.build(store, self.bbox, pad)?;
+        let presence = load_presence(store, from, to, self.bbox)?;
+        let reports = load_reports(store, from, to, self.bbox)?;
+        let result = coverage(&grid, &presence, &reports, &params)?;
+        let covered = result.cells.iter().filter(|c| c.presence >= 0.5).count();
+        let summary = format!(
+            "coverage: {} patrols and {} active bases on {} cells; {} cells ({:.0} %) with presence >= 0.5; {} reports",
+            result.patrols_used,
+            result.bases_active,
+            grid.len(),
+            covered,
+            100.0 * covered as f64 / grid.len().max(1) as f64,
+            reports.len()
+        );
+        Ok(Outcome {
+            geojson: result.to_geojson(&grid, self.all_cells),
+            summary,
+        })
+    }
+}

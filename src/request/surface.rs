@@ -1,0 +1,214 @@
+//! Arguments shared by the presence, threat, blind-spot and impact requests:
+//! the time window, the grid, and the presence and threat parameters, with
+//! how their defaults are resolved from the data.
+
+use super::{positive_km, read_area};
+use crate::analysis::coverage::CoverageParams;
+use crate::analysis::kde::Kernel;
+use crate::analysis::threat::ThreatParams;
+use crate::analysis::AnalysisError;
+use crate::grid::{Area, Grid};
+use crate::model::Layer;
+use crate::store::Store;
+use std::path::PathBuf;
+
+/// Seconds in a day.
+pub(crate) const DAY: i64 = 86_400;
+
+/// Length of the default window, days.
+pub const DEFAULT_WINDOW_DAYS: i64 = 90;
+
+/// The grid to compute on.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GridArgs {
+    /// Grid: square (equal-area, --cell-km) or h3 (hexagons, --h3-resolution).
+    #[arg(long, default_value = "square", value_parser = ["square", "h3"])]
+    pub grid: String,
+    /// Square cell size in km.
+    #[arg(long, default_value_t = 5.0)]
+    pub cell_km: f64,
+    /// H3 resolution (0-15; 7 is about 5 km2 a cell).
+    #[arg(long, default_value_t = 7)]
+    pub h3_resolution: u8,
+    /// Analysis area: a GeoJSON file of polygons (default: --bbox, else the extent of all layers).
+    #[arg(long, value_name = "FILE")]
+    pub area: Option<PathBuf>,
+}
+
+impl GridArgs {
+    /// Builds the grid over `--area`, else `bbox`, else the extent of every
+    /// layer in the store padded by `pad_m`.
+    pub fn build(&self, store: &dyn Store, bbox: Option<[f64; 4]>, pad_m: f64) -> crate::Result<Grid> {
+        positive_km("cell-km", Some(self.cell_km))?;
+        let area = match (&self.area, bbox) {
+            (Some(path), _) => read_area(path)?,
+            (None, Some(b)) => Area::BBox(b),
+            (None, None) => Area::BBox(store_extent(store, pad_m)?),
+        };
+        Ok(if self.grid == "h3" {
+            Grid::h3(&area, self.h3_resolution).map_err(AnalysisError::from)?
+        } else {
+            Grid::square(&area, self.cell_km * 1000.0).map_err(AnalysisError::from)?
+        })
+    }
+}
+
+/// The extent of every layer, padded by `pad_m`.
+fn store_extent(store: &dyn Store, pad_m: f64) -> crate::Result<[f64; 4]> {
+    let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    for layer in Layer::ALL {
+        if let Some(e) = store.summary(layer)?.bbox {
+            b = [b[0].min(e[0]), b[1].min(e[1]), b[2].max(e[2]), b[3].max(e[3])];
+        }
+    }
+    if !b[0].is_finite() {
+        return Err(AnalysisError::param("area", "the store is empty: nothing to map").into());
+    }
+    let dlat = pad_m / 111_320.0;
+    let dlon = dlat / b[1].abs().max(b[3].abs()).to_radians().cos().max(0.05);
+    Ok([
+        (b[0] - dlon).max(-180.0),
+        (b[1] - dlat).max(-90.0),
+        (b[2] + dlon).min(180.0),
+        (b[3] + dlat).min(90.0),
+    ])
+}
+
+/// Resolves the window: `to` defaults to the latest time in the incidents,
+/// sightings and patrols (the data's "now", so results are reproducible),
+/// `from` to 90 days before `to`.
+pub fn window(
+    store: &dyn Store,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> crate::Result<(i64, i64)> {
+    let to = match to {
+        Some(t) => t.timestamp(),
+        None => {
+            let mut last = None;
+            for layer in [Layer::Incidents, Layer::Sightings, Layer::Patrols] {
+                if let Some(s) = store.summary(layer)?.last {
+                    if let Ok(t) = crate::model::time::parse_time(&s) {
+                        last = last.max(Some(t.timestamp()));
+                    }
+                }
+            }
+            last.ok_or_else(|| {
+                AnalysisError::param("to", "no dated incidents, sightings or patrols: give --to")
+            })?
+        }
+    };
+    let from = from.map_or(to - DEFAULT_WINDOW_DAYS * DAY, |t| t.timestamp());
+    if from > to {
+        return Err(AnalysisError::param("from", "the window starts after it ends").into());
+    }
+    Ok((from, to))
+}
+
+/// Presence parameters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PresenceArgs {
+    /// Half-width in km seen either side of a foot patrol's track.
+    #[arg(long, default_value_t = 2.0)]
+    pub corridor_foot_km: f64,
+    /// Half-width in km seen either side of a vehicle patrol's track.
+    #[arg(long, default_value_t = 5.0)]
+    pub corridor_vehicle_km: f64,
+    /// Half-width in km seen either side of an air patrol's track.
+    #[arg(long, default_value_t = 10.0)]
+    pub corridor_air_km: f64,
+    /// Half-width in km seen either side of a riverine (boat) patrol's track.
+    #[arg(long, default_value_t = 3.0)]
+    pub corridor_boat_km: f64,
+    /// Half-life of a patrol visit's weight, days.
+    #[arg(long, default_value_t = 30.0)]
+    pub presence_half_life_days: f64,
+    /// A report informs on cells within this many km.
+    #[arg(long, default_value_t = 5.0)]
+    pub info_radius_km: f64,
+}
+
+impl PresenceArgs {
+    /// The coverage parameters for the window.
+    pub fn params(&self, from: i64, to: i64) -> Result<CoverageParams, AnalysisError> {
+        for (name, v) in [
+            ("corridor-foot-km", self.corridor_foot_km),
+            ("corridor-vehicle-km", self.corridor_vehicle_km),
+            ("corridor-air-km", self.corridor_air_km),
+            ("corridor-boat-km", self.corridor_boat_km),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(AnalysisError::param(name, "must be a non-negative number of km"));
+            }
+        }
+        let p = CoverageParams {
+            from,
+            to,
+            corridor_m: [
+                self.corridor_foot_km * 1000.0,
+                self.corridor_vehicle_km * 1000.0,
+                self.corridor_air_km * 1000.0,
+                self.corridor_boat_km * 1000.0,
+            ],
+            half_life_days: self.presence_half_life_days,
+            info_radius_m: self.info_radius_km * 1000.0,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+/// Threat parameters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ThreatArgs {
+    /// Smoothing kernel for the threat surface: quartic or gaussian.
+    #[arg(long, default_value = "quartic", value_parser = ["quartic", "gaussian"])]
+    pub kernel: String,
+    /// Kernel bandwidth in km (fixed, so that more events can only raise the threat).
+    #[arg(long, default_value_t = 10.0)]
+    pub bandwidth_km: f64,
+    /// Half-life of an incident's or sighting's weight, days.
+    #[arg(long, default_value_t = 60.0)]
+    pub threat_half_life_days: f64,
+    /// Weight of armed-group sightings against incidents.
+    #[arg(long, default_value_t = 0.5)]
+    pub sighting_factor: f64,
+    /// Threat (weighted events per 100 km2) at which likelihood reaches 2,3,4,5.
+    #[arg(long, value_delimiter = ',', num_args = 4, default_values_t = [1.0, 2.0, 4.0, 8.0])]
+    pub likelihood_breaks: Vec<f64>,
+    /// A civilian site within this many km of a cell counts for its vulnerability.
+    #[arg(long, default_value_t = 5.0)]
+    pub site_radius_km: f64,
+}
+
+impl ThreatArgs {
+    /// The threat parameters for the window.
+    pub fn params(&self, from: i64, to: i64) -> Result<ThreatParams, AnalysisError> {
+        let breaks = <[f64; 4]>::try_from(self.likelihood_breaks.as_slice()).map_err(|_| {
+            AnalysisError::param("likelihood-breaks", "need exactly 4 comma-separated numbers")
+        })?;
+        let p = ThreatParams {
+            kernel: if self.kernel == "gaussian" {
+                Kernel::Gaussian
+            } else {
+                Kernel::Quartic
+            },
+            bandwidth_m: self.bandwidth_km * 1000.0,
+            half_life_days: self.threat_half_life_days,
+            sighting_factor: self.sighting_factor,
+            likelihood_breaks: breaks,
+            site_radius_m: self.site_radius_km * 1000.0,
+            ..ThreatParams::new(from, to)
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+/// A time as RFC 3339 for output (null when absent).
+pub(crate) fn time_json(t: Option<i64>) -> serde_json::Value {
+    t.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map_or(serde_json::Value::Null, |d| {
+            crate::model::time::format_time(&d).into()
+        })
+}
