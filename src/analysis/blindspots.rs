@@ -466,7 +466,7 @@ impl BlindSpots {
             "type": "FeatureCollection",
             "features": features,
             "jointmap": {
-                "product": "blindspots",
+                "analysis": "blindspots",
                 "method": "threat blind spots: cells with risk (likelihood x impact, POC handbook 5x5 matrix) at or above min_risk and presence below max_presence; information blind spots: cells with no presence and no report within info_margin of a Gi* hot spot (95 %, FDR); edge-connected cells dissolved; ranked by priority (docs/analysis.md)",
                 "window": {"from": time_value(Some(coverage.params.from)), "to": time_value(Some(to))},
                 "grid": grid_json(grid),
