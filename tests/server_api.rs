@@ -668,6 +668,20 @@ fn analysis_endpoints_parse_like_the_cli_and_cache_until_an_ingest() {
         Some(HR),
     );
     assert_eq!(b.body, a.body);
+    // Large layers are also kept gzip-compressed, for clients that ask.
+    let z = request(
+        &s.addr,
+        "GET",
+        path,
+        Some(HR),
+        &[("Accept-Encoding", "gzip, br")],
+        None,
+    );
+    assert_eq!(z.header("content-encoding"), Some("gzip"));
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&z.body[..]), &mut plain).unwrap();
+    assert_eq!(plain, a.body);
+    assert!(a.header("content-encoding").is_none());
     eprintln!("first {first:?}, cached {:?}", t.elapsed());
     // Errors name the parameter.
     for (q, name) in [

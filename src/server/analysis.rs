@@ -17,7 +17,7 @@ use crate::model::Layer;
 use crate::request;
 use crate::store::Store;
 use axum::extract::RawQuery;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -153,6 +153,7 @@ fn clap_error(e: clap::Error) -> ApiError {
 
 async fn handle<A: AnalysisRequest>(
     caller: Caller,
+    headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = params::pairs(q.as_deref());
@@ -168,23 +169,40 @@ async fn handle<A: AnalysisRequest>(
             Ok((key, compute))
         })
         .await?;
-    let n = count_features(&body);
-    let mut r = body.into_response();
-    r.headers_mut().insert(
+    let n = body.features;
+    let gzip = body.gzip.filter(|_| accepts_gzip(&headers));
+    let compressed = gzip.is_some();
+    let mut r = gzip.unwrap_or(body.plain).into_response();
+    let h = r.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/geo+json"),
     );
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if compressed {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     Ok(counted(r, n))
 }
 
-/// Number of features in a serialised FeatureCollection (for the audit).
-fn count_features(body: &[u8]) -> u64 {
-    #[derive(serde::Deserialize)]
-    struct Fc {
-        #[serde(default)]
-        features: Vec<serde::de::IgnoredAny>,
-    }
-    serde_json::from_slice::<Fc>(body).map_or(0, |f| f.features.len() as u64)
+/// Whether `Accept-Encoding` admits gzip (and does not give it q=0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    == Some(0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+        })
 }
 
 /// The latest admissible time under the rules' delay, from `now` rounded
@@ -329,6 +347,21 @@ mod tests {
         let c: request::clusters::ClusterRequest =
             parse(&p("eps-km=3&min-points=4&method=st-dbscan")).unwrap();
         assert_eq!(c.min_points, 4);
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&m)
+        };
+        assert!(h("gzip, deflate, br"));
+        assert!(h("br;q=1.0, gzip;q=0.8"));
+        assert!(h("*"));
+        assert!(!h("gzip;q=0"));
+        assert!(!h("br"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 
     #[test]

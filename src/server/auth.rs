@@ -8,7 +8,7 @@
 //! hands out features, aggregates and ingest strictly through the access
 //! [`Gate`]; no handler can reach the store itself.
 
-use super::cache::ResponseCache;
+use super::cache::{Encoded, ResponseCache};
 use super::config::{Config, Limits, Paging};
 use super::params::ItemsQuery;
 use super::problem::{self, ApiError};
@@ -391,7 +391,7 @@ impl Caller {
         endpoint: &str,
         layer: Layer,
         prepare: F,
-    ) -> Result<Bytes, ApiError>
+    ) -> Result<Encoded, ApiError>
     where
         F: FnOnce(&AggregateRules) -> Result<(String, Computation), ApiError>,
     {
@@ -422,8 +422,9 @@ impl Caller {
                         };
                         let value = compute(&admitted).map_err(problem::from_crate)?;
                         let gated = a2.gate.aggregate(&rules, value);
+                        let n = gated["features"].as_array().map_or(0, |f| f.len() as u64);
                         serde_json::to_vec(&gated)
-                            .map(Bytes::from)
+                            .map(|b| Encoded::new(b, n))
                             .map_err(ApiError::internal)
                     })
                     .await?

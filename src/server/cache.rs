@@ -12,7 +12,45 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
-type Flight = Arc<OnceCell<Result<Bytes, ApiError>>>;
+type Flight = Arc<OnceCell<Result<Encoded, ApiError>>>;
+
+/// A response body, serialised once: plain, gzip-compressed (when large
+/// enough to be worth it), and the number of features it holds.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The body.
+    pub plain: Bytes,
+    /// The body, gzip-compressed.
+    pub gzip: Option<Bytes>,
+    /// Features in it (for the audit log).
+    pub features: u64,
+}
+
+impl Encoded {
+    /// Encodes a body; compresses it when larger than 1 KiB.
+    pub fn new(plain: Vec<u8>, features: u64) -> Encoded {
+        let gzip = (plain.len() > 1024)
+            .then(|| {
+                use std::io::Write;
+                let mut z = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(plain.len() / 6),
+                    flate2::Compression::new(6),
+                );
+                z.write_all(&plain).ok()?;
+                z.finish().ok().map(Bytes::from)
+            })
+            .flatten();
+        Encoded {
+            plain: Bytes::from(plain),
+            gzip,
+            features,
+        }
+    }
+
+    fn weight(&self) -> usize {
+        self.plain.len() + self.gzip.as_ref().map_or(0, |g| g.len())
+    }
+}
 
 /// The cache.
 pub struct ResponseCache {
@@ -21,7 +59,7 @@ pub struct ResponseCache {
 }
 
 struct Lru {
-    map: Option<lru::LruCache<String, Bytes>>,
+    map: Option<lru::LruCache<String, Encoded>>,
     bytes: usize,
     max_bytes: usize,
 }
@@ -41,12 +79,12 @@ impl ResponseCache {
     }
 
     /// A cached response.
-    pub fn get(&self, key: &str) -> Option<Bytes> {
+    pub fn get(&self, key: &str) -> Option<Encoded> {
         let mut l = self.lru.lock().unwrap_or_else(|p| p.into_inner());
         l.map.as_mut()?.get(key).cloned()
     }
 
-    fn put(&self, key: String, value: Bytes) {
+    fn put(&self, key: String, value: Encoded) {
         let mut l = self.lru.lock().unwrap_or_else(|p| p.into_inner());
         let Lru {
             map,
@@ -54,16 +92,16 @@ impl ResponseCache {
             max_bytes,
         } = &mut *l;
         let Some(map) = map.as_mut() else { return };
-        if value.len() > *max_bytes {
+        if value.weight() > *max_bytes {
             return;
         }
-        *bytes += value.len() + key.len();
+        *bytes += value.weight() + key.len();
         if let Some((k, old)) = map.push(key, value) {
-            *bytes -= old.len() + k.len();
+            *bytes -= old.weight() + k.len();
         }
         while *bytes > *max_bytes {
             match map.pop_lru() {
-                Some((k, v)) => *bytes -= v.len() + k.len(),
+                Some((k, v)) => *bytes -= v.weight() + k.len(),
                 None => break,
             }
         }
@@ -71,10 +109,10 @@ impl ResponseCache {
 
     /// The cached response for `key`, or the result of `compute` (run once
     /// however many requests ask at the same time). Errors are not cached.
-    pub async fn get_or_compute<F, Fut>(&self, key: String, compute: F) -> Result<Bytes, ApiError>
+    pub async fn get_or_compute<F, Fut>(&self, key: String, compute: F) -> Result<Encoded, ApiError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Bytes, ApiError>>,
+        Fut: Future<Output = Result<Encoded, ApiError>>,
     {
         if let Some(b) = self.get(&key) {
             return Ok(b);
@@ -124,19 +162,28 @@ mod tests {
             let b = c
                 .get_or_compute(k.to_string(), || async {
                     calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    Ok(Bytes::from(k.repeat(10)))
+                    Ok(Encoded::new(k.repeat(10).into_bytes(), 0))
                 })
                 .await
                 .unwrap();
-            assert_eq!(b.len(), 10);
+            assert_eq!(b.plain.len(), 10);
+            assert!(b.gzip.is_none());
         }
         // a, b, c computed; a hit twice.
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
         assert_eq!(c.len(), 2);
         let small = ResponseCache::new(10, 25);
         for k in ["x", "y", "z"] {
-            small.put(k.into(), Bytes::from(vec![0u8; 10]));
+            small.put(k.into(), Encoded::new(vec![0u8; 10], 0));
         }
         assert_eq!(small.len(), 2);
+        let big = Encoded::new(vec![b'a'; 10_000], 3);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&big.gzip.unwrap()[..]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, vec![b'a'; 10_000]);
     }
 }

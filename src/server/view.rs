@@ -120,8 +120,25 @@ impl Filter {
         self.bbox.is_none() && self.time.is_none() && self.props.is_empty()
     }
 
-    /// Whether an entry passes.
+    /// Whether an entry passes (cheapest tests first).
     pub fn matches(&self, e: &Entry) -> bool {
+        let boxes = |b: [f64; 4]| -> ([f64; 4], Option<[f64; 4]>) {
+            if b[0] > b[2] {
+                ([b[0], b[1], 180.0, b[3]], Some([-180.0, b[1], b[2], b[3]]))
+            } else {
+                (b, None)
+            }
+        };
+        let touches = |env: [f64; 4], r: [f64; 4]| {
+            env[0] <= r[2] && env[2] >= r[0] && env[1] <= r[3] && env[3] >= r[1]
+        };
+        if let Some(b) = self.bbox {
+            let Some(env) = e.env else { return false };
+            let (a, z) = boxes(b);
+            if !touches(env, a) && !z.is_some_and(|z| touches(env, z)) {
+                return false;
+            }
+        }
         if let Some((from, to)) = self.time {
             let (Some(t0), Some(t1)) = (e.t0, e.t1) else {
                 return false;
@@ -144,27 +161,21 @@ impl Filter {
             }
         }
         if let Some(b) = self.bbox {
-            let (Some(env), Some(g)) = (e.env, &e.geom) else {
-                return false;
-            };
-            let boxes: &[[f64; 4]] = if b[0] > b[2] {
-                &[[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]]
-            } else {
-                std::slice::from_ref(&b)
-            };
-            let hit = boxes.iter().any(|r| {
-                env[0] <= r[2]
-                    && env[2] >= r[0]
-                    && env[1] <= r[3]
-                    && env[3] >= r[1]
-                    && g.intersects(&geo_types::Rect::new(
-                        geo_types::coord! {x: r[0], y: r[1]},
-                        geo_types::coord! {x: r[2], y: r[3]},
-                    ))
-            });
-            if !hit {
-                return false;
+            // Exact test, for lines and polygons whose envelope touches the box.
+            let Some(g) = &e.geom else { return false };
+            if matches!(g, geo_types::Geometry::Point(_)) {
+                return true;
             }
+            let env = e.env.unwrap_or_default();
+            let (a, z) = boxes(b);
+            let rect = |r: [f64; 4]| {
+                geo_types::Rect::new(
+                    geo_types::coord! {x: r[0], y: r[1]},
+                    geo_types::coord! {x: r[2], y: r[3]},
+                )
+            };
+            return (touches(env, a) && g.intersects(&rect(a)))
+                || z.is_some_and(|z| touches(env, z) && g.intersects(&rect(z)));
         }
         true
     }
