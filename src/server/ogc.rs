@@ -242,16 +242,13 @@ pub async fn items(
     let page = caller.items(layer, query).await?;
     let b = base(&caller, &headers);
     let href = format!("{b}/collections/{id}/items");
+    // `self` is this request as it came, cursor included.
+    let this = match &q {
+        Some(q) if !q.is_empty() => format!("{href}?{q}"),
+        _ => href.clone(),
+    };
     let mut links = vec![
-        link(
-            format!(
-                "{href}{}",
-                query_with(&pairs, None).replace("?", "?").as_str()
-            ),
-            "self",
-            GEOJSON,
-            "This page",
-        ),
+        link(this, "self", GEOJSON, "This page"),
         link(
             format!("{b}/collections/{id}"),
             "collection",
@@ -259,11 +256,6 @@ pub async fn items(
             title(layer),
         ),
     ];
-    // `self` keeps the cursor of this request.
-    links[0]["href"] = Value::String(match &q {
-        Some(q) if !q.is_empty() => format!("{href}?{q}"),
-        _ => href.clone(),
-    });
     if page.has_next {
         if let Some(last) = &page.last {
             links.push(link(

@@ -178,10 +178,13 @@ pub fn bbox(v: &str) -> Result<[f64; 4], ApiError> {
     Ok(b)
 }
 
+/// A time window in milliseconds; `None` ends are open.
+pub type Window = (Option<i64>, Option<i64>);
+
 /// `datetime`: an instant, a closed interval `a/b`, or a half-open one
 /// (`../b`, `a/..`, or an empty end). A bare date as an instant means that
 /// whole day; as an interval end it includes that day. Returns milliseconds.
-pub fn datetime(v: &str) -> Result<Option<(Option<i64>, Option<i64>)>, ApiError> {
+pub fn datetime(v: &str) -> Result<Option<Window>, ApiError> {
     let bad = |r: String| ApiError::param("datetime", r);
     let start = |s: &str| -> Result<i64, ApiError> {
         crate::model::time::parse_time(s)

@@ -19,7 +19,7 @@ pub struct ApiError {
     /// What exactly was wrong.
     pub detail: String,
     /// Extra members (e.g. `parameter`, `errors`).
-    pub extra: Map<String, Value>,
+    pub extra: Box<Map<String, Value>>,
 }
 
 impl ApiError {
@@ -35,7 +35,7 @@ impl ApiError {
             kind,
             title,
             detail: detail.into(),
-            extra: Map::new(),
+            extra: Box::default(),
         }
     }
 
@@ -100,7 +100,7 @@ impl ApiError {
         m.insert("title".into(), json!(self.title));
         m.insert("status".into(), json!(self.status.as_u16()));
         m.insert("detail".into(), json!(self.detail));
-        m.extend(self.extra.clone());
+        m.extend((*self.extra).clone());
         Value::Object(m)
     }
 }
