@@ -853,3 +853,45 @@ fn limits_shutdown_and_configuration() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("role = \"jmac\"") && text.contains("sha256 = \""));
 }
+
+/// Layers larger than `view_max_features` are scanned from the store per
+/// request instead of held in memory: the answers are the same.
+#[test]
+fn scanned_layers_answer_like_held_ones() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path(), 300);
+    let held = Server::start(&config(dir.path(), &store, ""));
+    let sub = dir.path().join("scan");
+    std::fs::create_dir(&sub).unwrap();
+    let scanned = Server::start(&config(&sub, &store, "[cache]\nview_max_features = 50\n"));
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("timeStamp");
+        v.as_object_mut().unwrap().remove("links");
+        v
+    };
+    for (token, q) in [
+        (HR, "limit=10000"),
+        (HR, "limit=7&after=inc-000100"),
+        (HR, "limit=5&before=inc-000100"),
+        (HR, "bbox=179,0,-179,1"),
+        (MIL, "limit=50&category=killing&datetime=2025-01-01/.."),
+        (PARTNER, "limit=10000&bbox=16,4,19,7"),
+    ] {
+        let path = format!("/collections/incidents/items?{q}");
+        assert_eq!(
+            strip(held.json(&path, token)),
+            strip(scanned.json(&path, token)),
+            "{q}"
+        );
+    }
+    assert_eq!(
+        walk(&scanned, "/collections/incidents/items?limit=11", MIL),
+        walk(&held, "/collections/incidents/items?limit=11", MIL)
+    );
+    let one = "/collections/incidents/items/zero";
+    assert_eq!(strip(held.json(one, HR)), strip(scanned.json(one, HR)));
+    scanned.get(one, Some(MIL)).problem(404, None);
+    let ext =
+        |s: &Server| s.json("/collections/incidents", MIL)["extent"]["spatial"]["bbox"][0].clone();
+    assert!(ext(&scanned).is_array() && ext(&held).is_array());
+}
