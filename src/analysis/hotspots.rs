@@ -97,6 +97,11 @@ pub struct HotspotCell {
     pub moran_p: f64,
     /// Cluster/outlier type when significant at 0.05: HH, LL, HL, LH.
     pub moran_type: Option<String>,
+    /// Events in the cell (whatever their weight): for the access gate's
+    /// minimum count.
+    pub count: u64,
+    /// Of which sexual-violence or child cases.
+    pub count_sensitive: u64,
 }
 
 /// A hotspot analysis: the grid, per-cell results and what was chosen.
@@ -181,6 +186,11 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         ));
     }
     let agg = grid.aggregate(&events.lon, &events.lat, &events.weight)?;
+    let counts = grid.aggregate(&events.lon, &events.lat, &[])?;
+    let flags: Vec<f64> = (0..events.len())
+        .map(|i| f64::from(u8::from(events.sensitive.get(i).copied().unwrap_or(false))))
+        .collect();
+    let sensitive = grid.aggregate(&events.lon, &events.lat, &flags)?;
     let points: Vec<[f64; 2]> = events
         .lon
         .iter()
@@ -232,6 +242,8 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
             HotspotCell {
                 cell: i,
                 value: agg.values[i],
+                count: counts.values[i] as u64,
+                count_sensitive: sensitive.values[i] as u64,
                 density: density[i],
                 z: gi.z[i],
                 p: gi.p[i],
@@ -278,6 +290,8 @@ impl Hotspots {
                 let mut p = Map::new();
                 p.insert("cell".into(), cell.key.clone().into());
                 p.insert("value".into(), num(c.value));
+                p.insert("count".into(), c.count.into());
+                p.insert("count_sensitive".into(), c.count_sensitive.into());
                 p.insert("density_km2".into(), num(c.density));
                 p.insert("gi_z".into(), num(c.z));
                 p.insert("gi_p".into(), num(c.p));
