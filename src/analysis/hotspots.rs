@@ -282,6 +282,7 @@ impl Hotspots {
             .filter(|c| {
                 all_cells
                     || c.value > 0.0
+                    || c.count > 0
                     || c.class != HotspotClass::NotSignificant
                     || c.moran_type.is_some()
             })
