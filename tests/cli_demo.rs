@@ -107,3 +107,41 @@ fn sample_files_ingest_from_stdin_and_files() {
     assert!(child.wait().unwrap().success());
     assert_eq!(count(&other, "sightings"), 300);
 }
+
+/// `demo --serve` loads the demo, prints a token per role and serves it.
+#[test]
+fn demo_serve_starts_the_server_with_a_token_per_role() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = dir.path().join("demo.gpkg");
+    let mut child = common::bin()
+        .arg("--store")
+        .arg(&store)
+        .args(["demo", "--incidents", "300", "--serve", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut addr = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("jointmap: listening on http://") {
+            addr = Some(a.to_string());
+            break;
+        }
+    }
+    let addr = addr.expect("the server announces its address");
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    child.kill().unwrap();
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let _ = child.wait();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    for role in ["hr", "military", "jmac", "partner"] {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(role) && l.split_whitespace().nth(1).is_some_and(|t| t.len() >= 32)), "{out}");
+    }
+}

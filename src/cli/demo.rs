@@ -22,6 +22,58 @@ pub struct Args {
     /// Only write the GeoJSON files; do not touch the store.
     #[arg(long, requires = "write_geojson")]
     pub no_store: bool,
+    /// Then serve the demo over HTTP (OGC API - Features, analyses) on ADDR
+    /// (default 127.0.0.1:8080), with a new token per role printed; Ctrl-C stops.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080", conflicts_with = "no_store")]
+    pub serve: Option<String>,
+}
+
+/// Serves the demo store with one fresh token per role, printed once.
+fn serve(cli: &Cli, addr: &str) -> crate::Result<()> {
+    use crate::server::config::{new_secret, sha256, to_hex, TokenConfig};
+    use crate::server::{Config, ServerError};
+    let cfg_err = |e: crate::server::config::ConfigError| crate::Error::Server(ServerError::Config(e.0));
+    let mut cfg = Config {
+        listen: addr.to_string(),
+        store: cli.store.clone(),
+        audit_log: Some(cli.store.with_extension("audit.jsonl")),
+        ..Config::default()
+    };
+    let mut secrets = Vec::new();
+    for (role, ingest) in [
+        ("hr", vec!["incidents"]),
+        ("military", vec!["sightings", "patrols", "bases"]),
+        ("jmac", vec!["sites"]),
+        ("partner", vec![]),
+    ] {
+        let secret = new_secret().map_err(cfg_err)?;
+        cfg.tokens.push(TokenConfig {
+            name: format!("demo-{role}"),
+            role: role.into(),
+            sha256: to_hex(&sha256(secret.as_bytes())),
+            ingest: ingest.into_iter().map(String::from).collect(),
+        });
+        secrets.push((role, secret));
+    }
+    cfg.validate().map_err(cfg_err)?;
+    println!("\nServing the demo (Ctrl-C stops). Tokens for this run only, one per role:");
+    for (role, secret) in &secrets {
+        println!("  {role:<9} {secret}");
+    }
+    let jmac = &secrets[2].1;
+    let host = addr.replace("0.0.0.0", "127.0.0.1");
+    println!(
+        "Try, with the address printed below:\n  \
+         curl -H 'Authorization: Bearer {jmac}' http://{host}/collections\n  \
+         curl -H 'Authorization: Bearer {jmac}' 'http://{host}/analysis/blindspots' -o blindspots.geojson\n  \
+         ogrinfo -so OAPIF:http://{host} --config GDAL_HTTP_HEADERS 'Authorization: Bearer {jmac}'\n\
+         QGIS: Layer > Add Layer > Add WFS / OGC API - Features Layer, URL http://{host}, with the header.\n\
+         Audit log: {}",
+        cli.store.with_extension("audit.jsonl").display()
+    );
+    let store = GpkgStore::open(&cli.store)?;
+    crate::server::run(&cfg, std::sync::Arc::new(store))?;
+    Ok(())
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
@@ -114,6 +166,9 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
             "Inspect it with `jointmap layers`, `jointmap export incidents`, or open {} in QGIS.",
             cli.store.display()
         );
+    }
+    if let Some(addr) = &args.serve {
+        return serve(cli, addr);
     }
     Ok(())
 }
