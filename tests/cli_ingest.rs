@@ -228,6 +228,28 @@ fn skip_invalid_stores_the_rest_and_keeps_rejects_verbatim() {
     assert_eq!(fields, ["geometry", "category"]);
 }
 
+/// A pretty-printed FeatureCollection's rejected features still take one line
+/// each in the rejects file (their line breaks become spaces).
+#[test]
+fn rejects_of_pretty_printed_input_are_one_line_each() {
+    let dir = TempDir::new().unwrap();
+    let store = store_in(&dir);
+    let mut bad = incident(1);
+    bad["properties"]["category"] = "nope".into();
+    bad["properties"]["note"] = "two\nlines".into();
+    let fc = serde_json::json!({"type": "FeatureCollection", "features": [incident(0), bad.clone(), incident(2)]});
+    let path = dir.path().join("pretty.geojson");
+    std::fs::write(&path, serde_json::to_string_pretty(&fc).unwrap()).unwrap();
+    let rejects = dir.path().join("rejects.ndjson");
+    let o = run(&store, &["ingest", "incidents", path.to_str().unwrap(), "--skip-invalid", "--rejects", rejects.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    let row: Value = serde_json::from_str(rows[0]).unwrap();
+    assert_eq!(row["feature"], bad, "the feature is kept, only its layout changed");
+}
+
 #[test]
 fn reingest_is_an_idempotent_upsert() {
     let dir = TempDir::new().unwrap();

@@ -363,8 +363,15 @@ impl Rejects {
         if self.out.is_none() {
             self.out = Some(BufWriter::new(File::create(&self.path).map_err(err)?));
         }
-        let feature =
-            RawValue::from_string(text.to_string()).map_err(|e| err(std::io::Error::other(e)))?;
+        // One line per rejected feature: a pretty-printed feature's line breaks
+        // are whitespace between tokens (JSON strings cannot hold raw ones), so
+        // turning them into spaces keeps the feature otherwise verbatim.
+        let text = if text.contains(['\n', '\r']) {
+            text.replace(['\n', '\r'], " ")
+        } else {
+            text.to_string()
+        };
+        let feature = RawValue::from_string(text).map_err(|e| err(std::io::Error::other(e)))?;
         #[derive(serde::Serialize)]
         struct Line<'a> {
             source: &'a str,
