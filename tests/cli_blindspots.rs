@@ -113,3 +113,45 @@ fn bad_parameters_are_named() {
         assert!(stderr(&o).contains(name), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn impact_table_in_geojson_and_csv_agree() {
+    let dir = TempDir::new().unwrap();
+    let store = demo_store(dir.path());
+    let csv = dir.path().join("impact.csv");
+    let args = ["impact", "--csv", csv.to_str().unwrap()];
+    let one = with_threads(&store, "1", &args);
+    let two = with_threads(&store, "2", &args);
+    assert!(one == two, "results depend on the thread count");
+    let v: Value = serde_json::from_slice(&one).unwrap();
+    let meta = &v["jointmap"];
+    assert_eq!(meta["analysis"], "impact");
+    assert!(meta["caution"].as_str().unwrap().contains("not proof"));
+    let table = meta["table"].as_array().unwrap();
+    assert!(!table.is_empty(), "the demo has patrol and base onsets");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("group,kind,key,name,cells,unmatched,before,after"));
+    assert_eq!(lines.len(), table.len() + 1);
+    for (row, line) in table.iter().zip(&lines[1..]) {
+        assert!(line.starts_with(&format!("{},", row["group"].as_str().unwrap())), "{line}");
+        let before: u64 = line.split(',').nth(6).unwrap().parse().unwrap();
+        assert_eq!(before, row["before"].as_u64().unwrap());
+    }
+    // Each group's counts are the sums over its matched treated cells.
+    for row in table {
+        let g = row["group"].as_str().unwrap();
+        let (mut b, mut a) = (0, 0);
+        for f in v["features"].as_array().unwrap() {
+            let p = &f["properties"];
+            if p["group"] == g && !p["control_before"].is_null() {
+                b += p["before"].as_u64().unwrap();
+                a += p["after"].as_u64().unwrap();
+            }
+        }
+        assert_eq!((b, a), (row["before"].as_u64().unwrap(), row["after"].as_u64().unwrap()), "{g}");
+    }
+    let o = run(&store, &["impact", "--window-days", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("window-days"), "{}", stderr(&o));
+}

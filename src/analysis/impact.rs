@@ -151,7 +151,7 @@ fn stratum(n: u32) -> u8 {
 ///
 /// `visits[p]` lists, for patrol `p` of `presence.patrols`, the cells it
 /// visited as `(cell, first, last)` Unix seconds (see
-/// [`super::coverage::patrol_visits`]); they must cover `[from - window, to]`.
+/// [`super::visits::patrol_visits`]); they must cover `[from - window, to]`.
 /// `incidents` must hold the incidents of `[from - window, to]`.
 pub fn impact(
     grid: &Grid,

@@ -18,6 +18,7 @@ pub mod kde;
 pub mod local_moran;
 pub mod st_dbscan;
 pub mod threat;
+pub mod visits;
 pub mod weights;
 
 /// Errors of the analysis module.

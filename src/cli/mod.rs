@@ -7,6 +7,7 @@ mod coverage;
 mod demo;
 mod export;
 mod hotspots;
+mod impact;
 mod ingest;
 mod layers;
 mod serve;
@@ -101,6 +102,15 @@ pub enum Command {
     ///   jointmap blindspots --min-risk extreme --max-presence 0.25 --cells -o risk.geojson
     #[command(verbatim_doc_comment)]
     Blindspots(blindspots::Args),
+    /// Patrol and base impact: incidents before and after presence began, per
+    /// patrol mode and per base opened, against comparable cells without
+    /// presence (association, not proof).
+    ///
+    /// Examples:
+    ///   jointmap impact -o impact.geojson --csv impact.csv
+    ///   jointmap impact --from 2025-01-01 --window-days 60 --category killing,abduction
+    #[command(verbatim_doc_comment)]
+    Impact(impact::Args),
     /// Serve the layers over HTTP: OGC API - Features, analysis layers and
     /// ingest, with bearer tokens and need-to-know access
     ///
@@ -126,6 +136,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Clusters(a) => clusters::run(&cli, a),
         Command::Coverage(a) => coverage::run(&cli, a),
         Command::Blindspots(a) => blindspots::run(&cli, a),
+        Command::Impact(a) => impact::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
         Command::Token(a) => serve::token(a),
     }

@@ -11,6 +11,7 @@ pub mod clusters;
 pub mod coverage;
 pub mod events;
 pub mod hotspots;
+pub mod impact;
 pub mod surface;
 
 use crate::analysis::AnalysisError;
