@@ -73,7 +73,9 @@ fn store(n: usize) -> GpkgStore {
         for layer in Layer::ALL {
             let features: Box<dyn Iterator<Item = String> + Send + '_> = match layer {
                 Layer::Incidents => Box::new(scenario.incidents().map(|v| v.to_string())),
-                Layer::Sightings => Box::new(scenario.sightings().into_iter().map(|v| v.to_string())),
+                Layer::Sightings => {
+                    Box::new(scenario.sightings().into_iter().map(|v| v.to_string()))
+                }
                 Layer::Patrols => Box::new(scenario.patrols().into_iter().map(|v| v.to_string())),
                 Layer::Bases => Box::new(scenario.bases().into_iter().map(|v| v.to_string())),
                 Layer::Sites => Box::new(scenario.sites().into_iter().map(|v| v.to_string())),
@@ -85,7 +87,11 @@ fn store(n: usize) -> GpkgStore {
             ingest(&store, &IngestOptions::new(layer), vec![input], &|_, _| {}).expect("ingest");
         }
         std::fs::write(&done, b"").expect("marker");
-        eprintln!("generated {} in {:.1} s", path.display(), t.elapsed().as_secs_f64());
+        eprintln!(
+            "generated {} in {:.1} s",
+            path.display(),
+            t.elapsed().as_secs_f64()
+        );
     }
     GpkgStore::open_unindexed(&path).expect("open store")
 }
@@ -101,9 +107,13 @@ struct Inputs {
 }
 
 fn load(store: &GpkgStore, req: &BlindspotRequest) -> Inputs {
-    let (from, to) = jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
+    let (from, to) =
+        jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
     let threat_params = req.threat.params(from, to).unwrap();
-    let grid = req.grid.build(store, None, threat_params.bandwidth_m).unwrap();
+    let grid = req
+        .grid
+        .build(store, None, threat_params.bandwidth_m)
+        .unwrap();
     let incidents = req
         .incidents
         .load_window(
@@ -133,24 +143,66 @@ fn load(store: &GpkgStore, req: &BlindspotRequest) -> Inputs {
 }
 
 fn compute(store: &dyn Store, req: &BlindspotRequest, i: &Inputs) -> usize {
-    let (from, to) = jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
-    let cov = coverage(&i.grid, &i.presence, &i.reports, &req.presence.params(from, to).unwrap()).unwrap();
-    let thr = threat(&i.grid, &i.incidents, &i.sightings, &i.sites, &req.threat.params(from, to).unwrap()).unwrap();
-    let b = blindspots(&i.grid, &thr, &cov, &i.presence, &BlindSpotParams::default()).unwrap();
+    let (from, to) =
+        jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
+    let cov = coverage(
+        &i.grid,
+        &i.presence,
+        &i.reports,
+        &req.presence.params(from, to).unwrap(),
+    )
+    .unwrap();
+    let thr = threat(
+        &i.grid,
+        &i.incidents,
+        &i.sightings,
+        &i.sites,
+        &req.threat.params(from, to).unwrap(),
+    )
+    .unwrap();
+    let b = blindspots(
+        &i.grid,
+        &thr,
+        &cov,
+        &i.presence,
+        &BlindSpotParams::default(),
+    )
+    .unwrap();
     b.spots.len()
 }
 
 /// Prints the time of each stage of [`compute`].
 fn stages(store: &dyn Store, req: &BlindspotRequest, i: &Inputs) {
-    let (from, to) = jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
+    let (from, to) =
+        jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
     let t = Instant::now();
-    let cov = coverage(&i.grid, &i.presence, &i.reports, &req.presence.params(from, to).unwrap()).unwrap();
+    let cov = coverage(
+        &i.grid,
+        &i.presence,
+        &i.reports,
+        &req.presence.params(from, to).unwrap(),
+    )
+    .unwrap();
     let t_cov = t.elapsed();
     let t = Instant::now();
-    let thr = threat(&i.grid, &i.incidents, &i.sightings, &i.sites, &req.threat.params(from, to).unwrap()).unwrap();
+    let thr = threat(
+        &i.grid,
+        &i.incidents,
+        &i.sightings,
+        &i.sites,
+        &req.threat.params(from, to).unwrap(),
+    )
+    .unwrap();
     let t_thr = t.elapsed();
     let t = Instant::now();
-    let b = blindspots(&i.grid, &thr, &cov, &i.presence, &BlindSpotParams::default()).unwrap();
+    let b = blindspots(
+        &i.grid,
+        &thr,
+        &cov,
+        &i.presence,
+        &BlindSpotParams::default(),
+    )
+    .unwrap();
     println!(
         "  coverage {:.3}s threat {:.3}s blindspots {:.3}s ({} spots)",
         t_cov.as_secs_f64(),
@@ -209,9 +261,15 @@ fn main() {
         g.bench_with_input(BenchmarkId::new("compute", n), &n, |b, _| {
             b.iter(|| compute(&store, &req, &inputs))
         });
-        g.bench_with_input(BenchmarkId::new("load", n), &n, |b, _| b.iter(|| load(&store, &req).incidents.len()));
+        g.bench_with_input(BenchmarkId::new("load", n), &n, |b, _| {
+            b.iter(|| load(&store, &req).incidents.len())
+        });
         g.bench_with_input(BenchmarkId::new("request", n), &n, |b, _| {
-            b.iter(|| req.run(&store).unwrap().geojson["features"].as_array().map_or(0, |a| a.len()))
+            b.iter(|| {
+                req.run(&store).unwrap().geojson["features"]
+                    .as_array()
+                    .map_or(0, |a| a.len())
+            })
         });
     }
     g.finish();

@@ -52,9 +52,18 @@ fn hotspots_layer_is_reported_and_thread_count_independent() {
     let feats = v["features"].as_array().unwrap();
     assert!(!feats.is_empty());
     // Every cell with events is written, with its event count (whatever the weight).
-    let counted: u64 = feats.iter().map(|f| f["properties"]["count"].as_u64().unwrap()).sum();
-    assert_eq!(counted + meta["events_outside_area"].as_u64().unwrap(), 3000);
-    assert!(feats.iter().all(|f| f["properties"]["count_sensitive"].as_u64().unwrap() <= f["properties"]["count"].as_u64().unwrap()));
+    let counted: u64 = feats
+        .iter()
+        .map(|f| f["properties"]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counted + meta["events_outside_area"].as_u64().unwrap(),
+        3000
+    );
+    assert!(feats
+        .iter()
+        .all(|f| f["properties"]["count_sensitive"].as_u64().unwrap()
+            <= f["properties"]["count"].as_u64().unwrap()));
     let hot = feats
         .iter()
         .filter(|f| {

@@ -42,9 +42,18 @@ fn blindspots_are_ranked_and_thread_count_independent() {
     assert_eq!(meta["analysis"], "blindspots");
     assert_eq!(meta["parameters"]["min_risk"], "high");
     let feats = v["features"].as_array().unwrap();
-    let threat: Vec<&Value> = feats.iter().filter(|f| f["properties"]["kind"] == "threat").collect();
-    let info: Vec<&Value> = feats.iter().filter(|f| f["properties"]["kind"] == "information").collect();
-    let cells: Vec<&Value> = feats.iter().filter(|f| f["properties"]["kind"] == "cell").collect();
+    let threat: Vec<&Value> = feats
+        .iter()
+        .filter(|f| f["properties"]["kind"] == "threat")
+        .collect();
+    let info: Vec<&Value> = feats
+        .iter()
+        .filter(|f| f["properties"]["kind"] == "information")
+        .collect();
+    let cells: Vec<&Value> = feats
+        .iter()
+        .filter(|f| f["properties"]["kind"] == "cell")
+        .collect();
     assert!(!threat.is_empty(), "the demo mission has blind spots");
     assert_eq!(meta["threat_blindspots"], threat.len());
     assert_eq!(meta["information_blindspots"], info.len());
@@ -59,12 +68,21 @@ fn blindspots_are_ranked_and_thread_count_independent() {
         assert!(["high", "extreme"].contains(&p["risk_level"].as_str().unwrap()));
         assert!(p["area_km2"].as_f64().unwrap() > 0.0);
         assert_eq!(f["geometry"]["type"], "MultiPolygon");
-        assert_eq!(p["count"], p["incidents"].as_u64().unwrap() + p["sightings"].as_u64().unwrap());
+        assert_eq!(
+            p["count"],
+            p["incidents"].as_u64().unwrap() + p["sightings"].as_u64().unwrap()
+        );
         assert!(p["nearest_base_km"].as_f64().is_some());
     }
     // Every blind cell of the surface lies in a threat blind spot and is high risk with low presence.
-    let blind: Vec<&&Value> = cells.iter().filter(|c| c["properties"]["blind"] == true).collect();
-    let cells_in_spots: u64 = threat.iter().map(|f| f["properties"]["cells"].as_u64().unwrap()).sum();
+    let blind: Vec<&&Value> = cells
+        .iter()
+        .filter(|c| c["properties"]["blind"] == true)
+        .collect();
+    let cells_in_spots: u64 = threat
+        .iter()
+        .map(|f| f["properties"]["cells"].as_u64().unwrap())
+        .sum();
     assert_eq!(blind.len() as u64, cells_in_spots);
     for c in blind {
         assert!(c["properties"]["risk"].as_u64().unwrap() >= 10);
@@ -102,10 +120,19 @@ fn bad_parameters_are_named() {
     let store = demo_store(dir.path());
     for (args, name) in [
         (vec!["blindspots", "--max-presence", "0"], "max-presence"),
-        (vec!["blindspots", "--likelihood-breaks", "3,2,1,0"], "likelihood-breaks"),
+        (
+            vec!["blindspots", "--likelihood-breaks", "3,2,1,0"],
+            "likelihood-breaks",
+        ),
         (vec!["blindspots", "--min-risk", "dire"], "min-risk"),
-        (vec!["blindspots", "--from", "2025-12-01", "--to", "2025-01-01"], "from"),
-        (vec!["coverage", "--corridor-foot-km=-1"], "corridor-foot-km"),
+        (
+            vec!["blindspots", "--from", "2025-12-01", "--to", "2025-01-01"],
+            "from",
+        ),
+        (
+            vec!["coverage", "--corridor-foot-km=-1"],
+            "corridor-foot-km",
+        ),
         (vec!["coverage", "--cell-km", "0"], "cell-km"),
     ] {
         let o = run(&store, &args);
@@ -134,7 +161,10 @@ fn impact_table_in_geojson_and_csv_agree() {
     assert!(lines[0].starts_with("group,kind,key,name,cells,unmatched,before,after"));
     assert_eq!(lines.len(), table.len() + 1);
     for (row, line) in table.iter().zip(&lines[1..]) {
-        assert!(line.starts_with(&format!("{},", row["group"].as_str().unwrap())), "{line}");
+        assert!(
+            line.starts_with(&format!("{},", row["group"].as_str().unwrap())),
+            "{line}"
+        );
         let before: u64 = line.split(',').nth(6).unwrap().parse().unwrap();
         assert_eq!(before, row["before"].as_u64().unwrap());
     }
@@ -149,7 +179,14 @@ fn impact_table_in_geojson_and_csv_agree() {
                 a += p["after"].as_u64().unwrap();
             }
         }
-        assert_eq!((b, a), (row["before"].as_u64().unwrap(), row["after"].as_u64().unwrap()), "{g}");
+        assert_eq!(
+            (b, a),
+            (
+                row["before"].as_u64().unwrap(),
+                row["after"].as_u64().unwrap()
+            ),
+            "{g}"
+        );
     }
     let o = run(&store, &["impact", "--window-days", "0"]);
     assert_eq!(o.status.code(), Some(2));

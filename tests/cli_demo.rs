@@ -133,15 +133,25 @@ fn demo_serve_starts_the_server_with_a_token_per_role() {
     }
     let addr = addr.expect("the server announces its address");
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     child.kill().unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let _ = child.wait();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     for role in ["hr", "military", "jmac", "partner"] {
-        assert!(out.lines().any(|l| l.trim_start().starts_with(role) && l.split_whitespace().nth(1).is_some_and(|t| t.len() >= 32)), "{out}");
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(role)
+                && l.split_whitespace().nth(1).is_some_and(|t| t.len() >= 32)),
+            "{out}"
+        );
     }
 }

@@ -241,13 +241,26 @@ fn rejects_of_pretty_printed_input_are_one_line_each() {
     let path = dir.path().join("pretty.geojson");
     std::fs::write(&path, serde_json::to_string_pretty(&fc).unwrap()).unwrap();
     let rejects = dir.path().join("rejects.ndjson");
-    let o = run(&store, &["ingest", "incidents", path.to_str().unwrap(), "--skip-invalid", "--rejects", rejects.to_str().unwrap()]);
+    let o = run(
+        &store,
+        &[
+            "ingest",
+            "incidents",
+            path.to_str().unwrap(),
+            "--skip-invalid",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&rejects).unwrap();
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows.len(), 1, "{text}");
     let row: Value = serde_json::from_str(rows[0]).unwrap();
-    assert_eq!(row["feature"], bad, "the feature is kept, only its layout changed");
+    assert_eq!(
+        row["feature"], bad,
+        "the feature is kept, only its layout changed"
+    );
 }
 
 #[test]

@@ -32,8 +32,8 @@ use super::coverage::{Coverage, Presence};
 use super::threat::{RiskLevel, Threat};
 use super::AnalysisError;
 use crate::grid::{components, dissolve, Grid};
-use geo::{Distance, Euclidean, MapCoords};
 use crate::model::time::format_time;
+use geo::{Distance, Euclidean, MapCoords};
 use geo_types::{Geometry, MultiPolygon, Point};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -69,10 +69,7 @@ impl BlindSpotParams {
     /// Checks every parameter, naming the bad one.
     pub fn validate(&self) -> Result<(), AnalysisError> {
         if !(self.max_presence.is_finite() && self.max_presence > 0.0 && self.max_presence <= 1.0) {
-            return Err(AnalysisError::param(
-                "max-presence",
-                "must be in (0, 1]",
-            ));
+            return Err(AnalysisError::param("max-presence", "must be in (0, 1]"));
         }
         if !(self.info_margin_m.is_finite() && self.info_margin_m >= 0.0) {
             return Err(AnalysisError::param(
@@ -168,7 +165,8 @@ pub struct BlindSpots {
 /// vulnerability x exposure / capacity, capacity = 1 + 4 x presence.
 pub fn jpt_score(likelihood: u8, vulnerability: u8, exposure: f64, presence: f64) -> Option<f64> {
     (vulnerability > 0).then(|| {
-        f64::from(likelihood) * f64::from(vulnerability) * exposure / (1.0 + 4.0 * presence.clamp(0.0, 1.0))
+        f64::from(likelihood) * f64::from(vulnerability) * exposure
+            / (1.0 + 4.0 * presence.clamp(0.0, 1.0))
     })
 }
 
@@ -231,10 +229,17 @@ pub fn blindspots(
         .collect();
 
     let mut spots = Vec::new();
-    for (kind, selected) in [(BlindSpotKind::Threat, &blind), (BlindSpotKind::Information, &info)] {
+    for (kind, selected) in [
+        (BlindSpotKind::Threat, &blind),
+        (BlindSpotKind::Information, &info),
+    ] {
         let mut these: Vec<BlindSpot> = components(grid, selected)
             .into_par_iter()
-            .map(|cells| summarise(grid, threat, coverage, &bases, &near_hot, kind, cells, params))
+            .map(|cells| {
+                summarise(
+                    grid, threat, coverage, &bases, &near_hot, kind, cells, params,
+                )
+            })
             .collect();
         these.sort_by(|a, b| {
             b.priority
@@ -308,13 +313,17 @@ fn summarise(
             s.jpt_max = Some(s.jpt_max.map_or(j, |m: f64| m.max(j)));
         }
         s.priority += match kind {
-            BlindSpotKind::Threat => f64::from(t.risk) * (1.0 - p.presence.clamp(0.0, 1.0)) * area / 100.0,
+            BlindSpotKind::Threat => {
+                f64::from(t.risk) * (1.0 - p.presence.clamp(0.0, 1.0)) * area / 100.0
+            }
             BlindSpotKind::Information => near_hot[c] * area / 100.0,
         };
         let centre = Point::new(grid.cells[c].xy[0], grid.cells[c].xy[1]);
         for (i, g) in bases {
             let d = Euclidean.distance(&centre, g);
-            if s.nearest_base.is_none_or(|(j, best)| d < best || (d == best && *i < j)) {
+            if s.nearest_base
+                .is_none_or(|(j, best)| d < best || (d == best && *i < j))
+            {
                 s.nearest_base = Some((*i, d));
             }
         }
@@ -340,7 +349,9 @@ fn time_value(t: Option<i64>) -> Value {
 
 /// Days from `t` to `to`, one decimal (null when absent).
 fn days_since(t: Option<i64>, to: i64) -> Value {
-    t.map_or(Value::Null, |t| num(((to - t) as f64 / 86_400.0 * 10.0).round() / 10.0))
+    t.map_or(Value::Null, |t| {
+        num(((to - t) as f64 / 86_400.0 * 10.0).round() / 10.0)
+    })
 }
 
 fn ring_json(ring: &geo_types::LineString<f64>) -> Value {
@@ -348,15 +359,14 @@ fn ring_json(ring: &geo_types::LineString<f64>) -> Value {
 }
 
 fn multipolygon_json(mp: &MultiPolygon<f64>) -> Value {
-    let polys: Vec<Value> = mp
-        .0
-        .iter()
-        .map(|p| {
-            let mut rings = vec![ring_json(p.exterior())];
-            rings.extend(p.interiors().iter().map(ring_json));
-            Value::Array(rings)
-        })
-        .collect();
+    let polys: Vec<Value> =
+        mp.0.iter()
+            .map(|p| {
+                let mut rings = vec![ring_json(p.exterior())];
+                rings.extend(p.interiors().iter().map(ring_json));
+                Value::Array(rings)
+            })
+            .collect();
     json!({"type": "MultiPolygon", "coordinates": polys})
 }
 
@@ -460,7 +470,11 @@ impl BlindSpots {
         let p = &self.params;
         let count = |k: BlindSpotKind| self.spots.iter().filter(|s| s.kind == k).count();
         let area = |k: BlindSpotKind| -> f64 {
-            self.spots.iter().filter(|s| s.kind == k).map(|s| s.area_km2).sum()
+            self.spots
+                .iter()
+                .filter(|s| s.kind == k)
+                .map(|s| s.area_km2)
+                .sum()
         };
         json!({
             "type": "FeatureCollection",
@@ -507,8 +521,12 @@ impl BlindSpots {
 /// The grid's description for output metadata.
 fn grid_json(grid: &Grid) -> Value {
     match grid.kind {
-        crate::grid::GridKind::Square { cell_m } => json!({"kind": "square", "cell_km": cell_m / 1000.0, "cells": grid.len()}),
-        crate::grid::GridKind::H3 { resolution } => json!({"kind": "h3", "resolution": resolution, "cells": grid.len()}),
+        crate::grid::GridKind::Square { cell_m } => {
+            json!({"kind": "square", "cell_km": cell_m / 1000.0, "cells": grid.len()})
+        }
+        crate::grid::GridKind::H3 { resolution } => {
+            json!({"kind": "h3", "resolution": resolution, "cells": grid.len()})
+        }
     }
 }
 
@@ -538,7 +556,15 @@ mod tests {
         let mut e = Events::default();
         let [lon, lat] = g.cells[cell].center;
         for k in 0..n {
-            e.push(format!("h{k}"), lon, lat, TO - DAY, 1.0, "killing".into(), String::new());
+            e.push(
+                format!("h{k}"),
+                lon,
+                lat,
+                TO - DAY,
+                1.0,
+                "killing".into(),
+                String::new(),
+            );
         }
         e
     }
@@ -565,7 +591,10 @@ mod tests {
     }
 
     fn threat_spots(b: &BlindSpots) -> Vec<&BlindSpot> {
-        b.spots.iter().filter(|s| s.kind == BlindSpotKind::Threat).collect()
+        b.spots
+            .iter()
+            .filter(|s| s.kind == BlindSpotKind::Threat)
+            .collect()
     }
 
     /// A vehicle patrol along the parallel through `lat`, across the grid, at `t`.
@@ -605,7 +634,9 @@ mod tests {
             .filter(|&i| {
                 let xy = g.cells[i].xy;
                 let d2 = (xy[0] - c[0]).powi(2) + (xy[1] - c[1]).powi(2);
-                d2 < h * h && w * 3.0 / (std::f64::consts::PI * h * h) * (1.0 - d2 / (h * h)).powi(2) * 1e8 >= p.likelihood_breaks[0]
+                d2 < h * h
+                    && w * 3.0 / (std::f64::consts::PI * h * h) * (1.0 - d2 / (h * h)).powi(2) * 1e8
+                        >= p.likelihood_breaks[0]
             })
             .collect()
     }
@@ -616,10 +647,18 @@ mod tests {
         let c = cell_near(&g, 16.27, 5.18);
         let inc = hotspot(&g, c, 20);
         // A base far away: present, but out of reach.
-        let presence = Presence { patrols: vec![], bases: vec![base("far", [16.03, 5.03], 10_000.0, None)] };
+        let presence = Presence {
+            patrols: vec![],
+            bases: vec![base("far", [16.03, 5.03], 10_000.0, None)],
+        };
         let b = run(&g, &inc, &presence);
         let spots = threat_spots(&b);
-        assert_eq!(spots.len(), 1, "{:?}", spots.iter().map(|s| s.cells.len()).collect::<Vec<_>>());
+        assert_eq!(
+            spots.len(),
+            1,
+            "{:?}",
+            spots.iter().map(|s| s.cells.len()).collect::<Vec<_>>()
+        );
         let want = expected_cells(&g, c, 20);
         assert_eq!(spots[0].cells, want);
         let area: f64 = want.iter().map(|&i| g.cell_area_m2(i) / 1e6).sum();
@@ -648,11 +687,17 @@ mod tests {
         let c = cell_near(&g, 16.27, 5.18);
         let inc = hotspot(&g, c, 20);
         let lat = g.cells[c].center[1];
-        let with_patrol = Presence { patrols: vec![patrol_along("p1", lat, TO - 2 * DAY)], bases: vec![] };
+        let with_patrol = Presence {
+            patrols: vec![patrol_along("p1", lat, TO - 2 * DAY)],
+            bases: vec![],
+        };
         let b = run(&g, &inc, &with_patrol);
         assert!(threat_spots(&b).is_empty(), "{:?}", threat_spots(&b).len());
         // A patrol that passes 20 km north changes nothing.
-        let elsewhere = Presence { patrols: vec![patrol_along("p2", lat + 0.18, TO - 2 * DAY)], bases: vec![] };
+        let elsewhere = Presence {
+            patrols: vec![patrol_along("p2", lat + 0.18, TO - 2 * DAY)],
+            bases: vec![],
+        };
         let b = run(&g, &inc, &elsewhere);
         assert_eq!(threat_spots(&b)[0].cells, expected_cells(&g, c, 20));
         assert!(threat_spots(&b)[0].last_patrol.is_none());
@@ -664,11 +709,20 @@ mod tests {
         let c = cell_near(&g, 16.27, 5.18);
         let inc = hotspot(&g, c, 20);
         let site = g.cells[c].center;
-        let open = Presence { patrols: vec![], bases: vec![base("b", site, 15_000.0, None)] };
+        let open = Presence {
+            patrols: vec![],
+            bases: vec![base("b", site, 15_000.0, None)],
+        };
         assert!(threat_spots(&run(&g, &inc, &open)).is_empty());
-        let still_open = Presence { patrols: vec![], bases: vec![base("b", site, 15_000.0, Some(TO))] };
+        let still_open = Presence {
+            patrols: vec![],
+            bases: vec![base("b", site, 15_000.0, Some(TO))],
+        };
         assert!(threat_spots(&run(&g, &inc, &still_open)).is_empty());
-        let closed = Presence { patrols: vec![], bases: vec![base("b", site, 15_000.0, Some(TO - 10 * DAY))] };
+        let closed = Presence {
+            patrols: vec![],
+            bases: vec![base("b", site, 15_000.0, Some(TO - 10 * DAY))],
+        };
         let b = run(&g, &inc, &closed);
         assert_eq!(threat_spots(&b).len(), 1);
         assert_eq!(threat_spots(&b)[0].cells, expected_cells(&g, c, 20));
@@ -679,17 +733,33 @@ mod tests {
         let mut rng = crate::demo::rng::Rng::new(seed);
         let mut inc = Events::default();
         for k in 0..300 {
-            let centre = [16.1 + 0.1 * rng.below(4) as f64, 5.08 + 0.07 * rng.below(4) as f64];
+            let centre = [
+                16.1 + 0.1 * rng.below(4) as f64,
+                5.08 + 0.07 * rng.below(4) as f64,
+            ];
             let lon = centre[0] + rng.gauss(0.0, 0.02);
             let lat = centre[1] + rng.gauss(0.0, 0.02);
             let t = TO - rng.below(89) as i64 * DAY;
-            let cat = if rng.chance(0.5) { "killing" } else { "looting-burning" };
+            let cat = if rng.chance(0.5) {
+                "killing"
+            } else {
+                "looting-burning"
+            };
             inc.push(format!("i{k}"), lon, lat, t, 1.0, cat.into(), String::new());
         }
         let patrols = (0..6)
-            .map(|k| patrol_along(&format!("p{k}"), 5.02 + 0.06 * k as f64, TO - rng.below(80) as i64 * DAY))
+            .map(|k| {
+                patrol_along(
+                    &format!("p{k}"),
+                    5.02 + 0.06 * k as f64,
+                    TO - rng.below(80) as i64 * DAY,
+                )
+            })
             .collect();
-        let bases = vec![base("b0", [16.1, 5.1], 8_000.0, None), base("b1", [16.45, 5.3], 8_000.0, Some(TO - DAY))];
+        let bases = vec![
+            base("b0", [16.1, 5.1], 8_000.0, None),
+            base("b1", [16.45, 5.3], 8_000.0, Some(TO - DAY)),
+        ];
         let _ = g;
         (inc, Presence { patrols, bases })
     }
@@ -709,16 +779,26 @@ mod tests {
             for k in 0..4 {
                 if k % 2 == 0 {
                     let lat = 5.0 + rng.f64() * 0.36;
-                    presence.patrols.push(patrol_along(&format!("x{k}"), lat, TO - rng.below(60) as i64 * DAY));
+                    presence.patrols.push(patrol_along(
+                        &format!("x{k}"),
+                        lat,
+                        TO - rng.below(60) as i64 * DAY,
+                    ));
                 } else {
                     let at = [16.0 + rng.f64() * 0.54, 5.0 + rng.f64() * 0.36];
-                    presence.bases.push(base(&format!("y{k}"), at, 6_000.0, None));
+                    presence
+                        .bases
+                        .push(base(&format!("y{k}"), at, 6_000.0, None));
                 }
                 let b = run(&g, &inc, &presence);
                 let a = threat_area(&b);
                 assert!(a <= area + 1e-9, "seed {seed} step {k}: {a} > {area}");
                 // Cell by cell: nothing becomes blind.
-                assert!(b.blind.iter().zip(&blind).all(|(now, before)| !*now || *before));
+                assert!(b
+                    .blind
+                    .iter()
+                    .zip(&blind)
+                    .all(|(now, before)| !*now || *before));
                 area = a;
                 blind = b.blind;
             }
@@ -733,7 +813,15 @@ mod tests {
         // Reverse every input.
         let mut rev = Events::default();
         for i in (0..inc.len()).rev() {
-            rev.push(inc.id[i].clone(), inc.lon[i], inc.lat[i], inc.time[i], inc.weight[i], inc.category[i].clone(), inc.actor[i].clone());
+            rev.push(
+                inc.id[i].clone(),
+                inc.lon[i],
+                inc.lat[i],
+                inc.time[i],
+                inc.weight[i],
+                inc.category[i].clone(),
+                inc.actor[i].clone(),
+            );
         }
         let mut p2 = presence.clone();
         p2.patrols.reverse();
@@ -745,7 +833,8 @@ mod tests {
             assert_eq!((x.kind, x.rank, &x.cells), (y.kind, y.rank, &y.cells));
             assert!((x.priority - y.priority).abs() <= 1e-9 * x.priority.max(1.0));
             assert_eq!(x.polygon, y.polygon);
-            let name = |p: &Presence, s: &BlindSpot| s.nearest_base.map(|(i, _)| p.bases[i].id.clone());
+            let name =
+                |p: &Presence, s: &BlindSpot| s.nearest_base.map(|(i, _)| p.bases[i].id.clone());
             assert_eq!(name(&presence, x), name(&p2, y));
         }
         assert!(!a.spots.is_empty());
@@ -764,11 +853,19 @@ mod tests {
             max_presence: 0.0,
             ..Default::default()
         };
-        assert!(p.validate().unwrap_err().to_string().contains("max-presence"));
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max-presence"));
         let p = BlindSpotParams {
             hotspot_bonus: 0.5,
             ..Default::default()
         };
-        assert!(p.validate().unwrap_err().to_string().contains("hotspot-bonus"));
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hotspot-bonus"));
     }
 }

@@ -163,7 +163,6 @@ fn weight_of(weight: &Weight, f: &Feature) -> f64 {
     }
 }
 
-
 /// Reads the point events of `layer` that pass `filter`, in store order. Only
 /// point layers (incidents, sightings) can be analysed as events.
 pub fn load_events(

@@ -53,7 +53,10 @@ impl ImpactParams {
     /// Checks every parameter, naming the bad one.
     pub fn validate(&self) -> Result<(), AnalysisError> {
         if self.window_days < 1 || self.window_days > 3650 {
-            return Err(AnalysisError::param("window-days", "must be 1 to 3650 days"));
+            return Err(AnalysisError::param(
+                "window-days",
+                "must be 1 to 3650 days",
+            ));
         }
         if self.to - self.from < self.window_days * DAY {
             return Err(AnalysisError::param(
@@ -116,7 +119,10 @@ impl Group {
         if cell_months == 0.0 {
             return (f64::NAN, f64::NAN);
         }
-        (self.before as f64 / cell_months, self.after as f64 / cell_months)
+        (
+            self.before as f64 / cell_months,
+            self.after as f64 / cell_months,
+        )
     }
 
     /// The difference in differences: `(after - before) - (control_after -
@@ -137,6 +143,10 @@ pub struct Impact {
     /// The parameters.
     pub params: ImpactParams,
 }
+
+/// Per onset day: (before, after, sensitive) incidents per cell with any,
+/// and per stratum the comparable cells' (number, sum before, sum after).
+type DayCounts = (FxHashMap<usize, (u32, u32, u32)>, [(usize, f64, f64); 4]);
 
 fn stratum(n: u32) -> u8 {
     match n {
@@ -162,7 +172,10 @@ pub fn impact(
 ) -> Result<Impact, AnalysisError> {
     params.validate()?;
     if visits.len() != presence.patrols.len() {
-        return Err(AnalysisError::param("visits", "one visit list per patrol is needed"));
+        return Err(AnalysisError::param(
+            "visits",
+            "one visit list per patrol is needed",
+        ));
     }
     let n = grid.len();
     let w = params.window_days * DAY;
@@ -202,19 +215,38 @@ pub fn impact(
     for (m, mode) in crate::model::schema::MODES.iter().enumerate() {
         let g = groups.len();
         let mut any = false;
-        for c in 0..n {
-            let first = cell_visits[c]
+        for (c, visits) in cell_visits.iter().enumerate() {
+            let first = visits
                 .iter()
                 .filter(|v| v.2 == m && v.0 >= params.from && v.0 <= last_onset)
                 .map(|v| v.0)
                 .find(|&t| !present(c, t - w, t));
             if let Some(t) = first {
                 any = true;
-                treated.push(Treated { group: g, cell: c, onset: day(t), before: 0, after: 0, control: None, controls: 0 });
+                treated.push(Treated {
+                    group: g,
+                    cell: c,
+                    onset: day(t),
+                    before: 0,
+                    after: 0,
+                    control: None,
+                    controls: 0,
+                });
             }
         }
         if any {
-            groups.push(Group { kind: "patrol", key: (*mode).to_string(), name: String::new(), cells: 0, unmatched: 0, before: 0, after: 0, control_before: 0.0, control_after: 0.0, sensitive: 0 });
+            groups.push(Group {
+                kind: "patrol",
+                key: (*mode).to_string(),
+                name: String::new(),
+                cells: 0,
+                unmatched: 0,
+                before: 0,
+                after: 0,
+                control_before: 0.0,
+                control_after: 0.0,
+                sensitive: 0,
+            });
         }
     }
     for (bi, b) in bases.iter().enumerate() {
@@ -225,16 +257,37 @@ pub fn impact(
         let t = b.start;
         let mut any = false;
         for c in base_cells(grid, b) {
-            let other_base = reach[c].iter().any(|r| r.2 != bi && r.0 < t && r.1 >= t - w);
+            let other_base = reach[c]
+                .iter()
+                .any(|r| r.2 != bi && r.0 < t && r.1 >= t - w);
             let v = &cell_visits[c];
             let patrolled = v.iter().any(|x| x.0 < t && x.1 >= t - w);
             if !other_base && !patrolled {
                 any = true;
-                treated.push(Treated { group: g, cell: c, onset: day(t), before: 0, after: 0, control: None, controls: 0 });
+                treated.push(Treated {
+                    group: g,
+                    cell: c,
+                    onset: day(t),
+                    before: 0,
+                    after: 0,
+                    control: None,
+                    controls: 0,
+                });
             }
         }
         if any {
-            groups.push(Group { kind: "base", key: b.id.clone(), name: b.name.clone(), cells: 0, unmatched: 0, before: 0, after: 0, control_before: 0.0, control_after: 0.0, sensitive: 0 });
+            groups.push(Group {
+                kind: "base",
+                key: b.id.clone(),
+                name: b.name.clone(),
+                cells: 0,
+                unmatched: 0,
+                before: 0,
+                after: 0,
+                control_before: 0.0,
+                control_after: 0.0,
+                sensitive: 0,
+            });
         }
     }
 
@@ -242,8 +295,13 @@ pub fn impact(
     let mut inc: Vec<(i64, usize, bool)> = (0..incidents.len())
         .into_par_iter()
         .filter_map(|i| {
-            grid.locate(incidents.lon[i], incidents.lat[i])
-                .map(|c| (incidents.time[i], c, incidents.sensitive.get(i).copied().unwrap_or(false)))
+            grid.locate(incidents.lon[i], incidents.lat[i]).map(|c| {
+                (
+                    incidents.time[i],
+                    c,
+                    incidents.sensitive.get(i).copied().unwrap_or(false),
+                )
+            })
         })
         .collect();
     inc.sort_unstable();
@@ -257,7 +315,7 @@ pub fn impact(
     let mut days: Vec<i64> = treated.iter().map(|t| t.onset).collect();
     days.sort_unstable();
     days.dedup();
-    let per_day: Vec<(FxHashMap<usize, (u32, u32, u32)>, [(usize, f64, f64); 4])> = days
+    let per_day: Vec<DayCounts> = days
         .par_iter()
         .map(|&d| {
             let mut counts: FxHashMap<usize, (u32, u32, u32)> = FxHashMap::default();
@@ -360,13 +418,27 @@ mod tests {
         let mut e = Events::default();
         for (k, &(c, t)) in spec.iter().enumerate() {
             let [lon, lat] = g.cells[c].center;
-            e.push(format!("e{k}"), lon, lat, t, 1.0, "killing".into(), String::new());
+            e.push(
+                format!("e{k}"),
+                lon,
+                lat,
+                t,
+                1.0,
+                "killing".into(),
+                String::new(),
+            );
         }
         e
     }
 
     fn patrol(mode: usize) -> Patrol {
-        Patrol { id: format!("p{mode}"), mode, kind: "routine".into(), parts: vec![], times: vec![] }
+        Patrol {
+            id: format!("p{mode}"),
+            mode,
+            kind: "routine".into(),
+            parts: vec![],
+            times: vec![],
+        }
     }
 
     #[test]
@@ -375,7 +447,10 @@ mod tests {
         let day = DAY;
         let onset = 100 * day;
         let treated_cell = 10;
-        let presence = Presence { patrols: vec![patrol(0)], bases: vec![] };
+        let presence = Presence {
+            patrols: vec![patrol(0)],
+            bases: vec![],
+        };
         let visits = vec![vec![(treated_cell, onset + 3600, onset + 7200)]];
         // Treated cell: 4 before, 1 after. Two controls with 4+ before: one 4 -> 4, one 5 -> 3.
         let mut spec = Vec::new();
@@ -393,7 +468,11 @@ mod tests {
         for k in 0..3 {
             spec.push((30, onset + (k + 1) * day));
         }
-        let p = ImpactParams { from: 0, to: 300 * day, window_days: 30 };
+        let p = ImpactParams {
+            from: 0,
+            to: 300 * day,
+            window_days: 30,
+        };
         let r = impact(&g, &presence, &visits, &events(&g, &spec), &p).unwrap();
         assert_eq!(r.groups.len(), 1);
         let grp = &r.groups[0];
@@ -409,9 +488,19 @@ mod tests {
     fn a_cell_patrolled_just_before_is_not_an_onset() {
         let g = grid();
         let onset = 100 * DAY;
-        let presence = Presence { patrols: vec![patrol(1), patrol(1)], bases: vec![] };
-        let visits = vec![vec![(5, onset - 10 * DAY, onset - 10 * DAY)], vec![(5, onset, onset)]];
-        let p = ImpactParams { from: onset - 5 * DAY, to: 300 * DAY, window_days: 30 };
+        let presence = Presence {
+            patrols: vec![patrol(1), patrol(1)],
+            bases: vec![],
+        };
+        let visits = vec![
+            vec![(5, onset - 10 * DAY, onset - 10 * DAY)],
+            vec![(5, onset, onset)],
+        ];
+        let p = ImpactParams {
+            from: onset - 5 * DAY,
+            to: 300 * DAY,
+            window_days: 30,
+        };
         let r = impact(&g, &presence, &visits, &Events::default(), &p).unwrap();
         assert!(r.groups.is_empty(), "{:?}", r.groups);
     }
@@ -431,17 +520,38 @@ mod tests {
             start,
             end: None,
         };
-        let presence = Presence { patrols: vec![], bases: vec![base] };
-        let p = ImpactParams { from: 0, to: 300 * DAY, window_days: 30 };
+        let presence = Presence {
+            patrols: vec![],
+            bases: vec![base],
+        };
+        let p = ImpactParams {
+            from: 0,
+            to: 300 * DAY,
+            window_days: 30,
+        };
         // The treated centre: 2 before, 0 after; a comparable cell far away: 2 before, 1 after.
-        let e = events(&g, &[(c, start - DAY), (c, start - 2 * DAY), (0, start - DAY), (0, start - 3 * DAY), (0, start + DAY)]);
+        let e = events(
+            &g,
+            &[
+                (c, start - DAY),
+                (c, start - 2 * DAY),
+                (0, start - DAY),
+                (0, start - 3 * DAY),
+                (0, start + DAY),
+            ],
+        );
         let r = impact(&g, &presence, &[], &e, &p).unwrap();
         assert_eq!(r.groups.len(), 1);
         let grp = &r.groups[0];
-        assert_eq!((grp.kind, grp.key.as_str(), grp.name.as_str()), ("base", "b1", "TOB North"));
+        assert_eq!(
+            (grp.kind, grp.key.as_str(), grp.name.as_str()),
+            ("base", "b1", "TOB North")
+        );
         let mut want = 0;
         for cell in &g.cells {
-            let d = ((cell.xy[0] - g.cells[c].xy[0]).powi(2) + (cell.xy[1] - g.cells[c].xy[1]).powi(2)).sqrt();
+            let d = ((cell.xy[0] - g.cells[c].xy[0]).powi(2)
+                + (cell.xy[1] - g.cells[c].xy[1]).powi(2))
+            .sqrt();
             want += usize::from(d <= 3_000.0);
         }
         assert_eq!(grp.cells + grp.unmatched, want);
@@ -456,8 +566,22 @@ mod tests {
     #[test]
     fn the_period_must_hold_a_window() {
         let g = grid();
-        let p = ImpactParams { from: 0, to: 10 * DAY, window_days: 30 };
-        let e = impact(&g, &Presence { patrols: vec![], bases: vec![] }, &[], &Events::default(), &p).unwrap_err();
+        let p = ImpactParams {
+            from: 0,
+            to: 10 * DAY,
+            window_days: 30,
+        };
+        let e = impact(
+            &g,
+            &Presence {
+                patrols: vec![],
+                bases: vec![],
+            },
+            &[],
+            &Events::default(),
+            &p,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("`from`"), "{e}");
     }
 }

@@ -48,7 +48,10 @@ const DAY: f64 = 86_400.0;
 pub fn severity(category: &str) -> f64 {
     match category {
         "killing" | "sexual-violence" => 5.0,
-        "abduction" | "attack-on-civilian-site" | "forced-displacement" | "child-recruitment"
+        "abduction"
+        | "attack-on-civilian-site"
+        | "forced-displacement"
+        | "child-recruitment"
         | "explosive-ordnance" => 4.0,
         "injury" | "looting-burning" | "arbitrary-detention" => 3.0,
         _ => 2.0,
@@ -78,7 +81,9 @@ fn grade_weight(index: Option<usize>) -> f64 {
 
 /// Weight of a sighting before recency: strength factor x source grade.
 pub fn sighting_weight(f: &Feature) -> f64 {
-    let strength = f.int("strength").map_or(1.0, |s| 1.0 + (1.0 + s.max(0) as f64).log10());
+    let strength = f
+        .int("strength")
+        .map_or(1.0, |s| 1.0 + (1.0 + s.max(0) as f64).log10());
     let reliability = f
         .str("source_reliability")
         .and_then(|r| ["A", "B", "C", "D", "E", "F"].iter().position(|x| *x == r));
@@ -179,13 +184,19 @@ impl ThreatParams {
     /// Checks every parameter, naming the bad one.
     pub fn validate(&self) -> Result<(), AnalysisError> {
         if self.to < self.from {
-            return Err(AnalysisError::param("to", "the window ends before it starts"));
+            return Err(AnalysisError::param(
+                "to",
+                "the window ends before it starts",
+            ));
         }
         let positive = |name, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(AnalysisError::param(name, format!("{v} must be a positive number")))
+                Err(AnalysisError::param(
+                    name,
+                    format!("{v} must be a positive number"),
+                ))
             }
         };
         positive("bandwidth", self.bandwidth_m)?;
@@ -197,7 +208,10 @@ impl ThreatParams {
             ));
         }
         if !(self.site_radius_m.is_finite() && self.site_radius_m >= 0.0) {
-            return Err(AnalysisError::param("site-radius", "must be a non-negative distance"));
+            return Err(AnalysisError::param(
+                "site-radius",
+                "must be a non-negative distance",
+            ));
         }
         let b = self.likelihood_breaks;
         if !(b.iter().all(|x| x.is_finite() && *x > 0.0) && b.windows(2).all(|w| w[0] < w[1])) {
@@ -217,7 +231,11 @@ impl ThreatParams {
 
     /// Likelihood band (1..5) of a threat value.
     pub fn likelihood(&self, threat: f64) -> u8 {
-        1 + self.likelihood_breaks.iter().filter(|b| threat >= **b).count() as u8
+        1 + self
+            .likelihood_breaks
+            .iter()
+            .filter(|b| threat >= **b)
+            .count() as u8
     }
 }
 
@@ -301,7 +319,15 @@ pub fn load_sightings(
         let w = sighting_weight(&f);
         let activity = f.str("activity").unwrap_or("other").to_string();
         let actor = f.str("actor").unwrap_or("").to_string();
-        events.push(f.id, p.x(), p.y(), f.time.start.timestamp(), w, activity, actor);
+        events.push(
+            f.id,
+            p.x(),
+            p.y(),
+            f.time.start.timestamp(),
+            w,
+            activity,
+            actor,
+        );
         Ok(())
     })?;
     Ok(events)
@@ -371,12 +397,7 @@ struct Binned {
     outside: usize,
 }
 
-fn bin(
-    grid: &Grid,
-    events: &Events,
-    params: &ThreatParams,
-    sev: fn(&str) -> f64,
-) -> Binned {
+fn bin(grid: &Grid, events: &Events, params: &ThreatParams, sev: fn(&str) -> f64) -> Binned {
     let located: Vec<Option<(usize, f64, f64)>> = (0..events.len())
         .into_par_iter()
         .map(|i| {
@@ -490,7 +511,11 @@ pub fn threat(
     }
     let inc = bin(grid, incidents, params, severity);
     let sig = bin(grid, sightings, params, activity_severity);
-    let smoothed = smooth(grid, [&inc.w[..], &inc.ws[..], &sig.w[..], &sig.ws[..]], params)?;
+    let smoothed = smooth(
+        grid,
+        [&inc.w[..], &inc.ws[..], &sig.w[..], &sig.ws[..]],
+        params,
+    )?;
     let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.xy).collect();
     let band_m = auto_distance_band(&centres)?;
     let w = Weights::distance_band(&centres, band_m)?;
@@ -527,7 +552,11 @@ pub fn threat(
                 1.0
             };
             let (vulnerability, exposure, population) = vuln[i];
-            let bump = if vulnerability >= 4 && mass > 0.0 { 1.0 } else { 0.0 };
+            let bump = if vulnerability >= 4 && mass > 0.0 {
+                1.0
+            } else {
+                0.0
+            };
             let impact = (mean_sev.round() + bump).clamp(1.0, 5.0) as u8;
             CellThreat {
                 incident_density: inc_d,
@@ -608,14 +637,18 @@ mod tests {
         let t = threat(&g, &e, &Events::default(), &[], &p).unwrap();
         let h = p.bandwidth_m;
         for (i, cell) in g.cells.iter().enumerate() {
-            let d2 = (cell.xy[0] - g.cells[c].xy[0]).powi(2) + (cell.xy[1] - g.cells[c].xy[1]).powi(2);
+            let d2 =
+                (cell.xy[0] - g.cells[c].xy[0]).powi(2) + (cell.xy[1] - g.cells[c].xy[1]).powi(2);
             let k = if d2 < h * h {
                 3.0 / (std::f64::consts::PI * h * h) * (1.0 - d2 / (h * h)).powi(2)
             } else {
                 0.0
             };
             let want = 12.0 * k * 1e6 * 100.0;
-            assert!((t.cells[i].threat - want).abs() <= 1e-9 * want.max(1.0), "cell {i}");
+            assert!(
+                (t.cells[i].threat - want).abs() <= 1e-9 * want.max(1.0),
+                "cell {i}"
+            );
         }
         assert_eq!(t.cells[c].incidents, 12);
         assert_eq!(t.cells[c].impact, 5);
@@ -635,7 +668,14 @@ mod tests {
     fn events_outside_the_window_count_nothing() {
         let g = grid();
         let e = events_at(&g, &[(100, 5, "killing", -DAY_S)]);
-        let t = threat(&g, &e, &Events::default(), &[], &ThreatParams::new(0, DAY_S)).unwrap();
+        let t = threat(
+            &g,
+            &e,
+            &Events::default(),
+            &[],
+            &ThreatParams::new(0, DAY_S),
+        )
+        .unwrap();
         assert!(t.cells.iter().all(|c| c.threat == 0.0 && c.incidents == 0));
         assert_eq!(t.outside, 0);
     }
@@ -648,11 +688,21 @@ mod tests {
         let mut rng = crate::demo::rng::Rng::new(7);
         let mut spec = Vec::new();
         for _ in 0..40 {
-            spec.push((rng.below(g.len() as u64) as usize, 1 + rng.below(3) as usize, "injury", rng.below(to as u64) as i64));
+            spec.push((
+                rng.below(g.len() as u64) as usize,
+                1 + rng.below(3) as usize,
+                "injury",
+                rng.below(to as u64) as i64,
+            ));
         }
         let base = threat(&g, &events_at(&g, &spec), &Events::default(), &[], &p).unwrap();
         for _ in 0..20 {
-            spec.push((rng.below(g.len() as u64) as usize, 1, "killing", rng.below(to as u64) as i64));
+            spec.push((
+                rng.below(g.len() as u64) as usize,
+                1,
+                "killing",
+                rng.below(to as u64) as i64,
+            ));
         }
         let more = threat(&g, &events_at(&g, &spec), &Events::default(), &[], &p).unwrap();
         for (a, b) in base.cells.iter().zip(&more.cells) {
@@ -668,15 +718,29 @@ mod tests {
         let p = ThreatParams::new(0, to);
         let mut rng = crate::demo::rng::Rng::new(11);
         let mut spec: Vec<(usize, usize, &str, i64)> = (0..200)
-            .map(|_| (rng.below(g.len() as u64) as usize, 1, "abduction", rng.below(to as u64) as i64))
+            .map(|_| {
+                (
+                    rng.below(g.len() as u64) as usize,
+                    1,
+                    "abduction",
+                    rng.below(to as u64) as i64,
+                )
+            })
             .collect();
-        let a = with_threads(1, || threat(&g, &events_at(&g, &spec), &Events::default(), &[], &p).unwrap());
+        let a = with_threads(1, || {
+            threat(&g, &events_at(&g, &spec), &Events::default(), &[], &p).unwrap()
+        });
         spec.reverse();
-        let b = with_threads(2, || threat(&g, &events_at(&g, &spec), &Events::default(), &[], &p).unwrap());
+        let b = with_threads(2, || {
+            threat(&g, &events_at(&g, &spec), &Events::default(), &[], &p).unwrap()
+        });
         for (x, y) in a.cells.iter().zip(&b.cells) {
             // Sums of the same terms in another order: equal to rounding.
             assert!((x.threat - y.threat).abs() <= 1e-12 * x.threat.max(1.0));
-            assert_eq!((x.likelihood, x.impact, x.incidents), (y.likelihood, y.impact, y.incidents));
+            assert_eq!(
+                (x.likelihood, x.impact, x.incidents),
+                (y.likelihood, y.impact, y.incidents)
+            );
         }
     }
 

@@ -68,16 +68,27 @@ fn one(grid: &Grid, p: &Patrol, params: &CoverageParams) -> Vec<Visit> {
                 let cxy = grid.cells[c].xy;
                 let f = [p0[0] - cxy[0], p0[1] - cxy[1]];
                 // |f + s d|^2 <= r^2  <=>  len2 s^2 + 2 (f.d) s + |f|^2 - r^2 <= 0
-                let (a, b, cc) = (len2, 2.0 * (f[0] * d[0] + f[1] * d[1]), f[0] * f[0] + f[1] * f[1] - r2);
+                let (a, b, cc) = (
+                    len2,
+                    2.0 * (f[0] * d[0] + f[1] * d[1]),
+                    f[0] * f[0] + f[1] * f[1] - r2,
+                );
                 let (s0, s1) = if a == 0.0 {
-                    if cc <= 0.0 { (0.0, 1.0) } else { return }
+                    if cc <= 0.0 {
+                        (0.0, 1.0)
+                    } else {
+                        return;
+                    }
                 } else {
                     let disc = b * b - 4.0 * a * cc;
                     if disc < 0.0 {
                         return;
                     }
                     let q = disc.sqrt();
-                    (((-b - q) / (2.0 * a)).max(0.0), ((-b + q) / (2.0 * a)).min(1.0))
+                    (
+                        ((-b - q) / (2.0 * a)).max(0.0),
+                        ((-b + q) / (2.0 * a)).min(1.0),
+                    )
                 };
                 if s0 <= s1 {
                     note(c, t0 + s0 * (t1 - t0), t0 + s1 * (t1 - t0));
@@ -106,8 +117,15 @@ mod tests {
             parts: vec![vec![[17.9, lat], [18.5, lat]]],
             times: vec![vec![0, 36_000]],
         };
-        let params = CoverageParams { from: 0, to: 100_000, ..CoverageParams::default() };
-        let presence = Presence { patrols: vec![p], bases: vec![] };
+        let params = CoverageParams {
+            from: 0,
+            to: 100_000,
+            ..CoverageParams::default()
+        };
+        let presence = Presence {
+            patrols: vec![p],
+            bases: vec![],
+        };
         let v = patrol_visits(&g, &presence, &params).unwrap();
         let a = g.project(17.9, lat);
         let b = g.project(18.5, lat);
@@ -116,7 +134,9 @@ mod tests {
         for (i, c) in g.cells.iter().enumerate() {
             // Distance from the centre to the segment, brute force.
             let d = [b[0] - a[0], b[1] - a[1]];
-            let s = (((c.xy[0] - a[0]) * d[0] + (c.xy[1] - a[1]) * d[1]) / (d[0] * d[0] + d[1] * d[1])).clamp(0.0, 1.0);
+            let s = (((c.xy[0] - a[0]) * d[0] + (c.xy[1] - a[1]) * d[1])
+                / (d[0] * d[0] + d[1] * d[1]))
+                .clamp(0.0, 1.0);
             let q = [a[0] + s * d[0] - c.xy[0], a[1] + s * d[1] - c.xy[1]];
             if (q[0] * q[0] + q[1] * q[1]).sqrt() <= r {
                 want.push(i);
@@ -128,10 +148,17 @@ mod tests {
         for &(c, first, last) in &v[0] {
             let x = g.cells[c].xy[0];
             let t_mid = (x - a[0]) / (b[0] - a[0]) * 36_000.0;
-            assert!((first as f64) <= t_mid + 1.0 && t_mid - 1.0 <= last as f64, "cell {c}");
+            assert!(
+                (first as f64) <= t_mid + 1.0 && t_mid - 1.0 <= last as f64,
+                "cell {c}"
+            );
         }
         // Clipped to the window.
-        let params = CoverageParams { from: 40_000, to: 100_000, ..CoverageParams::default() };
+        let params = CoverageParams {
+            from: 40_000,
+            to: 100_000,
+            ..CoverageParams::default()
+        };
         assert!(patrol_visits(&g, &presence, &params).unwrap()[0].is_empty());
     }
 }

@@ -32,7 +32,8 @@ pub struct Args {
 fn serve(cli: &Cli, addr: &str) -> crate::Result<()> {
     use crate::server::config::{new_secret, sha256, to_hex, TokenConfig};
     use crate::server::{Config, ServerError};
-    let cfg_err = |e: crate::server::config::ConfigError| crate::Error::Server(ServerError::Config(e.0));
+    let cfg_err =
+        |e: crate::server::config::ConfigError| crate::Error::Server(ServerError::Config(e.0));
     let mut cfg = Config {
         listen: addr.to_string(),
         store: cli.store.clone(),

@@ -2,9 +2,9 @@
 
 use super::events::EventArgs;
 use super::Outcome;
-use crate::store::Store;
 use crate::analysis::cluster_layer::{cluster, ClusterMethod, ClusterParams};
 use crate::analysis::AnalysisError;
+use crate::store::Store;
 
 /// Parameters of a cluster analysis.
 #[derive(Debug, clap::Args)]
@@ -58,14 +58,14 @@ fn run(store: &dyn Store, args: &ClusterRequest) -> crate::Result<Outcome> {
     let result = cluster(&events, &params)?;
     let noise = result.clustering.labels.iter().filter(|l| **l < 0).count();
     let summary = format!(
-            "clusters: {} events, {} clusters, {} noise ({}, eps {} km, min {} events)",
-            events.len(),
-            result.summaries.len(),
-            noise,
-            args.method,
-            args.eps_km,
-            args.min_points
-        );
+        "clusters: {} events, {} clusters, {} noise ({}, eps {} km, min {} events)",
+        events.len(),
+        result.summaries.len(),
+        noise,
+        args.method,
+        args.eps_km,
+        args.min_points
+    );
     Ok(Outcome {
         geojson: result.to_geojson(&events, args.points),
         summary,

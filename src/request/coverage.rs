@@ -47,7 +47,12 @@ pub fn load_reports(
         ..Default::default()
     };
     let mut all = load_events(store, Layer::Incidents, &filter, &Weight::Count)?;
-    all.extend_from(&load_events(store, Layer::Sightings, &filter, &Weight::Count)?);
+    all.extend_from(&load_events(
+        store,
+        Layer::Sightings,
+        &filter,
+        &Weight::Count,
+    )?);
     Ok(all)
 }
 

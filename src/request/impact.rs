@@ -6,8 +6,8 @@ use super::events::FilterArgs;
 use super::surface::{time_json, window, GridArgs, PresenceArgs, DAY};
 use super::Outcome;
 use crate::analysis::coverage::load_presence;
-use crate::analysis::visits::patrol_visits;
 use crate::analysis::impact::{impact, Impact, ImpactParams};
+use crate::analysis::visits::patrol_visits;
 use crate::model::Layer;
 use crate::store::Store;
 use chrono::DateTime;
@@ -96,7 +96,10 @@ fn row(result: &Impact, i: usize) -> Value {
     let cells = g.cells as f64;
     let months = result.params.window_days as f64 / 30.0;
     let (cb, ca) = if cells > 0.0 {
-        (g.control_before / cells / months, g.control_after / cells / months)
+        (
+            g.control_before / cells / months,
+            g.control_after / cells / months,
+        )
     } else {
         (f64::NAN, f64::NAN)
     };
@@ -123,8 +126,20 @@ fn row(result: &Impact, i: usize) -> Value {
 
 /// Column order of the CSV table.
 pub const CSV_COLUMNS: &[&str] = &[
-    "group", "kind", "key", "name", "cells", "unmatched", "before", "after", "rate_before",
-    "rate_after", "control_before", "control_after", "control_rate_before", "control_rate_after",
+    "group",
+    "kind",
+    "key",
+    "name",
+    "cells",
+    "unmatched",
+    "before",
+    "after",
+    "rate_before",
+    "rate_after",
+    "control_before",
+    "control_after",
+    "control_rate_before",
+    "control_rate_after",
     "did",
 ];
 
@@ -134,7 +149,10 @@ pub const CSV_COLUMNS: &[&str] = &[
 pub fn table_csv(geojson: &Value) -> String {
     let mut out = CSV_COLUMNS.join(",");
     out.push_str("\r\n");
-    let rows = geojson["jointmap"]["table"].as_array().cloned().unwrap_or_default();
+    let rows = geojson["jointmap"]["table"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for r in rows {
         let fields: Vec<String> = CSV_COLUMNS
             .iter()

@@ -100,9 +100,10 @@ pub fn area_from_geojson(v: &serde_json::Value) -> Result<Area, String> {
 /// Checks that an optional number of km is finite and positive.
 pub(crate) fn positive_km(name: &'static str, v: Option<f64>) -> Result<(), AnalysisError> {
     match v {
-        Some(x) if !(x.is_finite() && x > 0.0) => {
-            Err(AnalysisError::param(name, "must be a positive number of km"))
-        }
+        Some(x) if !(x.is_finite() && x > 0.0) => Err(AnalysisError::param(
+            name,
+            "must be a positive number of km",
+        )),
         _ => Ok(()),
     }
 }

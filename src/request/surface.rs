@@ -38,7 +38,12 @@ pub struct GridArgs {
 impl GridArgs {
     /// Builds the grid over `--area`, else `bbox`, else the extent of every
     /// layer in the store padded by `pad_m`.
-    pub fn build(&self, store: &dyn Store, bbox: Option<[f64; 4]>, pad_m: f64) -> crate::Result<Grid> {
+    pub fn build(
+        &self,
+        store: &dyn Store,
+        bbox: Option<[f64; 4]>,
+        pad_m: f64,
+    ) -> crate::Result<Grid> {
         positive_km("cell-km", Some(self.cell_km))?;
         let area = match (&self.area, bbox) {
             (Some(path), _) => read_area(path)?,
@@ -55,10 +60,20 @@ impl GridArgs {
 
 /// The extent of every layer, padded by `pad_m`.
 fn store_extent(store: &dyn Store, pad_m: f64) -> crate::Result<[f64; 4]> {
-    let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
     for layer in Layer::ALL {
         if let Some(e) = store.summary(layer)?.bbox {
-            b = [b[0].min(e[0]), b[1].min(e[1]), b[2].max(e[2]), b[3].max(e[3])];
+            b = [
+                b[0].min(e[0]),
+                b[1].min(e[1]),
+                b[2].max(e[2]),
+                b[3].max(e[3]),
+            ];
         }
     }
     if !b[0].is_finite() {
@@ -138,7 +153,10 @@ impl PresenceArgs {
             ("corridor-boat-km", self.corridor_boat_km),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(AnalysisError::param(name, "must be a non-negative number of km"));
+                return Err(AnalysisError::param(
+                    name,
+                    "must be a non-negative number of km",
+                ));
             }
         }
         let p = CoverageParams {
@@ -185,7 +203,10 @@ impl ThreatArgs {
     /// The threat parameters for the window.
     pub fn params(&self, from: i64, to: i64) -> Result<ThreatParams, AnalysisError> {
         let breaks = <[f64; 4]>::try_from(self.likelihood_breaks.as_slice()).map_err(|_| {
-            AnalysisError::param("likelihood-breaks", "need exactly 4 comma-separated numbers")
+            AnalysisError::param(
+                "likelihood-breaks",
+                "need exactly 4 comma-separated numbers",
+            )
         })?;
         let p = ThreatParams {
             kernel: if self.kernel == "gaussian" {
