@@ -18,14 +18,18 @@
 //!   `0.5^((to - t_last) / half_life)`, `t_last` the last moment of the
 //!   window the patrol was within the corridor.
 //!
-//!   To avoid testing every segment against every nearby cell, each part of a
-//!   track is split into pieces no longer than the half-width and put in a
-//!   balanced tree of bounding circles. The cells within `half-width + r` of
-//!   a node of radius `r` at most half the half-width are the candidates
-//!   ([`Grid::for_each_cell_within`]); a node lying wholly within (or wholly
-//!   beyond) the half-width of a candidate is taken (or dropped) as a whole,
-//!   otherwise its children are examined, down to single pieces. The result
-//!   is the same as testing every segment.
+//!   To avoid testing every segment against every nearby cell, each line of
+//!   a track is split into pieces no longer than the half-width, consecutive
+//!   pieces are grouped into runs whose vertices fit in a box of
+//!   half-diagonal at most half the half-width, and each run gets a tree of
+//!   bounding circles (leaves: up to 8 consecutive pieces). The candidate
+//!   cells of a run are those within `half-width + radius` of the centre of
+//!   its circle ([`Grid::for_each_cell_within`]). A node lying wholly within
+//!   (or wholly beyond) the half-width of a candidate is taken (or dropped)
+//!   as a whole, otherwise its children are examined; in a leaf, a piece
+//!   with both ends within the half-width lies within it (the disk is
+//!   convex) and the others are solved exactly. The result is the same as
+//!   testing every segment against every cell.
 //!
 //! - **Track length.** On square grids the length of track inside each cell
 //!   is exact: segments are cut where they cross the lattice lines and each
@@ -54,12 +58,15 @@
 //! patrol_score)`: one patrol at `to` makes a cell fully present, one a
 //! half-life ago half present.
 //!
-//! **Deterministic.** Patrols, bases and report cells are processed in
-//! parallel (rayon). Every sum across patrols or reports is kept in fixed
-//! point (seconds to the microsecond, metres to the micrometre, recency
-//! weights to 2^-32), and integer sums do not depend on the order they are
-//! made in; so the result is bit-identical for any thread count and any
-//! order of the input patrols, bases and reports.
+//! **Deterministic.** Patrols (taken in Z-order of their first point, so
+//! that the cells they touch are still in the cache), bases and report cells
+//! are processed in parallel (rayon); each finished patrol is added to one of
+//! a few whole-grid accumulators, which are summed at the end. Every sum
+//! across patrols or reports is kept in fixed point (seconds to the
+//! microsecond, metres to the micrometre, recency weights to 2^-32), and
+//! integer sums do not depend on the order they are made in; so the result
+//! is bit-identical for any thread count and any order of the input patrols,
+//! bases and reports.
 
 use super::{AnalysisError, Events};
 use crate::grid::{Grid, GridKind};
@@ -71,7 +78,7 @@ use chrono::{DateTime, Utc};
 use geo::{BoundingRect, Distance, Euclidean, MapCoords};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError, TryLockError};
 
 /// Fixed-point units per second of patrol time (microseconds).
 const PER_SECOND: f64 = 1e6;
@@ -130,19 +137,13 @@ impl CoverageParams {
         if !(self.half_life_days.is_finite() && self.half_life_days > 0.0) {
             return Err(AnalysisError::param(
                 "half-life",
-                format!(
-                    "{} must be a positive number of days",
-                    self.half_life_days
-                ),
+                format!("{} must be a positive number of days", self.half_life_days),
             ));
         }
         if !(self.info_radius_m.is_finite() && self.info_radius_m >= 0.0) {
             return Err(AnalysisError::param(
                 "info-radius",
-                format!(
-                    "{} must be a number of metres >= 0",
-                    self.info_radius_m
-                ),
+                format!("{} must be a number of metres >= 0", self.info_radius_m),
             ));
         }
         Ok(())
@@ -508,17 +509,17 @@ pub fn coverage(
             let mut km = [0.0; 4];
             let mut hours = [0.0; 4];
             for m in 0..4 {
-                km[m] = sums.metres[m][i].load(Relaxed) as f64 / (PER_METRE * 1000.0);
-                hours[m] = sums.secs[m][i].load(Relaxed) as f64 / (PER_SECOND * 3600.0);
+                km[m] = sums[i].metres[m] as f64 / (PER_METRE * 1000.0);
+                hours[m] = sums[i].secs[m] as f64 / (PER_SECOND * 3600.0);
             }
-            let patrol_score = sums.score[i].load(Relaxed) as f64 / PER_WEIGHT;
-            let last = sums.last[i].load(Relaxed);
+            let patrol_score = sums[i].score as f64 / PER_WEIGHT;
+            let last = sums[i].last;
             let (reports, weight, last_report) = info.cells[i];
             let base = base[i];
             CellCoverage {
                 km,
                 hours,
-                visits: sums.visits[i].load(Relaxed),
+                visits: sums[i].visits,
                 patrol_score,
                 last_patrol: (last != i64::MIN).then_some(last),
                 base,
@@ -588,28 +589,112 @@ fn check_patrol(p: &Patrol) -> Result<(), AnalysisError> {
 
 // ---------------------------------------------------------------- patrols
 
-/// Per-cell fixed-point sums over all patrols; atomic so that patrols can
-/// add in parallel (integer sums: the order does not matter).
-struct PatrolSums {
-    secs: [Vec<AtomicU64>; 4],
-    metres: [Vec<AtomicU64>; 4],
-    visits: Vec<AtomicU32>,
-    score: Vec<AtomicU64>,
-    last: Vec<AtomicI64>,
+/// One cell's fixed-point sums over patrols.
+#[derive(Debug, Clone, Copy)]
+struct CellSums {
+    visits: u32,
+    last: i64,
+    score: u64,
+    secs: [u64; 4],
+    metres: [u64; 4],
 }
 
-impl PatrolSums {
-    fn new(n: usize) -> PatrolSums {
-        let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
-        PatrolSums {
-            secs: std::array::from_fn(|_| zeros()),
-            metres: std::array::from_fn(|_| zeros()),
-            visits: (0..n).map(|_| AtomicU32::new(0)).collect(),
-            score: zeros(),
-            last: (0..n).map(|_| AtomicI64::new(i64::MIN)).collect(),
+impl Default for CellSums {
+    fn default() -> Self {
+        CellSums {
+            visits: 0,
+            last: i64::MIN,
+            score: 0,
+            secs: [0; 4],
+            metres: [0; 4],
         }
     }
 }
+
+impl CellSums {
+    fn merge(&mut self, o: &CellSums) {
+        self.visits += o.visits;
+        self.last = self.last.max(o.last);
+        self.score += o.score;
+        for m in 0..4 {
+            self.secs[m] += o.secs[m];
+            self.metres[m] += o.metres[m];
+        }
+    }
+}
+
+/// The most per-cell accumulators patrols are summed into at once.
+const MAX_ACCUMULATORS: usize = 8;
+
+/// A few whole-grid accumulators that workers add finished patrols to, each
+/// taking whichever is free (preferably its own). The sums are integers, so
+/// which patrol went into which accumulator, and in what order, does not
+/// matter: the totals are always the same.
+struct SumPool {
+    cells: usize,
+    accs: Vec<Mutex<Vec<CellSums>>>,
+}
+
+impl SumPool {
+    fn new(cells: usize) -> SumPool {
+        let k = rayon::current_num_threads().clamp(1, MAX_ACCUMULATORS);
+        SumPool {
+            cells,
+            accs: (0..k).map(|_| Mutex::new(Vec::new())).collect(),
+        }
+    }
+
+    /// Runs `f` on a free accumulator (allocated on first use).
+    fn with<R>(&self, f: impl FnOnce(&mut [CellSums]) -> R) -> R {
+        let k = self.accs.len();
+        let start = rayon::current_thread_index().unwrap_or(0) % k;
+        let mut guard = None;
+        for i in 0..k {
+            match self.accs[(start + i) % k].try_lock() {
+                Ok(g) => guard = Some(g),
+                Err(TryLockError::Poisoned(p)) => guard = Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => continue,
+            }
+            break;
+        }
+        let mut g = guard.unwrap_or_else(|| {
+            self.accs[start]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        });
+        if g.is_empty() {
+            *g = vec![CellSums::default(); self.cells];
+        }
+        f(&mut g)
+    }
+
+    /// The totals per cell.
+    fn total(self) -> Vec<CellSums> {
+        let mut used: Vec<Vec<CellSums>> = self
+            .accs
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+            .filter(|a| !a.is_empty())
+            .collect();
+        match used.len() {
+            0 => vec![CellSums::default(); self.cells],
+            1 => used.pop().unwrap_or_default(),
+            _ => (0..self.cells)
+                .into_par_iter()
+                .map(|i| {
+                    let mut t = used[0][i];
+                    for a in &used[1..] {
+                        t.merge(&a[i]);
+                    }
+                    t
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Tree leaves hold up to this many consecutive pieces, tested one by one.
+const CHUNK: usize = 8;
 
 /// A straight piece of track in projected metres, with the times (seconds
 /// after `from`) at its ends.
@@ -630,6 +715,7 @@ struct Node {
     ta: f64,
     tb: f64,
     lo: u32,
+    hi: u32,
     /// Children, or `u32::MAX` for a leaf (one piece).
     left: u32,
     right: u32,
@@ -640,36 +726,48 @@ struct Node {
 struct Track {
     segs: Vec<Seg>,
     nodes: Vec<Node>,
-    /// Root node of each line.
-    roots: Vec<u32>,
+    /// Root node of each run of consecutive pieces.
+    runs: Vec<u32>,
 }
 
 fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
-    (a[0] - b[0]).hypot(a[1] - b[1])
+    let (dx, dy) = (a[0] - b[0], a[1] - b[1]);
+    (dx * dx + dy * dy).sqrt()
 }
 
-/// A circle containing both, with a hair of slack against rounding.
-fn enclose(c1: [f64; 2], r1: f64, c2: [f64; 2], r2: f64) -> ([f64; 2], f64) {
-    let d = dist(c1, c2);
-    if d + r2 <= r1 {
-        return (c1, r1);
+/// Bounding box of points.
+#[derive(Debug, Clone, Copy)]
+struct Bbox {
+    lo: [f64; 2],
+    hi: [f64; 2],
+}
+
+impl Bbox {
+    fn of(s: &Seg) -> Bbox {
+        let mut b = Bbox { lo: s.a, hi: s.a };
+        b.add(s.b);
+        b
     }
-    if d + r1 <= r2 {
-        return (c2, r2);
+
+    fn add(&mut self, p: [f64; 2]) {
+        self.lo = [self.lo[0].min(p[0]), self.lo[1].min(p[1])];
+        self.hi = [self.hi[0].max(p[0]), self.hi[1].max(p[1])];
     }
-    let r = (d + r1 + r2) / 2.0;
-    let k = (r - r1) / d;
-    let c = [c1[0] + (c2[0] - c1[0]) * k, c1[1] + (c2[1] - c1[1]) * k];
-    (c, r * (1.0 + 1e-12) + 1e-9)
+
+    fn half_diagonal(&self) -> f64 {
+        dist(self.lo, self.hi) / 2.0
+    }
 }
 
 impl Track {
-    /// Projects `p` and splits its lines into pieces of at most `max_piece`
-    /// metres, times relative to `from`.
+    /// Projects `p`, splits its lines into pieces of at most `max_piece`
+    /// metres (times relative to `from`), groups consecutive pieces into runs
+    /// whose vertices fit in a box of half-diagonal at most `max_piece / 2`,
+    /// and builds a bounding-circle tree over each run.
     fn build(&mut self, grid: &Grid, p: &Patrol, from: i64, max_piece: f64) {
         self.segs.clear();
         self.nodes.clear();
-        self.roots.clear();
+        self.runs.clear();
         for (part, times) in p.parts.iter().zip(&p.times) {
             if part.is_empty() {
                 continue;
@@ -712,46 +810,70 @@ impl Track {
                 }
             }
             let hi = self.segs.len();
-            let root = self.node(lo, hi);
-            self.roots.push(root);
+            // Greedy runs.
+            let half = max_piece / 2.0;
+            let mut start = lo;
+            let mut bb = Bbox::of(&self.segs[lo]);
+            for k in lo + 1..hi {
+                let mut grown = bb;
+                grown.add(self.segs[k].b);
+                if grown.half_diagonal() > half {
+                    let root = self.node(start, k);
+                    self.runs.push(root);
+                    start = k;
+                    bb = Bbox::of(&self.segs[k]);
+                } else {
+                    bb = grown;
+                }
+            }
+            let root = self.node(start, hi);
+            self.runs.push(root);
         }
     }
 
+    /// The tree over pieces `lo..hi`: each node's circle is centred on the
+    /// bounding box of its vertices and reaches the farthest one.
     fn node(&mut self, lo: usize, hi: usize) -> u32 {
-        let node = if hi - lo == 1 {
-            let s = self.segs[lo];
-            Node {
-                c: [(s.a[0] + s.b[0]) / 2.0, (s.a[1] + s.b[1]) / 2.0],
-                rad: dist(s.a, s.b) / 2.0 * (1.0 + 1e-12) + 1e-9,
-                ta: s.ta,
-                tb: s.tb,
-                lo: lo as u32,
-                left: u32::MAX,
-                right: u32::MAX,
-            }
+        let segs = &self.segs[lo..hi];
+        let mut bb = Bbox::of(&segs[0]);
+        for s in segs {
+            bb.add(s.b);
+        }
+        let c = [(bb.lo[0] + bb.hi[0]) / 2.0, (bb.lo[1] + bb.hi[1]) / 2.0];
+        let d2 = |p: [f64; 2]| (p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2);
+        let far2 = segs
+            .iter()
+            .map(|s| d2(s.a).max(d2(s.b)))
+            .fold(0.0, f64::max);
+        // A hair of slack against rounding: the circle must hold the pieces.
+        let rad = far2.sqrt() * (1.0 + 1e-12) + 1e-9;
+        let (left, right) = if hi - lo <= CHUNK {
+            (u32::MAX, u32::MAX)
         } else {
             let mid = (lo + hi) / 2;
-            let (l, r) = (self.node(lo, mid), self.node(mid, hi));
-            let (nl, nr) = (self.nodes[l as usize], self.nodes[r as usize]);
-            let (c, rad) = enclose(nl.c, nl.rad, nr.c, nr.rad);
-            Node {
-                c,
-                rad,
-                ta: nl.ta,
-                tb: nr.tb,
-                lo: lo as u32,
-                left: l,
-                right: r,
-            }
+            (self.node(lo, mid), self.node(mid, hi))
         };
-        self.nodes.push(node);
+        self.nodes.push(Node {
+            c,
+            rad,
+            ta: self.segs[lo].ta,
+            tb: self.segs[hi - 1].tb,
+            lo: lo as u32,
+            hi: hi as u32,
+            left,
+            right,
+        });
         (self.nodes.len() - 1) as u32
     }
 
     /// Calls `out(ta, tb)` for the time intervals during which the track
-    /// under `n` is within `r` of `p` (disjoint, in travel order).
-    fn within(&self, n: u32, p: [f64; 2], r: f64, out: &mut impl FnMut(f64, f64)) {
+    /// under `n` is within `r` of `p` (disjoint, in travel order), skipping
+    /// subtrees travelled wholly outside the window `[0, w1]`.
+    fn within(&self, n: u32, p: [f64; 2], r: f64, w1: f64, out: &mut impl FnMut(f64, f64)) {
         let node = &self.nodes[n as usize];
+        if node.tb < 0.0 || node.ta > w1 {
+            return; // wholly outside the window [0, w1]
+        }
         let (dx, dy) = (p[0] - node.c[0], p[1] - node.c[1]);
         let d2 = dx * dx + dy * dy;
         let far = r + node.rad;
@@ -764,39 +886,68 @@ impl Track {
             return;
         }
         if node.left != u32::MAX {
-            self.within(node.left, p, r, out);
-            self.within(node.right, p, r, out);
+            self.within(node.left, p, r, w1, out);
+            self.within(node.right, p, r, w1, out);
             return;
         }
-        // One piece: where |a + s (b - a) - p| <= r for s in [0, 1].
-        let s = self.segs[node.lo as usize];
-        let dx = [s.b[0] - s.a[0], s.b[1] - s.a[1]];
-        let f = [s.a[0] - p[0], s.a[1] - p[1]];
-        let qa = dx[0] * dx[0] + dx[1] * dx[1];
-        let qb = f[0] * dx[0] + f[1] * dx[1];
-        let qc = f[0] * f[0] + f[1] * f[1] - r * r;
-        let (s0, s1) = if qa == 0.0 {
-            if qc > 0.0 {
-                return;
-            }
-            (0.0, 1.0)
-        } else {
-            let disc = qb * qb - qa * qc;
-            if disc < 0.0 {
-                return;
-            }
-            let sq = disc.sqrt();
-            (
-                ((-qb - sq) / qa).max(0.0),
-                ((-qb + sq) / qa).min(1.0),
-            )
+        // A chunk of pieces, one by one. A piece whose ends are both within
+        // r lies within r (the disk is convex); otherwise solve for the part
+        // of it within r.
+        let r2 = r * r;
+        let inside = |v: [f64; 2]| {
+            let (dx, dy) = (v[0] - p[0], v[1] - p[1]);
+            dx * dx + dy * dy <= r2
         };
-        if s0 > s1 {
-            return;
+        let segs = &self.segs[node.lo as usize..node.hi as usize];
+        let mut a_in = inside(segs[0].a);
+        for s in segs {
+            let b_in = inside(s.b);
+            if a_in && b_in {
+                out(s.ta, s.tb);
+            } else if let Some((s0, s1)) = chord(s, p, r2, a_in, b_in) {
+                let dt = s.tb - s.ta;
+                out(s.ta + dt * s0, s.ta + dt * s1);
+            }
+            a_in = b_in;
         }
-        let dt = s.tb - s.ta;
-        out(s.ta + dt * s0, s.ta + dt * s1);
     }
+}
+
+/// The parameter interval `[s0, s1]` of `s` where `|a + s (b - a) - p|^2 <=
+/// r2`, if any, knowing whether each end is within r (`a_in`, `b_in`, not
+/// both: a piece with both ends within r lies within r, the disk being
+/// convex). Only the roots that can matter are computed.
+#[inline]
+fn chord(s: &Seg, p: [f64; 2], r2: f64, a_in: bool, b_in: bool) -> Option<(f64, f64)> {
+    let d = [s.b[0] - s.a[0], s.b[1] - s.a[1]];
+    let f = [s.a[0] - p[0], s.a[1] - p[1]];
+    let qa = d[0] * d[0] + d[1] * d[1];
+    let qb = f[0] * d[0] + f[1] * d[1];
+    if !a_in && !b_in && (qb >= 0.0 || -qb >= qa) {
+        // Both ends beyond r and the nearest point of the line is not
+        // between them: the nearest point of the piece is an end.
+        return None;
+    }
+    if qa == 0.0 {
+        return None; // no length, and its point is beyond r
+    }
+    let qc = f[0] * f[0] + f[1] * f[1] - r2;
+    let disc = qb * qb - qa * qc;
+    if disc < 0.0 && !(a_in || b_in) {
+        return None;
+    }
+    let sq = disc.max(0.0).sqrt();
+    let s0 = if a_in {
+        0.0
+    } else {
+        ((-qb - sq) / qa).max(0.0)
+    };
+    let s1 = if b_in {
+        1.0
+    } else {
+        ((-qb + sq) / qa).min(1.0)
+    };
+    (s0 <= s1).then_some((s0, s1))
 }
 
 /// What one patrol did in one cell (scratch, before adding to the sums).
@@ -813,7 +964,6 @@ struct Acc {
 struct Scratch {
     slot: Vec<u32>,
     acc: Vec<Acc>,
-    runs: Vec<u32>,
     cuts: Vec<f64>,
     track: Track,
 }
@@ -823,7 +973,6 @@ impl Scratch {
         Scratch {
             slot: vec![u32::MAX; n],
             acc: Vec::new(),
-            runs: Vec::new(),
             cuts: Vec::new(),
             track: Track::default(),
         }
@@ -962,9 +1111,8 @@ fn cut(
             cuts.clear();
             cuts.push(s0);
             cuts.push(s1);
-            for axis in 0..2 {
-                let o = if axis == 0 { l.x0 } else { l.y0 };
-                if d[axis] == 0.0 {
+            for (axis, (&da, o)) in d.iter().zip([l.x0, l.y0]).enumerate() {
+                if da == 0.0 {
                     continue;
                 }
                 let (p0, p1) = (at(s0)[axis], at(s1)[axis]);
@@ -972,7 +1120,7 @@ fn cut(
                 let k0 = ((lo - o) / l.cell_m).ceil() as i64;
                 let k1 = ((hi - o) / l.cell_m).floor() as i64;
                 for k in k0..=k1 {
-                    let u = (o + k as f64 * l.cell_m - s.a[axis]) / d[axis];
+                    let u = (o + k as f64 * l.cell_m - s.a[axis]) / da;
                     if u > s0 && u < s1 {
                         cuts.push(u);
                     }
@@ -1015,7 +1163,7 @@ fn one_patrol(
     cutter: &Cutter,
     p: &Patrol,
     params: &CoverageParams,
-    sums: &PatrolSums,
+    pool: &SumPool,
     sc: &mut Scratch,
 ) -> bool {
     let r = params.corridor_m[p.mode];
@@ -1024,37 +1172,33 @@ fn one_patrol(
     let Scratch {
         slot,
         acc,
-        runs,
         cuts,
         track,
     } = sc;
-    // Runs: nodes with a radius of at most half the half-width.
-    runs.clear();
-    let mut stack: Vec<u32> = track.roots.clone();
-    while let Some(n) = stack.pop() {
-        let node = &track.nodes[n as usize];
-        if node.rad <= r / 2.0 || node.left == u32::MAX {
-            runs.push(n);
-        } else {
-            stack.push(node.right);
-            stack.push(node.left);
-        }
-    }
-    for &run in runs.iter() {
+    for &run in &track.runs {
         let node = &track.nodes[run as usize];
+        if node.tb < 0.0 || node.ta > w1 {
+            continue; // wholly outside the window
+        }
         grid.for_each_cell_within(node.c, search_radius(r + node.rad), |cell| {
             let xy = grid.cells[cell].xy;
-            track.within(run, xy, r, &mut |ta, tb| {
+            let (mut secs, mut last, mut hit) = (0.0, f64::NEG_INFINITY, false);
+            track.within(run, xy, r, w1, &mut |ta, tb| {
                 if tb < 0.0 || ta > w1 {
                     return;
                 }
                 let (lo, hi) = (ta.max(0.0), tb.min(w1));
+                secs += hi - lo;
+                last = last.max(hi);
+                hit = true;
+            });
+            if hit {
                 let k = Scratch::get(slot, acc, cell);
                 let a = &mut acc[k];
-                a.secs += hi - lo;
+                a.secs += secs;
                 a.visited = true;
-                a.last = a.last.max(hi);
-            });
+                a.last = a.last.max(last);
+            }
         });
     }
     for s in &track.segs {
@@ -1077,44 +1221,71 @@ fn one_patrol(
         }
     }
     let mode = p.mode;
-    let mut visited = false;
     for a in acc.iter() {
-        let c = a.cell as usize;
-        slot[c] = u32::MAX;
-        if a.metres > 0.0 {
-            sums.metres[mode][c].fetch_add((a.metres * PER_METRE).round() as u64, Relaxed);
-        }
-        if a.visited {
-            visited = true;
-            sums.visits[c].fetch_add(1, Relaxed);
-            let secs = (a.secs * PER_SECOND).round() as u64;
-            if secs > 0 {
-                sums.secs[mode][c].fetch_add(secs, Relaxed);
+        slot[a.cell as usize] = u32::MAX;
+    }
+    let visited = acc.iter().any(|a| a.visited);
+    if !acc.is_empty() {
+        pool.with(|sums| {
+            for a in acc.iter() {
+                let sums = &mut sums[a.cell as usize];
+                sums.metres[mode] += (a.metres * PER_METRE).round() as u64;
+                if a.visited {
+                    sums.visits += 1;
+                    sums.secs[mode] += (a.secs * PER_SECOND).round() as u64;
+                    let w = params.recency(w1 - a.last);
+                    sums.score += (w * PER_WEIGHT).round() as u64;
+                    let last = params.from + a.last.round() as i64;
+                    sums.last = sums.last.max(last);
+                }
             }
-            let w = params.recency(w1 - a.last);
-            sums.score[c].fetch_add((w * PER_WEIGHT).round() as u64, Relaxed);
-            let last = params.from + a.last.round() as i64;
-            if sums.last[c].load(Relaxed) < last {
-                sums.last[c].fetch_max(last, Relaxed);
-            }
-        }
+        });
     }
     acc.clear();
     visited
 }
 
-fn patrol_sums(grid: &Grid, patrols: &[Patrol], params: &CoverageParams) -> (usize, PatrolSums) {
-    let sums = PatrolSums::new(grid.len());
+/// Interleaves the low 16 bits of `x` and `y`.
+fn z_order(x: u64, y: u64) -> u64 {
+    let spread = |mut v: u64| {
+        v &= 0xffff;
+        v = (v | (v << 8)) & 0x00ff_00ff;
+        v = (v | (v << 4)) & 0x0f0f_0f0f;
+        v = (v | (v << 2)) & 0x3333_3333;
+        (v | (v << 1)) & 0x5555_5555
+    };
+    spread(x) | (spread(y) << 1)
+}
+
+fn patrol_sums(grid: &Grid, patrols: &[Patrol], params: &CoverageParams) -> (usize, Vec<CellSums>) {
+    let pool = SumPool::new(grid.len());
     let cutter = Cutter::new(grid);
-    let used = patrols
+    // Patrols near each other one after the other (Z-order of their first
+    // point), so that the cells they touch are still in the cache. The order
+    // does not change the integer sums.
+    let mut order: Vec<(u64, usize)> = patrols
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let first = p.parts.iter().flatten().next();
+            let key = first.map_or(u64::MAX, |v| {
+                let [x, y] = grid.project(v[0], v[1]);
+                let q = |c: f64| ((c / 4_096.0 + 32_768.0).clamp(0.0, 65_535.0)) as u64;
+                z_order(q(x), q(y))
+            });
+            (key, i)
+        })
+        .collect();
+    order.par_sort_unstable();
+    let used = order
         .par_iter()
         .with_min_len(64)
         .map_init(
             || Scratch::new(grid.len()),
-            |sc, p| usize::from(one_patrol(grid, &cutter, p, params, &sums, sc)),
+            |sc, &(_, i)| usize::from(one_patrol(grid, &cutter, &patrols[i], params, &pool, sc)),
         )
         .sum();
-    (used, sums)
+    (used, pool.total())
 }
 
 // ------------------------------------------------------------------ bases
@@ -1165,12 +1336,11 @@ fn nearest_bases(grid: &Grid, bases: &[Base], to: i64) -> Vec<Option<(usize, f64
             let slot = &mut best[cell as usize];
             let better = match *slot {
                 None => true,
-                Some((bj, dj)) => {
-                    d.total_cmp(&dj)
-                        .then_with(|| bases[bi].id.cmp(&bases[bj].id))
-                        .then(bi.cmp(&bj))
-                        .is_lt()
-                }
+                Some((bj, dj)) => d
+                    .total_cmp(&dj)
+                    .then_with(|| bases[bi].id.cmp(&bases[bj].id))
+                    .then(bi.cmp(&bj))
+                    .is_lt(),
             };
             if better {
                 *slot = Some((bi, d));
@@ -1539,13 +1709,8 @@ mod tests {
                 patrols.push(patrol(&g, &format!("p{k}"), k % 4, &xy, &times));
             }
             let par = params(T0, T0 + DAY);
-            let cov = coverage(
-                &g,
-                &patrols_only(patrols.clone()),
-                &Events::default(),
-                &par,
-            )
-            .unwrap();
+            let cov =
+                coverage(&g, &patrols_only(patrols.clone()), &Events::default(), &par).unwrap();
             for (i, c) in g.cells.iter().enumerate() {
                 let want = patrols
                     .iter()
@@ -1670,10 +1835,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cov.patrols_used, 0);
-        assert!(cov
-            .cells
-            .iter()
-            .all(|c| c == &CellCoverage::default()));
+        assert!(cov.cells.iter().all(|c| c == &CellCoverage::default()));
         // Half in the window: half the km, only the second half's cells.
         let half = patrol(&g, "half", 0, &[a, b], &[T0 - H, T0 + H]);
         let cov = coverage(
@@ -1733,7 +1895,12 @@ mod tests {
         let pc = off(m, -20_000.0, 12_000.0);
         let bases = vec![
             point("open", m, T0 - 100 * DAY, None),
-            point("closed", off(m, 25_000.0, 0.0), T0 - 100 * DAY, Some(to - DAY)),
+            point(
+                "closed",
+                off(m, 25_000.0, 0.0),
+                T0 - 100 * DAY,
+                Some(to - DAY),
+            ),
             point("later", off(m, 25_000.0, 0.0), to + 1, None),
             Base {
                 geometry: square(pc, 2_000.0).into(),
@@ -1843,7 +2010,15 @@ mod tests {
         let mut ev = Events::default();
         let [lon, lat] = lonlat(&g, m);
         for t in [to - hl, to] {
-            ev.push("r".into(), lon, lat, t, 1.0, "killing".into(), String::new());
+            ev.push(
+                "r".into(),
+                lon,
+                lat,
+                t,
+                1.0,
+                "killing".into(),
+                String::new(),
+            );
         }
         let cov = coverage(&g, &Presence::default(), &ev, &params(T0, to)).unwrap();
         let c = &cov.cells[cell_at(&g, m)];
@@ -1868,7 +2043,10 @@ mod tests {
         let par = params(T0, T0 + DAY);
         let cov = coverage(&g, &Presence::default(), &ev, &par).unwrap();
         assert_eq!((cov.reports_used, cov.reports_outside), (2, 1));
-        let (c1, c2) = (g.cells[cell_at(&g, m)].xy, g.cells[cell_at(&g, off(m, 2_000.0, 0.0))].xy);
+        let (c1, c2) = (
+            g.cells[cell_at(&g, m)].xy,
+            g.cells[cell_at(&g, off(m, 2_000.0, 0.0))].xy,
+        );
         for (i, c) in g.cells.iter().enumerate() {
             let n = u32::from(dist(c.xy, c1) <= 5_000.0) + u32::from(dist(c.xy, c2) <= 5_000.0);
             assert_eq!(cov.cells[i].reports, n, "{}", c.key);
@@ -1882,7 +2060,15 @@ mod tests {
             assert_eq!(cov.cells[i].last_report, last);
         }
         // Reports outside the grid's cells are counted apart.
-        ev.push("far".into(), 30.0, 10.0, T0 + H, 1.0, "other".into(), String::new());
+        ev.push(
+            "far".into(),
+            30.0,
+            10.0,
+            T0 + H,
+            1.0,
+            "other".into(),
+            String::new(),
+        );
         let cov = coverage(&g, &Presence::default(), &ev, &par).unwrap();
         assert_eq!((cov.reports_used, cov.reports_outside), (2, 2));
         // A radius of 0: each report informs its own cell only.
@@ -1933,13 +2119,14 @@ mod tests {
         for k in 0..8 {
             let c = off(m, rng.range(-25e3, 25e3), rng.range(-20e3, 20e3));
             let geometry = if k % 3 == 0 {
-                let ring: Vec<(f64, f64)> = [(-1., -1.), (1., -1.), (1.5, 1.), (-1., 1.), (-1., -1.)]
-                    .iter()
-                    .map(|(dx, dy)| {
-                        let [lon, lat] = lonlat(g, off(c, dx * 1500.0, dy * 1500.0));
-                        (lon, lat)
-                    })
-                    .collect();
+                let ring: Vec<(f64, f64)> =
+                    [(-1., -1.), (1., -1.), (1.5, 1.), (-1., 1.), (-1., -1.)]
+                        .iter()
+                        .map(|(dx, dy)| {
+                            let [lon, lat] = lonlat(g, off(c, dx * 1500.0, dy * 1500.0));
+                            (lon, lat)
+                        })
+                        .collect();
                 geo_types::Polygon::new(ring.into(), vec![]).into()
             } else {
                 geo_types::Point::from(lonlat(g, c)).into()
@@ -1958,7 +2145,15 @@ mod tests {
         for k in 0..reports {
             let [lon, lat] = lonlat(g, off(m, rng.range(-32e3, 32e3), rng.range(-28e3, 28e3)));
             let t = T0 + rng.range(-5.0, 40.0) as i64 * DAY;
-            ev.push(format!("r{k}"), lon, lat, t, 1.0, "other".into(), String::new());
+            ev.push(
+                format!("r{k}"),
+                lon,
+                lat,
+                t,
+                1.0,
+                "other".into(),
+                String::new(),
+            );
         }
         (pr, ev)
     }
@@ -2037,7 +2232,10 @@ mod tests {
         assert_eq!(j["analysis"], "coverage");
         assert_eq!(j["from"], "2025-01-01T00:00:00Z");
         assert_eq!(j["to"], "2025-01-31T00:00:00Z");
-        assert_eq!(j["corridor_m"], json!({"foot": 2000.0, "vehicle": 5000.0, "air": 10000.0, "boat": 3000.0}));
+        assert_eq!(
+            j["corridor_m"],
+            json!({"foot": 2000.0, "vehicle": 5000.0, "air": 10000.0, "boat": 3000.0})
+        );
         assert_eq!(j["half_life_days"], 30.0);
         assert_eq!(j["info_radius_m"], 5000.0);
         assert_eq!(j["patrols_used"], cov.patrols_used);
@@ -2051,9 +2249,25 @@ mod tests {
             .unwrap();
         let p = &f["properties"];
         for k in [
-            "cell", "km_foot", "km_vehicle", "km_air", "km_boat", "hours_foot", "hours_vehicle",
-            "hours_air", "hours_boat", "visits", "patrol_score", "last_patrol", "base_id",
-            "base_name", "base_type", "base_distance_km", "reports", "info_score", "last_report",
+            "cell",
+            "km_foot",
+            "km_vehicle",
+            "km_air",
+            "km_boat",
+            "hours_foot",
+            "hours_vehicle",
+            "hours_air",
+            "hours_boat",
+            "visits",
+            "patrol_score",
+            "last_patrol",
+            "base_id",
+            "base_name",
+            "base_type",
+            "base_distance_km",
+            "reports",
+            "info_score",
+            "last_report",
             "presence",
         ] {
             assert!(p.get(k).is_some(), "{k} missing");
@@ -2139,7 +2353,13 @@ mod tests {
         };
         assert!(run(&pr, &par).contains("parameter `bases`: base b"));
         // An empty window is fine: one instant.
-        assert!(coverage(&g, &patrols_only(vec![ok]), &Events::default(), &params(T0, T0)).is_ok());
+        assert!(coverage(
+            &g,
+            &patrols_only(vec![ok]),
+            &Events::default(),
+            &params(T0, T0)
+        )
+        .is_ok());
     }
 
     #[test]
@@ -2157,9 +2377,7 @@ mod tests {
             opts.rejects = dir.path().join("rejects.ndjson");
             ingest(&store, &opts, vec![input], &|_, _| {}).unwrap();
         };
-        let line = |id: &str, coords: Value, props: Value| {
-            json!({"type": "Feature", "id": id, "geometry": {"type": "LineString", "coordinates": coords}, "properties": props})
-        };
+        let line = |id: &str, coords: Value, props: Value| json!({"type": "Feature", "id": id, "geometry": {"type": "LineString", "coordinates": coords}, "properties": props});
         put(
             Layer::Patrols,
             vec![
@@ -2211,7 +2429,11 @@ mod tests {
         assert_eq!(p2.kind, "escort");
         assert_eq!(
             p1.times,
-            [[t("2025-01-10T08:00:00Z"), t("2025-01-10T08:10:00Z"), t("2025-01-10T10:00:00Z")]]
+            [[
+                t("2025-01-10T08:00:00Z"),
+                t("2025-01-10T08:10:00Z"),
+                t("2025-01-10T10:00:00Z")
+            ]]
         );
         let s2 = t("2025-01-11T06:00:00Z");
         assert_eq!(p2.times, [[s2, s2 + 3_600, s2 + 3 * 3_600]]);
@@ -2221,7 +2443,10 @@ mod tests {
         assert_eq!(p3.times, [[s3, s3 + 3_600], [s3 + 3_600, s3 + 7_200]]);
         assert_eq!(pr.bases.len(), 2);
         let (b1, b2) = (&pr.bases[0], &pr.bases[1]);
-        assert_eq!((b1.name.as_str(), b1.reach_m, b1.end), ("Alpha COB", 25_000.0, None));
+        assert_eq!(
+            (b1.name.as_str(), b1.reach_m, b1.end),
+            ("Alpha COB", 25_000.0, None)
+        );
         assert_eq!((b2.base_type.as_str(), b2.reach_m), ("tob", 3_000.0));
         assert!(b1.is_active(to) && !b2.is_active(to));
         assert!(matches!(b2.geometry, geo_types::Geometry::Polygon(_)));
