@@ -83,6 +83,52 @@ fn random_sighting(r: &mut Rng, i: usize) -> Value {
             "note_extra": format!("SIGHTING-EXTRA-{i}")}})
 }
 
+/// Patrols in an area of their own (north-east of the demo mission): three
+/// that ended within the patrol delay (1, 24 and 48 hours ago) along
+/// latitude 8.6, one that ended 200 hours ago along latitude 8.0.
+fn recent_patrols(now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+    let t = |h: i64| {
+        (now - chrono::Duration::hours(h))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    [("pat-recent-1", 1, 8.6), ("pat-recent-24", 24, 8.62), ("pat-recent-48", 48, 8.58), ("pat-old-200", 200, 8.0)]
+        .iter()
+        .map(|(id, h, lat)| {
+            json!({"type": "Feature", "id": id,
+                "geometry": {"type": "LineString", "coordinates": [[21.3, lat], [21.6, lat], [21.9, lat]]},
+                "properties": {"time_start": t(h + 4), "time_end": t(*h), "owner": "military",
+                    "classification": "mission", "unit": format!("UNIT-{id}"), "mode": "vehicle", "kind": "routine"}})
+        })
+        .collect()
+}
+
+/// Latitude of a feature's first vertex.
+fn first_lat(f: &Value) -> f64 {
+    let mut c = &f["geometry"]["coordinates"];
+    while c[0].is_array() {
+        c = &c[0];
+    }
+    c[1].as_f64().unwrap_or(f64::NAN)
+}
+
+/// Every string in `v` that starts with a date (`YYYY-MM-DD`), as that date.
+fn dates(v: &Value, out: &mut Vec<(String, chrono::NaiveDate)>) {
+    match v {
+        Value::String(s) => {
+            if let Some(d) = s
+                .get(..10)
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            {
+                out.push((s.clone(), d));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| dates(x, out)),
+        Value::Object(o) => o.values().for_each(|x| dates(x, out)),
+        _ => {}
+    }
+}
+
 fn principal(role: Role) -> Principal {
     Principal {
         name: format!("{role}"),
@@ -134,6 +180,80 @@ fn check_aggregate(role: &str, what: &str, body: &Value, k: u64, k_sensitive: u6
     }
 }
 
+/// The multi-layer analyses: name, main layer, layers read, path.
+fn presence_endpoints() -> Vec<(&'static str, Layer, &'static [Layer], &'static str)> {
+    const COVERAGE: &[Layer] = &[
+        Layer::Patrols,
+        Layer::Bases,
+        Layer::Incidents,
+        Layer::Sightings,
+    ];
+    const ALL: &[Layer] = &Layer::ALL;
+    let mut v = vec![
+        (
+            "coverage",
+            Layer::Patrols,
+            COVERAGE,
+            "/analysis/coverage?cell-km=2",
+        ),
+        (
+            "coverage-h3",
+            Layer::Patrols,
+            COVERAGE,
+            "/analysis/coverage?grid=h3&h3-resolution=8&all-cells=true",
+        ),
+        (
+            "coverage-north",
+            Layer::Patrols,
+            COVERAGE,
+            "/analysis/coverage?bbox=21,7.6,22.4,9&cell-km=10&from=2025-01-01",
+        ),
+        (
+            "blindspots",
+            Layer::Incidents,
+            ALL,
+            "/analysis/blindspots?cells=true&min-risk=medium",
+        ),
+        (
+            "blindspots-h3",
+            Layer::Incidents,
+            ALL,
+            "/analysis/blindspots?grid=h3&h3-resolution=7&cells=true",
+        ),
+        (
+            "blindspots-north",
+            Layer::Incidents,
+            ALL,
+            "/analysis/blindspots?cells=true&bbox=21,7.6,22.4,9&from=2025-01-01&min-risk=low",
+        ),
+    ];
+    if IMPACT {
+        const IMPACT_READS: &[Layer] = &[Layer::Incidents, Layer::Patrols, Layer::Bases];
+        v.push((
+            "impact",
+            Layer::Incidents,
+            IMPACT_READS,
+            "/analysis/impact?cell-km=10&from=2024-03-01&to=2025-12-31",
+        ));
+        v.push((
+            "impact-csv",
+            Layer::Incidents,
+            IMPACT_READS,
+            "/analysis/impact?cell-km=10&from=2024-03-01&to=2025-12-31&f=csv",
+        ));
+        v.push((
+            "impact-north",
+            Layer::Incidents,
+            IMPACT_READS,
+            "/analysis/impact?bbox=21,7.6,22.4,9&window-days=3",
+        ));
+    }
+    v
+}
+
+/// Whether `/analysis/impact` is served.
+const IMPACT: bool = true;
+
 fn run_seed(seed: u64) {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("s.gpkg");
@@ -148,6 +268,9 @@ fn run_seed(seed: u64) {
     cli(&path, &["ingest", "incidents", fc.to_str().unwrap()]);
     let fc = common::write_fc(dir.path(), "sig.geojson", &sightings);
     cli(&path, &["ingest", "sightings", fc.to_str().unwrap()]);
+    let now = chrono::Utc::now();
+    let fc = common::write_fc(dir.path(), "pat.geojson", &recent_patrols(now));
+    cli(&path, &["ingest", "patrols", fc.to_str().unwrap()]);
     let cfg = config(dir.path(), &path, "");
     let server = Server::start(&cfg);
     let store = GpkgStore::open(&path).unwrap();
@@ -265,6 +388,129 @@ fn run_seed(seed: u64) {
                 }
             }
         }
+        // Presence, blind spots and impact read several layers: each layer
+        // under its own rules, the output under the strictest of them.
+        let bases_hidden: Vec<&Feature> = all[&Layer::Bases]
+            .iter()
+            .filter(|f| {
+                gate.features(&p, Layer::Bases)
+                    .ok()
+                    .and_then(|v| v.show(f))
+                    .is_none()
+            })
+            .collect();
+        let cutoff_day = (now - chrono::Duration::hours(72)).date_naive();
+        let mut recent_presence = 0;
+        let mut old_presence = 0;
+        for (what, main, reads, path) in presence_endpoints() {
+            let mut strict = gate.aggregate_rules(&p, main).unwrap();
+            for l in reads {
+                if let Ok(r) = gate.aggregate_rules(&p, *l) {
+                    strict.full &= r.full;
+                }
+            }
+            let resp = get(path.to_string());
+            assert_eq!(resp.status, 200, "{role_name} {path}: {}", resp.text());
+            let text = resp.text();
+            if path.contains("f=csv") {
+                assert!(resp.header("content-type").unwrap().starts_with("text/csv"));
+                for f in &bases_hidden {
+                    let name = f.str("name").unwrap_or("(none)");
+                    assert!(!text.contains(name), "{role_name} {path}: base name {name}");
+                    assert!(
+                        !text.contains(&format!("{},", f.id)),
+                        "{role_name} {path}: base {}",
+                        f.id
+                    );
+                }
+                continue;
+            }
+            let body = resp.json();
+            assert!(
+                !strict.full,
+                "{role_name} {what}: no role sees every layer in full"
+            );
+            check_aggregate(
+                role_name,
+                &format!("{what} {path}"),
+                &body,
+                strict.k as u64,
+                strict.k_sensitive as u64,
+            );
+            if let Some(rows) = body["jointmap"]["table"].as_array() {
+                let table = json!({"features": rows.iter().map(|r| json!({"properties": r})).collect::<Vec<_>>()});
+                check_aggregate(
+                    role_name,
+                    &format!("{what} table"),
+                    &table,
+                    strict.k as u64,
+                    strict.k_sensitive as u64,
+                );
+            }
+            // The grid is never finer than the minimum cell.
+            let grid = &body["jointmap"]["grid"];
+            let side = grid["cell_m"]
+                .as_f64()
+                .or(grid["cell_km"].as_f64().map(|k| k * 1000.0));
+            if let Some(side) = side {
+                assert!(side >= 10_000.0, "{role_name} {path}: {grid}");
+            } else if let Some(res) = grid["resolution"].as_u64() {
+                assert!(res <= 5, "{role_name} {path}: {grid}");
+            }
+            // No base named or referred to unless the role sees it.
+            for f in &bases_hidden {
+                let name = f.str("name").unwrap_or("(none)");
+                assert!(
+                    !text.contains(&format!("\"{name}\"")),
+                    "{role_name} {path}: base name {name}"
+                );
+                assert!(
+                    !text.contains(&format!("base:{}", f.id)),
+                    "{role_name} {path}: base {}",
+                    f.id
+                );
+            }
+            for f in body["features"].as_array().unwrap() {
+                let props = f["properties"].as_object().unwrap();
+                for name in props.keys() {
+                    assert!(
+                        !name.starts_with("base_") && !name.starts_with("nearest_base"),
+                        "{role_name} {path}: {name} (no role sees these aggregates in full)"
+                    );
+                }
+                let presence = props.get("presence").and_then(Value::as_f64).unwrap_or(0.0)
+                    + props.get("visits").and_then(Value::as_f64).unwrap_or(0.0);
+                if path.contains("bbox=21,") && first_lat(f) < 8.3 && presence > 0.0 {
+                    old_presence += 1;
+                }
+                if first_lat(f) > 8.3 && presence > 0.0 {
+                    recent_presence += 1;
+                    assert_eq!(
+                        role,
+                        Role::Military,
+                        "{role_name} {path}: presence of a patrol within the delay: {f}"
+                    );
+                }
+            }
+            // Nothing dated after the patrol delay reaches other roles.
+            if role != Role::Military {
+                let mut found = Vec::new();
+                dates(&body, &mut found);
+                for (s, d) in found {
+                    assert!(
+                        d <= cutoff_day,
+                        "{role_name} {path}: {s} is newer than the patrol delay"
+                    );
+                }
+            }
+        }
+        if role == Role::Military {
+            assert!(recent_presence > 0, "the military sees its recent patrols");
+        }
+        assert!(
+            old_presence > 0,
+            "{role_name}: the patrol of 200 hours ago counts for everyone"
+        );
         // Hard checks over every body this role received.
         for (path, body) in &bodies {
             if role != Role::Hr {

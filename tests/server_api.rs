@@ -157,6 +157,8 @@ fn landing_conformance_collections_and_api() {
         "/collections/incidents/items/{featureId}",
         "/analysis/hotspots",
         "/analysis/clusters",
+        "/analysis/coverage",
+        "/analysis/blindspots",
         "/api",
         "/health",
     ] {
@@ -197,6 +199,63 @@ fn landing_conformance_collections_and_api() {
         !hot.contains(&"area".to_string()),
         "server file paths are not offered"
     );
+    for (endpoint, want) in [
+        (
+            "/analysis/coverage",
+            &[
+                "cell-km",
+                "grid",
+                "h3-resolution",
+                "from",
+                "to",
+                "bbox",
+                "corridor-foot-km",
+                "info-radius-km",
+                "all-cells",
+            ][..],
+        ),
+        (
+            "/analysis/blindspots",
+            &[
+                "category",
+                "weight",
+                "min-risk",
+                "likelihood-breaks",
+                "max-presence",
+                "cells",
+                "kernel",
+                "presence-half-life-days",
+            ][..],
+        ),
+    ] {
+        let got = names(endpoint);
+        for n in want {
+            assert!(got.contains(&n.to_string()), "{endpoint}: {n}");
+        }
+        assert!(
+            !got.contains(&"area".to_string()),
+            "{endpoint}: area offered"
+        );
+    }
+    {
+        let got = names("/analysis/impact");
+        assert!(got.contains(&"window-days".to_string()) && !got.contains(&"area".to_string()));
+        let f = paths["/analysis/impact"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "f")
+            .unwrap();
+        assert!(f["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("csv")));
+        assert!(
+            paths["/analysis/impact"]["get"]["responses"]["200"]["content"]
+                .get("text/csv")
+                .is_some()
+        );
+    }
     // The military's document does not offer filters on what it may not see.
     let api = s.json("/api", MIL);
     let mil_items: Vec<&str> = api["paths"]["/collections/incidents/items"]["get"]["parameters"]
@@ -221,6 +280,9 @@ fn tokens_401_everywhere_but_health() {
         "/collections/incidents/items",
         "/collections/incidents/items/zero",
         "/analysis/hotspots",
+        "/analysis/coverage",
+        "/analysis/blindspots",
+        "/analysis/impact",
         "/no/such/path",
     ] {
         for token in [None, Some("wrong-secret"), Some("")] {
@@ -894,4 +956,351 @@ fn scanned_layers_answer_like_held_ones() {
     let ext =
         |s: &Server| s.json("/collections/incidents", MIL)["extent"]["spatial"]["bbox"][0].clone();
     assert!(ext(&scanned).is_array() && ext(&held).is_array());
+}
+
+/// A sum over the features of a numeric property.
+fn sum(doc: &Value, name: &str) -> f64 {
+    doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["properties"][name].as_f64())
+        .sum()
+}
+
+/// `/analysis/coverage` and `/analysis/blindspots`: every parameter class,
+/// coarsening, the patrol delay on the window end, limits, named errors,
+/// and caching until an ingest.
+#[test]
+fn presence_and_blind_spot_endpoints_every_parameter_delay_and_cache() {
+    let (dir, s, _) = setup("");
+    let bbox = "bbox=15.5,4.2,21,7.8";
+    let now = chrono::Utc::now();
+    let cutoff = now - chrono::Duration::hours(72);
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("{v}")))
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    // Coverage: window, grid, presence parameters, all cells.
+    let q = format!(
+        "/analysis/coverage?{bbox}&from=2025-07-01&to=2025-12-31&cell-km=12&corridor-foot-km=1\
+         &corridor-vehicle-km=4&corridor-air-km=8&corridor-boat-km=2&presence-half-life-days=20\
+         &info-radius-km=3&all-cells=true"
+    );
+    let r = s.get(&q, Some(MIL));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/geo+json"));
+    let cov = r.json();
+    let j = &cov["jointmap"];
+    assert_eq!(j["analysis"], "coverage");
+    assert_eq!(j["from"], "2025-07-01T00:00:00Z");
+    assert_eq!(j["to"], "2025-12-31T23:59:59Z");
+    assert_eq!(
+        j["corridor_m"],
+        json!({"foot": 1000.0, "vehicle": 4000.0, "air": 8000.0, "boat": 2000.0})
+    );
+    assert_eq!(j["half_life_days"], 20.0);
+    assert_eq!(j["info_radius_m"], 3000.0);
+    assert_eq!(j["grid"]["cell_m"], 12_000.0);
+    // Every cell written; those under k withheld, and counted.
+    let cells = j["cells"].as_u64().unwrap();
+    assert_eq!(
+        cov["features"].as_array().unwrap().len() as u64 + j["suppressed"].as_u64().unwrap(),
+        cells
+    );
+    assert!(j["patrols_used"].as_u64().unwrap() > 0 && j["bases_active"].as_u64().unwrap() > 0);
+    // Coarsened to 10 km for every role (no role sees all four layers in full).
+    for token in [HR, MIL, JMAC, PARTNER] {
+        let c = s.json(
+            &format!("/analysis/coverage?{bbox}&cell-km=2&to=2025-12-31"),
+            token,
+        );
+        assert_eq!(c["jointmap"]["grid"]["cell_m"], 10_000.0);
+        let c = s.json(
+            &format!("/analysis/coverage?{bbox}&grid=h3&h3-resolution=9&to=2025-12-31"),
+            token,
+        );
+        assert_eq!(
+            c["jointmap"]["grid"],
+            json!({"type": "h3", "resolution": 5})
+        );
+    }
+    // The patrol delay cuts the window for every role but the military,
+    // given or not: the hand-made incidents of 2030 are admitted, but the
+    // default end stops at the cutoff.
+    let c = s.json(&format!("/analysis/coverage?{bbox}&to=2030-01-05"), MIL);
+    assert_eq!(c["jointmap"]["to"], "2030-01-05T23:59:59Z");
+    let b = s.json(&format!("/analysis/blindspots?{bbox}"), MIL);
+    assert_eq!(b["jointmap"]["window"]["to"], "2030-01-03T10:00:00Z");
+    for token in [HR, JMAC, PARTNER] {
+        let c = s.json(&format!("/analysis/coverage?{bbox}&to=2030-01-05"), token);
+        let to = time(&c["jointmap"]["to"]);
+        assert!(
+            to <= cutoff && to > cutoff - chrono::Duration::hours(2),
+            "{to}"
+        );
+        let b = s.json(&format!("/analysis/blindspots?{bbox}"), token);
+        let to = time(&b["jointmap"]["window"]["to"]);
+        assert!(
+            to <= cutoff && to > cutoff - chrono::Duration::hours(2),
+            "{to}"
+        );
+        // An end before the cutoff is kept.
+        let c = s.json(&format!("/analysis/coverage?{bbox}&to=2025-06-30"), token);
+        assert_eq!(c["jointmap"]["to"], "2025-06-30T23:59:59Z");
+    }
+    // Blind spots: incident filter, grid, presence and threat parameters.
+    let q = format!(
+        "/analysis/blindspots?{bbox}&from=2025-01-01&to=2025-12-31&category=killing,abduction,looting-burning\
+         &min-verification=reported&min-precision=district&weight=casualties&kernel=gaussian&bandwidth-km=15\
+         &threat-half-life-days=40&sighting-factor=0.3&likelihood-breaks=0.5,1,2,4&site-radius-km=3\
+         &min-risk=medium&max-presence=0.4&info-margin-km=12&hotspot-bonus=2&cells=true&corridor-foot-km=1\
+         &cell-km=15"
+    );
+    let bs = s.json(&q, HR);
+    let j = &bs["jointmap"];
+    assert_eq!(j["analysis"], "blindspots");
+    assert_eq!(j["window"]["from"], "2025-01-01T00:00:00Z");
+    assert_eq!(j["grid"]["cell_km"], 15.0);
+    let p = &j["parameters"];
+    assert_eq!(p["min_risk"], "medium");
+    assert_eq!(p["max_presence"], 0.4);
+    assert_eq!(p["info_margin_km"], 12.0);
+    assert_eq!(p["hotspot_bonus"], 2.0);
+    assert_eq!(p["threat"]["kernel"], "gaussian");
+    assert_eq!(p["threat"]["bandwidth_km"], 15.0);
+    assert_eq!(p["threat"]["half_life_days"], 40.0);
+    assert_eq!(p["threat"]["sighting_factor"], 0.3);
+    assert_eq!(
+        p["threat"]["likelihood_breaks"],
+        json!([0.5, 1.0, 2.0, 4.0])
+    );
+    assert_eq!(p["threat"]["site_radius_km"], 3.0);
+    assert_eq!(p["presence"]["corridor_km"]["foot"], 1.0);
+    let kinds: BTreeSet<&str> = bs["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains("cell"), "{kinds:?}");
+    // The gate: no base named, no small count, for every role.
+    for token in [HR, MIL, JMAC, PARTNER] {
+        let b = s.json(
+            &format!("/analysis/blindspots?{bbox}&to=2025-12-31&cells=true&min-risk=low"),
+            token,
+        );
+        for f in b["features"].as_array().unwrap() {
+            let p = f["properties"].as_object().unwrap();
+            assert!(
+                p.keys()
+                    .all(|k| !k.starts_with("nearest_base") && !k.starts_with("base_")),
+                "{f}"
+            );
+            let c = p["count"].as_u64().unwrap();
+            assert!(c == 0 || c >= 5, "{f}");
+            if p["count_sensitive"].as_u64().unwrap() > 0 {
+                assert!(c >= 10, "{f}");
+            }
+        }
+    }
+    // Bad values: 400 naming the parameter (parsed or checked by the analysis).
+    for (q, name) in [
+        ("cell-km=abc", "cell-km"),
+        ("cell-km=-1", "cell-km"),
+        ("cell-km=0.01", "cell-km"),
+        ("grid=hex", "grid"),
+        ("h3-resolution=12&grid=h3", "h3-resolution"),
+        ("h3-resolution=99&grid=h3", "h3-resolution"),
+        ("from=yesterday", "from"),
+        ("to=tomorrow", "to"),
+        ("from=2025-12-01&to=2025-01-01", "from"),
+        ("bbox=1,2,3", "bbox"),
+        ("corridor-foot-km=-1", "corridor-foot-km"),
+        ("corridor-air-km=wide", "corridor-air-km"),
+        ("info-radius-km=-3", "info-radius-km"),
+        ("all-cells=perhaps", "all-cells"),
+        ("area=/etc/passwd", "area"),
+        ("layer=incidents", "layer"),
+        ("f=csv", "f"),
+        ("colour=red", "colour"),
+    ] {
+        s.get(&format!("/analysis/coverage?{bbox}&{q}"), Some(MIL))
+            .problem(400, Some(name));
+    }
+    for (q, name) in [
+        ("category=", "category"),
+        ("weight=bogus", "weight"),
+        ("min-verification=rumour", "min-verification"),
+        ("min-risk=dire", "min-risk"),
+        ("max-presence=2", "max-presence"),
+        ("max-presence=lots", "max-presence"),
+        ("likelihood-breaks=1,2", "likelihood-breaks"),
+        ("likelihood-breaks=4,3,2,1", "likelihood-breaks"),
+        ("bandwidth-km=0", "bandwidth-km"),
+        ("sighting-factor=-1", "sighting-factor"),
+        ("site-radius-km=-1", "site-radius-km"),
+        ("info-margin-km=-1", "info-margin-km"),
+        ("hotspot-bonus=0.5", "hotspot-bonus"),
+        ("kernel=box", "kernel"),
+        ("cells=maybe", "cells"),
+        ("area=/etc/passwd", "area"),
+        ("permutations=9", "permutations"),
+    ] {
+        let r = s.get(
+            &format!("/analysis/blindspots?{bbox}&to=2025-12-31&{q}"),
+            Some(PARTNER),
+        );
+        if name == "category" && r.status == 200 {
+            continue; // an empty list is no filter
+        }
+        r.problem(400, Some(name));
+    }
+    // Cached by normalised parameters until an ingest.
+    let path =
+        format!("/analysis/blindspots?{bbox}&from=2025-01-01&to=2025-12-31&cells=true&cell-km=10");
+    let a = s.get(&path, Some(HR));
+    assert_eq!(a.status, 200);
+    let b = s.get(&format!("/analysis/blindspots?cells=true&cell-km=10.0&to=2025-12-31&{bbox}&from=2025-01-01&f=json"), Some(HR));
+    assert_eq!(a.body, b.body);
+    // hr asked for 5 km: coarsened, the same entry as 10 km.
+    let c = s.get(
+        &format!("/analysis/blindspots?{bbox}&from=2025-01-01&to=2025-12-31&cells=true&cell-km=5"),
+        Some(HR),
+    );
+    assert_eq!(a.body, c.body);
+    let cov_path = format!("/analysis/coverage?{bbox}&from=2025-01-01&to=2025-12-31");
+    let cov_before = s.json(&cov_path, JMAC);
+    let before = a.json();
+    let more: Vec<Value> = (0..12)
+        .map(|i| {
+            let mut f = common::incident(40_000 + i);
+            f["id"] = json!(format!("cluster-{i}"));
+            f["geometry"]["coordinates"] = json!([17.305, 5.305]);
+            f["properties"]["time_start"] = json!(format!("2025-11-{:02}T08:00:00Z", i + 1));
+            f["properties"]["category"] = json!("killing");
+            f
+        })
+        .collect();
+    let body = serde_json::to_vec(&json!({"type": "FeatureCollection", "features": more})).unwrap();
+    let r = s.post(
+        "/collections/incidents/items",
+        Some(HR),
+        "application/geo+json",
+        &body,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let after = s.json(&path, HR);
+    assert_ne!(after, before);
+    assert!(
+        sum(&after, "incidents") >= sum(&before, "incidents") + 12.0,
+        "{} -> {}",
+        sum(&before, "incidents"),
+        sum(&after, "incidents")
+    );
+    let cov_after = s.json(&cov_path, JMAC);
+    assert_eq!(
+        cov_after["jointmap"]["reports_used"].as_u64().unwrap(),
+        cov_before["jointmap"]["reports_used"].as_u64().unwrap() + 12
+    );
+    // Every request was audited with the features it returned.
+    let audit = std::fs::read_to_string(dir.path().join("audit.ndjson")).unwrap();
+    let last: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(last["endpoint"], "GET /analysis/coverage");
+    assert_eq!(last["role"], "jmac");
+}
+
+/// `/analysis/impact`: parameters, the CSV table of the gated result,
+/// anonymous labels for bases the caller may not see, named errors, cache.
+#[test]
+fn impact_endpoint_parameters_csv_and_base_labels() {
+    let (_dir, s, _) = setup("");
+    let bbox = "bbox=15.5,4.2,21,7.8";
+    let q = format!(
+        "/analysis/impact?{bbox}&from=2024-03-01&to=2025-12-31&window-days=45&cell-km=12\
+         &corridor-vehicle-km=6&category=killing,abduction,looting-burning&weight=count"
+    );
+    let r = s.get(&q, Some(MIL));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/geo+json"));
+    let v = r.json();
+    let j = &v["jointmap"];
+    assert_eq!(j["analysis"], "impact");
+    assert_eq!(j["window_days"], 45);
+    assert_eq!(j["period"]["from"], "2024-03-01T00:00:00Z");
+    assert!(j["caution"].as_str().unwrap().contains("not proof"));
+    let table = j["table"].as_array().unwrap();
+    assert!(!table.is_empty());
+    assert!(j["table_suppressed"].is_u64());
+    // The military sees every base: groups keep their ids and names.
+    assert!(table
+        .iter()
+        .any(|r| r["kind"] == "base" && r["name"].as_str().unwrap().starts_with("TOB")));
+    // The same table as CSV, from the same gated result.
+    let c = s.get(&format!("{q}&f=csv"), Some(MIL));
+    assert_eq!(c.status, 200, "{}", c.text());
+    assert!(c.header("content-type").unwrap().starts_with("text/csv"));
+    let text = c.text();
+    let mut lines = text.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("group,kind,key,name,cells,"));
+    assert_eq!(lines.count(), table.len());
+    let c2 = s.get(&format!("{q}&f=CSV"), Some(MIL));
+    assert_eq!(c2.body, c.body);
+    // Hr sees the mission's bases but not the force's temporary ones: those
+    // groups get anonymous labels, in the table, the CSV and the cells.
+    for token in [HR, JMAC, PARTNER] {
+        let v = s.json(&q, token);
+        let text = s.get(&format!("{q}&f=csv"), Some(token)).text();
+        assert!(!text.contains("TOB") && !text.contains("SCD"), "{text}");
+        let body = v.to_string();
+        assert!(!body.contains("TOB") && !body.contains("SCD"));
+        assert!(!body.contains("base-031") && !body.contains("base-040"));
+        let labelled = v["jointmap"]["table"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["key"].as_str().unwrap().starts_with('#'))
+            .count();
+        assert!(labelled > 0, "{body}");
+        for r in v["jointmap"]["table"].as_array().unwrap() {
+            let c = r["count"].as_u64().unwrap();
+            assert!(c == 0 || c >= 5, "{r}");
+        }
+    }
+    let p = s.json(&q, PARTNER);
+    assert!(
+        !p.to_string().contains("Markounda team site"),
+        "mission bases are not for partners"
+    );
+    // Coarsened and delayed like the others.
+    let v = s.json(
+        &format!("/analysis/impact?{bbox}&cell-km=2&from=2024-03-01&to=2030-01-05"),
+        HR,
+    );
+    let to = chrono::DateTime::parse_from_rfc3339(v["jointmap"]["period"]["to"].as_str().unwrap())
+        .unwrap();
+    assert!(to.with_timezone(&chrono::Utc) <= chrono::Utc::now() - chrono::Duration::hours(72));
+    // Errors name the parameter.
+    for (q, name) in [
+        ("window-days=0", "window-days"),
+        ("window-days=x", "window-days"),
+        ("from=2025-12-20&to=2025-12-31", "from"),
+        ("f=xml", "f"),
+        ("area=/etc/passwd", "area"),
+        ("cell-km=0.1", "cell-km"),
+        ("grid=h3&h3-resolution=10", "h3-resolution"),
+        ("weight=bogus", "weight"),
+        ("min-risk=high", "min-risk"),
+    ] {
+        s.get(&format!("/analysis/impact?{bbox}&{q}"), Some(HR))
+            .problem(400, Some(name));
+    }
+    // Cached: JSON and CSV are separate entries, each served again as it was.
+    let a = s.get(&q, Some(HR));
+    let b = s.get(&format!("{q}&f=json"), Some(HR));
+    assert_eq!(a.body, b.body);
 }

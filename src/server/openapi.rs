@@ -230,18 +230,39 @@ pub fn document(caller: &Caller, base: &str) -> Value {
             ),
         );
     }
-    for (name, cmd, local_only) in analysis::endpoints() {
+    for e in analysis::endpoints() {
+        let name = e.name;
+        let mut params = analysis_params(&e.command, e.local_only);
+        let mut responses = ok(
+            GEOJSON,
+            json!({"$ref": "#/components/schemas/FeatureCollection"}),
+            "The analysis layer, aggregated for your role",
+        );
+        if !e.formats.is_empty() {
+            let mut formats = vec!["json", "geojson"];
+            formats.extend(e.formats.iter().map(|f| f.0));
+            params[0] = param(
+                "f",
+                "query",
+                &format!(
+                    "Format: json or geojson (the same document), or {}.",
+                    e.formats.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
+                ),
+                json!({"type": "string", "enum": formats}),
+                false,
+            );
+            for (_, media) in &e.formats {
+                let media = media.split(';').next().unwrap_or(media).trim();
+                responses["200"]["content"][media] = json!({"schema": {"type": "string"}});
+            }
+        }
         paths.insert(
             format!("/analysis/{name}"),
             get(
                 &format!("{name} as GeoJSON (parameters as the CLI's `jointmap {name}` flags)"),
                 &format!("analysis_{name}"),
-                analysis_params(&cmd, local_only),
-                ok(
-                    GEOJSON,
-                    json!({"$ref": "#/components/schemas/FeatureCollection"}),
-                    "The analysis layer, aggregated for your role",
-                ),
+                params,
+                responses,
             ),
         );
     }
