@@ -1474,6 +1474,13 @@ impl Coverage {
                 props.insert("info_score".into(), num(c.info_score));
                 props.insert("last_report".into(), time_value(c.last_report));
                 props.insert("presence".into(), num(c.presence));
+                // Patrols and reports behind the cell, for the access gate's
+                // minimum count (bases are not counted: a cell covered only by
+                // a base's reach holds no individual record).
+                props.insert(
+                    "count".into(),
+                    (u64::from(c.visits) + u64::from(c.reports)).into(),
+                );
                 let ring: Vec<Value> = cell.ring.iter().map(|q| json!([q[0], q[1]])).collect();
                 json!({"type": "Feature", "id": cell.key,
                        "geometry": {"type": "Polygon", "coordinates": [ring]},
@@ -2228,6 +2235,9 @@ mod tests {
         let some = cov.to_geojson(&g, false);
         let n = some["features"].as_array().unwrap().len();
         assert!(n > 0 && n < g.len(), "{n}");
+        for (f, c) in all["features"].as_array().unwrap().iter().zip(&cov.cells) {
+            assert_eq!(f["properties"]["count"], u64::from(c.visits + c.reports));
+        }
         let j = &some["jointmap"];
         assert_eq!(j["analysis"], "coverage");
         assert_eq!(j["from"], "2025-01-01T00:00:00Z");
