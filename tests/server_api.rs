@@ -1010,6 +1010,23 @@ fn presence_and_blind_spot_endpoints_every_parameter_delay_and_cache() {
         cells
     );
     assert!(j["patrols_used"].as_u64().unwrap() > 0 && j["bases_active"].as_u64().unwrap() > 0);
+    // Cells with enough patrols and reports behind them are shown.
+    assert!(sum(&cov, "visits") > 0.0, "no patrolled cell shown");
+    for f in cov["features"].as_array().unwrap() {
+        let p = &f["properties"];
+        let c = p["count"].as_u64().unwrap();
+        assert!(c == 0 || c >= 5, "{f}");
+        if p["reports"].as_u64().unwrap() > 0
+            && p.get("count_sensitive")
+                .is_none_or(|s| s.as_u64() != Some(0))
+        {
+            assert!(c >= 10, "{f}");
+        }
+        assert!(
+            p.get("base_name").is_none() && p.get("base_id").is_none(),
+            "{f}"
+        );
+    }
     // Coarsened to 10 km for every role (no role sees all four layers in full).
     for token in [HR, MIL, JMAC, PARTNER] {
         let c = s.json(

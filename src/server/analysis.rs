@@ -55,9 +55,11 @@ pub trait AnalysisRequest: Args + FromArgMatches + std::fmt::Debug + Send + 'sta
     ) -> Result<(), ApiError>;
     /// Runs it.
     fn compute(&self, store: &dyn Store) -> crate::Result<Value>;
-    /// Rewrites, before the gate, references to individual features the
-    /// caller may not see (`shown(layer, id)` says whether it may).
-    fn anonymise(&self, _result: &mut Value, _shown: &dyn Fn(Layer, &str) -> bool) {}
+    /// Prepares the result for the gate: rewrites references to individual
+    /// features the caller may not see (`shown(layer, id)` says whether it
+    /// may), fills in conservatively what the gate needs and the analysis
+    /// left out.
+    fn before_gate(&self, _result: &mut Value, _shown: &dyn Fn(Layer, &str) -> bool) {}
 }
 
 /// The analysis routes.
@@ -251,7 +253,7 @@ async fn handle<A: AnalysisRequest>(
             let key = format!("{req:?}\nf={}", format.map_or("json", |f| f.0));
             let compute: Computation = Box::new(move |store: &dyn Store, shown| {
                 let mut result = req.compute(store)?;
-                req.anonymise(&mut result, shown);
+                req.before_gate(&mut result, shown);
                 Ok(result)
             });
             Ok(Job {
@@ -493,6 +495,30 @@ impl AnalysisRequest for request::coverage::CoverageRequest {
     fn compute(&self, store: &dyn Store) -> crate::Result<Value> {
         Ok(self.run(store)?.geojson)
     }
+    /// A cell's reports include incidents: without `count_sensitive`, every
+    /// report is presumed sensitive (as the gate presumes for incident
+    /// aggregates), so that `k_sensitive` holds.
+    fn before_gate(&self, result: &mut Value, _shown: &dyn Fn(Layer, &str) -> bool) {
+        presume_reports_sensitive(result);
+    }
+}
+
+/// Sets `count_sensitive` to `reports` on features that have no
+/// `count_sensitive` (see [`request::coverage::CoverageRequest`]'s
+/// `before_gate`).
+fn presume_reports_sensitive(result: &mut Value) {
+    let Some(features) = result.get_mut("features").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for f in features {
+        let Some(p) = f.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if !p.contains_key("count_sensitive") {
+            let reports = p.get("reports").cloned().unwrap_or(Value::from(0));
+            p.insert("count_sensitive".into(), reports);
+        }
+    }
 }
 
 /// Blind spots: incidents (the main layer) and every other layer.
@@ -550,12 +576,12 @@ impl AnalysisRequest for request::impact::ImpactRequest {
     /// Groups of bases the caller may not see individually get an anonymous
     /// label (`base:#1`, ...) in the table and the treated cells' `group`
     /// and `id`, and no name.
-    fn anonymise(&self, result: &mut Value, shown: &dyn Fn(Layer, &str) -> bool) {
+    fn before_gate(&self, result: &mut Value, shown: &dyn Fn(Layer, &str) -> bool) {
         anonymise_bases(result, shown);
     }
 }
 
-/// See [`request::impact::ImpactRequest`]'s `anonymise`.
+/// See [`request::impact::ImpactRequest`]'s `before_gate`.
 fn anonymise_bases(result: &mut Value, shown: &dyn Fn(Layer, &str) -> bool) {
     let mut labels: std::collections::BTreeMap<String, String> = Default::default();
     let mut label = |id: &str| -> Option<String> {
@@ -841,6 +867,29 @@ mod tests {
         let e = format::<request::impact::ImpactRequest>(&p("f=xml")).unwrap_err();
         assert!(e.detail.contains("csv"), "{}", e.detail);
         assert!(format::<request::hotspots::HotspotRequest>(&p("f=csv")).is_err());
+    }
+
+    #[test]
+    fn coverage_reports_are_presumed_sensitive_without_a_count() {
+        use serde_json::json;
+        let mut v = json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"cell": "a", "count": 7, "reports": 3}},
+            {"type": "Feature", "properties": {"cell": "b", "count": 7, "reports": 3, "count_sensitive": 0}},
+            {"type": "Feature", "properties": {"cell": "c", "count": 7}}]});
+        presume_reports_sensitive(&mut v);
+        let s: Vec<&Value> = (0..3)
+            .map(|i| &v["features"][i]["properties"]["count_sensitive"])
+            .collect();
+        assert_eq!(s, [&json!(3), &json!(0), &json!(0)]);
+        // So a cell of 7 with reports is withheld from a role without full view.
+        let r = rules(
+            crate::access::Role::Jmac,
+            Layer::Patrols,
+            &[Layer::Patrols, Layer::Incidents],
+        );
+        let gate = crate::access::Gate::new(crate::access::Policy::default(), None).unwrap();
+        let out = gate.aggregate(&r, v);
+        assert_eq!(out["jointmap"]["suppressed"], 1);
     }
 
     #[test]
