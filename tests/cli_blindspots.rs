@@ -139,6 +139,14 @@ fn bad_parameters_are_named() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(name), "{args:?}: {}", stderr(&o));
     }
+    // Comma-separated breaks, as the help says.
+    let o = run(&store, &["blindspots", "--likelihood-breaks", "0.5,1,2,4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["jointmap"]["parameters"]["threat"]["likelihood_breaks"],
+        serde_json::json!([0.5, 1.0, 2.0, 4.0])
+    );
 }
 
 #[test]

@@ -136,7 +136,7 @@ impl CoverageParams {
         }
         if !(self.half_life_days.is_finite() && self.half_life_days > 0.0) {
             return Err(AnalysisError::param(
-                "half-life",
+                "presence-half-life-days",
                 format!("{} must be a positive number of days", self.half_life_days),
             ));
         }
@@ -2318,7 +2318,7 @@ mod tests {
                     half_life_days: 0.0,
                     ..params(T0, T0)
                 },
-                "parameter `half-life`",
+                "parameter `presence-half-life-days`",
             ),
             (
                 CoverageParams {

@@ -81,6 +81,8 @@ pub struct Treated {
     pub before: u32,
     /// Incidents after.
     pub after: u32,
+    /// Of before + after, sexual-violence or child cases.
+    pub sensitive: u32,
     /// Expected before and after from comparable cells (None: no comparable cell).
     pub control: Option<(f64, f64)>,
     /// Number of comparable cells.
@@ -229,6 +231,7 @@ pub fn impact(
                     onset: day(t),
                     before: 0,
                     after: 0,
+                    sensitive: 0,
                     control: None,
                     controls: 0,
                 });
@@ -243,9 +246,9 @@ pub fn impact(
                 unmatched: 0,
                 before: 0,
                 after: 0,
+                sensitive: 0,
                 control_before: 0.0,
                 control_after: 0.0,
-                sensitive: 0,
             });
         }
     }
@@ -270,6 +273,7 @@ pub fn impact(
                     onset: day(t),
                     before: 0,
                     after: 0,
+                    sensitive: 0,
                     control: None,
                     controls: 0,
                 });
@@ -284,9 +288,9 @@ pub fn impact(
                 unmatched: 0,
                 before: 0,
                 after: 0,
+                sensitive: 0,
                 control_before: 0.0,
                 control_after: 0.0,
-                sensitive: 0,
             });
         }
     }
@@ -348,6 +352,7 @@ pub fn impact(
         let (b, a, s) = counts.get(&t.cell).copied().unwrap_or((0, 0, 0));
         t.before = b;
         t.after = a;
+        t.sensitive = s;
         let st = strata[stratum(b) as usize];
         t.controls = st.0;
         if st.0 > 0 {

@@ -200,7 +200,7 @@ impl ThreatParams {
             }
         };
         positive("bandwidth", self.bandwidth_m)?;
-        positive("half-life", self.half_life_days)?;
+        positive("threat-half-life-days", self.half_life_days)?;
         if !(self.sighting_factor.is_finite() && self.sighting_factor >= 0.0) {
             return Err(AnalysisError::param(
                 "sighting-factor",

@@ -193,6 +193,7 @@ fn to_geojson(result: &Impact, grid: &crate::grid::Grid) -> Value {
                     "control_after": t.control.map_or(Value::Null, |c| num(c.1)),
                     "comparable_cells": t.controls,
                     "count": t.before + t.after,
+                    "count_sensitive": t.sensitive,
                 }
             })
         })

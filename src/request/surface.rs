@@ -192,7 +192,7 @@ pub struct ThreatArgs {
     #[arg(long, default_value_t = 0.5)]
     pub sighting_factor: f64,
     /// Threat (weighted events per 100 km2) at which likelihood reaches 2,3,4,5.
-    #[arg(long, value_delimiter = ',', num_args = 4, default_values_t = [1.0, 2.0, 4.0, 8.0])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1.0, 2.0, 4.0, 8.0])]
     pub likelihood_breaks: Vec<f64>,
     /// A civilian site within this many km of a cell counts for its vulnerability.
     #[arg(long, default_value_t = 5.0)]

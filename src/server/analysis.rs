@@ -733,7 +733,6 @@ mod tests {
             ("kernel=box", "kernel"),
             ("to=later", "to"),
             ("f=csv", "f"),
-            ("likelihood-breaks=1,2", "likelihood-breaks"),
         ] {
             let e = parse::<BlindspotRequest>(&p(q)).unwrap_err();
             assert_eq!(e.extra["parameter"], name, "{q}: {}", e.detail);
