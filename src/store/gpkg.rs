@@ -124,6 +124,8 @@ impl GpkgStore {
         .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
+        // Queries keep their statements: one per layer and time filter, plus writes.
+        conn.set_prepared_statement_cache_capacity(64);
         let store = GpkgStore {
             path,
             conn: Mutex::new(conn),

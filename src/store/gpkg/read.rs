@@ -419,7 +419,6 @@ impl GpkgStore {
     ) -> Result<u64> {
         let ncols = names.len();
         let points = matches!(layer, Layer::Incidents | Layer::Sightings);
-        let mut n = 0u64;
         let mut templates = Templates::default();
         // Decodes and visits the rows of a chunk; an error ends the query.
         let mut drain = |chunk: &Chunk, n: &mut u64| -> Result<()> {
@@ -436,8 +435,10 @@ impl GpkgStore {
             }
             Ok(())
         };
-        if !threaded {
-            // One row at a time.
+        // Calling thread only: one row at a time.
+        type Drain<'d> = dyn FnMut(&Chunk, &mut u64) -> Result<()> + 'd;
+        let inline = |rows: Box<Rows<'_>>, conn: &mut Connection, drain: &mut Drain<'_>| {
+            let mut n = 0u64;
             let mut chunk = Chunk::default();
             let mut stop = None;
             let read = rows(conn, &mut |row| {
@@ -452,12 +453,20 @@ impl GpkgStore {
                 return Err(e);
             }
             read.map_err(|e| self.err(e))?;
-            return Ok(n);
+            Ok(n)
+        };
+        if !threaded {
+            return inline(rows, conn, &mut drain);
         }
+        // The helper takes the statement and the connection from here; if it
+        // cannot be started they stay for the calling thread.
+        let job = std::sync::Mutex::new(Some((rows, conn)));
+        let take = || job.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (full_tx, full_rx) = mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
+        let (empty_tx, empty_rx) = mpsc::channel::<Chunk>();
         std::thread::scope(|s| {
-            let (full_tx, full_rx) = mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
-            let (empty_tx, empty_rx) = mpsc::channel::<Chunk>();
-            s.spawn(move || {
+            let helper = move || {
+                let Some((rows, conn)) = take() else { return };
                 let mut chunk = Chunk::default();
                 let mut failed = None;
                 let mut closed = false;
@@ -480,7 +489,17 @@ impl GpkgStore {
                     chunk.err = failed.or(read.err()).map(|e| self.err(e));
                     let _ = full_tx.send(chunk);
                 }
-            });
+            };
+            let started = std::thread::Builder::new()
+                .name("jointmap-query".into())
+                .spawn_scoped(s, helper);
+            if started.is_err() {
+                return match take() {
+                    Some((rows, conn)) => inline(rows, conn, &mut drain),
+                    None => Err(StoreError::Aborted("query thread lost".into())),
+                };
+            }
+            let mut n = 0u64;
             // Returning early drops `full_rx`, which stops the helper.
             for mut chunk in full_rx {
                 drain(&chunk, &mut n)?;
