@@ -33,6 +33,11 @@ use jointmap::store::{GpkgStore, Store};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// The binary's allocator, so that reading the store costs what it costs in
+/// `jointmap blindspots`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The request as the CLI would parse it.
 #[derive(Parser)]
 struct Cmd {
