@@ -39,7 +39,10 @@ const WGS84_WKT: &str = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",63
 pub struct GpkgStore {
     path: PathBuf,
     conn: Mutex<Connection>,
-    indexes: RwLock<HashMap<Layer, Arc<LayerIndex>>>,
+    /// Per layer: the index and the data version it was built at. Another
+    /// process (a CLI ingest while the server runs) bumps the version, so a
+    /// stale index is rebuilt on its next use.
+    indexes: RwLock<HashMap<Layer, (u64, Arc<LayerIndex>)>>,
 }
 
 /// Formats a stored time (`YYYY-MM-DDTHH:MM:SS.sssZ`) without the format
@@ -259,13 +262,18 @@ impl GpkgStore {
     /// The layer's spatial index, built from the stored envelopes on first use
     /// and after every commit.
     pub fn index(&self, layer: Layer) -> Result<Arc<LayerIndex>> {
-        if let Some(idx) = self
+        // Read before building: data committed meanwhile gives a newer
+        // version on the next call, which rebuilds.
+        let version = self.data_version()?;
+        if let Some((v, idx)) = self
             .indexes
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&layer)
         {
-            return Ok(idx.clone());
+            if *v == version {
+                return Ok(idx.clone());
+            }
         }
         let blobs: Vec<(i64, Vec<u8>)> = {
             let conn = self.conn();
@@ -296,7 +304,7 @@ impl GpkgStore {
         self.indexes
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(layer, idx.clone());
+            .insert(layer, (version, idx.clone()));
         Ok(idx)
     }
 
@@ -742,6 +750,47 @@ mod tests {
             })
             .expect("query");
         out
+    }
+
+    /// A server's store handle sees, in bbox queries, what another handle
+    /// (a CLI ingest in another process) committed after its index was built.
+    #[test]
+    fn an_index_is_rebuilt_after_another_handle_commits() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let path = dir.path().join("s.gpkg");
+        let server = GpkgStore::open(&path).expect("open");
+        let cli = GpkgStore::open(&path).expect("open again");
+        let bbox = Query {
+            bbox: Some([18.0, 4.0, 19.0, 5.0]),
+            ..Default::default()
+        };
+        let mut b = cli.begin().expect("begin");
+        b.upsert(
+            Layer::Sites,
+            &site(
+                "a",
+                json!({"name": "A", "site_type": "village", "time_start": "2024-01-01"}),
+            ),
+        )
+        .expect("upsert");
+        b.commit().expect("commit");
+        assert_eq!(all(&server, Layer::Sites, &bbox).len(), 1);
+        let mut b = cli.begin().expect("begin");
+        b.upsert(
+            Layer::Sites,
+            &site(
+                "b",
+                json!({"name": "B", "site_type": "market", "time_start": "2024-01-01"}),
+            ),
+        )
+        .expect("upsert");
+        b.commit().expect("commit");
+        let ids: Vec<String> = all(&server, Layer::Sites, &bbox)
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(server.summary(Layer::Sites).expect("summary").count, 2);
     }
 
     #[test]
