@@ -76,15 +76,7 @@ fn store(n: usize) -> GpkgStore {
             ..DemoConfig::default()
         });
         for layer in Layer::ALL {
-            let features: Box<dyn Iterator<Item = String> + Send + '_> = match layer {
-                Layer::Incidents => Box::new(scenario.incidents().map(|v| v.to_string())),
-                Layer::Sightings => {
-                    Box::new(scenario.sightings().into_iter().map(|v| v.to_string()))
-                }
-                Layer::Patrols => Box::new(scenario.patrols().into_iter().map(|v| v.to_string())),
-                Layer::Bases => Box::new(scenario.bases().into_iter().map(|v| v.to_string())),
-                Layer::Sites => Box::new(scenario.sites().into_iter().map(|v| v.to_string())),
-            };
+            let features = scenario.feature_texts(layer);
             let input = Input::Features {
                 name: format!("demo {layer}"),
                 features,
@@ -147,37 +139,9 @@ fn load(store: &GpkgStore, req: &BlindspotRequest) -> Inputs {
     }
 }
 
-fn compute(store: &dyn Store, req: &BlindspotRequest, i: &Inputs) -> usize {
-    let (from, to) =
-        jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
-    let cov = coverage(
-        &i.grid,
-        &i.presence,
-        &i.reports,
-        &req.presence.params(from, to).unwrap(),
-    )
-    .unwrap();
-    let thr = threat(
-        &i.grid,
-        &i.incidents,
-        &i.sightings,
-        &i.sites,
-        &req.threat.params(from, to).unwrap(),
-    )
-    .unwrap();
-    let b = blindspots(
-        &i.grid,
-        &thr,
-        &cov,
-        &i.presence,
-        &BlindSpotParams::default(),
-    )
-    .unwrap();
-    b.spots.len()
-}
-
-/// Prints the time of each stage of [`compute`].
-fn stages(store: &dyn Store, req: &BlindspotRequest, i: &Inputs) {
+/// Presence, threat and blind spots on loaded inputs: the number of blind
+/// spots and the time of each stage.
+fn compute(store: &dyn Store, req: &BlindspotRequest, i: &Inputs) -> (usize, [Duration; 3]) {
     let (from, to) =
         jointmap::request::surface::window(store, req.incidents.from, req.incidents.to).unwrap();
     let t = Instant::now();
@@ -208,13 +172,7 @@ fn stages(store: &dyn Store, req: &BlindspotRequest, i: &Inputs) {
         &BlindSpotParams::default(),
     )
     .unwrap();
-    println!(
-        "  coverage {:.3}s threat {:.3}s blindspots {:.3}s ({} spots)",
-        t_cov.as_secs_f64(),
-        t_thr.as_secs_f64(),
-        t.elapsed().as_secs_f64(),
-        b.spots.len()
-    );
+    (b.spots.len(), [t_cov, t_thr, t.elapsed()])
 }
 
 fn sizes() -> Vec<usize> {
@@ -232,9 +190,14 @@ fn once() {
         let inputs = load(&store, &req);
         let t_load = t.elapsed();
         let t = Instant::now();
-        let spots = compute(&store, &req, &inputs);
+        let (spots, [t_cov, t_thr, t_spots]) = compute(&store, &req, &inputs);
         let t_compute = t.elapsed();
-        stages(&store, &req, &inputs);
+        println!(
+            "  coverage {:.3}s threat {:.3}s blindspots {:.3}s",
+            t_cov.as_secs_f64(),
+            t_thr.as_secs_f64(),
+            t_spots.as_secs_f64()
+        );
         println!(
             "n={n} cells={} incidents={} sightings={} patrols={} bases={} load={:.3}s compute={:.3}s spots={spots}",
             inputs.grid.len(),
@@ -264,7 +227,7 @@ fn main() {
         let req = request();
         let inputs = load(&store, &req);
         g.bench_with_input(BenchmarkId::new("compute", n), &n, |b, _| {
-            b.iter(|| compute(&store, &req, &inputs))
+            b.iter(|| compute(&store, &req, &inputs).0)
         });
         g.bench_with_input(BenchmarkId::new("load", n), &n, |b, _| {
             b.iter(|| load(&store, &req).incidents.len())

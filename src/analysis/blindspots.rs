@@ -31,8 +31,8 @@
 use super::coverage::{Coverage, Presence};
 use super::threat::{RiskLevel, Threat};
 use super::AnalysisError;
+use crate::analysis::{json_num as num, json_time as time_value};
 use crate::grid::{components, dissolve, Grid};
-use crate::model::time::format_time;
 use geo::{Distance, Euclidean, MapCoords};
 use geo_types::{Geometry, MultiPolygon, Point};
 use rayon::prelude::*;
@@ -334,17 +334,6 @@ fn summarise(
     }
     s.cells = cells;
     s
-}
-
-/// A JSON number, or null for NaN and infinities.
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-}
-
-/// A time as RFC 3339 (null when absent).
-fn time_value(t: Option<i64>) -> Value {
-    t.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map_or(Value::Null, |d| Value::String(format_time(&d)))
 }
 
 /// Days from `t` to `to`, one decimal (null when absent).

@@ -69,9 +69,10 @@
 //! bases and reports.
 
 use super::{AnalysisError, Events};
+use crate::analysis::{json_num as num, json_time as time_value};
 use crate::grid::{Grid, GridKind};
 use crate::model::schema::{default_reach_km, MODES};
-use crate::model::time::{format_time, parse_time};
+use crate::model::time::parse_time;
 use crate::model::{Feature, Layer};
 use crate::store::{Query, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -1421,16 +1422,6 @@ fn report_sums(grid: &Grid, reports: &Events, params: &CoverageParams) -> Report
 }
 
 // ----------------------------------------------------------------- output
-
-/// A JSON number, or null for NaN and infinities (which JSON cannot hold).
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-}
-
-fn time_value(t: Option<i64>) -> Value {
-    t.and_then(|t| DateTime::from_timestamp(t, 0))
-        .map_or(Value::Null, |d| Value::String(format_time(&d)))
-}
 
 impl Coverage {
     /// Cells as a GeoJSON FeatureCollection of polygons with their presence

@@ -8,6 +8,7 @@ use super::kde::{default_bandwidth, kde, Kernel};
 use super::local_moran::local_moran;
 use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
+use crate::analysis::json_num as num;
 use crate::grid::{Area, Grid};
 use serde_json::{json, Map, Value};
 
@@ -263,11 +264,6 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         band_m,
         params: params.clone(),
     })
-}
-
-/// A JSON number, or null for NaN and infinities (which JSON cannot hold).
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
 impl Hotspots {

@@ -69,7 +69,7 @@ impl ImpactParams {
 }
 
 /// One treated cell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Treated {
     /// Index of the group in [`Impact::groups`].
     pub group: usize,
@@ -90,7 +90,7 @@ pub struct Treated {
 }
 
 /// One row of the impact table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
     /// `patrol` or `base`.
     pub kind: &'static str,
@@ -229,11 +229,7 @@ pub fn impact(
                     group: g,
                     cell: c,
                     onset: day(t),
-                    before: 0,
-                    after: 0,
-                    sensitive: 0,
-                    control: None,
-                    controls: 0,
+                    ..Default::default()
                 });
             }
         }
@@ -242,13 +238,7 @@ pub fn impact(
                 kind: "patrol",
                 key: (*mode).to_string(),
                 name: String::new(),
-                cells: 0,
-                unmatched: 0,
-                before: 0,
-                after: 0,
-                sensitive: 0,
-                control_before: 0.0,
-                control_after: 0.0,
+                ..Default::default()
             });
         }
     }
@@ -271,11 +261,7 @@ pub fn impact(
                     group: g,
                     cell: c,
                     onset: day(t),
-                    before: 0,
-                    after: 0,
-                    sensitive: 0,
-                    control: None,
-                    controls: 0,
+                    ..Default::default()
                 });
             }
         }
@@ -284,13 +270,7 @@ pub fn impact(
                 kind: "base",
                 key: b.id.clone(),
                 name: b.name.clone(),
-                cells: 0,
-                unmatched: 0,
-                before: 0,
-                after: 0,
-                sensitive: 0,
-                control_before: 0.0,
-                control_after: 0.0,
+                ..Default::default()
             });
         }
     }

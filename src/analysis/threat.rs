@@ -446,10 +446,10 @@ fn bin(grid: &Grid, events: &Events, params: &ThreatParams, sev: fn(&str) -> f64
 /// through [`kde`] channel by channel.
 fn smooth<const C: usize>(
     grid: &Grid,
+    centres: &[[f64; 2]],
     sums: [&[f64]; C],
     params: &ThreatParams,
 ) -> Result<Vec<[f64; C]>, AnalysisError> {
-    let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.xy).collect();
     let nonempty: Vec<bool> = (0..grid.len())
         .map(|i| sums.iter().any(|s| s[i] > 0.0))
         .collect();
@@ -485,7 +485,7 @@ fn smooth<const C: usize>(
     let mut out = vec![[0.0; C]; grid.len()];
     for (ch, s) in sums.iter().enumerate() {
         let w: Vec<f64> = idx.iter().map(|&i| s[i]).collect();
-        let d = kde(&points, &w, &centres, params.kernel, h)?;
+        let d = kde(&points, &w, centres, params.kernel, h)?;
         for (o, x) in out.iter_mut().zip(d) {
             o[ch] = x * 100.0;
         }
@@ -511,12 +511,13 @@ pub fn threat(
     }
     let inc = bin(grid, incidents, params, severity);
     let sig = bin(grid, sightings, params, activity_severity);
+    let centres = grid.centres_xy();
     let smoothed = smooth(
         grid,
+        &centres,
         [&inc.w[..], &inc.ws[..], &sig.w[..], &sig.ws[..]],
         params,
     )?;
-    let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.xy).collect();
     let band_m = auto_distance_band(&centres)?;
     let w = Weights::distance_band(&centres, band_m)?;
     let gi = gi_star(&inc.w, &w, Transform::Binary)?;

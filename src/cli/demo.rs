@@ -114,13 +114,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
     }
     let store = GpkgStore::open_unindexed(&cli.store)?;
     for layer in Layer::ALL {
-        let features: Box<dyn Iterator<Item = String> + Send + '_> = match layer {
-            Layer::Incidents => Box::new(scenario.incidents().map(|v| v.to_string())),
-            Layer::Sightings => Box::new(scenario.sightings().into_iter().map(|v| v.to_string())),
-            Layer::Patrols => Box::new(scenario.patrols().into_iter().map(|v| v.to_string())),
-            Layer::Bases => Box::new(scenario.bases().into_iter().map(|v| v.to_string())),
-            Layer::Sites => Box::new(scenario.sites().into_iter().map(|v| v.to_string())),
-        };
+        let features = scenario.feature_texts(layer);
         let total = match layer {
             Layer::Incidents => cfg.incidents as u64,
             _ => 0,

@@ -224,6 +224,23 @@ impl Scenario {
     pub fn incident(&self, index: usize) -> Value {
         self.incident_record(index).to_feature(index)
     }
+
+    /// Every feature of `layer` as GeoJSON text, in generation order: what
+    /// `jointmap demo` ingests.
+    pub fn feature_texts(
+        &self,
+        layer: crate::model::Layer,
+    ) -> Box<dyn Iterator<Item = String> + Send + '_> {
+        use crate::model::Layer;
+        let text = |v: Value| v.to_string();
+        match layer {
+            Layer::Incidents => Box::new(self.incidents().map(text)),
+            Layer::Sightings => Box::new(self.sightings().into_iter().map(text)),
+            Layer::Patrols => Box::new(self.patrols().into_iter().map(text)),
+            Layer::Bases => Box::new(self.bases().into_iter().map(text)),
+            Layer::Sites => Box::new(self.sites().into_iter().map(text)),
+        }
+    }
 }
 
 /// Streams `features` as a GeoJSON FeatureCollection, one feature per line,

@@ -3,10 +3,11 @@
 //! comparable cells without presence. Association, not proof.
 
 use super::events::FilterArgs;
-use super::surface::{time_json, window, GridArgs, PresenceArgs, DAY};
+use super::surface::{window, GridArgs, PresenceArgs, DAY};
 use super::Outcome;
 use crate::analysis::coverage::load_presence;
 use crate::analysis::impact::{impact, Impact, ImpactParams};
+use crate::analysis::json_num as num;
 use crate::analysis::visits::patrol_visits;
 use crate::model::Layer;
 use crate::store::Store;
@@ -82,11 +83,6 @@ impl ImpactRequest {
             summary,
         })
     }
-}
-
-/// A JSON number, or null for NaN and infinities.
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
 /// The table row of a group as JSON properties.
@@ -186,7 +182,7 @@ fn to_geojson(result: &Impact, grid: &crate::grid::Grid) -> Value {
                     "kind": "treated-cell",
                     "group": format!("{}:{}", g.kind, g.key),
                     "cell": cell.key,
-                    "onset": time_json(Some(t.onset)),
+                    "onset": crate::analysis::json_time(Some(t.onset)),
                     "before": t.before,
                     "after": t.after,
                     "control_before": t.control.map_or(Value::Null, |c| num(c.0)),
@@ -207,7 +203,7 @@ fn to_geojson(result: &Impact, grid: &crate::grid::Grid) -> Value {
             "analysis": "impact",
             "caution": "Association, not proof: patrols and bases go where trouble is expected, incidents are reported more where the mission is, and much else changes at the same time.",
             "method": "per patrol mode and per base opened in the period: cells where presence began (after a window without any), incidents in the window before and after onset, against cells without presence on the same dates and in the same stratum of incidents before (0, 1, 2-3, 4+); rates are incidents per cell per 30 days; did = (after - before) - (control_after - control_before) (docs/analysis.md)",
-            "period": {"from": time_json(Some(p.from)), "to": time_json(Some(p.to))},
+            "period": {"from": crate::analysis::json_time(Some(p.from)), "to": crate::analysis::json_time(Some(p.to))},
             "window_days": p.window_days,
             "table": table,
         }

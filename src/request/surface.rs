@@ -225,11 +225,3 @@ impl ThreatArgs {
         Ok(p)
     }
 }
-
-/// A time as RFC 3339 for output (null when absent).
-pub(crate) fn time_json(t: Option<i64>) -> serde_json::Value {
-    t.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map_or(serde_json::Value::Null, |d| {
-            crate::model::time::format_time(&d).into()
-        })
-}
