@@ -13,6 +13,7 @@ pub mod demo;
 pub mod grid;
 pub mod ingest;
 pub mod model;
+pub mod render;
 pub mod request;
 pub mod server;
 pub mod store;

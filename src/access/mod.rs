@@ -40,44 +40,29 @@
 //! - **patrols** reach roles other than military only as aggregates
 //!   (coverage), coarsened and delayed.
 //!
-//! # Aggregates
+//! # Derived products
 //!
-//! An analysis over a layer runs under the [`AggregateRules`] the gate gives
-//! for the caller ([`Gate::aggregate_rules`]): [`AggregateRules::admits`] says
-//! which input features may count (consent, patrol delay), `min_cell_m` the
-//! smallest cell the server may use, and [`Gate::aggregate`] post-filters the
-//! result. The analysis helpers write these properties on every aggregate
-//! feature, and `aggregate` relies on them:
+//! Every analysis returns a typed [`Product`](crate::analysis::product::Product):
+//! each value says what it is (a count of features of a layer, a sensitive
+//! count, a value computed from data, a reference to an individual, an
+//! event time, a cell or a hull ...). The one path from a request to what a
+//! role receives is [`Gate::plan`] then [`Gate::run`] (`run.rs`), used by
+//! the server, the CLI's `--as-role` and every later product:
 //!
-//! - `count`: the number of input features behind the feature (a non-negative
-//!   integer). A feature without a valid `count` is removed (fail closed)
-//!   unless the rules are `full`;
-//! - `count_sensitive`: how many of them are sensitive ([`is_sensitive`]).
-//!   Missing on an incident aggregate, every member is taken as sensitive;
-//!   missing on another layer, none is;
-//! - `members`: the member ids (clusters only); removed, with any `ids` or
-//!   `*_ids` property and any array-valued `id`, unless `list_members`;
-//! - `cell` (one grid cell), `kind: "cell"` (likewise) or `cells` (a union of
-//!   whole cells, e.g. a dissolved blind spot): the feature's geometry is made
-//!   of grid cells and is kept. Any other feature (cluster hulls, points) has
-//!   its geometry replaced by its envelope snapped outward to a grid of
-//!   `min_cell_m`, and its `centroid` snapped to that grid;
-//! - references to individual features of any layer (properties ending in
-//!   `_id` or `_name`, or starting with `base_` or `nearest_`, such as a
-//!   cell's nearest base and its distance, from which the base's position
-//!   could be worked out across cells) are removed;
-//! - times of individual events (`first`, `last`, `time_start`, `time_end`,
-//!   `first_*`, `last_*`) are cut to the day;
-//! - the collection's `jointmap.grid` (`type` or `kind` `square` with `cell_m`
-//!   or `cell_km`, or `h3` with `resolution`), when present, is checked against
-//!   `min_cell_m`: a grid finer than that withholds every feature.
+//! - each layer read is admitted under that layer's [`AggregateRules`]
+//!   (consent, classification when full, the patrol delay);
+//! - the request is restricted ([`Analysis::restrict`], `requests.rs`):
+//!   coarse cells, whole time steps, no filter or weight on a field the role
+//!   may not see, budgets;
+//! - for a role without full view, events are released only in whole groups
+//!   of a fixed partition (cell x time step x category) of at least k
+//!   (`release.rs`), and square cells are anchored at the mission origin;
+//! - the product is disclosed by type ([`Disclosure`], `disclose.rs`): small
+//!   counts suppressed (how many, never which, in `jointmap.suppressed`),
+//!   member lists, hidden individuals and hidden fields removed, hulls and
+//!   positions coarsened, event times cut to the day.
 //!
-//! None of this applies when the rules are `full` (except that member lists
-//! go unless `list_members`).
-//!
-//! `aggregate` removes a feature with `0 < count < k`, or with
-//! `count_sensitive > 0` and `count < k_sensitive`, and records how many it
-//! removed (never which) in the collection's `jointmap.suppressed`.
+//! docs/security.md states the threat model and the guarantee.
 //!
 //! # Property filters
 //!
@@ -92,14 +77,23 @@
 //! endpoint, parameters, status, number of features returned) to a file opened
 //! in append mode; the token's secret never reaches it.
 
+mod admitted;
 mod aggregate;
 mod audit;
+mod disclose;
 mod policy;
+mod release;
+mod requests;
+mod run;
 mod view;
 
+pub use admitted::{analysis_rules, hour, Admitted, Shown};
 pub use aggregate::AggregateRules;
 pub use audit::AuditRecord;
+pub use disclose::Disclosure;
 pub use policy::{PerLayer, PerRole, Policy};
+pub use release::{release, Partition};
+pub use run::{Analysis, Budget, Context, Plan};
 pub use view::{is_sensitive, FeatureView, HR_ONLY_FIELDS};
 
 use crate::model::Layer;
@@ -315,14 +309,6 @@ impl Gate {
             )));
         }
         Ok(AggregateRules::new(&self.policy, p.role, layer, view))
-    }
-
-    /// Post-filters an analysis result (a GeoJSON FeatureCollection) under
-    /// `rules`: suppresses small counts, strips member ids, coarsens
-    /// geometries that are not grid cells, and counts what it removed in
-    /// `jointmap.suppressed`. See the module documentation for the conventions.
-    pub fn aggregate(&self, rules: &AggregateRules, fc: serde_json::Value) -> serde_json::Value {
-        aggregate::filter(rules, fc)
     }
 
     /// Whether `p` may ingest into `layer`: only layers its token lists.
@@ -708,59 +694,87 @@ mod tests {
         }
     }
 
-    /// Over random aggregate layers and every role: whatever a role without
-    /// full view gets back respects k and k_sensitive and lists no member.
+    /// Over random typed products and every role: whatever a role without
+    /// full access gets back respects k and k_sensitive under the rules of
+    /// each counted layer, and lists no member; items without a count go.
     #[test]
-    fn property_aggregates_respect_k() {
-        use serde_json::json;
+    fn property_disclosure_respects_k() {
+        use crate::analysis::product::{Field, Item, Product, Shape};
         let gate = Gate::new(Policy::default(), None).unwrap();
         let mut rng = Rng(42);
         for round in 0..200 {
             let n = rng.below(40);
-            let features: Vec<_> = (0..n)
-                .map(|i| {
-                    let count = rng.below(15);
-                    let mut props = serde_json::Map::new();
-                    props.insert("cell".into(), json!(format!("c{i}")));
-                    if rng.chance(90) {
-                        props.insert("count".into(), json!(count));
-                    }
-                    if rng.chance(80) {
-                        props.insert("count_sensitive".into(), json!(rng.below(count + 1)));
-                    }
-                    props.insert("members".into(), json!(["a", "b"]));
-                    json!({"type": "Feature", "id": format!("c{i}"), "geometry": null,
-                        "properties": props})
-                })
-                .collect();
-            let input = json!({"type": "FeatureCollection", "features": features});
+            let mut product = Product::new("test");
+            for i in 0..n {
+                let count = rng.below(15) as u64;
+                let layer = *rng.pick(&Layer::ALL);
+                let mut props = vec![("cell", Field::Key(format!("c{i}")))];
+                if rng.chance(90) {
+                    props.push(("count", Field::Count { layer, n: count }));
+                }
+                if rng.chance(80) {
+                    props.push((
+                        "count_sensitive",
+                        Field::Sensitive(rng.below(count as usize + 1) as u64),
+                    ));
+                }
+                props.push((
+                    "members",
+                    Field::Members {
+                        layer,
+                        ids: vec!["a".into(), "b".into()],
+                    },
+                ));
+                product.items.push(Item {
+                    id: Field::Key(format!("c{i}")),
+                    geometry: Shape::None,
+                    properties: props,
+                });
+            }
             for role in Role::ALL {
-                for layer in Layer::ALL {
-                    let Ok(rules) = gate.aggregate_rules(&principal(role), layer) else {
+                let p = principal(role);
+                for main in Layer::ALL {
+                    let Ok((rules, layers)) = analysis_rules(&gate, &p, main, &Layer::ALL) else {
                         continue;
                     };
-                    let out = gate.aggregate(&rules, input.clone());
-                    let kept = out["features"].as_array().unwrap();
-                    assert_eq!(
-                        kept.len() + out["jointmap"]["suppressed"].as_u64().unwrap() as usize,
-                        n,
-                        "round {round}"
-                    );
+                    let out = Disclosure {
+                        rules: &rules,
+                        layers: &layers,
+                        field_visible: &|_, _| true,
+                        shown: &|_, _| true,
+                    }
+                    .apply(product.clone());
+                    let suppressed = match out.meta("suppressed") {
+                        Some(Field::Param(crate::analysis::product::Param::Int(s))) => *s as usize,
+                        other => panic!("{other:?}"),
+                    };
+                    assert_eq!(out.items.len() + suppressed, n, "round {round}");
                     if rules.full {
-                        assert_eq!(kept.len(), n);
+                        assert_eq!(out.items.len(), n);
                         continue;
                     }
-                    for f in kept {
-                        let p = &f["properties"];
-                        assert!(p.get("members").is_none());
-                        let c = p["count"].as_u64().expect("count kept");
-                        let s = match p.get("count_sensitive") {
-                            Some(s) => s.as_u64().unwrap(),
-                            None if layer == Layer::Incidents => c,
-                            None => 0,
-                        };
-                        assert!(c == 0 || c >= 5, "{role} {layer}: count {c}");
-                        assert!(s == 0 || c >= 10, "{role} {layer}: {c} with {s} sensitive");
+                    for item in &out.items {
+                        let mut counted = false;
+                        let s = item.properties.iter().find_map(|(_, f)| match f {
+                            Field::Sensitive(s) => Some(*s),
+                            _ => None,
+                        });
+                        for (_, f) in &item.properties {
+                            assert!(!matches!(f, Field::Members { .. }), "{role}: members");
+                            if let Field::Count { layer, n: c } = f {
+                                counted = true;
+                                if layers.get(layer).is_some_and(|r| r.full) {
+                                    continue;
+                                }
+                                let s = match layer {
+                                    Layer::Incidents => s.unwrap_or(*c),
+                                    _ => 0,
+                                };
+                                assert!(*c == 0 || *c >= 5, "{role} {layer}: count {c}");
+                                assert!(s == 0 || *c >= 10, "{role} {layer}: {c} with {s}");
+                            }
+                        }
+                        assert!(counted, "{role}: an item without a count was kept");
                     }
                 }
             }

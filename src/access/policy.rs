@@ -92,6 +92,8 @@ impl<T> PerLayer<T> {
 /// k_sensitive = 10         # ... when it holds sexual-violence or child cases
 /// min_cell_km = 10         # smallest aggregate cell for roles without full view
 /// patrol_delay_hours = 72  # patrol data newer than this reaches non-military roles not at all
+/// grid_anchor = [20.0, 6.0]  # mission origin: aggregate cells on whole multiples of min_cell_km from it
+/// time_step_days = 7       # aggregates for roles without full view count whole weeks (from Monday)
 /// [access.views.hr]        # full | redacted | aggregates-only | none, per layer
 /// sightings = "redacted"
 /// [access.hidden.partner]  # properties a redacted view hides (replaces the default list)
@@ -113,6 +115,15 @@ pub struct Policy {
     /// Patrol data newer than now minus this many hours is left out of
     /// aggregates for roles other than military (default 72).
     pub patrol_delay_hours: f64,
+    /// The mission origin (lon, lat): square aggregate cells for roles
+    /// without full view lie on whole multiples of the cell size from it,
+    /// never anchored at a request's bbox or at the data (default 0, 0; set
+    /// it to the middle of the mission area to keep cells square there).
+    pub grid_anchor: [f64; 2],
+    /// Length of the time steps (whole days, from Monday 1970-01-05) that
+    /// windows are snapped to and events grouped by for roles without full
+    /// view (default 7).
+    pub time_step_days: u32,
     /// How each role sees each layer.
     pub views: PerRole<PerLayer<LayerView>>,
     /// Properties each role's `redacted` view of each layer hides. The hard
@@ -156,6 +167,8 @@ impl Default for Policy {
             k_sensitive: 10,
             min_cell_km: 10.0,
             patrol_delay_hours: 72.0,
+            grid_anchor: [0.0, 0.0],
+            time_step_days: 7,
             views: PerRole {
                 hr: PerLayer {
                     incidents: Full,
@@ -261,6 +274,18 @@ impl Policy {
                 self.patrol_delay_hours
             ));
         }
+        let [lon, lat] = self.grid_anchor;
+        if !(lon.is_finite() && lat.is_finite() && lon.abs() <= 180.0 && lat.abs() <= 85.0) {
+            return bad(format!(
+                "grid_anchor = [{lon}, {lat}] must be a longitude (-180..180) and a latitude (-85..85)"
+            ));
+        }
+        if !(1..=366).contains(&self.time_step_days) {
+            return bad(format!(
+                "time_step_days = {} must be a whole number of days from 1 to 366",
+                self.time_step_days
+            ));
+        }
         for role in Role::ALL {
             for layer in Layer::ALL {
                 let view = *self.views.get(role).get(layer);
@@ -307,6 +332,8 @@ struct PolicyFile {
     k_sensitive: Option<usize>,
     min_cell_km: Option<f64>,
     patrol_delay_hours: Option<f64>,
+    grid_anchor: Option<[f64; 2]>,
+    time_step_days: Option<u32>,
     views: RolesFile<LayerView>,
     hidden: RolesFile<Vec<String>>,
 }
@@ -391,6 +418,12 @@ impl From<PolicyFile> for Policy {
         }
         if let Some(h) = f.patrol_delay_hours {
             p.patrol_delay_hours = h;
+        }
+        if let Some(a) = f.grid_anchor {
+            p.grid_anchor = a;
+        }
+        if let Some(d) = f.time_step_days {
+            p.time_step_days = d;
         }
         f.views.apply(&mut p.views);
         f.hidden.apply(&mut p.hidden);

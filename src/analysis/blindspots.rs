@@ -28,15 +28,16 @@
 //! hot spot within the margin`. Ties break on the lowest cell index, so the
 //! ranking is deterministic.
 
+use super::coverage::time_param;
 use super::coverage::{Coverage, Presence};
+use super::product::{Field, Fields, Item, Param, Product, ProductGrid, Shape};
 use super::threat::{RiskLevel, Threat};
 use super::AnalysisError;
-use crate::analysis::{json_num as num, json_time as time_value};
 use crate::grid::{components, dissolve, Grid};
+use crate::model::Layer;
 use geo::{Distance, Euclidean, MapCoords};
 use geo_types::{Geometry, MultiPolygon, Point};
 use rayon::prelude::*;
-use serde_json::{json, Value};
 
 /// Parameters of the blind-spot search.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,9 +144,10 @@ pub struct BlindSpot {
     pub last_report: Option<i64>,
     /// Highest joint-protection-team score of its cells (None: no civilian site).
     pub jpt_max: Option<f64>,
-    /// People at civilian sites within reach of its cells (sites near
-    /// several cells count once per cell, so this is an upper bound).
+    /// People at civilian sites within reach of its cells, each site once.
     pub population: u64,
+    /// Civilian sites within reach of the spot's cells (each once).
+    pub sites: u32,
     /// Priority score (see the module docs).
     pub priority: f64,
 }
@@ -251,11 +253,37 @@ pub fn blindspots(
         }
         spots.extend(these);
     }
+    count_sites(threat, n, &mut spots);
     Ok(BlindSpots {
         spots,
         blind,
         params: params.clone(),
     })
+}
+
+/// Each spot's civilian sites within reach of any of its cells, each site
+/// counted once: their number and population.
+fn count_sites(threat: &Threat, n: usize, spots: &mut [BlindSpot]) {
+    let mut spot_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (i, s) in spots.iter().enumerate() {
+        for &c in &s.cells {
+            spot_of[c].push(i as u32);
+        }
+    }
+    let mut hit: Vec<u32> = Vec::new();
+    for (population, reach) in &threat.site_reach {
+        hit.clear();
+        for &c in reach {
+            hit.extend_from_slice(&spot_of[c as usize]);
+        }
+        hit.sort_unstable();
+        hit.dedup();
+        for &i in &hit {
+            let s = &mut spots[i as usize];
+            s.population += population;
+            s.sites += 1;
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -288,6 +316,7 @@ fn summarise(
         last_report: None,
         jpt_max: None,
         population: 0,
+        sites: 0,
         priority: 0.0,
         cells: Vec::new(),
     };
@@ -306,7 +335,6 @@ fn summarise(
         s.incidents += t.incidents;
         s.sensitive += t.sensitive;
         s.sightings += t.sightings;
-        s.population += t.population;
         s.last_patrol = s.last_patrol.max(p.last_patrol);
         s.last_report = s.last_report.max(p.last_report);
         if let Some(j) = jpt_score(t.likelihood, t.vulnerability, t.exposure, p.presence) {
@@ -336,27 +364,12 @@ fn summarise(
     s
 }
 
-/// Days from `t` to `to`, one decimal (null when absent).
-fn days_since(t: Option<i64>, to: i64) -> Value {
-    t.map_or(Value::Null, |t| {
-        num(((to - t) as f64 / 86_400.0 * 10.0).round() / 10.0)
+/// Days from `t` to `to`, one decimal (null when absent): computed from
+/// individual patrol or report times, so a value.
+fn days_since(t: Option<i64>, to: i64) -> Field {
+    t.map_or(Field::Null, |t| {
+        Field::Value(((to - t) as f64 / 86_400.0 * 10.0).round() / 10.0)
     })
-}
-
-fn ring_json(ring: &geo_types::LineString<f64>) -> Value {
-    Value::Array(ring.0.iter().map(|c| json!([c.x, c.y])).collect())
-}
-
-fn multipolygon_json(mp: &MultiPolygon<f64>) -> Value {
-    let polys: Vec<Value> =
-        mp.0.iter()
-            .map(|p| {
-                let mut rings = vec![ring_json(p.exterior())];
-                rings.extend(p.interiors().iter().map(ring_json));
-                Value::Array(rings)
-            })
-            .collect();
-    json!({"type": "MultiPolygon", "coordinates": polys})
 }
 
 impl BlindSpots {
@@ -366,16 +379,36 @@ impl BlindSpots {
     /// Aggregate features carry `count` (incidents and sightings behind them)
     /// and `count_sensitive` for the access gate's minimum-count rule. A
     /// `jointmap` member records the method and every parameter used.
-    pub fn to_geojson(
+    pub fn to_product(
         &self,
         grid: &Grid,
         threat: &Threat,
         coverage: &Coverage,
         presence: &Presence,
         with_cells: bool,
-    ) -> Value {
+    ) -> Product {
         let to = coverage.params.to;
-        let mut features: Vec<Value> = self
+        let counts = |incidents: u32, sightings: u32, sensitive: u32| -> Fields {
+            vec![
+                (
+                    "incidents",
+                    Field::Count {
+                        layer: Layer::Incidents,
+                        n: u64::from(incidents),
+                    },
+                ),
+                (
+                    "sightings",
+                    Field::Count {
+                        layer: Layer::Sightings,
+                        n: u64::from(sightings),
+                    },
+                ),
+                ("count", Field::Tally(u64::from(incidents + sightings))),
+                ("count_sensitive", Field::Sensitive(u64::from(sensitive))),
+            ]
+        };
+        let mut items: Vec<Item> = self
             .spots
             .iter()
             .map(|s| {
@@ -383,39 +416,80 @@ impl BlindSpots {
                     BlindSpotKind::Threat => "T",
                     BlindSpotKind::Information => "I",
                 };
-                let base = s.nearest_base.and_then(|(i, d)| presence.bases.get(i).map(|b| (b, d)));
-                json!({
-                    "type": "Feature",
-                    "id": format!("{prefix}{}", s.rank),
-                    "geometry": multipolygon_json(&s.polygon),
-                    "properties": {
-                        "kind": s.kind.as_str(),
-                        "rank": s.rank,
-                        "priority": num(s.priority),
-                        "area_km2": num(s.area_km2),
-                        "cells": s.cells.len(),
-                        "threat_max": num(s.threat_max),
-                        "threat_mean": num(s.threat_mean),
-                        "risk_max": s.risk_max,
-                        "risk_level": RiskLevel::of(s.risk_max).as_str(),
-                        "likelihood_max": s.likelihood_max,
-                        "impact_max": s.impact_max,
-                        "hotspot": s.hot,
-                        "incidents": s.incidents,
-                        "sightings": s.sightings,
-                        "count": s.incidents + s.sightings,
-                        "count_sensitive": s.sensitive,
-                        "nearest_base_id": base.map(|(b, _)| b.id.clone()),
-                        "nearest_base_name": base.map(|(b, _)| b.name.clone()),
-                        "nearest_base_km": base.map_or(Value::Null, |(_, d)| num((d / 100.0).round() / 10.0)),
-                        "last_patrol": time_value(s.last_patrol),
-                        "days_since_patrol": days_since(s.last_patrol, to),
-                        "last_report": time_value(s.last_report),
-                        "days_since_report": days_since(s.last_report, to),
-                        "jpt_max": s.jpt_max.map_or(Value::Null, num),
-                        "site_population": s.population,
-                    }
-                })
+                let base = s
+                    .nearest_base
+                    .and_then(|(i, d)| presence.bases.get(i).map(|b| (b, d)));
+                let mut props: Fields = vec![
+                    ("kind", Field::Key(s.kind.as_str().into())),
+                    ("rank", Field::Tally(s.rank as u64)),
+                    ("priority", Field::Value(s.priority)),
+                    ("area_km2", Field::Fixed(s.area_km2)),
+                    ("cells", Field::Tally(s.cells.len() as u64)),
+                    ("threat_max", Field::Value(s.threat_max)),
+                    ("threat_mean", Field::Value(s.threat_mean)),
+                    ("risk_max", Field::Tally(u64::from(s.risk_max))),
+                    (
+                        "risk_level",
+                        Field::Class(RiskLevel::of(s.risk_max).as_str().into()),
+                    ),
+                    ("likelihood_max", Field::Tally(u64::from(s.likelihood_max))),
+                    ("impact_max", Field::Tally(u64::from(s.impact_max))),
+                    ("hotspot", Field::Flag(s.hot)),
+                ];
+                props.extend(counts(s.incidents, s.sightings, s.sensitive));
+                match base {
+                    Some((b, d)) => props.extend([
+                        (
+                            "nearest_base_id",
+                            Field::Reference {
+                                prefix: "",
+                                layer: Layer::Bases,
+                                id: b.id.clone(),
+                            },
+                        ),
+                        (
+                            "nearest_base_name",
+                            Field::Name {
+                                layer: Layer::Bases,
+                                id: b.id.clone(),
+                                name: b.name.clone(),
+                            },
+                        ),
+                        (
+                            "nearest_base_km",
+                            Field::Attribute {
+                                layer: Layer::Bases,
+                                id: b.id.clone(),
+                                value: (d / 100.0).round() / 10.0,
+                            },
+                        ),
+                    ]),
+                    None => props.extend([
+                        ("nearest_base_id", Field::Null),
+                        ("nearest_base_name", Field::Null),
+                        ("nearest_base_km", Field::Null),
+                    ]),
+                }
+                props.extend([
+                    ("last_patrol", Field::time(s.last_patrol)),
+                    ("days_since_patrol", days_since(s.last_patrol, to)),
+                    ("last_report", Field::time(s.last_report)),
+                    ("days_since_report", days_since(s.last_report, to)),
+                    ("jpt_max", s.jpt_max.map_or(Field::Null, Field::Value)),
+                    (
+                        "site_population",
+                        Field::Sum {
+                            layer: Layer::Sites,
+                            n: u64::from(s.sites),
+                            value: s.population as f64,
+                        },
+                    ),
+                ]);
+                Item {
+                    id: Field::Key(format!("{prefix}{}", s.rank)),
+                    geometry: Shape::Cells(s.polygon.clone()),
+                    properties: props,
+                }
             })
             .collect();
         if with_cells {
@@ -425,34 +499,36 @@ impl BlindSpots {
                 if t.threat == 0.0 && c.presence == 0.0 && t.incidents + t.sightings == 0 {
                     continue;
                 }
-                let mut ring: Vec<Value> = cell.ring.iter().map(|p| json!(p)).collect();
-                if ring.len() < 4 {
-                    ring.clear();
-                }
-                features.push(json!({
-                    "type": "Feature",
-                    "id": cell.key,
-                    "geometry": {"type": "Polygon", "coordinates": [ring]},
-                    "properties": {
-                        "kind": "cell",
-                        "threat": num(t.threat),
-                        "incident_density": num(t.incident_density),
-                        "sighting_density": num(t.sighting_density),
-                        "likelihood": t.likelihood,
-                        "impact": t.impact,
-                        "risk": t.risk,
-                        "risk_level": t.level().as_str(),
-                        "hotspot": t.hot,
-                        "gi_z": num(t.gi_z),
-                        "presence": num(c.presence),
-                        "blind": self.blind[i],
-                        "incidents": t.incidents,
-                        "sightings": t.sightings,
-                        "count": t.incidents + t.sightings,
-                        "count_sensitive": t.sensitive,
-                        "jpt": jpt_score(t.likelihood, t.vulnerability, t.exposure, c.presence).map_or(Value::Null, num),
-                    }
-                }));
+                let mut props: Fields = vec![
+                    ("kind", Field::Key("cell".into())),
+                    ("threat", Field::Value(t.threat)),
+                    ("incident_density", Field::Value(t.incident_density)),
+                    ("sighting_density", Field::Value(t.sighting_density)),
+                    ("likelihood", Field::Tally(u64::from(t.likelihood))),
+                    ("impact", Field::Tally(u64::from(t.impact))),
+                    ("risk", Field::Tally(u64::from(t.risk))),
+                    ("risk_level", Field::Class(t.level().as_str().into())),
+                    ("hotspot", Field::Flag(t.hot)),
+                    ("gi_z", Field::Value(t.gi_z)),
+                    ("presence", Field::Value(c.presence)),
+                    ("blind", Field::Flag(self.blind[i])),
+                ];
+                props.extend(counts(t.incidents, t.sightings, t.sensitive));
+                props.push((
+                    "jpt",
+                    jpt_score(t.likelihood, t.vulnerability, t.exposure, c.presence)
+                        .map_or(Field::Null, Field::Value),
+                ));
+                let ring = if cell.ring.len() < 4 {
+                    Shape::None
+                } else {
+                    Shape::Cell(cell.ring.clone())
+                };
+                items.push(Item {
+                    id: Field::Key(cell.key.clone()),
+                    geometry: ring,
+                    properties: props,
+                });
             }
         }
         let tp = &threat.params;
@@ -465,57 +541,95 @@ impl BlindSpots {
                 .map(|s| s.area_km2)
                 .sum()
         };
-        json!({
-            "type": "FeatureCollection",
-            "features": features,
-            "jointmap": {
-                "analysis": "blindspots",
-                "method": "threat blind spots: cells with risk (likelihood x impact, POC handbook 5x5 matrix) at or above min_risk and presence below max_presence; information blind spots: cells with no presence and no report within info_margin of a Gi* hot spot (95 %, FDR); edge-connected cells dissolved; ranked by priority (docs/analysis.md)",
-                "window": {"from": time_value(Some(coverage.params.from)), "to": time_value(Some(to))},
-                "grid": grid_json(grid),
-                "threat_blindspots": count(BlindSpotKind::Threat),
-                "threat_blindspot_km2": num(area(BlindSpotKind::Threat)),
-                "information_blindspots": count(BlindSpotKind::Information),
-                "information_blindspot_km2": num(area(BlindSpotKind::Information)),
-                "parameters": {
-                    "min_risk": p.min_risk.as_str(),
-                    "max_presence": p.max_presence,
-                    "info_margin_km": p.info_margin_m / 1000.0,
-                    "hotspot_bonus": p.hotspot_bonus,
-                    "threat": {
-                        "kernel": format!("{:?}", tp.kernel).to_lowercase(),
-                        "bandwidth_km": tp.bandwidth_m / 1000.0,
-                        "half_life_days": tp.half_life_days,
-                        "sighting_factor": tp.sighting_factor,
-                        "likelihood_breaks": tp.likelihood_breaks,
-                        "site_radius_km": tp.site_radius_m / 1000.0,
-                        "gi_band_km": threat.band_m / 1000.0,
-                    },
-                    "presence": {
-                        "corridor_km": {
-                            "foot": coverage.params.corridor_m[0] / 1000.0,
-                            "vehicle": coverage.params.corridor_m[1] / 1000.0,
-                            "air": coverage.params.corridor_m[2] / 1000.0,
-                            "boat": coverage.params.corridor_m[3] / 1000.0,
-                        },
-                        "half_life_days": coverage.params.half_life_days,
-                        "info_radius_km": coverage.params.info_radius_m / 1000.0,
-                    },
-                },
-            }
-        })
+        let cp = &coverage.params;
+        let (grid_param, product_grid) = grid_param(grid);
+        let mut out = Product::new("blindspots");
+        out.grid = Some(product_grid);
+        out.meta.extend([
+            ("method", Field::param("threat blind spots: cells with risk (likelihood x impact, POC handbook 5x5 matrix) at or above min_risk and presence below max_presence; information blind spots: cells with no presence and no report within info_margin of a Gi* hot spot (95 %, FDR); edge-connected cells dissolved; ranked by priority (docs/analysis.md)")),
+            (
+                "window",
+                Field::Param(Param::Object(vec![
+                    ("from", time_param(cp.from)),
+                    ("to", time_param(to)),
+                ])),
+            ),
+            ("grid", Field::Param(grid_param)),
+            ("threat_blindspots", Field::Tally(count(BlindSpotKind::Threat) as u64)),
+            ("threat_blindspot_km2", Field::Fixed(area(BlindSpotKind::Threat))),
+            (
+                "information_blindspots",
+                Field::Tally(count(BlindSpotKind::Information) as u64),
+            ),
+            (
+                "information_blindspot_km2",
+                Field::Fixed(area(BlindSpotKind::Information)),
+            ),
+            (
+                "parameters",
+                Field::Param(Param::Object(vec![
+                    ("min_risk", p.min_risk.as_str().into()),
+                    ("max_presence", p.max_presence.into()),
+                    ("info_margin_km", (p.info_margin_m / 1000.0).into()),
+                    ("hotspot_bonus", p.hotspot_bonus.into()),
+                    (
+                        "threat",
+                        Param::Object(vec![
+                            ("kernel", format!("{:?}", tp.kernel).to_lowercase().into()),
+                            ("bandwidth_km", (tp.bandwidth_m / 1000.0).into()),
+                            ("half_life_days", tp.half_life_days.into()),
+                            ("sighting_factor", tp.sighting_factor.into()),
+                            (
+                                "likelihood_breaks",
+                                Param::List(tp.likelihood_breaks.iter().map(|b| Param::Num(*b)).collect()),
+                            ),
+                            ("site_radius_km", (tp.site_radius_m / 1000.0).into()),
+                            ("gi_band_km", (threat.band_m / 1000.0).into()),
+                        ]),
+                    ),
+                    (
+                        "presence",
+                        Param::Object(vec![
+                            (
+                                "corridor_km",
+                                Param::Object(vec![
+                                    ("foot", (cp.corridor_m[0] / 1000.0).into()),
+                                    ("vehicle", (cp.corridor_m[1] / 1000.0).into()),
+                                    ("air", (cp.corridor_m[2] / 1000.0).into()),
+                                    ("boat", (cp.corridor_m[3] / 1000.0).into()),
+                                ]),
+                            ),
+                            ("half_life_days", cp.half_life_days.into()),
+                            ("info_radius_km", (cp.info_radius_m / 1000.0).into()),
+                        ]),
+                    ),
+                ])),
+            ),
+        ]);
+        out.items = items;
+        out
     }
 }
 
-/// The grid's description for output metadata.
-fn grid_json(grid: &Grid) -> Value {
+/// The grid's description for output metadata, and its kind for the gate.
+fn grid_param(grid: &Grid) -> (Param, ProductGrid) {
     match grid.kind {
-        crate::grid::GridKind::Square { cell_m } => {
-            json!({"kind": "square", "cell_km": cell_m / 1000.0, "cells": grid.len()})
-        }
-        crate::grid::GridKind::H3 { resolution } => {
-            json!({"kind": "h3", "resolution": resolution, "cells": grid.len()})
-        }
+        crate::grid::GridKind::Square { cell_m } => (
+            Param::Object(vec![
+                ("kind", "square".into()),
+                ("cell_km", (cell_m / 1000.0).into()),
+                ("cells", grid.len().into()),
+            ]),
+            ProductGrid::Square(cell_m),
+        ),
+        crate::grid::GridKind::H3 { resolution } => (
+            Param::Object(vec![
+                ("kind", "h3".into()),
+                ("resolution", resolution.into()),
+                ("cells", grid.len().into()),
+            ]),
+            ProductGrid::H3(resolution),
+        ),
     }
 }
 

@@ -3,9 +3,10 @@
 
 use super::clusters::{summarize, ClusterSummary};
 use super::dbscan::{dbscan, Clustering};
+use super::product::{Field, Item, Param, Product, Shape};
 use super::st_dbscan::st_dbscan;
 use super::{AnalysisError, Events};
-use serde_json::{json, Value};
+use crate::model::Layer;
 
 /// Which clustering.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,6 +29,8 @@ pub struct ClusterParams {
     pub eps_m: f64,
     /// Events (the event itself included) needed within eps to be a core event.
     pub min_points: usize,
+    /// The layer the events come from.
+    pub layer: Layer,
 }
 
 impl Default for ClusterParams {
@@ -36,6 +39,7 @@ impl Default for ClusterParams {
             method: ClusterMethod::Dbscan,
             eps_m: 10_000.0,
             min_points: 5,
+            layer: Layer::Incidents,
         }
     }
 }
@@ -72,47 +76,112 @@ pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, Anal
     })
 }
 
-fn iso(t: i64) -> Value {
-    chrono::DateTime::from_timestamp(t, 0).map_or(Value::Null, |t| {
-        Value::String(crate::model::time::format_time(&t))
-    })
-}
-
 impl Clusters {
     /// Cluster hulls as polygons (count, centroid, time span, leading category
     /// and actor), and with `with_points` every event as a point with its label.
     /// Member ids appear only on the points, never on the cluster polygons.
-    pub fn to_geojson(&self, events: &Events, with_points: bool) -> Value {
-        let mut features: Vec<Value> = self
+    pub fn to_product(&self, events: &Events, with_points: bool) -> Product {
+        let layer = self.params.layer;
+        let (category_field, actor_field) = match layer {
+            Layer::Sightings => ("activity", "actor"),
+            _ => ("category", "perpetrator"),
+        };
+        let mut items: Vec<Item> = self
             .summaries
             .iter()
-            .map(|s| {
-                let ring: Vec<Value> = s.hull.iter().map(|q| json!([q[0], q[1]])).collect();
-                json!({"type": "Feature", "id": format!("cluster-{}", s.label),
-                    "geometry": {"type": "Polygon", "coordinates": [ring]},
-                    "properties": {"kind": "cluster", "cluster": s.label, "count": s.count,
-                        "centroid": [s.centroid[0], s.centroid[1]], "first": iso(s.first), "last": iso(s.last),
-                        "leading_category": s.leading_category, "leading_actor": s.leading_actor}})
+            .map(|s| Item {
+                id: Field::Key(format!("cluster-{}", s.label)),
+                geometry: Shape::Hull(s.hull.clone()),
+                properties: vec![
+                    ("kind", Field::Key("cluster".into())),
+                    ("cluster", Field::param(i64::from(s.label))),
+                    (
+                        "count",
+                        Field::Count {
+                            layer,
+                            n: s.count as u64,
+                        },
+                    ),
+                    (
+                        "count_sensitive",
+                        Field::Sensitive(events.count_sensitive(s.members.iter().copied()) as u64),
+                    ),
+                    ("centroid", Field::Position(s.centroid)),
+                    ("first", Field::EventTime(s.first)),
+                    ("last", Field::EventTime(s.last)),
+                    (
+                        "leading_category",
+                        Field::FieldValue {
+                            layer,
+                            field: category_field,
+                            value: s.leading_category.clone(),
+                        },
+                    ),
+                    (
+                        "leading_actor",
+                        Field::FieldValue {
+                            layer,
+                            field: actor_field,
+                            value: s.leading_actor.clone(),
+                        },
+                    ),
+                ],
             })
             .collect();
         if with_points {
             for i in 0..events.len() {
-                features.push(json!({"type": "Feature", "id": events.id[i],
-                    "geometry": {"type": "Point", "coordinates": [events.lon[i], events.lat[i]]},
-                    "properties": {"kind": "event", "cluster": self.clustering.labels[i], "core": self.clustering.core[i]}}));
+                items.push(Item {
+                    id: Field::Reference {
+                        prefix: "",
+                        layer,
+                        id: events.id[i].clone(),
+                    },
+                    geometry: Shape::Point([events.lon[i], events.lat[i]]),
+                    properties: vec![
+                        ("kind", Field::Key("event".into())),
+                        (
+                            "cluster",
+                            Field::param(i64::from(self.clustering.labels[i])),
+                        ),
+                        ("core", Field::param(self.clustering.core[i])),
+                    ],
+                });
             }
         }
         let method = match self.params.method {
-            ClusterMethod::Dbscan => json!({"method": "dbscan"}),
-            ClusterMethod::StDbscan { eps_seconds } => {
-                json!({"method": "st-dbscan", "eps_seconds": eps_seconds})
-            }
+            ClusterMethod::Dbscan => Param::Object(vec![("method", "dbscan".into())]),
+            ClusterMethod::StDbscan { eps_seconds } => Param::Object(vec![
+                ("method", "st-dbscan".into()),
+                ("eps_seconds", eps_seconds.into()),
+            ]),
         };
         let noise = self.clustering.labels.iter().filter(|l| **l < 0).count();
-        json!({"type": "FeatureCollection",
-            "jointmap": {"analysis": "clusters", "clustering": method, "eps_m": self.params.eps_m,
-                "min_points": self.params.min_points, "events": events.len(),
-                "clusters": self.summaries.len(), "noise": noise, "distance": "haversine, sphere of radius 6371008.8 m"},
-            "features": features})
+        let mut p = Product::new("clusters");
+        p.meta.extend([
+            ("clustering", Field::Param(method)),
+            ("eps_m", Field::param(self.params.eps_m)),
+            ("min_points", Field::param(self.params.min_points)),
+            (
+                "events",
+                Field::Count {
+                    layer,
+                    n: events.len() as u64,
+                },
+            ),
+            ("clusters", Field::Tally(self.summaries.len() as u64)),
+            (
+                "noise",
+                Field::Count {
+                    layer,
+                    n: noise as u64,
+                },
+            ),
+            (
+                "distance",
+                Field::param("haversine, sphere of radius 6371008.8 m"),
+            ),
+        ]);
+        p.items = items;
+        p
     }
 }

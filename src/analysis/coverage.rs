@@ -68,8 +68,8 @@
 //! is bit-identical for any thread count and any order of the input patrols,
 //! bases and reports.
 
+use super::product::{Field, Fields, Item, Param, Product, ProductGrid, Shape};
 use super::{AnalysisError, Events};
-use crate::analysis::{json_num as num, json_time as time_value};
 use crate::grid::{Grid, GridKind};
 use crate::model::schema::{default_reach_km, MODES};
 use crate::model::time::parse_time;
@@ -78,7 +78,7 @@ use crate::store::{Query, Store, StoreError};
 use chrono::{DateTime, Utc};
 use geo::{BoundingRect, Distance, Euclidean, MapCoords};
 use rayon::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::sync::{Mutex, PoisonError, TryLockError};
 
 /// Fixed-point units per second of patrol time (microseconds).
@@ -1428,104 +1428,202 @@ impl Coverage {
     /// figures. Unless `all_cells`, only cells with some presence, track or
     /// reports are written. A `jointmap` member records the method and every
     /// parameter used. `grid` must be the grid the coverage was computed on.
-    pub fn to_geojson(&self, grid: &Grid, all_cells: bool) -> Value {
+    pub fn to_product(&self, grid: &Grid, all_cells: bool) -> Product {
+        const KM: [&str; 4] = ["km_foot", "km_vehicle", "km_air", "km_boat"];
+        const HOURS: [&str; 4] = ["hours_foot", "hours_vehicle", "hours_air", "hours_boat"];
+        debug_assert!(MODES.iter().zip(KM).all(|(m, k)| k.ends_with(m)));
         let p = &self.params;
-        let features: Vec<Value> = self
+        let items: Vec<Item> = self
             .cells
             .iter()
             .zip(&grid.cells)
             .filter(|(c, _)| all_cells || c.has_anything())
             .map(|(c, cell)| {
-                let mut props = Map::new();
-                props.insert("cell".into(), cell.key.clone().into());
-                for (m, name) in MODES.iter().enumerate() {
-                    props.insert(format!("km_{name}"), num(c.km[m]));
+                let mut props: Fields = vec![("cell", Field::Key(cell.key.clone()))];
+                for (m, name) in KM.iter().enumerate() {
+                    props.push((name, Field::Value(c.km[m])));
                 }
-                for (m, name) in MODES.iter().enumerate() {
-                    props.insert(format!("hours_{name}"), num(c.hours[m]));
+                for (m, name) in HOURS.iter().enumerate() {
+                    props.push((name, Field::Value(c.hours[m])));
                 }
-                props.insert("visits".into(), c.visits.into());
-                props.insert("patrol_score".into(), num(c.patrol_score));
-                props.insert("last_patrol".into(), time_value(c.last_patrol));
+                props.push((
+                    "visits",
+                    Field::Count {
+                        layer: Layer::Patrols,
+                        n: u64::from(c.visits),
+                    },
+                ));
+                props.push(("patrol_score", Field::Value(c.patrol_score)));
+                props.push(("last_patrol", Field::time(c.last_patrol)));
                 let base = c.base.and_then(|(i, d)| self.bases.get(i).map(|b| (b, d)));
-                let (id, name, kind, km) = match base {
-                    Some((b, d)) => (
-                        Value::String(b.id.clone()),
-                        Value::String(b.name.clone()),
-                        Value::String(b.base_type.clone()),
-                        num(d / 1000.0),
-                    ),
-                    None => (Value::Null, Value::Null, Value::Null, Value::Null),
-                };
-                props.insert("base_id".into(), id);
-                props.insert("base_name".into(), name);
-                props.insert("base_type".into(), kind);
-                props.insert("base_distance_km".into(), km);
-                props.insert("reports".into(), c.reports.into());
-                props.insert("info_score".into(), num(c.info_score));
-                props.insert("last_report".into(), time_value(c.last_report));
-                props.insert("presence".into(), num(c.presence));
-                // Patrols and reports behind the cell, for the access gate's
-                // minimum count (bases are not counted: a cell covered only by
-                // a base's reach holds no individual record).
-                props.insert(
-                    "count".into(),
-                    (u64::from(c.visits) + u64::from(c.reports)).into(),
-                );
-                let ring: Vec<Value> = cell.ring.iter().map(|q| json!([q[0], q[1]])).collect();
-                json!({"type": "Feature", "id": cell.key,
-                       "geometry": {"type": "Polygon", "coordinates": [ring]},
-                       "properties": props})
+                match base {
+                    Some((b, d)) => props.extend([
+                        (
+                            "base_id",
+                            Field::Reference {
+                                prefix: "",
+                                layer: Layer::Bases,
+                                id: b.id.clone(),
+                            },
+                        ),
+                        (
+                            "base_name",
+                            Field::Name {
+                                layer: Layer::Bases,
+                                id: b.id.clone(),
+                                name: b.name.clone(),
+                            },
+                        ),
+                        (
+                            "base_type",
+                            Field::Name {
+                                layer: Layer::Bases,
+                                id: b.id.clone(),
+                                name: b.base_type.clone(),
+                            },
+                        ),
+                        (
+                            "base_distance_km",
+                            Field::Attribute {
+                                layer: Layer::Bases,
+                                id: b.id.clone(),
+                                value: d / 1000.0,
+                            },
+                        ),
+                    ]),
+                    None => props.extend([
+                        ("base_id", Field::Null),
+                        ("base_name", Field::Null),
+                        ("base_type", Field::Null),
+                        ("base_distance_km", Field::Null),
+                    ]),
+                }
+                // Reports mix incidents and sightings with no sensitive
+                // count: counted as incidents, so the gate presumes them
+                // sensitive (k_sensitive).
+                props.push((
+                    "reports",
+                    Field::Count {
+                        layer: Layer::Incidents,
+                        n: u64::from(c.reports),
+                    },
+                ));
+                props.push(("info_score", Field::Value(c.info_score)));
+                props.push(("last_report", Field::time(c.last_report)));
+                props.push(("presence", Field::Value(c.presence)));
+                // Patrols and reports behind the cell (bases are not counted:
+                // a cell covered only by a base's reach holds no individual
+                // record); each is held to its own minimum above.
+                props.push((
+                    "count",
+                    Field::Tally(u64::from(c.visits) + u64::from(c.reports)),
+                ));
+                Item {
+                    id: Field::Key(cell.key.clone()),
+                    geometry: Shape::Cell(cell.ring.clone()),
+                    properties: props,
+                }
             })
             .collect();
-        let (grid_json, km_method) = match grid.kind {
+        let (grid_param, km_method, product_grid) = match grid.kind {
             GridKind::Square { cell_m } => (
-                json!({"type": "square", "cell_m": cell_m, "projection": "Lambert azimuthal equal-area"}),
+                Param::Object(vec![
+                    ("type", "square".into()),
+                    ("cell_m", cell_m.into()),
+                    ("projection", "Lambert azimuthal equal-area".into()),
+                ]),
                 "exact length per cell (tracks cut at cell edges)".to_string(),
+                ProductGrid::Square(cell_m),
             ),
             GridKind::H3 { resolution } => (
-                json!({"type": "h3", "resolution": resolution}),
+                Param::Object(vec![
+                    ("type", "h3".into()),
+                    ("resolution", resolution.into()),
+                ]),
                 format!(
                     "tracks cut in pieces of at most {} m, each given to the cell of its midpoint",
                     piece_m(grid)
                 ),
+                ProductGrid::H3(resolution),
             ),
         };
-        let corridor: Map<String, Value> = MODES
-            .iter()
-            .zip(p.corridor_m)
-            .map(|(m, w)| (m.to_string(), num(w)))
-            .collect();
-        json!({
-            "type": "FeatureCollection",
-            "jointmap": {
-                "analysis": "coverage",
-                "method": "patrol corridors (cells whose centre is within the mode's half-width of the \
-                           track, segment/circle intersection in equal-area metres, vertex times \
-                           interpolated and clipped to the window); bases open at `to` cover cells \
-                           within their reach; reports binned to cells, then spread to cells whose \
-                           centres lie within the information radius; recency weight \
-                           0.5^(age / half_life); presence = 1 within a base's reach, else \
-                           min(1, patrol_score)",
-                "from": time_value(Some(p.from)),
-                "to": time_value(Some(p.to)),
-                "as_of": time_value(Some(p.to)),
-                "corridor_m": corridor,
-                "half_life_days": num(p.half_life_days),
-                "info_radius_m": num(p.info_radius_m),
-                "km_per_cell": km_method,
-                "report_binning": "each report counts in the cell holding it; a cell is informed by \
-                                   the cells whose centres lie within info_radius_m of its centre",
-                "cells": grid.len(),
-                "grid": grid_json,
-                "patrols_used": self.patrols_used,
-                "bases_active": self.bases_active,
-                "reports_used": self.reports_used,
-                "reports_outside": self.reports_outside,
-            },
-            "features": features,
-        })
+        let corridor = Param::Object(
+            MODES
+                .iter()
+                .zip(p.corridor_m)
+                .map(|(m, w)| (*m, Param::Num(w)))
+                .collect(),
+        );
+        let mut out = Product::new("coverage");
+        out.grid = Some(product_grid);
+        out.meta.extend([
+            (
+                "method",
+                Field::param(
+                    "patrol corridors (cells whose centre is within the mode's half-width of the \
+                     track, segment/circle intersection in equal-area metres, vertex times \
+                     interpolated and clipped to the window); bases open at `to` cover cells \
+                     within their reach; reports binned to cells, then spread to cells whose \
+                     centres lie within the information radius; recency weight \
+                     0.5^(age / half_life); presence = 1 within a base's reach, else \
+                     min(1, patrol_score)",
+                ),
+            ),
+            ("from", Field::Param(time_param(p.from))),
+            ("to", Field::Param(time_param(p.to))),
+            ("as_of", Field::Param(time_param(p.to))),
+            ("corridor_m", Field::Param(corridor)),
+            ("half_life_days", Field::param(p.half_life_days)),
+            ("info_radius_m", Field::param(p.info_radius_m)),
+            ("km_per_cell", Field::param(km_method)),
+            (
+                "report_binning",
+                Field::param(
+                    "each report counts in the cell holding it; a cell is informed by \
+                     the cells whose centres lie within info_radius_m of its centre",
+                ),
+            ),
+            ("cells", Field::param(grid.len())),
+            ("grid", Field::Param(grid_param)),
+            (
+                "patrols_used",
+                Field::Count {
+                    layer: Layer::Patrols,
+                    n: self.patrols_used as u64,
+                },
+            ),
+            (
+                "bases_active",
+                Field::Count {
+                    layer: Layer::Bases,
+                    n: self.bases_active as u64,
+                },
+            ),
+            (
+                "reports_used",
+                Field::Count {
+                    layer: Layer::Incidents,
+                    n: self.reports_used as u64,
+                },
+            ),
+            (
+                "reports_outside",
+                Field::Count {
+                    layer: Layer::Incidents,
+                    n: self.reports_outside as u64,
+                },
+            ),
+        ]);
+        out.items = items;
+        out
     }
+}
+
+/// A Unix time as an RFC 3339 parameter.
+pub(crate) fn time_param(t: i64) -> Param {
+    chrono::DateTime::from_timestamp(t, 0).map_or(Param::Null, |d| {
+        Param::Text(crate::model::time::format_time(&d))
+    })
 }
 
 #[cfg(test)]
@@ -1944,7 +2042,7 @@ mod tests {
         assert!((d - 2_000.0).abs() < 1.0, "{d}");
         assert_eq!(at(-15_000.0, 12_000.0), None);
         // Without all cells, GeoJSON holds exactly the covered cells.
-        let gj = cov.to_geojson(&g, false);
+        let gj = crate::render::geojson::to_value(&cov.to_product(&g, false));
         let n = cov.cells.iter().filter(|c| c.base.is_some()).count();
         assert_eq!(gj["features"].as_array().unwrap().len(), n);
         let f = gj["features"]
@@ -2201,7 +2299,10 @@ mod tests {
             let other = pool(2)
                 .install(|| coverage(&g, &shuffled, &ev2, &par))
                 .unwrap();
-            assert_eq!(one.to_geojson(&g, true), other.to_geojson(&g, true));
+            assert_eq!(
+                crate::render::geojson::to_value(&one.to_product(&g, true)),
+                crate::render::geojson::to_value(&other.to_product(&g, true))
+            );
             let unbase = |c: &Coverage| -> Vec<CellCoverage> {
                 c.cells
                     .iter()
@@ -2221,9 +2322,9 @@ mod tests {
         let (pr, ev) = world(&g, 5, 40, 500);
         let par = params(T0, T0 + 30 * DAY);
         let cov = coverage(&g, &pr, &ev, &par).unwrap();
-        let all = cov.to_geojson(&g, true);
+        let all = crate::render::geojson::to_value(&cov.to_product(&g, true));
         assert_eq!(all["features"].as_array().unwrap().len(), g.len());
-        let some = cov.to_geojson(&g, false);
+        let some = crate::render::geojson::to_value(&cov.to_product(&g, false));
         let n = some["features"].as_array().unwrap().len();
         assert!(n > 0 && n < g.len(), "{n}");
         for (f, c) in all["features"].as_array().unwrap().iter().zip(&cov.cells) {

@@ -6,11 +6,11 @@ use super::fdr::{classify, HotspotClass};
 use super::getis_ord::{gi_star, Transform};
 use super::kde::{default_bandwidth, kde, Kernel};
 use super::local_moran::local_moran;
+use super::product::{Field, Item, Param, Product, ProductGrid, Shape};
 use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
-use crate::analysis::json_num as num;
 use crate::grid::{Area, Grid};
-use serde_json::{json, Map, Value};
+use crate::model::Layer;
 
 /// Which grid to aggregate on.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,6 +59,12 @@ pub struct HotspotParams {
     pub permutations: usize,
     /// Seed of the permutations.
     pub seed: u64,
+    /// Anchor (lon, lat) of square grids: cells on whole multiples of the
+    /// cell size from it, whatever the area ([`Grid::square_anchored`]);
+    /// `None` centres the grid on the area.
+    pub anchor: Option<[f64; 2]>,
+    /// The layer the events come from (what the cells' counts count).
+    pub layer: Layer,
 }
 
 impl Default for HotspotParams {
@@ -73,6 +79,8 @@ impl Default for HotspotParams {
             fdr: true,
             permutations: 99,
             seed: 20261123,
+            anchor: None,
+            layer: Layer::Incidents,
         }
     }
 }
@@ -177,7 +185,10 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         .clone()
         .unwrap_or_else(|| default_area(events, pad));
     let grid = match params.grid {
-        GridSpec::Square { cell_m } => Grid::square(&area, cell_m)?,
+        GridSpec::Square { cell_m } => match params.anchor {
+            Some(anchor) => Grid::square_anchored(&area, cell_m, anchor)?,
+            None => Grid::square(&area, cell_m)?,
+        },
         GridSpec::H3 { resolution } => Grid::h3(&area, resolution)?,
     };
     if grid.cells.len() < 3 {
@@ -266,13 +277,32 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
     })
 }
 
+impl HotspotParams {
+    /// The product of an analysis over no event: no cell, the parameters.
+    pub fn empty_product(&self) -> Product {
+        let mut p = Product::new("hotspots");
+        p.grid = Some(match self.grid {
+            GridSpec::Square { cell_m } => ProductGrid::Square(cell_m),
+            GridSpec::H3 { resolution } => ProductGrid::H3(resolution),
+        });
+        p.meta.push((
+            "events",
+            Field::Count {
+                layer: self.layer,
+                n: 0,
+            },
+        ));
+        p
+    }
+}
+
 impl Hotspots {
     /// Cells as a GeoJSON FeatureCollection of polygons with value, density,
     /// z, p, class and Local Moran's I. Unless `all_cells`, only cells with
     /// events or a significant class are written. A `jointmap` member records
     /// the method and every parameter used, so a map can be defended.
-    pub fn to_geojson(&self, all_cells: bool) -> Value {
-        let features: Vec<Value> = self
+    pub fn to_product(&self, all_cells: bool) -> Product {
+        let items: Vec<Item> = self
             .cells
             .iter()
             .filter(|c| {
@@ -284,58 +314,109 @@ impl Hotspots {
             })
             .map(|c| {
                 let cell = &self.grid.cells[c.cell];
-                let mut p = Map::new();
-                p.insert("cell".into(), cell.key.clone().into());
-                p.insert("value".into(), num(c.value));
-                p.insert("count".into(), c.count.into());
-                p.insert("count_sensitive".into(), c.count_sensitive.into());
-                p.insert("density_km2".into(), num(c.density));
-                p.insert("gi_z".into(), num(c.z));
-                p.insert("gi_p".into(), num(c.p));
-                p.insert("class".into(), c.class.as_str().into());
-                p.insert("moran_i".into(), num(c.moran_i));
-                p.insert("moran_p".into(), num(c.moran_p));
-                p.insert(
-                    "moran_type".into(),
-                    c.moran_type.clone().map_or(Value::Null, Value::String),
-                );
-                let ring: Vec<Value> = cell.ring.iter().map(|q| json!([q[0], q[1]])).collect();
-                json!({"type": "Feature", "id": cell.key,
-                       "geometry": {"type": "Polygon", "coordinates": [ring]},
-                       "properties": p})
+                Item {
+                    id: Field::Key(cell.key.clone()),
+                    geometry: Shape::Cell(cell.ring.clone()),
+                    properties: vec![
+                        ("cell", Field::Key(cell.key.clone())),
+                        ("value", Field::Value(c.value)),
+                        (
+                            "count",
+                            Field::Count {
+                                layer: self.params.layer,
+                                n: c.count,
+                            },
+                        ),
+                        ("count_sensitive", Field::Sensitive(c.count_sensitive)),
+                        ("density_km2", Field::Value(c.density)),
+                        ("gi_z", Field::Value(c.z)),
+                        ("gi_p", Field::Value(c.p)),
+                        ("class", Field::Class(c.class.as_str().into())),
+                        ("moran_i", Field::Value(c.moran_i)),
+                        ("moran_p", Field::Value(c.moran_p)),
+                        ("moran_type", Field::class(c.moran_type.clone())),
+                    ],
+                }
             })
             .collect();
-        let grid = match self.params.grid {
-            GridSpec::Square { cell_m } => {
-                json!({"type": "square", "cell_m": cell_m, "projection": "Lambert azimuthal equal-area"})
-            }
-            GridSpec::H3 { resolution } => json!({"type": "h3", "resolution": resolution}),
+        let (grid, product_grid) = match self.params.grid {
+            GridSpec::Square { cell_m } => (
+                Param::Object(vec![
+                    ("type", "square".into()),
+                    ("cell_m", cell_m.into()),
+                    ("projection", "Lambert azimuthal equal-area".into()),
+                    (
+                        "anchor",
+                        self.params
+                            .anchor
+                            .map_or(Param::Text("area".into()), |[x, y]| {
+                                Param::List(vec![x.into(), y.into()])
+                            }),
+                    ),
+                ]),
+                ProductGrid::Square(cell_m),
+            ),
+            GridSpec::H3 { resolution } => (
+                Param::Object(vec![
+                    ("type", "h3".into()),
+                    ("resolution", resolution.into()),
+                ]),
+                ProductGrid::H3(resolution),
+            ),
         };
         let neighbours = match self.params.neighbours {
-            Neighbours::Auto => {
-                json!({"type": "distance-band", "chosen": "auto", "band_m": self.band_m})
+            Neighbours::Auto => Param::Object(vec![
+                ("type", "distance-band".into()),
+                ("chosen", "auto".into()),
+                ("band_m", self.band_m.into()),
+            ]),
+            Neighbours::DistanceBand(d) => {
+                Param::Object(vec![("type", "distance-band".into()), ("band_m", d.into())])
             }
-            Neighbours::DistanceBand(d) => json!({"type": "distance-band", "band_m": d}),
-            Neighbours::Knn(k) => json!({"type": "knn", "k": k}),
+            Neighbours::Knn(k) => Param::Object(vec![("type", "knn".into()), ("k", k.into())]),
         };
-        json!({
-            "type": "FeatureCollection",
-            "jointmap": {
-                "analysis": "hotspots",
-                "events": self.events,
-                "events_outside_area": self.outside,
-                "cells": self.grid.cells.len(),
-                "grid": grid,
-                "kernel": format!("{:?}", self.params.kernel).to_lowercase(),
-                "bandwidth_m": self.bandwidth_m,
-                "bandwidth": if self.params.bandwidth_m.is_some() { "given" } else { "default rule" },
-                "neighbours": neighbours,
-                "gi_transform": format!("{:?}", self.params.transform),
-                "fdr": self.params.fdr,
-                "moran_permutations": self.params.permutations,
-                "seed": self.params.seed,
-            },
-            "features": features,
-        })
+        let mut p = Product::new("hotspots");
+        p.grid = Some(product_grid);
+        p.meta.extend([
+            (
+                "events",
+                Field::Count {
+                    layer: self.params.layer,
+                    n: self.events as u64,
+                },
+            ),
+            (
+                "events_outside_area",
+                Field::Count {
+                    layer: self.params.layer,
+                    n: self.outside as u64,
+                },
+            ),
+            ("cells", Field::param(self.grid.cells.len())),
+            ("grid", Field::Param(grid)),
+            (
+                "kernel",
+                Field::param(format!("{:?}", self.params.kernel).to_lowercase()),
+            ),
+            ("bandwidth_m", Field::Value(self.bandwidth_m)),
+            (
+                "bandwidth",
+                Field::param(if self.params.bandwidth_m.is_some() {
+                    "given"
+                } else {
+                    "default rule"
+                }),
+            ),
+            ("neighbours", Field::Param(neighbours)),
+            (
+                "gi_transform",
+                Field::param(format!("{:?}", self.params.transform)),
+            ),
+            ("fdr", Field::param(self.params.fdr)),
+            ("moran_permutations", Field::param(self.params.permutations)),
+            ("seed", Field::param(self.params.seed as i64)),
+        ]);
+        p.items = items;
+        p
     }
 }

@@ -16,6 +16,7 @@ pub mod hotspots;
 pub mod impact;
 pub mod kde;
 pub mod local_moran;
+pub mod product;
 pub mod st_dbscan;
 pub mod threat;
 pub mod visits;
@@ -48,19 +49,6 @@ impl AnalysisError {
             reason: reason.into(),
         }
     }
-}
-
-/// A JSON number, or null for NaN and infinities (which JSON cannot hold).
-pub(crate) fn json_num(x: f64) -> serde_json::Value {
-    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
-}
-
-/// A Unix time as RFC 3339, or null when absent.
-pub(crate) fn json_time(t: Option<i64>) -> serde_json::Value {
-    t.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map_or(serde_json::Value::Null, |d| {
-            crate::model::time::format_time(&d).into()
-        })
 }
 
 /// Point events prepared for analysis, as a struct of arrays in a stable order

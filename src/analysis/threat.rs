@@ -384,6 +384,10 @@ pub struct Threat {
     pub outside: usize,
     /// The parameters.
     pub params: ThreatParams,
+    /// Each civilian site (in id order): its population and the cells
+    /// within reach of it, so that areas made of several cells count each
+    /// site once.
+    pub site_reach: Vec<(u64, Vec<u32>)>,
 }
 
 /// Per-cell sums of a set of events: weight, weight x severity, count,
@@ -527,9 +531,12 @@ pub fn threat(
     let mut vuln = vec![(0u8, 0.0f64, 0u64); grid.len()];
     let mut ordered: Vec<&Site> = sites.iter().collect();
     ordered.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut site_reach = Vec::with_capacity(ordered.len());
     for s in ordered {
         let xy = grid.project(s.lonlat[0], s.lonlat[1]);
+        let mut reach = Vec::new();
         grid.for_each_cell_within(xy, params.site_radius_m, |c| {
+            reach.push(c as u32);
             let v = &mut vuln[c];
             v.2 += s.population;
             if (s.vulnerability, s.exposure) > (v.0, v.1) {
@@ -537,6 +544,7 @@ pub fn threat(
                 v.1 = s.exposure;
             }
         });
+        site_reach.push((s.population, reach));
     }
 
     let f = params.sighting_factor;
@@ -582,6 +590,7 @@ pub fn threat(
         band_m,
         outside: inc.outside + sig.outside,
         params: params.clone(),
+        site_reach,
     })
 }
 

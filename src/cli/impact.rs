@@ -1,6 +1,7 @@
-//! `jointmap impact`: a thin shell over [`crate::request::impact`].
+//! `jointmap impact`: the analysis shell, and the table as CSV.
 
-use super::{existing_store, Cli, Output};
+use super::analysis::Shell;
+use super::Cli;
 use std::path::PathBuf;
 
 /// Arguments of `jointmap impact`.
@@ -9,25 +10,21 @@ pub struct Args {
     /// The analysis parameters.
     #[command(flatten)]
     pub request: crate::request::impact::ImpactRequest,
-    /// Where the GeoJSON (treated cells and the table) goes.
+    /// Output (the GeoJSON: treated cells and the table) and role.
     #[command(flatten)]
-    pub output: Output,
+    pub shell: Shell,
     /// Also write the impact table as CSV to this file.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
-    let store = existing_store(cli)?;
-    let outcome = args.request.run(&store)?;
-    if !cli.quiet {
-        eprintln!("{}", outcome.summary);
-    }
+    let product = super::analysis::run(cli, &args.request, &args.shell)?;
     if let Some(path) = &args.csv {
-        let csv = crate::request::impact::table_csv(&outcome.geojson);
+        let (csv, _) = crate::request::impact::table_csv(&product);
         std::fs::write(path, csv).map_err(|e| {
             crate::store::StoreError::Aborted(format!("writing {}: {e}", path.display()))
         })?;
     }
-    args.output.write(&outcome.geojson)
+    args.shell.write(&product)
 }

@@ -1,12 +1,9 @@
 //! The command line: argument definitions and one file per command. Each
 //! command is a thin shell over the library.
 
-mod blindspots;
-mod clusters;
-mod coverage;
+mod analysis;
 mod demo;
 mod export;
-mod hotspots;
 mod impact;
 mod ingest;
 mod layers;
@@ -77,7 +74,7 @@ pub enum Command {
     ///   jointmap hotspots --cell-km 5 -o hotspots.geojson
     ///   jointmap hotspots --grid h3 --h3-resolution 6 --weight fatalities --from 2025-10-01
     #[command(verbatim_doc_comment)]
-    Hotspots(hotspots::Args),
+    Hotspots(analysis::Args<crate::request::hotspots::HotspotRequest>),
     /// Clusters of events: DBSCAN or ST-DBSCAN with geodesic distances, as
     /// GeoJSON hulls with summaries (and labelled points with --points).
     ///
@@ -85,7 +82,7 @@ pub enum Command {
     ///   jointmap clusters --eps-km 10 --min-points 5
     ///   jointmap clusters --method st-dbscan --eps-km 15 --eps-days 14 --points
     #[command(verbatim_doc_comment)]
-    Clusters(clusters::Args),
+    Clusters(analysis::Args<crate::request::clusters::ClusterRequest>),
     /// Presence per grid cell: patrol effort (km and hours per mode, within
     /// each mode's corridor), base reach and information coverage.
     ///
@@ -93,7 +90,7 @@ pub enum Command {
     ///   jointmap coverage -o presence.geojson
     ///   jointmap coverage --from 2025-07-01 --to 2025-09-30 --cell-km 2 --corridor-foot-km 3
     #[command(verbatim_doc_comment)]
-    Coverage(coverage::Args),
+    Coverage(analysis::Args<crate::request::coverage::CoverageRequest>),
     /// Blind spots: where risk is high and the mission has no regular presence,
     /// and where it has no information next to hot spots; ranked polygons.
     ///
@@ -101,7 +98,7 @@ pub enum Command {
     ///   jointmap blindspots -o blindspots.geojson
     ///   jointmap blindspots --min-risk extreme --max-presence 0.25 --cells -o risk.geojson
     #[command(verbatim_doc_comment)]
-    Blindspots(blindspots::Args),
+    Blindspots(analysis::Args<crate::request::blindspots::BlindspotRequest>),
     /// Patrol and base impact: incidents before and after presence began, per
     /// patrol mode and per base opened, against comparable cells without
     /// presence (association, not proof).
@@ -132,10 +129,10 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Layers(a) => layers::run(&cli, a),
         Command::Export(a) => export::run(&cli, a),
         Command::Demo(a) => demo::run(&cli, a),
-        Command::Hotspots(a) => hotspots::run(&cli, a),
-        Command::Clusters(a) => clusters::run(&cli, a),
-        Command::Coverage(a) => coverage::run(&cli, a),
-        Command::Blindspots(a) => blindspots::run(&cli, a),
+        Command::Hotspots(a) => analysis::command(&cli, a),
+        Command::Clusters(a) => analysis::command(&cli, a),
+        Command::Coverage(a) => analysis::command(&cli, a),
+        Command::Blindspots(a) => analysis::command(&cli, a),
         Command::Impact(a) => impact::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
         Command::Token(a) => serve::token(a),

@@ -137,7 +137,14 @@ impl Grid {
     /// Square cells of `cell_m` metres over `area`; see [`square`] for the
     /// construction rules.
     pub fn square(area: &Area, cell_m: f64) -> Result<Grid, GridError> {
-        square::build(&Shape::new(area)?, cell_m)
+        square::build(&Shape::new(area)?, cell_m, None)
+    }
+
+    /// Square cells of `cell_m` metres over `area`, on the lattice anchored
+    /// at `anchor` (lon, lat): the same cells whatever the area (see
+    /// [`square`]).
+    pub fn square_anchored(area: &Area, cell_m: f64, anchor: [f64; 2]) -> Result<Grid, GridError> {
+        square::build(&Shape::new(area)?, cell_m, Some(anchor))
     }
 
     /// H3 cells at `resolution` whose centres lie inside `area`; see [`h3`].

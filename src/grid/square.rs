@@ -33,6 +33,9 @@ pub(super) struct Lattice {
     pub(super) cell_m: f64,
     nrows: usize,
     ncols: usize,
+    /// Added to (row, column) in cell keys: non-zero for anchored grids,
+    /// whose keys count from the anchor.
+    key_offset: (i64, i64),
     /// Cell index per lattice position (row-major), `u32::MAX` when the
     /// position is not a cell of the grid.
     index: Vec<u32>,
@@ -105,14 +108,30 @@ impl Lattice {
 }
 
 /// Builds the square grid of `cell_m` metres over `shape`.
-pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, GridError> {
+///
+/// With an `anchor` (lon, lat), the projection is centred there and the
+/// lattice lines fall on whole multiples of `cell_m` from it, whatever the
+/// area: grids over different areas share their cells, and no cell moves
+/// with the data or the request (the access gate's fixed mission grid).
+/// Cell keys then count rows and columns from the anchor.
+pub(super) fn build(
+    shape: &Shape,
+    cell_m: f64,
+    anchor: Option<[f64; 2]>,
+) -> Result<Grid, GridError> {
     if !(cell_m.is_finite() && cell_m > 0.0) {
         return Err(GridError::param(
             "cell_m",
             format!("cell size {cell_m} m must be a positive number"),
         ));
     }
-    let [lon0, lat0] = shape.centre();
+    let [lon0, lat0] = anchor.unwrap_or_else(|| shape.centre());
+    if !(lon0.is_finite() && lat0.is_finite() && lon0.abs() <= 180.0 && lat0.abs() < 90.0) {
+        return Err(GridError::param(
+            "anchor",
+            format!("grid anchor ({lon0}, {lat0}) is not a longitude/latitude"),
+        ));
+    }
     let projection = Laea::wgs84(lon0, lat0);
     let step = (800.0 * cell_m).sqrt().min(250.0);
     let eps = (cell_m * 1e-3).min(1.0);
@@ -146,7 +165,17 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, GridError> {
             "area cannot be projected (does it span half the globe?)",
         ));
     }
-    let (x0, y0) = (ext[0] - eps, ext[1] - eps);
+    let (x0, y0) = match anchor {
+        Some(_) => (
+            ((ext[0] - eps) / cell_m).floor() * cell_m,
+            ((ext[1] - eps) / cell_m).floor() * cell_m,
+        ),
+        None => (ext[0] - eps, ext[1] - eps),
+    };
+    let key_offset = match anchor {
+        Some(_) => ((y0 / cell_m).round() as i64, (x0 / cell_m).round() as i64),
+        None => (0, 0),
+    };
     let ncols = ((ext[2] + eps - x0) / cell_m).floor() + 1.0;
     let nrows = ((ext[3] + eps - y0) / cell_m).floor() + 1.0;
     if ncols * nrows > MAX_LATTICE as f64 {
@@ -164,6 +193,7 @@ pub(super) fn build(shape: &Shape, cell_m: f64) -> Result<Grid, GridError> {
         cell_m,
         nrows: nrows as usize,
         ncols: ncols as usize,
+        key_offset,
         index: Vec::new(),
         position: Vec::new(),
     };
@@ -249,7 +279,11 @@ fn make_cells(l: &Lattice, p: &Laea, kept: &[usize]) -> Vec<Cell> {
             ring.push(ring[0]);
             let xy = l.centre_xy(row, col);
             Cell {
-                key: format!("r{row}c{col}"),
+                key: format!(
+                    "r{}c{}",
+                    row as i64 + l.key_offset.0,
+                    col as i64 + l.key_offset.1
+                ),
                 center: p.inverse(xy[0], xy[1]),
                 xy,
                 ring,

@@ -3,17 +3,18 @@
 
 use super::coverage::load_reports;
 use super::events::FilterArgs;
-use super::surface::{window, GridArgs, PresenceArgs, ThreatArgs};
-use super::Outcome;
+use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs, ThreatArgs};
+use super::{Outcome, Protect};
 use crate::analysis::blindspots::{blindspots, BlindSpotKind, BlindSpotParams};
 use crate::analysis::coverage::{coverage, load_presence};
+use crate::analysis::events::load_events;
 use crate::analysis::threat::{load_sightings, load_sites, threat, RiskLevel};
 use crate::model::Layer;
 use crate::store::Store;
 use chrono::DateTime;
 
 /// Parameters of the blind-spot analysis.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BlindspotRequest {
     /// Which incidents make the threat, and what each weighs (--from/--to
     /// are the window: by default the 90 days up to the latest data).
@@ -48,6 +49,16 @@ pub struct BlindspotRequest {
 impl BlindspotRequest {
     /// Runs the analysis against `store`.
     pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+        self.run_protected(store, None)
+    }
+
+    /// Runs the analysis with the gate's `protect` (see [`Protect`]):
+    /// anchored cells, released incidents and sightings.
+    pub fn run_protected(
+        &self,
+        store: &dyn Store,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
         let (from, to) = window(store, self.incidents.from, self.incidents.to)?;
         let bbox = self.incidents.bbox;
         let cov_params = self.presence.params(from, to)?;
@@ -59,14 +70,31 @@ impl BlindspotRequest {
             hotspot_bonus: self.hotspot_bonus,
         };
         params.validate()?;
-        let grid = self.grid.build(store, bbox, threat_params.bandwidth_m)?;
-        let incidents = self.incidents.load_window(
+        let grid = self.grid.build_anchored(
             store,
-            Layer::Incidents,
-            DateTime::from_timestamp(from, 0),
-            DateTime::from_timestamp(to, 0),
+            bbox,
+            threat_params.bandwidth_m,
+            protect.map(|p| p.anchor),
         )?;
-        let sightings = load_sightings(store, from, to, bbox)?;
+        let mut filter = self.incidents.event_filter()?;
+        filter.from = DateTime::from_timestamp(from, 0);
+        filter.to = DateTime::from_timestamp(to, 0);
+        filter.bbox = read_bbox(protect, bbox);
+        let weight = self.incidents.weight.parse()?;
+        let incidents = released(
+            protect,
+            Layer::Incidents,
+            load_events(store, Layer::Incidents, &filter, &weight)?,
+            (from, to),
+            bbox,
+        );
+        let sightings = released(
+            protect,
+            Layer::Sightings,
+            load_sightings(store, from, to, read_bbox(protect, bbox))?,
+            (from, to),
+            bbox,
+        );
         let sites = load_sites(store, bbox, to)?;
         let presence = load_presence(store, from, to, bbox)?;
         // Every incident and sighting of the window informs; reuse what is
@@ -76,7 +104,13 @@ impl BlindspotRequest {
             r.extend_from(&sightings);
             r
         } else {
-            load_reports(store, from, to, bbox)?
+            released(
+                protect,
+                Layer::Incidents,
+                load_reports(store, from, to, read_bbox(protect, bbox))?,
+                (from, to),
+                bbox,
+            )
         };
         let cov = coverage(&grid, &presence, &reports, &cov_params)?;
         let thr = threat(&grid, &incidents, &sightings, &sites, &threat_params)?;
@@ -109,7 +143,7 @@ impl BlindspotRequest {
             area_info
         );
         Ok(Outcome {
-            geojson: result.to_geojson(&grid, &thr, &cov, &presence, self.cells),
+            product: result.to_product(&grid, &thr, &cov, &presence, self.cells),
             summary,
         })
     }

@@ -1,13 +1,13 @@
 //! The cluster request (`jointmap clusters`, `/analysis/clusters`).
 
 use super::events::EventArgs;
-use super::Outcome;
+use super::{Outcome, Protect};
 use crate::analysis::cluster_layer::{cluster, ClusterMethod, ClusterParams};
 use crate::analysis::AnalysisError;
 use crate::store::Store;
 
 /// Parameters of a cluster analysis.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ClusterRequest {
     /// Which events.
     #[command(flatten)]
@@ -32,11 +32,25 @@ pub struct ClusterRequest {
 impl ClusterRequest {
     /// Runs the analysis against `store`.
     pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
-        run(store, self)
+        run(store, self, None)
+    }
+
+    /// Runs the analysis against `store` with the gate's `protect` (see
+    /// [`Protect`]): released events only.
+    pub fn run_protected(
+        &self,
+        store: &dyn Store,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
+        run(store, self, protect)
     }
 }
 
-fn run(store: &dyn Store, args: &ClusterRequest) -> crate::Result<Outcome> {
+fn run(
+    store: &dyn Store,
+    args: &ClusterRequest,
+    protect: Option<&Protect<'_>>,
+) -> crate::Result<Outcome> {
     if !(args.eps_km.is_finite() && args.eps_km > 0.0) {
         return Err(AnalysisError::param("eps-km", "must be a positive number of km").into());
     }
@@ -53,8 +67,9 @@ fn run(store: &dyn Store, args: &ClusterRequest) -> crate::Result<Outcome> {
         },
         eps_m: args.eps_km * 1000.0,
         min_points: args.min_points,
+        layer: args.events.layer,
     };
-    let events = args.events.load(store)?;
+    let events = args.events.load_protected(store, protect)?;
     let result = cluster(&events, &params)?;
     let noise = result.clustering.labels.iter().filter(|l| **l < 0).count();
     let summary = format!(
@@ -67,7 +82,7 @@ fn run(store: &dyn Store, args: &ClusterRequest) -> crate::Result<Outcome> {
         args.min_points
     );
     Ok(Outcome {
-        geojson: result.to_geojson(&events, args.points),
+        product: result.to_product(&events, args.points),
         summary,
     })
 }

@@ -1,8 +1,8 @@
 //! The presence request (`jointmap coverage`, `/analysis/coverage`): patrol
 //! effort, base reach and information coverage per grid cell.
 
-use super::surface::{window, GridArgs, PresenceArgs};
-use super::{parse_bbox, parse_time_arg, parse_to_arg, Outcome};
+use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs};
+use super::{parse_bbox, parse_time_arg, parse_to_arg, Outcome, Protect};
 use crate::analysis::coverage::{coverage, load_presence};
 use crate::analysis::events::{load_events, EventFilter, Weight};
 use crate::analysis::{AnalysisError, Events};
@@ -11,7 +11,7 @@ use crate::store::Store;
 use chrono::{DateTime, Utc};
 
 /// Parameters of the presence surface.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct CoverageRequest {
     /// Window start (default: 90 days before --to).
     #[arg(long, value_parser = parse_time_arg)]
@@ -59,12 +59,30 @@ pub fn load_reports(
 impl CoverageRequest {
     /// Runs the analysis against `store`.
     pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+        self.run_protected(store, None)
+    }
+
+    /// Runs the analysis with the gate's `protect` (see [`Protect`]):
+    /// anchored cells, released reports.
+    pub fn run_protected(
+        &self,
+        store: &dyn Store,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
         let (from, to) = window(store, self.from, self.to)?;
         let params = self.presence.params(from, to)?;
         let pad = params.corridor_m.iter().fold(0.0f64, |a, b| a.max(*b));
-        let grid = self.grid.build(store, self.bbox, pad)?;
+        let grid = self
+            .grid
+            .build_anchored(store, self.bbox, pad, protect.map(|p| p.anchor))?;
         let presence = load_presence(store, from, to, self.bbox)?;
-        let reports = load_reports(store, from, to, self.bbox)?;
+        let reports = released(
+            protect,
+            Layer::Incidents,
+            load_reports(store, from, to, read_bbox(protect, self.bbox))?,
+            (from, to),
+            self.bbox,
+        );
         let result = coverage(&grid, &presence, &reports, &params)?;
         let covered = result.cells.iter().filter(|c| c.presence >= 0.5).count();
         let summary = format!(
@@ -77,7 +95,7 @@ impl CoverageRequest {
             reports.len()
         );
         Ok(Outcome {
-            geojson: result.to_geojson(&grid, self.all_cells),
+            product: result.to_product(&grid, self.all_cells),
             summary,
         })
     }

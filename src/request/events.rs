@@ -9,7 +9,7 @@ use crate::store::Store;
 
 /// Event selection common to `hotspots` and `clusters`: a point layer and
 /// a filter.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EventArgs {
     /// Point layer to analyse: incidents or sightings.
     #[arg(long, default_value = "incidents")]
@@ -24,10 +24,36 @@ impl EventArgs {
     pub fn load(&self, store: &dyn Store) -> crate::Result<Events> {
         self.filter.load(store, self.layer)
     }
+
+    /// Loads the selected events, released by the gate's `protect` when
+    /// given: read over the bbox widened by the protection margin, then
+    /// handed to the gate with the window and the bbox.
+    pub fn load_protected(
+        &self,
+        store: &dyn Store,
+        protect: Option<&super::Protect<'_>>,
+    ) -> crate::Result<Events> {
+        let Some(p) = protect else {
+            return self.load(store);
+        };
+        let mut filter = self.filter.event_filter()?;
+        filter.bbox = self.filter.bbox.map(|b| super::widen_bbox(b, p.margin_m));
+        let weight: Weight = self.filter.weight.parse()?;
+        let events = load_events(store, self.layer, &filter, &weight)?;
+        Ok((p.release)(
+            self.layer,
+            &events,
+            (
+                self.filter.from.map(|t| t.timestamp()),
+                self.filter.to.map(|t| t.timestamp()),
+            ),
+            self.filter.bbox,
+        ))
+    }
 }
 
 /// Which events of a layer, and what each weighs.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct FilterArgs {
     /// Only events from this time on (RFC 3339 or date).
     #[arg(long, value_parser = parse_time_arg)]
@@ -82,13 +108,22 @@ impl FilterArgs {
         let filter = EventFilter {
             from,
             to,
+            ..self.event_filter()?
+        };
+        let weight: Weight = self.weight.parse()?;
+        Ok(load_events(store, layer, &filter, &weight)?)
+    }
+
+    /// The filter these arguments describe.
+    pub fn event_filter(&self) -> crate::Result<EventFilter> {
+        Ok(EventFilter {
+            from: self.from,
+            to: self.to,
             bbox: self.bbox,
             categories: self.category.clone(),
             perpetrators: self.perpetrator.clone(),
             min_verification: self.min_verification.clone(),
             min_precision: self.min_precision.clone(),
-        };
-        let weight: Weight = self.weight.parse()?;
-        Ok(load_events(store, layer, &filter, &weight)?)
+        })
     }
 }

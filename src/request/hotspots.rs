@@ -1,7 +1,7 @@
 //! The hotspot request (`jointmap hotspots`, `/analysis/hotspots`).
 
 use super::events::EventArgs;
-use super::{positive_km, read_area, Outcome};
+use super::{positive_km, read_area, Outcome, Protect};
 use crate::analysis::fdr::HotspotClass;
 use crate::analysis::getis_ord::Transform;
 use crate::analysis::hotspots::{hotspots, GridSpec, HotspotParams, Neighbours};
@@ -11,7 +11,7 @@ use crate::store::Store;
 use std::path::PathBuf;
 
 /// Parameters of a hotspot analysis.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct HotspotRequest {
     /// Which events and their weight.
     #[command(flatten)]
@@ -60,11 +60,26 @@ pub struct HotspotRequest {
 impl HotspotRequest {
     /// Runs the analysis against `store`.
     pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
-        run(store, self)
+        run(store, self, None)
+    }
+
+    /// Runs the analysis against `store` with the gate's `protect` (see
+    /// [`Protect`]): anchored cells, released events, and an empty product
+    /// (not an error) when no released event is left.
+    pub fn run_protected(
+        &self,
+        store: &dyn Store,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
+        run(store, self, protect)
     }
 }
 
-fn run(store: &dyn Store, args: &HotspotRequest) -> crate::Result<Outcome> {
+fn run(
+    store: &dyn Store,
+    args: &HotspotRequest,
+    protect: Option<&Protect<'_>>,
+) -> crate::Result<Outcome> {
     positive_km("cell-km", Some(args.cell_km))?;
     positive_km("bandwidth-km", args.bandwidth_km)?;
     positive_km("band-km", args.band_km)?;
@@ -103,8 +118,20 @@ fn run(store: &dyn Store, args: &HotspotRequest) -> crate::Result<Outcome> {
         fdr: !args.no_fdr,
         permutations: args.permutations,
         seed: args.seed,
+        anchor: protect.map(|p| p.anchor),
+        layer: args.events.layer,
     };
-    let events = args.events.load(store)?;
+    args.events
+        .filter
+        .event_filter()?
+        .validate(args.events.layer)?;
+    let events = args.events.load_protected(store, protect)?;
+    if protect.is_some() && events.is_empty() {
+        return Ok(Outcome {
+            product: params.empty_product(),
+            summary: "hotspots: no released events".into(),
+        });
+    }
     let result = hotspots(&events, &params)?;
     let summary = {
         let count = |c: HotspotClass| result.cells.iter().filter(|x| x.class == c).count();
@@ -130,7 +157,7 @@ fn run(store: &dyn Store, args: &HotspotRequest) -> crate::Result<Outcome> {
         )
     };
     Ok(Outcome {
-        geojson: result.to_geojson(args.all_cells),
+        product: result.to_product(args.all_cells),
         summary,
     })
 }

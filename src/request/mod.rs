@@ -18,13 +18,13 @@ use crate::analysis::AnalysisError;
 use crate::grid::Area;
 use std::path::Path;
 
-/// The result of a request: a GeoJSON document and a one-paragraph summary
+/// The result of a request: a typed product and a one-paragraph summary
 /// for people (printed by the CLI, logged by the server).
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// The product, usually a FeatureCollection with a `jointmap` member
-    /// recording the method and parameters.
-    pub geojson: serde_json::Value,
+    /// The product, with a `jointmap` metadata member recording the method
+    /// and parameters; encoded by [`crate::render`] once gated.
+    pub product: crate::analysis::product::Product,
     /// Human-readable summary lines.
     pub summary: String,
 }
@@ -106,4 +106,49 @@ pub(crate) fn positive_km(name: &'static str, v: Option<f64>) -> Result<(), Anal
         )),
         _ => Ok(()),
     }
+}
+
+/// How a request runs for a role without full view of its events, set by
+/// the access gate (`crate::access`): square grids on the fixed mission
+/// anchor, and events read whole groups at a time and released by the gate
+/// before any analysis sees them.
+pub struct Protect<'a> {
+    /// Anchor (lon, lat) of square grids.
+    pub anchor: [f64; 2],
+    /// Metres a bbox is widened by when reading, so that every event of a
+    /// cell whose centre lies in the bbox is read.
+    pub margin_m: f64,
+    /// Releases the events read from a layer: `(layer, events, window, bbox)`
+    /// to what the role may have analysed (see `access::release`).
+    #[allow(clippy::type_complexity)]
+    pub release: &'a (dyn Fn(
+        crate::model::Layer,
+        &crate::analysis::Events,
+        (Option<i64>, Option<i64>),
+        Option<[f64; 4]>,
+    ) -> crate::analysis::Events
+             + Sync),
+}
+
+impl std::fmt::Debug for Protect<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Protect")
+            .field("anchor", &self.anchor)
+            .field("margin_m", &self.margin_m)
+            .finish()
+    }
+}
+
+/// A `[west, south, east, north]` bbox widened by `m` metres on every side
+/// (clamped to the globe).
+pub fn widen_bbox(bbox: [f64; 4], m: f64) -> [f64; 4] {
+    let dlat = m / 111_000.0;
+    let lat = bbox[1].abs().max(bbox[3].abs()).min(89.0);
+    let dlon = (dlat / lat.to_radians().cos().max(0.02)).min(360.0);
+    [
+        (bbox[0] - dlon).max(-180.0),
+        (bbox[1] - dlat).max(-90.0),
+        (bbox[2] + dlon).min(180.0),
+        (bbox[3] + dlat).min(90.0),
+    ]
 }

@@ -44,6 +44,18 @@ impl GridArgs {
         bbox: Option<[f64; 4]>,
         pad_m: f64,
     ) -> crate::Result<Grid> {
+        self.build_anchored(store, bbox, pad_m, None)
+    }
+
+    /// [`GridArgs::build`], with square cells on the lattice anchored at
+    /// `anchor` when given (the gate's fixed mission grid).
+    pub fn build_anchored(
+        &self,
+        store: &dyn Store,
+        bbox: Option<[f64; 4]>,
+        pad_m: f64,
+        anchor: Option<[f64; 2]>,
+    ) -> crate::Result<Grid> {
         positive_km("cell-km", Some(self.cell_km))?;
         let area = match (&self.area, bbox) {
             (Some(path), _) => read_area(path)?,
@@ -53,7 +65,11 @@ impl GridArgs {
         Ok(if self.grid == "h3" {
             Grid::h3(&area, self.h3_resolution).map_err(AnalysisError::from)?
         } else {
-            Grid::square(&area, self.cell_km * 1000.0).map_err(AnalysisError::from)?
+            match anchor {
+                Some(a) => Grid::square_anchored(&area, self.cell_km * 1000.0, a),
+                None => Grid::square(&area, self.cell_km * 1000.0),
+            }
+            .map_err(AnalysisError::from)?
         })
     }
 }
@@ -223,5 +239,29 @@ impl ThreatArgs {
         };
         p.validate()?;
         Ok(p)
+    }
+}
+
+/// Events of `layer` as the gate releases them when `protect` is given
+/// (see [`super::Protect`]); unchanged otherwise.
+pub fn released(
+    protect: Option<&super::Protect<'_>>,
+    layer: Layer,
+    events: crate::analysis::Events,
+    window: (i64, i64),
+    bbox: Option<[f64; 4]>,
+) -> crate::analysis::Events {
+    match protect {
+        Some(p) => (p.release)(layer, &events, (Some(window.0), Some(window.1)), bbox),
+        None => events,
+    }
+}
+
+/// The bbox to read with: widened by the protection margin when `protect`
+/// is given, so that whole groups are read.
+pub fn read_bbox(protect: Option<&super::Protect<'_>>, bbox: Option<[f64; 4]>) -> Option<[f64; 4]> {
+    match protect {
+        Some(p) => bbox.map(|b| super::widen_bbox(b, p.margin_m)),
+        None => bbox,
     }
 }

@@ -9,57 +9,55 @@
 //! Adding an endpoint: implement [`AnalysisRequest`] for its request type
 //! (below) and add one `.route` line in [`routes`].
 
-use super::auth::{counted, Caller, Computation, Job, Render};
+use super::auth::{counted, Caller};
 use super::params;
 use super::problem::ApiError;
-use crate::access::AggregateRules;
-use crate::model::Layer;
+use crate::access::Analysis;
+use crate::analysis::product::Product;
 use crate::request;
-use crate::store::Store;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Utc};
 use clap::{ArgAction, Args, FromArgMatches};
 use serde_json::Value;
 
-/// A request type the server exposes as `/analysis/{NAME}`.
-pub trait AnalysisRequest: Args + FromArgMatches + std::fmt::Debug + Send + 'static {
-    /// The endpoint's name.
-    const NAME: &'static str;
+/// Writes a gated product as a body other than JSON, with the number of
+/// records it holds (for the audit log).
+pub type Render = fn(&Product) -> (Vec<u8>, u64);
+
+/// A request type the server exposes as `/analysis/{NAME}`: an analysis
+/// the access gate runs ([`Analysis`]), with its HTTP particulars. What a
+/// role receives is decided by the gate alone.
+pub trait AnalysisRequest: Analysis + Args + FromArgMatches + 'static {
     /// Parameters that may not be used over HTTP (e.g. server file paths).
     const LOCAL_ONLY: &'static [&'static str] = &[];
     /// Formats `f` may ask for besides JSON: name, media type, and how the
-    /// gated GeoJSON is written in it.
+    /// gated product is written in it.
     const FORMATS: &'static [(&'static str, &'static str, Render)] = &[];
-    /// Members of the result's `jointmap` object holding aggregate rows,
-    /// gated like features (see [`Job::tables`]).
-    const TABLES: &'static [&'static str] = &[];
-    /// The main layer: the output is gated under its aggregate rules (made
-    /// as strict as those of every other layer read).
-    fn layer(&self) -> Layer;
-    /// Every layer the analysis reads; each is admitted under its own
-    /// rules, and layers not listed give the analysis nothing.
-    fn reads(&self) -> Vec<Layer> {
-        vec![self.layer()]
-    }
-    /// Adapts the request to the caller's aggregate rules and the server's
-    /// limits: coarsens cells, cuts recent data, refuses what may not be asked.
-    fn restrict(
-        &mut self,
-        rules: &AggregateRules,
-        limits: &super::config::Limits,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError>;
-    /// Runs it.
-    fn compute(&self, store: &dyn Store) -> crate::Result<Value>;
-    /// Prepares the result for the gate: rewrites references to individual
-    /// features the caller may not see (`shown(layer, id)` says whether it
-    /// may), fills in conservatively what the gate needs and the analysis
-    /// left out.
-    fn before_gate(&self, _result: &mut Value, _shown: &dyn Fn(Layer, &str) -> bool) {}
+}
+
+impl AnalysisRequest for request::hotspots::HotspotRequest {
+    const LOCAL_ONLY: &'static [&'static str] = &["area"];
+}
+impl AnalysisRequest for request::clusters::ClusterRequest {}
+impl AnalysisRequest for request::coverage::CoverageRequest {
+    const LOCAL_ONLY: &'static [&'static str] = &["area"];
+}
+impl AnalysisRequest for request::blindspots::BlindspotRequest {
+    const LOCAL_ONLY: &'static [&'static str] = &["area"];
+}
+impl AnalysisRequest for request::impact::ImpactRequest {
+    const LOCAL_ONLY: &'static [&'static str] = &["area"];
+    const FORMATS: &'static [(&'static str, &'static str, Render)] =
+        &[("csv", "text/csv; charset=utf-8", impact_csv)];
+}
+
+/// The impact table of a gated product as CSV, with its number of rows.
+fn impact_csv(p: &Product) -> (Vec<u8>, u64) {
+    let (csv, n) = request::impact::table_csv(p);
+    (csv.into_bytes(), n)
 }
 
 /// The analysis routes.
@@ -243,26 +241,8 @@ async fn handle<A: AnalysisRequest>(
     let pairs = params::pairs(q.as_deref());
     let req: A = parse(&pairs)?;
     let format = format::<A>(&pairs)?;
-    let layer = req.layer();
-    let reads = req.reads();
-    let limits = caller.settings().limits.clone();
     let body = caller
-        .aggregate(A::NAME, layer, &reads, move |rules, now| {
-            let mut req = req;
-            req.restrict(rules, &limits, now)?;
-            let key = format!("{req:?}\nf={}", format.map_or("json", |f| f.0));
-            let compute: Computation = Box::new(move |store: &dyn Store, shown| {
-                let mut result = req.compute(store)?;
-                req.before_gate(&mut result, shown);
-                Ok(result)
-            });
-            Ok(Job {
-                key,
-                compute,
-                tables: A::TABLES,
-                render: format.map(|f| f.2),
-            })
-        })
+        .analyse(req, format.map(|f| (f.0, f.2)))
         .await
         .map_err(canonical_parameter::<A>)?;
     let n = body.features;
@@ -325,319 +305,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The latest admissible time under the rules' delay, from `now` rounded
-/// down to the hour so that responses stay cacheable for an hour.
-fn cutoff(rules: &AggregateRules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    rules.cutoff(super::auth::hour(now))
-}
-
-fn restrict_events(
-    ev: &mut request::events::EventArgs,
-    rules: &AggregateRules,
-    now: DateTime<Utc>,
-) {
-    if let Some(c) = cutoff(rules, now) {
-        ev.filter.to = Some(ev.filter.to.map_or(c, |t| t.min(c)));
-    }
-}
-
-/// Caps the end of an analysis window at the rules' cutoff. Without an end,
-/// the window's default (the latest data) comes from the admitted store,
-/// whose summaries never reach beyond the cutoff either.
-fn restrict_window_end(to: &mut Option<DateTime<Utc>>, rules: &AggregateRules, now: DateTime<Utc>) {
-    if let (Some(c), Some(t)) = (cutoff(rules, now), to.as_mut()) {
-        *t = (*t).min(c);
-    }
-}
-
-/// Refuses `area` (a file on the server).
-fn refuse_area(area: &Option<std::path::PathBuf>) -> Result<(), ApiError> {
-    match area {
-        Some(_) => Err(ApiError::param("area", "not available over HTTP")),
-        None => Ok(()),
-    }
-}
-
-/// Holds a grid to the server's limits and coarsens it to the rules'
-/// minimum cell: square cells of at least `min_cell_m`, or the finest H3
-/// resolution whose cells are at least that across.
-fn restrict_grid(
-    grid: &str,
-    cell_km: &mut f64,
-    h3_resolution: &mut u8,
-    rules: &AggregateRules,
-    limits: &super::config::Limits,
-) -> Result<(), ApiError> {
-    if grid == "h3" {
-        if *h3_resolution > limits.max_h3_resolution {
-            return Err(ApiError::param(
-                "h3-resolution",
-                format!("at most {} on this server", limits.max_h3_resolution),
-            ));
-        }
-        while *h3_resolution > 0 && h3_cell_m(*h3_resolution) < rules.min_cell_m {
-            *h3_resolution -= 1;
-        }
-    } else {
-        if cell_km.is_finite() && *cell_km < limits.min_cell_km {
-            return Err(ApiError::param(
-                "cell-km",
-                format!("at least {} km on this server", limits.min_cell_km),
-            ));
-        }
-        *cell_km = cell_km.max(rules.min_cell_m / 1000.0);
-    }
-    Ok(())
-}
-
-/// [`restrict_grid`] for the grid arguments of the presence requests, after
-/// refusing `area`.
-fn restrict_grid_args(
-    g: &mut request::surface::GridArgs,
-    rules: &AggregateRules,
-    limits: &super::config::Limits,
-) -> Result<(), ApiError> {
-    refuse_area(&g.area)?;
-    restrict_grid(&g.grid, &mut g.cell_km, &mut g.h3_resolution, rules, limits)
-}
-
-impl AnalysisRequest for request::hotspots::HotspotRequest {
-    const NAME: &'static str = "hotspots";
-    const LOCAL_ONLY: &'static [&'static str] = &["area"];
-    fn layer(&self) -> Layer {
-        self.events.layer
-    }
-    fn restrict(
-        &mut self,
-        rules: &AggregateRules,
-        limits: &super::config::Limits,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        refuse_area(&self.area)?;
-        if self.permutations > limits.max_permutations {
-            return Err(ApiError::param(
-                "permutations",
-                format!("at most {} on this server", limits.max_permutations),
-            ));
-        }
-        restrict_grid(
-            &self.grid,
-            &mut self.cell_km,
-            &mut self.h3_resolution,
-            rules,
-            limits,
-        )?;
-        restrict_events(&mut self.events, rules, now);
-        Ok(())
-    }
-    fn compute(&self, store: &dyn Store) -> crate::Result<Value> {
-        Ok(self.run(store)?.geojson)
-    }
-}
-
-/// Side of a square with the mean area of an H3 cell at `res`, metres.
-fn h3_cell_m(res: u8) -> f64 {
-    h3o::Resolution::try_from(res).map_or(f64::INFINITY, |r| r.area_m2().sqrt())
-}
-
-impl AnalysisRequest for request::clusters::ClusterRequest {
-    const NAME: &'static str = "clusters";
-    fn layer(&self) -> Layer {
-        self.events.layer
-    }
-    fn restrict(
-        &mut self,
-        rules: &AggregateRules,
-        _limits: &super::config::Limits,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        if self.points && !rules.full {
-            return Err(ApiError::param(
-                "points",
-                "individual events are only for roles that see this layer in full",
-            ));
-        }
-        restrict_events(&mut self.events, rules, now);
-        Ok(())
-    }
-    fn compute(&self, store: &dyn Store) -> crate::Result<Value> {
-        Ok(self.run(store)?.geojson)
-    }
-}
-
-/// Presence per cell: patrols (the main layer: their rules coarsen and
-/// delay the surface for roles other than military), bases, and incidents
-/// and sightings as reports.
-impl AnalysisRequest for request::coverage::CoverageRequest {
-    const NAME: &'static str = "coverage";
-    const LOCAL_ONLY: &'static [&'static str] = &["area"];
-    fn layer(&self) -> Layer {
-        Layer::Patrols
-    }
-    fn reads(&self) -> Vec<Layer> {
-        vec![
-            Layer::Patrols,
-            Layer::Bases,
-            Layer::Incidents,
-            Layer::Sightings,
-        ]
-    }
-    fn restrict(
-        &mut self,
-        rules: &AggregateRules,
-        limits: &super::config::Limits,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        restrict_grid_args(&mut self.grid, rules, limits)?;
-        restrict_window_end(&mut self.to, rules, now);
-        Ok(())
-    }
-    fn compute(&self, store: &dyn Store) -> crate::Result<Value> {
-        Ok(self.run(store)?.geojson)
-    }
-    /// A cell's reports include incidents: without `count_sensitive`, every
-    /// report is presumed sensitive (as the gate presumes for incident
-    /// aggregates), so that `k_sensitive` holds.
-    fn before_gate(&self, result: &mut Value, _shown: &dyn Fn(Layer, &str) -> bool) {
-        presume_reports_sensitive(result);
-    }
-}
-
-/// Sets `count_sensitive` to `reports` on features that have no
-/// `count_sensitive` (see [`request::coverage::CoverageRequest`]'s
-/// `before_gate`).
-fn presume_reports_sensitive(result: &mut Value) {
-    let Some(features) = result.get_mut("features").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for f in features {
-        let Some(p) = f.get_mut("properties").and_then(Value::as_object_mut) else {
-            continue;
-        };
-        if !p.contains_key("count_sensitive") {
-            let reports = p.get("reports").cloned().unwrap_or(Value::from(0));
-            p.insert("count_sensitive".into(), reports);
-        }
-    }
-}
-
-/// Blind spots: incidents (the main layer) and every other layer.
-impl AnalysisRequest for request::blindspots::BlindspotRequest {
-    const NAME: &'static str = "blindspots";
-    const LOCAL_ONLY: &'static [&'static str] = &["area"];
-    fn layer(&self) -> Layer {
-        Layer::Incidents
-    }
-    fn reads(&self) -> Vec<Layer> {
-        Layer::ALL.to_vec()
-    }
-    fn restrict(
-        &mut self,
-        rules: &AggregateRules,
-        limits: &super::config::Limits,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        restrict_grid_args(&mut self.grid, rules, limits)?;
-        restrict_window_end(&mut self.incidents.to, rules, now);
-        Ok(())
-    }
-    fn compute(&self, store: &dyn Store) -> crate::Result<Value> {
-        Ok(self.run(store)?.geojson)
-    }
-}
-
-/// Patrol and base impact: incidents (the main layer) before and after
-/// presence began, patrols and bases. `f=csv` gives the table.
-impl AnalysisRequest for request::impact::ImpactRequest {
-    const NAME: &'static str = "impact";
-    const LOCAL_ONLY: &'static [&'static str] = &["area"];
-    const FORMATS: &'static [(&'static str, &'static str, Render)] =
-        &[("csv", "text/csv; charset=utf-8", impact_csv)];
-    const TABLES: &'static [&'static str] = &["table"];
-    fn layer(&self) -> Layer {
-        Layer::Incidents
-    }
-    fn reads(&self) -> Vec<Layer> {
-        vec![Layer::Incidents, Layer::Patrols, Layer::Bases]
-    }
-    fn restrict(
-        &mut self,
-        rules: &AggregateRules,
-        limits: &super::config::Limits,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        restrict_grid_args(&mut self.grid, rules, limits)?;
-        restrict_window_end(&mut self.incidents.to, rules, now);
-        Ok(())
-    }
-    fn compute(&self, store: &dyn Store) -> crate::Result<Value> {
-        Ok(self.run(store)?.geojson)
-    }
-    /// Groups of bases the caller may not see individually get an anonymous
-    /// label (`base:#1`, ...) in the table and the treated cells' `group`
-    /// and `id`, and no name.
-    fn before_gate(&self, result: &mut Value, shown: &dyn Fn(Layer, &str) -> bool) {
-        anonymise_bases(result, shown);
-    }
-}
-
-/// See [`request::impact::ImpactRequest`]'s `before_gate`.
-fn anonymise_bases(result: &mut Value, shown: &dyn Fn(Layer, &str) -> bool) {
-    let mut labels: std::collections::BTreeMap<String, String> = Default::default();
-    let mut label = |id: &str| -> Option<String> {
-        if shown(Layer::Bases, id) {
-            return None;
-        }
-        let n = labels.len() + 1;
-        Some(
-            labels
-                .entry(id.to_string())
-                .or_insert_with(|| format!("#{n}"))
-                .clone(),
-        )
-    };
-    if let Some(rows) = result
-        .get_mut("jointmap")
-        .and_then(|j| j.get_mut("table"))
-        .and_then(Value::as_array_mut)
-    {
-        for row in rows {
-            if row["kind"] != "base" {
-                continue;
-            }
-            let Some(l) = row["key"].as_str().and_then(&mut label) else {
-                continue;
-            };
-            row["group"] = Value::String(format!("base:{l}"));
-            row["name"] = Value::String(String::new());
-            row["key"] = Value::String(l);
-        }
-    }
-    if let Some(features) = result.get_mut("features").and_then(Value::as_array_mut) {
-        for f in features {
-            let Some(id) = f["properties"]["group"]
-                .as_str()
-                .and_then(|g| g.strip_prefix("base:"))
-                .map(str::to_string)
-            else {
-                continue;
-            };
-            let Some(l) = label(&id) else { continue };
-            let cell = f["properties"]["cell"].as_str().unwrap_or("").to_string();
-            f["properties"]["group"] = Value::String(format!("base:{l}"));
-            f["id"] = Value::String(format!("base:{l}:{cell}"));
-        }
-    }
-}
-
-/// The impact table of a gated result as CSV, with its number of rows.
-fn impact_csv(gated: &Value) -> (Vec<u8>, u64) {
-    let rows = gated["jointmap"]["table"]
-        .as_array()
-        .map_or(0, |t| t.len() as u64);
-    (request::impact::table_csv(gated).into_bytes(), rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,213 +351,6 @@ mod tests {
         assert_eq!(c.min_points, 4);
     }
 
-    fn rules(role: crate::access::Role, main: Layer, reads: &[Layer]) -> AggregateRules {
-        let gate = crate::access::Gate::new(crate::access::Policy::default(), None).unwrap();
-        let p = crate::access::Principal {
-            name: "t".into(),
-            role,
-            ingest: vec![],
-        };
-        super::super::auth::analysis_rules(&gate, &p, main, reads)
-            .unwrap()
-            .0
-    }
-
-    #[test]
-    fn presence_requests_parse_and_name_bad_parameters() {
-        use request::blindspots::BlindspotRequest;
-        use request::coverage::CoverageRequest;
-        let c: CoverageRequest = parse(&p(
-            "cell-km=20&from=2025-01-01&to=2025-03-31&bbox=17,4,19,6&corridor-foot-km=1&all-cells=true",
-        ))
-        .unwrap();
-        assert_eq!(c.grid.cell_km, 20.0);
-        assert_eq!(c.bbox, Some([17.0, 4.0, 19.0, 6.0]));
-        assert!(c.all_cells && c.to.is_some());
-        let b: BlindspotRequest = parse(&p(
-            "min-risk=medium&likelihood-breaks=1,2,3,4&category=killing&cells=true&grid=h3&h3-resolution=6",
-        ))
-        .unwrap();
-        assert_eq!(b.threat.likelihood_breaks, [1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(b.incidents.category, ["killing"]);
-        assert!(b.cells);
-        for (q, name) in [
-            ("cell-km=x", "cell-km"),
-            ("grid=hex", "grid"),
-            ("area=/etc/passwd", "area"),
-            ("from=soon", "from"),
-            ("bbox=1,2,3", "bbox"),
-            ("all-cells=perhaps", "all-cells"),
-            ("corridor-foot-km=wide", "corridor-foot-km"),
-            ("layer=sightings", "layer"),
-        ] {
-            let e = parse::<CoverageRequest>(&p(q)).unwrap_err();
-            assert_eq!(e.extra["parameter"], name, "{q}: {}", e.detail);
-        }
-        for (q, name) in [
-            ("min-risk=dire", "min-risk"),
-            ("max-presence=lots", "max-presence"),
-            ("kernel=box", "kernel"),
-            ("to=later", "to"),
-            ("f=csv", "f"),
-        ] {
-            let e = parse::<BlindspotRequest>(&p(q)).unwrap_err();
-            assert_eq!(e.extra["parameter"], name, "{q}: {}", e.detail);
-        }
-    }
-
-    #[test]
-    fn presence_requests_are_coarsened_delayed_and_kept_to_limits() {
-        use crate::access::Role;
-        use request::blindspots::BlindspotRequest;
-        use request::coverage::CoverageRequest;
-        let limits = super::super::config::Limits::default();
-        let now = chrono::DateTime::parse_from_rfc3339("2026-03-10T12:34:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let cutoff = now - chrono::Duration::minutes(34) - chrono::Duration::hours(72);
-        let cov_reads = [
-            Layer::Patrols,
-            Layer::Bases,
-            Layer::Incidents,
-            Layer::Sightings,
-        ];
-        // Military: patrols in full, but incidents only aggregated: 10 km.
-        let mil = rules(Role::Military, Layer::Patrols, &cov_reads);
-        assert!(!mil.full && mil.min_cell_m == 10_000.0 && mil.delay_hours == 0.0);
-        let mut c: CoverageRequest = parse(&p("cell-km=2&to=2026-03-10")).unwrap();
-        c.restrict(&mil, &limits, now).unwrap();
-        assert_eq!(c.grid.cell_km, 10.0);
-        assert!(c.to.unwrap() > cutoff, "no delay for the military");
-        // Hr: incidents in full, patrols delayed: the strictest of both.
-        let hr = rules(Role::Hr, Layer::Incidents, &Layer::ALL);
-        assert!(!hr.full && hr.min_cell_m == 10_000.0 && hr.delay_hours == 72.0);
-        assert_eq!(hr.layer, Layer::Incidents);
-        let mut b: BlindspotRequest = parse(&p("cell-km=25&to=2026-03-10")).unwrap();
-        b.restrict(&hr, &limits, now).unwrap();
-        assert_eq!(b.grid.cell_km, 25.0);
-        assert_eq!(b.incidents.to, Some(cutoff));
-        let mut b: BlindspotRequest = parse(&p("to=2025-01-01")).unwrap();
-        b.restrict(&hr, &limits, now).unwrap();
-        assert!(b.incidents.to.unwrap() < cutoff);
-        let mut b: BlindspotRequest = parse(&p("")).unwrap();
-        b.restrict(&hr, &limits, now).unwrap();
-        assert_eq!(
-            b.incidents.to, None,
-            "the default end comes from the admitted store"
-        );
-        // H3: the finest resolution of at least 10 km cells.
-        let mut b: BlindspotRequest = parse(&p("grid=h3&h3-resolution=8")).unwrap();
-        b.restrict(&hr, &limits, now).unwrap();
-        assert_eq!(b.grid.h3_resolution, 5);
-        // Limits.
-        let mut b: BlindspotRequest = parse(&p("grid=h3&h3-resolution=12")).unwrap();
-        let e = b.restrict(&hr, &limits, now).unwrap_err();
-        assert_eq!(e.extra["parameter"], "h3-resolution");
-        let mut c: CoverageRequest = parse(&p("cell-km=0.01")).unwrap();
-        let e = c.restrict(&mil, &limits, now).unwrap_err();
-        assert_eq!(e.extra["parameter"], "cell-km");
-        let mut c: CoverageRequest = parse(&[]).unwrap();
-        c.grid.area = Some("/etc/passwd".into());
-        let e = c.restrict(&mil, &limits, now).unwrap_err();
-        assert_eq!(e.extra["parameter"], "area");
-    }
-
-    #[test]
-    fn output_rules_are_the_strictest_of_the_layers_read() {
-        use crate::access::Role;
-        // A single layer: the gate's rules as they are (hotspots, clusters).
-        let gate = crate::access::Gate::new(crate::access::Policy::default(), None).unwrap();
-        for role in crate::access::Role::ALL {
-            let pr = crate::access::Principal {
-                name: "t".into(),
-                role,
-                ingest: vec![],
-            };
-            for layer in Layer::ALL {
-                assert_eq!(
-                    rules(role, layer, &[layer]),
-                    gate.aggregate_rules(&pr, layer).unwrap()
-                );
-            }
-        }
-        // Military over its own layers only: full.
-        let r = rules(
-            Role::Military,
-            Layer::Patrols,
-            &[Layer::Patrols, Layer::Bases],
-        );
-        assert!(r.full && r.list_members && r.min_cell_m == 0.0);
-        // Partner over everything: not full, 10 km, delayed.
-        let r = rules(Role::Partner, Layer::Incidents, &Layer::ALL);
-        assert!(!r.full && r.min_cell_m == 10_000.0 && r.delay_hours == 72.0);
-        assert_eq!((r.k, r.k_sensitive), (5, 10));
-    }
-
-    #[test]
-    fn impact_labels_bases_the_caller_may_not_see_and_writes_csv() {
-        use serde_json::json;
-        let mut v = json!({"type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "id": "base:b-1:r1c1", "properties": {"group": "base:b-1", "cell": "r1c1", "count": 6}},
-                {"type": "Feature", "id": "base:b-2:r1c2", "properties": {"group": "base:b-2", "cell": "r1c2", "count": 6}},
-                {"type": "Feature", "id": "patrol:foot:r1c3", "properties": {"group": "patrol:foot", "cell": "r1c3", "count": 6}}],
-            "jointmap": {"table": [
-                {"group": "patrol:foot", "kind": "patrol", "key": "foot", "name": "", "count": 6},
-                {"group": "base:b-1", "kind": "base", "key": "b-1", "name": "TOB 1", "count": 6},
-                {"group": "base:b-2", "kind": "base", "key": "b-2", "name": "Team site", "count": 6}]}});
-        anonymise_bases(&mut v, &|l, id| l == Layer::Bases && id == "b-2");
-        let t = &v["jointmap"]["table"];
-        assert_eq!(t[0]["group"], "patrol:foot");
-        assert_eq!(
-            (&t[1]["group"], &t[1]["key"], &t[1]["name"]),
-            (&json!("base:#1"), &json!("#1"), &json!(""))
-        );
-        assert_eq!(t[2]["name"], "Team site");
-        assert_eq!(v["features"][0]["id"], "base:#1:r1c1");
-        assert_eq!(v["features"][0]["properties"]["group"], "base:#1");
-        assert_eq!(v["features"][1]["id"], "base:b-2:r1c2");
-        assert_eq!(v["features"][2]["id"], "patrol:foot:r1c3");
-        assert!(!v.to_string().contains("b-1") && !v.to_string().contains("TOB"));
-        let (csv, rows) = impact_csv(&v);
-        assert_eq!(rows, 3);
-        let csv = String::from_utf8(csv).unwrap();
-        assert_eq!(csv.lines().count(), 4);
-        assert!(csv.contains("base:#1,base,#1,,"));
-        // f=csv only where offered; json and geojson everywhere.
-        let i = format::<request::impact::ImpactRequest>(&p("f=csv")).unwrap();
-        assert_eq!(i.map(|f| f.0), Some("csv"));
-        assert!(format::<request::impact::ImpactRequest>(&p("f=geojson"))
-            .unwrap()
-            .is_none());
-        let e = format::<request::impact::ImpactRequest>(&p("f=xml")).unwrap_err();
-        assert!(e.detail.contains("csv"), "{}", e.detail);
-        assert!(format::<request::hotspots::HotspotRequest>(&p("f=csv")).is_err());
-    }
-
-    #[test]
-    fn coverage_reports_are_presumed_sensitive_without_a_count() {
-        use serde_json::json;
-        let mut v = json!({"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"cell": "a", "count": 7, "reports": 3}},
-            {"type": "Feature", "properties": {"cell": "b", "count": 7, "reports": 3, "count_sensitive": 0}},
-            {"type": "Feature", "properties": {"cell": "c", "count": 7}}]});
-        presume_reports_sensitive(&mut v);
-        let s: Vec<&Value> = (0..3)
-            .map(|i| &v["features"][i]["properties"]["count_sensitive"])
-            .collect();
-        assert_eq!(s, [&json!(3), &json!(0), &json!(0)]);
-        // So a cell of 7 with reports is withheld from a role without full view.
-        let r = rules(
-            crate::access::Role::Jmac,
-            Layer::Patrols,
-            &[Layer::Patrols, Layer::Incidents],
-        );
-        let gate = crate::access::Gate::new(crate::access::Policy::default(), None).unwrap();
-        let out = gate.aggregate(&r, v);
-        assert_eq!(out["jointmap"]["suppressed"], 1);
-    }
-
     #[test]
     fn shortened_parameter_names_are_given_in_full() {
         let e = canonical_parameter::<request::blindspots::BlindspotRequest>(ApiError::param(
@@ -925,10 +385,5 @@ mod tests {
         assert!(!h("gzip;q=0"));
         assert!(!h("br"));
         assert!(!accepts_gzip(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn h3_sizes_decrease() {
-        assert!(h3_cell_m(5) > 10_000.0 && h3_cell_m(6) < 10_000.0);
     }
 }

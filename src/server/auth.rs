@@ -8,15 +8,16 @@
 //! hands out features, aggregates and ingest strictly through the access
 //! [`Gate`]; no handler can reach the store itself.
 
+use super::analysis::{AnalysisRequest, Render};
 use super::cache::{Encoded, ResponseCache};
 use super::config::{Config, Limits, Paging};
 use super::params::ItemsQuery;
 use super::problem::{self, ApiError};
 use super::view::{Entry, Page, Pager, View};
-use crate::access::{AccessError, AggregateRules, AuditRecord, Gate, Principal, Role};
+use crate::access::{AccessError, AuditRecord, Budget, Gate, Principal, Role};
 use crate::ingest::{IngestError, IngestOptions, IngestReport, Input};
 use crate::model::{Feature, Layer, RawFeature};
-use crate::store::{Batch, LayerSummary, Query, Store, StoreError};
+use crate::store::{LayerSummary, Query, Store, StoreError};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -24,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -379,38 +380,34 @@ impl Caller {
         })
     }
 
-    /// Runs an analysis under the caller's aggregate rules and returns the
-    /// gated result, serialised (cached by endpoint, parameters, rules,
-    /// delay cutoff and data version).
-    ///
-    /// `layer` is the analysis's main layer and `reads` every layer it reads
-    /// (see [`analysis_rules`]): each layer read is admitted under its own
-    /// rules, and the output is gated under the main layer's rules made as
-    /// strict as the strictest layer read. `prepare` receives those rules
-    /// and the time the delay counts from, adapts the request to them
-    /// (coarsening, delay) and returns the [`Job`].
-    pub async fn aggregate<F>(
+    /// Runs an analysis for the caller through the access gate
+    /// ([`Gate::plan`], [`Gate::run`]) and returns the gated product
+    /// serialised: as GeoJSON, or by `format`'s renderer. Cached by
+    /// endpoint, request as restricted, rules, format and data version.
+    pub async fn analyse<A: AnalysisRequest>(
         &self,
-        endpoint: &str,
-        layer: Layer,
-        reads: &[Layer],
-        prepare: F,
-    ) -> Result<Encoded, ApiError>
-    where
-        F: FnOnce(&AggregateRules, chrono::DateTime<chrono::Utc>) -> Result<Job, ApiError>,
-    {
-        let (rules, layers) =
-            analysis_rules(&self.access.gate, &self.principal, layer, reads).map_err(forbidden)?;
-        let now = hour(chrono::Utc::now());
-        let job = prepare(&rules, now)?;
+        mut req: A,
+        format: Option<(&'static str, Render)>,
+    ) -> Result<Encoded, ApiError> {
+        let limits = &self.access.settings.limits;
+        let budget = Budget {
+            min_cell_km: limits.min_cell_km,
+            max_h3_resolution: limits.max_h3_resolution,
+            max_permutations: limits.max_permutations,
+        };
+        let plan = self
+            .access
+            .gate
+            .plan(&self.principal, &mut req, &budget, chrono::Utc::now())
+            .map_err(problem::from_crate)?;
         let version = self.access.version().await?;
-        let cutoff = rules.cutoff(now);
         let key = format!(
-            "{endpoint}\n{}\n{rules:?}\n{layers:?}\n{cutoff:?}\n{version}",
-            job.key
+            "{}\n{req:?}\nf={}\n{}\n{version}",
+            A::NAME,
+            format.map_or("json", |f| f.0),
+            plan.key()
         );
         let access = self.access.clone();
-        let principal = self.principal.clone();
         self.access
             .cache
             .get_or_compute(key, || async move {
@@ -422,27 +419,20 @@ impl Caller {
                 let a2 = access.clone();
                 access
                     .blocking(move |store| {
-                        let admitted = Admitted::new(store, &layers, cutoff, now);
-                        let shown = Shown::new(&a2.gate, &principal, store);
-                        let value =
-                            (job.compute)(&admitted, &|l: Layer, id: &str| shown.has(l, id))
-                                .map_err(problem::from_crate)?;
-                        let mut gated = a2.gate.aggregate(&rules, value);
-                        for name in job.tables {
-                            gate_table(&a2.gate, &rules, &mut gated, name);
-                        }
-                        match job.render {
-                            Some(render) => {
-                                let (bytes, n) = render(&gated);
-                                Ok(Encoded::new(bytes, n))
+                        let (product, _) = a2
+                            .gate
+                            .run(&plan, &req, store)
+                            .map_err(problem::from_crate)?;
+                        Ok(match format {
+                            Some((_, render)) => {
+                                let (bytes, n) = render(&product);
+                                Encoded::new(bytes, n)
                             }
-                            None => {
-                                let n = gated["features"].as_array().map_or(0, |f| f.len() as u64);
-                                serde_json::to_vec(&gated)
-                                    .map(|b| Encoded::new(b, n))
-                                    .map_err(ApiError::internal)
-                            }
-                        }
+                            None => Encoded::new(
+                                crate::render::geojson::to_vec(&product),
+                                product.items.len() as u64,
+                            ),
+                        })
                     })
                     .await?
             })
@@ -460,152 +450,6 @@ impl Caller {
         self.access
             .blocking(move |store| ingest_body(store, layer, &body))
             .await?
-    }
-}
-
-/// An analysis run against the (admitted part of the) store. The second
-/// argument says whether the caller may see a feature (layer, id)
-/// individually, for results that name individual features.
-pub type Computation =
-    Box<dyn FnOnce(&dyn Store, &dyn Fn(Layer, &str) -> bool) -> crate::Result<Value> + Send>;
-
-/// Writes a gated result as a body other than JSON, with the number of
-/// records it holds (for the audit log).
-pub type Render = fn(&Value) -> (Vec<u8>, u64);
-
-/// An analysis ready to run: what [`Caller::aggregate`]'s `prepare` returns.
-pub struct Job {
-    /// The request's normalised form (after defaults and restrictions): the
-    /// cache key.
-    pub key: String,
-    /// The computation.
-    pub compute: Computation,
-    /// Members of the result's `jointmap` object that hold aggregate rows
-    /// (objects with `count` and `count_sensitive`), gated like features.
-    pub tables: &'static [&'static str],
-    /// How the gated result is written; JSON when `None`.
-    pub render: Option<Render>,
-}
-
-/// The rules an analysis for `p` runs under, with `main` its main layer and
-/// `reads` every layer it reads.
-///
-/// Returns the output rules and the admission rules per layer:
-/// - each layer read is admitted under the rules the gate gives for that
-///   layer (consent, classification when full, the patrol delay); a layer
-///   the role may not see even as aggregates is left out of the map, and an
-///   analysis gets nothing from it; layers not in `reads` likewise;
-/// - the output rules are the main layer's (`Err(Forbidden)` when the role
-///   may not see it even aggregated), made as strict as every other layer
-///   read that contributes: the largest `min_cell_m`, `delay_hours`, `k`
-///   and `k_sensitive`, and `full` and `list_members` only when every such
-///   layer has them. So no layer's rule is weakened by the product it feeds.
-pub fn analysis_rules(
-    gate: &Gate,
-    p: &Principal,
-    main: Layer,
-    reads: &[Layer],
-) -> Result<(AggregateRules, BTreeMap<Layer, AggregateRules>), AccessError> {
-    let mut rules = gate.aggregate_rules(p, main)?;
-    let mut layers = BTreeMap::new();
-    layers.insert(main, rules.clone());
-    for &layer in reads {
-        if layers.contains_key(&layer) {
-            continue;
-        }
-        let r = match gate.aggregate_rules(p, layer) {
-            Ok(r) => r,
-            Err(AccessError::Forbidden { .. }) => continue,
-            Err(e) => return Err(e),
-        };
-        rules.min_cell_m = rules.min_cell_m.max(r.min_cell_m);
-        rules.delay_hours = rules.delay_hours.max(r.delay_hours);
-        rules.k = rules.k.max(r.k);
-        rules.k_sensitive = rules.k_sensitive.max(r.k_sensitive);
-        rules.full &= r.full;
-        rules.list_members &= r.list_members;
-        layers.insert(layer, r);
-    }
-    Ok((rules, layers))
-}
-
-/// Gates the rows of `gated["jointmap"][name]` (an array of objects) like
-/// aggregate features: rows under k are removed (their number goes to
-/// `jointmap.<name>_suppressed`), references to individual features
-/// stripped. Not an array: removed unless the rules are full.
-fn gate_table(gate: &Gate, rules: &AggregateRules, gated: &mut Value, name: &str) {
-    let Some(meta) = gated.get_mut("jointmap").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let Some(rows) = meta.shift_remove(name) else {
-        return;
-    };
-    let Value::Array(rows) = rows else {
-        if rules.full {
-            meta.insert(name.into(), rows);
-        }
-        return;
-    };
-    let features: Vec<Value> = rows
-        .into_iter()
-        .map(|r| serde_json::json!({"type": "Feature", "geometry": null, "properties": r}))
-        .collect();
-    let out = gate.aggregate(
-        rules,
-        serde_json::json!({"type": "FeatureCollection", "features": features}),
-    );
-    let kept: Vec<Value> = out["features"]
-        .as_array()
-        .map(|a| a.iter().map(|f| f["properties"].clone()).collect())
-        .unwrap_or_default();
-    meta.insert(
-        format!("{name}_suppressed"),
-        out["jointmap"]["suppressed"].clone(),
-    );
-    meta.insert(name.into(), Value::Array(kept));
-}
-
-/// Which features the caller may see individually, looked up per layer on
-/// first use (through the gate's feature view of the raw store).
-struct Shown<'a> {
-    gate: &'a Gate,
-    principal: &'a Principal,
-    store: &'a dyn Store,
-    seen: Mutex<BTreeMap<Layer, HashSet<String>>>,
-}
-
-impl<'a> Shown<'a> {
-    fn new(gate: &'a Gate, principal: &'a Principal, store: &'a dyn Store) -> Self {
-        Shown {
-            gate,
-            principal,
-            store,
-            seen: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Whether the caller may see feature `id` of `layer` (false when it does
-    /// not exist, or on any error).
-    fn has(&self, layer: Layer, id: &str) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let ids = seen.entry(layer).or_insert_with(|| {
-            let mut ids = HashSet::new();
-            if let Ok(fv) = self.gate.features(self.principal, layer) {
-                let r = self
-                    .store
-                    .query(layer, &Query::default(), &mut |f: Feature| {
-                        if fv.show(&f).is_some() {
-                            ids.insert(f.id);
-                        }
-                        Ok(())
-                    });
-                if r.is_err() {
-                    ids.clear();
-                }
-            }
-            ids
-        });
-        ids.contains(id)
     }
 }
 
@@ -636,132 +480,6 @@ fn build_view(
         )))),
         Err(StoreError::Aborted(_)) if seen > max => Ok(ViewState::TooBig),
         Err(e) => Err(problem::from_crate(e.into())),
-    }
-}
-
-/// The store as an analysis run for a caller sees it: of each layer, only
-/// the features that layer's aggregate rules admit (consent, patrol delay);
-/// nothing of a layer without rules. Read-only.
-///
-/// Summaries (used for default windows and extents) are made from the
-/// admitted features only, and their times never reach beyond the
-/// strictest delay cutoff of the analysis: neither the extent nor the
-/// latest time of a feature the analysis may not use shows through.
-struct Admitted<'a> {
-    inner: &'a dyn Store,
-    layers: &'a BTreeMap<Layer, AggregateRules>,
-    cutoff: Option<chrono::DateTime<chrono::Utc>>,
-    now: chrono::DateTime<chrono::Utc>,
-    summaries: Mutex<BTreeMap<Layer, LayerSummary>>,
-}
-
-impl<'a> Admitted<'a> {
-    fn new(
-        inner: &'a dyn Store,
-        layers: &'a BTreeMap<Layer, AggregateRules>,
-        cutoff: Option<chrono::DateTime<chrono::Utc>>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
-        Admitted {
-            inner,
-            layers,
-            cutoff,
-            now,
-            summaries: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    fn summarise(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
-        use geo::BoundingRect;
-        let mut count = 0u64;
-        let mut b = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        let (mut first, mut last) = (None, None);
-        self.query(layer, &Query::default(), &mut |f: Feature| {
-            count += 1;
-            if let Some(r) = f.geometry.bounding_rect() {
-                b = [
-                    b[0].min(r.min().x),
-                    b[1].min(r.min().y),
-                    b[2].max(r.max().x),
-                    b[3].max(r.max().y),
-                ];
-            }
-            let (start, end) = (f.time.start, f.time.last());
-            first = Some(first.map_or(start, |t: chrono::DateTime<chrono::Utc>| t.min(start)));
-            last = Some(last.map_or(end, |t: chrono::DateTime<chrono::Utc>| t.max(end)));
-            Ok(())
-        })?;
-        if let Some(c) = self.cutoff {
-            first = first.map(|t| t.min(c));
-            last = last.map(|t| t.min(c));
-        }
-        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map(|t| crate::model::time::format_time(&t))
-        };
-        Ok(LayerSummary {
-            layer: layer.name().to_string(),
-            count,
-            bbox: b[0].is_finite().then_some(b),
-            first: fmt(first),
-            last: fmt(last),
-        })
-    }
-}
-
-/// `t` rounded down to the hour: delays cut at whole hours, so that results
-/// stay cacheable (an earlier cutoff only leaves out more).
-pub fn hour(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    use chrono::DurationRound;
-    t.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(t)
-}
-
-impl Store for Admitted<'_> {
-    fn begin(&self) -> crate::store::Result<Box<dyn Batch + '_>> {
-        Err(StoreError::Aborted("analysis is read-only".into()))
-    }
-    fn summary(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
-        if let Some(s) = self
-            .summaries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&layer)
-        {
-            return Ok(s.clone());
-        }
-        let s = self.summarise(layer)?;
-        self.summaries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(layer, s.clone());
-        Ok(s)
-    }
-    fn query(
-        &self,
-        layer: Layer,
-        query: &Query,
-        visit: &mut dyn FnMut(Feature) -> crate::store::Result<()>,
-    ) -> crate::store::Result<u64> {
-        let Some(rules) = self.layers.get(&layer) else {
-            return Ok(0);
-        };
-        let mut n = 0;
-        self.inner.query(layer, query, &mut |f| {
-            if rules.admits(&f, self.now) {
-                n += 1;
-                visit(f)
-            } else {
-                Ok(())
-            }
-        })?;
-        Ok(n)
-    }
-    fn data_version(&self) -> crate::store::Result<u64> {
-        self.inner.data_version()
     }
 }
 
@@ -896,190 +614,4 @@ pub async fn authenticate(
     });
     tracing::info!(token = %principal.name, role = %principal.role, path = %path, status, returned, "request");
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::access::Policy;
-    use crate::store::GpkgStore;
-    use serde_json::json;
-
-    fn principal(role: Role) -> Principal {
-        Principal {
-            name: format!("{role}"),
-            role,
-            ingest: vec![],
-        }
-    }
-
-    fn feature(layer: Layer, id: &str, lon: f64, props: Value) -> Value {
-        let geometry = if layer == Layer::Patrols {
-            json!({"type": "LineString", "coordinates": [[lon, 4.0], [lon + 0.1, 4.1]]})
-        } else {
-            json!({"type": "Point", "coordinates": [lon, 4.0]})
-        };
-        json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props})
-    }
-
-    fn ingest(store: &dyn Store, layer: Layer, features: Vec<Value>) {
-        let input = Input::Features {
-            name: "test".into(),
-            features: Box::new(features.into_iter().map(|f| f.to_string())),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let mut opts = IngestOptions::new(layer);
-        opts.rejects = dir.path().join("rejects.ndjson");
-        crate::ingest::ingest(store, &opts, vec![input], &|_, _| {}).unwrap();
-    }
-
-    /// Each layer is admitted under its own rules; a layer without rules
-    /// gives nothing; summaries show only admitted features and never reach
-    /// beyond the cutoff.
-    #[test]
-    fn admitted_store_per_layer_with_honest_summaries() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = GpkgStore::open(dir.path().join("s.gpkg")).unwrap();
-        let now = hour(chrono::Utc::now());
-        let t = |hours_ago: i64| {
-            crate::model::time::format_time(&(now - chrono::Duration::hours(hours_ago)))
-        };
-        let incident = |id: &str, lon: f64, consent: &str, time: String| {
-            feature(
-                Layer::Incidents,
-                id,
-                lon,
-                json!({"time_start": time, "owner": "hr", "classification": "restricted",
-                    "category": "killing", "consent": consent}),
-            )
-        };
-        ingest(
-            &store,
-            Layer::Incidents,
-            vec![
-                incident("kept", 18.0, "hr-only", t(500)),
-                incident("recent", 18.2, "mission", t(2)),
-                // Consent none: never in a military aggregate, nor its extent.
-                incident("far-none", 25.0, "none", t(1)),
-            ],
-        );
-        let patrol = |id: &str, lon: f64, ended: i64| {
-            feature(
-                Layer::Patrols,
-                id,
-                lon,
-                json!({"time_start": t(ended + 3), "time_end": t(ended), "owner": "military",
-                    "classification": "restricted", "unit": "Coy A", "mode": "foot"}),
-            )
-        };
-        ingest(
-            &store,
-            Layer::Patrols,
-            vec![patrol("old", 18.0, 100), patrol("new", 30.0, 5)],
-        );
-        let gate = Gate::new(Policy::default(), None).unwrap();
-        let collect = |s: &dyn Store, layer: Layer| {
-            let mut ids = Vec::new();
-            s.query(layer, &Query::default(), &mut |f| {
-                ids.push(f.id);
-                Ok(())
-            })
-            .unwrap();
-            ids.sort();
-            ids
-        };
-        // Military: every patrol; incidents but the one without consent.
-        let (rules, layers) = analysis_rules(
-            &gate,
-            &principal(Role::Military),
-            Layer::Patrols,
-            &[Layer::Patrols, Layer::Incidents],
-        )
-        .unwrap();
-        assert!(!rules.full && rules.delay_hours == 0.0);
-        let a = Admitted::new(&store, &layers, rules.cutoff(now), now);
-        assert_eq!(collect(&a, Layer::Patrols), ["new", "old"]);
-        assert_eq!(collect(&a, Layer::Incidents), ["kept", "recent"]);
-        assert!(collect(&a, Layer::Bases).is_empty());
-        let s = a.summary(Layer::Incidents).unwrap();
-        assert_eq!(s.count, 2);
-        assert!(s.bbox.unwrap()[2] < 20.0, "{s:?}");
-        assert_eq!(s.last, Some(t(2)));
-        // Jmac: patrols delayed; the summaries of every layer stop at the cutoff.
-        let (rules, layers) = analysis_rules(
-            &gate,
-            &principal(Role::Jmac),
-            Layer::Patrols,
-            &[Layer::Patrols, Layer::Incidents],
-        )
-        .unwrap();
-        let cutoff = rules.cutoff(now).unwrap();
-        assert_eq!(cutoff, now - chrono::Duration::hours(72));
-        let a = Admitted::new(&store, &layers, Some(cutoff), now);
-        assert_eq!(collect(&a, Layer::Patrols), ["old"]);
-        let s = a.summary(Layer::Patrols).unwrap();
-        assert_eq!((s.count, s.last.clone()), (1, Some(t(100))));
-        assert!(s.bbox.unwrap()[2] < 20.0, "{s:?}");
-        let s = a.summary(Layer::Incidents).unwrap();
-        assert_eq!(s.last, Some(t(72)));
-        assert_eq!(s.first, Some(t(500)));
-        // A layer not read: an empty summary.
-        let s = a.summary(Layer::Sightings).unwrap();
-        assert_eq!((s.count, s.bbox, s.last), (0, None, None));
-        // Hr: its own incidents in full (consent none too), patrols delayed.
-        let (_, layers) = analysis_rules(
-            &gate,
-            &principal(Role::Hr),
-            Layer::Incidents,
-            &[Layer::Incidents, Layer::Patrols],
-        )
-        .unwrap();
-        let a = Admitted::new(&store, &layers, Some(cutoff), now);
-        assert_eq!(
-            collect(&a, Layer::Incidents),
-            ["far-none", "kept", "recent"]
-        );
-        assert_eq!(collect(&a, Layer::Patrols), ["old"]);
-        assert!(a.begin().is_err());
-    }
-
-    /// A layer the role may not see even aggregated contributes nothing; the
-    /// main layer then refuses.
-    #[test]
-    fn layers_a_role_may_not_see_contribute_nothing() {
-        let mut policy = Policy::default();
-        policy.views.partner.sightings = crate::access::LayerView::None;
-        let gate = Gate::new(policy, None).unwrap();
-        let p = principal(Role::Partner);
-        let (rules, layers) = analysis_rules(&gate, &p, Layer::Incidents, &Layer::ALL).unwrap();
-        assert!(!layers.contains_key(&Layer::Sightings));
-        assert_eq!(layers.len(), 4);
-        assert_eq!(rules.layer, Layer::Incidents);
-        assert!(matches!(
-            analysis_rules(&gate, &p, Layer::Sightings, &[Layer::Sightings]),
-            Err(AccessError::Forbidden { .. })
-        ));
-    }
-
-    #[test]
-    fn tables_are_gated_like_features() {
-        let gate = Gate::new(Policy::default(), None).unwrap();
-        let rules = gate
-            .aggregate_rules(&principal(Role::Partner), Layer::Incidents)
-            .unwrap();
-        let mut v = json!({"type": "FeatureCollection", "features": [], "jointmap": {"table": [
-            {"group": "patrol:foot", "count": 3, "count_sensitive": 0},
-            {"group": "patrol:air", "count": 12, "count_sensitive": 0, "base_id": "b-1"},
-            {"group": "patrol:boat", "count": 9, "count_sensitive": 2},
-            {"group": "base:b-2"}]}});
-        gate_table(&gate, &rules, &mut v, "table");
-        assert_eq!(
-            v["jointmap"]["table"],
-            json!([{"group": "patrol:air", "count": 12, "count_sensitive": 0}])
-        );
-        assert_eq!(v["jointmap"]["table_suppressed"], 3);
-        let mut v = json!({"jointmap": {"table": "not rows"}});
-        gate_table(&gate, &rules, &mut v, "table");
-        assert!(v["jointmap"].get("table").is_none());
-    }
 }

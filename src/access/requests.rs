@@ -1,0 +1,247 @@
+//! How each analysis request is restricted for a role ([`Analysis`] for
+//! the request types of [`crate::request`]).
+//!
+//! For every role: the budget (cell size, H3 resolution, permutations) and
+//! the patrol delay. For a role without full view of the analysed events:
+//! cells of at least the minimum size; windows widened to whole time
+//! steps; no filter that would split the gate's groups (perpetrator,
+//! verification, precision); weights only on numeric fields the role may
+//! see; no individual event points.
+
+use super::run::{Analysis, Context};
+use crate::analysis::events::Weight;
+use crate::analysis::AnalysisError;
+use crate::model::{FieldKind, Layer};
+use crate::request::{self, Outcome, Protect};
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+
+fn param(name: &'static str, reason: impl Into<String>) -> crate::Error {
+    AnalysisError::param(name, reason).into()
+}
+
+/// Side in metres of a square with the mean area of an H3 cell.
+fn h3_cell_m(res: u8) -> f64 {
+    h3o::Resolution::try_from(res).map_or(f64::INFINITY, |r| r.area_m2().sqrt())
+}
+
+/// Holds a grid to the budget and coarsens it to the rules' minimum cell.
+fn restrict_grid(
+    grid: &str,
+    cell_km: &mut f64,
+    h3_resolution: &mut u8,
+    cx: &Context<'_>,
+) -> crate::Result<()> {
+    if grid == "h3" {
+        if *h3_resolution > cx.budget.max_h3_resolution {
+            return Err(param(
+                "h3-resolution",
+                format!("at most {} on this server", cx.budget.max_h3_resolution),
+            ));
+        }
+        while *h3_resolution > 0 && h3_cell_m(*h3_resolution) < cx.rules.min_cell_m {
+            *h3_resolution -= 1;
+        }
+    } else {
+        if cell_km.is_finite() && *cell_km < cx.budget.min_cell_km {
+            return Err(param(
+                "cell-km",
+                format!("at least {} km on this server", cx.budget.min_cell_km),
+            ));
+        }
+        *cell_km = cell_km.max(cx.rules.min_cell_m / 1000.0);
+    }
+    Ok(())
+}
+
+fn restrict_grid_args(g: &mut request::surface::GridArgs, cx: &Context<'_>) -> crate::Result<()> {
+    restrict_grid(&g.grid, &mut g.cell_km, &mut g.h3_resolution, cx)
+}
+
+/// Restricts an event selection: the delay cutoff for everyone; for a role
+/// without full view, whole time steps, no group-splitting filter, and
+/// weights on visible numeric fields only.
+fn restrict_filter(
+    f: &mut request::events::FilterArgs,
+    layer: Layer,
+    cx: &Context<'_>,
+) -> crate::Result<()> {
+    if let Some(c) = cx.rules.cutoff(cx.now) {
+        f.to = Some(f.to.map_or(c, |t| t.min(c)));
+    }
+    if let Ok(Weight::Field(name)) = f.weight.parse::<Weight>() {
+        let numeric = layer.fields().iter().any(|s| {
+            s.name == name
+                && matches!(
+                    s.kind,
+                    FieldKind::Count
+                        | FieldKind::IntRange(..)
+                        | FieldKind::PositiveReal
+                        | FieldKind::Fraction
+                )
+        });
+        if !cx.rules.full && !(numeric && (cx.field_visible)(layer, &name)) {
+            return Err(param(
+                "weight",
+                "only numeric fields of the layer this role may see can weigh events",
+            ));
+        }
+    }
+    if cx.rules.full {
+        return Ok(());
+    }
+    let refuse = |name: &'static str| {
+        param(
+            name,
+            format!(
+                "not available to role {} for aggregates: it would split the groups that \
+                 protect individual records",
+                cx.rules.role
+            ),
+        )
+    };
+    if !f.perpetrator.is_empty() {
+        return Err(refuse("perpetrator"));
+    }
+    if f.min_verification.is_some() {
+        return Err(refuse("min-verification"));
+    }
+    if f.min_precision.is_some() {
+        return Err(refuse("min-precision"));
+    }
+    let (from, to) = cx
+        .partition
+        .snap_window(f.from.map(|t| t.timestamp()), f.to.map(|t| t.timestamp()));
+    let at = |t: Option<i64>| t.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+    f.from = at(from);
+    f.to = at(to);
+    Ok(())
+}
+
+/// Caps the end of a presence window at the delay cutoff, and for a role
+/// without full view widens it to whole steps.
+fn restrict_window(
+    from: &mut Option<DateTime<Utc>>,
+    to: &mut Option<DateTime<Utc>>,
+    cx: &Context<'_>,
+) {
+    if let (Some(c), Some(t)) = (cx.rules.cutoff(cx.now), to.as_mut()) {
+        *t = (*t).min(c);
+    }
+    if !cx.rules.full {
+        let (f, t) = cx
+            .partition
+            .snap_window(from.map(|t| t.timestamp()), to.map(|t| t.timestamp()));
+        *from = f.and_then(|t| DateTime::from_timestamp(t, 0));
+        *to = t.and_then(|t| DateTime::from_timestamp(t, 0));
+        if let (Some(c), Some(t)) = (cx.rules.cutoff(cx.now), to.as_mut()) {
+            *t = (*t).min(c);
+        }
+    }
+}
+
+impl Analysis for request::hotspots::HotspotRequest {
+    const NAME: &'static str = "hotspots";
+    fn layer(&self) -> Layer {
+        self.events.layer
+    }
+    fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
+        if self.permutations > cx.budget.max_permutations {
+            return Err(param(
+                "permutations",
+                format!("at most {} on this server", cx.budget.max_permutations),
+            ));
+        }
+        restrict_grid(&self.grid, &mut self.cell_km, &mut self.h3_resolution, cx)?;
+        restrict_filter(&mut self.events.filter, self.events.layer, cx)
+    }
+    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+        self.run_protected(store, protect)
+    }
+}
+
+impl Analysis for request::clusters::ClusterRequest {
+    const NAME: &'static str = "clusters";
+    fn layer(&self) -> Layer {
+        self.events.layer
+    }
+    fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
+        if self.points && !cx.rules.full {
+            return Err(param(
+                "points",
+                "individual events are only for roles that see this layer in full",
+            ));
+        }
+        restrict_filter(&mut self.events.filter, self.events.layer, cx)
+    }
+    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+        self.run_protected(store, protect)
+    }
+}
+
+/// Presence per cell: patrols (the main layer: their rules coarsen and
+/// delay the surface for roles other than military), bases, and incidents
+/// and sightings as reports.
+impl Analysis for request::coverage::CoverageRequest {
+    const NAME: &'static str = "coverage";
+    fn layer(&self) -> Layer {
+        Layer::Patrols
+    }
+    fn reads(&self) -> Vec<Layer> {
+        vec![
+            Layer::Patrols,
+            Layer::Bases,
+            Layer::Incidents,
+            Layer::Sightings,
+        ]
+    }
+    fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
+        restrict_grid_args(&mut self.grid, cx)?;
+        restrict_window(&mut self.from, &mut self.to, cx);
+        Ok(())
+    }
+    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+        self.run_protected(store, protect)
+    }
+}
+
+/// Blind spots: incidents (the main layer) and every other layer.
+impl Analysis for request::blindspots::BlindspotRequest {
+    const NAME: &'static str = "blindspots";
+    fn layer(&self) -> Layer {
+        Layer::Incidents
+    }
+    fn reads(&self) -> Vec<Layer> {
+        Layer::ALL.to_vec()
+    }
+    fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
+        restrict_grid_args(&mut self.grid, cx)?;
+        restrict_filter(&mut self.incidents, Layer::Incidents, cx)?;
+        restrict_window(&mut self.incidents.from, &mut self.incidents.to, cx);
+        Ok(())
+    }
+    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+        self.run_protected(store, protect)
+    }
+}
+
+/// Patrol and base impact: incidents (the main layer) before and after
+/// presence began, patrols and bases.
+impl Analysis for request::impact::ImpactRequest {
+    const NAME: &'static str = "impact";
+    fn layer(&self) -> Layer {
+        Layer::Incidents
+    }
+    fn reads(&self) -> Vec<Layer> {
+        vec![Layer::Incidents, Layer::Patrols, Layer::Bases]
+    }
+    fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
+        restrict_grid_args(&mut self.grid, cx)?;
+        restrict_filter(&mut self.incidents, Layer::Incidents, cx)?;
+        restrict_window(&mut self.incidents.from, &mut self.incidents.to, cx);
+        Ok(())
+    }
+    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+        self.run_protected(store, protect)
+    }
+}

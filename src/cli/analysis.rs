@@ -1,0 +1,115 @@
+//! The analysis commands (`hotspots`, `clusters`, `coverage`, `blindspots`,
+//! `impact`): one shell over [`crate::request`] for all of them.
+//!
+//! Run as the operator (who holds the store file) by default; with
+//! `--as-role ROLE`, through the access gate exactly as the server would
+//! answer that role, so an analyst can preview what a role receives.
+
+use super::{existing_store, Cli};
+use crate::access::{Analysis, Budget, Gate, Policy, Principal, Role};
+use crate::analysis::product::Product;
+use std::path::PathBuf;
+
+/// Output and role options shared by the analysis commands.
+#[derive(Debug, clap::Args)]
+pub struct Shell {
+    /// Output GeoJSON file (default: standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Preview what ROLE (hr, military, jmac, partner) would receive: the
+    /// analysis runs through the access gate as the server runs it for a
+    /// token of that role (minimum counts, coarse cells, whole time steps).
+    #[arg(long, value_name = "ROLE")]
+    pub as_role: Option<Role>,
+    /// The server configuration whose `[access]` policy and `[limits]`
+    /// apply with --as-role (default: the built-in policy, no limits).
+    #[arg(long, value_name = "FILE", requires = "as_role")]
+    pub config: Option<PathBuf>,
+}
+
+/// Runs `req` as the operator or, with `--as-role`, through the gate; prints
+/// the summary (operator, or a role that sees every layer read in full)
+/// and returns the product to write.
+pub(super) fn run<A: Analysis + Clone>(
+    cli: &Cli,
+    req: &A,
+    shell: &Shell,
+) -> crate::Result<Product> {
+    let store = existing_store(cli)?;
+    let (product, summary) = match shell.as_role {
+        None => {
+            let outcome = req.run(&store, None)?;
+            (outcome.product, Some(outcome.summary))
+        }
+        Some(role) => {
+            let (policy, budget) = match &shell.config {
+                Some(path) => {
+                    let cfg = crate::server::config::Config::load(Some(path))
+                        .map_err(crate::server::ServerError::from)?;
+                    let l = &cfg.limits;
+                    (
+                        cfg.access.clone().unwrap_or_default(),
+                        Budget {
+                            min_cell_km: l.min_cell_km,
+                            max_h3_resolution: l.max_h3_resolution,
+                            max_permutations: l.max_permutations,
+                        },
+                    )
+                }
+                None => (Policy::default(), Budget::unlimited()),
+            };
+            let gate = Gate::new(policy, None)?;
+            let principal = Principal {
+                name: format!("cli --as-role {role}"),
+                role,
+                ingest: Vec::new(),
+            };
+            let mut req = req.clone();
+            let plan = gate.plan(&principal, &mut req, &budget, chrono::Utc::now())?;
+            gate.run(&plan, &req, &store)?
+        }
+    };
+    if !cli.quiet {
+        match summary {
+            Some(s) => eprintln!("{s}"),
+            None => eprintln!(
+                "{}: {} features as role {} would receive them",
+                A::NAME,
+                product.items.len(),
+                shell.as_role.map_or("operator", |r| r.as_str())
+            ),
+        }
+    }
+    Ok(product)
+}
+
+impl Shell {
+    /// Writes a product as GeoJSON to the output file or standard output.
+    pub fn write(&self, product: &Product) -> crate::Result<()> {
+        super::Output {
+            output: self.output.clone(),
+        }
+        .write(&crate::render::geojson::to_value(product))
+    }
+}
+
+/// Arguments of an analysis command: the request's parameters and the
+/// shell's options.
+#[derive(Debug, clap::Args)]
+pub struct Args<R: clap::Args> {
+    /// The analysis parameters.
+    #[command(flatten)]
+    pub request: R,
+    /// Output and role.
+    #[command(flatten)]
+    pub shell: Shell,
+}
+
+/// Runs an analysis command and writes its product.
+pub(super) fn command<R: Analysis + Clone + clap::Args>(
+    cli: &Cli,
+    args: &Args<R>,
+) -> crate::Result<()> {
+    let product = run(cli, &args.request, &args.shell)?;
+    args.shell.write(&product)
+}

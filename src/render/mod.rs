@@ -1,0 +1,6 @@
+//! Encoders: typed analysis products, once gated, written as GeoJSON or CSV
+//! (next: tiles and documents). They never decide what a role sees: they
+//! write what [`crate::access::Gate::disclose`] returned.
+
+pub mod csv;
+pub mod geojson;
