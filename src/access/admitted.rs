@@ -50,6 +50,54 @@ pub fn analysis_rules(
     Ok((rules, layers))
 }
 
+/// The extent (bbox, first and last time) of the features of `layer` that
+/// `p` may see individually, read from `store` through the gate's view:
+/// never the extent of records the role may not see.
+pub fn visible_extent(
+    gate: &Gate,
+    p: &Principal,
+    layer: Layer,
+    store: &dyn Store,
+) -> crate::Result<LayerSummary> {
+    use geo::BoundingRect;
+    let view = gate.features(p, layer)?;
+    let mut count = 0u64;
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let (mut first, mut last) = (None, None);
+    store.query(layer, &Query::default(), &mut |f: Feature| {
+        if !view.visible(&f) {
+            return Ok(());
+        }
+        count += 1;
+        if let Some(r) = f.geometry.bounding_rect() {
+            b = [
+                b[0].min(r.min().x),
+                b[1].min(r.min().y),
+                b[2].max(r.max().x),
+                b[3].max(r.max().y),
+            ];
+        }
+        let (start, end) = (f.time.start, f.time.last());
+        first = Some(first.map_or(start, |t: chrono::DateTime<chrono::Utc>| t.min(start)));
+        last = Some(last.map_or(end, |t: chrono::DateTime<chrono::Utc>| t.max(end)));
+        Ok(())
+    })?;
+    let fmt =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| crate::model::time::format_time(&t));
+    Ok(LayerSummary {
+        layer: layer.name().to_string(),
+        count,
+        bbox: b[0].is_finite().then_some(b),
+        first: fmt(first),
+        last: fmt(last),
+    })
+}
+
 /// Which features the caller may see individually, looked up per layer on
 /// first use (through the gate's feature view of the raw store).
 pub struct Shown<'a> {
@@ -128,16 +176,98 @@ impl<'a> Admitted<'a> {
         }
     }
 
-    /// Coarsens summaries for a role without full view: extents snapped
-    /// outward to whole degrees, first and last times to whole time steps
-    /// of `partition`, so that a default area or window moves only when
-    /// whole degrees or steps of admitted data do.
+    /// Summaries for a role without full view: made of the groups of
+    /// `partition` released to the role (see `summarise_released`).
     pub fn coarsened(mut self, partition: super::release::Partition) -> Self {
         self.coarse = Some(partition);
         self
     }
 
+    /// A coarse summary, for a role without full view: of incidents and
+    /// sightings, the extent and time steps of the groups released to the
+    /// role (so that no record under the minimum count moves a default
+    /// area or window); of other layers, nothing.
+    fn summarise_released(
+        &self,
+        layer: Layer,
+        part: &super::release::Partition,
+    ) -> crate::store::Result<LayerSummary> {
+        use crate::analysis::events::{load_events, EventFilter, Weight};
+        let empty = LayerSummary {
+            layer: layer.name().to_string(),
+            count: 0,
+            bbox: None,
+            first: None,
+            last: None,
+        };
+        let Some(rules) = self.layers.get(&layer) else {
+            return Ok(empty);
+        };
+        if !matches!(layer, Layer::Incidents | Layer::Sightings) {
+            // Patrols, bases, sites: no minimum count applies to their
+            // extent; it is coarsened to whole degrees and steps.
+            let mut s = self.summarise_admitted(layer)?;
+            s.bbox = s
+                .bbox
+                .map(|b| [b[0].floor(), b[1].floor(), b[2].ceil(), b[3].ceil()]);
+            let snap = |t: &Option<String>, end: bool| -> Option<String> {
+                let t = crate::model::time::parse_time(t.as_deref()?)
+                    .ok()?
+                    .timestamp();
+                let (a, b) = part.snap_window(Some(t), Some(t));
+                let mut t = chrono::DateTime::from_timestamp(if end { b? } else { a? }, 0)?;
+                if let (true, Some(c)) = (end, self.cutoff) {
+                    t = t.min(c);
+                }
+                Some(crate::model::time::format_time(&t))
+            };
+            s.first = snap(&s.first, false);
+            s.last = snap(&s.last, true);
+            return Ok(s);
+        }
+        let events = load_events(self, layer, &EventFilter::default(), &Weight::Count)
+            .map_err(|e| StoreError::Aborted(e.to_string()))?;
+        let out = super::release::release(&events, rules, part, (None, None), None);
+        if out.is_empty() {
+            return Ok(empty);
+        }
+        let fold = |v: &[f64], f: fn(f64, f64) -> f64, init: f64| v.iter().copied().fold(init, f);
+        let bbox = [
+            fold(&out.lon, f64::min, f64::INFINITY),
+            fold(&out.lat, f64::min, f64::INFINITY),
+            fold(&out.lon, f64::max, f64::NEG_INFINITY),
+            fold(&out.lat, f64::max, f64::NEG_INFINITY),
+        ];
+        let first = out.time.iter().min().copied();
+        let last = out
+            .time
+            .iter()
+            .max()
+            .and_then(|t| part.snap_window(None, Some(*t)).1);
+        let mut last = last.and_then(|t| chrono::DateTime::from_timestamp(t, 0));
+        if let Some(c) = self.cutoff {
+            last = last.map(|t| t.min(c));
+        }
+        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| crate::model::time::format_time(&t))
+        };
+        Ok(LayerSummary {
+            layer: layer.name().to_string(),
+            count: out.len() as u64,
+            bbox: Some(bbox),
+            first: fmt(first.and_then(|t| chrono::DateTime::from_timestamp(t, 0))),
+            last: fmt(last),
+        })
+    }
+
     fn summarise(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
+        match &self.coarse {
+            Some(part) => self.summarise_released(layer, part),
+            None => self.summarise_admitted(layer),
+        }
+    }
+
+    fn summarise_admitted(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
         use geo::BoundingRect;
         let mut count = 0u64;
         let mut b = [
@@ -165,20 +295,6 @@ impl<'a> Admitted<'a> {
         if let Some(c) = self.cutoff {
             first = first.map(|t| t.min(c));
             last = last.map(|t| t.min(c));
-        }
-        if let Some(part) = &self.coarse {
-            let snap = |t: Option<chrono::DateTime<chrono::Utc>>, end: bool| {
-                t.and_then(|t| {
-                    let (a, b) = part.snap_window(Some(t.timestamp()), Some(t.timestamp()));
-                    chrono::DateTime::from_timestamp(if end { b? } else { a? }, 0)
-                })
-            };
-            first = snap(first, false);
-            last = snap(last, true);
-            if let Some(c) = self.cutoff {
-                last = last.map(|t| t.min(c));
-            }
-            b = [b[0].floor(), b[1].floor(), b[2].ceil(), b[3].ceil()];
         }
         let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map(|t| crate::model::time::format_time(&t))

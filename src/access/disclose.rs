@@ -3,11 +3,12 @@
 //!
 //! | type | role with full view | role without full view |
 //! |---|---|---|
-//! | `Count` | kept | the item goes when `0 < n < k` (`k_sensitive` with sensitive cases) under the rules of the counted layer; no count: the item goes |
+//! | `Count` | kept | the item goes when `0 < n < k` (`k_sensitive` with sensitive cases; the largest k of the output and the counted layer); no count: the item goes |
 //! | `Sensitive`, `Value`, `Tally`, `Class`, `Key`, `Fixed`, `Param`, `Day` | kept | kept (computed from released groups only: see `release.rs`) |
 //! | `FieldValue` | kept if the role may see the field | likewise |
 //! | `Members` | kept if member lists are allowed | removed |
 //! | `Reference`, `Name`, `Attribute` | kept if the role may see that individual, else an anonymous label / null | likewise |
+//! | `Relation` to an individual | kept if the role may see that individual, else null | removed |
 //! | `Sum` over n individuals | kept when the role sees that layer in full, or n is 0 or at least k | likewise |
 //! | `Position` | kept | moved to the centre of its cell of the minimum size |
 //! | `EventTime` | kept | cut to the day |
@@ -77,7 +78,16 @@ impl Disclosure<'_> {
                     (Layer::Incidents, Some(s)) => s,
                     _ => 0,
                 };
-                if !self.layer_rules(*layer).keeps(*n, s) {
+                // Under the output rules (as strict as every layer read):
+                // a product never weakens the rule of a layer it reads.
+                let r = self.layer_rules(*layer);
+                let strict = AggregateRules {
+                    full: false,
+                    k: r.k.max(self.rules.k),
+                    k_sensitive: r.k_sensitive.max(self.rules.k_sensitive),
+                    ..self.rules.clone()
+                };
+                if !strict.keeps(*n, s) {
                     return false;
                 }
             }
@@ -101,6 +111,8 @@ impl Disclosure<'_> {
             {
                 Field::Null
             }
+            Field::Relation { .. } if !full => return None,
+            Field::Relation { layer, ref id, .. } if !(self.shown)(layer, id) => Field::Null,
             Field::Sum { layer, n, .. }
                 if n > 0
                     && !self.layer_rules(layer).full

@@ -87,7 +87,7 @@ mod requests;
 mod run;
 mod view;
 
-pub use admitted::{analysis_rules, hour, Admitted, Shown};
+pub use admitted::{analysis_rules, hour, visible_extent, Admitted, Shown};
 pub use aggregate::AggregateRules;
 pub use audit::AuditRecord;
 pub use disclose::Disclosure;
@@ -763,9 +763,6 @@ mod tests {
                             assert!(!matches!(f, Field::Members { .. }), "{role}: members");
                             if let Field::Count { layer, n: c } = f {
                                 counted = true;
-                                if layers.get(layer).is_some_and(|r| r.full) {
-                                    continue;
-                                }
                                 let s = match layer {
                                     Layer::Incidents => s.unwrap_or(*c),
                                     _ => 0,

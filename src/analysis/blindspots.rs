@@ -438,36 +438,25 @@ impl BlindSpots {
                 ];
                 props.extend(counts(s.incidents, s.sightings, s.sensitive));
                 match base {
-                    Some((b, d)) => props.extend([
-                        (
-                            "nearest_base_id",
-                            Field::Reference {
-                                prefix: "",
-                                layer: Layer::Bases,
-                                id: b.id.clone(),
-                            },
-                        ),
-                        (
-                            "nearest_base_name",
-                            Field::Name {
-                                layer: Layer::Bases,
-                                id: b.id.clone(),
-                                name: b.name.clone(),
-                            },
-                        ),
-                        (
-                            "nearest_base_km",
-                            Field::Attribute {
-                                layer: Layer::Bases,
-                                id: b.id.clone(),
-                                value: (d / 100.0).round() / 10.0,
-                            },
-                        ),
-                    ]),
+                    Some((b, d)) => {
+                        let rel = |value: Field| Field::Relation {
+                            layer: Layer::Bases,
+                            id: b.id.clone(),
+                            value: Box::new(value),
+                        };
+                        props.extend([
+                            ("nearest_base_id", rel(Field::Key(b.id.clone()))),
+                            ("nearest_base_name", rel(Field::Key(b.name.clone()))),
+                            (
+                                "nearest_base_km",
+                                rel(Field::Value((d / 100.0).round() / 10.0)),
+                            ),
+                        ])
+                    }
                     None => props.extend([
-                        ("nearest_base_id", Field::Null),
-                        ("nearest_base_name", Field::Null),
-                        ("nearest_base_km", Field::Null),
+                        ("nearest_base_id", no_base()),
+                        ("nearest_base_name", no_base()),
+                        ("nearest_base_km", no_base()),
                     ]),
                 }
                 props.extend([
@@ -970,5 +959,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("hotspot-bonus"));
+    }
+}
+
+/// A relation to no base (null), removed like any relation for roles
+/// without full view.
+fn no_base() -> Field {
+    Field::Relation {
+        layer: crate::model::Layer::Bases,
+        id: String::new(),
+        value: Box::new(Field::Null),
     }
 }

@@ -1457,45 +1457,24 @@ impl Coverage {
                 props.push(("last_patrol", Field::time(c.last_patrol)));
                 let base = c.base.and_then(|(i, d)| self.bases.get(i).map(|b| (b, d)));
                 match base {
-                    Some((b, d)) => props.extend([
-                        (
-                            "base_id",
-                            Field::Reference {
-                                prefix: "",
-                                layer: Layer::Bases,
-                                id: b.id.clone(),
-                            },
-                        ),
-                        (
-                            "base_name",
-                            Field::Name {
-                                layer: Layer::Bases,
-                                id: b.id.clone(),
-                                name: b.name.clone(),
-                            },
-                        ),
-                        (
-                            "base_type",
-                            Field::Name {
-                                layer: Layer::Bases,
-                                id: b.id.clone(),
-                                name: b.base_type.clone(),
-                            },
-                        ),
-                        (
-                            "base_distance_km",
-                            Field::Attribute {
-                                layer: Layer::Bases,
-                                id: b.id.clone(),
-                                value: d / 1000.0,
-                            },
-                        ),
-                    ]),
+                    Some((b, d)) => {
+                        let rel = |value: Field| Field::Relation {
+                            layer: Layer::Bases,
+                            id: b.id.clone(),
+                            value: Box::new(value),
+                        };
+                        props.extend([
+                            ("base_id", rel(Field::Key(b.id.clone()))),
+                            ("base_name", rel(Field::Key(b.name.clone()))),
+                            ("base_type", rel(Field::Key(b.base_type.clone()))),
+                            ("base_distance_km", rel(Field::Value(d / 1000.0))),
+                        ])
+                    }
                     None => props.extend([
-                        ("base_id", Field::Null),
-                        ("base_name", Field::Null),
-                        ("base_type", Field::Null),
-                        ("base_distance_km", Field::Null),
+                        ("base_id", no_base()),
+                        ("base_name", no_base()),
+                        ("base_type", no_base()),
+                        ("base_distance_km", no_base()),
                     ]),
                 }
                 // Reports mix incidents and sightings with no sensitive
@@ -2564,5 +2543,15 @@ mod tests {
         assert_eq!((cov.patrols_used, cov.bases_active), (3, 1));
         let km: f64 = cov.cells.iter().map(|c| c.km[3]).sum();
         assert!((km - 22.2).abs() < 0.2, "{km}");
+    }
+}
+
+/// A relation to no base (null), removed like any relation for roles
+/// without full view.
+fn no_base() -> Field {
+    Field::Relation {
+        layer: crate::model::Layer::Bases,
+        id: String::new(),
+        value: Box::new(Field::Null),
     }
 }

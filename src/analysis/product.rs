@@ -81,6 +81,19 @@ pub enum Field {
         /// The value.
         value: f64,
     },
+    /// A relation of the item to one individual feature (the base whose
+    /// reach covers a cell, the nearest base and its distance): across
+    /// items it gives away the individual's position and reach, so it
+    /// reaches only roles that see every layer read in full, and then only
+    /// for individuals they may see. `value` is what is written.
+    Relation {
+        /// The individual's layer.
+        layer: Layer,
+        /// Its id (for the gate's check).
+        id: String,
+        /// The value written (its id, name, type or distance).
+        value: Box<Field>,
+    },
     /// A sum of a property over `n` individual features of `layer` (the
     /// people at the civilian sites near a blind spot): held to the minimum
     /// count of that layer like a count.

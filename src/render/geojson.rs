@@ -29,6 +29,7 @@ pub fn field(f: &Field) -> Value {
         Field::Count { n, .. } | Field::Sensitive(n) | Field::Tally(n) => Value::from(*n),
         Field::Value(x) | Field::Fixed(x) | Field::Attribute { value: x, .. } => num(*x),
         Field::Sum { value, .. } => num(*value),
+        Field::Relation { value, .. } => field(value),
         Field::Flag(b) => Value::Bool(*b),
         Field::Class(s) | Field::Key(s) | Field::Day(s) => Value::String(s.clone()),
         Field::FieldValue { value, .. } => Value::String(value.clone()),

@@ -369,11 +369,17 @@ impl Caller {
                 interval: span.map(|(a, b)| (fmt(a), fmt(b))),
             });
         }
+        // Too many features to hold a view: the extent of what the caller
+        // may see, read through the gate (never the store's own summary,
+        // which would show the extremes of hidden records).
+        let (access, principal) = (self.access.clone(), self.principal.clone());
         let s: LayerSummary = self
             .access
-            .blocking(move |store| store.summary(layer))
+            .blocking(move |store| {
+                crate::access::visible_extent(&access.gate, &principal, layer, store)
+            })
             .await?
-            .map_err(|e| problem::from_crate(e.into()))?;
+            .map_err(problem::from_crate)?;
         Ok(Extent {
             bbox: s.bbox,
             interval: s.first.zip(s.last),
