@@ -109,7 +109,9 @@ fn anonymised(p: &Value, id: &str, index: u64) -> Value {
 #[test]
 fn a_hidden_record_cannot_be_overwritten_and_the_refusal_does_not_reveal_it() {
     let Setup {
-        server: s, store, ..
+        server: s,
+        store,
+        _dir: _keep,
     } = setup();
     let before = row(&store, SECRET_ID).expect("the secret is stored");
     let hr_before = s.json(&format!("/collections/incidents/items/{SECRET_ID}"), HR);
@@ -160,7 +162,9 @@ fn a_hidden_record_cannot_be_overwritten_and_the_refusal_does_not_reveal_it() {
 #[test]
 fn only_the_owning_component_writes_and_partners_write_nothing() {
     let Setup {
-        server: s, store, ..
+        server: s,
+        store,
+        _dir: _keep,
     } = setup();
     // JMAC belongs to the mission component only.
     let r = post(
@@ -211,7 +215,9 @@ fn only_the_owning_component_writes_and_partners_write_nothing() {
 #[test]
 fn a_replacement_keeps_the_previous_version_and_replies_like_a_creation() {
     let Setup {
-        server: s, store, ..
+        server: s,
+        store,
+        _dir: _keep,
     } = setup();
     let previous = s.json(&format!("/collections/incidents/items/{SECRET_ID}"), HR);
     let mut changed = incident(SECRET_ID, "hr", "strictly-confidential", "hr-only");
@@ -246,7 +252,9 @@ fn a_replacement_keeps_the_previous_version_and_replies_like_a_creation() {
 #[test]
 fn a_batch_with_one_refused_feature_stores_nothing() {
     let Setup {
-        server: s, store, ..
+        server: s,
+        store,
+        _dir: _keep,
     } = setup();
     let before = row(&store, SECRET_ID);
     let fc = json!({"type": "FeatureCollection", "features": [

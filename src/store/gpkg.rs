@@ -255,7 +255,7 @@ impl GpkgStore {
                 geometry_type_name(layer)
             ));
         }
-        sql.push_str(history::TABLE_SQL);
+        sql.push_str(&history::tables_sql());
         sql.push_str("COMMIT;");
         conn.execute_batch(&sql).map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");

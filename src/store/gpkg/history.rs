@@ -3,9 +3,10 @@
 //! Replacing a feature (re-ingesting its id) first copies the stored version,
 //! as jointmap GeoJSON, into `jointmap_history` with the time and the batch's
 //! author (a token's name, or `cli`), in the same transaction as the
-//! replacement: both are committed or neither. The table is plain SQLite,
-//! not registered in `gpkg_contents`, so GeoPackage readers (GDAL, QGIS) do
-//! not list it as a layer. Stores written before it existed get it on open.
+//! replacement: both are committed or neither. The table is registered in
+//! `gpkg_contents` under jointmap's own data type, not as features or
+//! attributes, so GeoPackage readers (GDAL, QGIS) do not list it as a layer.
+//! Stores written before it existed get it on open.
 //!
 //! An identical re-ingest (every stored column the same, geometry bytes
 //! included) writes nothing and adds no history row: re-running the same
@@ -16,12 +17,34 @@ use crate::model::{Feature, Layer};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection};
 
-/// Creates the table and its index when missing.
-pub(super) const TABLE_SQL: &str = "
-    CREATE TABLE IF NOT EXISTS jointmap_history (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, id TEXT NOT NULL,
-      feature TEXT NOT NULL, replaced_at TEXT NOT NULL, replaced_by TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS jointmap_history_id ON jointmap_history(layer, id);";
+/// Creates the table and its index when missing, and registers jointmap's
+/// own tables (this one and `jointmap_meta`) under a data type of their own,
+/// an extension as GeoPackage 1.3 allows: GDAL lists every table missing from
+/// `gpkg_contents` as a layer, and none of another type.
+pub(super) fn tables_sql() -> String {
+    let mut sql = String::from(
+        "CREATE TABLE IF NOT EXISTS jointmap_history (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, id TEXT NOT NULL,
+          feature TEXT NOT NULL, replaced_at TEXT NOT NULL, replaced_by TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS jointmap_history_id ON jointmap_history(layer, id);
+        CREATE TABLE IF NOT EXISTS gpkg_extensions (
+          table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
+          definition TEXT NOT NULL, scope TEXT NOT NULL,
+          CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));",
+    );
+    for table in ["jointmap_meta", "jointmap_history"] {
+        // NULL column names are distinct to UNIQUE: hence NOT EXISTS.
+        sql.push_str(&format!(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
+               VALUES ('{table}', 'jointmap', '{table}', 'jointmap internal table');
+             INSERT INTO gpkg_extensions SELECT '{table}', NULL, 'jointmap_store',
+               'docs/data-model.md of jointmap', 'read-write'
+               WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = '{table}'
+                 AND extension_name = 'jointmap_store');"
+        ));
+    }
+    sql
+}
 
 /// One replaced version of a feature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,7 +285,13 @@ mod tests {
             write(&store, None, &[incident("a", "one")]);
         }
         Connection::open(&path)
-            .and_then(|c| c.execute_batch("DROP TABLE jointmap_history"))
+            .and_then(|c| {
+                // What a store written before the history looks like.
+                c.execute_batch(
+                    "DROP TABLE jointmap_history; DROP TABLE gpkg_extensions;
+                     DELETE FROM gpkg_contents WHERE data_type = 'jointmap';",
+                )
+            })
             .expect("drop the history table");
         let store = GpkgStore::open(&path).expect("reopen");
         write(&store, Some("x"), &[incident("a", "two")]);
@@ -270,15 +299,26 @@ mod tests {
             store.history(Layer::Incidents, "a").expect("history").len(),
             1
         );
-        // Not a GeoPackage layer: readers list only the five feature tables.
-        let registered: i64 = store
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM gpkg_contents WHERE table_name LIKE 'jointmap%'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("count");
-        assert_eq!(registered, 0);
+        // Registered under jointmap's own data type, not as features or
+        // attributes, so GeoPackage readers list only the five layers.
+        let registered: Vec<(String, String)> = {
+            let conn = store.conn();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT table_name, data_type FROM gpkg_contents
+                     WHERE data_type NOT IN ('features') ORDER BY table_name",
+                )
+                .expect("prepare");
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("query");
+            rows.collect::<rusqlite::Result<_>>().expect("rows")
+        };
+        let want = [
+            ("jointmap_history", "jointmap"),
+            ("jointmap_meta", "jointmap"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()));
+        assert_eq!(registered, want);
     }
 }
