@@ -210,10 +210,10 @@ mod tests {
         write(&store, None, &[v1.clone(), incident("b", "other")]);
         assert_eq!(store.history_len(), 0, "new ids have no history");
         // The same bytes again: nothing to keep.
-        write(&store, Some("hr-desk"), &[v1.clone()]);
+        write(&store, Some("hr-desk"), std::slice::from_ref(&v1));
         assert_eq!(store.history_len(), 0, "identical re-ingest");
         let v2 = incident("a", "corrected account");
-        write(&store, Some("hr-desk"), &[v2.clone()]);
+        write(&store, Some("hr-desk"), std::slice::from_ref(&v2));
         let h = store.history(Layer::Incidents, "a").expect("history");
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].layer.as_str(), h[0].id.as_str()), ("incidents", "a"));
