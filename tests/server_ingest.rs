@@ -157,6 +157,36 @@ fn a_hidden_record_cannot_be_overwritten_and_the_refusal_does_not_reveal_it() {
         s.json(&format!("/collections/incidents/items/{SECRET_ID}"), HR),
         hr_before
     );
+    // The owners can spot the probe: the audit has the token's refusals, and
+    // the server's log the actual cause of each.
+    let audit = std::fs::read_to_string(_keep.path().join("audit.ndjson")).unwrap();
+    let refusals = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["token"] == "force-incidents" && r["status"] == 403)
+        .count();
+    assert_eq!(refusals, 2, "{audit}");
+    // The log is collected by a thread: give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let log = loop {
+        let log = s.log.lock().unwrap().join("\n");
+        if log.matches("ingest refused").count() >= 2 || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    for (id, cause) in [
+        (SECRET_ID, "existing-record-hidden"),
+        ("fresh-id-1", "new-owner-not-writable"),
+    ] {
+        assert!(
+            log.lines().any(|l| l.contains("ingest refused")
+                && l.contains("force-incidents")
+                && l.contains(id)
+                && l.contains(cause)),
+            "{id} {cause}:\n{log}"
+        );
+    }
 }
 
 #[test]

@@ -90,6 +90,10 @@ impl Access {
                 .map(|l| l.parse::<Layer>())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| super::ServerError::Config(format!("tokens: {:?}: {e}", t.name)))?;
+            if role == Role::Partner && !ingest.is_empty() {
+                tracing::warn!(token = %t.name,
+                    "partners own no records: this token's ingest list lets it write nothing");
+            }
             let hash = super::config::parse_sha256(&t.sha256).ok_or_else(|| {
                 super::ServerError::Config(format!("tokens: {:?}: bad sha256", t.name))
             })?;
