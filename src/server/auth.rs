@@ -14,8 +14,6 @@ use super::params::ItemsQuery;
 use super::problem::{self, ApiError};
 use super::view::{Entry, Page, Pager, View};
 use crate::access::{AccessError, AggregateRules, AuditRecord, Gate, Principal, Role};
-#[cfg(test)]
-use crate::ingest::{IngestOptions, Input};
 use crate::ingest::{IngestReport, WriteCheck};
 use crate::model::{Feature, Layer};
 use crate::store::{Batch, LayerSummary, Query, Store, StoreError};
@@ -861,6 +859,7 @@ pub async fn authenticate(
 mod tests {
     use super::*;
     use crate::access::Policy;
+    use crate::ingest::{IngestOptions, Input};
     use crate::store::GpkgStore;
     use serde_json::json;
 
