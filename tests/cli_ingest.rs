@@ -384,6 +384,36 @@ fn ogrinfo_reads_the_store_as_a_geopackage() {
     for l in ["incidents (Point)", "sightings (Point)", "patrols", "bases"] {
         assert!(out.contains(l), "ogrinfo lists {l}:\n{out}");
     }
+    // Exactly the five layers: jointmap's own tables (meta, history of
+    // replaced versions) are no layers.
+    let layers = |out: &str| {
+        out.lines()
+            .filter(|l| {
+                l.split_once(": ")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+            })
+            .count()
+    };
+    assert_eq!(layers(&out), 5, "{out}");
+    let mut changed = incident(5);
+    changed["properties"]["category"] = json!("killing");
+    let file = write_fc(dir.path(), "changed.geojson", &[changed]);
+    assert!(
+        run(&store, &["ingest", "incidents", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = std::process::Command::new("ogrinfo")
+        .arg("-ro")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(layers(&out), 5, "with a history row:\n{out}");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("Warning"),
+        "{o:?}"
+    );
     for (layer, n) in [
         ("incidents", 120),
         ("sightings", 1),

@@ -71,6 +71,15 @@
 //! some features and not on others, so filters should be applied to what
 //! [`FeatureView::show`] returns, never to the stored feature.
 //!
+//! # Writes
+//!
+//! [`Gate::may_write`] decides whether a token may create or replace a
+//! record: its layer must be in the token's ingest list, the record's owner
+//! and the stored record's owner must be the role's component, and the role
+//! must see the stored record. Partners own nothing and write nothing. Every
+//! ownership refusal gives the caller the same wording, so a refusal does not
+//! say whether a hidden record was the cause (`write.rs`).
+//!
 //! # Audit
 //!
 //! [`Gate::audit`] appends one JSON line per request (time, token name, role,
@@ -86,6 +95,7 @@ mod release;
 mod requests;
 mod run;
 mod view;
+mod write;
 
 pub use admitted::{analysis_rules, hour, visible_extent, Admitted, Shown};
 pub use aggregate::AggregateRules;
@@ -95,6 +105,7 @@ pub use policy::{PerLayer, PerRole, Policy};
 pub use release::{release, Partition};
 pub use run::{Analysis, Budget, Context, Plan};
 pub use view::{is_sensitive, FeatureView, HR_ONLY_FIELDS};
+pub use write::{writable_owners, WriteCause};
 
 use crate::model::Layer;
 use std::fmt;
@@ -234,6 +245,16 @@ pub enum AccessError {
     /// The access configuration is invalid.
     #[error("access configuration: {0}")]
     Config(String),
+    /// The ownership rules refuse a write ([`Gate::may_write`]). `reason`,
+    /// for the caller, is the same whatever the cause; `cause` is for the
+    /// operator's log only, never for the caller.
+    #[error("forbidden: {reason}")]
+    WriteRefused {
+        /// Why, for the caller: depends on the token only.
+        reason: String,
+        /// The actual cause, for the log.
+        cause: WriteCause,
+    },
 }
 
 impl AccessError {

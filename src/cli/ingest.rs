@@ -53,6 +53,8 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
         skip_invalid: args.skip_invalid,
         rejects: args.rejects.clone(),
         preset,
+        // A local operator with the file: full rights, recorded as "cli".
+        ..IngestOptions::new(args.layer)
     };
     let total: u64 = args
         .files

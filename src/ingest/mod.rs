@@ -5,7 +5,15 @@
 //! and the store is left untouched; with `skip_invalid` the valid features are
 //! stored and every rejected one is written verbatim, with its reasons, to a
 //! rejects file. Either way nothing is silently dropped. Re-ingesting an id
-//! replaces the stored feature (upsert).
+//! replaces the stored feature (upsert); the store keeps the replaced version.
+//!
+//! Who may write what is not decided here (ingest knows no roles): a caller
+//! that acts for someone with limited rights (the server, for a token) sets
+//! [`IngestOptions::write_check`], which sees each valid feature with the
+//! version stored under its id, read inside the batch's write transaction.
+//! One refused feature refuses the whole batch, whatever `skip_invalid` says.
+//! Checked features are held until the input is read (the server's bodies are
+//! bounded); without a check, memory stays flat.
 
 pub mod geojson;
 pub mod mapping;
@@ -15,7 +23,7 @@ pub use mapping::Mapping;
 pub use presets::Preset;
 
 use crate::model::{Feature, Layer, Problem, RawFeature};
-use crate::store::{BatchStats, Store, StoreError};
+use crate::store::{BatchStats, Store, StoreError, LOCAL_AUTHOR};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
@@ -78,6 +86,18 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    /// The write check refused a feature; nothing was stored.
+    #[error("{input}: feature #{index} (id {id:?}): {reason}; nothing was stored")]
+    Refused {
+        /// Input name.
+        input: String,
+        /// 0-based position of the feature in that input.
+        index: usize,
+        /// The feature's id.
+        id: String,
+        /// The check's reason, as it gave it.
+        reason: String,
+    },
     /// The store failed; nothing was stored.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -90,7 +110,8 @@ impl IngestError {
             IngestError::Io { .. }
             | IngestError::Syntax { .. }
             | IngestError::Invalid { .. }
-            | IngestError::Mapping { .. } => true,
+            | IngestError::Mapping { .. }
+            | IngestError::Refused { .. } => true,
             IngestError::Rejects { .. } => false,
             IngestError::Store(e) => e.is_bad_input(),
         }
@@ -145,6 +166,29 @@ impl Input<'_> {
     }
 }
 
+/// Decides whether a valid feature may be written, given the version stored
+/// under its id (`None` for a new id); `Err` holds the reason for the caller.
+pub type WriteCheckFn = dyn Fn(&Feature, Option<&Feature>) -> Result<(), String> + Send + Sync;
+
+/// A shareable [`WriteCheckFn`].
+#[derive(Clone)]
+pub struct WriteCheck(pub Arc<WriteCheckFn>);
+
+impl WriteCheck {
+    /// Wraps a check.
+    pub fn new(
+        check: impl Fn(&Feature, Option<&Feature>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        WriteCheck(Arc::new(check))
+    }
+}
+
+impl fmt::Debug for WriteCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WriteCheck(..)")
+    }
+}
+
 /// How to ingest.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -157,6 +201,10 @@ pub struct IngestOptions {
     pub rejects: PathBuf,
     /// Foreign schema to map from.
     pub preset: Option<Preset>,
+    /// Who may write what; `None` writes everything valid (a local operator).
+    pub write_check: Option<WriteCheck>,
+    /// Who replaced versions are recorded as in the store's history.
+    pub author: String,
 }
 
 impl IngestOptions {
@@ -167,6 +215,8 @@ impl IngestOptions {
             skip_invalid: false,
             rejects: PathBuf::from(format!("jointmap-rejects-{layer}.ndjson")),
             preset: None,
+            write_check: None,
+            author: LOCAL_AUTHOR.to_string(),
         }
     }
 }
@@ -229,6 +279,7 @@ pub fn ingest(
         });
     }
     let mut batch = store.begin()?;
+    batch.set_author(&opts.author);
     let bytes = Arc::new(AtomicU64::new(0));
     let (raw_tx, raw_rx) = sync_channel::<Msg>(4);
     let (ok_tx, ok_rx) = sync_channel::<Result<Checked, IngestError>>(4);
@@ -421,6 +472,8 @@ fn write(
         out: None,
     };
     let mut seen: FxHashMap<String, usize> = FxHashMap::default();
+    // With a write check, valid features wait for it: (input, index, feature).
+    let mut held: Vec<(usize, usize, Feature)> = Vec::new();
     let mut current = usize::MAX;
     for msg in rx {
         let (n, items) = msg?;
@@ -465,7 +518,11 @@ fn write(
                     }
                     seen.insert(feature.id.clone(), raw.index);
                     if rejections.is_empty() {
-                        batch.upsert(opts.layer, &feature)?;
+                        if opts.write_check.is_some() {
+                            held.push((n, raw.index, feature));
+                        } else {
+                            batch.upsert(opts.layer, &feature)?;
+                        }
                         report.stored += 1;
                     }
                 }
@@ -487,5 +544,154 @@ fn write(
         });
     }
     report.rejects_file = rejects_file;
+    if let Some(check) = &opts.write_check {
+        write_checked(opts.layer, check, names, held, batch)?;
+    }
     Ok(report)
+}
+
+/// Writes features through `check`, refusing the batch at the first refusal.
+/// First every feature is checked on its own (what the caller could predict
+/// without the store), then each against the version stored under its id: so
+/// the refused feature's index says whether a stored record was involved no
+/// more than the refusal itself does (a batch with a feature refused on its
+/// own is refused at that feature whatever the store holds).
+fn write_checked(
+    layer: Layer,
+    check: &WriteCheck,
+    names: &[String],
+    features: Vec<(usize, usize, Feature)>,
+    batch: &mut dyn crate::store::Batch,
+) -> Result<(), IngestError> {
+    let refused = |n: usize, index: usize, f: &Feature, reason: String| IngestError::Refused {
+        input: names.get(n).cloned().unwrap_or_default(),
+        index,
+        id: f.id.clone(),
+        reason,
+    };
+    for (n, index, f) in &features {
+        (check.0)(f, None).map_err(|r| refused(*n, *index, f, r))?;
+    }
+    for (n, index, f) in &features {
+        // Read in the batch's write transaction: no other writer can change
+        // it before the commit.
+        let existing = batch.get(layer, &f.id)?;
+        (check.0)(f, existing.as_ref()).map_err(|r| refused(*n, *index, f, r))?;
+        batch.upsert(layer, f)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::GpkgStore;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    fn site(id: &str, name: &str, owner: &str) -> String {
+        json!({"type": "Feature", "id": id,
+            "geometry": {"type": "Point", "coordinates": [18.5, 4.4]},
+            "properties": {"time_start": "2024-01-01", "name": name, "site_type": "village",
+                "owner": owner}})
+        .to_string()
+    }
+
+    fn run(
+        store: &GpkgStore,
+        opts: &IngestOptions,
+        features: Vec<String>,
+    ) -> Result<IngestReport, IngestError> {
+        let input = Input::Features {
+            name: "test".into(),
+            features: Box::new(features.into_iter()),
+        };
+        ingest(store, opts, vec![input], &|_, _| {})
+    }
+
+    fn names(store: &GpkgStore) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        store
+            .query(Layer::Sites, &crate::store::Query::default(), &mut |f| {
+                out.push((f.id.clone(), f.str("name").unwrap_or_default().to_string()));
+                Ok(())
+            })
+            .expect("query");
+        out
+    }
+
+    /// The check sees each valid feature with the version stored under its
+    /// id; one refusal stores nothing, even with `skip_invalid`, and names
+    /// the feature.
+    #[test]
+    fn a_refused_feature_refuses_the_batch() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = GpkgStore::open(dir.path().join("s.gpkg")).expect("open");
+        let mut opts = IngestOptions::new(Layer::Sites);
+        opts.rejects = dir.path().join("rejects.ndjson");
+        run(&store, &opts, vec![site("a", "A", "military")]).expect("first ingest");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        opts.write_check = Some(WriteCheck::new(move |new, old| {
+            log.lock()
+                .expect("lock")
+                .push((new.id.clone(), old.map(|o| o.owner.as_str())));
+            match (new.owner.as_str(), old.map(|o| o.owner.as_str())) {
+                ("mission", None | Some("mission")) => Ok(()),
+                _ => Err("not yours".to_string()),
+            }
+        }));
+        opts.skip_invalid = true;
+        let e = run(
+            &store,
+            &opts,
+            vec![site("new", "N", "mission"), site("a", "A2", "mission")],
+        )
+        .expect_err("refused");
+        let IngestError::Refused {
+            index, id, reason, ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (*index, id.as_str(), reason.as_str()),
+            (1, "a", "not yours")
+        );
+        assert!(e.to_string().contains("nothing was stored"), "{e}");
+        assert!(e.is_bad_input());
+        // Each feature on its own first, then against the store.
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            [
+                ("new".to_string(), None),
+                ("a".to_string(), None),
+                ("new".to_string(), None),
+                ("a".to_string(), Some("military"))
+            ]
+        );
+        // A feature refused on its own is the one named, whatever the store
+        // holds under the ids before it.
+        let e = run(
+            &store,
+            &opts,
+            vec![site("a", "A3", "mission"), site("x", "X", "hr")],
+        )
+        .expect_err("refused");
+        assert!(
+            matches!(&e, IngestError::Refused { index: 1, id, .. } if id == "x"),
+            "{e:?}"
+        );
+        assert_eq!(names(&store), [("a".to_string(), "A".to_string())]);
+        // Allowed features go through, and replaced versions are recorded
+        // under the options' author.
+        opts.author = "jmac-desk".into();
+        let r = run(&store, &opts, vec![site("m", "M", "mission")]).expect("allowed");
+        assert_eq!((r.inserted, r.updated), (1, 0));
+        let r = run(&store, &opts, vec![site("m", "M2", "mission")]).expect("allowed");
+        assert_eq!((r.inserted, r.updated), (0, 1));
+        let h = store.history(Layer::Sites, "m").expect("history");
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].replaced_by, "jmac-desk");
+    }
 }

@@ -15,16 +15,15 @@ use super::params::ItemsQuery;
 use super::problem::{self, ApiError};
 use super::view::{Entry, Page, Pager, View};
 use crate::access::{AccessError, AuditRecord, Budget, Gate, Principal, Role};
-use crate::ingest::{IngestError, IngestOptions, IngestReport, Input};
-use crate::model::{Feature, Layer, RawFeature};
+use crate::ingest::{IngestReport, WriteCheck};
+use crate::model::{Feature, Layer};
 use crate::store::{LayerSummary, Query, Store, StoreError};
 use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OnceCell, Semaphore};
@@ -89,6 +88,10 @@ impl Access {
                 .map(|l| l.parse::<Layer>())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| super::ServerError::Config(format!("tokens: {:?}: {e}", t.name)))?;
+            if role == Role::Partner && !ingest.is_empty() {
+                tracing::warn!(token = %t.name,
+                    "partners own no records: this token's ingest list lets it write nothing");
+            }
             let hash = super::config::parse_sha256(&t.sha256).ok_or_else(|| {
                 super::ServerError::Config(format!("tokens: {:?}: bad sha256", t.name))
             })?;
@@ -452,10 +455,35 @@ impl Caller {
             .gate
             .may_ingest(&self.principal, layer)
             .map_err(forbidden)?;
+        let access = self.access.clone();
+        let p = self.principal.clone();
+        let check = WriteCheck::new(move |new, existing| {
+            access
+                .gate
+                .may_write(&p, layer, new, existing)
+                .map_err(|e| match e {
+                    AccessError::WriteRefused { reason, cause } => {
+                        // The caller's wording hides the cause; the log has it,
+                        // so that owners can spot a token probing for ids.
+                        tracing::warn!(token = %p.name, role = %p.role, %layer, id = %new.id,
+                            %cause, "ingest refused");
+                        reason
+                    }
+                    AccessError::Forbidden { reason } => reason,
+                    other => other.to_string(),
+                })
+        });
+        let author = self.principal.name.clone();
         let _one_at_a_time = self.access.ingest_lock.lock().await;
-        self.access
-            .blocking(move |store| ingest_body(store, layer, &body))
-            .await?
+        let report = self
+            .access
+            .blocking(move |store| super::ingest::ingest_body(store, layer, &body, check, author))
+            .await??;
+        // Created and updated stay in the operator's log; the caller's reply
+        // has the total only (docs/security.md).
+        tracing::info!(token = %self.principal.name, %layer, inserted = report.inserted,
+            updated = report.updated, "ingest");
+        Ok(report)
     }
 }
 
@@ -486,78 +514,6 @@ fn build_view(
         )))),
         Err(StoreError::Aborted(_)) if seen > max => Ok(ViewState::TooBig),
         Err(e) => Err(problem::from_crate(e.into())),
-    }
-}
-
-fn ingest_body(store: &dyn Store, layer: Layer, body: &[u8]) -> Result<IngestReport, ApiError> {
-    let mut raws: Vec<RawFeature> = Vec::new();
-    crate::ingest::geojson::read_features(body, &mut |f| {
-        raws.push(f);
-        Ok(())
-    })
-    .map_err(|reason| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-geojson",
-            "Invalid GeoJSON",
-            format!("request body: {reason}; nothing was stored"),
-        )
-    })?;
-    if raws.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-geojson",
-            "Invalid GeoJSON",
-            "request body: no feature; nothing was stored",
-        ));
-    }
-    // Rejected features are written verbatim to a rejects file: keep it in a
-    // private temporary directory removed right after.
-    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
-    let mut opts = IngestOptions::new(layer);
-    opts.rejects = dir.path().join("rejects.ndjson");
-    let input = Input::Features {
-        name: "request body".into(),
-        features: Box::new(raws.into_iter().map(|r| r.text)),
-    };
-    match crate::ingest::ingest(store, &opts, vec![input], &|_, _| {}) {
-        Ok(mut report) => {
-            report.rejects_file = None;
-            Ok(report)
-        }
-        Err(IngestError::Invalid {
-            rejections, total, ..
-        }) => {
-            let mut errors = Vec::new();
-            for r in &rejections {
-                for p in &r.problems {
-                    errors.push(serde_json::json!({
-                        "index": r.index, "id": r.id, "field": p.field, "reason": p.reason
-                    }));
-                }
-            }
-            let mut e = ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-features",
-                "Invalid features",
-                format!(
-                    "{} of {total} features rejected; nothing was stored",
-                    rejections.len()
-                ),
-            );
-            e.extra
-                .insert("rejected".into(), Value::from(rejections.len()));
-            e.extra.insert("total".into(), Value::from(total));
-            e.extra.insert("errors".into(), Value::Array(errors));
-            Err(e)
-        }
-        Err(IngestError::Syntax { reason, .. }) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-geojson",
-            "Invalid GeoJSON",
-            format!("request body: {reason}"),
-        )),
-        Err(other) => Err(problem::from_crate(other.into())),
     }
 }
 

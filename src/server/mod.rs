@@ -4,6 +4,7 @@
 //! - [`config`]: TOML file + environment overrides;
 //! - [`auth`]: bearer tokens, the gate and the audit log, in one place every
 //!   route goes through (handlers reach data only through [`auth::Caller`]);
+//! - `ingest.rs`: `POST .../items` through validation and the ownership rules;
 //! - [`ogc`] and [`openapi`]: OGC API - Features Part 1 (core, GeoJSON, OAS 3.0);
 //! - [`analysis`]: `/analysis/*`, parameters parsed by the CLI's own grammar;
 //! - [`view`], [`params`], [`cache`], [`problem`]: the pieces under them.
@@ -15,6 +16,7 @@ pub mod analysis;
 pub mod auth;
 pub mod cache;
 pub mod config;
+mod ingest;
 pub mod ogc;
 pub mod openapi;
 pub mod params;

@@ -361,12 +361,12 @@ pub async fn ingest(
         ));
     }
     let report = caller.ingest(layer, body).await?;
+    // No created/updated split: it would say whether an id was in use
+    // (docs/security.md). The server's log keeps it.
     let doc = json!({
         "layer": layer.name(),
         "read": report.read,
-        "stored": report.stored,
-        "inserted": report.inserted,
-        "updated": report.updated,
+        "accepted": report.stored,
     });
     let mut r = json_response(&doc, JSON);
     *r.status_mut() = StatusCode::CREATED;

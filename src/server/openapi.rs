@@ -202,9 +202,13 @@ pub fn document(caller: &Caller, base: &str) -> Value {
             ),
         );
         let mut post_responses = problem_responses();
-        post_responses["201"] = json!({"description": "Stored (all features)", "content": {JSON: {"schema": {"type": "object"}}}});
+        // The reply has no created/updated split: it would say whether an id was in use.
+        post_responses["201"] = json!({"description": "Stored (all features)", "content": {JSON: {"schema": {
+            "type": "object", "required": ["layer", "read", "accepted"], "properties": {
+                "layer": {"type": "string"}, "read": {"type": "integer"},
+                "accepted": {"type": "integer"}}}}}});
         items["post"] = json!({
-            "summary": format!("{t}: add or replace features (all or nothing; needs the token's ingest right)"),
+            "summary": format!("{t}: add or replace features the token's role owns (all or nothing; needs the token's ingest right)"),
             "operationId": format!("ingest_{name}"),
             "parameters": plain,
             "requestBody": {"required": true, "content": {GEOJSON: {"schema": {"type": "object", "properties": {

@@ -4,17 +4,19 @@
 //! `sites`)
 //! with a GeoPackage geometry column `geom` in EPSG:4326, one column per schema
 //! field, and an `extra` JSON column holding properties outside the schema, so
-//! QGIS and `ogrinfo` open the file as it is and nothing is lost.
+//! QGIS and `ogrinfo` open the file as it is and nothing is lost. Replaced
+//! versions are kept in a history table (`history.rs`).
 
+mod history;
 mod read;
 
+pub use history::HistoryEntry;
+
 use super::index::LayerIndex;
-use super::{wkb, Batch, BatchStats, LayerSummary, Query, Result, Store, StoreError};
+use super::{wkb, Batch, BatchStats, LayerSummary, Query, Result, Store, StoreError, LOCAL_AUTHOR};
 use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::time::parse_time;
-use crate::model::{Feature, Layer};
-#[cfg(test)]
-use crate::model::{Level, Owner, TimeSpan};
+use crate::model::{Feature, Layer, Level, Owner, TimeSpan};
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
@@ -182,7 +184,7 @@ impl GpkgStore {
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN
                  ('gpkg_spatial_ref_sys','gpkg_contents','gpkg_geometry_columns','jointmap_meta',
-                  'incidents','sightings','patrols','bases','sites')",
+                  'jointmap_history','incidents','sightings','patrols','bases','sites')",
                 [],
                 |r| r.get(0),
             )
@@ -200,8 +202,9 @@ impl GpkgStore {
             "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )
         .map_err(|e| self.err(e))?;
-        // A store written before a layer existed gets its table added here.
-        if complete == 4 + Layer::ALL.len() as i64 {
+        // A store written before a layer (or the history) existed gets its
+        // table added here.
+        if complete == 5 + Layer::ALL.len() as i64 {
             return Ok(());
         }
         let mut sql = format!(
@@ -252,6 +255,7 @@ impl GpkgStore {
                 geometry_type_name(layer)
             ));
         }
+        sql.push_str(&history::tables_sql());
         sql.push_str("COMMIT;");
         conn.execute_batch(&sql).map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
@@ -318,8 +322,8 @@ impl GpkgStore {
     }
 
     /// Reads one row column by column: what `query` did before it read in
-    /// chunks, kept as the reference its results are checked against.
-    #[cfg(test)]
+    /// chunks. Kept for single rows (a batch's `get`, the history) and as the
+    /// reference the chunked reads are checked against.
     fn row_to_feature(&self, layer: Layer, row: &rusqlite::Row<'_>) -> Result<Feature> {
         let sql = |e| self.err(e);
         let id: String = row.get(2).map_err(sql)?;
@@ -418,6 +422,8 @@ impl Store for GpkgStore {
             bbox: [None; N_LAYERS],
             blob: Vec::with_capacity(256),
             sql: Layer::ALL.map(upsert_sql),
+            insert: Layer::ALL.map(insert_sql),
+            author: LOCAL_AUTHOR.to_string(),
         }))
     }
 
@@ -567,6 +573,11 @@ struct GpkgBatch<'a> {
     blob: Vec<u8>,
     /// Upsert statement per layer, built once per batch.
     sql: [String; N_LAYERS],
+    /// Insert-if-new statement per layer: a new id costs one statement, and
+    /// only a replacement reads the stored version for the history.
+    insert: [String; N_LAYERS],
+    /// Who replacements are recorded as.
+    author: String,
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -593,7 +604,29 @@ fn upsert_sql(layer: Layer) -> String {
     )
 }
 
+/// `upsert_sql`'s insert, doing nothing when the id exists.
+fn insert_sql(layer: Layer) -> String {
+    let upsert = upsert_sql(layer);
+    let head = upsert
+        .split(" ON CONFLICT")
+        .next()
+        .unwrap_or(upsert.as_str());
+    format!("{head} ON CONFLICT(id) DO NOTHING")
+}
+
 impl Batch for GpkgBatch<'_> {
+    fn get(&mut self, layer: Layer, id: &str) -> Result<Option<Feature>> {
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        self.store.get_on(conn, layer, id)
+    }
+
+    fn set_author(&mut self, author: &str) {
+        self.author = author.to_string();
+    }
+
     fn upsert(&mut self, layer: Layer, f: &Feature) -> Result<()> {
         use rusqlite::types::{ToSqlOutput, ValueRef};
         wkb::encode(&f.geometry, &mut self.blob);
@@ -648,11 +681,14 @@ impl Batch for GpkgBatch<'_> {
             .conn
             .as_ref()
             .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
-        let mut stmt = conn
-            .prepare_cached(&self.sql[layer_slot(layer)])
+        let slot = layer_slot(layer);
+        let added = conn
+            .prepare_cached(&self.insert[slot])
+            .and_then(|mut s| s.execute(params_from_iter(values.iter())))
             .map_err(|e| store.err(e))?;
-        stmt.execute(params_from_iter(values.iter()))
-            .map_err(|e| store.err(e))?;
+        if added == 0 {
+            store.replace_on(conn, layer, &f.id, &values, &self.sql[slot], &self.author)?;
+        }
         let b = crate::model::geometry::bbox(&f.geometry);
         let slot = &mut self.bbox[layer_slot(layer)];
         *slot = Some(match slot {

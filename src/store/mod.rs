@@ -8,7 +8,7 @@ mod gpkg;
 mod index;
 pub mod wkb;
 
-pub use gpkg::GpkgStore;
+pub use gpkg::{GpkgStore, HistoryEntry};
 pub use index::LayerIndex;
 
 use crate::model::{Feature, Layer};
@@ -130,10 +130,23 @@ pub struct BatchStats {
     pub updated: u64,
 }
 
+/// Who a batch's replacements are recorded as, unless
+/// [`Batch::set_author`] says otherwise: a local operator.
+pub const LOCAL_AUTHOR: &str = "cli";
+
 /// An atomic write: nothing is visible until [`Batch::commit`]; dropping the
 /// batch without committing discards it.
 pub trait Batch {
+    /// The feature stored under `id` in `layer`, as this batch sees it: read
+    /// inside the batch's write transaction, so no other writer can change it
+    /// before the batch commits.
+    fn get(&mut self, layer: Layer, id: &str) -> Result<Option<Feature>>;
+    /// Names who the batch writes for (a token's name, or [`LOCAL_AUTHOR`]),
+    /// recorded with every version it replaces.
+    fn set_author(&mut self, author: &str);
     /// Inserts the feature, or replaces the one with the same id (upsert).
+    /// A replaced version is kept in the store's history, with the time and
+    /// the batch's author, unless the new version is stored identically.
     fn upsert(&mut self, layer: Layer, feature: &Feature) -> Result<()>;
     /// Makes the whole batch durable at once.
     fn commit(self: Box<Self>) -> Result<BatchStats>;

@@ -82,6 +82,14 @@ fn sha256_hex(secret: &str) -> String {
         .expect("a sha256 line")
 }
 
+/// One more `[[tokens]]` entry, for `config`'s `extra`.
+pub fn token_toml(name: &str, role: &str, secret: &str, ingest: &[&str]) -> String {
+    format!(
+        "[[tokens]]\nname = {name:?}\nrole = {role:?}\nsha256 = {:?}\ningest = {ingest:?}\n",
+        sha256_hex(secret)
+    )
+}
+
 /// A configuration with the four role tokens (hr may ingest incidents and
 /// sites) plus `extra` TOML appended.
 pub fn config(dir: &Path, store: &Path, extra: &str) -> PathBuf {
