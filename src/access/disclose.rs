@@ -9,6 +9,7 @@
 //! | `Members` | kept if member lists are allowed | removed |
 //! | `Reference`, `Name`, `Attribute` | kept if the role may see that individual, else an anonymous label / null | likewise |
 //! | `Relation` to an individual | kept if the role may see that individual, else null | removed |
+//! | `Subject` (the individual an item is about) | the item goes unless the role may see that individual | likewise |
 //! | `Sum` over n individuals | kept when the role sees that layer in full, or n is 0 or at least k | likewise |
 //! | `Position` | kept | moved to the centre of its cell of the minimum size |
 //! | `EventTime` | kept | cut to the day |
@@ -139,8 +140,16 @@ impl Disclosure<'_> {
             .collect()
     }
 
+    /// Whether every individual the fields are about may be seen.
+    fn subjects_shown(&self, fields: &Fields) -> bool {
+        fields.iter().all(|(_, f)| match f {
+            Field::Subject { layer, id } => (self.shown)(*layer, id),
+            _ => true,
+        })
+    }
+
     fn item(&self, item: Item, labels: &mut Labels) -> Option<Item> {
-        if !self.counts_pass(&item.properties) {
+        if !self.counts_pass(&item.properties) || !self.subjects_shown(&item.properties) {
             return None;
         }
         let geometry = match item.geometry {
@@ -188,7 +197,7 @@ impl Disclosure<'_> {
                 let n = rows.len();
                 let kept: Vec<Fields> = rows
                     .into_iter()
-                    .filter(|r| !too_fine && self.counts_pass(r))
+                    .filter(|r| !too_fine && self.counts_pass(r) && self.subjects_shown(r))
                     .map(|r| self.fields(r, &mut labels))
                     .collect();
                 suppressed += n - kept.len();

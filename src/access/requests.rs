@@ -58,9 +58,9 @@ fn restrict_grid_args(g: &mut request::surface::GridArgs, cx: &Context<'_>) -> c
     restrict_grid(&g.grid, &mut g.cell_km, &mut g.h3_resolution, cx)
 }
 
-/// Restricts an event selection: the delay cutoff for everyone; for a role
-/// without full view, whole time steps, no group-splitting filter, and
-/// weights on visible numeric fields only.
+/// Restricts an event selection of `layer`: the delay cutoff for everyone;
+/// for a role without full view of that layer, whole time steps, no
+/// group-splitting filter, and weights on visible numeric fields only.
 fn restrict_filter(
     f: &mut request::events::FilterArgs,
     layer: Layer,
@@ -69,6 +69,9 @@ fn restrict_filter(
     if let Some(c) = cx.rules.cutoff(cx.now) {
         f.to = Some(f.to.map_or(c, |t| t.min(c)));
     }
+    // A layer the role sees in full is not released in groups (see
+    // `run.rs`): any filter on it is fine.
+    let layer_full = cx.layers.get(&layer).is_some_and(|r| r.full);
     if let Ok(Weight::Field(name)) = f.weight.parse::<Weight>() {
         let numeric = layer.fields().iter().any(|s| {
             s.name == name
@@ -80,14 +83,14 @@ fn restrict_filter(
                         | FieldKind::Fraction
                 )
         });
-        if !cx.rules.full && !(numeric && (cx.field_visible)(layer, &name)) {
+        if !layer_full && !(numeric && (cx.field_visible)(layer, &name)) {
             return Err(param(
                 "weight",
                 "only numeric fields of the layer this role may see can weigh events",
             ));
         }
     }
-    if cx.rules.full {
+    if layer_full {
         return Ok(());
     }
     let refuse = |name: &'static str| {
@@ -119,8 +122,10 @@ fn restrict_filter(
 }
 
 /// Caps the end of a presence window at the delay cutoff, and for a role
-/// without full view widens it to whole steps.
+/// without full view of the main layer `main` widens it to whole steps
+/// (other layers' events are released on whole steps in any case).
 fn restrict_window(
+    main: Layer,
     from: &mut Option<DateTime<Utc>>,
     to: &mut Option<DateTime<Utc>>,
     cx: &Context<'_>,
@@ -128,7 +133,7 @@ fn restrict_window(
     if let (Some(c), Some(t)) = (cx.rules.cutoff(cx.now), to.as_mut()) {
         *t = (*t).min(c);
     }
-    if !cx.rules.full {
+    if !cx.layers.get(&main).is_some_and(|r| r.full) {
         let (f, t) = cx
             .partition
             .snap_window(from.map(|t| t.timestamp()), to.map(|t| t.timestamp()));
@@ -197,7 +202,7 @@ impl Analysis for request::coverage::CoverageRequest {
     }
     fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
         restrict_grid_args(&mut self.grid, cx)?;
-        restrict_window(&mut self.from, &mut self.to, cx);
+        restrict_window(Layer::Patrols, &mut self.from, &mut self.to, cx);
         Ok(())
     }
     fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
@@ -217,7 +222,12 @@ impl Analysis for request::blindspots::BlindspotRequest {
     fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
         restrict_grid_args(&mut self.grid, cx)?;
         restrict_filter(&mut self.incidents, Layer::Incidents, cx)?;
-        restrict_window(&mut self.incidents.from, &mut self.incidents.to, cx);
+        restrict_window(
+            Layer::Incidents,
+            &mut self.incidents.from,
+            &mut self.incidents.to,
+            cx,
+        );
         Ok(())
     }
     fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
@@ -238,7 +248,12 @@ impl Analysis for request::impact::ImpactRequest {
     fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
         restrict_grid_args(&mut self.grid, cx)?;
         restrict_filter(&mut self.incidents, Layer::Incidents, cx)?;
-        restrict_window(&mut self.incidents.from, &mut self.incidents.to, cx);
+        restrict_window(
+            Layer::Incidents,
+            &mut self.incidents.from,
+            &mut self.incidents.to,
+            cx,
+        );
         Ok(())
     }
     fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {

@@ -49,6 +49,8 @@ impl Budget {
 pub struct Context<'a> {
     /// The output rules.
     pub rules: &'a AggregateRules,
+    /// The admission rules of each layer read.
+    pub layers: &'a BTreeMap<Layer, AggregateRules>,
     /// The limits.
     pub budget: &'a Budget,
     /// The time delays count from (rounded down to the hour).
@@ -141,6 +143,7 @@ impl Gate {
         let visible = |layer: Layer, name: &str| self.field_visible(p, layer, name);
         req.restrict(&Context {
             rules: &rules,
+            layers: &layers,
             budget,
             now,
             partition: &partition,
@@ -176,6 +179,11 @@ impl Gate {
                           window: (Option<i64>, Option<i64>),
                           bbox: Option<[f64; 4]>| {
             let rules = plan.layers.get(&layer).unwrap_or(&plan.rules);
+            if rules.full {
+                // The role sees this layer's admitted records one by one:
+                // nothing to protect by grouping them.
+                return events.clone();
+            }
             let rules = AggregateRules {
                 k: rules.k.max(plan.rules.k),
                 k_sensitive: rules.k_sensitive.max(plan.rules.k_sensitive),

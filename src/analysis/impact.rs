@@ -595,7 +595,7 @@ impl Impact {
             ("key", key),
             ("name", name),
             ("cells", Field::Tally(g.cells as u64)),
-            ("presence_onsets", presence),
+            ("presence", presence),
             ("unmatched", Field::Tally(g.unmatched as u64)),
             ("before", Field::Tally(g.before)),
             ("after", Field::Tally(g.after)),
@@ -655,13 +655,7 @@ impl Impact {
                             },
                         ),
                         ("count_sensitive", Field::Sensitive(u64::from(t.sensitive))),
-                        (
-                            "presence_onsets",
-                            Field::Count {
-                                layer: group_layer(g),
-                                n: 1,
-                            },
-                        ),
+                        onset_of(g),
                     ],
                 }
             })
@@ -691,21 +685,41 @@ impl Impact {
     }
 }
 
-/// The layer whose features make a group's presence.
-fn group_layer(g: &Group) -> Layer {
+/// What a treated cell's onset is, for the gate: one patrol's first visit
+/// (a count of one patrol, held to the minimum count), or the opening of a
+/// base (shown only to roles that may see that base).
+fn onset_of(g: &Group) -> (&'static str, Field) {
     if g.kind == "base" {
-        Layer::Bases
+        (
+            "onset_of",
+            Field::Subject {
+                layer: Layer::Bases,
+                id: g.key.clone(),
+            },
+        )
     } else {
-        Layer::Patrols
+        (
+            "onset_of",
+            Field::Count {
+                layer: Layer::Patrols,
+                n: 1,
+            },
+        )
     }
 }
 
-/// A group's label (`mode:foot`, `base:<id>`), key and name, and its number
-/// of cells as a count of the presence behind it.
+/// A group's label (`mode:foot`, `base:<id>`), key and name, and what its
+/// presence is for the gate: the patrols' onsets as a count (a group of
+/// fewer patrol onsets than the minimum count is withheld), a base's under
+/// its label (a row of figures, never a place).
 fn group_fields(g: &Group) -> (Field, Field, Field, Field) {
-    let presence = Field::Count {
-        layer: group_layer(g),
-        n: if g.kind == "base" { 1 } else { g.cells as u64 },
+    let presence = if g.kind == "base" {
+        Field::Null
+    } else {
+        Field::Count {
+            layer: Layer::Patrols,
+            n: g.cells as u64,
+        }
     };
     if g.kind == "base" {
         (

@@ -94,6 +94,15 @@ pub enum Field {
         /// The value written (its id, name, type or distance).
         value: Box<Field>,
     },
+    /// The individual feature an item is about (the base whose onset a
+    /// treated cell shows): the item reaches only roles that may see that
+    /// individual. Never written.
+    Subject {
+        /// Its layer.
+        layer: Layer,
+        /// Its id.
+        id: String,
+    },
     /// A sum of a property over `n` individual features of `layer` (the
     /// people at the civilian sites near a blind spot): held to the minimum
     /// count of that layer like a count.

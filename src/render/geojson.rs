@@ -30,6 +30,7 @@ pub fn field(f: &Field) -> Value {
         Field::Value(x) | Field::Fixed(x) | Field::Attribute { value: x, .. } => num(*x),
         Field::Sum { value, .. } => num(*value),
         Field::Relation { value, .. } => field(value),
+        Field::Subject { id, .. } => Value::String(id.clone()),
         Field::Flag(b) => Value::Bool(*b),
         Field::Class(s) | Field::Key(s) | Field::Day(s) => Value::String(s.clone()),
         Field::FieldValue { value, .. } => Value::String(value.clone()),
@@ -48,7 +49,10 @@ pub fn field(f: &Field) -> Value {
 
 /// Named values as a JSON object.
 pub fn fields(fs: &Fields) -> Map<String, Value> {
-    fs.iter().map(|(k, v)| (k.to_string(), field(v))).collect()
+    fs.iter()
+        .filter(|(_, v)| !matches!(v, Field::Subject { .. }))
+        .map(|(k, v)| (k.to_string(), field(v)))
+        .collect()
 }
 
 fn ring(r: &[[f64; 2]]) -> Value {
