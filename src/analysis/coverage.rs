@@ -496,9 +496,13 @@ pub fn coverage(
         ));
     }
     let n = grid.len();
+    crate::cancel::check()?;
     let (patrols_used, sums) = patrol_sums(grid, &presence.patrols, params);
+    crate::cancel::check()?;
     let base = nearest_bases(grid, &presence.bases, params.to);
+    crate::cancel::check()?;
     let info = report_sums(grid, reports, params);
+    crate::cancel::check()?;
     let bases_active = presence
         .bases
         .iter()

@@ -9,7 +9,7 @@ use super::local_moran::local_moran;
 use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
 use crate::analysis::json_num as num;
-use crate::grid::{Area, Grid};
+use crate::grid::{Area, Grid, GridKind};
 use serde_json::{json, Map, Value};
 
 /// Which grid to aggregate on.
@@ -59,6 +59,8 @@ pub struct HotspotParams {
     pub permutations: usize,
     /// Seed of the permutations.
     pub seed: u64,
+    /// The most cells the grid may have (refused before it is built).
+    pub max_cells: usize,
 }
 
 impl Default for HotspotParams {
@@ -73,6 +75,7 @@ impl Default for HotspotParams {
             fdr: true,
             permutations: 99,
             seed: 20261123,
+            max_cells: crate::grid::MAX_CELLS,
         }
     }
 }
@@ -176,10 +179,11 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         .area
         .clone()
         .unwrap_or_else(|| default_area(events, pad));
-    let grid = match params.grid {
-        GridSpec::Square { cell_m } => Grid::square(&area, cell_m)?,
-        GridSpec::H3 { resolution } => Grid::h3(&area, resolution)?,
+    let kind = match params.grid {
+        GridSpec::Square { cell_m } => GridKind::Square { cell_m },
+        GridSpec::H3 { resolution } => GridKind::H3 { resolution },
     };
+    let grid = Grid::build(&area, kind, params.max_cells)?;
     if grid.cells.len() < 3 {
         return Err(AnalysisError::param(
             "cell",
@@ -218,6 +222,7 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         Neighbours::DistanceBand(d) => (Weights::distance_band(&centres, d)?, Some(d)),
         Neighbours::Knn(k) => (Weights::knn(&centres, k)?, None),
     };
+    crate::cancel::check()?;
     let gi = gi_star(&agg.values, &w, params.transform)?;
     let classes = classify(&gi.z, &gi.p, params.fdr);
     let moran = if params.permutations > 0 {

@@ -155,9 +155,14 @@ pub fn kde(
     };
     let inv_h2 = 1.0 / h2;
     let half_inv_h2 = 0.5 / h2;
+    // Workers skip the rest once the request is given up (crate::cancel).
+    let stop = crate::cancel::current();
     let out = at
         .par_iter()
         .map(|&p| {
+            if stop.stopped() {
+                return 0.0;
+            }
             let mut sum = 0.0;
             match kernel {
                 Kernel::Quartic => buckets.for_each_near(p, radius, |d2, w| {
@@ -175,6 +180,7 @@ pub fn kde(
             sum * scale
         })
         .collect();
+    crate::cancel::check()?;
     Ok(out)
 }
 

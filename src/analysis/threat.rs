@@ -518,10 +518,12 @@ pub fn threat(
         [&inc.w[..], &inc.ws[..], &sig.w[..], &sig.ws[..]],
         params,
     )?;
+    crate::cancel::check()?;
     let band_m = auto_distance_band(&centres)?;
     let w = Weights::distance_band(&centres, band_m)?;
     let gi = gi_star(&inc.w, &w, Transform::Binary)?;
     let classes = classify(&gi.z, &gi.p, true);
+    crate::cancel::check()?;
 
     // Vulnerability: the most vulnerable site within reach of each centre.
     let mut vuln = vec![(0u8, 0.0f64, 0u64); grid.len()];

@@ -55,6 +55,9 @@ pub struct HotspotRequest {
     /// Write every cell, not only cells with events or a significant result.
     #[arg(long)]
     pub all_cells: bool,
+    /// The most cells the grid may have (the server sets its own limit).
+    #[arg(skip = crate::grid::MAX_CELLS)]
+    pub max_cells: usize,
 }
 
 impl HotspotRequest {
@@ -103,6 +106,7 @@ fn run(store: &dyn Store, args: &HotspotRequest) -> crate::Result<Outcome> {
         fdr: !args.no_fdr,
         permutations: args.permutations,
         seed: args.seed,
+        max_cells: args.max_cells,
     };
     let events = args.events.load(store)?;
     let result = hotspots(&events, &params)?;

@@ -182,6 +182,7 @@ pub fn parse<A: AnalysisRequest>(pairs: &[(String, String)]) -> Result<A, ApiErr
                 ),
             ));
         };
+        params::analysis_number(k, v)?;
         if matches!(arg.get_action(), ArgAction::SetTrue) {
             match v.as_str() {
                 "true" | "1" | "" => argv.push(format!("--{k}")),
@@ -390,6 +391,16 @@ fn restrict_grid(
     Ok(())
 }
 
+/// The most cells an analysis grid may have: fewer when every cell is
+/// written (`all-cells=true`).
+fn cell_budget(limits: &super::config::Limits, all_cells: bool) -> usize {
+    if all_cells {
+        limits.max_output_cells.min(limits.max_cells)
+    } else {
+        limits.max_cells
+    }
+}
+
 /// [`restrict_grid`] for the grid arguments of the presence requests, after
 /// refusing `area`.
 fn restrict_grid_args(
@@ -398,6 +409,7 @@ fn restrict_grid_args(
     limits: &super::config::Limits,
 ) -> Result<(), ApiError> {
     refuse_area(&g.area)?;
+    g.max_cells = limits.max_cells;
     restrict_grid(&g.grid, &mut g.cell_km, &mut g.h3_resolution, rules, limits)
 }
 
@@ -427,6 +439,7 @@ impl AnalysisRequest for request::hotspots::HotspotRequest {
             rules,
             limits,
         )?;
+        self.max_cells = cell_budget(limits, self.all_cells);
         restrict_events(&mut self.events, rules, now);
         Ok(())
     }
@@ -489,6 +502,7 @@ impl AnalysisRequest for request::coverage::CoverageRequest {
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         restrict_grid_args(&mut self.grid, rules, limits)?;
+        self.grid.max_cells = cell_budget(limits, self.all_cells);
         restrict_window_end(&mut self.to, rules, now);
         Ok(())
     }
