@@ -956,7 +956,7 @@ pub async fn authenticate(
         status,
         returned: returned as usize,
     });
-    tracing::info!(token = %principal.name, role = %principal.role, path = %path, status, returned, "request");
+    tracing::info!(token = %principal.name, role = %principal.role, endpoint = %endpoint, status, returned, "request");
     response
 }
 
