@@ -118,8 +118,10 @@ pub(super) fn build(shape: &Shape, resolution: u8, max_cells: usize) -> Result<G
     let mut queue = VecDeque::from([seed]);
     seen.insert(seed);
     let mut found = Vec::new();
+    let mut steps = 0usize;
     while let Some(cell) = queue.pop_front() {
-        if seen.len() % 4096 == 0 {
+        steps += 1;
+        if steps % 4096 == 0 {
             crate::cancel::check()?;
         }
         let ll = LatLng::from(cell);

@@ -112,6 +112,17 @@ pub fn area_from_geojson(v: &serde_json::Value) -> Result<Area, String> {
     Ok(Area::Polygon(geo_types::MultiPolygon(polys)))
 }
 
+/// Checks that an optional number of km is finite and positive.
+pub(crate) fn positive_km(name: &'static str, v: Option<f64>) -> Result<(), AnalysisError> {
+    match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => Err(AnalysisError::param(
+            name,
+            "must be a positive number of km",
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -132,16 +143,5 @@ mod tests {
         ] {
             assert!(super::parse_bbox(bad).is_err(), "{bad}");
         }
-    }
-}
-
-/// Checks that an optional number of km is finite and positive.
-pub(crate) fn positive_km(name: &'static str, v: Option<f64>) -> Result<(), AnalysisError> {
-    match v {
-        Some(x) if !(x.is_finite() && x > 0.0) => Err(AnalysisError::param(
-            name,
-            "must be a positive number of km",
-        )),
-        _ => Ok(()),
     }
 }

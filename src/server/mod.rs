@@ -6,7 +6,8 @@
 //!   route goes through (handlers reach data only through [`auth::Caller`]);
 //! - [`ogc`] and [`openapi`]: OGC API - Features Part 1 (core, GeoJSON, OAS 3.0);
 //! - [`analysis`]: `/analysis/*`, parameters parsed by the CLI's own grammar;
-//! - [`view`], [`params`], [`cache`], [`problem`]: the pieces under them.
+//! - [`view`], [`params`], [`cache`], [`problem`], [`redact`]: the pieces
+//!   under them.
 //!
 //! The server uses the store only through the [`Store`] trait; blocking store
 //! work runs on tokio's blocking pool.
@@ -19,6 +20,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod problem;
+pub mod redact;
 pub mod view;
 
 pub use config::Config;
