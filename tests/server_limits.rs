@@ -63,8 +63,18 @@ fn cell_budget_refuses_huge_grids_before_building_them() {
     assert_eq!(v["limit"], "max_cells", "{v}");
     assert_eq!(v["max_cells"], 400_000);
     assert!(v["detail"].as_str().unwrap().contains("max_cells"), "{v}");
-    s.get("/analysis/hotspots?bbox=14,0,24,10&cell-km=0.5", Some(HR))
-        .problem(400, Some("cell-km"));
+    for q in [
+        "bbox=14,0,24,10&cell-km=0.5",
+        "bbox=-180,-90,180,90&cell-km=0.5",
+        "bbox=-180,-90,180,90&grid=h3&h3-resolution=9",
+    ] {
+        let v = s.get(&format!("/analysis/hotspots?{q}"), Some(HR)).json();
+        assert_eq!(
+            (v["status"].as_u64(), v["limit"].as_str()),
+            (Some(400), Some("max_cells")),
+            "{q}: {v}"
+        );
+    }
     // Coverage is coarsened to 10 km for every role, but a box around the
     // globe still makes millions of cells.
     for ep in ["coverage", "blindspots", "impact"] {
