@@ -320,6 +320,20 @@ impl Buckets {
 mod tests {
     use super::*;
 
+    /// Under a cancelled token the density stops with `Cancelled`; under
+    /// none (the command line) it is computed.
+    #[test]
+    fn a_cancelled_request_stops_the_density() {
+        let pts: Vec<[f64; 2]> = (0..200).map(|i| [f64::from(i) * 10.0, 0.0]).collect();
+        let at: Vec<[f64; 2]> = (0..5_000).map(|i| [f64::from(i), 5.0]).collect();
+        let run = || kde(&pts, &[], &at, Kernel::Quartic, 500.0);
+        assert_eq!(run().unwrap().len(), at.len());
+        let t = crate::cancel::Token::new();
+        t.cancel();
+        let r = crate::cancel::scope(t, run);
+        assert!(matches!(r, Err(AnalysisError::Cancelled(_))), "{r:?}");
+    }
+
     /// The golden file written by tools/reference/kde.py.
     #[derive(serde::Deserialize)]
     struct Golden {

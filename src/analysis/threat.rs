@@ -457,10 +457,14 @@ fn smooth<const C: usize>(
     if params.kernel == Kernel::Quartic {
         let h2 = h * h;
         let scale = 3.0 / (std::f64::consts::PI * h2) * 1e6 * 100.0;
+        let stop = crate::cancel::current();
         let out = (0..grid.len())
             .into_par_iter()
             .map(|c| {
                 let mut acc = [0.0; C];
+                if stop.stopped() {
+                    return acc;
+                }
                 let xy = centres[c];
                 grid.for_each_cell_within(xy, h, |s| {
                     if !nonempty[s] {
@@ -478,6 +482,7 @@ fn smooth<const C: usize>(
                 acc.map(|a| a * scale)
             })
             .collect();
+        crate::cancel::check()?;
         return Ok(out);
     }
     let idx: Vec<usize> = (0..grid.len()).filter(|&i| nonempty[i]).collect();

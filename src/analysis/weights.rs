@@ -137,11 +137,15 @@ impl Weights {
             ));
         }
         let tree = point_tree(xy);
+        let stop = crate::cancel::current();
         let blocks: Vec<Block> = xy
             .par_chunks(BLOCK)
             .enumerate()
             .map(|(b, chunk)| {
                 let mut block = Block::with_rows(chunk.len());
+                if stop.stopped() {
+                    return block;
+                }
                 block.neighbors.reserve(chunk.len() * k);
                 let mut found: Vec<(f64, u32)> = Vec::with_capacity(k + 8);
                 for (r, p) in chunk.iter().enumerate() {

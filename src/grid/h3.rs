@@ -271,6 +271,18 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_build_stops() {
+        let t = crate::cancel::Token::new();
+        t.cancel();
+        let r = crate::cancel::scope(t, || Grid::h3(&Area::BBox(BANGUI), 9));
+        assert!(matches!(r, Err(GridError::Cancelled(_))), "{r:?}");
+        let r = crate::cancel::scope(crate::cancel::Token::new(), || {
+            Grid::square(&Area::BBox(BANGUI), 500.0)
+        });
+        assert!(r.is_ok());
+    }
+
+    #[test]
     fn coarse_resolution_over_a_pole() {
         // A cap around the north pole: the search box takes all longitudes.
         let g = Grid::h3(&Area::BBox([-180.0, 80.0, 180.0, 90.0]), 2).unwrap();
