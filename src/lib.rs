@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod analysis;
+pub mod cancel;
 pub mod cli;
 pub mod demo;
 pub mod grid;

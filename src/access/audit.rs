@@ -14,10 +14,14 @@ use std::sync::Mutex;
 pub struct AuditRecord<'a> {
     /// When the request was answered.
     pub time: DateTime<Utc>,
-    /// The token's name.
-    pub token: &'a str,
-    /// The token's role.
-    pub role: Role,
+    /// The token's name; `None` (written as null) when the request had no
+    /// valid token.
+    pub token: Option<&'a str>,
+    /// The token's role, when known.
+    pub role: Option<Role>,
+    /// Why a request without a valid token was refused (`missing token`,
+    /// `unknown token`); written only when given.
+    pub reason: Option<&'a str>,
     /// The endpoint (path), e.g. `/collections/incidents/items`.
     pub endpoint: &'a str,
     /// The request's parameters (query string or a summary of them).
@@ -31,15 +35,18 @@ pub struct AuditRecord<'a> {
 impl AuditRecord<'_> {
     /// The record as one JSON line, with its newline.
     pub fn to_line(&self) -> String {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "time": crate::model::time::format_time(&self.time),
             "token": self.token,
-            "role": self.role.as_str(),
+            "role": self.role.map(Role::as_str),
             "endpoint": self.endpoint,
             "params": self.params,
             "status": self.status,
             "returned": self.returned,
         });
+        if let Some(r) = self.reason {
+            v["reason"] = serde_json::Value::from(r);
+        }
         // serde_json escapes control characters, so the line has no newline inside.
         let mut line = v.to_string();
         line.push('\n');
@@ -82,8 +89,9 @@ mod tests {
     fn record<'a>(token: &'a str, params: &'a str, returned: usize) -> AuditRecord<'a> {
         AuditRecord {
             time: Utc.with_ymd_and_hms(2025, 3, 10, 12, 0, 0).unwrap(),
-            token,
-            role: Role::Military,
+            token: Some(token),
+            role: Some(Role::Military),
+            reason: None,
             endpoint: "/collections/incidents/items",
             params,
             status: 200,
@@ -123,12 +131,31 @@ mod tests {
         );
         assert_eq!(got[1]["params"], "q=a\nb\"c\u{0}");
         assert_eq!(got[2]["token"], "jmac-1");
+        assert!(got[0].get("reason").is_none());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "audit log readable by others: {mode:o}");
         }
+    }
+
+    #[test]
+    fn refusals_without_a_token_have_null_token_and_a_reason() {
+        let rec = AuditRecord {
+            token: None,
+            role: None,
+            reason: Some("unknown token"),
+            status: 401,
+            ..record("x", "", 0)
+        };
+        let v: Value = serde_json::from_str(&rec.to_line()).unwrap();
+        assert_eq!(v["token"], Value::Null);
+        assert_eq!(v["role"], Value::Null);
+        assert_eq!(
+            (v["reason"].as_str(), v["status"].as_u64()),
+            (Some("unknown token"), Some(401))
+        );
     }
 
     #[test]

@@ -55,7 +55,18 @@ fn restrict_grid(
 }
 
 fn restrict_grid_args(g: &mut request::surface::GridArgs, cx: &Context<'_>) -> crate::Result<()> {
+    g.max_cells = cx.budget.max_cells;
     restrict_grid(&g.grid, &mut g.cell_km, &mut g.h3_resolution, cx)
+}
+
+/// The most cells an analysis grid may have: fewer when every cell is
+/// written (`all-cells`).
+fn cell_budget(cx: &Context<'_>, all_cells: bool) -> usize {
+    if all_cells {
+        cx.budget.max_output_cells.min(cx.budget.max_cells)
+    } else {
+        cx.budget.max_cells
+    }
 }
 
 /// Restricts an event selection of `layer`: the delay cutoff for everyone;
@@ -158,6 +169,7 @@ impl Analysis for request::hotspots::HotspotRequest {
             ));
         }
         restrict_grid(&self.grid, &mut self.cell_km, &mut self.h3_resolution, cx)?;
+        self.max_cells = cell_budget(cx, self.all_cells);
         restrict_filter(&mut self.events.filter, self.events.layer, cx)
     }
     fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
@@ -202,6 +214,7 @@ impl Analysis for request::coverage::CoverageRequest {
     }
     fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
         restrict_grid_args(&mut self.grid, cx)?;
+        self.grid.max_cells = cell_budget(cx, self.all_cells);
         restrict_window(Layer::Patrols, &mut self.from, &mut self.to, cx);
         Ok(())
     }

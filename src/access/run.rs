@@ -32,6 +32,10 @@ pub struct Budget {
     pub max_h3_resolution: u8,
     /// Most Local Moran permutations.
     pub max_permutations: usize,
+    /// Most cells of an analysis grid (estimated before it is built).
+    pub max_cells: usize,
+    /// Most cells when every cell is written (`all-cells`).
+    pub max_output_cells: usize,
 }
 
 impl Budget {
@@ -41,6 +45,8 @@ impl Budget {
             min_cell_km: 0.0,
             max_h3_resolution: 15,
             max_permutations: usize::MAX,
+            max_cells: crate::grid::MAX_CELLS,
+            max_output_cells: crate::grid::MAX_CELLS,
         }
     }
 }

@@ -203,6 +203,7 @@ pub fn blindspots(
             });
         }
     }
+    crate::cancel::check()?;
     let info: Vec<bool> = (0..n)
         .map(|i| {
             let c = &coverage.cells[i];

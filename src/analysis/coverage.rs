@@ -496,9 +496,13 @@ pub fn coverage(
         ));
     }
     let n = grid.len();
+    crate::cancel::check()?;
     let (patrols_used, sums) = patrol_sums(grid, &presence.patrols, params);
+    crate::cancel::check()?;
     let base = nearest_bases(grid, &presence.bases, params.to);
+    crate::cancel::check()?;
     let info = report_sums(grid, reports, params);
+    crate::cancel::check()?;
     let bases_active = presence
         .bases
         .iter()
@@ -1278,12 +1282,20 @@ fn patrol_sums(grid: &Grid, patrols: &[Patrol], params: &CoverageParams) -> (usi
         })
         .collect();
     order.par_sort_unstable();
+    // Workers skip the remaining patrols once the request is given up; the
+    // caller then returns `Cancelled` (crate::cancel).
+    let stop = crate::cancel::current();
     let used = order
         .par_iter()
         .with_min_len(64)
         .map_init(
             || Scratch::new(grid.len()),
-            |sc, &(_, i)| usize::from(one_patrol(grid, &cutter, &patrols[i], params, &pool, sc)),
+            |sc, &(_, i)| {
+                if stop.stopped() {
+                    return 0;
+                }
+                usize::from(one_patrol(grid, &cutter, &patrols[i], params, &pool, sc))
+            },
         )
         .sum();
     (used, pool.total())

@@ -90,7 +90,10 @@ pub fn dbscan(
         return Ok(Clustering::default());
     }
     let index = SphereIndex::new(lon, lat, eps_m);
-    Ok(cluster(&index, min_points))
+    crate::cancel::check()?;
+    let clustering = cluster(&index, min_points);
+    crate::cancel::check()?;
+    Ok(clustering)
 }
 
 /// Checks the inputs shared by [`dbscan`] and

@@ -74,11 +74,12 @@ pub fn gi_star(values: &[f64], w: &Weights, transform: Transform) -> Result<GiSt
     let sd = (par_sum(values, |v| (v - mean) * (v - mean)) / nf).sqrt();
     let constant = values.par_iter().all(|&v| v == values[0]);
 
+    let stop = crate::cancel::current();
     let (z, p): (Vec<f64>, Vec<f64>) = (0..n)
         .into_par_iter()
         .with_min_len(CHUNK)
         .map(|i| {
-            if constant {
+            if constant || stop.stopped() {
                 return (0.0, 1.0);
             }
             let (nb, wv) = w.neighbors(i);
@@ -107,6 +108,7 @@ pub fn gi_star(values: &[f64], w: &Weights, transform: Transform) -> Result<GiSt
             (z, p_two_sided(z))
         })
         .unzip();
+    crate::cancel::check()?;
     Ok(GiStar { z, p })
 }
 

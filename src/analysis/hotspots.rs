@@ -9,7 +9,7 @@ use super::local_moran::local_moran;
 use super::product::{Field, Item, Param, Product, ProductGrid, Shape};
 use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
-use crate::grid::{Area, Grid};
+use crate::grid::{Area, Grid, GridKind};
 use crate::model::Layer;
 
 /// Which grid to aggregate on.
@@ -65,6 +65,8 @@ pub struct HotspotParams {
     pub anchor: Option<[f64; 2]>,
     /// The layer the events come from (what the cells' counts count).
     pub layer: Layer,
+    /// The most cells the grid may have (refused before it is built).
+    pub max_cells: usize,
 }
 
 impl Default for HotspotParams {
@@ -81,6 +83,7 @@ impl Default for HotspotParams {
             seed: 20261123,
             anchor: None,
             layer: Layer::Incidents,
+            max_cells: crate::grid::MAX_CELLS,
         }
     }
 }
@@ -184,13 +187,11 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         .area
         .clone()
         .unwrap_or_else(|| default_area(events, pad));
-    let grid = match params.grid {
-        GridSpec::Square { cell_m } => match params.anchor {
-            Some(anchor) => Grid::square_anchored(&area, cell_m, anchor)?,
-            None => Grid::square(&area, cell_m)?,
-        },
-        GridSpec::H3 { resolution } => Grid::h3(&area, resolution)?,
+    let kind = match params.grid {
+        GridSpec::Square { cell_m } => GridKind::Square { cell_m },
+        GridSpec::H3 { resolution } => GridKind::H3 { resolution },
     };
+    let grid = Grid::build_anchored(&area, kind, params.max_cells, params.anchor)?;
     if grid.cells.len() < 3 {
         return Err(AnalysisError::param(
             "cell",
@@ -229,6 +230,7 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         Neighbours::DistanceBand(d) => (Weights::distance_band(&centres, d)?, Some(d)),
         Neighbours::Knn(k) => (Weights::knn(&centres, k)?, None),
     };
+    crate::cancel::check()?;
     let gi = gi_star(&agg.values, &w, params.transform)?;
     let classes = classify(&gi.z, &gi.p, params.fdr);
     let moran = if params.permutations > 0 {

@@ -155,9 +155,14 @@ pub fn kde(
     };
     let inv_h2 = 1.0 / h2;
     let half_inv_h2 = 0.5 / h2;
+    // Workers skip the rest once the request is given up (crate::cancel).
+    let stop = crate::cancel::current();
     let out = at
         .par_iter()
         .map(|&p| {
+            if stop.stopped() {
+                return 0.0;
+            }
             let mut sum = 0.0;
             match kernel {
                 Kernel::Quartic => buckets.for_each_near(p, radius, |d2, w| {
@@ -175,6 +180,7 @@ pub fn kde(
             sum * scale
         })
         .collect();
+    crate::cancel::check()?;
     Ok(out)
 }
 
@@ -313,6 +319,20 @@ impl Buckets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Under a cancelled token the density stops with `Cancelled`; under
+    /// none (the command line) it is computed.
+    #[test]
+    fn a_cancelled_request_stops_the_density() {
+        let pts: Vec<[f64; 2]> = (0..200).map(|i| [f64::from(i) * 10.0, 0.0]).collect();
+        let at: Vec<[f64; 2]> = (0..5_000).map(|i| [f64::from(i), 5.0]).collect();
+        let run = || kde(&pts, &[], &at, Kernel::Quartic, 500.0);
+        assert_eq!(run().unwrap().len(), at.len());
+        let t = crate::cancel::Token::new();
+        t.cancel();
+        let r = crate::cancel::scope(t, run);
+        assert!(matches!(r, Err(AnalysisError::Cancelled(_))), "{r:?}");
+    }
 
     /// The golden file written by tools/reference/kde.py.
     #[derive(serde::Deserialize)]

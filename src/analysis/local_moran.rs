@@ -153,6 +153,7 @@ pub fn local_moran(
         })
         .unzip();
 
+    let stop = crate::cancel::current();
     let p_sim = if permutations == 0 {
         vec![f64::NAN; n]
     } else {
@@ -161,10 +162,16 @@ pub fn local_moran(
             .with_min_len(CHUNK)
             .map_init(
                 || Scratch::new(n),
-                |scratch, c| pseudo_p(c, values, &z, &w, permutations, seed, scratch),
+                |scratch, c| {
+                    if stop.stopped() {
+                        return f64::NAN;
+                    }
+                    pseudo_p(c, values, &z, &w, permutations, seed, scratch)
+                },
             )
             .collect()
     };
+    crate::cancel::check()?;
     Ok(LocalMoran { i, p_sim, quadrant })
 }
 

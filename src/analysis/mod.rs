@@ -39,6 +39,9 @@ pub enum AnalysisError {
     /// Reading the input from the store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The analysis was cancelled (see [`crate::cancel`]).
+    #[error(transparent)]
+    Cancelled(#[from] crate::cancel::Cancelled),
 }
 
 impl AnalysisError {

@@ -461,10 +461,14 @@ fn smooth<const C: usize>(
     if params.kernel == Kernel::Quartic {
         let h2 = h * h;
         let scale = 3.0 / (std::f64::consts::PI * h2) * 1e6 * 100.0;
+        let stop = crate::cancel::current();
         let out = (0..grid.len())
             .into_par_iter()
             .map(|c| {
                 let mut acc = [0.0; C];
+                if stop.stopped() {
+                    return acc;
+                }
                 let xy = centres[c];
                 grid.for_each_cell_within(xy, h, |s| {
                     if !nonempty[s] {
@@ -482,6 +486,7 @@ fn smooth<const C: usize>(
                 acc.map(|a| a * scale)
             })
             .collect();
+        crate::cancel::check()?;
         return Ok(out);
     }
     let idx: Vec<usize> = (0..grid.len()).filter(|&i| nonempty[i]).collect();
@@ -522,10 +527,12 @@ pub fn threat(
         [&inc.w[..], &inc.ws[..], &sig.w[..], &sig.ws[..]],
         params,
     )?;
+    crate::cancel::check()?;
     let band_m = auto_distance_band(&centres)?;
     let w = Weights::distance_band(&centres, band_m)?;
     let gi = gi_star(&inc.w, &w, Transform::Binary)?;
     let classes = classify(&gi.z, &gi.p, true);
+    crate::cancel::check()?;
 
     // Vulnerability: the most vulnerable site within reach of each centre.
     let mut vuln = vec![(0u8, 0.0f64, 0u64); grid.len()];

@@ -28,11 +28,20 @@ pub fn patrol_visits(
     params: &CoverageParams,
 ) -> Result<Vec<Vec<Visit>>, AnalysisError> {
     params.validate()?;
-    Ok(presence
+    let stop = crate::cancel::current();
+    let visits = presence
         .patrols
         .par_iter()
-        .map(|p| one(grid, p, params))
-        .collect())
+        .map(|p| {
+            if stop.stopped() {
+                Vec::new()
+            } else {
+                one(grid, p, params)
+            }
+        })
+        .collect();
+    crate::cancel::check()?;
+    Ok(visits)
 }
 
 fn one(grid: &Grid, p: &Patrol, params: &CoverageParams) -> Vec<Visit> {

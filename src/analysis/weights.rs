@@ -89,11 +89,15 @@ impl Weights {
         }
         let grid = Grid::new(xy, threshold);
         let t2 = threshold * threshold;
+        let stop = crate::cancel::current();
         let blocks: Vec<Block> = xy
             .par_chunks(BLOCK)
             .enumerate()
             .map(|(b, chunk)| {
                 let mut block = Block::with_rows(chunk.len());
+                if stop.stopped() {
+                    return block;
+                }
                 for (r, p) in chunk.iter().enumerate() {
                     let start = block.neighbors.len();
                     grid.within(*p, t2, (b * BLOCK + r) as u32, &mut block.neighbors);
@@ -110,6 +114,7 @@ impl Weights {
                 block
             })
             .collect();
+        crate::cancel::check()?;
         Ok(Weights::binary(xy.len(), blocks))
     }
 
@@ -132,11 +137,15 @@ impl Weights {
             ));
         }
         let tree = point_tree(xy);
+        let stop = crate::cancel::current();
         let blocks: Vec<Block> = xy
             .par_chunks(BLOCK)
             .enumerate()
             .map(|(b, chunk)| {
                 let mut block = Block::with_rows(chunk.len());
+                if stop.stopped() {
+                    return block;
+                }
                 block.neighbors.reserve(chunk.len() * k);
                 let mut found: Vec<(f64, u32)> = Vec::with_capacity(k + 8);
                 for (r, p) in chunk.iter().enumerate() {
@@ -162,6 +171,7 @@ impl Weights {
                 block
             })
             .collect();
+        crate::cancel::check()?;
         Ok(Weights::binary(xy.len(), blocks))
     }
 

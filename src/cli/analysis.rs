@@ -53,6 +53,8 @@ pub(super) fn run<A: Analysis + Clone>(
                             min_cell_km: l.min_cell_km,
                             max_h3_resolution: l.max_h3_resolution,
                             max_permutations: l.max_permutations,
+                            max_cells: l.max_cells,
+                            max_output_cells: l.max_output_cells,
                         },
                     )
                 }

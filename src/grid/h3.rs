@@ -22,7 +22,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::within::CentreIndex;
 use super::GridError;
-use super::{Cell, Grid, GridKind, Laea, Lookup, Shape, MAX_CELLS};
+use super::{Cell, Grid, GridKind, Laea, Lookup, Shape};
 
 /// Authalic radius of WGS 84, metres, for the cell-count estimate.
 const R: f64 = 6_371_007.18;
@@ -69,8 +69,9 @@ impl H3Lookup {
     }
 }
 
-/// Builds the H3 grid at `resolution` over `shape`.
-pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, GridError> {
+/// Builds the H3 grid at `resolution` over `shape`, with at most
+/// `max_cells` cells.
+pub(super) fn build(shape: &Shape, resolution: u8, max_cells: usize) -> Result<Grid, GridError> {
     let res = Resolution::try_from(resolution).map_err(|_| {
         GridError::param(
             "resolution",
@@ -94,12 +95,15 @@ pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, GridError> {
         * R
         * ((e_m.min(180.0) - w_m.max(-180.0)).to_radians())
         * (n_m.to_radians().sin() - s_m.to_radians().sin());
+    // The search visits every cell of the widened box: bound it too (the
+    // box of a thin or slanted area can be far larger than the area).
     let estimate = box_area / res.area_m2();
-    if estimate > 2.0 * MAX_CELLS as f64 {
-        return Err(GridError::param(
-            "resolution",
-            format!("H3 resolution {resolution} would need about {estimate:.0} cells over this area (at most {MAX_CELLS}): use a coarser one"),
-        ));
+    if estimate > 2.0 * max_cells as f64 {
+        return Err(GridError::TooManyCells {
+            kind: GridKind::H3 { resolution },
+            estimate,
+            max_cells,
+        });
     }
     let in_box = |c: CellIndex| {
         let ll = LatLng::from(c);
@@ -114,15 +118,21 @@ pub(super) fn build(shape: &Shape, resolution: u8) -> Result<Grid, GridError> {
     let mut queue = VecDeque::from([seed]);
     seen.insert(seed);
     let mut found = Vec::new();
+    let mut steps = 0usize;
     while let Some(cell) = queue.pop_front() {
+        steps += 1;
+        if steps % 4096 == 0 {
+            crate::cancel::check()?;
+        }
         let ll = LatLng::from(cell);
         if shape.contains(ll.lng(), ll.lat()) {
             found.push(cell);
-            if found.len() > MAX_CELLS {
-                return Err(GridError::param(
-                    "resolution",
-                    format!("H3 resolution {resolution} gives more than {MAX_CELLS} cells over this area: use a coarser one"),
-                ));
+            if found.len() > max_cells {
+                return Err(GridError::TooManyCells {
+                    kind: GridKind::H3 { resolution },
+                    estimate: found.len() as f64,
+                    max_cells,
+                });
             }
         }
         for next in cell.grid_disk::<Vec<_>>(1) {
@@ -249,6 +259,27 @@ mod tests {
         assert!(Grid::h3(&Area::BBox(BANGUI), 16).is_err());
         let e = Grid::h3(&Area::BBox([10.0, 0.0, 30.0, 20.0]), 12).unwrap_err();
         assert!(e.to_string().contains("coarser"), "{e}");
+        // A budget: refused from the estimate, before any cell is made.
+        let area = Area::BBox([15.5, 4.0, 20.92, 7.62]);
+        let n = Grid::estimate_cells(&area, GridKind::H3 { resolution: 7 }).unwrap();
+        let g = Grid::h3(&area, 7).unwrap();
+        assert!((n / g.len() as f64 - 1.0).abs() < 0.05, "{n} {}", g.len());
+        let e = Grid::build(&area, GridKind::H3 { resolution: 7 }, g.len() / 2).unwrap_err();
+        assert!(matches!(e, GridError::TooManyCells { .. }), "{e}");
+        assert!(e.to_string().contains("max_cells"), "{e}");
+        assert!(Grid::build(&area, GridKind::H3 { resolution: 7 }, g.len() * 2).is_ok());
+    }
+
+    #[test]
+    fn a_cancelled_build_stops() {
+        let t = crate::cancel::Token::new();
+        t.cancel();
+        let r = crate::cancel::scope(t, || Grid::h3(&Area::BBox(BANGUI), 9));
+        assert!(matches!(r, Err(GridError::Cancelled(_))), "{r:?}");
+        let r = crate::cancel::scope(crate::cancel::Token::new(), || {
+            Grid::square(&Area::BBox(BANGUI), 500.0)
+        });
+        assert!(r.is_ok());
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub mod within;
 
 use rayon::prelude::*;
 
-/// Errors of the grid module: a parameter out of its domain.
+/// Errors of the grid module: a parameter out of its domain, a grid over
+/// its cell budget, or a cancelled build.
 #[derive(Debug, thiserror::Error)]
 pub enum GridError {
     /// A parameter is out of its domain; names the parameter and why.
@@ -40,6 +41,33 @@ pub enum GridError {
         /// Why it was refused.
         reason: String,
     },
+    /// The grid would have more cells than allowed (refused before any cell
+    /// is made).
+    #[error(
+        "{} would make about {estimate:.0} cells over this area, more than the limit of \
+         {max_cells} (max_cells): {}",
+        describe(kind),
+        if matches!(kind, GridKind::H3 { .. }) { "use a coarser resolution or a smaller area" }
+        else { "use larger cells or a smaller area" }
+    )]
+    TooManyCells {
+        /// The grid asked for.
+        kind: GridKind,
+        /// Estimated number of cells.
+        estimate: f64,
+        /// The budget.
+        max_cells: usize,
+    },
+    /// The build was cancelled (see [`crate::cancel`]).
+    #[error(transparent)]
+    Cancelled(#[from] crate::cancel::Cancelled),
+}
+
+fn describe(kind: &GridKind) -> String {
+    match kind {
+        GridKind::Square { cell_m } => format!("{} km square cells", cell_m / 1000.0),
+        GridKind::H3 { resolution } => format!("H3 resolution {resolution}"),
+    }
 }
 
 impl GridError {
@@ -58,8 +86,12 @@ pub use projection::Laea;
 
 /// The largest number of cells a grid may have. Each cell carries its key,
 /// centre and boundary ring (about 400 bytes for a square cell), so this
-/// caps a grid at about 2 GB.
+/// caps a grid at about 2 GB. The command line's budget; the server's
+/// (`[limits] max_cells`) is smaller, passed to [`Grid::build`].
 pub const MAX_CELLS: usize = 5_000_000;
+
+/// Authalic radius of WGS 84, metres.
+const R_AUTHALIC: f64 = 6_371_007.18;
 
 /// The area a grid covers, in WGS 84 degrees.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,19 +169,59 @@ impl Grid {
     /// Square cells of `cell_m` metres over `area`; see [`square`] for the
     /// construction rules.
     pub fn square(area: &Area, cell_m: f64) -> Result<Grid, GridError> {
-        square::build(&Shape::new(area)?, cell_m, None)
+        Grid::build(area, GridKind::Square { cell_m }, MAX_CELLS)
     }
 
     /// Square cells of `cell_m` metres over `area`, on the lattice anchored
     /// at `anchor` (lon, lat): the same cells whatever the area (see
     /// [`square`]).
     pub fn square_anchored(area: &Area, cell_m: f64, anchor: [f64; 2]) -> Result<Grid, GridError> {
-        square::build(&Shape::new(area)?, cell_m, Some(anchor))
+        Grid::build_anchored(area, GridKind::Square { cell_m }, MAX_CELLS, Some(anchor))
     }
 
     /// H3 cells at `resolution` whose centres lie inside `area`; see [`h3`].
     pub fn h3(area: &Area, resolution: u8) -> Result<Grid, GridError> {
-        h3::build(&Shape::new(area)?, resolution)
+        Grid::build(area, GridKind::H3 { resolution }, MAX_CELLS)
+    }
+
+    /// A grid of `kind` over `area` with at most `max_cells` cells: refused
+    /// with [`GridError::TooManyCells`] from [`Grid::estimate_cells`] before
+    /// anything is allocated, and again if the cells actually found exceed
+    /// the budget.
+    pub fn build(area: &Area, kind: GridKind, max_cells: usize) -> Result<Grid, GridError> {
+        Grid::build_anchored(area, kind, max_cells, None)
+    }
+
+    /// [`Grid::build`], with square cells on the lattice anchored at
+    /// `anchor` (lon, lat) when given (see [`square`]); H3 cells are
+    /// anchored by construction.
+    pub fn build_anchored(
+        area: &Area,
+        kind: GridKind,
+        max_cells: usize,
+        anchor: Option<[f64; 2]>,
+    ) -> Result<Grid, GridError> {
+        let shape = Shape::new(area)?;
+        let estimate = estimate(&shape, area, kind)?;
+        if estimate > max_cells as f64 {
+            return Err(GridError::TooManyCells {
+                kind,
+                estimate,
+                max_cells,
+            });
+        }
+        match kind {
+            GridKind::Square { cell_m } => square::build(&shape, cell_m, max_cells, anchor),
+            GridKind::H3 { resolution } => h3::build(&shape, resolution, max_cells),
+        }
+    }
+
+    /// About how many cells a grid of `kind` over `area` has, from areas
+    /// alone (no cell is made): the area on the authalic sphere divided by
+    /// the cell area (`cell_m^2`, or H3's mean cell area at the
+    /// resolution), plus, for square cells, the cells cut by the boundary.
+    pub fn estimate_cells(area: &Area, kind: GridKind) -> Result<f64, GridError> {
+        estimate(&Shape::new(area)?, area, kind)
     }
 
     /// Number of cells.
@@ -259,6 +331,50 @@ impl Grid {
             }
         }
         Ok(out)
+    }
+}
+
+/// See [`Grid::estimate_cells`]; `shape` is `area` validated.
+fn estimate(shape: &Shape, area: &Area, kind: GridKind) -> Result<f64, GridError> {
+    let area_m2 = match area {
+        Area::BBox([w, s, e, n]) => {
+            R_AUTHALIC
+                * R_AUTHALIC
+                * (e - w).to_radians()
+                * (n.to_radians().sin() - s.to_radians().sin())
+        }
+        Area::Polygon(mp) => {
+            use geo::ChamberlainDuquetteArea;
+            mp.chamberlain_duquette_unsigned_area()
+        }
+    };
+    match kind {
+        GridKind::Square { cell_m } => {
+            if !(cell_m.is_finite() && cell_m > 0.0) {
+                return Err(GridError::param(
+                    "cell_m",
+                    format!("cell size {cell_m} m must be a positive number"),
+                ));
+            }
+            // Boundary cells: the rings' length (in degrees, at most
+            // 111.32 km each) over the cell side.
+            let perimeter_m: f64 = shape
+                .rings
+                .iter()
+                .flat_map(|r| r.windows(2))
+                .map(|w| (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]) * 111_320.0)
+                .sum();
+            Ok(area_m2 / (cell_m * cell_m) + perimeter_m / cell_m)
+        }
+        GridKind::H3 { resolution } => {
+            let res = ::h3o::Resolution::try_from(resolution).map_err(|_| {
+                GridError::param(
+                    "resolution",
+                    format!("H3 resolution {resolution} is not in 0..=15"),
+                )
+            })?;
+            Ok(area_m2 / res.area_m2())
+        }
     }
 }
 

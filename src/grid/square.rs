@@ -107,7 +107,8 @@ impl Lattice {
     }
 }
 
-/// Builds the square grid of `cell_m` metres over `shape`.
+/// Builds the square grid of `cell_m` metres over `shape`, with at most
+/// `max_cells` cells.
 ///
 /// With an `anchor` (lon, lat), the projection is centred there and the
 /// lattice lines fall on whole multiples of `cell_m` from it, whatever the
@@ -117,6 +118,7 @@ impl Lattice {
 pub(super) fn build(
     shape: &Shape,
     cell_m: f64,
+    max_cells: usize,
     anchor: Option<[f64; 2]>,
 ) -> Result<Grid, GridError> {
     if !(cell_m.is_finite() && cell_m > 0.0) {
@@ -197,23 +199,24 @@ pub(super) fn build(
         index: Vec::new(),
         position: Vec::new(),
     };
+    crate::cancel::check()?;
     let mut keep = vec![false; lattice.nrows * lattice.ncols];
     mark_boundary(&lattice, &rings, eps, &mut keep);
+    crate::cancel::check()?;
     mark_interior(&lattice, &rings, &mut keep);
+    crate::cancel::check()?;
     let kept: Vec<usize> = keep
         .iter()
         .enumerate()
         .filter(|(_, &k)| k)
         .map(|(i, _)| i)
         .collect();
-    if kept.len() > MAX_CELLS {
-        return Err(GridError::param(
-            "cell_m",
-            format!(
-                "{cell_m} m cells would make {} cells (at most {MAX_CELLS}): use larger cells",
-                kept.len()
-            ),
-        ));
+    if kept.len() > max_cells {
+        return Err(GridError::TooManyCells {
+            kind: GridKind::Square { cell_m },
+            estimate: kept.len() as f64,
+            max_cells,
+        });
     }
     lattice.index = vec![u32::MAX; keep.len()];
     for (i, &pos) in kept.iter().enumerate() {
@@ -582,6 +585,28 @@ mod tests {
         }
         let e = Grid::square(&area, 100.0).unwrap_err();
         assert!(e.to_string().contains("larger cells"), "{e}");
+        // Absurd sizes and areas are refused from the estimate at once,
+        // before the boundary is densified or a lattice allocated.
+        let t = std::time::Instant::now();
+        for (a, c) in [(CAR, 1e-300), ([-180.0, -90.0, 180.0, 90.0], 500.0)] {
+            let e = Grid::square(&Area::BBox(a), c).unwrap_err();
+            assert!(matches!(e, GridError::TooManyCells { .. }), "{e}");
+        }
+        assert!(t.elapsed() < std::time::Duration::from_millis(100));
+        // The estimate is close to the cells made; a budget below it refuses.
+        let kind = GridKind::Square { cell_m: 2000.0 };
+        let n = Grid::estimate_cells(&area, kind).unwrap();
+        let g = Grid::square(&area, 2000.0).unwrap();
+        assert!(
+            n >= g.len() as f64 && n < 1.05 * g.len() as f64,
+            "{n} {}",
+            g.len()
+        );
+        assert!(Grid::build(&area, kind, g.len() - 1).is_err());
+        assert_eq!(
+            Grid::build(&area, kind, n.ceil() as usize).unwrap().len(),
+            g.len()
+        );
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct HotspotRequest {
     /// Write every cell, not only cells with events or a significant result.
     #[arg(long)]
     pub all_cells: bool,
+    /// The most cells the grid may have (the server sets its own limit).
+    #[arg(skip = crate::grid::MAX_CELLS)]
+    pub max_cells: usize,
 }
 
 impl HotspotRequest {
@@ -120,6 +123,7 @@ fn run(
         seed: args.seed,
         anchor: protect.map(|p| p.anchor),
         layer: args.events.layer,
+        max_cells: args.max_cells,
     };
     args.events
         .filter

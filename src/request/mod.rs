@@ -43,22 +43,37 @@ pub fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
     crate::model::time::parse_time(s)
 }
 
-/// Parses `min_lon,min_lat,max_lon,max_lat`.
+/// Parses `min_lon,min_lat,max_lon,max_lat`: finite degrees, longitudes
+/// within [-180, 180], latitudes within [-90, 90], `min_lat < max_lat` and
+/// distinct longitudes (`min_lon > max_lon` crosses the antimeridian, which
+/// analysis grids refuse by name).
 pub fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
     let v: Vec<f64> = s
         .split(',')
         .map(|p| {
             p.trim()
                 .parse::<f64>()
-                .map_err(|_| format!("{p:?} is not a number"))
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| format!("{p:?} is not a finite number"))
         })
         .collect::<Result<_, _>>()?;
-    <[f64; 4]>::try_from(v).map_err(|v| {
+    let b = <[f64; 4]>::try_from(v).map_err(|v| {
         format!(
             "expected 4 numbers min_lon,min_lat,max_lon,max_lat, got {}",
             v.len()
         )
-    })
+    })?;
+    if b[0].abs() > 180.0 || b[2].abs() > 180.0 {
+        return Err("longitudes must be within [-180, 180]".into());
+    }
+    if b[1].abs() > 90.0 || b[3].abs() > 90.0 {
+        return Err("latitudes must be within [-90, 90]".into());
+    }
+    if b[1] >= b[3] || b[0] == b[2] {
+        return Err("the box is empty (need min_lat < max_lat and min_lon != max_lon)".into());
+    }
+    Ok(b)
 }
 
 /// Reads polygons from a GeoJSON file (FeatureCollection, Feature or geometry).
@@ -151,4 +166,27 @@ pub fn widen_bbox(bbox: [f64; 4], m: f64) -> [f64; 4] {
         (bbox[2] + dlon).min(180.0),
         (bbox[3] + dlat).min(90.0),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bbox_values_are_finite_degrees() {
+        assert_eq!(super::parse_bbox("-1,-2,3,4"), Ok([-1.0, -2.0, 3.0, 4.0]));
+        assert!(super::parse_bbox("170,-10,-170,10").is_ok());
+        for bad in [
+            "1e308,0,1,1",
+            "0,0,1e308,1",
+            "nan,0,1,1",
+            "0,0,inf,1",
+            "0,-91,1,1",
+            "-181,0,1,1",
+            "0,1,1,1",
+            "0,2,1,1",
+            "1,0,1,1",
+            "1,2,3",
+        ] {
+            assert!(super::parse_bbox(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use crate::analysis::coverage::CoverageParams;
 use crate::analysis::kde::Kernel;
 use crate::analysis::threat::ThreatParams;
 use crate::analysis::AnalysisError;
-use crate::grid::{Area, Grid};
+use crate::grid::{Area, Grid, GridKind};
 use crate::model::Layer;
 use crate::store::Store;
 use std::path::PathBuf;
@@ -33,6 +33,9 @@ pub struct GridArgs {
     /// Analysis area: a GeoJSON file of polygons (default: --bbox, else the extent of all layers).
     #[arg(long, value_name = "FILE")]
     pub area: Option<PathBuf>,
+    /// The most cells the grid may have (the server sets its own limit).
+    #[arg(skip = crate::grid::MAX_CELLS)]
+    pub max_cells: usize,
 }
 
 impl GridArgs {
@@ -62,15 +65,17 @@ impl GridArgs {
             (None, Some(b)) => Area::BBox(b),
             (None, None) => Area::BBox(store_extent(store, pad_m)?),
         };
-        Ok(if self.grid == "h3" {
-            Grid::h3(&area, self.h3_resolution).map_err(AnalysisError::from)?
-        } else {
-            match anchor {
-                Some(a) => Grid::square_anchored(&area, self.cell_km * 1000.0, a),
-                None => Grid::square(&area, self.cell_km * 1000.0),
+        let kind = if self.grid == "h3" {
+            GridKind::H3 {
+                resolution: self.h3_resolution,
             }
-            .map_err(AnalysisError::from)?
-        })
+        } else {
+            GridKind::Square {
+                cell_m: self.cell_km * 1000.0,
+            }
+        };
+        Ok(Grid::build_anchored(&area, kind, self.max_cells, anchor)
+            .map_err(AnalysisError::from)?)
     }
 }
 

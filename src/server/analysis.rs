@@ -180,6 +180,7 @@ pub fn parse<A: AnalysisRequest>(pairs: &[(String, String)]) -> Result<A, ApiErr
                 ),
             ));
         };
+        params::analysis_number(k, v)?;
         if matches!(arg.get_action(), ArgAction::SetTrue) {
             match v.as_str() {
                 "true" | "1" | "" => argv.push(format!("--{k}")),

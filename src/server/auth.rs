@@ -67,6 +67,9 @@ pub struct Access {
     cache: ResponseCache,
     analysis_permits: Semaphore,
     ingest_lock: tokio::sync::Mutex<()>,
+    /// Ingest bodies being read (separate from the request slots, so that
+    /// slow uploads cannot hold them all).
+    ingest_reads: Semaphore,
     /// Settings for handlers.
     pub settings: Settings,
 }
@@ -113,6 +116,7 @@ impl Access {
             cache: ResponseCache::new(cfg.cache.entries, cfg.cache.bytes),
             analysis_permits: Semaphore::new(cfg.limits.analysis_concurrency),
             ingest_lock: tokio::sync::Mutex::new(()),
+            ingest_reads: Semaphore::new(cfg.limits.ingest_concurrency),
             settings: Settings {
                 paging: cfg.paging.clone(),
                 limits: cfg.limits.clone(),
@@ -122,15 +126,22 @@ impl Access {
         })
     }
 
-    /// Runs blocking store work on the blocking pool.
+    /// Runs blocking store work on the blocking pool. The work runs under a
+    /// [`crate::cancel`] token cancelled when this future is dropped (the
+    /// request timed out or its connection closed), so analyses stop
+    /// instead of computing for nobody.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&*store))
+        let token = crate::cancel::Token::new();
+        let guard = token.cancel_on_drop();
+        let r = tokio::task::spawn_blocking(move || crate::cancel::scope(token, || f(&*store)))
             .await
-            .map_err(|e| ApiError::internal(format!("store task failed: {e}")))
+            .map_err(|e| ApiError::internal(format!("store task failed: {e}")));
+        guard.disarm();
+        r
     }
 
     /// The store's data version.
@@ -403,6 +414,8 @@ impl Caller {
             min_cell_km: limits.min_cell_km,
             max_h3_resolution: limits.max_h3_resolution,
             max_permutations: limits.max_permutations,
+            max_cells: limits.max_cells,
+            max_output_cells: limits.max_output_cells,
         };
         let plan = self
             .access
@@ -446,6 +459,25 @@ impl Caller {
                     .await?
             })
             .await
+    }
+
+    /// Checks the caller may ingest into `layer` (403 otherwise).
+    pub fn may_ingest(&self, layer: Layer) -> Result<(), ApiError> {
+        self.access
+            .gate
+            .may_ingest(&self.principal, layer)
+            .map_err(forbidden)
+    }
+
+    /// A slot for reading an ingest body: 503 at once when
+    /// `ingest_concurrency` bodies are already being read.
+    pub fn ingest_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.access.ingest_reads.try_acquire().map_err(|_| {
+            ApiError::unavailable(format!(
+                "{} ingest bodies are being received; try again shortly",
+                self.access.settings.limits.ingest_concurrency
+            ))
+        })
     }
 
     /// Ingests a GeoJSON Feature or FeatureCollection into `layer`, all or
@@ -524,7 +556,9 @@ pub fn counted(mut r: Response, n: u64) -> Response {
 }
 
 /// The middleware: bearer token -> principal, 401 without one (but for
-/// `/health`), then one audit record per request.
+/// `/health`), the ingest right before any body is read, then one audit
+/// record per request, refusals included (401 with a null token and a
+/// reason; 403, 413 and 503 with the token's name).
 pub async fn authenticate(
     State(access): State<Arc<Access>>,
     mut req: Request,
@@ -534,8 +568,13 @@ pub async fn authenticate(
     if path == "/health" {
         return next.run(req).await;
     }
-    let params = req.uri().query().unwrap_or("").to_string();
-    let endpoint = format!("{} {path}", req.method());
+    let is_secret = |v: &str| access.principal(v.as_bytes()).is_some();
+    let params = super::redact::query(req.uri().query().unwrap_or(""), &is_secret);
+    let endpoint = format!(
+        "{} {}",
+        req.method(),
+        super::redact::path(&path, &is_secret)
+    );
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -550,30 +589,95 @@ pub async fn authenticate(
         .as_deref()
         .and_then(|s| access.principal(s.as_bytes()));
     let Some(principal) = principal else {
-        let detail = if bearer.is_some() {
-            "the bearer token is not valid"
+        let (detail, reason) = if bearer.is_some() {
+            ("the bearer token is not valid", "unknown token")
         } else {
-            "a bearer token is required (Authorization: Bearer <token>)"
+            (
+                "a bearer token is required (Authorization: Bearer <token>)",
+                "missing token",
+            )
         };
+        access.audit(&AuditRecord {
+            time: chrono::Utc::now(),
+            token: None,
+            role: None,
+            reason: Some(reason),
+            endpoint: &endpoint,
+            params: &params,
+            status: 401,
+            returned: 0,
+        });
         tracing::info!(%endpoint, "401: {detail}");
         return ApiError::unauthorized(detail).into_response();
     };
-    req.extensions_mut().insert(Caller {
-        access: access.clone(),
-        principal: principal.clone(),
+    // Ingest rights are checked here, before the handler reads (or waits
+    // for) a byte of the body: a token without them must not hold a
+    // request slot with a slow upload.
+    let refused = ingest_layer(req.method(), &path).and_then(|layer| {
+        access
+            .gate
+            .may_ingest(&principal, layer)
+            .err()
+            .map(forbidden)
     });
-    let response = next.run(req).await;
+    let response = match refused {
+        Some(e) => e.into_response(),
+        None => {
+            req.extensions_mut().insert(Caller {
+                access: access.clone(),
+                principal: principal.clone(),
+            });
+            next.run(req).await
+        }
+    };
     let returned = response.extensions().get::<Returned>().map_or(0, |r| r.0);
     let status = response.status().as_u16();
     access.audit(&AuditRecord {
         time: chrono::Utc::now(),
-        token: &principal.name,
-        role: principal.role,
+        token: Some(&principal.name),
+        role: Some(principal.role),
+        reason: None,
         endpoint: &endpoint,
         params: &params,
         status,
         returned: returned as usize,
     });
-    tracing::info!(token = %principal.name, role = %principal.role, path = %path, status, returned, "request");
+    tracing::info!(token = %principal.name, role = %principal.role, endpoint = %endpoint, status, returned, "request");
     response
+}
+
+/// The layer a request ingests into (`POST /collections/{id}/items` with a
+/// known layer), if it is an ingest.
+fn ingest_layer(method: &axum::http::Method, path: &str) -> Option<Layer> {
+    if method != axum::http::Method::POST {
+        return None;
+    }
+    let id = path
+        .strip_prefix("/collections/")?
+        .strip_suffix("/items")?
+        .trim_end_matches('/');
+    Layer::ALL.into_iter().find(|l| l.name() == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingests_are_recognised_from_method_and_path() {
+        use axum::http::Method;
+        assert_eq!(
+            ingest_layer(&Method::POST, "/collections/incidents/items"),
+            Some(Layer::Incidents)
+        );
+        assert_eq!(
+            ingest_layer(&Method::GET, "/collections/incidents/items"),
+            None
+        );
+        assert_eq!(ingest_layer(&Method::POST, "/collections/nope/items"), None);
+        assert_eq!(
+            ingest_layer(&Method::POST, "/collections/incidents/items/x"),
+            None
+        );
+    }
 }

@@ -5,7 +5,7 @@
 //! listen = "127.0.0.1:8080"
 //! store = "jointmap.gpkg"
 //! audit_log = "jointmap-audit.ndjson"
-//! # public_url = "https://jointmap.example.org"   # base of links; default from the Host header
+//! # public_url = "https://jointmap.example.org"   # base of links; required unless listen is loopback
 //!
 //! [limits]
 //! body_bytes = 65536            # any request but ingest
@@ -19,6 +19,10 @@
 //! max_permutations = 999
 //! min_cell_km = 0.5
 //! max_h3_resolution = 9
+//! max_cells = 400000            # cells of one analysis grid (estimated before it is built)
+//! max_output_cells = 50000      # the same with all-cells=true (every cell written)
+//! ingest_body_timeout_s = 30    # an ingest body must arrive within this
+//! ingest_concurrency = 4        # ingest bodies read at once (more: 503)
 //!
 //! [paging]
 //! default_limit = 100
@@ -57,7 +61,9 @@ pub struct Config {
     pub store: PathBuf,
     /// Append-only audit log (JSON lines); none: audit records go to the log only.
     pub audit_log: Option<PathBuf>,
-    /// Base URL for links (`https://host/prefix`); default: `http://<Host header>`.
+    /// Base URL for links (`https://host/prefix`). Required when `listen`
+    /// is not a loopback address; default `http://<listen address>`. Links
+    /// never come from the request's `Host` header, which the client picks.
     pub public_url: Option<String>,
     /// Request limits.
     pub limits: Limits,
@@ -97,6 +103,18 @@ pub struct Limits {
     pub min_cell_km: f64,
     /// Finest `h3-resolution` an analysis request may ask for.
     pub max_h3_resolution: u8,
+    /// Most cells of one analysis grid, for every role: estimated from the
+    /// analysis area before the grid is built (400 beyond).
+    pub max_cells: usize,
+    /// The same when every cell is written (`all-cells=true`; the smaller
+    /// of the two applies): a written cell costs about 15 times the memory
+    /// of a computed one.
+    pub max_output_cells: usize,
+    /// Seconds an ingest body may take to arrive (408 beyond).
+    pub ingest_body_timeout_s: u64,
+    /// Ingest bodies read at once; more are refused at once (503), so that
+    /// slow uploads cannot take every request slot.
+    pub ingest_concurrency: usize,
 }
 
 impl Default for Limits {
@@ -113,6 +131,10 @@ impl Default for Limits {
             max_permutations: 999,
             min_cell_km: 0.5,
             max_h3_resolution: 9,
+            max_cells: 400_000,
+            max_output_cells: 50_000,
+            ingest_body_timeout_s: 30,
+            ingest_concurrency: 4,
         }
     }
 }
@@ -236,6 +258,7 @@ impl Config {
             ("JOINTMAP_MAX_BODY", &mut l.body_bytes),
             ("JOINTMAP_MAX_INGEST_BODY", &mut l.ingest_body_bytes),
             ("JOINTMAP_CONCURRENCY", &mut l.concurrency),
+            ("JOINTMAP_MAX_CELLS", &mut l.max_cells),
             ("JOINTMAP_ANALYSIS_CONCURRENCY", &mut l.analysis_concurrency),
             ("JOINTMAP_CACHE_ENTRIES", &mut self.cache.entries),
             ("JOINTMAP_PAGE_LIMIT", &mut self.paging.default_limit),
@@ -274,18 +297,33 @@ impl Config {
                 "limits: concurrency and analysis_concurrency must be at least 1".into(),
             ));
         }
-        if l.request_timeout_s == 0 || l.analysis_timeout_s == 0 {
+        if l.request_timeout_s == 0 || l.analysis_timeout_s == 0 || l.ingest_body_timeout_s == 0 {
             return Err(ConfigError("limits: timeouts must be at least 1 s".into()));
+        }
+        if l.ingest_concurrency == 0 {
+            return Err(ConfigError(
+                "limits: ingest_concurrency must be at least 1".into(),
+            ));
+        }
+        if !(1..=crate::grid::MAX_CELLS).contains(&l.max_cells) || l.max_output_cells == 0 {
+            return Err(ConfigError(format!(
+                "limits: max_cells must be in 1..={} and max_output_cells at least 1",
+                crate::grid::MAX_CELLS
+            )));
         }
         if !(l.min_cell_km.is_finite() && l.min_cell_km > 0.0) {
             return Err(ConfigError("limits: min_cell_km must be positive".into()));
         }
-        if let Some(u) = &self.public_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
+        match &self.public_url {
+            Some(u) => check_public_url(u)?,
+            None if !addr.ip().is_loopback() => {
                 return Err(ConfigError(format!(
-                    "public_url {u:?} must start with http:// or https://"
-                )));
+                    "public_url is required when listening on {addr}, a non-loopback address: \
+                     links are built from it, never from the client's Host header \
+                     (set public_url or JOINTMAP_PUBLIC_URL, e.g. https://map.example.org)"
+                )))
             }
+            None => {}
         }
         let mut names = std::collections::HashSet::new();
         let mut hashes = std::collections::HashSet::new();
@@ -316,6 +354,29 @@ impl Config {
         }
         Ok(addr)
     }
+}
+
+/// A base URL for links: `http://` or `https://`, a host, an optional path;
+/// no query, fragment, user information, spaces or control characters.
+fn check_public_url(u: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| Err(ConfigError(format!("public_url {u:?}: {why}")));
+    let Some(rest) = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+    else {
+        return bad("must start with http:// or https://");
+    };
+    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("has spaces or control characters");
+    }
+    if u.contains(['?', '#', '@', '"', '<', '>', '\\']) {
+        return bad("must be a plain base URL (no query, fragment or user information)");
+    }
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return bad("has no host");
+    }
+    Ok(())
 }
 
 /// Parses 64 hex digits.
@@ -385,6 +446,56 @@ mod tests {
             .unwrap_err()
             .0
             .contains("JOINTMAP_CONCURRENCY"));
+    }
+
+    #[test]
+    fn public_url_is_required_off_loopback_and_must_be_plain() {
+        let mut c = Config {
+            listen: "0.0.0.0:8080".into(),
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("public_url") && e.contains("Host"), "{e}");
+        c.public_url = Some("https://map.example.org/jointmap/".into());
+        assert!(c.validate().is_ok());
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://x/?q=1",
+            "https://u@evil.example",
+            "https://x/#f",
+        ] {
+            c.public_url = Some(bad.into());
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        for local in ["127.0.0.1:0", "[::1]:8080"] {
+            let c = Config {
+                listen: local.into(),
+                ..Config::default()
+            };
+            assert!(c.validate().is_ok(), "{local}");
+        }
+    }
+
+    #[test]
+    fn availability_limits_are_checked() {
+        let ok = Config::default();
+        assert!(ok.validate().is_ok());
+        for text in [
+            "[limits]\nmax_cells = 0",
+            "[limits]\nmax_cells = 100000000",
+            "[limits]\nmax_output_cells = 0",
+            "[limits]\ningest_concurrency = 0",
+            "[limits]\ningest_body_timeout_s = 0",
+        ] {
+            let c = Config::from_toml(text).unwrap();
+            assert!(c.validate().is_err(), "{text}");
+        }
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "JOINTMAP_MAX_CELLS").then(|| "1000".into()))
+            .unwrap();
+        assert_eq!(c.limits.max_cells, 1000);
     }
 
     #[test]

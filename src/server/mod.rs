@@ -7,7 +7,8 @@
 //! - `ingest.rs`: `POST .../items` through validation and the ownership rules;
 //! - [`ogc`] and [`openapi`]: OGC API - Features Part 1 (core, GeoJSON, OAS 3.0);
 //! - [`analysis`]: `/analysis/*`, parameters parsed by the CLI's own grammar;
-//! - [`view`], [`params`], [`cache`], [`problem`]: the pieces under them.
+//! - [`view`], [`params`], [`cache`], [`problem`], [`redact`]: the pieces
+//!   under them.
 //!
 //! The server uses the store only through the [`Store`] trait; blocking store
 //! work runs on tokio's blocking pool.
@@ -21,6 +22,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod problem;
+pub mod redact;
 pub mod view;
 
 pub use config::Config;
@@ -75,19 +77,23 @@ pub fn router(access: Arc<Access>) -> Router {
                 .layer(DefaultBodyLimit::max(ingest_max)),
         )
         .route("/collections/{id}/items/{fid}", get(ogc::item));
+    // Outermost last. Authentication wraps the timeout and the body limit
+    // so that their 503 and 413 answers are audited like any other; it
+    // refuses (401, or 403 for an ingest without the right) before any
+    // body is read, so a refused request holds a slot only for that long.
     analysis::routes(routes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_max))
+        .layer(middleware::from_fn_with_state(limits.clone(), timeout))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            ingest_max.max(body_max),
+        ))
         .layer(middleware::from_fn_with_state(
             access.clone(),
             auth::authenticate,
         ))
-        .layer(middleware::from_fn_with_state(limits.clone(), timeout))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.concurrency,
-        ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            ingest_max.max(body_max),
         ))
         .layer(middleware::from_fn(problemize))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
@@ -144,6 +150,7 @@ async fn problemize(req: Request, next: Next) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
         StatusCode::NOT_FOUND => ("not-found", "Not found"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
+        StatusCode::REQUEST_TIMEOUT => ("request-timeout", "Request timeout"),
         s if s.is_server_error() => ("internal", "Internal error"),
         _ => ("bad-request", "Bad request"),
     };
@@ -259,7 +266,6 @@ pub async fn shutdown_signal() {
 /// (builds its own multi-threaded runtime).
 pub fn run(cfg: &Config, store: Arc<dyn Store>) -> Result<(), ServerError> {
     let addr = cfg.validate()?;
-    let access = Arc::new(Access::new(cfg, store)?);
     let limits = cfg.limits.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -273,6 +279,11 @@ pub fn run(cfg: &Config, store: Arc<dyn Store>) -> Result<(), ServerError> {
         let local = listener
             .local_addr()
             .map_err(|e| ServerError::Io(e.to_string()))?;
+        // Links without a public_url name the address actually bound (port 0
+        // picks one).
+        let mut cfg = cfg.clone();
+        cfg.listen = local.to_string();
+        let access = Arc::new(Access::new(&cfg, store)?);
         tracing::info!(%local, "listening");
         eprintln!("jointmap: listening on http://{local}");
         serve(listener, router(access), &limits, shutdown_signal()).await;

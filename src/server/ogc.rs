@@ -47,22 +47,15 @@ pub fn layer(id: &str) -> Result<Layer, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no collection {id:?}")))
 }
 
-/// Base URL of links: the configured public URL, else from the Host header.
-pub fn base(caller: &Caller, headers: &HeaderMap) -> String {
-    if let Some(u) = &caller.settings().public_url {
-        return u.trim_end_matches('/').to_string();
+/// Base URL of links: the configured public URL, else the address the
+/// server listens on (only allowed on loopback). Never the `Host` header: a
+/// client (or anything between) could point links at another site.
+pub fn base(caller: &Caller) -> String {
+    let s = caller.settings();
+    match &s.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{}", s.listen),
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() < 256
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
-        })
-        .unwrap_or(&caller.settings().listen);
-    format!("http://{host}")
 }
 
 /// Refuses an `Accept` header that excludes JSON (406).
@@ -107,7 +100,7 @@ pub async fn landing(
 ) -> Result<Response, ApiError> {
     params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
     negotiate(&headers)?;
-    let b = base(&caller, &headers);
+    let b = base(&caller);
     let doc = json!({
         "title": "jointmap",
         "description": "Joint human-rights / military protection map: incidents, sightings, patrols, bases and civilian sites, shown on a need-to-know basis.",
@@ -172,7 +165,7 @@ pub async fn collections(
 ) -> Result<Response, ApiError> {
     params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
     negotiate(&headers)?;
-    let b = base(&caller, &headers);
+    let b = base(&caller);
     let mut list = Vec::new();
     for layer in caller.collections() {
         list.push(collection_doc(&caller, &b, layer).await?);
@@ -195,7 +188,7 @@ pub async fn collection(
     negotiate(&headers)?;
     let layer = layer(&id)?;
     caller.may_see(layer)?;
-    let b = base(&caller, &headers);
+    let b = base(&caller);
     Ok(json_response(
         &collection_doc(&caller, &b, layer).await?,
         JSON,
@@ -240,7 +233,7 @@ pub async fn items(
         &|n| caller.hidden(layer, n),
     )?;
     let page = caller.items(layer, query).await?;
-    let b = base(&caller, &headers);
+    let b = base(&caller);
     let href = format!("{b}/collections/{id}/items");
     // `self` is this request as it came, cursor included.
     let this = match &q {
@@ -312,7 +305,7 @@ pub async fn item(
     negotiate(&headers)?;
     let bytes = caller.item(layer, &fid).await?;
     let mut v: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-    let b = base(&caller, &headers);
+    let b = base(&caller);
     let enc: String = form_urlencoded::byte_serialize(fid.as_bytes()).collect();
     let enc = enc.replace('+', "%20");
     v["links"] = json!([
@@ -332,13 +325,16 @@ pub async fn item(
     Ok(counted(json_response(&v, GEOJSON), 1))
 }
 
-/// `POST /collections/{id}/items`: a Feature or FeatureCollection, all or nothing.
+/// `POST /collections/{id}/items`: a Feature or FeatureCollection, all or
+/// nothing. The right to ingest was checked before the body (see
+/// [`super::auth::authenticate`]); the body is read here, in one of
+/// `ingest_concurrency` slots and within `ingest_body_timeout_s`.
 pub async fn ingest(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
     let layer = layer(&id)?;
@@ -360,6 +356,25 @@ pub async fn ingest(
             format!("Content-Type {ct:?}: send application/geo+json"),
         ));
     }
+    caller.may_ingest(layer)?;
+    let body = {
+        let _reading = caller.ingest_slot()?;
+        let secs = caller.settings().limits.ingest_body_timeout_s;
+        let read = <Bytes as axum::extract::FromRequest<()>>::from_request(request, &());
+        match tokio::time::timeout(std::time::Duration::from_secs(secs), read).await {
+            Ok(Ok(body)) => body,
+            // Too large (413) or broken: the extractor's own answer.
+            Ok(Err(rejection)) => return Ok(rejection.into_response()),
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request-timeout",
+                    "Request timeout",
+                    format!("the request body did not arrive within {secs} s"),
+                ))
+            }
+        }
+    };
     let report = caller.ingest(layer, body).await?;
     // No created/updated split: it would say whether an id was in use
     // (docs/security.md). The server's log keeps it.
@@ -370,7 +385,7 @@ pub async fn ingest(
     });
     let mut r = json_response(&doc, JSON);
     *r.status_mut() = StatusCode::CREATED;
-    let b = base(&caller, &headers);
+    let b = base(&caller);
     if let Ok(v) = HeaderValue::from_str(&format!("{b}/collections/{id}/items")) {
         r.headers_mut().insert(header::LOCATION, v);
     }

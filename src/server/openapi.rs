@@ -9,7 +9,6 @@ use super::params;
 use super::problem::ApiError;
 use crate::model::{FieldKind, Layer};
 use axum::extract::RawQuery;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
@@ -296,13 +295,9 @@ pub fn document(caller: &Caller, base: &str) -> Value {
 }
 
 /// `GET /api`
-pub async fn api(
-    caller: Caller,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn api(caller: Caller, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     params::check_plain(&params::pairs(q.as_deref()), params::COMMON)?;
-    let b = ogc::base(&caller, &headers);
+    let b = ogc::base(&caller);
     let doc = document(&caller, &b);
     Ok(ogc::respond(
         serde_json::to_vec(&doc).unwrap_or_default(),

@@ -45,6 +45,50 @@ pub fn check_f(v: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Longest distance a `*-km` analysis parameter may give: half the
+/// equator (no two points on Earth are further apart).
+pub const MAX_KM: f64 = 20_038.0;
+
+/// Longest duration a `*-days` analysis parameter may give (a century).
+pub const MAX_DAYS: f64 = 36_525.0;
+
+/// Checks a numeric analysis parameter before the request grammar parses it:
+/// each comma-separated number must be finite, a distance (`*-km`) at most
+/// [`MAX_KM`], a duration (`*-days`) at most [`MAX_DAYS`], anything else but
+/// the seed at most 1e9 in size. The grammar then checks each parameter's
+/// own domain; this keeps absurd values (`cell-km=1e-300` aside, which the
+/// cell budget refuses) from reaching the analyses at all.
+pub fn analysis_number(name: &str, value: &str) -> Result<(), ApiError> {
+    if name == "seed" {
+        return Ok(());
+    }
+    for piece in value.split(',') {
+        let Ok(x) = piece.trim().parse::<f64>() else {
+            continue; // not a number: the grammar names the problem
+        };
+        let (max, unit) = if name.ends_with("-km") {
+            (MAX_KM, " km")
+        } else if name.ends_with("-days") {
+            (MAX_DAYS, " days")
+        } else {
+            (1e9, "")
+        };
+        if !x.is_finite() {
+            return Err(ApiError::param(
+                name,
+                format!("{piece:?} is not a finite number"),
+            ));
+        }
+        if x.abs() > max {
+            return Err(ApiError::param(
+                name,
+                format!("{piece} is out of range (at most {max}{unit})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parsed items query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemsQuery {
@@ -291,6 +335,31 @@ mod tests {
         assert_eq!(limit("10", 100).unwrap(), 10);
         for l in ["0", "101", "-1", "1.5", ""] {
             assert_eq!(limit(l, 100).unwrap_err().extra["parameter"], "limit");
+        }
+    }
+
+    #[test]
+    fn absurd_analysis_numbers_are_refused_by_name() {
+        for (k, v) in [
+            ("cell-km", "NaN"),
+            ("cell-km", "inf"),
+            ("bandwidth-km", "1e308"),
+            ("corridor-foot-km", "40000"),
+            ("eps-days", "1e6"),
+            ("likelihood-breaks", "1,2,inf,8"),
+            ("window-days", "-1e300"),
+            ("min-points", "1e12"),
+        ] {
+            let e = analysis_number(k, v).unwrap_err();
+            assert_eq!(e.extra["parameter"], k, "{k}={v}");
+        }
+        for (k, v) in [
+            ("cell-km", "5"),
+            ("seed", "18446744073709551615"),
+            ("kernel", "quartic"),
+            ("likelihood-breaks", "1,2,4,8"),
+        ] {
+            assert!(analysis_number(k, v).is_ok(), "{k}={v}");
         }
     }
 

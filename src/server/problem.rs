@@ -130,6 +130,42 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// 400 for a grid over the server's cell budget, naming the grid parameter
+/// and the limit (`max_cells`, also given as `limit` and `max_cells`).
+pub fn too_many_cells(kind: crate::grid::GridKind, estimate: f64, max_cells: usize) -> ApiError {
+    use crate::grid::GridKind;
+    let (name, advice) = match kind {
+        GridKind::Square { cell_m } => (
+            "cell-km",
+            format!(
+                "{} km cells would make about {estimate:.0} cells over the analysis area",
+                cell_m / 1000.0
+            ),
+        ),
+        GridKind::H3 { resolution } => (
+            "h3-resolution",
+            format!(
+                "H3 resolution {resolution} would make about {estimate:.0} cells over the analysis area"
+            ),
+        ),
+    };
+    let mut e = ApiError::param(
+        name,
+        format!(
+            "{advice}, more than this server's limit of {max_cells} cells per request \
+             (max_cells; max_output_cells with all-cells=true): use {} or a smaller bbox",
+            if name == "cell-km" {
+                "larger cells"
+            } else {
+                "a coarser resolution"
+            }
+        ),
+    );
+    e.extra.insert("limit".into(), Value::from("max_cells"));
+    e.extra.insert("max_cells".into(), Value::from(max_cells));
+    e
+}
+
 /// Maps a library error to a problem: the caller's fault is 400 naming the
 /// parameter, anything else 500.
 pub fn from_crate(e: crate::Error) -> ApiError {
@@ -141,6 +177,15 @@ pub fn from_crate(e: crate::Error) -> ApiError {
             name,
             reason,
         })) => ApiError::param(name, reason),
+        crate::Error::Analysis(AnalysisError::Grid(GridError::TooManyCells {
+            kind,
+            estimate,
+            max_cells,
+        })) => too_many_cells(kind, estimate, max_cells),
+        crate::Error::Analysis(AnalysisError::Cancelled(_))
+        | crate::Error::Analysis(AnalysisError::Grid(GridError::Cancelled(_))) => {
+            ApiError::unavailable("the analysis was cancelled: it took too long")
+        }
         crate::Error::Model(m) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid-parameter",

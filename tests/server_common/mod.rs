@@ -192,6 +192,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// GET with a token (or none).
     pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
         request(&self.addr, "GET", path, token, &[], None)
@@ -312,7 +317,8 @@ pub fn request(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> Resp {
+/// Parses a raw HTTP/1.1 response.
+pub fn parse_response(raw: &[u8]) -> Resp {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
