@@ -34,28 +34,9 @@ pub enum Error {
     /// Analysis failed (bad parameters, store errors).
     #[error(transparent)]
     Analysis(#[from] analysis::AnalysisError),
-    /// The server could not start (configuration, address).
-    #[error(transparent)]
-    Server(#[from] server::ServerError),
     /// A model-level problem outside ingest (e.g. an unknown layer name).
     #[error(transparent)]
     Model(#[from] model::ModelError),
 }
 
-impl Error {
-    /// Process exit code for this error: 2 for bad input, 1 for internal failures.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Ingest(e) if e.is_bad_input() => 2,
-            Error::Model(_) => 2,
-            Error::Server(server::ServerError::Config(_)) => 2,
-            Error::Store(e) if e.is_bad_input() => 2,
-            Error::Analysis(analysis::AnalysisError::InvalidParameter { .. }) => 2,
-            Error::Analysis(analysis::AnalysisError::Grid(_)) => 2,
-            _ => 1,
-        }
-    }
-}
-
-/// Crate result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -20,8 +20,8 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             let code = e
-                .downcast_ref::<jointmap::Error>()
-                .map_or(1, jointmap::Error::exit_code);
+                .downcast_ref::<jointmap::cli::CliError>()
+                .map_or(1, jointmap::cli::CliError::exit_code);
             ExitCode::from(code as u8)
         }
     }

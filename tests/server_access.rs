@@ -273,6 +273,7 @@ fn run_seed(seed: u64) {
     cli(&path, &["ingest", "patrols", fc.to_str().unwrap()]);
     let cfg = config(dir.path(), &path, "");
     let server = Server::start(&cfg);
+    let path_store = path.clone();
     let store = GpkgStore::open(&path).unwrap();
     let gate = Gate::new(Policy::default(), None).unwrap();
     let all: BTreeMap<Layer, Vec<Feature>> = Layer::ALL
@@ -512,6 +513,40 @@ fn run_seed(seed: u64) {
             "{role_name}: the patrol of 200 hours ago counts for everyone"
         );
         // Hard checks over every body this role received.
+        // The command line's `--as-role` runs the same gate: for the same
+        // role, parameters and configuration, the same answer.
+        for (path, body) in &bodies {
+            let Some(query) = path.strip_prefix("/analysis/") else {
+                continue;
+            };
+            if query.contains("f=csv") {
+                continue;
+            }
+            let (command, params) = query.split_once('?').unwrap_or((query, ""));
+            let mut args: Vec<String> = vec![
+                command.to_string(),
+                "--as-role".into(),
+                role_name.into(),
+                "--config".into(),
+                cfg.to_str().unwrap().into(),
+            ];
+            for pair in params.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
+                args.push(if v == "true" {
+                    format!("--{k}")
+                } else {
+                    format!("--{k}={v}")
+                });
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = cli(&path_store, &args);
+            let from_cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let from_server: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(
+                from_cli, from_server,
+                "{role_name} {path}: CLI --as-role differs"
+            );
+        }
         for (path, body) in &bodies {
             if role != Role::Hr {
                 for needle in [

@@ -242,3 +242,239 @@ impl Disclosure<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::{analysis_rules, Gate, Policy, Principal, Role};
+    use crate::analysis::product::ProductGrid;
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            name: role.to_string(),
+            role,
+            ingest: vec![],
+        }
+    }
+
+    fn disclose(role: Role, reads: &[Layer], p: Product) -> Product {
+        let gate = Gate::new(Policy::default(), None).unwrap();
+        let (rules, layers) = analysis_rules(&gate, &principal(role), reads[0], reads).unwrap();
+        Disclosure {
+            rules: &rules,
+            layers: &layers,
+            field_visible: &|layer, name| gate.field_visible(&principal(role), layer, name),
+            shown: &|layer, id| layer == Layer::Bases && id == "visible-base",
+        }
+        .apply(p)
+    }
+
+    fn cell(count: u64, extra: Fields) -> Item {
+        let mut properties = vec![
+            ("cell", Field::Key("r1c1".into())),
+            (
+                "count",
+                Field::Count {
+                    layer: Layer::Incidents,
+                    n: count,
+                },
+            ),
+            ("count_sensitive", Field::Sensitive(0)),
+        ];
+        properties.extend(extra);
+        Item {
+            id: Field::Key("r1c1".into()),
+            geometry: Shape::Cell(vec![[18.0, 4.0], [18.1, 4.0], [18.1, 4.1], [18.0, 4.0]]),
+            properties,
+        }
+    }
+
+    /// The gate is structural: fields of names it has never seen are gated
+    /// by their type alone.
+    #[test]
+    fn new_fields_of_new_names_are_gated_by_type() {
+        let mut p = Product::new("future-product");
+        p.grid = Some(ProductGrid::Square(10_000.0));
+        p.items.push(cell(
+            12,
+            vec![
+                (
+                    "zz_who_did_it",
+                    Field::FieldValue {
+                        layer: Layer::Incidents,
+                        field: "perpetrator",
+                        value: "CANARY-ACTOR".into(),
+                    },
+                ),
+                (
+                    "zz_victims",
+                    Field::Members {
+                        layer: Layer::Incidents,
+                        ids: vec!["CANARY-ID".into()],
+                    },
+                ),
+                (
+                    "zz_when",
+                    Field::EventTime(1_740_998_813), // 2025-03-03T10:46:53Z
+                ),
+                ("zz_where", Field::Position([18.123456, 4.654321])),
+                (
+                    "zz_near",
+                    Field::Relation {
+                        layer: Layer::Bases,
+                        id: "visible-base".into(),
+                        value: Box::new(Field::Key("CANARY-BASE".into())),
+                    },
+                ),
+                (
+                    "zz_people",
+                    Field::Sum {
+                        layer: Layer::Sites,
+                        n: 1,
+                        value: 987_654.0,
+                    },
+                ),
+                (
+                    "zz_base",
+                    Field::Reference {
+                        prefix: "base:",
+                        layer: Layer::Bases,
+                        id: "CANARY-HIDDEN-BASE".into(),
+                    },
+                ),
+            ],
+        ));
+        // A point of one individual, a count under k, an item without a count.
+        p.items.push(Item {
+            id: Field::Key("pt".into()),
+            geometry: Shape::Point([18.5, 4.5]),
+            properties: vec![(
+                "count",
+                Field::Count {
+                    layer: Layer::Incidents,
+                    n: 20,
+                },
+            )],
+        });
+        p.items.push(cell(3, vec![]));
+        p.items.push(Item {
+            properties: vec![("zz_total", Field::Value(1.0))],
+            ..cell(0, vec![])
+        });
+        p.meta.push((
+            "zz_events",
+            Field::Count {
+                layer: Layer::Incidents,
+                n: 2,
+            },
+        ));
+        let text = format!(
+            "{:?}",
+            disclose(
+                Role::Partner,
+                &[Layer::Incidents, Layer::Sites, Layer::Bases],
+                p.clone()
+            )
+        );
+        for canary in ["CANARY", "987654", "18.123456", "10:46", "1740998813"] {
+            assert!(!text.contains(canary), "partner got {canary}: {text}");
+        }
+        let out = disclose(
+            Role::Partner,
+            &[Layer::Incidents, Layer::Sites, Layer::Bases],
+            p.clone(),
+        );
+        assert_eq!(out.items.len(), 1, "{out:?}");
+        assert_eq!(out.meta("zz_events"), Some(&Field::Null));
+        assert_eq!(out.meta("suppressed"), Some(&Field::Param(Param::Int(3))));
+        let props = &out.items[0].properties;
+        let get = |n: &str| props.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+        assert_eq!(get("zz_who_did_it"), Some(Field::Null));
+        assert_eq!(get("zz_victims"), None);
+        assert_eq!(get("zz_near"), None);
+        assert_eq!(get("zz_when"), Some(Field::Day("2025-03-03".into())));
+        assert_eq!(get("zz_base"), Some(Field::Key("base:#1".into())));
+        // jmac may see perpetrators: the same field reaches it.
+        let out = disclose(Role::Jmac, &[Layer::Incidents], p.clone());
+        let props = &out.items[0].properties;
+        assert!(props.iter().any(|(_, v)| *v
+            == Field::FieldValue {
+                layer: Layer::Incidents,
+                field: "perpetrator",
+                value: "CANARY-ACTOR".into()
+            }));
+        // Hr sees incidents in full: everything but what no role may see
+        // individually (hidden bases) reaches it.
+        let out = disclose(Role::Hr, &[Layer::Incidents], p);
+        assert_eq!(out.items.len(), 4);
+        let text = format!("{out:?}");
+        assert!(text.contains("CANARY-ID") && text.contains("18.123456"));
+        assert!(!text.contains("CANARY-HIDDEN-BASE"));
+    }
+
+    /// Grids finer than the role's minimum cell withhold every item.
+    #[test]
+    fn grids_finer_than_the_minimum_withhold_everything() {
+        let mut p = Product::new("hotspots");
+        p.grid = Some(ProductGrid::Square(5_000.0));
+        p.items.push(cell(50, vec![]));
+        let out = disclose(Role::Military, &[Layer::Incidents], p.clone());
+        assert!(out.items.is_empty());
+        assert!(out.meta("withheld").is_some());
+        p.grid = Some(ProductGrid::H3(6));
+        assert!(disclose(Role::Military, &[Layer::Incidents], p.clone())
+            .items
+            .is_empty());
+        p.grid = Some(ProductGrid::H3(5));
+        assert_eq!(
+            disclose(Role::Military, &[Layer::Incidents], p).items.len(),
+            1
+        );
+    }
+
+    /// Hulls of individual positions become whole cells of the minimum size.
+    #[test]
+    fn hulls_and_positions_are_coarsened() {
+        let mut p = Product::new("clusters");
+        let hull = vec![
+            [18.0123, 4.0345],
+            [18.2456, 4.0345],
+            [18.2456, 4.3789],
+            [18.0123, 4.0345],
+        ];
+        p.items.push(Item {
+            id: Field::Key("cluster-1".into()),
+            geometry: Shape::Hull(hull.clone()),
+            properties: vec![
+                (
+                    "count",
+                    Field::Count {
+                        layer: Layer::Incidents,
+                        n: 12,
+                    },
+                ),
+                ("count_sensitive", Field::Sensitive(0)),
+                ("centroid", Field::Position([18.1234, 4.1234])),
+            ],
+        });
+        let out = disclose(Role::Military, &[Layer::Incidents], p);
+        let Shape::Hull(ring) = &out.items[0].geometry else {
+            panic!("{:?}", out.items[0].geometry)
+        };
+        assert_eq!(ring.len(), 5);
+        let dlat = 10_000.0 / 111_320.0;
+        assert!(ring[0][0] <= 18.0123 && ring[1][0] >= 18.2456);
+        assert!(ring[0][1] <= 4.0345 && ring[2][1] >= 4.3789);
+        for p in ring {
+            assert!(!hull.contains(p));
+            let k = p[1] / dlat;
+            assert!((k - k.round()).abs() < 1e-4, "{p:?}");
+        }
+        let c = out.items[0]
+            .properties
+            .iter()
+            .find(|(k, _)| *k == "centroid")
+            .unwrap();
+        assert_ne!(c.1, Field::Position([18.1234, 4.1234]));
+    }
+}

@@ -27,12 +27,12 @@ fn h3_cell_m(res: u8) -> f64 {
 
 /// Holds a grid to the budget and coarsens it to the rules' minimum cell.
 fn restrict_grid(
-    grid: &str,
+    grid: request::surface::GridType,
     cell_km: &mut f64,
     h3_resolution: &mut u8,
     cx: &Context<'_>,
 ) -> crate::Result<()> {
-    if grid == "h3" {
+    if grid == request::surface::GridType::H3 {
         if *h3_resolution > cx.budget.max_h3_resolution {
             return Err(param(
                 "h3-resolution",
@@ -56,7 +56,7 @@ fn restrict_grid(
 
 fn restrict_grid_args(g: &mut request::surface::GridArgs, cx: &Context<'_>) -> crate::Result<()> {
     g.max_cells = cx.budget.max_cells;
-    restrict_grid(&g.grid, &mut g.cell_km, &mut g.h3_resolution, cx)
+    restrict_grid(g.grid, &mut g.cell_km, &mut g.h3_resolution, cx)
 }
 
 /// The most cells an analysis grid may have: fewer when every cell is
@@ -168,7 +168,7 @@ impl Analysis for request::hotspots::HotspotRequest {
                 format!("at most {} on this server", cx.budget.max_permutations),
             ));
         }
-        restrict_grid(&self.grid, &mut self.cell_km, &mut self.h3_resolution, cx)?;
+        restrict_grid(self.grid, &mut self.cell_km, &mut self.h3_resolution, cx)?;
         self.max_cells = cell_budget(cx, self.all_cells);
         restrict_filter(&mut self.events.filter, self.events.layer, cx)
     }

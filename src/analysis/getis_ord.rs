@@ -38,13 +38,14 @@ use rayon::prelude::*;
 const CHUNK: usize = 4096;
 
 /// How the spatial weights enter Gi* (esda's `transform`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Transform {
     /// Every neighbour and the cell itself weigh 1 (ArcGIS's fixed distance
     /// band; esda `'B'`). The default.
     #[default]
     Binary,
     /// Each row, the cell itself included, sums to 1 (esda `'R'`, GeoDa).
+    #[value(name = "row")]
     RowStandardized,
 }
 

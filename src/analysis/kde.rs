@@ -36,7 +36,7 @@ use super::AnalysisError;
 pub const GAUSSIAN_CUTOFF: f64 = 8.0;
 
 /// Kernel function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kernel {
     /// Quartic (biweight) with support radius = bandwidth, as ArcGIS and
     /// QGIS heat maps use.

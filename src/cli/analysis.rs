@@ -34,7 +34,7 @@ pub(super) fn run<A: Analysis + Clone>(
     cli: &Cli,
     req: &A,
     shell: &Shell,
-) -> crate::Result<Product> {
+) -> super::Result<Product> {
     let store = existing_store(cli)?;
     let (product, summary) = match shell.as_role {
         None => {
@@ -87,7 +87,7 @@ pub(super) fn run<A: Analysis + Clone>(
 
 impl Shell {
     /// Writes a product as GeoJSON to the output file or standard output.
-    pub fn write(&self, product: &Product) -> crate::Result<()> {
+    pub fn write(&self, product: &Product) -> super::Result<()> {
         super::Output {
             output: self.output.clone(),
         }
@@ -111,7 +111,7 @@ pub struct Args<R: clap::Args> {
 pub(super) fn command<R: Analysis + Clone + clap::Args>(
     cli: &Cli,
     args: &Args<R>,
-) -> crate::Result<()> {
+) -> super::Result<()> {
     let product = run(cli, &args.request, &args.shell)?;
     args.shell.write(&product)
 }

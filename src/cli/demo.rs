@@ -29,11 +29,11 @@ pub struct Args {
 }
 
 /// Serves the demo store with one fresh token per role, printed once.
-fn serve(cli: &Cli, addr: &str) -> crate::Result<()> {
+fn serve(cli: &Cli, addr: &str) -> super::Result<()> {
     use crate::server::config::{new_secret, sha256, to_hex, TokenConfig};
     use crate::server::{Config, ServerError};
     let cfg_err =
-        |e: crate::server::config::ConfigError| crate::Error::Server(ServerError::Config(e.0));
+        |e: crate::server::config::ConfigError| super::CliError::Server(ServerError::Config(e.0));
     let mut cfg = Config {
         listen: addr.to_string(),
         store: cli.store.clone(),
@@ -77,7 +77,7 @@ fn serve(cli: &Cli, addr: &str) -> crate::Result<()> {
     Ok(())
 }
 
-pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let cfg = DemoConfig {
         seed: args.seed,
         incidents: args.incidents as usize,

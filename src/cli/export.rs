@@ -28,7 +28,7 @@ pub struct Args {
     pub ndjson: bool,
 }
 
-pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let store = existing_store(cli)?;
     let query = Query {
         bbox: args.bbox,

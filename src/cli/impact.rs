@@ -18,7 +18,7 @@ pub struct Args {
     pub csv: Option<PathBuf>,
 }
 
-pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let product = super::analysis::run(cli, &args.request, &args.shell)?;
     if let Some(path) = &args.csv {
         let (csv, _) = crate::request::impact::table_csv(&product);

@@ -29,7 +29,7 @@ pub struct Args {
     pub mapping: Option<PathBuf>,
 }
 
-pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let preset = match (&args.preset, &args.mapping) {
         (Some(name), _) => Some(Preset::builtin(name).ok_or_else(|| IngestError::Mapping {
             path: name.clone(),

@@ -12,7 +12,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     // Indexes are built per layer as summary() needs them.
     let store = super::existing_store(cli)?;
     let summaries = Layer::ALL

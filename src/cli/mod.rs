@@ -122,8 +122,74 @@ pub enum Command {
     Token(serve::TokenArgs),
 }
 
+/// What a command can fail with: the library's errors, and the server's
+/// (which the library's error does not wrap: serving is the command
+/// line's business).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The library failed.
+    #[error(transparent)]
+    Jointmap(#[from] crate::Error),
+    /// The server could not start (configuration, address).
+    #[error(transparent)]
+    Server(#[from] crate::server::ServerError),
+}
+
+/// The result of a command.
+pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError::Jointmap(e.into())
+    }
+}
+
+impl From<crate::access::AccessError> for CliError {
+    fn from(e: crate::access::AccessError) -> Self {
+        CliError::Jointmap(e.into())
+    }
+}
+
+impl From<crate::ingest::IngestError> for CliError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        CliError::Jointmap(e.into())
+    }
+}
+
+impl From<crate::analysis::AnalysisError> for CliError {
+    fn from(e: crate::analysis::AnalysisError) -> Self {
+        CliError::Jointmap(e.into())
+    }
+}
+
+impl From<crate::model::ModelError> for CliError {
+    fn from(e: crate::model::ModelError) -> Self {
+        CliError::Jointmap(e.into())
+    }
+}
+
+impl CliError {
+    /// The process's exit code: 2 for bad input (data, parameters,
+    /// configuration), 1 for internal failures.
+    pub fn exit_code(&self) -> i32 {
+        use crate::Error;
+        match self {
+            CliError::Server(crate::server::ServerError::Config(_)) => 2,
+            CliError::Server(_) => 1,
+            CliError::Jointmap(e) => match e {
+                Error::Ingest(e) if e.is_bad_input() => 2,
+                Error::Model(_) => 2,
+                Error::Store(e) if e.is_bad_input() => 2,
+                Error::Analysis(crate::analysis::AnalysisError::InvalidParameter { .. }) => 2,
+                Error::Analysis(crate::analysis::AnalysisError::Grid(_)) => 2,
+                _ => 1,
+            },
+        }
+    }
+}
+
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> crate::Result<()> {
+pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Ingest(a) => ingest::run(&cli, a),
         Command::Layers(a) => layers::run(&cli, a),
@@ -160,7 +226,7 @@ fn progress_bar(quiet: bool, total: u64, what: &str) -> indicatif::ProgressBar {
 
 /// The store for commands that only read: it must exist (a mistyped path
 /// would otherwise create an empty store and report nothing).
-pub(crate) fn existing_store(cli: &Cli) -> crate::Result<crate::store::GpkgStore> {
+pub(crate) fn existing_store(cli: &Cli) -> Result<crate::store::GpkgStore> {
     if !cli.store.exists() {
         return Err(crate::store::StoreError::Invalid {
             path: cli.store.display().to_string(),
@@ -183,7 +249,7 @@ pub struct Output {
 
 impl Output {
     /// Writes a result to the output file or standard output.
-    pub fn write(&self, value: &serde_json::Value) -> crate::Result<()> {
+    pub fn write(&self, value: &serde_json::Value) -> Result<()> {
         use std::io::Write;
         let io =
             |e: std::io::Error| crate::store::StoreError::Aborted(format!("writing output: {e}"));

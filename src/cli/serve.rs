@@ -34,11 +34,11 @@ pub struct TokenArgs {
     pub role: String,
 }
 
-fn config_error(e: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Server(ServerError::Config(e.to_string()))
+fn config_error(e: impl std::fmt::Display) -> super::CliError {
+    super::CliError::Server(ServerError::Config(e.to_string()))
 }
 
-pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
+pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let mut cfg = Config::load(args.config.as_deref()).map_err(config_error)?;
     // --store (or JOINTMAP_STORE, already applied) wins over the file when given.
     if cli.store != std::path::Path::new("jointmap.gpkg") {
@@ -63,7 +63,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> crate::Result<()> {
     Ok(())
 }
 
-pub(super) fn token(args: &TokenArgs) -> crate::Result<()> {
+pub(super) fn token(args: &TokenArgs) -> super::Result<()> {
     use crate::server::config::{new_secret, sha256, to_hex};
     let secret = if args.stdin {
         let mut s = String::new();

@@ -1,6 +1,7 @@
 //! The hotspot request (`jointmap hotspots`, `/analysis/hotspots`).
 
 use super::events::EventArgs;
+use super::surface::GridType;
 use super::{positive_km, read_area, Outcome, Protect};
 use crate::analysis::fdr::HotspotClass;
 use crate::analysis::getis_ord::Transform;
@@ -17,8 +18,8 @@ pub struct HotspotRequest {
     #[command(flatten)]
     pub events: EventArgs,
     /// Grid: square (equal-area, --cell-km) or h3 (hexagons, --h3-resolution).
-    #[arg(long, default_value = "square", value_parser = ["square", "h3"])]
-    pub grid: String,
+    #[arg(long, value_enum, default_value_t = GridType::Square)]
+    pub grid: GridType,
     /// Square cell size in km.
     #[arg(long, default_value_t = 5.0)]
     pub cell_km: f64,
@@ -29,8 +30,8 @@ pub struct HotspotRequest {
     #[arg(long, value_name = "FILE")]
     pub area: Option<PathBuf>,
     /// Density kernel: quartic (as QGIS and ArcGIS) or gaussian.
-    #[arg(long, default_value = "quartic", value_parser = ["quartic", "gaussian"])]
-    pub kernel: String,
+    #[arg(long, value_enum, default_value_t = Kernel::Quartic)]
+    pub kernel: Kernel,
     /// Kernel bandwidth in km (default: a rule of thumb from the data, reported in the output).
     #[arg(long)]
     pub bandwidth_km: Option<f64>,
@@ -41,8 +42,8 @@ pub struct HotspotRequest {
     #[arg(long)]
     pub knn: Option<usize>,
     /// Gi* weights: binary or row (row-standardised).
-    #[arg(long, default_value = "binary", value_parser = ["binary", "row"])]
-    pub transform: String,
+    #[arg(long, value_enum, default_value_t = Transform::Binary)]
+    pub transform: Transform,
     /// Do not correct hot/cold classes for multiple testing (FDR is on by default).
     #[arg(long)]
     pub no_fdr: bool,
@@ -92,7 +93,7 @@ fn run(
         (None, None) => None,
     };
     let params = HotspotParams {
-        grid: if args.grid == "h3" {
+        grid: if args.grid == GridType::H3 {
             GridSpec::H3 {
                 resolution: args.h3_resolution,
             }
@@ -102,22 +103,14 @@ fn run(
             }
         },
         area,
-        kernel: if args.kernel == "gaussian" {
-            Kernel::Gaussian
-        } else {
-            Kernel::Quartic
-        },
+        kernel: args.kernel,
         bandwidth_m: args.bandwidth_km.map(|b| b * 1000.0),
         neighbours: match (args.band_km, args.knn) {
             (Some(d), _) => Neighbours::DistanceBand(d * 1000.0),
             (None, Some(k)) => Neighbours::Knn(k),
             (None, None) => Neighbours::Auto,
         },
-        transform: if args.transform == "row" {
-            Transform::RowStandardized
-        } else {
-            Transform::Binary
-        },
+        transform: args.transform,
         fdr: !args.no_fdr,
         permutations: args.permutations,
         seed: args.seed,

@@ -22,8 +22,8 @@ pub const DEFAULT_WINDOW_DAYS: i64 = 90;
 #[derive(Debug, Clone, clap::Args)]
 pub struct GridArgs {
     /// Grid: square (equal-area, --cell-km) or h3 (hexagons, --h3-resolution).
-    #[arg(long, default_value = "square", value_parser = ["square", "h3"])]
-    pub grid: String,
+    #[arg(long, value_enum, default_value_t = GridType::Square)]
+    pub grid: GridType,
     /// Square cell size in km.
     #[arg(long, default_value_t = 5.0)]
     pub cell_km: f64,
@@ -65,7 +65,7 @@ impl GridArgs {
             (None, Some(b)) => Area::BBox(b),
             (None, None) => Area::BBox(store_extent(store, pad_m)?),
         };
-        let kind = if self.grid == "h3" {
+        let kind = if self.grid == GridType::H3 {
             GridKind::H3 {
                 resolution: self.h3_resolution,
             }
@@ -201,8 +201,8 @@ impl PresenceArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ThreatArgs {
     /// Smoothing kernel for the threat surface: quartic or gaussian.
-    #[arg(long, default_value = "quartic", value_parser = ["quartic", "gaussian"])]
-    pub kernel: String,
+    #[arg(long, value_enum, default_value_t = Kernel::Quartic)]
+    pub kernel: Kernel,
     /// Kernel bandwidth in km (fixed, so that more events can only raise the threat).
     #[arg(long, default_value_t = 10.0)]
     pub bandwidth_km: f64,
@@ -230,11 +230,7 @@ impl ThreatArgs {
             )
         })?;
         let p = ThreatParams {
-            kernel: if self.kernel == "gaussian" {
-                Kernel::Gaussian
-            } else {
-                Kernel::Quartic
-            },
+            kernel: self.kernel,
             bandwidth_m: self.bandwidth_km * 1000.0,
             half_life_days: self.threat_half_life_days,
             sighting_factor: self.sighting_factor,
@@ -269,4 +265,13 @@ pub fn read_bbox(protect: Option<&super::Protect<'_>>, bbox: Option<[f64; 4]>) -
         Some(p) => bbox.map(|b| super::widen_bbox(b, p.margin_m)),
         None => bbox,
     }
+}
+
+/// The kind of grid an analysis runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GridType {
+    /// Equal-area square cells (`--cell-km`).
+    Square,
+    /// H3 hexagons (`--h3-resolution`).
+    H3,
 }

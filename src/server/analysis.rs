@@ -321,7 +321,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(a.cell_km, 2.5);
-        assert_eq!(a.kernel, "gaussian");
+        assert_eq!(a.kernel, crate::analysis::kde::Kernel::Gaussian);
         assert_eq!(a.events.filter.category, ["killing", "abduction"]);
         assert!(a.no_fdr);
         assert_eq!(a.events.filter.bbox, Some([-1.0, -2.0, 3.0, 4.0]));
