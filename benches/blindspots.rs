@@ -233,11 +233,7 @@ fn main() {
             b.iter(|| load(&store, &req).incidents.len())
         });
         g.bench_with_input(BenchmarkId::new("request", n), &n, |b, _| {
-            b.iter(|| {
-                req.run(&store).unwrap().geojson["features"]
-                    .as_array()
-                    .map_or(0, |a| a.len())
-            })
+            b.iter(|| req.run(&store).unwrap().product.items.len())
         });
     }
     g.finish();

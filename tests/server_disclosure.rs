@@ -995,7 +995,7 @@ fn bbox_and_window_snap_to_whole_cells_and_weeks() {
         );
         let b = e.server.json(&pb, token);
         assert!(
-            a["features"].to_string() == b["features"].to_string(),
+            a["features"] == b["features"],
             "{role}: bbox {pa} and {pb} (inside the same cells) differ, {}",
             first_diff(&a["features"].to_string(), &b["features"].to_string())
         );

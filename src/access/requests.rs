@@ -94,7 +94,7 @@ fn restrict_filter(
                         | FieldKind::Fraction
                 )
         });
-        if !layer_full && !(numeric && (cx.field_visible)(layer, &name)) {
+        if !(layer_full || numeric && (cx.field_visible)(layer, &name)) {
             return Err(param(
                 "weight",
                 "only numeric fields of the layer this role may see can weigh events",

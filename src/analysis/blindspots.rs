@@ -623,6 +623,16 @@ fn grid_param(grid: &Grid) -> (Param, ProductGrid) {
     }
 }
 
+/// A relation to no base (null), removed like any relation for roles
+/// without full view.
+fn no_base() -> Field {
+    Field::Relation {
+        layer: crate::model::Layer::Bases,
+        id: String::new(),
+        value: Box::new(Field::Null),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -960,15 +970,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("hotspot-bonus"));
-    }
-}
-
-/// A relation to no base (null), removed like any relation for roles
-/// without full view.
-fn no_base() -> Field {
-    Field::Relation {
-        layer: crate::model::Layer::Bases,
-        id: String::new(),
-        value: Box::new(Field::Null),
     }
 }

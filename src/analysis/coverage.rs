@@ -1617,6 +1617,16 @@ pub(crate) fn time_param(t: i64) -> Param {
     })
 }
 
+/// A relation to no base (null), removed like any relation for roles
+/// without full view.
+fn no_base() -> Field {
+    Field::Relation {
+        layer: crate::model::Layer::Bases,
+        id: String::new(),
+        value: Box::new(Field::Null),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2564,15 +2574,5 @@ mod tests {
         assert_eq!((cov.patrols_used, cov.bases_active), (3, 1));
         let km: f64 = cov.cells.iter().map(|c| c.km[3]).sum();
         assert!((km - 22.2).abs() < 0.2, "{km}");
-    }
-}
-
-/// A relation to no base (null), removed like any relation for roles
-/// without full view.
-fn no_base() -> Field {
-    Field::Relation {
-        layer: crate::model::Layer::Bases,
-        id: String::new(),
-        value: Box::new(Field::Null),
     }
 }

@@ -391,6 +391,183 @@ fn base_cells(grid: &Grid, b: &Base) -> Vec<usize> {
     out
 }
 
+impl Impact {
+    /// The table row of group `i`.
+    fn row(&self, i: usize) -> Fields {
+        let g = &self.groups[i];
+        let (rb, ra) = g.rates(self.params.window_days);
+        let cells = g.cells as f64;
+        let months = self.params.window_days as f64 / 30.0;
+        let (cb, ca) = if cells > 0.0 {
+            (
+                g.control_before / cells / months,
+                g.control_after / cells / months,
+            )
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        let (group, key, name, presence) = group_fields(g);
+        vec![
+            ("group", group),
+            ("kind", Field::Key(g.kind.to_string())),
+            ("key", key),
+            ("name", name),
+            ("cells", Field::Tally(g.cells as u64)),
+            ("presence", presence),
+            ("unmatched", Field::Tally(g.unmatched as u64)),
+            ("before", Field::Tally(g.before)),
+            ("after", Field::Tally(g.after)),
+            ("rate_before", Field::Value(rb)),
+            ("rate_after", Field::Value(ra)),
+            ("control_before", Field::Value(g.control_before)),
+            ("control_after", Field::Value(g.control_after)),
+            ("control_rate_before", Field::Value(cb)),
+            ("control_rate_after", Field::Value(ca)),
+            ("did", Field::Value(g.did())),
+            (
+                "count",
+                Field::Count {
+                    layer: Layer::Incidents,
+                    n: g.before + g.after,
+                },
+            ),
+            ("count_sensitive", Field::Sensitive(g.sensitive)),
+        ]
+    }
+
+    /// Treated cells as features and the per-group table, with the method
+    /// and the period. Every treated cell stands for one patrol's or one
+    /// base's onset, so it counts one patrol or base for the gate.
+    pub fn to_product(&self, grid: &Grid) -> Product {
+        let items: Vec<Item> = self
+            .treated
+            .iter()
+            .map(|t| {
+                let cell = &grid.cells[t.cell];
+                let g = &self.groups[t.group];
+                let (group, _, _, _) = group_fields(g);
+                Item {
+                    id: Field::Key(format!("t{}:{}", t.group, cell.key)),
+                    geometry: Shape::Cell(cell.ring.clone()),
+                    properties: vec![
+                        ("kind", Field::Key("treated-cell".into())),
+                        ("group", group),
+                        ("cell", Field::Key(cell.key.clone())),
+                        ("onset", Field::EventTime(t.onset)),
+                        ("before", Field::Tally(u64::from(t.before))),
+                        ("after", Field::Tally(u64::from(t.after))),
+                        (
+                            "control_before",
+                            t.control.map_or(Field::Null, |c| Field::Value(c.0)),
+                        ),
+                        (
+                            "control_after",
+                            t.control.map_or(Field::Null, |c| Field::Value(c.1)),
+                        ),
+                        ("comparable_cells", Field::Tally(t.controls as u64)),
+                        (
+                            "count",
+                            Field::Count {
+                                layer: Layer::Incidents,
+                                n: u64::from(t.before + t.after),
+                            },
+                        ),
+                        ("count_sensitive", Field::Sensitive(u64::from(t.sensitive))),
+                        onset_of(g),
+                    ],
+                }
+            })
+            .collect();
+        let table: Vec<Fields> = (0..self.groups.len()).map(|i| self.row(i)).collect();
+        let p = &self.params;
+        let mut out = Product::new("impact");
+        out.grid = Some(match grid.kind {
+            crate::grid::GridKind::Square { cell_m } => ProductGrid::Square(cell_m),
+            crate::grid::GridKind::H3 { resolution } => ProductGrid::H3(resolution),
+        });
+        out.meta.extend([
+            ("caution", Field::param("Association, not proof: patrols and bases go where trouble is expected, incidents are reported more where the mission is, and much else changes at the same time.")),
+            ("method", Field::param("per patrol mode and per base opened in the period: cells where presence began (after a window without any), incidents in the window before and after onset, against cells without presence on the same dates and in the same stratum of incidents before (0, 1, 2-3, 4+); rates are incidents per cell per 30 days; did = (after - before) - (control_after - control_before) (docs/analysis.md)")),
+            (
+                "period",
+                Field::Param(Param::Object(vec![
+                    ("from", super::coverage::time_param(p.from)),
+                    ("to", super::coverage::time_param(p.to)),
+                ])),
+            ),
+            ("window_days", Field::param(p.window_days)),
+        ]);
+        out.items = items;
+        out.tables.push(("table", table));
+        out
+    }
+}
+
+/// What a treated cell's onset is, for the gate: one patrol's first visit
+/// (a count of one patrol, held to the minimum count), or the opening of a
+/// base (shown only to roles that may see that base).
+fn onset_of(g: &Group) -> (&'static str, Field) {
+    if g.kind == "base" {
+        (
+            "onset_of",
+            Field::Subject {
+                layer: Layer::Bases,
+                id: g.key.clone(),
+            },
+        )
+    } else {
+        (
+            "onset_of",
+            Field::Count {
+                layer: Layer::Patrols,
+                n: 1,
+            },
+        )
+    }
+}
+
+/// A group's label (`mode:foot`, `base:<id>`), key and name, and what its
+/// presence is for the gate: the patrols' onsets as a count (a group of
+/// fewer patrol onsets than the minimum count is withheld), a base's under
+/// its label (a row of figures, never a place).
+fn group_fields(g: &Group) -> (Field, Field, Field, Field) {
+    let presence = if g.kind == "base" {
+        Field::Null
+    } else {
+        Field::Count {
+            layer: Layer::Patrols,
+            n: g.cells as u64,
+        }
+    };
+    if g.kind == "base" {
+        (
+            Field::Reference {
+                prefix: "base:",
+                layer: Layer::Bases,
+                id: g.key.clone(),
+            },
+            Field::Reference {
+                prefix: "",
+                layer: Layer::Bases,
+                id: g.key.clone(),
+            },
+            Field::Name {
+                layer: Layer::Bases,
+                id: g.key.clone(),
+                name: g.name.clone(),
+            },
+            presence,
+        )
+    } else {
+        (
+            Field::Key(format!("{}:{}", g.kind, g.key)),
+            Field::Key(g.key.clone()),
+            Field::Key(g.name.clone()),
+            presence,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,182 +747,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("`from`"), "{e}");
-    }
-}
-
-impl Impact {
-    /// The table row of group `i`.
-    fn row(&self, i: usize) -> Fields {
-        let g = &self.groups[i];
-        let (rb, ra) = g.rates(self.params.window_days);
-        let cells = g.cells as f64;
-        let months = self.params.window_days as f64 / 30.0;
-        let (cb, ca) = if cells > 0.0 {
-            (
-                g.control_before / cells / months,
-                g.control_after / cells / months,
-            )
-        } else {
-            (f64::NAN, f64::NAN)
-        };
-        let (group, key, name, presence) = group_fields(g);
-        vec![
-            ("group", group),
-            ("kind", Field::Key(g.kind.to_string())),
-            ("key", key),
-            ("name", name),
-            ("cells", Field::Tally(g.cells as u64)),
-            ("presence", presence),
-            ("unmatched", Field::Tally(g.unmatched as u64)),
-            ("before", Field::Tally(g.before)),
-            ("after", Field::Tally(g.after)),
-            ("rate_before", Field::Value(rb)),
-            ("rate_after", Field::Value(ra)),
-            ("control_before", Field::Value(g.control_before)),
-            ("control_after", Field::Value(g.control_after)),
-            ("control_rate_before", Field::Value(cb)),
-            ("control_rate_after", Field::Value(ca)),
-            ("did", Field::Value(g.did())),
-            (
-                "count",
-                Field::Count {
-                    layer: Layer::Incidents,
-                    n: g.before + g.after,
-                },
-            ),
-            ("count_sensitive", Field::Sensitive(g.sensitive)),
-        ]
-    }
-
-    /// Treated cells as features and the per-group table, with the method
-    /// and the period. Every treated cell stands for one patrol's or one
-    /// base's onset, so it counts one patrol or base for the gate.
-    pub fn to_product(&self, grid: &Grid) -> Product {
-        let items: Vec<Item> = self
-            .treated
-            .iter()
-            .map(|t| {
-                let cell = &grid.cells[t.cell];
-                let g = &self.groups[t.group];
-                let (group, _, _, _) = group_fields(g);
-                Item {
-                    id: Field::Key(format!("t{}:{}", t.group, cell.key)),
-                    geometry: Shape::Cell(cell.ring.clone()),
-                    properties: vec![
-                        ("kind", Field::Key("treated-cell".into())),
-                        ("group", group),
-                        ("cell", Field::Key(cell.key.clone())),
-                        ("onset", Field::EventTime(t.onset)),
-                        ("before", Field::Tally(u64::from(t.before))),
-                        ("after", Field::Tally(u64::from(t.after))),
-                        (
-                            "control_before",
-                            t.control.map_or(Field::Null, |c| Field::Value(c.0)),
-                        ),
-                        (
-                            "control_after",
-                            t.control.map_or(Field::Null, |c| Field::Value(c.1)),
-                        ),
-                        ("comparable_cells", Field::Tally(t.controls as u64)),
-                        (
-                            "count",
-                            Field::Count {
-                                layer: Layer::Incidents,
-                                n: u64::from(t.before + t.after),
-                            },
-                        ),
-                        ("count_sensitive", Field::Sensitive(u64::from(t.sensitive))),
-                        onset_of(g),
-                    ],
-                }
-            })
-            .collect();
-        let table: Vec<Fields> = (0..self.groups.len()).map(|i| self.row(i)).collect();
-        let p = &self.params;
-        let mut out = Product::new("impact");
-        out.grid = Some(match grid.kind {
-            crate::grid::GridKind::Square { cell_m } => ProductGrid::Square(cell_m),
-            crate::grid::GridKind::H3 { resolution } => ProductGrid::H3(resolution),
-        });
-        out.meta.extend([
-            ("caution", Field::param("Association, not proof: patrols and bases go where trouble is expected, incidents are reported more where the mission is, and much else changes at the same time.")),
-            ("method", Field::param("per patrol mode and per base opened in the period: cells where presence began (after a window without any), incidents in the window before and after onset, against cells without presence on the same dates and in the same stratum of incidents before (0, 1, 2-3, 4+); rates are incidents per cell per 30 days; did = (after - before) - (control_after - control_before) (docs/analysis.md)")),
-            (
-                "period",
-                Field::Param(Param::Object(vec![
-                    ("from", super::coverage::time_param(p.from)),
-                    ("to", super::coverage::time_param(p.to)),
-                ])),
-            ),
-            ("window_days", Field::param(p.window_days)),
-        ]);
-        out.items = items;
-        out.tables.push(("table", table));
-        out
-    }
-}
-
-/// What a treated cell's onset is, for the gate: one patrol's first visit
-/// (a count of one patrol, held to the minimum count), or the opening of a
-/// base (shown only to roles that may see that base).
-fn onset_of(g: &Group) -> (&'static str, Field) {
-    if g.kind == "base" {
-        (
-            "onset_of",
-            Field::Subject {
-                layer: Layer::Bases,
-                id: g.key.clone(),
-            },
-        )
-    } else {
-        (
-            "onset_of",
-            Field::Count {
-                layer: Layer::Patrols,
-                n: 1,
-            },
-        )
-    }
-}
-
-/// A group's label (`mode:foot`, `base:<id>`), key and name, and what its
-/// presence is for the gate: the patrols' onsets as a count (a group of
-/// fewer patrol onsets than the minimum count is withheld), a base's under
-/// its label (a row of figures, never a place).
-fn group_fields(g: &Group) -> (Field, Field, Field, Field) {
-    let presence = if g.kind == "base" {
-        Field::Null
-    } else {
-        Field::Count {
-            layer: Layer::Patrols,
-            n: g.cells as u64,
-        }
-    };
-    if g.kind == "base" {
-        (
-            Field::Reference {
-                prefix: "base:",
-                layer: Layer::Bases,
-                id: g.key.clone(),
-            },
-            Field::Reference {
-                prefix: "",
-                layer: Layer::Bases,
-                id: g.key.clone(),
-            },
-            Field::Name {
-                layer: Layer::Bases,
-                id: g.key.clone(),
-                name: g.name.clone(),
-            },
-            presence,
-        )
-    } else {
-        (
-            Field::Key(format!("{}:{}", g.kind, g.key)),
-            Field::Key(g.key.clone()),
-            Field::Key(g.name.clone()),
-            presence,
-        )
     }
 }
