@@ -124,7 +124,7 @@ pub(crate) fn positive_km(name: &'static str, v: Option<f64>) -> Result<(), Anal
 }
 
 /// How a request runs for a role without full view of its events, set by
-/// the access gate (`crate::access`): square grids on the fixed mission
+/// the access gate: square grids on the fixed mission
 /// anchor, and events read whole groups at a time and released by the gate
 /// before any analysis sees them.
 pub struct Protect<'a> {
@@ -134,7 +134,7 @@ pub struct Protect<'a> {
     /// cell whose centre lies in the bbox is read.
     pub margin_m: f64,
     /// Releases the events read from a layer: `(layer, events, window, bbox)`
-    /// to what the role may have analysed (see `access::release`).
+    /// to what the role may have analysed (the gate's release in whole groups).
     #[allow(clippy::type_complexity)]
     pub release: &'a (dyn Fn(
         crate::model::Layer,

@@ -10,9 +10,12 @@
 //! (below) and add one `.route` line in [`routes`].
 
 use super::auth::{counted, Caller};
+use super::cache::Encoded;
 use super::params;
+use super::problem;
 use super::problem::ApiError;
 use crate::access::Analysis;
+use crate::access::Budget;
 use crate::analysis::product::Product;
 use crate::request;
 use axum::extract::RawQuery;
@@ -58,6 +61,69 @@ impl AnalysisRequest for request::impact::ImpactRequest {
 fn impact_csv(p: &Product) -> (Vec<u8>, u64) {
     let (csv, n) = request::impact::table_csv(p);
     (csv.into_bytes(), n)
+}
+
+impl Caller {
+    /// Runs an analysis for the caller through the access gate
+    /// ([`Gate::plan`], [`Gate::run`]) and returns the gated product
+    /// serialised: as GeoJSON, or by `format`'s renderer. Cached by
+    /// endpoint, request as restricted, rules, format and data version.
+    pub async fn analyse<A: AnalysisRequest>(
+        &self,
+        mut req: A,
+        format: Option<(&'static str, Render)>,
+    ) -> Result<Encoded, ApiError> {
+        let limits = &self.access.settings.limits;
+        let budget = Budget {
+            min_cell_km: limits.min_cell_km,
+            max_h3_resolution: limits.max_h3_resolution,
+            max_permutations: limits.max_permutations,
+            max_cells: limits.max_cells,
+            max_output_cells: limits.max_output_cells,
+        };
+        let plan = self
+            .access
+            .gate
+            .plan(&self.principal, &mut req, &budget, chrono::Utc::now())
+            .map_err(problem::from_crate)?;
+        let version = self.access.version().await?;
+        let key = format!(
+            "{}\n{req:?}\nf={}\n{}\n{version}",
+            A::NAME,
+            format.map_or("json", |f| f.0),
+            plan.key()
+        );
+        let access = self.access.clone();
+        self.access
+            .cache
+            .get_or_compute(key, || async move {
+                let _permit = access
+                    .analysis_permits
+                    .acquire()
+                    .await
+                    .map_err(|_| ApiError::unavailable("shutting down"))?;
+                let a2 = access.clone();
+                access
+                    .blocking(move |store| {
+                        let (product, _) = a2
+                            .gate
+                            .run(&plan, &req, store)
+                            .map_err(problem::from_crate)?;
+                        Ok(match format {
+                            Some((_, render)) => {
+                                let (bytes, n) = render(&product);
+                                Encoded::new(bytes, n)
+                            }
+                            None => Encoded::new(
+                                crate::render::geojson::to_vec(&product),
+                                product.items.len() as u64,
+                            ),
+                        })
+                    })
+                    .await?
+            })
+            .await
+    }
 }
 
 /// The analysis routes.

@@ -8,13 +8,12 @@
 //! hands out features, aggregates and ingest strictly through the access
 //! [`Gate`]; no handler can reach the store itself.
 
-use super::analysis::{AnalysisRequest, Render};
-use super::cache::{Encoded, ResponseCache};
+use super::cache::ResponseCache;
 use super::config::{Config, Limits, Paging};
 use super::params::ItemsQuery;
 use super::problem::{self, ApiError};
 use super::view::{Entry, Page, Pager, View};
-use crate::access::{AccessError, AuditRecord, Budget, Gate, Principal, Role};
+use crate::access::{AccessError, AuditRecord, Gate, Principal, Role};
 use crate::ingest::{IngestReport, WriteCheck};
 use crate::model::{Feature, Layer};
 use crate::store::{LayerSummary, Query, Store, StoreError};
@@ -59,13 +58,13 @@ struct ViewSlot {
 
 /// Shared server state: the gate, the store and the caches.
 pub struct Access {
-    gate: Gate,
+    pub(super) gate: Gate,
     store: Arc<dyn Store>,
     tokens: HashMap<[u8; 32], Arc<Principal>>,
     views: Mutex<HashMap<(Role, Layer), Arc<ViewSlot>>>,
     view_max: u64,
-    cache: ResponseCache,
-    analysis_permits: Semaphore,
+    pub(super) cache: ResponseCache,
+    pub(super) analysis_permits: Semaphore,
     ingest_lock: tokio::sync::Mutex<()>,
     /// Ingest bodies being read (separate from the request slots, so that
     /// slow uploads cannot hold them all).
@@ -130,7 +129,7 @@ impl Access {
     /// [`crate::cancel`] token cancelled when this future is dropped (the
     /// request timed out or its connection closed), so analyses stop
     /// instead of computing for nobody.
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -145,7 +144,7 @@ impl Access {
     }
 
     /// The store's data version.
-    async fn version(&self) -> Result<u64, ApiError> {
+    pub(super) async fn version(&self) -> Result<u64, ApiError> {
         self.blocking(|s| s.data_version())
             .await?
             .map_err(|e| problem::from_crate(e.into()))
@@ -177,7 +176,7 @@ fn forbidden(e: AccessError) -> ApiError {
 /// The authenticated caller: what handlers use to reach data.
 #[derive(Clone)]
 pub struct Caller {
-    access: Arc<Access>,
+    pub(super) access: Arc<Access>,
     /// Who is asking.
     pub principal: Arc<Principal>,
 }
@@ -398,67 +397,6 @@ impl Caller {
             bbox: s.bbox,
             interval: s.first.zip(s.last),
         })
-    }
-
-    /// Runs an analysis for the caller through the access gate
-    /// ([`Gate::plan`], [`Gate::run`]) and returns the gated product
-    /// serialised: as GeoJSON, or by `format`'s renderer. Cached by
-    /// endpoint, request as restricted, rules, format and data version.
-    pub async fn analyse<A: AnalysisRequest>(
-        &self,
-        mut req: A,
-        format: Option<(&'static str, Render)>,
-    ) -> Result<Encoded, ApiError> {
-        let limits = &self.access.settings.limits;
-        let budget = Budget {
-            min_cell_km: limits.min_cell_km,
-            max_h3_resolution: limits.max_h3_resolution,
-            max_permutations: limits.max_permutations,
-            max_cells: limits.max_cells,
-            max_output_cells: limits.max_output_cells,
-        };
-        let plan = self
-            .access
-            .gate
-            .plan(&self.principal, &mut req, &budget, chrono::Utc::now())
-            .map_err(problem::from_crate)?;
-        let version = self.access.version().await?;
-        let key = format!(
-            "{}\n{req:?}\nf={}\n{}\n{version}",
-            A::NAME,
-            format.map_or("json", |f| f.0),
-            plan.key()
-        );
-        let access = self.access.clone();
-        self.access
-            .cache
-            .get_or_compute(key, || async move {
-                let _permit = access
-                    .analysis_permits
-                    .acquire()
-                    .await
-                    .map_err(|_| ApiError::unavailable("shutting down"))?;
-                let a2 = access.clone();
-                access
-                    .blocking(move |store| {
-                        let (product, _) = a2
-                            .gate
-                            .run(&plan, &req, store)
-                            .map_err(problem::from_crate)?;
-                        Ok(match format {
-                            Some((_, render)) => {
-                                let (bytes, n) = render(&product);
-                                Encoded::new(bytes, n)
-                            }
-                            None => Encoded::new(
-                                crate::render::geojson::to_vec(&product),
-                                product.items.len() as u64,
-                            ),
-                        })
-                    })
-                    .await?
-            })
-            .await
     }
 
     /// Checks the caller may ingest into `layer` (403 otherwise).
