@@ -1255,6 +1255,21 @@ fn impact_endpoint_parameters_csv_and_base_labels() {
     let table = j["table"].as_array().unwrap();
     assert!(!table.is_empty());
     assert!(j["suppressed"].is_u64());
+    // Treated cells show where one patrol first went: only the military,
+    // who sees patrols one by one, gets those of patrols.
+    let treated = |v: &Value, prefix: &str| {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["properties"]["group"]
+                    .as_str()
+                    .is_some_and(|g| g.starts_with(prefix))
+            })
+            .count()
+    };
+    assert!(treated(&v, "patrol:") > 0, "{v}");
     // The military sees every base: groups keep their ids and names.
     assert!(table
         .iter()
@@ -1276,6 +1291,7 @@ fn impact_endpoint_parameters_csv_and_base_labels() {
     // groups get anonymous labels, in the table, the CSV and the cells.
     for token in [HR, JMAC, PARTNER] {
         let v = s.json(&q, token);
+        assert_eq!(treated(&v, "patrol:"), 0, "{v}");
         let text = s.get(&format!("{q}&f=csv"), Some(token)).text();
         assert!(!text.contains("TOB") && !text.contains("SCD"), "{text}");
         let body = v.to_string();

@@ -89,6 +89,9 @@ pub struct Treated {
     pub control: Option<(f64, f64)>,
     /// Number of comparable cells.
     pub controls: usize,
+    /// Id of the patrol whose first visit, or the base whose opening, is
+    /// the onset (what the cell shows about an individual).
+    pub by: String,
 }
 
 /// One row of the impact table.
@@ -186,12 +189,12 @@ pub fn impact(
     let day = |t: i64| t.div_euclid(DAY) * DAY;
 
     // Per cell: every visit interval (any mode), sorted; and per mode the visits.
-    let mut cell_visits: Vec<Vec<(i64, i64, usize)>> = vec![Vec::new(); n];
+    let mut cell_visits: Vec<Vec<(i64, i64, usize, usize)>> = vec![Vec::new(); n];
     for (p, list) in visits.iter().enumerate() {
         let mode = presence.patrols[p].mode;
         for &(c, first, last) in list {
             if c < n {
-                cell_visits[c].push((first, last, mode));
+                cell_visits[c].push((first, last, mode, p));
             }
         }
     }
@@ -223,14 +226,14 @@ pub fn impact(
             let first = visits
                 .iter()
                 .filter(|v| v.2 == m && v.0 >= params.from && v.0 <= last_onset)
-                .map(|v| v.0)
-                .find(|&t| !present(c, t - w, t));
-            if let Some(t) = first {
+                .find(|v| !present(c, v.0 - w, v.0));
+            if let Some(&(t, _, _, p)) = first {
                 any = true;
                 treated.push(Treated {
                     group: g,
                     cell: c,
                     onset: day(t),
+                    by: presence.patrols[p].id.clone(),
                     ..Default::default()
                 });
             }
@@ -263,6 +266,7 @@ pub fn impact(
                     group: g,
                     cell: c,
                     onset: day(t),
+                    by: b.id.clone(),
                     ..Default::default()
                 });
             }
@@ -436,8 +440,8 @@ impl Impact {
     }
 
     /// Treated cells as features and the per-group table, with the method
-    /// and the period. Every treated cell stands for one patrol's or one
-    /// base's onset, so it counts one patrol or base for the gate.
+    /// and the period. Every treated cell shows one patrol's or one base's
+    /// onset, so it is about that individual for the gate.
     pub fn to_product(&self, grid: &Grid) -> Product {
         let items: Vec<Item> = self
             .treated
@@ -473,7 +477,7 @@ impl Impact {
                             },
                         ),
                         ("count_sensitive", Field::Sensitive(u64::from(t.sensitive))),
-                        onset_of(g),
+                        onset_of(g, &t.by),
                     ],
                 }
             })
@@ -503,27 +507,22 @@ impl Impact {
     }
 }
 
-/// What a treated cell's onset is, for the gate: one patrol's first visit
-/// (a count of one patrol, held to the minimum count), or the opening of a
-/// base (shown only to roles that may see that base).
-fn onset_of(g: &Group) -> (&'static str, Field) {
-    if g.kind == "base" {
-        (
-            "onset_of",
-            Field::Subject {
-                layer: Layer::Bases,
-                id: g.key.clone(),
-            },
-        )
+/// What a treated cell's onset shows, for the gate: the first visit of one
+/// patrol, or the opening of one base, in that cell. The cell reaches only
+/// roles that may see that patrol or base individually.
+fn onset_of(g: &Group, by: &str) -> (&'static str, Field) {
+    let layer = if g.kind == "base" {
+        Layer::Bases
     } else {
-        (
-            "onset_of",
-            Field::Count {
-                layer: Layer::Patrols,
-                n: 1,
-            },
-        )
-    }
+        Layer::Patrols
+    };
+    (
+        "onset_of",
+        Field::Subject {
+            layer,
+            id: by.to_string(),
+        },
+    )
 }
 
 /// A group's label (`mode:foot`, `base:<id>`), key and name, and what its
