@@ -4,6 +4,7 @@
 mod common;
 mod server_common;
 
+use chrono::Datelike;
 use serde_json::{json, Value};
 use server_common::*;
 use std::collections::BTreeSet;
@@ -1049,7 +1050,11 @@ fn presence_and_blind_spot_endpoints_every_parameter_delay_and_cache() {
     // incidents of 2030 are fewer than k in their week, so they do not move
     // it (the end of the latest week with a released group does).
     let b = s.json(&format!("/analysis/blindspots?{bbox}"), MIL);
-    assert_eq!(b["jointmap"]["window"]["to"], "2026-01-04T23:59:59Z");
+    let to = time(&b["jointmap"]["window"]["to"]);
+    assert!(to.year() < 2030, "{to}");
+    // The end of a whole step: a Sunday, 23:59:59.
+    assert_eq!(to.weekday(), chrono::Weekday::Sun, "{to}");
+    assert_eq!(to.format("%H:%M:%S").to_string(), "23:59:59");
     for token in [HR, JMAC, PARTNER] {
         let c = s.json(&format!("/analysis/coverage?{bbox}&to=2030-01-05"), token);
         let to = time(&c["jointmap"]["to"]);
@@ -1063,10 +1068,10 @@ fn presence_and_blind_spot_endpoints_every_parameter_delay_and_cache() {
             to <= cutoff && to > cutoff - chrono::Duration::hours(2),
             "{to}"
         );
-        // An end before the cutoff is kept (to the end of its week: these
-        // roles see patrols only aggregated).
+        // An end before the cutoff is kept (to the end of its 13-week step:
+        // these roles see patrols only aggregated).
         let c = s.json(&format!("/analysis/coverage?{bbox}&to=2025-06-30"), token);
-        assert_eq!(c["jointmap"]["to"], "2025-07-06T23:59:59Z");
+        assert_eq!(c["jointmap"]["to"], "2025-07-27T23:59:59Z");
     }
     // Blind spots: incident filter, grid, presence and threat parameters.
     let q = format!(
@@ -1240,8 +1245,15 @@ fn impact_endpoint_parameters_csv_and_base_labels() {
     let bbox = "bbox=15.5,4.2,21,7.8";
     let q = format!(
         "/analysis/impact?{bbox}&from=2024-03-01&to=2025-12-31&window-days=45&cell-km=12\
-         &corridor-vehicle-km=6&category=killing,abduction,looting-burning&weight=count"
+         &corridor-vehicle-km=6&weight=count"
     );
+    // A category filter would split the groups incidents are released in
+    // to roles that see them only aggregated: refused for them, not for hr.
+    let cat = format!("{q}&category=killing,abduction,looting-burning");
+    for token in [MIL, JMAC, PARTNER] {
+        s.get(&cat, Some(token)).problem(400, Some("category"));
+    }
+    assert_eq!(s.get(&cat, Some(HR)).status, 200);
     let r = s.get(&q, Some(MIL));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/geo+json"));
@@ -1249,8 +1261,9 @@ fn impact_endpoint_parameters_csv_and_base_labels() {
     let j = &v["jointmap"];
     assert_eq!(j["analysis"], "impact");
     assert_eq!(j["window_days"], 45);
-    // Widened to whole weeks for the military (incidents aggregated).
-    assert_eq!(j["period"]["from"], "2024-02-26T00:00:00Z");
+    // Widened to whole steps (13 weeks from Monday 1970-01-05) for the
+    // military, who sees incidents only aggregated.
+    assert_eq!(j["period"]["from"], "2024-01-29T00:00:00Z");
     assert!(j["caution"].as_str().unwrap().contains("not proof"));
     let table = j["table"].as_array().unwrap();
     assert!(!table.is_empty());

@@ -7,8 +7,10 @@
 //! canary records (ids, names and values `CANARY-...`, positions such as
 //! lon 19.123456 lat 6.654321) in one store and not in another, and compare
 //! what a client receives. A canary set is always smaller than k (or
-//! k_sensitive) and forms a group of its own (cell of a 10 km grid x week x
-//! category), so whatever a non-full role receives must not depend on it.
+//! k_sensitive) and forms a group of its own (cell of a 10 km grid x week,
+//! all categories together), so whatever a non-full role receives must not
+//! depend on it. Category filters, which would split a group, are refused
+//! for these roles (a 400 whatever the category, so no oracle either).
 //!
 //! Spec (names fixed by the lead): `[access] grid_anchor = [lon, lat]`,
 //! `time_step_days = 7` (weeks from Monday 1970-01-05), k = 5,
@@ -146,8 +148,8 @@ fn canary(mut f: Value, tag: &str) -> Value {
 
 /// Canary sets, each its own group (below k, or below k_sensitive):
 /// - 4 killings alone at FAR in week 2 (otherwise empty part of the map);
-/// - 9 sexual-violence cases at town 0's exact centre in week 2 (busy cell,
-///   other categories only);
+/// - 9 sexual-violence cases at town 3's exact centre in week 2 (a cell
+///   busy in the other weeks, empty in that one);
 /// - 4 lootings at town 1's exact centre in the week of 2025-03-24 (busy
 ///   cell, other weeks only);
 /// - 1 sexual-violence case alone at LONE.
@@ -168,7 +170,7 @@ fn canaries() -> Vec<Value> {
         v.push(canary(
             inc(
                 &format!("CANARY-SV-{i}"),
-                TOWNS[0],
+                TOWNS[3],
                 &day(WEEKS[1], i % 7, 3),
                 "sexual-violence",
             ),
@@ -434,8 +436,9 @@ fn cells(body: &Value) -> BTreeMap<String, (u64, Value)> {
 /// ATTACK: "window and bbox differencing". The client asks W1 and W1+W2
 /// (and B1 inside B2) and subtracts cell counts to isolate a small case
 /// (2 sexual-violence cases in W2 in a town with no other W2 events; 3
-/// abductions, a category of their own, just east of B1's edge). Guarantee 4: every per-cell difference
-/// is 0 or >= k, and the case cannot be recovered.
+/// abductions just east of B1's edge, in the cell east of town 0's, empty
+/// that week). Guarantee 4: every per-cell difference is 0 or >= k, and the
+/// case cannot be recovered.
 #[test]
 fn differencing_windows_or_bboxes_never_isolates_a_small_group() {
     let mut data = base_incidents(2);
@@ -455,7 +458,7 @@ fn differencing_windows_or_bboxes_never_isolates_a_small_group() {
         data.push(canary(
             inc(
                 &format!("CANARY-EDGE-{i}"),
-                [17.335, 5.30],
+                [17.345, 5.30],
                 &day(WEEKS[0], i, 5),
                 "abduction",
             ),
@@ -583,8 +586,8 @@ fn metadata_counts_are_zero_or_at_least_k_around_a_hidden_case() {
 fn no_error_oracle_for_empty_or_hidden_only_selections() {
     let (base, with) = pair(4);
     let probes: Vec<String> = [
-        "/analysis/hotspots?category=explosive-ordnance",
-        "/analysis/clusters?category=explosive-ordnance",
+        "/analysis/hotspots?bbox=10.0,10.0,10.5,10.5",
+        "/analysis/clusters?bbox=10.0,10.0,10.5,10.5&from=2025-03-10&to=2025-03-16",
         "/analysis/hotspots?bbox=20.5,7.5,21.0,8.0",
         "/analysis/clusters?bbox=20.5,7.5,21.0,8.0&from=2025-03-10&to=2025-03-16",
         "/analysis/hotspots?from=2031-01-01&to=2031-02-01",
@@ -625,6 +628,22 @@ fn no_error_oracle_for_empty_or_hidden_only_selections() {
         hidden_only.push(
             "/analysis/hotspots?category=sexual-violence&from=2025-03-10&to=2025-03-16".into(),
         );
+        // A category filter is refused whatever the category: an existing
+        // one (with canaries) and one no record has answer alike.
+        for cat in ["sexual-violence", "explosive-ordnance"] {
+            let p = format!("/analysis/hotspots?category={cat}");
+            let r = with.server.get(&p, Some(token));
+            f.check(
+                r.status == 400 && r.json()["parameter"] == "category",
+                || {
+                    format!(
+                        "{role} {p}: must be a 400 naming `category`, got {} {}",
+                        r.status,
+                        r.text()
+                    )
+                },
+            );
+        }
         hidden_only.push("/analysis/hotspots?from=2025-03-24&to=2025-03-30".into());
         for p in &hidden_only {
             let (a, b) = (

@@ -55,8 +55,8 @@
 //!   coarse cells, whole time steps, no filter or weight on a field the role
 //!   may not see, budgets;
 //! - for a role without full view, events are released only in whole groups
-//!   of a fixed partition (cell x time step x category) of at least k
-//!   (`release.rs`), and square cells are anchored at the mission origin;
+//!   of a fixed partition (cell x time step) of at least k (`release.rs`),
+//!   and square cells are anchored at the mission origin;
 //! - the product is disclosed by type ([`Disclosure`], `disclose.rs`): small
 //!   counts suppressed (how many, never which, in `jointmap.suppressed`),
 //!   member lists, hidden individuals and hidden fields removed, hulls and

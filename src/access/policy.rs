@@ -93,7 +93,7 @@ impl<T> PerLayer<T> {
 /// min_cell_km = 10         # smallest aggregate cell for roles without full view
 /// patrol_delay_hours = 72  # patrol data newer than this reaches non-military roles not at all
 /// grid_anchor = [20.0, 6.0]  # mission origin: aggregate cells on whole multiples of min_cell_km from it
-/// time_step_days = 7       # aggregates for roles without full view count whole weeks (from Monday)
+/// time_step_days = 91      # aggregates for roles without full view count whole 13-week steps (from Monday)
 /// [access.views.hr]        # full | redacted | aggregates-only | none, per layer
 /// sightings = "redacted"
 /// [access.hidden.partner]  # properties a redacted view hides (replaces the default list)
@@ -122,7 +122,7 @@ pub struct Policy {
     pub grid_anchor: [f64; 2],
     /// Length of the time steps (whole days, from Monday 1970-01-05) that
     /// windows are snapped to and events grouped by for roles without full
-    /// view (default 7).
+    /// view (default 91: thirteen weeks, a quarter).
     pub time_step_days: u32,
     /// How each role sees each layer.
     pub views: PerRole<PerLayer<LayerView>>,
@@ -168,7 +168,7 @@ impl Default for Policy {
             min_cell_km: 10.0,
             patrol_delay_hours: 72.0,
             grid_anchor: [0.0, 0.0],
-            time_step_days: 7,
+            time_step_days: 91,
             views: PerRole {
                 hr: PerLayer {
                     incidents: Full,

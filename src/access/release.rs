@@ -1,8 +1,10 @@
 //! Releasing events to a role without full view: the fixed partition.
 //!
 //! Every event is put in a group: its cell of the *protection grid* (square
-//! cells of the policy's `min_cell_km`, anchored at `grid_anchor`), its time
-//! step (`time_step_days`, from Monday 1970-01-05) and its category. A group
+//! cells of the policy's `min_cell_km`, anchored at `grid_anchor`) and its
+//! time step (`time_step_days`, from Monday 1970-01-05), all categories
+//! together (a category in the key would leave almost nothing of sparse
+//! data; category filters are refused instead, see `requests.rs`). A group
 //! of fewer than `k` events (`k_sensitive` when it holds a sexual-violence or
 //! child case) is left out whole; the events of the other groups are moved
 //! to the centre of their cell and the start of their step. The analysis
@@ -12,12 +14,12 @@
 //!
 //! - narrowing a bbox or a window selects whole groups, since windows are
 //!   snapped to whole steps and an event is in a bbox when its cell's centre is;
-//! - the difference of two answers (two windows, two bboxes, two category
-//!   lists, two cell sizes) is a sum of whole groups, each 0 or at least k;
+//! - the difference of two answers (two windows, two bboxes, two cell
+//!   sizes) is a sum of whole groups, each 0 or at least k;
 //! - fewer than k events of one group change nothing at all.
 //!
-//! Filters that would split a group (perpetrator, verification, precision)
-//! are refused for these roles (see `requests.rs`).
+//! Filters that would split a group (category, perpetrator, verification,
+//! precision) are refused for these roles (see `requests.rs`).
 
 use super::AggregateRules;
 use crate::analysis::Events;
@@ -79,8 +81,8 @@ pub fn release(
 ) -> Events {
     let projection = partition.projection();
     let cell_m = partition.cell_m;
-    // (cell, step, category) of each event in the window, None otherwise.
-    let keys: Vec<Option<(i64, i64, i64, &str)>> = (0..events.len())
+    // (cell, step) of each event in the window, None otherwise.
+    let keys: Vec<Option<(i64, i64, i64)>> = (0..events.len())
         .map(|i| {
             let t = events.time[i];
             if window.0.is_some_and(|from| t < from) || window.1.is_some_and(|to| t > to) {
@@ -91,15 +93,10 @@ pub fn release(
             if !(cx.is_finite() && cy.is_finite()) || cx.abs() > 1e12 || cy.abs() > 1e12 {
                 return None;
             }
-            Some((
-                cx as i64,
-                cy as i64,
-                partition.step_of(t),
-                events.category[i].as_str(),
-            ))
+            Some((cx as i64, cy as i64, partition.step_of(t)))
         })
         .collect();
-    let mut groups: HashMap<(i64, i64, i64, &str), (u64, u64)> = HashMap::new();
+    let mut groups: HashMap<(i64, i64, i64), (u64, u64)> = HashMap::new();
     for (i, key) in keys.iter().enumerate() {
         if let Some(key) = key {
             let g = groups.entry(*key).or_default();
@@ -119,7 +116,7 @@ pub fn release(
         if n < k as u64 {
             continue;
         }
-        let (cx, cy, step, _) = *key;
+        let (cx, cy, step) = *key;
         let [lon, lat] = projection.inverse((cx as f64 + 0.5) * cell_m, (cy as f64 + 0.5) * cell_m);
         if let Some(b) = bbox {
             if !(lon >= b[0] && lon <= b[2] && lat >= b[1] && lat <= b[3]) {
@@ -185,27 +182,40 @@ mod tests {
     #[test]
     fn small_groups_go_whole_and_the_rest_is_snapped() {
         let mut e = Events::default();
-        add(&mut e, 6, 20.5, 6.5, T, "killing", false);
-        add(&mut e, 4, 20.5, 6.5, T, "abduction", false);
+        add(&mut e, 3, 20.5, 6.5, T, "killing", false);
+        add(&mut e, 3, 20.5, 6.5, T, "abduction", false);
         add(&mut e, 9, 21.5, 6.5, T, "sexual-violence", true);
         add(&mut e, 3, 20.5, 6.5, T + 8 * 86_400, "killing", false);
         let out = release(&e, &rules(), &partition(), (None, None), None);
-        assert_eq!(out.len(), 6, "only the six killings of one week stay");
+        assert_eq!(
+            out.len(),
+            6,
+            "only the six events of one cell and week stay"
+        );
         assert!(out.id.iter().all(String::is_empty));
         assert!(
             out.lon.windows(2).all(|w| w[0] == w[1]) && out.lat.windows(2).all(|w| w[0] == w[1])
         );
         assert!(out.time.iter().all(|t| *t == T));
+        assert_eq!(out.category.iter().filter(|c| *c == "killing").count(), 3);
         // The centre is the centre of a 10 km cell anchored at (20, 6).
         let p = partition().projection();
         let [x, y] = p.forward(out.lon[0], out.lat[0]);
         assert!(((x / 10_000.0).fract().abs() - 0.5).abs() < 1e-6, "{x}");
         assert!(((y / 10_000.0).fract().abs() - 0.5).abs() < 1e-6, "{y}");
-        // Ten sexual-violence cases of one group pass k_sensitive.
-        add(&mut e, 1, 21.5, 6.5, T + 3600, "sexual-violence", true);
+        // A group with a sensitive case needs k_sensitive: nine are not
+        // enough, ten are, and so is a group of other events with them.
+        add(&mut e, 1, 21.5, 6.5, T + 3600, "killing", false);
         let out = release(&e, &rules(), &partition(), (None, None), None);
         assert_eq!(out.len(), 16);
-        assert_eq!(out.sensitive.iter().filter(|s| **s).count(), 10);
+        assert_eq!(out.sensitive.iter().filter(|s| **s).count(), 9);
+        add(&mut e, 1, 20.5, 6.5, T, "sexual-violence", true);
+        let out = release(&e, &rules(), &partition(), (None, None), None);
+        assert_eq!(
+            out.len(),
+            10,
+            "the first cell now holds a sensitive case: 7 < 10"
+        );
     }
 
     #[test]

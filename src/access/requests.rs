@@ -71,7 +71,8 @@ fn cell_budget(cx: &Context<'_>, all_cells: bool) -> usize {
 
 /// Restricts an event selection of `layer`: the delay cutoff for everyone;
 /// for a role without full view of that layer, whole time steps, no
-/// group-splitting filter, and weights on visible numeric fields only.
+/// group-splitting filter (category, perpetrator, verification, precision),
+/// and weights on visible numeric fields only.
 fn restrict_filter(
     f: &mut request::events::FilterArgs,
     layer: Layer,
@@ -114,6 +115,9 @@ fn restrict_filter(
             ),
         )
     };
+    if !f.category.is_empty() {
+        return Err(refuse("category"));
+    }
     if !f.perpetrator.is_empty() {
         return Err(refuse("perpetrator"));
     }

@@ -200,6 +200,7 @@ impl Gate {
         };
         let protect = Protect {
             anchor: plan.partition.anchor,
+            cell_m: plan.partition.cell_m,
             // Half the diagonal of a protection cell, with a margin.
             margin_m: plan.partition.cell_m * 0.75,
             release: &release_fn,

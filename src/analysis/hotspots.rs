@@ -65,6 +65,10 @@ pub struct HotspotParams {
     pub anchor: Option<[f64; 2]>,
     /// The layer the events come from (what the cells' counts count).
     pub layer: Layer,
+    /// The smallest default bandwidth, metres (events released at cell
+    /// centres: no narrower kernel means anything); also the bandwidth when
+    /// the rule finds no spread. 0: none.
+    pub min_bandwidth_m: f64,
     /// The most cells the grid may have (refused before it is built).
     pub max_cells: usize,
 }
@@ -83,6 +87,7 @@ impl Default for HotspotParams {
             seed: 20261123,
             anchor: None,
             layer: Layer::Incidents,
+            min_bandwidth_m: 0.0,
             max_cells: crate::grid::MAX_CELLS,
         }
     }
@@ -213,7 +218,11 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
     let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.xy).collect();
     let bandwidth_m = match params.bandwidth_m {
         Some(b) => b,
-        None => default_bandwidth(&points, &events.weight)?,
+        None => match default_bandwidth(&points, &events.weight) {
+            Ok(b) => b.max(params.min_bandwidth_m),
+            Err(_) if params.min_bandwidth_m > 0.0 => params.min_bandwidth_m,
+            Err(e) => return Err(e),
+        },
     };
     let density = kde(
         &points,

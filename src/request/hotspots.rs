@@ -116,6 +116,7 @@ fn run(
         seed: args.seed,
         anchor: protect.map(|p| p.anchor),
         layer: args.events.layer,
+        min_bandwidth_m: protect.map_or(0.0, |p| p.cell_m),
         max_cells: args.max_cells,
     };
     args.events

@@ -130,6 +130,9 @@ pub(crate) fn positive_km(name: &'static str, v: Option<f64>) -> Result<(), Anal
 pub struct Protect<'a> {
     /// Anchor (lon, lat) of square grids.
     pub anchor: [f64; 2],
+    /// Side of the cells events are released on, metres: released events
+    /// sit at cell centres, so no kernel narrower than this is meaningful.
+    pub cell_m: f64,
     /// Metres a bbox is widened by when reading, so that every event of a
     /// cell whose centre lies in the bbox is read.
     pub margin_m: f64,
