@@ -50,6 +50,57 @@ pub fn analysis_rules(
     Ok((rules, layers))
 }
 
+/// The extent of features seen one by one: count, bbox, first and last time.
+#[derive(Default)]
+struct Span {
+    count: u64,
+    bbox: Option<[f64; 4]>,
+    first: Option<chrono::DateTime<chrono::Utc>>,
+    last: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Span {
+    fn add(&mut self, f: &Feature) {
+        use geo::BoundingRect;
+        self.count += 1;
+        if let Some(r) = f.geometry.bounding_rect() {
+            let b = self.bbox.get_or_insert([
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ]);
+            *b = [
+                b[0].min(r.min().x),
+                b[1].min(r.min().y),
+                b[2].max(r.max().x),
+                b[3].max(r.max().y),
+            ];
+        }
+        let (start, end) = (f.time.start, f.time.last());
+        self.first = Some(self.first.map_or(start, |t| t.min(start)));
+        self.last = Some(self.last.map_or(end, |t| t.max(end)));
+    }
+
+    /// The summary, with times no later than `cutoff`.
+    fn summary(self, layer: Layer, cutoff: Option<chrono::DateTime<chrono::Utc>>) -> LayerSummary {
+        let cap = |t: Option<chrono::DateTime<chrono::Utc>>| match cutoff {
+            Some(c) => t.map(|t| t.min(c)),
+            None => t,
+        };
+        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            cap(t).map(|t| crate::model::time::format_time(&t))
+        };
+        LayerSummary {
+            layer: layer.name().to_string(),
+            count: self.count,
+            bbox: self.bbox,
+            first: fmt(self.first),
+            last: fmt(self.last),
+        }
+    }
+}
+
 /// The extent (bbox, first and last time) of the features of `layer` that
 /// `p` may see individually, read from `store` through the gate's view:
 /// never the extent of records the role may not see.
@@ -59,43 +110,15 @@ pub fn visible_extent(
     layer: Layer,
     store: &dyn Store,
 ) -> crate::Result<LayerSummary> {
-    use geo::BoundingRect;
     let view = gate.features(p, layer)?;
-    let mut count = 0u64;
-    let mut b = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    let (mut first, mut last) = (None, None);
+    let mut span = Span::default();
     store.query(layer, &Query::default(), &mut |f: Feature| {
-        if !view.visible(&f) {
-            return Ok(());
+        if view.visible(&f) {
+            span.add(&f);
         }
-        count += 1;
-        if let Some(r) = f.geometry.bounding_rect() {
-            b = [
-                b[0].min(r.min().x),
-                b[1].min(r.min().y),
-                b[2].max(r.max().x),
-                b[3].max(r.max().y),
-            ];
-        }
-        let (start, end) = (f.time.start, f.time.last());
-        first = Some(first.map_or(start, |t: chrono::DateTime<chrono::Utc>| t.min(start)));
-        last = Some(last.map_or(end, |t: chrono::DateTime<chrono::Utc>| t.max(end)));
         Ok(())
     })?;
-    let fmt =
-        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| crate::model::time::format_time(&t));
-    Ok(LayerSummary {
-        layer: layer.name().to_string(),
-        count,
-        bbox: b[0].is_finite().then_some(b),
-        first: fmt(first),
-        last: fmt(last),
-    })
+    Ok(span.summary(layer, None))
 }
 
 /// Which features the caller may see individually, looked up per layer on
@@ -268,44 +291,12 @@ impl<'a> Admitted<'a> {
     }
 
     fn summarise_admitted(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
-        use geo::BoundingRect;
-        let mut count = 0u64;
-        let mut b = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        let (mut first, mut last) = (None, None);
+        let mut span = Span::default();
         self.query(layer, &Query::default(), &mut |f: Feature| {
-            count += 1;
-            if let Some(r) = f.geometry.bounding_rect() {
-                b = [
-                    b[0].min(r.min().x),
-                    b[1].min(r.min().y),
-                    b[2].max(r.max().x),
-                    b[3].max(r.max().y),
-                ];
-            }
-            let (start, end) = (f.time.start, f.time.last());
-            first = Some(first.map_or(start, |t: chrono::DateTime<chrono::Utc>| t.min(start)));
-            last = Some(last.map_or(end, |t: chrono::DateTime<chrono::Utc>| t.max(end)));
+            span.add(&f);
             Ok(())
         })?;
-        if let Some(c) = self.cutoff {
-            first = first.map(|t| t.min(c));
-            last = last.map(|t| t.min(c));
-        }
-        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map(|t| crate::model::time::format_time(&t))
-        };
-        Ok(LayerSummary {
-            layer: layer.name().to_string(),
-            count,
-            bbox: b[0].is_finite().then_some(b),
-            first: fmt(first),
-            last: fmt(last),
-        })
+        Ok(span.summary(layer, self.cutoff))
     }
 }
 

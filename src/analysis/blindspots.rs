@@ -455,9 +455,9 @@ impl BlindSpots {
                         ])
                     }
                     None => props.extend([
-                        ("nearest_base_id", no_base()),
-                        ("nearest_base_name", no_base()),
-                        ("nearest_base_km", no_base()),
+                        ("nearest_base_id", Field::no_relation(Layer::Bases)),
+                        ("nearest_base_name", Field::no_relation(Layer::Bases)),
+                        ("nearest_base_km", Field::no_relation(Layer::Bases)),
                     ]),
                 }
                 props.extend([
@@ -620,16 +620,6 @@ fn grid_param(grid: &Grid) -> (Param, ProductGrid) {
             ]),
             ProductGrid::H3(resolution),
         ),
-    }
-}
-
-/// A relation to no base (null), removed like any relation for roles
-/// without full view.
-fn no_base() -> Field {
-    Field::Relation {
-        layer: crate::model::Layer::Bases,
-        id: String::new(),
-        value: Box::new(Field::Null),
     }
 }
 

@@ -1483,10 +1483,10 @@ impl Coverage {
                         ])
                     }
                     None => props.extend([
-                        ("base_id", no_base()),
-                        ("base_name", no_base()),
-                        ("base_type", no_base()),
-                        ("base_distance_km", no_base()),
+                        ("base_id", Field::no_relation(Layer::Bases)),
+                        ("base_name", Field::no_relation(Layer::Bases)),
+                        ("base_type", Field::no_relation(Layer::Bases)),
+                        ("base_distance_km", Field::no_relation(Layer::Bases)),
                     ]),
                 }
                 // Reports mix incidents and sightings with no sensitive
@@ -1615,16 +1615,6 @@ pub(crate) fn time_param(t: i64) -> Param {
     chrono::DateTime::from_timestamp(t, 0).map_or(Param::Null, |d| {
         Param::Text(crate::model::time::format_time(&d))
     })
-}
-
-/// A relation to no base (null), removed like any relation for roles
-/// without full view.
-fn no_base() -> Field {
-    Field::Relation {
-        layer: crate::model::Layer::Bases,
-        id: String::new(),
-        value: Box::new(Field::Null),
-    }
 }
 
 #[cfg(test)]

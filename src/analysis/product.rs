@@ -205,6 +205,16 @@ impl Field {
         c.map_or(Field::Null, |c| Field::Class(c.into()))
     }
 
+    /// A relation to no individual of `layer` (null), removed like any
+    /// relation for roles without full view.
+    pub fn no_relation(layer: Layer) -> Field {
+        Field::Relation {
+            layer,
+            id: String::new(),
+            value: Box::new(Field::Null),
+        }
+    }
+
     /// An event time, or null.
     pub fn time(t: Option<i64>) -> Field {
         t.map_or(Field::Null, Field::EventTime)
