@@ -181,14 +181,14 @@ impl Gate {
         }
         let shown = Shown::new(self, &plan.principal, store);
         let release_fn = |layer: Layer,
-                          events: &crate::analysis::Events,
+                          events: crate::analysis::Events,
                           window: (Option<i64>, Option<i64>),
                           bbox: Option<[f64; 4]>| {
             let rules = plan.layers.get(&layer).unwrap_or(&plan.rules);
             if rules.full {
                 // The role sees this layer's admitted records one by one:
                 // nothing to protect by grouping them.
-                return events.clone();
+                return events;
             }
             let rules = AggregateRules {
                 k: rules.k.max(plan.rules.k),
@@ -196,7 +196,7 @@ impl Gate {
                 ..rules.clone()
             };
             let window = plan.partition.snap_window(window.0, window.1);
-            release(events, &rules, &plan.partition, window, bbox)
+            release(&events, &rules, &plan.partition, window, bbox)
         };
         let protect = Protect {
             anchor: plan.partition.anchor,

@@ -440,11 +440,7 @@ impl BlindSpots {
                 props.extend(counts(s.incidents, s.sightings, s.sensitive));
                 match base {
                     Some((b, d)) => {
-                        let rel = |value: Field| Field::Relation {
-                            layer: Layer::Bases,
-                            id: b.id.clone(),
-                            value: Box::new(value),
-                        };
+                        let rel = |value| Field::relation(Layer::Bases, &b.id, value);
                         props.extend([
                             ("nearest_base_id", rel(Field::Key(b.id.clone()))),
                             ("nearest_base_name", rel(Field::Key(b.name.clone()))),

@@ -1470,11 +1470,7 @@ impl Coverage {
                 let base = c.base.and_then(|(i, d)| self.bases.get(i).map(|b| (b, d)));
                 match base {
                     Some((b, d)) => {
-                        let rel = |value: Field| Field::Relation {
-                            layer: Layer::Bases,
-                            id: b.id.clone(),
-                            value: Box::new(value),
-                        };
+                        let rel = |value| Field::relation(Layer::Bases, &b.id, value);
                         props.extend([
                             ("base_id", rel(Field::Key(b.id.clone()))),
                             ("base_name", rel(Field::Key(b.name.clone()))),

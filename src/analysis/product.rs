@@ -205,6 +205,16 @@ impl Field {
         c.map_or(Field::Null, |c| Field::Class(c.into()))
     }
 
+    /// A relation of the item to individual `id` of `layer`, written as
+    /// `value`.
+    pub fn relation(layer: Layer, id: &str, value: Field) -> Field {
+        Field::Relation {
+            layer,
+            id: id.to_string(),
+            value: Box::new(value),
+        }
+    }
+
     /// A relation to no individual of `layer` (null), removed like any
     /// relation for roles without full view.
     pub fn no_relation(layer: Layer) -> Field {

@@ -42,7 +42,7 @@ impl EventArgs {
         let events = load_events(store, self.layer, &filter, &weight)?;
         Ok((p.release)(
             self.layer,
-            &events,
+            events,
             (
                 self.filter.from.map(|t| t.timestamp()),
                 self.filter.to.map(|t| t.timestamp()),

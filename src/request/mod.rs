@@ -141,7 +141,7 @@ pub struct Protect<'a> {
     #[allow(clippy::type_complexity)]
     pub release: &'a (dyn Fn(
         crate::model::Layer,
-        &crate::analysis::Events,
+        crate::analysis::Events,
         (Option<i64>, Option<i64>),
         Option<[f64; 4]>,
     ) -> crate::analysis::Events

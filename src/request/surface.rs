@@ -253,7 +253,7 @@ pub fn released(
     bbox: Option<[f64; 4]>,
 ) -> crate::analysis::Events {
     match protect {
-        Some(p) => (p.release)(layer, &events, (Some(window.0), Some(window.1)), bbox),
+        Some(p) => (p.release)(layer, events, (Some(window.0), Some(window.1)), bbox),
         None => events,
     }
 }
