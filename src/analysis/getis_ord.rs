@@ -451,7 +451,7 @@ mod tests {
     }
 
     fn lattice(side: usize, seed: u64) -> (Vec<[f64; 2]>, Vec<f64>) {
-        let mut rng = crate::demo::rng::Rng::new(seed);
+        let mut rng = crate::rng::Rng::new(seed);
         let xy: Vec<[f64; 2]> = (0..side * side)
             .map(|i| [(i % side) as f64 * 100.0, (i / side) as f64 * 100.0])
             .collect();

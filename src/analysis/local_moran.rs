@@ -46,7 +46,7 @@
 use super::getis_ord::par_sum;
 use super::weights::{check_values, Weights};
 use super::AnalysisError;
-use crate::demo::rng::Rng;
+use crate::rng::Rng;
 use rayon::prelude::*;
 
 /// Stream id of the permutation generator (see [`Rng::for_item`]).

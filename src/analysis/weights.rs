@@ -797,7 +797,7 @@ pub(crate) mod test_support {
     /// Seeded random points in a `side` x `side` square; a share `dup` of them
     /// repeat an earlier point exactly.
     pub fn random_points(seed: u64, n: usize, side: f64, dup: f64) -> Vec<[f64; 2]> {
-        let mut rng = crate::demo::rng::Rng::new(seed);
+        let mut rng = crate::rng::Rng::new(seed);
         let mut pts: Vec<[f64; 2]> = Vec::with_capacity(n);
         for i in 0..n {
             if i > 0 && rng.chance(dup) {
@@ -812,7 +812,7 @@ pub(crate) mod test_support {
 
     /// A seeded permutation of `0..n`.
     pub fn permutation(seed: u64, n: usize) -> Vec<usize> {
-        let mut rng = crate::demo::rng::Rng::new(seed);
+        let mut rng = crate::rng::Rng::new(seed);
         let mut p: Vec<usize> = (0..n).collect();
         for i in (1..n).rev() {
             p.swap(i, rng.below(i as u64 + 1) as usize);
@@ -833,7 +833,7 @@ pub(crate) mod test_support {
             for c in 0..side {
                 let i = (r * side + c) as u64;
                 xy.push([c as f64, r as f64]);
-                let noise = crate::demo::rng::mix64(i.wrapping_mul(GOLDEN) ^ SEED) >> 62;
+                let noise = crate::rng::mix64(i.wrapping_mul(GOLDEN) ^ SEED) >> 62;
                 let hot = ((c / 40) * 7 + (r / 40) * 3) % 11 == 0;
                 y.push((noise + if hot { 4 } else { 0 }) as f64);
             }
