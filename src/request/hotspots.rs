@@ -53,7 +53,8 @@ pub struct HotspotRequest {
     /// Seed for the permutations.
     #[arg(long, default_value_t = 20261123)]
     pub seed: u64,
-    /// Write every cell, not only cells with events or a significant result.
+    /// Write every cell, not only cells with events or a significant result
+    /// with an event in the neighbourhood.
     #[arg(long)]
     pub all_cells: bool,
     /// The most cells the grid may have (the server sets its own limit).
@@ -152,7 +153,11 @@ fn run(
             count(HotspotClass::Cold95),
             count(HotspotClass::Cold90),
             if params.fdr { " (FDR-corrected)" } else { "" }
-        )
+        ) + &result
+            .warnings
+            .iter()
+            .map(|w| format!("\nwarning: {w}"))
+            .collect::<String>()
     };
     Ok(Outcome {
         product: result.to_product(args.all_cells),
