@@ -374,6 +374,54 @@ mod tests {
         GiStar { z, p }
     }
 
+    /// Row-standardised inverse-distance weights: the general z against
+    /// ArcGIS's closed form (evaluated as written, in numpy) and against the
+    /// mean and variance of 20,000 total randomisations
+    /// (tools/reference/hotspot_inference.py).
+    #[test]
+    fn row_standardised_matches_closed_form_and_permutation_reference() {
+        let g = golden("gistar_row_permutation.json");
+        let xy = points(&g["x"], &g["y"]);
+        let y = f64s(&g["values"]);
+        let band = Weights::distance_band(&xy, g["meta"]["threshold"].as_f64().unwrap()).unwrap();
+        let mut offsets = vec![0];
+        let (mut nbs, mut ws) = (Vec::new(), Vec::new());
+        for i in 0..band.len() {
+            for &j in band.neighbors(i).0 {
+                let (dx, dy) = (xy[i][0] - xy[j as usize][0], xy[i][1] - xy[j as usize][1]);
+                nbs.push(j);
+                ws.push(1.0 / (dx * dx + dy * dy).sqrt());
+            }
+            offsets.push(nbs.len());
+        }
+        let w = Weights::from_csr(offsets, nbs, ws).unwrap();
+        let r = gi_star(&y, &w, Transform::RowStandardized).unwrap();
+        assert_close("closed form", &r.z, &f64s(&g["z"]), 1e-12, Z_FLOOR);
+        // Passing the rows already standardised changes nothing.
+        let rs = gi_star(&y, &w.row_standardized(), Transform::RowStandardized).unwrap();
+        assert_close("standardised input", &rs.z, &r.z, 1e-13, Z_FLOOR);
+        let (zp, se) = (f64s(&g["z_perm"]), f64s(&g["z_perm_se"]));
+        let worst = (0..y.len())
+            .map(|i| (r.z[i] - zp[i]).abs() / se[i])
+            .fold(0.0, f64::max);
+        eprintln!("row Gi*: largest |z - z_perm| {worst:.2} Monte Carlo standard errors");
+        assert!(worst < 5.0, "{worst}");
+        // esda's form (binary variance with W_i = 1) is not consistent with
+        // the permutation distribution: its z is too small nearly everywhere.
+        let esda = esda_row(&r, &w);
+        assert_close(
+            "esda form",
+            &esda.z,
+            &f64s(&g["z_esda_form"]),
+            1e-12,
+            Z_FLOOR,
+        );
+        let off = (0..y.len())
+            .filter(|&i| (esda.z[i] - zp[i]).abs() > 5.0 * se[i])
+            .count();
+        assert!(off > y.len() * 9 / 10, "{off}");
+    }
+
     #[test]
     fn esda_fixture() {
         let g = golden("gistar_esda_fixture.json");

@@ -529,6 +529,44 @@ mod tests {
         }
     }
 
+    /// The pseudo p-values, bit for bit, from the reference script's own
+    /// re-implementation of the draws (tools/reference/hotspot_inference.py),
+    /// with esda's I and quadrants and the FDR-corrected significance.
+    #[test]
+    fn tie_rule_matches_the_reference_draws_exactly() {
+        let g = golden("moran_ties.json");
+        let m = &g["meta"];
+        let side = m["side"].as_u64().unwrap() as usize;
+        let xy: Vec<[f64; 2]> = (0..side * side)
+            .map(|i| [(i % side) as f64, (i / side) as f64])
+            .collect();
+        let y = f64s(&g["y"]);
+        let w = Weights::distance_band(&xy, m["threshold"].as_f64().unwrap()).unwrap();
+        let permutations = m["permutations"].as_u64().unwrap() as usize;
+        let r = local_moran(&y, &w, permutations, m["seed"].as_u64().unwrap()).unwrap();
+        assert_close("ties Is", &r.i, &f64s(&g["is"]), 1e-12, FLOOR);
+        assert_eq!(codes(&r.quadrant), i64s(&g["q"]));
+        let want = f64s(&g["p_sim"]);
+        assert_eq!(
+            r.p_sim.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
+        );
+        // The data have ties where the rule matters: GeoDa's differs on many cells.
+        let geoda = f64s(&g["p_geoda_rule"]);
+        assert!(want.iter().zip(&geoda).filter(|(a, b)| a != b).count() > 50);
+        let bools = |v: &serde_json::Value| -> Vec<bool> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_bool().unwrap())
+                .collect()
+        };
+        let (sig, sig_fdr) = (bools(&g["significant"]), bools(&g["significant_fdr"]));
+        assert_eq!(r.significant(0.05, false), sig);
+        assert_eq!(r.significant(0.05, true), sig_fdr);
+        assert!(sig_fdr.iter().any(|&s| s) && sig_fdr != sig);
+    }
+
     #[test]
     fn ties_count_as_extreme_in_both_tails() {
         let mut t = Tails::default();
