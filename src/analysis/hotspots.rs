@@ -30,8 +30,13 @@ pub enum GridSpec {
 /// Who counts as a cell's neighbour for Gi* and Local Moran's I.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Neighbours {
-    /// A distance band chosen from the data (see [`auto_distance_band`]) and reported.
+    /// On H3 grids the ring-1 cells (contiguity, as [`Neighbours::Rings`]
+    /// with 1); on square grids a distance band chosen from the data (see
+    /// [`auto_distance_band`]) and reported.
     Auto,
+    /// The cells within this many grid steps ([`Weights::grid_disk`]: H3's
+    /// `grid_disk`, queen blocks on square grids).
+    Rings(u32),
     /// Cells whose centres lie within this many metres.
     DistanceBand(f64),
     /// The k nearest cells.
@@ -246,6 +251,10 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         bandwidth_m,
     )?;
     let (w, band_m) = match params.neighbours {
+        Neighbours::Auto if matches!(params.grid, GridSpec::H3 { .. }) => {
+            (Weights::grid_disk(&grid, 1)?, None)
+        }
+        Neighbours::Rings(k) => (Weights::grid_disk(&grid, k)?, None),
         Neighbours::Auto => {
             let band = auto_distance_band(&centres)?;
             (Weights::distance_band(&centres, band)?, Some(band))
@@ -367,6 +376,16 @@ impl HotspotParams {
 }
 
 impl Hotspots {
+    /// The neighbourhood used, in words (for summaries).
+    pub fn neighbours_text(&self) -> String {
+        match (self.params.neighbours, self.band_m) {
+            (_, Some(b)) => format!("distance band {:.1} km", b / 1000.0),
+            (Neighbours::Knn(k), None) => format!("{k} nearest neighbours"),
+            (Neighbours::Rings(k), None) => format!("cells within {k} rings"),
+            _ => "ring-1 cells (contiguity)".to_string(),
+        }
+    }
+
     /// Cells as a GeoJSON FeatureCollection of polygons with value, density,
     /// z, p, class and Local Moran's I. Unless `all_cells`, only cells that
     /// hold events, or are significant (Gi* class or Local Moran type) with
@@ -442,6 +461,15 @@ impl Hotspots {
             ),
         };
         let neighbours = match self.params.neighbours {
+            Neighbours::Auto if self.band_m.is_none() => Param::Object(vec![
+                ("type", "contiguity".into()),
+                ("chosen", "auto".into()),
+                ("rings", Param::Int(1)),
+            ]),
+            Neighbours::Rings(k) => Param::Object(vec![
+                ("type", "contiguity".into()),
+                ("rings", Param::Int(i64::from(k))),
+            ]),
             Neighbours::Auto => Param::Object(vec![
                 ("type", "distance-band".into()),
                 ("chosen", "auto".into()),

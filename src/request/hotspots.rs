@@ -35,12 +35,17 @@ pub struct HotspotRequest {
     /// Kernel bandwidth in km (default: a rule of thumb from the data, reported in the output).
     #[arg(long)]
     pub bandwidth_km: Option<f64>,
-    /// Gi* distance band in km (default: chosen from the grid, reported in the output).
-    #[arg(long, conflicts_with = "knn")]
+    /// Gi* distance band in km (default: on H3 grids the ring-1 cells, on
+    /// square grids a band chosen from the grid, reported in the output).
+    #[arg(long, conflicts_with_all = ["knn", "rings"])]
     pub band_km: Option<f64>,
     /// Use the k nearest cells as neighbours instead of a distance band.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rings")]
     pub knn: Option<usize>,
+    /// Use the cells within this many grid steps as neighbours (contiguity:
+    /// H3 grid_disk, queen blocks on square grids; 1..=10).
+    #[arg(long)]
+    pub rings: Option<u32>,
     /// Gi* weights: binary or row (row-standardised).
     #[arg(long, value_enum, default_value_t = Transform::Binary)]
     pub transform: Transform,
@@ -106,10 +111,11 @@ fn run(
         area,
         kernel: args.kernel,
         bandwidth_m: args.bandwidth_km.map(|b| b * 1000.0),
-        neighbours: match (args.band_km, args.knn) {
-            (Some(d), _) => Neighbours::DistanceBand(d * 1000.0),
-            (None, Some(k)) => Neighbours::Knn(k),
-            (None, None) => Neighbours::Auto,
+        neighbours: match (args.band_km, args.knn, args.rings) {
+            (Some(d), _, _) => Neighbours::DistanceBand(d * 1000.0),
+            (None, Some(k), _) => Neighbours::Knn(k),
+            (None, None, Some(r)) => Neighbours::Rings(r),
+            (None, None, None) => Neighbours::Auto,
         },
         transform: args.transform,
         fdr: !args.no_fdr,
@@ -140,10 +146,7 @@ fn run(
             result.grid.cells.len(),
             result.outside,
             result.bandwidth_m / 1000.0,
-            result.band_m.map_or_else(
-                || "k nearest neighbours".to_string(),
-                |b| format!("distance band {:.1} km", b / 1000.0)
-            ),
+            result.neighbours_text(),
         ) + &format!(
             "\n  hot cells 99/95/90 %: {}/{}/{}; cold cells 99/95/90 %: {}/{}/{}{}",
             count(HotspotClass::Hot99),

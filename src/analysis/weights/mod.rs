@@ -13,11 +13,12 @@
 //!   is that of scipy's KD-tree).
 //! * [`auto_distance_band`]: the default band, the largest nearest-neighbour
 //!   distance, i.e. the smallest band that leaves no point without a neighbour.
-//! * [`Weights::from_csr`]: any structure built elsewhere (e.g. H3 contiguity).
+//! * [`Weights::grid_disk`]: grid contiguity, the cells within k steps (H3 `grid_disk`).
+//! * [`Weights::from_csr`]: any structure built elsewhere.
 //!
 //! One purpose per file: this file holds the CSR structure and its
 //! accessors, `band.rs` the distance band (and its grid hash), `knn.rs` the k
-//! nearest neighbours.
+//! nearest neighbours, `contiguity.rs` grid contiguity.
 //!
 //! Every constructor gives the same result whatever the number of rayon
 //! threads: points are processed in fixed blocks of consecutive indices,
@@ -29,11 +30,13 @@
 //! cells are unaffected.
 
 mod band;
+mod contiguity;
 mod knn;
 #[cfg(test)]
 pub(crate) mod test_support;
 
 pub use band::auto_distance_band;
+pub use contiguity::MAX_RINGS;
 
 use super::AnalysisError;
 use rayon::prelude::*;
