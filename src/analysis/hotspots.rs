@@ -58,7 +58,8 @@ pub struct HotspotParams {
     pub neighbours: Neighbours,
     /// Weights transform for Gi*.
     pub transform: Transform,
-    /// Correct the hot/cold classes for multiple testing (Benjamini-Hochberg).
+    /// Correct the hot/cold classes and the Local Moran types for multiple
+    /// testing (Benjamini-Hochberg).
     pub fdr: bool,
     /// Permutations for Local Moran's I inference (0 skips Local Moran's I).
     pub permutations: usize,

@@ -49,7 +49,8 @@ pub struct HotspotRequest {
     /// Gi* weights: binary or row (row-standardised).
     #[arg(long, value_enum, default_value_t = Transform::Binary)]
     pub transform: Transform,
-    /// Do not correct hot/cold classes for multiple testing (FDR is on by default).
+    /// Do not correct hot/cold classes and Local Moran types for multiple
+    /// testing (FDR is on by default).
     #[arg(long)]
     pub no_fdr: bool,
     /// Permutations for Local Moran's I (0 skips it).
