@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use jointmap::analysis::getis_ord::{gi_star, Transform};
 use jointmap::analysis::local_moran::local_moran;
 use jointmap::analysis::weights::Weights;
-use jointmap::demo::rng::mix64;
+use jointmap::rng::mix64;
 
 // The jointmap binary runs on mimalloc (src/main.rs); measure with the same allocator.
 #[global_allocator]

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod model;
 pub mod render;
 pub mod request;
+pub mod rng;
 pub mod server;
 pub mod store;
 

@@ -819,7 +819,7 @@ mod tests {
 
     /// A seeded random scenario: clustered incidents, some patrols, bases.
     fn random_scenario(seed: u64, g: &Grid) -> (Events, Presence) {
-        let mut rng = crate::demo::rng::Rng::new(seed);
+        let mut rng = crate::rng::Rng::new(seed);
         let mut inc = Events::default();
         for k in 0..300 {
             let centre = [
@@ -864,7 +864,7 @@ mod tests {
             let (inc, mut presence) = random_scenario(seed, &g);
             let mut area = threat_area(&run(&g, &inc, &presence));
             let mut blind = run(&g, &inc, &presence).blind;
-            let mut rng = crate::demo::rng::Rng::new(seed + 100);
+            let mut rng = crate::rng::Rng::new(seed + 100);
             for k in 0..4 {
                 if k % 2 == 0 {
                     let lat = 5.0 + rng.f64() * 0.36;

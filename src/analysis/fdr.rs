@@ -237,7 +237,7 @@ mod tests {
             [true, false, true]
         );
 
-        let mut rng = crate::demo::rng::Rng::new(11);
+        let mut rng = crate::rng::Rng::new(11);
         let p: Vec<f64> = (0..5000)
             .map(|i| if i < 300 { rng.f64() * 1e-3 } else { rng.f64() })
             .collect();

@@ -2,33 +2,51 @@
 //!
 //! For each cell `i`, Gi* compares the weighted sum of the values in its
 //! neighbourhood, the cell itself included, with what that sum would be if the
-//! values were spread at random over the map:
+//! values were spread at random over the map (total randomisation: all `n`
+//! values permuted over all `n` cells, Getis & Ord 1992, Ord & Getis 1995):
 //!
 //! ```text
-//! L_i = sum_j w*_ij y_j        W_i = sum_j w*_ij        (j over the neighbours and i itself)
-//! z_i = (n L_i - W_i Y) / (n S sqrt(W_i (n - W_i) / (n - 1)))
+//! L_i = sum_j w*_ij y_j    W_i = sum_j w*_ij    S1_i = sum_j w*_ij^2    (j over the neighbours and i)
+//! z_i = (L_i - W_i Y / n) / (S sqrt((n S1_i - W_i^2) / (n - 1)))
+//!     = (n L_i - W_i Y) / (n S sqrt((n S1_i - W_i^2) / (n - 1)))
 //! ```
 //!
 //! with `Y` the sum of all values, `n` the number of cells and `S` the
-//! population standard deviation of the values. This is, rearranged, esda's
-//! `G_Local(y, w, transform, star=True).Zs` (Getis & Ord 1992, Ord & Getis
-//! 1995): `(G_i - E[G_i]) / sqrt(Var[G_i])` with `G_i = L_i / Y`. The
-//! rearranged form is exact for integer counts (no cancellation in the
-//! numerator) and keeps "hot" meaning "high values" even when the mean is not
-//! positive, where esda's form would flip the sign.
+//! population standard deviation of the values: the general form for
+//! arbitrary weights that ArcGIS documents for its Hot Spot Analysis. The
+//! rearranged second line is exact for integer counts (no cancellation in
+//! the numerator) and keeps "hot" meaning "high values" even when the mean is
+//! not positive.
 //!
-//! Transforms, as esda (for binary weights, e.g. a distance band or k nearest):
+//! Transforms:
 //! * [`Transform::Binary`]: every neighbour and the cell itself weigh 1, so
-//!   `W_i = k_i + 1`. Non-binary weights are binarised (esda's `'B'`).
+//!   `W_i = S1_i = k_i + 1` and the variance term is `W_i (n - W_i) / (n - 1)`.
+//!   Non-binary weights are binarised. This is exactly esda's
+//!   `G_Local(y, w, transform='B', star=True).Zs` (golden tests).
 //! * [`Transform::RowStandardized`]: the cell itself weighs as much as its
 //!   heaviest neighbour (1 for binary weights), then each row is divided by
-//!   its sum, so `W_i = 1` (esda's `'R'`; GeoDa's G* is this `G_i`).
+//!   its sum, so `W_i = 1` and `S1_i` is the row's sum of squares. The
+//!   z-score above does not change when a row is multiplied by a constant,
+//!   so for binary weights (distance band, k nearest) it equals the binary
+//!   Gi*; it differs only for weights that vary within a row.
+//!
+//!   **Departure from esda.** esda's `G_Local(transform='R')` (and GeoDa's
+//!   G*) standardise the rows but keep the variance of binary weights,
+//!   `W_i (n - W_i) / (n - 1)` with `W_i = 1`, which ignores that the row's
+//!   weight is spread over `k_i + 1` cells: its variance is too large by
+//!   `(n - 1) / (n S1_i - 1)` (about `k_i + 1`), and its z-scores too small
+//!   by the square root of that. On the README example (1,848 UCDP events,
+//!   5 km cells, 15 km band) esda's form finds 29 hot cells where binary
+//!   Gi* finds 353. The variance used here is the exact one under total
+//!   randomisation, checked against a permutation reference
+//!   (`tests/golden/gistar_row_permutation.json`).
 //!
 //! p-values are two-sided from the standard normal distribution,
 //! `p = erfc(|z| / sqrt 2)` (esda's `p_norm` is one-sided: half of this).
 //!
 //! Degenerate inputs: when every value is the same, or a neighbourhood covers
-//! every cell (`W_i >= n`), nothing can be tested: `z = 0` and `p = 1`.
+//! every cell with equal weights (`n S1_i <= W_i^2`), nothing can be tested:
+//! `z = 0` and `p = 1`.
 
 use super::weights::{check_values, Weights};
 use super::AnalysisError;
@@ -84,28 +102,38 @@ pub fn gi_star(values: &[f64], w: &Weights, transform: Transform) -> Result<GiSt
                 return (0.0, 1.0);
             }
             let (nb, wv) = w.neighbors(i);
-            let (l, wi) = match transform {
+            let (l, var) = match transform {
                 Transform::Binary => {
                     let l = values[i] + nb.iter().map(|&j| values[j as usize]).sum::<f64>();
-                    (l, (nb.len() + 1) as f64)
+                    let wi = (nb.len() + 1) as f64;
+                    (nf * l - wi * total, wi * (nf - wi) / (nf - 1.0))
                 }
                 Transform::RowStandardized => {
+                    // The row as given (self = heaviest neighbour): z does not
+                    // change when a row is scaled, so dividing by its sum first
+                    // would only add rounding.
                     let own = wv.iter().copied().fold(0.0, f64::max);
                     let own = if nb.is_empty() { 1.0 } else { own };
-                    let mut l = own * values[i];
-                    let mut wsum = own;
+                    let (mut l, mut wsum, mut s1) = (own * values[i], own, own * own);
                     for (&j, &v) in nb.iter().zip(wv) {
                         l += v * values[j as usize];
                         wsum += v;
+                        s1 += v * v;
                     }
-                    (l / wsum, 1.0)
+                    let var = (nf * s1 - wsum * wsum) / (nf - 1.0);
+                    // Equal weights over every cell: zero up to rounding.
+                    let var = if var <= 4.0 * f64::EPSILON * nf * s1 {
+                        0.0
+                    } else {
+                        var
+                    };
+                    (nf * l - wsum * total, var)
                 }
             };
-            let var = wi * (nf - wi) / (nf - 1.0);
             if var <= 0.0 {
                 return (0.0, 1.0);
             }
-            let z = (nf * l - wi * total) / (nf * sd * var.sqrt());
+            let z = l / (nf * sd * var.sqrt());
             (z, p_two_sided(z))
         })
         .unzip();
@@ -323,6 +351,77 @@ mod tests {
         assert!(p_two_sided(f64::NAN).is_nan());
     }
 
+    /// esda's row-standardised z from ours: esda keeps the binary variance
+    /// term with `W_i = 1`, so its z is ours times
+    /// `sqrt((n S1_i - 1) / (n - 1))` with `S1_i` the sum of the squared
+    /// row-standardised weights (self = heaviest neighbour).
+    fn esda_row(ours: &GiStar, w: &Weights) -> GiStar {
+        let nf = w.len() as f64;
+        let z: Vec<f64> = (0..w.len())
+            .map(|i| {
+                let (nb, wv) = w.neighbors(i);
+                let own = if nb.is_empty() {
+                    1.0
+                } else {
+                    wv.iter().copied().fold(0.0, f64::max)
+                };
+                let sum: f64 = own + wv.iter().sum::<f64>();
+                let s1: f64 = (own * own + wv.iter().map(|v| v * v).sum::<f64>()) / (sum * sum);
+                ours.z[i] * ((nf * s1 - 1.0) / (nf - 1.0)).sqrt()
+            })
+            .collect();
+        let p = z.iter().map(|&v| p_two_sided(v)).collect();
+        GiStar { z, p }
+    }
+
+    /// Row-standardised inverse-distance weights: the general z against
+    /// ArcGIS's closed form (evaluated as written, in numpy) and against the
+    /// mean and variance of 20,000 total randomisations
+    /// (tools/reference/hotspot_inference.py).
+    #[test]
+    fn row_standardised_matches_closed_form_and_permutation_reference() {
+        let g = golden("gistar_row_permutation.json");
+        let xy = points(&g["x"], &g["y"]);
+        let y = f64s(&g["values"]);
+        let band = Weights::distance_band(&xy, g["meta"]["threshold"].as_f64().unwrap()).unwrap();
+        let mut offsets = vec![0];
+        let (mut nbs, mut ws) = (Vec::new(), Vec::new());
+        for i in 0..band.len() {
+            for &j in band.neighbors(i).0 {
+                let (dx, dy) = (xy[i][0] - xy[j as usize][0], xy[i][1] - xy[j as usize][1]);
+                nbs.push(j);
+                ws.push(1.0 / (dx * dx + dy * dy).sqrt());
+            }
+            offsets.push(nbs.len());
+        }
+        let w = Weights::from_csr(offsets, nbs, ws).unwrap();
+        let r = gi_star(&y, &w, Transform::RowStandardized).unwrap();
+        assert_close("closed form", &r.z, &f64s(&g["z"]), 1e-12, Z_FLOOR);
+        // Passing the rows already standardised changes nothing.
+        let rs = gi_star(&y, &w.row_standardized(), Transform::RowStandardized).unwrap();
+        assert_close("standardised input", &rs.z, &r.z, 1e-13, Z_FLOOR);
+        let (zp, se) = (f64s(&g["z_perm"]), f64s(&g["z_perm_se"]));
+        let worst = (0..y.len())
+            .map(|i| (r.z[i] - zp[i]).abs() / se[i])
+            .fold(0.0, f64::max);
+        eprintln!("row Gi*: largest |z - z_perm| {worst:.2} Monte Carlo standard errors");
+        assert!(worst < 5.0, "{worst}");
+        // esda's form (binary variance with W_i = 1) is not consistent with
+        // the permutation distribution: its z is too small nearly everywhere.
+        let esda = esda_row(&r, &w);
+        assert_close(
+            "esda form",
+            &esda.z,
+            &f64s(&g["z_esda_form"]),
+            1e-12,
+            Z_FLOOR,
+        );
+        let off = (0..y.len())
+            .filter(|&i| (esda.z[i] - zp[i]).abs() > 5.0 * se[i])
+            .count();
+        assert!(off > y.len() * 9 / 10, "{off}");
+    }
+
     #[test]
     fn esda_fixture() {
         let g = golden("gistar_esda_fixture.json");
@@ -334,8 +433,24 @@ mod tests {
             (Transform::RowStandardized, "z_row", "p_row"),
         ] {
             let r = gi_star(&y, &w, t).unwrap();
-            assert_close(&format!("fixture {z}"), &r.z, &f64s(&g[z]), 1e-12, Z_FLOOR);
-            assert_close(&format!("fixture {p}"), &r.p, &f64s(&g[p]), 1e-13, 1e-300);
+            let r_esda = match t {
+                Transform::Binary => r.clone(),
+                Transform::RowStandardized => esda_row(&r, &w),
+            };
+            assert_close(
+                &format!("fixture {z}"),
+                &r_esda.z,
+                &f64s(&g[z]),
+                1e-12,
+                Z_FLOOR,
+            );
+            assert_close(
+                &format!("fixture {p}"),
+                &r_esda.p,
+                &f64s(&g[p]),
+                1e-13,
+                1e-300,
+            );
             // Passing row-standardised weights changes nothing: the transform decides.
             let rs = gi_star(&y, &w.row_standardized(), t).unwrap();
             assert_close("fixture, standardised input", &rs.z, &r.z, 1e-14, Z_FLOOR);
@@ -350,7 +465,10 @@ mod tests {
         let band = Weights::distance_band(&xy, g["threshold"].as_f64().unwrap()).unwrap();
         let knn = Weights::knn(&xy, g["k"].as_u64().unwrap() as usize).unwrap();
         let b = gi_star(&y, &band, Transform::Binary).unwrap();
-        let r = gi_star(&y, &band, Transform::RowStandardized).unwrap();
+        let row = gi_star(&y, &band, Transform::RowStandardized).unwrap();
+        // Binary weights: row standardisation leaves the general z unchanged.
+        assert_close("band z R = z B", &row.z, &b.z, 1e-13, Z_FLOOR);
+        let r = esda_row(&row, &band);
         assert_close(
             "synthetic band z B",
             &b.z,
@@ -374,7 +492,9 @@ mod tests {
         );
         assert_close("synthetic band p R", &r.p, &f64s(&g["p_row"]), 1e-9, 1e-300);
         let kb = gi_star(&y, &knn, Transform::Binary).unwrap();
-        let kr = gi_star(&y, &knn, Transform::RowStandardized).unwrap();
+        let kr_general = gi_star(&y, &knn, Transform::RowStandardized).unwrap();
+        assert_close("knn z R = z B", &kr_general.z, &kb.z, 1e-13, Z_FLOOR);
+        let kr = esda_row(&kr_general, &knn);
         assert_close(
             "synthetic knn z B",
             &kb.z,
@@ -420,7 +540,10 @@ mod tests {
         assert_eq!(auto_band(&xy), grid["auto_band"].as_f64().unwrap());
         let w = Weights::distance_band(&xy, grid["threshold"].as_f64().unwrap()).unwrap();
         let b = gi_star(&counts, &w, Transform::Binary).unwrap();
-        let r = gi_star(&counts, &w, Transform::RowStandardized).unwrap();
+        let r = esda_row(
+            &gi_star(&counts, &w, Transform::RowStandardized).unwrap(),
+            &w,
+        );
         assert_close("UCDP z B", &b.z, &f64s(&g["z_binary"]), 1e-9, Z_FLOOR);
         assert_close("UCDP p B", &b.p, &f64s(&g["p_binary"]), 1e-9, 1e-300);
         assert_close("UCDP z R", &r.z, &f64s(&g["z_row"]), 1e-9, Z_FLOOR);
@@ -451,7 +574,7 @@ mod tests {
     }
 
     fn lattice(side: usize, seed: u64) -> (Vec<[f64; 2]>, Vec<f64>) {
-        let mut rng = crate::demo::rng::Rng::new(seed);
+        let mut rng = crate::rng::Rng::new(seed);
         let xy: Vec<[f64; 2]> = (0..side * side)
             .map(|i| [(i % side) as f64 * 100.0, (i / side) as f64 * 100.0])
             .collect();

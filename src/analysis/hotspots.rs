@@ -30,8 +30,13 @@ pub enum GridSpec {
 /// Who counts as a cell's neighbour for Gi* and Local Moran's I.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Neighbours {
-    /// A distance band chosen from the data (see [`auto_distance_band`]) and reported.
+    /// On H3 grids the ring-1 cells (contiguity, as [`Neighbours::Rings`]
+    /// with 1); on square grids a distance band chosen from the data (see
+    /// [`auto_distance_band`]) and reported.
     Auto,
+    /// The cells within this many grid steps ([`Weights::grid_disk`]: H3's
+    /// `grid_disk`, queen blocks on square grids).
+    Rings(u32),
     /// Cells whose centres lie within this many metres.
     DistanceBand(f64),
     /// The k nearest cells.
@@ -53,7 +58,8 @@ pub struct HotspotParams {
     pub neighbours: Neighbours,
     /// Weights transform for Gi*.
     pub transform: Transform,
-    /// Correct the hot/cold classes for multiple testing (Benjamini-Hochberg).
+    /// Correct the hot/cold classes and the Local Moran types for multiple
+    /// testing (Benjamini-Hochberg).
     pub fdr: bool,
     /// Permutations for Local Moran's I inference (0 skips Local Moran's I).
     pub permutations: usize,
@@ -112,8 +118,11 @@ pub struct HotspotCell {
     pub moran_i: f64,
     /// Its pseudo p-value (NaN when skipped).
     pub moran_p: f64,
-    /// Cluster/outlier type when significant at 0.05: HH, LL, HL, LH.
+    /// Cluster/outlier type when significant at 0.05 (FDR-corrected when
+    /// the parameters say so): HH, LL, HL, LH.
     pub moran_type: Option<String>,
+    /// Whether the cell or one of its neighbours holds an event.
+    pub events_nearby: bool,
     /// Events in the cell (whatever their weight): for the access gate's
     /// minimum count.
     pub count: u64,
@@ -138,7 +147,18 @@ pub struct Hotspots {
     pub band_m: Option<f64>,
     /// The parameters.
     pub params: HotspotParams,
+    /// What an analyst should know before reading the map (sparse data,
+    /// too few permutations for the correction), in plain words.
+    pub warnings: Vec<String>,
 }
+
+/// Significance level of Local Moran's I clusters and outliers.
+pub const MORAN_ALPHA: f64 = 0.05;
+
+/// Share of empty cells above which the data are too sparse for the grid:
+/// most cells then compare an empty cell with empty neighbours, and Gi*
+/// and Local Moran's I say more about the grid than about the events.
+pub const SPARSE_EMPTY_SHARE: f64 = 0.9;
 
 fn default_area(events: &Events, pad_m: f64) -> Area {
     let (mut b0, mut b1, mut b2, mut b3) = (
@@ -232,6 +252,10 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         bandwidth_m,
     )?;
     let (w, band_m) = match params.neighbours {
+        Neighbours::Auto if matches!(params.grid, GridSpec::H3 { .. }) => {
+            (Weights::grid_disk(&grid, 1)?, None)
+        }
+        Neighbours::Rings(k) => (Weights::grid_disk(&grid, k)?, None),
         Neighbours::Auto => {
             let band = auto_distance_band(&centres)?;
             (Weights::distance_band(&centres, band)?, Some(band))
@@ -252,15 +276,27 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
     } else {
         None
     };
-    let cells = (0..grid.cells.len())
+    let significant = moran
+        .as_ref()
+        .map(|m| m.significant(MORAN_ALPHA, params.fdr));
+    let events_nearby: Vec<bool> = (0..grid.cells.len())
         .map(|i| {
-            let (moran_i, moran_p, moran_type) = match &moran {
-                Some(m) => (
+            counts.values[i] > 0.0
+                || w.neighbors(i)
+                    .0
+                    .iter()
+                    .any(|&j| counts.values[j as usize] > 0.0)
+        })
+        .collect();
+    let cells: Vec<HotspotCell> = (0..grid.cells.len())
+        .map(|i| {
+            let (moran_i, moran_p, moran_type) = match (&moran, &significant) {
+                (Some(m), Some(sig)) => (
                     m.i[i],
                     m.p_sim[i],
-                    (m.p_sim[i] <= 0.05).then(|| format!("{:?}", m.quadrant[i])),
+                    sig[i].then(|| m.quadrant[i].as_str().to_string()),
                 ),
-                None => (f64::NAN, f64::NAN, None),
+                _ => (f64::NAN, f64::NAN, None),
             };
             HotspotCell {
                 cell: i,
@@ -274,9 +310,41 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
                 moran_i,
                 moran_p,
                 moran_type,
+                events_nearby: events_nearby[i],
             }
         })
         .collect();
+    let mut warnings = Vec::new();
+    let empty = cells.iter().filter(|c| c.count == 0).count();
+    let share = empty as f64 / cells.len() as f64;
+    if share > SPARSE_EMPTY_SHARE {
+        warnings.push(format!(
+            "sparse data: {empty} of {} cells ({:.1} %) hold no event (more than {:.0} %); \
+             Gi* and Local Moran's I then mostly compare empty cells with empty neighbourhoods: \
+             use larger cells, a smaller area or a longer period",
+            cells.len(),
+            100.0 * share,
+            100.0 * SPARSE_EMPTY_SHARE
+        ));
+    }
+    if let (Some(m), true) = (&moran, params.fdr) {
+        let uncorrected = m
+            .significant(MORAN_ALPHA, false)
+            .iter()
+            .filter(|&&s| s)
+            .count();
+        let kept = cells.iter().filter(|c| c.moran_type.is_some()).count();
+        if kept < uncorrected {
+            warnings.push(format!(
+                "Local Moran's I: the false discovery rate correction keeps {kept} of {uncorrected} cells \
+                 significant at {MORAN_ALPHA}; with {} permutations no p-value is below {:.2e}, so the \
+                 correction over {} cells needs more permutations to keep any (--permutations)",
+                params.permutations,
+                1.0 / (params.permutations + 1) as f64,
+                cells.len()
+            ));
+        }
+    }
     Ok(Hotspots {
         grid,
         cells,
@@ -285,6 +353,7 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         bandwidth_m,
         band_m,
         params: params.clone(),
+        warnings,
     })
 }
 
@@ -308,21 +377,38 @@ impl HotspotParams {
 }
 
 impl Hotspots {
+    /// The neighbourhood used, in words (for summaries).
+    pub fn neighbours_text(&self) -> String {
+        match (self.params.neighbours, self.band_m) {
+            (_, Some(b)) => format!("distance band {:.1} km", b / 1000.0),
+            (Neighbours::Knn(k), None) => format!("{k} nearest neighbours"),
+            (Neighbours::Rings(k), None) => format!("cells within {k} rings"),
+            _ => "ring-1 cells (contiguity)".to_string(),
+        }
+    }
+
     /// Cells as a GeoJSON FeatureCollection of polygons with value, density,
-    /// z, p, class and Local Moran's I. Unless `all_cells`, only cells with
-    /// events or a significant class are written. A `jointmap` member records
-    /// the method and every parameter used, so a map can be defended.
+    /// z, p, class and Local Moran's I. Unless `all_cells`, only cells that
+    /// hold events, or are significant (Gi* class or Local Moran type) with
+    /// an event in their neighbourhood, are written: an empty cell among
+    /// empty neighbours says nothing about the events. A `jointmap` member
+    /// records the method, every parameter used and the warnings, so a map
+    /// can be defended.
     pub fn to_product(&self, all_cells: bool) -> Product {
+        let significant =
+            |c: &HotspotCell| c.class != HotspotClass::NotSignificant || c.moran_type.is_some();
+        let written = |c: &HotspotCell| {
+            all_cells || c.value > 0.0 || c.count > 0 || (significant(c) && c.events_nearby)
+        };
+        let omitted = self
+            .cells
+            .iter()
+            .filter(|c| significant(c) && !written(c))
+            .count();
         let items: Vec<Item> = self
             .cells
             .iter()
-            .filter(|c| {
-                all_cells
-                    || c.value > 0.0
-                    || c.count > 0
-                    || c.class != HotspotClass::NotSignificant
-                    || c.moran_type.is_some()
-            })
+            .filter(|c| written(c))
             .map(|c| {
                 let cell = &self.grid.cells[c.cell];
                 Item {
@@ -376,6 +462,15 @@ impl Hotspots {
             ),
         };
         let neighbours = match self.params.neighbours {
+            Neighbours::Auto if self.band_m.is_none() => Param::Object(vec![
+                ("type", "contiguity".into()),
+                ("chosen", "auto".into()),
+                ("rings", Param::Int(1)),
+            ]),
+            Neighbours::Rings(k) => Param::Object(vec![
+                ("type", "contiguity".into()),
+                ("rings", Param::Int(i64::from(k))),
+            ]),
             Neighbours::Auto => Param::Object(vec![
                 ("type", "distance-band".into()),
                 ("chosen", "auto".into()),
@@ -423,11 +518,144 @@ impl Hotspots {
                 "gi_transform",
                 Field::param(format!("{:?}", self.params.transform)),
             ),
+            (
+                "gi_variance",
+                Field::param(match self.params.transform {
+                    Transform::Binary => "binary weights (esda G_Local 'B')",
+                    Transform::RowStandardized => {
+                        "general Getis-Ord: sum and sum of squares of the row's weights (ArcGIS); not esda's 'R'"
+                    }
+                }),
+            ),
             ("fdr", Field::param(self.params.fdr)),
             ("moran_permutations", Field::param(self.params.permutations)),
+            (
+                "moran_p",
+                Field::param(
+                    "(M + 1) / (R + 1), M = min(#{I >= I_obs}, #{I <= I_obs}), ties in both tails",
+                ),
+            ),
+            ("moran_alpha", Field::Value(MORAN_ALPHA)),
+            ("moran_fdr", Field::param(self.params.fdr)),
             ("seed", Field::param(self.params.seed as i64)),
+            (
+                "cells_written",
+                Field::param(if all_cells {
+                    "all"
+                } else {
+                    "with events, or significant with an event in the neighbourhood"
+                }),
+            ),
+            (
+                "significant_cells_omitted",
+                Field::param(omitted),
+            ),
+            (
+                "warnings",
+                Field::Param(Param::List(
+                    self.warnings.iter().map(|w| w.as_str().into()).collect(),
+                )),
+            ),
         ]);
         p.items = items;
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::weights::test_support::ucdp_path;
+    use super::*;
+
+    /// The UCDP events as counted events (weight 1), read from the raw file.
+    fn ucdp_events(path: &std::path::Path) -> Events {
+        let text = std::fs::read_to_string(path).expect("read UCDP");
+        let fc: serde_json::Value = serde_json::from_str(&text).expect("parse UCDP");
+        let mut ev = Events::default();
+        for f in fc["features"].as_array().expect("features") {
+            let c = &f["geometry"]["coordinates"];
+            ev.lon.push(c[0].as_f64().expect("lon"));
+            ev.lat.push(c[1].as_f64().expect("lat"));
+        }
+        ev.weight = vec![1.0; ev.lon.len()];
+        ev
+    }
+
+    /// README's example, `jointmap hotspots --cell-km 5 --band-km 15`, on the
+    /// UCDP events: the share of cells called significant that hold no event
+    /// and have no event within the band is zero, no empty cell among empty
+    /// neighbours is a low-low cluster, and row-standardised Gi* finds the
+    /// hot cells binary Gi* finds.
+    #[test]
+    fn readme_example_calls_no_empty_neighbourhood_significant() {
+        let Some(path) = ucdp_path() else {
+            eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
+            return;
+        };
+        let events = ucdp_events(&path);
+        let params = HotspotParams {
+            neighbours: Neighbours::DistanceBand(15_000.0),
+            ..HotspotParams::default()
+        };
+        let h = hotspots(&events, &params).unwrap();
+        let significant: Vec<&HotspotCell> = h
+            .cells
+            .iter()
+            .filter(|c| c.class.is_significant() || c.moran_type.is_some())
+            .collect();
+        let far = significant
+            .iter()
+            .filter(|c| c.count == 0 && !c.events_nearby)
+            .count();
+        let share = far as f64 / significant.len().max(1) as f64;
+        let low_low_empty = h
+            .cells
+            .iter()
+            .filter(|c| c.count == 0 && c.moran_type.as_deref() == Some("LL"))
+            .count();
+        let hot = |h: &Hotspots| {
+            h.cells
+                .iter()
+                .filter(|c| c.class.is_significant() && c.z > 0.0)
+                .count()
+        };
+        let row = hotspots(
+            &events,
+            &HotspotParams {
+                transform: Transform::RowStandardized,
+                permutations: 0,
+                ..params.clone()
+            },
+        )
+        .unwrap();
+        eprintln!(
+            "README example: {} cells, {} significant (Gi* or Local Moran), {far} of them empty \
+             with no event within the band (share {share:.4}); Local Moran significant {}, \
+             LL on empty cells {low_low_empty}; hot cells binary {}, row-standardised {}; warnings {:?}",
+            h.cells.len(),
+            significant.len(),
+            h.cells.iter().filter(|c| c.moran_type.is_some()).count(),
+            hot(&h),
+            hot(&row),
+            h.warnings
+        );
+        assert_eq!(h.cells.len(), 47_770);
+        assert!(share <= 0.001, "share {share}");
+        assert_eq!(hot(&row), hot(&h));
+        assert!(hot(&h) > 300);
+        // Far fewer than half the cells hold an event: the warning says so.
+        assert!(h.warnings.iter().any(|w| w.starts_with("sparse data")));
+        // Empty cells with an event nearby are written, empty ones without are not.
+        let product = h.to_product(false);
+        let written = h
+            .cells
+            .iter()
+            .filter(|c| {
+                c.count > 0
+                    || ((c.class.is_significant() || c.moran_type.is_some()) && c.events_nearby)
+            })
+            .count();
+        assert_eq!(product.items.len(), written);
+        assert_eq!(h.to_product(true).items.len(), h.cells.len());
     }
 }

@@ -15,21 +15,37 @@
 //!
 //! Inference is by conditional permutation (Anselin 1995): the cell keeps its
 //! value and its neighbours are replaced by `k_i` values drawn at random,
-//! without replacement, from all other cells; repeated `permutations` times.
-//! With `larger` the number of draws whose statistic is at least the
-//! observed one, esda's folded pseudo p-value is
-//! `(min(larger, permutations - larger) + 1) / (permutations + 1)`, so the
-//! smallest reachable value is `1 / (permutations + 1)` (0.01 with 99).
+//! without replacement, from all other cells; repeated `R = permutations`
+//! times. The pseudo p-value is GeoDa's documented `(M + 1) / (R + 1)`, with
+//! `M` the number of draws "equal to or more extreme than" the observed
+//! statistic, on the nearer tail (a two-sided, folded test):
+//!
+//! ```text
+//! M = min(#{draws with I >= I_obs}, #{draws with I <= I_obs})      ties count in both
+//! ```
+//!
+//! so the smallest reachable value is `1 / (R + 1)` (0.01 with 99).
 //! The test is on the neighbourhood sum of the raw values, which orders the
 //! draws exactly as `I` does (`z_i` and the scaling are fixed within a cell)
-//! but compares integer counts without rounding, so ties are ties and count
-//! as "at least as extreme", as esda's formula says. esda and GeoDa compare
-//! rounded statistics, where an exact tie falls either way by rounding
-//! noise. On count data ties are common, and the share of significant cells
-//! differs by a few points between all three: with 99 permutations on the
-//! benchmark lattice (benches/compare/gistar.py), the share of cells with
-//! `p_sim <= 0.05` is 0.352 here, 0.349 with pygeoda and 0.400 with esda on
-//! 199,809 cells, and 0.669, 0.693 and 0.693 on 10,000 cells.
+//! but compares integer counts without rounding, so ties are exact.
+//!
+//! **Ties.** On count data most draws can tie with the observed value: an
+//! empty cell among empty neighbours (`I > 0`, quadrant LL) is matched by
+//! every draw of empty cells. Counting ties as extreme in both directions
+//! gives such a cell a large p-value, as it should: nothing distinguishes it
+//! from chance. GeoDa's code (and jointmap before this rule) counts ties only
+//! in the upper tail, `#{I >= I_obs}`, and folds with `R - #{I >= I_obs}`,
+//! which leaves ties out of the lower tail; esda compares rounded statistics,
+//! where an exact tie falls either way by rounding noise. Both can call such
+//! a cell a significant low-low cluster. Without ties the three rules agree
+//! (`#{>=} + #{<=} = R`). `tools/reference/moran_ties.py` re-implements the
+//! generator and the draws and checks the p-values exactly
+//! (`tests/golden/moran_ties.json`).
+//!
+//! Multiple testing: [`LocalMoran::significant`] applies the
+//! Benjamini-Hochberg false discovery rate as for Gi* ([`super::fdr`]).
+//! With `R` permutations no p-value is below `1 / (R + 1)`, so on a large
+//! grid a correction needs many permutations to find anything.
 //!
 //! Each cell draws from its own generator, seeded from `(seed, cell index)`:
 //! the result is identical whatever the thread count, and changing one cell's
@@ -43,10 +59,11 @@
 //! first two through its folding rule, which would flag them as significant.
 //! With `permutations = 0`, `p_sim` is NaN.
 
+use super::fdr::benjamini_hochberg;
 use super::getis_ord::par_sum;
 use super::weights::{check_values, Weights};
 use super::AnalysisError;
-use crate::demo::rng::Rng;
+use crate::rng::Rng;
 use rayon::prelude::*;
 
 /// Stream id of the permutation generator (see [`Rng::for_item`]).
@@ -111,6 +128,19 @@ pub struct LocalMoran {
     pub p_sim: Vec<f64>,
     /// Moran scatter plot quadrant (esda's `q`).
     pub quadrant: Vec<Quadrant>,
+}
+
+impl LocalMoran {
+    /// Whether each cell is significant at level `alpha`: `p_sim <= alpha`,
+    /// or with `fdr` the Benjamini-Hochberg step-up over every tested cell
+    /// (NaN p-values are not tested), as for Gi* classes.
+    pub fn significant(&self, alpha: f64, fdr: bool) -> Vec<bool> {
+        if fdr {
+            benjamini_hochberg(&self.p_sim, alpha)
+        } else {
+            self.p_sim.iter().map(|&p| p <= alpha).collect()
+        }
+    }
 }
 
 /// Local Moran's I of `values` over `w`, row-standardised here, with
@@ -191,7 +221,7 @@ impl Scratch {
     }
 }
 
-/// Folded pseudo p-value of cell `c`.
+/// Folded pseudo p-value of cell `c` (module docs: ties count in both tails).
 fn pseudo_p(
     c: usize,
     y: &[f64],
@@ -217,25 +247,41 @@ fn pseudo_p(
         }
     };
     let observed = neighbourhood(nb);
-    let high = z[c] > 0.0;
     let mut rng = Rng::for_item(seed, STREAM, c as u64);
-    let mut larger = 0usize;
+    let mut tails = Tails::default();
     for _ in 0..permutations {
         draw_others(&mut rng, n, c, k, s);
         if !uniform {
             shuffle(&mut rng, &mut s.drawn);
         }
-        let v = neighbourhood(&s.drawn);
-        // I of the draw >= observed I  <=>  (sum >= observed) when z_c > 0, (<=) when z_c < 0.
-        if (high && v >= observed) || (!high && v <= observed) {
-            larger += 1;
-        }
+        tails.add(neighbourhood(&s.drawn), observed);
         for &j in &s.drawn {
             s.taken[j as usize / 64] &= !(1u64 << (j % 64));
         }
     }
-    let folded = larger.min(permutations - larger);
-    (folded + 1) as f64 / (permutations + 1) as f64
+    tails.pseudo_p(permutations)
+}
+
+/// Draws at least as large and at least as small as the observed
+/// neighbourhood sum. `I` of a draw is `z_i` times its sum up to a positive
+/// factor, so for `z_i > 0` these count `I >= I_obs` and `I <= I_obs`, and
+/// the other way round for `z_i < 0`: the folded minimum is the same.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Tails {
+    ge: usize,
+    le: usize,
+}
+
+impl Tails {
+    fn add(&mut self, draw: f64, observed: f64) {
+        self.ge += usize::from(draw >= observed);
+        self.le += usize::from(draw <= observed);
+    }
+
+    /// `(M + 1) / (R + 1)` with `M` the smaller tail, ties counted in both.
+    fn pseudo_p(&self, permutations: usize) -> f64 {
+        (self.ge.min(self.le) + 1) as f64 / (permutations + 1) as f64
+    }
 }
 
 /// Draws `k` distinct cells other than `own` into `s.drawn` (Floyd's
@@ -483,6 +529,105 @@ mod tests {
         }
     }
 
+    /// The pseudo p-values, bit for bit, from the reference script's own
+    /// re-implementation of the draws (tools/reference/hotspot_inference.py),
+    /// with esda's I and quadrants and the FDR-corrected significance.
+    #[test]
+    fn tie_rule_matches_the_reference_draws_exactly() {
+        let g = golden("moran_ties.json");
+        let m = &g["meta"];
+        let side = m["side"].as_u64().unwrap() as usize;
+        let xy: Vec<[f64; 2]> = (0..side * side)
+            .map(|i| [(i % side) as f64, (i / side) as f64])
+            .collect();
+        let y = f64s(&g["y"]);
+        let w = Weights::distance_band(&xy, m["threshold"].as_f64().unwrap()).unwrap();
+        let permutations = m["permutations"].as_u64().unwrap() as usize;
+        let r = local_moran(&y, &w, permutations, m["seed"].as_u64().unwrap()).unwrap();
+        assert_close("ties Is", &r.i, &f64s(&g["is"]), 1e-12, FLOOR);
+        assert_eq!(codes(&r.quadrant), i64s(&g["q"]));
+        let want = f64s(&g["p_sim"]);
+        assert_eq!(
+            r.p_sim.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
+        );
+        // The data have ties where the rule matters: GeoDa's differs on many cells.
+        let geoda = f64s(&g["p_geoda_rule"]);
+        assert!(want.iter().zip(&geoda).filter(|(a, b)| a != b).count() > 50);
+        let bools = |v: &serde_json::Value| -> Vec<bool> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_bool().unwrap())
+                .collect()
+        };
+        let (sig, sig_fdr) = (bools(&g["significant"]), bools(&g["significant_fdr"]));
+        assert_eq!(r.significant(0.05, false), sig);
+        assert_eq!(r.significant(0.05, true), sig_fdr);
+        assert!(sig_fdr.iter().any(|&s| s) && sig_fdr != sig);
+    }
+
+    #[test]
+    fn ties_count_as_extreme_in_both_tails() {
+        let mut t = Tails::default();
+        for draw in [0.0, 0.0, 0.0, 1.0] {
+            t.add(draw, 0.0);
+        }
+        // 4 draws >= 0, 3 draws <= 0: M = 3 (GeoDa: min(3, 4 - 3) = 1, p 0.4).
+        assert_eq!(t, Tails { ge: 4, le: 3 });
+        assert_eq!(t.pseudo_p(4), 0.8);
+        let mut strict = Tails::default();
+        for draw in [1.0, 2.0, 3.0, -1.0] {
+            strict.add(draw, 0.5);
+        }
+        // Without ties the two tails partition the draws, as in esda.
+        assert_eq!(strict.ge + strict.le, 4);
+        assert_eq!(strict.pseudo_p(4), 0.4);
+    }
+
+    #[test]
+    fn empty_cells_among_empty_neighbours_are_not_low_low_clusters() {
+        // A sparse map: one event in 30 cells on average, a 3 x 3 block of
+        // events in one corner, the rest empty.
+        let side = 60;
+        let xy: Vec<[f64; 2]> = (0..side * side)
+            .map(|i| [(i % side) as f64, (i / side) as f64])
+            .collect();
+        let mut rng = Rng::new(12);
+        let y: Vec<f64> = xy
+            .iter()
+            .map(|p| {
+                if p[0] < 3.0 && p[1] < 3.0 {
+                    5.0
+                } else {
+                    f64::from(u8::from(rng.chance(1.0 / 30.0)))
+                }
+            })
+            .collect();
+        let w = Weights::distance_band(&xy, 1.5).unwrap();
+        let r = local_moran(&y, &w, 999, 3).unwrap();
+        let empty_among_empty: Vec<usize> = (0..y.len())
+            .filter(|&c| y[c] == 0.0 && w.neighbors(c).0.iter().all(|&j| y[j as usize] == 0.0))
+            .collect();
+        assert!(empty_among_empty.len() > 1500);
+        for &c in &empty_among_empty {
+            assert_eq!(r.quadrant[c], Quadrant::LL);
+            // P(8 empty draws) is about (29/30)^8 = 0.76: far from significant.
+            assert!(r.p_sim[c] > 0.5, "cell {c}: p {}", r.p_sim[c]);
+        }
+        // The planted block is found; the FDR correction keeps a subset (with
+        // 999 permutations over 3,600 cells, p = 0.001 passes it only when
+        // at least 72 cells reach it).
+        let (sig, sig_fdr) = (r.significant(0.05, false), r.significant(0.05, true));
+        assert_eq!(
+            (r.quadrant[side + 1], r.p_sim[side + 1]),
+            (Quadrant::HH, 0.001)
+        );
+        assert!(sig[side + 1]);
+        assert!(sig_fdr.iter().zip(&sig).all(|(&f, &s)| !f || s));
+        assert!(empty_among_empty.iter().all(|&c| !sig[c]));
+    }
+
     #[test]
     fn degenerate_cells_are_not_significant() {
         // Cell 0 is an island; cell 1 has the mean value (z = 0).
@@ -504,10 +649,11 @@ mod tests {
         let c = local_moran(&[2.0; 5], &w, 99, 1).unwrap();
         assert!(c.i.iter().all(|&v| v == 0.0) && c.p_sim.iter().all(|&p| p == 1.0));
         assert!(c.quadrant.iter().all(|&q| q == Quadrant::LL));
-        // n = 2: the only other cell is always drawn.
+        // n = 2: the only other cell is always drawn, so every draw ties
+        // with the observation: nothing to test (GeoDa's rule gives 0.1).
         let two = Weights::distance_band(&xy[2..4], 1.5).unwrap();
         let r2 = local_moran(&[1.0, 3.0], &two, 9, 1).unwrap();
-        assert!(r2.p_sim.iter().all(|&p| p == 0.1));
+        assert!(r2.p_sim.iter().all(|&p| p == 1.0));
         assert!(local_moran(&y[..2], &w, 9, 1).is_err());
         assert!(local_moran(&[1.0, f64::NAN, 1.0, 1.0, 1.0], &w, 9, 1).is_err());
         assert_eq!(Quadrant::HL.as_str(), "HL");

@@ -702,7 +702,7 @@ mod tests {
         let g = grid();
         let to = 50 * DAY_S;
         let p = ThreatParams::new(0, to);
-        let mut rng = crate::demo::rng::Rng::new(7);
+        let mut rng = crate::rng::Rng::new(7);
         let mut spec = Vec::new();
         for _ in 0..40 {
             spec.push((
@@ -733,7 +733,7 @@ mod tests {
         let g = grid();
         let to = 50 * DAY_S;
         let p = ThreatParams::new(0, to);
-        let mut rng = crate::demo::rng::Rng::new(11);
+        let mut rng = crate::rng::Rng::new(11);
         let mut spec: Vec<(usize, usize, &str, i64)> = (0..200)
             .map(|_| {
                 (

@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::rng::Rng;
 use super::world::{self, stream, t, PERIOD_DAYS, PERIOD_END, PERIOD_START, TOWNS};
 use super::{feature, point, polygon, put_str, put_time, Marking, Scenario};
+use crate::rng::Rng;
 
 /// Base types (schema values; the generator writes literals, tests check them).
 #[cfg_attr(not(test), allow(dead_code))]
@@ -149,7 +149,7 @@ impl Builder<'_> {
         let c = TOWNS[town].pos;
         let r = self.rng.range(0.3, max_km);
         let th = self.rng.range(0.0, 2.0 * std::f64::consts::PI);
-        let (s, co) = super::rng::sin_cos(th);
+        let (s, co) = crate::rng::sin_cos(th);
         let mut dx = r * co;
         if c[0] - world::AOR[0] < 0.1 {
             dx = dx.abs();

@@ -9,9 +9,9 @@
 
 use serde_json::{Map, Value};
 
-use super::rng::Rng;
 use super::world::{self, stream, PERIOD_END, PERIOD_START, TOWNS};
 use super::{feature, point, put_str, put_time, Marking, Scenario, CATEGORIES, RELIABILITY};
+use crate::rng::Rng;
 
 // Category indices (see CATEGORIES).
 const KILLING: usize = 0;

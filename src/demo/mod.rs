@@ -8,7 +8,7 @@
 //! [`Scenario::patrols`] and the streaming [`Scenario::incidents`].
 //!
 //! Output is byte-identical for the same [`DemoConfig`] on every platform:
-//! the PRNG and the transcendental functions are our own ([`rng`]), there is
+//! the PRNG and the transcendental functions are our own ([`crate::rng`]), there is
 //! no wall clock and no hash-map iteration, and every item is generated from
 //! a counter-based seed `(seed, layer, index)`, which also makes the incident
 //! stream O(1) in memory.
@@ -20,8 +20,6 @@
 //! assert_eq!(s.sightings().len(), 300);
 //! assert!(s.sites().len() > 100);
 //! ```
-
-pub mod rng;
 
 mod bases;
 mod incidents;
@@ -35,8 +33,8 @@ use std::io::Write;
 
 use self::bases::Base;
 use self::incidents::Flare;
-use self::rng::Table;
 use self::world::{Group, Road};
+use crate::rng::Table;
 
 /// Incident categories (schema values).
 pub(crate) const CATEGORIES: [&str; 12] = [

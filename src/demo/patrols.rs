@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::rng::{sin_cos, Rng};
 use super::world::{self, stream, t, Road, PERIOD_DAYS, PERIOD_END, PERIOD_START, UBANGI};
 use super::{feature, line_string, put_str, put_time, Marking, Scenario};
+use crate::rng::{sin_cos, Rng};
 
 /// Patrol modes (schema values).
 pub(crate) const MODES: [&str; 4] = ["foot", "vehicle", "air", "boat"];

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::rng::Rng;
 use super::world::{self, stream, PERIOD_END, PERIOD_START};
 use super::{feature, point, put_str, put_time, Marking, Scenario, ACTIVITIES, RELIABILITY};
+use crate::rng::Rng;
 
 /// One sighting before serialisation.
 #[derive(Debug, Clone)]

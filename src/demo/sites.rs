@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::bases::ring;
-use super::rng::Rng;
 use super::world::{self, stream, t, PERIOD_DAYS, PERIOD_START, TOWNS};
 use super::{feature, point, polygon, put_str, put_time, Marking, Scenario};
+use crate::rng::Rng;
 
 /// Site kinds (schema values; the generator writes literals, tests check them).
 #[cfg_attr(not(test), allow(dead_code))]
@@ -158,7 +158,7 @@ impl Builder<'_> {
     fn near(&mut self, c: [f64; 2], min_km: f64, max_km: f64) -> [f64; 2] {
         let r = self.rng.range(min_km, max_km);
         let th = self.rng.range(0.0, 2.0 * std::f64::consts::PI);
-        let (s, co) = super::rng::sin_cos(th);
+        let (s, co) = crate::rng::sin_cos(th);
         let mut dx = r * co;
         if c[0] - world::AOR[0] < 0.1 {
             dx = dx.abs();

@@ -5,7 +5,7 @@
 //! a base map; everything else (road geometry, armed groups, events) is
 //! invented.
 
-use super::rng::{cos, Rng, Table};
+use crate::rng::{cos, Rng, Table};
 
 /// Area of responsibility: `[min_lon, min_lat, max_lon, max_lat]`.
 pub(crate) const AOR: [f64; 4] = [15.6, 4.2, 21.0, 7.8];
@@ -326,7 +326,7 @@ pub(crate) fn random_in_disc(rng: &mut Rng, c: [f64; 2], radius_km: f64) -> [f64
     for _ in 0..16 {
         let r = radius_km * rng.f64().sqrt();
         let th = rng.range(0.0, 2.0 * std::f64::consts::PI);
-        let (s, co) = super::rng::sin_cos(th);
+        let (s, co) = crate::rng::sin_cos(th);
         let p = offset_km(c, r * co, r * s);
         if in_aor(p) {
             return p;

@@ -5,6 +5,10 @@
 //! arithmetic. H3 cells have up to six (five for a pentagon), found with
 //! h3o's directed edges. Either way only cells of the grid count: a cell on
 //! the grid's border has fewer.
+//!
+//! [`Grid::disk_neighbours`] widens this to every cell within `k` steps:
+//! H3's `grid_disk(k)` (ring 1 is the edge neighbours), and on square grids
+//! the `(2k + 1)^2` block around the cell (queen contiguity of order `k`).
 
 use super::{Grid, Lookup};
 
@@ -17,6 +21,41 @@ impl Grid {
     pub fn edge_neighbours(&self, i: usize) -> Vec<usize> {
         let mut out = Vec::with_capacity(6);
         self.for_each_edge_neighbour(i, |j| out.push(j));
+        out.sort_unstable();
+        out
+    }
+
+    /// Cells within `k` grid steps of cell `i`, itself excluded: H3's
+    /// `grid_disk(k)` (6 cells for `k = 1`, 5 next to a pentagon), or the
+    /// `(2k + 1)^2 - 1` cells of the block around a square cell (queen);
+    /// only cells that are in this grid; ascending indices.
+    ///
+    /// # Panics
+    /// If `i` is not a cell index.
+    pub fn disk_neighbours(&self, i: usize, k: u32) -> Vec<usize> {
+        assert!(i < self.cells.len(), "cell index {i} out of range");
+        let mut out = Vec::new();
+        match &self.lookup {
+            Lookup::Square(l) => {
+                let (row, col) = l.row_col(i);
+                let k = k as usize;
+                for r in row.saturating_sub(k)..=row + k {
+                    for c in col.saturating_sub(k)..=col + k {
+                        if let Some(j) = l.cell_at(r, c).filter(|&j| j != i) {
+                            out.push(j);
+                        }
+                    }
+                }
+            }
+            Lookup::H3(l) => {
+                let disk: Vec<h3o::CellIndex> = l.cell(i).grid_disk(k);
+                out.extend(
+                    disk.into_iter()
+                        .filter_map(|c| l.index_of(c))
+                        .filter(|&j| j != i),
+                );
+            }
+        }
         out.sort_unstable();
         out
     }

@@ -35,16 +35,22 @@ pub struct HotspotRequest {
     /// Kernel bandwidth in km (default: a rule of thumb from the data, reported in the output).
     #[arg(long)]
     pub bandwidth_km: Option<f64>,
-    /// Gi* distance band in km (default: chosen from the grid, reported in the output).
-    #[arg(long, conflicts_with = "knn")]
+    /// Gi* distance band in km (default: on H3 grids the ring-1 cells, on
+    /// square grids a band chosen from the grid, reported in the output).
+    #[arg(long, conflicts_with_all = ["knn", "rings"])]
     pub band_km: Option<f64>,
     /// Use the k nearest cells as neighbours instead of a distance band.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rings")]
     pub knn: Option<usize>,
+    /// Use the cells within this many grid steps as neighbours (contiguity:
+    /// H3 grid_disk, queen blocks on square grids; 1..=10).
+    #[arg(long)]
+    pub rings: Option<u32>,
     /// Gi* weights: binary or row (row-standardised).
     #[arg(long, value_enum, default_value_t = Transform::Binary)]
     pub transform: Transform,
-    /// Do not correct hot/cold classes for multiple testing (FDR is on by default).
+    /// Do not correct hot/cold classes and Local Moran types for multiple
+    /// testing (FDR is on by default).
     #[arg(long)]
     pub no_fdr: bool,
     /// Permutations for Local Moran's I (0 skips it).
@@ -53,7 +59,8 @@ pub struct HotspotRequest {
     /// Seed for the permutations.
     #[arg(long, default_value_t = 20261123)]
     pub seed: u64,
-    /// Write every cell, not only cells with events or a significant result.
+    /// Write every cell, not only cells with events or a significant result
+    /// with an event in the neighbourhood.
     #[arg(long)]
     pub all_cells: bool,
     /// The most cells the grid may have (the server sets its own limit).
@@ -105,10 +112,11 @@ fn run(
         area,
         kernel: args.kernel,
         bandwidth_m: args.bandwidth_km.map(|b| b * 1000.0),
-        neighbours: match (args.band_km, args.knn) {
-            (Some(d), _) => Neighbours::DistanceBand(d * 1000.0),
-            (None, Some(k)) => Neighbours::Knn(k),
-            (None, None) => Neighbours::Auto,
+        neighbours: match (args.band_km, args.knn, args.rings) {
+            (Some(d), _, _) => Neighbours::DistanceBand(d * 1000.0),
+            (None, Some(k), _) => Neighbours::Knn(k),
+            (None, None, Some(r)) => Neighbours::Rings(r),
+            (None, None, None) => Neighbours::Auto,
         },
         transform: args.transform,
         fdr: !args.no_fdr,
@@ -139,10 +147,7 @@ fn run(
             result.grid.cells.len(),
             result.outside,
             result.bandwidth_m / 1000.0,
-            result.band_m.map_or_else(
-                || "k nearest neighbours".to_string(),
-                |b| format!("distance band {:.1} km", b / 1000.0)
-            ),
+            result.neighbours_text(),
         ) + &format!(
             "\n  hot cells 99/95/90 %: {}/{}/{}; cold cells 99/95/90 %: {}/{}/{}{}",
             count(HotspotClass::Hot99),
@@ -152,7 +157,11 @@ fn run(
             count(HotspotClass::Cold95),
             count(HotspotClass::Cold90),
             if params.fdr { " (FDR-corrected)" } else { "" }
-        )
+        ) + &result
+            .warnings
+            .iter()
+            .map(|w| format!("\nwarning: {w}"))
+            .collect::<String>()
     };
     Ok(Outcome {
         product: result.to_product(args.all_cells),

@@ -1,4 +1,6 @@
-//! A small deterministic pseudo-random number generator and portable maths.
+//! A small deterministic pseudo-random number generator and portable maths,
+//! shared by the demo generator and the permutation tests of `analysis/`
+//! (a crate-level module, like `cancel.rs`, so neither imports the other).
 //!
 //! The demo scenario must be byte-identical for a given seed on every platform
 //! and with every version of the dependencies, so we neither use the `rand`
