@@ -4,10 +4,14 @@
 //! Run as the operator (who holds the store file) by default; with
 //! `--as-role ROLE`, through the access gate exactly as the server would
 //! answer that role, so an analyst can preview what a role receives.
+//! Either way the product's `jointmap.gate` records it (null for the
+//! operator; else the role, the gate's "now" and the configuration's
+//! SHA-256), so `jointmap rerun` passes it through the same gate.
 
 use super::{existing_store, Cli};
 use crate::access::{Analysis, Budget, Gate, Policy, Principal, Role};
-use crate::analysis::product::Product;
+use crate::analysis::product::{Field, Param, Product};
+use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
 /// Output and role options shared by the analysis commands.
@@ -35,8 +39,19 @@ pub(super) fn run<A: Analysis + Clone>(
     req: &A,
     shell: &Shell,
 ) -> super::Result<Product> {
+    run_at(cli, req, shell, Utc::now())
+}
+
+/// [`run`] with the gate's "now" (from which delays count) given: the
+/// time recorded in a product, when it is re-run.
+pub(super) fn run_at<A: Analysis + Clone>(
+    cli: &Cli,
+    req: &A,
+    shell: &Shell,
+    now: DateTime<Utc>,
+) -> super::Result<Product> {
     let store = existing_store(cli)?;
-    let (product, summary) = match shell.as_role {
+    let (mut product, summary) = match shell.as_role {
         None => {
             let outcome = req.run(&store, None)?;
             (outcome.product, Some(outcome.summary))
@@ -67,10 +82,29 @@ pub(super) fn run<A: Analysis + Clone>(
                 ingest: Vec::new(),
             };
             let mut req = req.clone();
-            let plan = gate.plan(&principal, &mut req, &budget, chrono::Utc::now())?;
-            gate.run(&plan, &req, &store)?
+            let plan = gate.plan(&principal, &mut req, &budget, now)?;
+            let (mut product, summary) = gate.run(&plan, &req, &store)?;
+            let config = match &shell.config {
+                Some(path) => Param::Text(config_sha256(path)?),
+                None => Param::Null,
+            };
+            product.meta.push((
+                "gate",
+                Field::Param(Param::Object(vec![
+                    ("role", role.as_str().into()),
+                    (
+                        "as_of",
+                        crate::model::time::format_time(&plan.now).into(),
+                    ),
+                    ("config_sha256", config),
+                ])),
+            ));
+            (product, summary)
         }
     };
+    if shell.as_role.is_none() {
+        product.meta.push(("gate", Field::Param(Param::Null)));
+    }
     if !cli.quiet {
         match summary {
             Some(s) => eprintln!("{s}"),
@@ -83,6 +117,18 @@ pub(super) fn run<A: Analysis + Clone>(
         }
     }
     Ok(product)
+}
+
+/// The SHA-256 of a configuration file, lowercase hex.
+pub(super) fn config_sha256(path: &std::path::Path) -> super::Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|e| {
+        crate::analysis::AnalysisError::param("config", format!("{}: {e}", path.display()))
+    })?;
+    Ok(sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 impl Shell {

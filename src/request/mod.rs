@@ -12,6 +12,7 @@ pub mod coverage;
 pub mod events;
 pub mod hotspots;
 pub mod impact;
+pub mod record;
 pub mod surface;
 
 use crate::analysis::AnalysisError;
