@@ -146,7 +146,11 @@ pub struct Hotspots {
 /// rule on the events projected as the grid will project them: centred on
 /// the extent's middle, which padding does not move), so that density near
 /// the edge is not cut off.
-fn default_area(events: &Events, cell_m: f64, params: &HotspotParams) -> Result<Area, AnalysisError> {
+fn default_area(
+    events: &Events,
+    cell_m: f64,
+    params: &HotspotParams,
+) -> Result<Area, AnalysisError> {
     let extent = padded_extent(events, 0.0);
     let bandwidth_m = match params.bandwidth_m {
         Some(b) => b,

@@ -5,8 +5,8 @@
 //! `--as-role ROLE`, through the access gate exactly as the server would
 //! answer that role, so an analyst can preview what a role receives.
 //! Either way the product's `jointmap.gate` records it (null for the
-//! operator; else the role, the gate's "now" and the configuration's
-//! SHA-256), so `jointmap rerun` passes it through the same gate.
+//! operator; else, written by the gate, the role, the gate's "now" and the
+//! policy's digest), so `jointmap rerun` passes it through the same gate.
 
 use super::{existing_store, Cli};
 use crate::access::{Analysis, Budget, Gate, Policy, Principal, Role};
@@ -57,25 +57,7 @@ pub(super) fn run_at<A: Analysis + Clone>(
             (outcome.product, Some(outcome.summary))
         }
         Some(role) => {
-            let (policy, budget) = match &shell.config {
-                Some(path) => {
-                    let cfg = crate::server::config::Config::load(Some(path))
-                        .map_err(crate::server::ServerError::from)?;
-                    let l = &cfg.limits;
-                    (
-                        cfg.access.clone().unwrap_or_default(),
-                        Budget {
-                            min_cell_km: l.min_cell_km,
-                            max_h3_resolution: l.max_h3_resolution,
-                            max_permutations: l.max_permutations,
-                            max_cells: l.max_cells,
-                            max_output_cells: l.max_output_cells,
-                        },
-                    )
-                }
-                None => (Policy::default(), Budget::unlimited()),
-            };
-            let gate = Gate::new(policy, None)?;
+            let (gate, budget) = gate(shell.config.as_deref())?;
             let principal = Principal {
                 name: format!("cli --as-role {role}"),
                 role,
@@ -83,23 +65,7 @@ pub(super) fn run_at<A: Analysis + Clone>(
             };
             let mut req = req.clone();
             let plan = gate.plan(&principal, &mut req, &budget, now)?;
-            let (mut product, summary) = gate.run(&plan, &req, &store)?;
-            let config = match &shell.config {
-                Some(path) => Param::Text(config_sha256(path)?),
-                None => Param::Null,
-            };
-            product.meta.push((
-                "gate",
-                Field::Param(Param::Object(vec![
-                    ("role", role.as_str().into()),
-                    (
-                        "as_of",
-                        crate::model::time::format_time(&plan.now).into(),
-                    ),
-                    ("config_sha256", config),
-                ])),
-            ));
-            (product, summary)
+            gate.run(&plan, &req, &store)?
         }
     };
     if shell.as_role.is_none() {
@@ -119,16 +85,29 @@ pub(super) fn run_at<A: Analysis + Clone>(
     Ok(product)
 }
 
-/// The SHA-256 of a configuration file, lowercase hex.
-pub(super) fn config_sha256(path: &std::path::Path) -> super::Result<String> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|e| {
-        crate::analysis::AnalysisError::param("config", format!("{}: {e}", path.display()))
-    })?;
-    Ok(sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+/// The gate and budget of the server configuration at `config` (its
+/// `[access]` policy and `[limits]`), or of the built-in policy without
+/// limits.
+pub(super) fn gate(config: Option<&std::path::Path>) -> super::Result<(Gate, Budget)> {
+    let (policy, budget) = match config {
+        Some(path) => {
+            let cfg = crate::server::config::Config::load(Some(path))
+                .map_err(crate::server::ServerError::from)?;
+            let l = &cfg.limits;
+            (
+                cfg.access.clone().unwrap_or_default(),
+                Budget {
+                    min_cell_km: l.min_cell_km,
+                    max_h3_resolution: l.max_h3_resolution,
+                    max_permutations: l.max_permutations,
+                    max_cells: l.max_cells,
+                    max_output_cells: l.max_output_cells,
+                },
+            )
+        }
+        None => (Policy::default(), Budget::unlimited()),
+    };
+    Ok((Gate::new(policy, None)?, budget))
 }
 
 impl Shell {

@@ -5,7 +5,7 @@
 //! version recorded unless `--allow-data-change`. On unchanged data the
 //! output is the product byte for byte.
 
-use super::analysis::{config_sha256, run_at, Shell};
+use super::analysis::{gate, run_at, Shell};
 use super::{existing_store, Cli, CliError};
 use crate::access::{Analysis, Role};
 use crate::analysis::AnalysisError;
@@ -29,8 +29,9 @@ pub struct Args {
     /// product records (the answer may then differ).
     #[arg(long)]
     pub allow_data_change: bool,
-    /// The server configuration the product was made with (`--as-role` with
-    /// `--config`): it must be the same file content (SHA-256).
+    /// The server configuration whose access policy the product was made
+    /// under (`--as-role` with `--config`, or the server's): its policy must
+    /// be the one recorded (SHA-256 of every value).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -42,7 +43,7 @@ struct Recorded<'a> {
     data_version: u64,
     role: Option<Role>,
     now: DateTime<Utc>,
-    config_sha256: Option<&'a str>,
+    policy_sha256: Option<&'a str>,
 }
 
 fn bad(product: &Path, reason: impl std::fmt::Display) -> CliError {
@@ -58,17 +59,20 @@ fn recorded<'a>(path: &Path, v: &'a Value) -> super::Result<Recorded<'a>> {
         .get("analysis")
         .and_then(Value::as_str)
         .ok_or_else(|| bad(path, "`jointmap.analysis` is missing"))?;
-    let request = meta.get("request").and_then(Value::as_object).ok_or_else(|| {
-        bad(
+    let request = meta
+        .get("request")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            bad(
             path,
             "`jointmap.request` is missing: made by a jointmap that did not record its requests",
         )
-    })?;
+        })?;
     let data_version = meta
         .get("data_version")
         .and_then(Value::as_u64)
         .ok_or_else(|| bad(path, "`jointmap.data_version` is missing"))?;
-    let (role, now, config_sha256) = match meta.get("gate") {
+    let (role, now, policy_sha256) = match meta.get("gate") {
         Some(Value::Null) => (None, Utc::now(), None),
         Some(Value::Object(g)) => {
             let role = g
@@ -81,7 +85,11 @@ fn recorded<'a>(path: &Path, v: &'a Value) -> super::Result<Recorded<'a>> {
                 .and_then(Value::as_str)
                 .and_then(|t| crate::model::time::parse_time(t).ok())
                 .ok_or_else(|| bad(path, "`jointmap.gate.as_of` is not a time"))?;
-            (Some(role), now, g.get("config_sha256").and_then(Value::as_str))
+            let policy = g
+                .get("policy_sha256")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(path, "`jointmap.gate.policy_sha256` is missing"))?;
+            (Some(role), now, Some(policy))
         }
         _ => {
             return Err(bad(
@@ -97,7 +105,7 @@ fn recorded<'a>(path: &Path, v: &'a Value) -> super::Result<Recorded<'a>> {
         data_version,
         role,
         now,
-        config_sha256,
+        policy_sha256,
     })
 }
 
@@ -121,36 +129,26 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         )
         .into());
     }
-    match (rec.config_sha256, &args.config) {
-        (None, None) => {}
-        (Some(_), None) => {
+    match rec.policy_sha256 {
+        None if args.config.is_some() => {
             return Err(AnalysisError::param(
                 "config",
-                "the product was made with a configuration: give it with --config",
+                "the product was made by the operator, through no access policy",
             )
             .into())
         }
-        (None, Some(_)) if rec.role.is_none() => {
-            return Err(AnalysisError::param(
-                "config",
-                "the product was made by the operator, without a configuration",
-            )
-            .into())
-        }
-        (None, Some(_)) => {
-            return Err(AnalysisError::param(
-                "config",
-                "the product was made with the built-in policy, without a configuration",
-            )
-            .into())
-        }
-        (Some(want), Some(p)) => {
-            if config_sha256(p)? != want {
+        None => {}
+        Some(want) => {
+            if gate(args.config.as_deref())?.0.policy_sha256() != want {
                 return Err(AnalysisError::param(
                     "config",
                     format!(
-                        "{} is not the configuration the product was made with (SHA-256 differs)",
-                        p.display()
+                        "the access policy of {} is not the one the product was made under \
+                         (SHA-256 differs): give the configuration it was made with",
+                        args.config.as_ref().map_or_else(
+                            || "the built-in policy (no --config)".to_string(),
+                            |p| p.display().to_string()
+                        )
                     ),
                 )
                 .into());
@@ -168,9 +166,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         "hotspots" => again::<request::hotspots::HotspotRequest>(cli, &rec, &shell, &area),
         "clusters" => again::<request::clusters::ClusterRequest>(cli, &rec, &shell, &area),
         "coverage" => again::<request::coverage::CoverageRequest>(cli, &rec, &shell, &area),
-        "blindspots" => {
-            again::<request::blindspots::BlindspotRequest>(cli, &rec, &shell, &area)
-        }
+        "blindspots" => again::<request::blindspots::BlindspotRequest>(cli, &rec, &shell, &area),
         "impact" => again::<request::impact::ImpactRequest>(cli, &rec, &shell, &area),
         other => Err(bad(path, format!("unknown analysis {other:?}"))),
     }

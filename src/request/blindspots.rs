@@ -4,7 +4,9 @@
 use super::coverage::load_reports;
 use super::events::FilterArgs;
 use super::record::{grid_applied, stamp, window_param};
-use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs, ThreatArgs};
+use super::surface::{
+    read_bbox, released, resolve_window, GridArgs, PresenceArgs, ThreatArgs, DEFAULT_WINDOW_DAYS,
+};
 use super::{Outcome, Protect};
 use crate::analysis::blindspots::{blindspots, BlindSpotKind, BlindSpotParams};
 use crate::analysis::coverage::{coverage, load_presence};
@@ -66,7 +68,13 @@ impl BlindspotRequest {
         store: &dyn Store,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
-        let (from, to) = window(store, self.incidents.from, self.incidents.to)?;
+        let (from, to) = resolve_window(
+            store,
+            protect,
+            self.incidents.from,
+            self.incidents.to,
+            DEFAULT_WINDOW_DAYS,
+        )?;
         let bbox = self.incidents.bbox;
         let cov_params = self.presence.params(from, to)?;
         let threat_params = self.threat.params(from, to)?;

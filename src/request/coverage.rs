@@ -2,7 +2,9 @@
 //! effort, base reach and information coverage per grid cell.
 
 use super::record::{grid_applied, stamp, window_param};
-use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs};
+use super::surface::{
+    read_bbox, released, resolve_window, GridArgs, PresenceArgs, DEFAULT_WINDOW_DAYS,
+};
 use super::{parse_bbox, parse_time_arg, parse_to_arg, Outcome, Protect};
 use crate::analysis::coverage::{coverage, load_presence};
 use crate::analysis::events::{load_events, EventFilter, Weight};
@@ -75,7 +77,7 @@ impl CoverageRequest {
         store: &dyn Store,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
-        let (from, to) = window(store, self.from, self.to)?;
+        let (from, to) = resolve_window(store, protect, self.from, self.to, DEFAULT_WINDOW_DAYS)?;
         let params = self.presence.params(from, to)?;
         let pad = params.corridor_m.iter().fold(0.0f64, |a, b| a.max(*b));
         let (grid, area) =

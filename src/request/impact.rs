@@ -4,7 +4,7 @@
 
 use super::events::FilterArgs;
 use super::record::{grid_applied, stamp, window_param};
-use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs, DAY};
+use super::surface::{read_bbox, released, resolve_window, GridArgs, PresenceArgs, DAY};
 use super::{Outcome, Protect};
 use crate::analysis::coverage::load_presence;
 use crate::analysis::events::load_events;
@@ -52,11 +52,13 @@ impl ImpactRequest {
         store: &dyn Store,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
-        let (_, to) = window(store, self.incidents.from, self.incidents.to)?;
-        let from = self
-            .incidents
-            .from
-            .map_or(to - DEFAULT_PERIOD_DAYS * DAY, |t| t.timestamp());
+        let (from, to) = resolve_window(
+            store,
+            protect,
+            self.incidents.from,
+            self.incidents.to,
+            DEFAULT_PERIOD_DAYS,
+        )?;
         let params = ImpactParams {
             from,
             to,

@@ -137,6 +137,11 @@ pub struct Protect<'a> {
     /// Metres a bbox is widened by when reading, so that every event of a
     /// cell whose centre lies in the bbox is read.
     pub margin_m: f64,
+    /// Restricts a window resolved from the defaults (`from`, `to`, Unix
+    /// seconds) as the gate restricted the given ones: whole time steps,
+    /// the delay cutoff. So the window applied is the one recorded, and
+    /// the recorded request re-runs to the same window.
+    pub window: &'a (dyn Fn(i64, i64) -> (i64, i64) + Sync),
     /// Releases the events read from a layer: `(layer, events, window, bbox)`
     /// to what the role may have analysed (the gate's release in whole groups).
     #[allow(clippy::type_complexity)]

@@ -20,7 +20,10 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 /// Serialises a clap value enum by its command-line name.
-pub(crate) fn value_enum<T: clap::ValueEnum, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn value_enum<T: clap::ValueEnum, S: Serializer>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v.to_possible_value() {
         Some(p) => s.serialize_str(p.get_name()),
         None => s.serialize_none(),
@@ -108,7 +111,10 @@ pub fn stamp<T: serde::Serialize>(
     let rec = record(req)?;
     let version = store.data_version()?;
     product.meta.extend([
-        ("request", crate::analysis::product::Field::Param(Param::Record(rec))),
+        (
+            "request",
+            crate::analysis::product::Field::Param(Param::Record(rec)),
+        ),
         (
             "applied",
             crate::analysis::product::Field::Param(Param::Object(applied)),
@@ -128,7 +134,12 @@ pub fn area_param(area: &Area) -> Param {
     match area {
         Area::BBox(b) => list(*b),
         Area::Polygon(mp) => {
-            let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+            let mut b = [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ];
             for c in mp.0.iter().flat_map(|p| p.exterior().0.iter()) {
                 b = [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)];
             }
@@ -143,7 +154,10 @@ pub fn grid_applied(area: &Area, grid: &crate::grid::Grid) -> Vec<(&'static str,
     let [lon, lat] = grid.projection().centre();
     vec![
         ("area", area_param(area)),
-        ("projection_centre", Param::List(vec![lon.into(), lat.into()])),
+        (
+            "projection_centre",
+            Param::List(vec![lon.into(), lat.into()]),
+        ),
     ]
 }
 
@@ -181,7 +195,10 @@ pub fn parse<A: clap::Args + clap::FromArgMatches>(
     let cmd = command::<A>();
     let mut argv: Vec<String> = Vec::new();
     for (k, v) in rec {
-        let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(k.as_str())) else {
+        let Some(arg) = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(k.as_str()))
+        else {
             return Err(bad(k, "not a parameter of this analysis".into()));
         };
         let scalar = |v: &Value| match v {
@@ -228,7 +245,11 @@ pub fn parse<A: clap::Args + clap::FromArgMatches>(
             _ => String::new(),
         };
         let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
         bad(&name, first.to_string())
     };
     let matches = cmd.try_get_matches_from(&argv).map_err(clap_error)?;

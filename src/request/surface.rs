@@ -79,8 +79,8 @@ impl GridArgs {
                 cell_m: self.cell_km * 1000.0,
             }
         };
-        let grid =
-            Grid::build_anchored(&area, kind, self.max_cells, anchor).map_err(AnalysisError::from)?;
+        let grid = Grid::build_anchored(&area, kind, self.max_cells, anchor)
+            .map_err(AnalysisError::from)?;
         Ok((grid, area))
     }
 }
@@ -124,6 +124,21 @@ pub fn window(
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
 ) -> crate::Result<(i64, i64)> {
+    resolve_window(store, None, from, to, DEFAULT_WINDOW_DAYS)
+}
+
+/// Resolves the window as [`window`] does with `from` defaulting to
+/// `default_days` before `to`; a window resolved from a default is then
+/// restricted by the gate's `protect` as the given ones were (see
+/// [`super::Protect::window`]).
+pub fn resolve_window(
+    store: &dyn Store,
+    protect: Option<&super::Protect<'_>>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    default_days: i64,
+) -> crate::Result<(i64, i64)> {
+    let defaulted = from.is_none() || to.is_none();
     let to = match to {
         Some(t) => t.timestamp(),
         None => {
@@ -140,11 +155,14 @@ pub fn window(
             })?
         }
     };
-    let from = from.map_or(to - DEFAULT_WINDOW_DAYS * DAY, |t| t.timestamp());
+    let from = from.map_or(to - default_days * DAY, |t| t.timestamp());
     if from > to {
         return Err(AnalysisError::param("from", "the window starts after it ends").into());
     }
-    Ok((from, to))
+    Ok(match protect {
+        Some(p) if defaulted => (p.window)(from, to),
+        _ => (from, to),
+    })
 }
 
 /// Presence parameters.

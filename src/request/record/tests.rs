@@ -14,10 +14,7 @@ fn names_match<A: clap::Args + clap::FromArgMatches + serde::Serialize>() {
     let req: A = args(&[]);
     let rec = record(&req).unwrap();
     let cmd = command::<A>();
-    let mut flags: Vec<&str> = cmd
-        .get_arguments()
-        .filter_map(|a| a.get_long())
-        .collect();
+    let mut flags: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
     flags.sort_unstable();
     let mut names: Vec<&str> = rec.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -83,7 +80,11 @@ fn records_read_back_as_the_same_request() {
     round::<clusters::ClusterRequest>(&["--method=st-dbscan", "--eps-days=0.5", "--points"], &back);
     round::<coverage::CoverageRequest>(&["--from=2024-01-01", "--corridor-foot-km=0"], &back);
     round::<blindspots::BlindspotRequest>(
-        &["--likelihood-breaks=0.5,1,2,3", "--min-risk=extreme", "--cells"],
+        &[
+            "--likelihood-breaks=0.5,1,2,3",
+            "--min-risk=extreme",
+            "--cells",
+        ],
         &back,
     );
     round::<impact::ImpactRequest>(&["--window-days=7", "--min-precision=settlement"], &back);
@@ -99,7 +100,9 @@ fn bad_records_name_the_parameter() {
         (serde_json::json!({"kernel": true}), "kernel"),
         (serde_json::json!({"bbox": [{"a": 1}]}), "bbox"),
     ] {
-        let Value::Object(m) = rec else { unreachable!() };
+        let Value::Object(m) = rec else {
+            unreachable!()
+        };
         let e = parse::<hotspots::HotspotRequest>(&m, back).unwrap_err();
         let text = e.to_string();
         assert!(text.contains(&format!("{name:?}")), "{text}");
