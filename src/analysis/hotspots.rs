@@ -43,7 +43,8 @@ pub enum Neighbours {
 pub struct HotspotParams {
     /// The grid.
     pub grid: GridSpec,
-    /// The area; by default the events' extent padded by one cell and one bandwidth.
+    /// The area; by default the events' extent padded by one cell and the
+    /// bandwidth given, or by three cells when the bandwidth is by rule.
     pub area: Option<Area>,
     /// Kernel for the density surface.
     pub kernel: Kernel,
@@ -142,38 +143,7 @@ pub struct Hotspots {
     pub params: HotspotParams,
 }
 
-/// The events' extent padded by one cell and one bandwidth (given, or by the
-/// rule on the events projected as the grid will project them: centred on
-/// the extent's middle, which padding does not move), so that density near
-/// the edge is not cut off.
-fn default_area(
-    events: &Events,
-    cell_m: f64,
-    params: &HotspotParams,
-) -> Result<Area, AnalysisError> {
-    let extent = padded_extent(events, 0.0);
-    let bandwidth_m = match params.bandwidth_m {
-        Some(b) => b,
-        None => {
-            let [w, s, e, n] = extent;
-            let laea = crate::grid::projection::Laea::wgs84((w + e) / 2.0, (s + n) / 2.0);
-            let points: Vec<[f64; 2]> = events
-                .lon
-                .iter()
-                .zip(&events.lat)
-                .map(|(x, y)| laea.forward(*x, *y))
-                .collect();
-            match default_bandwidth(&points, &events.weight) {
-                Ok(b) => b.max(params.min_bandwidth_m),
-                Err(_) if params.min_bandwidth_m > 0.0 => params.min_bandwidth_m,
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    Ok(Area::BBox(padded_extent(events, cell_m + bandwidth_m)))
-}
-
-fn padded_extent(events: &Events, pad_m: f64) -> [f64; 4] {
+fn default_area(events: &Events, pad_m: f64) -> Area {
     let (mut b0, mut b1, mut b2, mut b3) = (
         f64::INFINITY,
         f64::INFINITY,
@@ -190,12 +160,12 @@ fn padded_extent(events: &Events, pad_m: f64) -> [f64; 4] {
     let dlat = pad_m / 111_320.0;
     let coslat = b1.abs().max(b3.abs()).to_radians().cos().max(0.05);
     let dlon = dlat / coslat;
-    [
+    Area::BBox([
         (b0 - dlon).max(-180.0),
         (b1 - dlat).max(-90.0),
         (b2 + dlon).min(180.0),
         (b3 + dlat).min(90.0),
-    ]
+    ])
 }
 
 /// Runs the hotspot analysis.
@@ -219,10 +189,14 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         // H3 edge length grows about 2.65x per coarser resolution; 1 km at res 8.
         GridSpec::H3 { resolution } => 1_000.0 * 2.65f64.powi(8 - i32::from(resolution.min(15))),
     };
-    let area = match &params.area {
-        Some(a) => a.clone(),
-        None => default_area(events, cell_m, params)?,
-    };
+    // Pad so that density near the edge is not cut off: one cell plus the
+    // bandwidth when given; the rule's bandwidth needs the grid's projection,
+    // so without one, two more cells.
+    let pad = cell_m + params.bandwidth_m.unwrap_or(cell_m * 2.0);
+    let area = params
+        .area
+        .clone()
+        .unwrap_or_else(|| default_area(events, pad));
     let kind = match params.grid {
         GridSpec::Square { cell_m } => GridKind::Square { cell_m },
         GridSpec::H3 { resolution } => GridKind::H3 { resolution },

@@ -178,6 +178,9 @@ pub fn widen_bbox(bbox: [f64; 4], m: f64) -> [f64; 4] {
 }
 
 #[cfg(test)]
+mod area_tests;
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn bbox_values_are_finite_degrees() {
