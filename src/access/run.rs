@@ -237,12 +237,13 @@ impl Gate {
         .apply(outcome.product);
         // How it was gated, so that it can be re-run through the same gate
         // (`jointmap rerun`): the role, the "now" delays count from, and
-        // the policy's digest.
+        // the policy's digest. The "now" is Unix seconds, not a date: it is
+        // no time of the data (it is always newer than any delay).
         product.meta.push((
             "gate",
             Field::Param(Param::Object(vec![
                 ("role", plan.principal.role.as_str().into()),
-                ("as_of", crate::model::time::format_time(&plan.now).into()),
+                ("now_unix_s", plan.now.timestamp().into()),
                 ("policy_sha256", self.policy_sha256().into()),
             ])),
         ));

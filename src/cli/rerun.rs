@@ -81,10 +81,10 @@ fn recorded<'a>(path: &Path, v: &'a Value) -> super::Result<Recorded<'a>> {
                 .and_then(|r| r.parse::<Role>().ok())
                 .ok_or_else(|| bad(path, "`jointmap.gate.role` is not a role"))?;
             let now = g
-                .get("as_of")
-                .and_then(Value::as_str)
-                .and_then(|t| crate::model::time::parse_time(t).ok())
-                .ok_or_else(|| bad(path, "`jointmap.gate.as_of` is not a time"))?;
+                .get("now_unix_s")
+                .and_then(Value::as_i64)
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+                .ok_or_else(|| bad(path, "`jointmap.gate.now_unix_s` is not a time"))?;
             let policy = g
                 .get("policy_sha256")
                 .and_then(Value::as_str)
