@@ -137,23 +137,21 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             )
             .into())
         }
-        None => {}
-        Some(want) => {
-            if gate(args.config.as_deref())?.0.policy_sha256() != want {
-                return Err(AnalysisError::param(
-                    "config",
-                    format!(
-                        "the access policy of {} is not the one the product was made under \
-                         (SHA-256 differs): give the configuration it was made with",
-                        args.config.as_ref().map_or_else(
-                            || "the built-in policy (no --config)".to_string(),
-                            |p| p.display().to_string()
-                        )
-                    ),
-                )
-                .into());
-            }
+        Some(want) if gate(args.config.as_deref())?.0.policy_sha256() != want => {
+            return Err(AnalysisError::param(
+                "config",
+                format!(
+                    "the access policy of {} is not the one the product was made under \
+                     (SHA-256 differs): give the configuration it was made with",
+                    args.config.as_ref().map_or_else(
+                        || "the built-in policy (no --config)".to_string(),
+                        |p| p.display().to_string()
+                    )
+                ),
+            )
+            .into())
         }
+        _ => {}
     }
     let shell = Shell {
         output: args.output.clone(),
