@@ -138,7 +138,8 @@ pub fn resolve_window(
     to: Option<chrono::DateTime<chrono::Utc>>,
     default_days: i64,
 ) -> crate::Result<(i64, i64)> {
-    let defaulted = from.is_none() || to.is_none();
+    let given = (from.is_some(), to.is_some());
+    let defaulted = !(given.0 && given.1);
     let to = match to {
         Some(t) => t.timestamp(),
         None => {
@@ -159,8 +160,15 @@ pub fn resolve_window(
     if from > to {
         return Err(AnalysisError::param("from", "the window starts after it ends").into());
     }
+    // Only the ends resolved from defaults: a given end was restricted by
+    // the gate already, and stays as it is.
     Ok(match protect {
-        Some(p) if defaulted => (p.window)(from, to),
+        Some(p) if defaulted => {
+            let (f, t) = (p.window)(from, to);
+            let t = if given.1 { to } else { t };
+            let f = if given.0 { from } else { f };
+            (f.min(t), t)
+        }
         _ => (from, to),
     })
 }
