@@ -16,7 +16,7 @@ use super::admitted::{analysis_rules, hour, Admitted, Shown};
 use super::disclose::Disclosure;
 use super::release::{release, Partition};
 use super::{AggregateRules, Gate, LayerView, Principal};
-use crate::analysis::product::Product;
+use crate::analysis::product::{Field, Param, Product};
 use crate::model::Layer;
 use crate::request::{Outcome, Protect};
 use crate::store::Store;
@@ -113,6 +113,16 @@ impl Plan {
 }
 
 impl Gate {
+    /// The SHA-256 (lowercase hex) of the policy's every value: the same
+    /// for the same policy whatever file it came from.
+    pub fn policy_sha256(&self) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(format!("{:?}", self.policy()).as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The fixed partition of the policy.
     pub fn partition(&self) -> Partition {
         Partition {
@@ -198,7 +208,17 @@ impl Gate {
             let window = plan.partition.snap_window(window.0, window.1);
             release(&events, &rules, &plan.partition, window, bbox)
         };
+        // A window resolved from defaults is restricted as restrict() does
+        // given ones: whole steps, then the delay cutoff.
+        let window_fn = |from: i64, to: i64| {
+            let (f, t) = plan.partition.snap_window(Some(from), Some(to));
+            let t = t
+                .unwrap_or(to)
+                .min(cutoff.map_or(i64::MAX, |c| c.timestamp()));
+            (f.unwrap_or(from).min(t), t)
+        };
         let protect = Protect {
+            window: &window_fn,
             anchor: plan.partition.anchor,
             cell_m: plan.partition.cell_m,
             // Half the diagonal of a protection cell, with a margin.
@@ -208,13 +228,25 @@ impl Gate {
         let outcome = req.run(&admitted, (!full).then_some(&protect))?;
         let visible = |layer: Layer, name: &str| self.field_visible(&plan.principal, layer, name);
         let is_shown = |layer: Layer, id: &str| shown.has(layer, id);
-        let product = Disclosure {
+        let mut product = Disclosure {
             rules: &plan.rules,
             layers: &plan.layers,
             field_visible: &visible,
             shown: &is_shown,
         }
         .apply(outcome.product);
+        // How it was gated, so that it can be re-run through the same gate
+        // (`jointmap rerun`): the role, the "now" delays count from, and
+        // the policy's digest. The "now" is Unix seconds, not a date: it is
+        // no time of the data (it is always newer than any delay).
+        product.meta.push((
+            "gate",
+            Field::Param(Param::Object(vec![
+                ("role", plan.principal.role.as_str().into()),
+                ("now_unix_s", plan.now.timestamp().into()),
+                ("policy_sha256", self.policy_sha256().into()),
+            ])),
+        ));
         Ok((product, full.then_some(outcome.summary)))
     }
 }

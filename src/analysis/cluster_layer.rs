@@ -4,7 +4,7 @@
 use super::clusters::{summarize, ClusterSummary};
 use super::dbscan::{dbscan, Clustering};
 use super::product::{Field, Item, Param, Product, Shape};
-use super::st_dbscan::st_dbscan;
+use super::st_dbscan::st_dbscan_intervals;
 use super::{AnalysisError, Events};
 use crate::model::Layer;
 
@@ -59,10 +59,11 @@ pub struct Clusters {
 pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, AnalysisError> {
     let clustering = match params.method {
         ClusterMethod::Dbscan => dbscan(&events.lon, &events.lat, params.eps_m, params.min_points)?,
-        ClusterMethod::StDbscan { eps_seconds } => st_dbscan(
+        ClusterMethod::StDbscan { eps_seconds } => st_dbscan_intervals(
             &events.lon,
             &events.lat,
             &events.time,
+            &events.ends(),
             params.eps_m,
             eps_seconds,
             params.min_points,

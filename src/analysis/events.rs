@@ -211,6 +211,7 @@ pub fn load_events(
             actor,
         );
         events.set_last_sensitive(sensitive);
+        events.set_last_end(f.time.last().timestamp());
         Ok(())
     })?;
     Ok(events)
@@ -251,6 +252,49 @@ mod tests {
             "properties":{"time":"2024-03-01","category":category,"verification":verification,
             "location_precision":precision,"killed_men":killed,"injured_women":1,"perpetrator":"Group A",
             "perpetrator_category":"non-state-armed-group"}})
+    }
+
+    #[test]
+    fn an_event_counts_in_every_window_its_interval_overlaps() {
+        // 1 to 10 March; an instant on 15 March.
+        let (_d, store) = store_with(vec![
+            json!({"type":"Feature","id":"long","geometry":{"type":"Point","coordinates":[18.0,5.0]},
+                "properties":{"time_start":"2024-03-01T00:00:00Z","time_end":"2024-03-10T23:59:59.999Z",
+                "category":"killing"}}),
+            json!({"type":"Feature","id":"instant","geometry":{"type":"Point","coordinates":[18.0,5.0]},
+                "properties":{"time":"2024-03-15T12:00:00Z","category":"killing"}}),
+        ]);
+        let t = |s: &str| Some(crate::model::time::parse_time(s).unwrap());
+        let ids = |from: &str, to: &str| {
+            let f = EventFilter {
+                from: if from.is_empty() { None } else { t(from) },
+                to: if to.is_empty() { None } else { t(to) },
+                ..Default::default()
+            };
+            load_events(&store, Layer::Incidents, &f, &Weight::Count)
+                .unwrap()
+                .id
+        };
+        // Starts before the window, ends inside it: counted.
+        assert_eq!(ids("2024-03-05", "2024-03-20"), ["long", "instant"]);
+        // Spans the whole window.
+        assert_eq!(ids("2024-03-04", "2024-03-06"), ["long"]);
+        // Starts inside, ends after.
+        assert_eq!(ids("2024-02-01", "2024-03-01T00:00:00Z"), ["long"]);
+        // Both ends are inclusive, to the millisecond.
+        assert_eq!(ids("2024-03-10T23:59:59.999Z", ""), ["long", "instant"]);
+        assert!(ids("2024-02-01", "2024-02-29T23:59:59.999Z").is_empty());
+        assert_eq!(ids("2024-03-11", ""), ["instant"]);
+        // The interval reaches the analyses: start and end in seconds.
+        let all = load_events(
+            &store,
+            Layer::Incidents,
+            &EventFilter::default(),
+            &Weight::Count,
+        )
+        .unwrap();
+        assert_eq!(all.time[0], 1_709_251_200);
+        assert_eq!(all.ends(), [1_709_251_200 + 10 * 86_400 - 1, all.time[1]]);
     }
 
     #[test]

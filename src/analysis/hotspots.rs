@@ -48,7 +48,8 @@ pub enum Neighbours {
 pub struct HotspotParams {
     /// The grid.
     pub grid: GridSpec,
-    /// The area; by default the events' extent padded by one cell and one bandwidth.
+    /// The area; by default the events' extent padded by one cell and the
+    /// bandwidth given, or by three cells when the bandwidth is by rule.
     pub area: Option<Area>,
     /// Kernel for the density surface.
     pub kernel: Kernel,
@@ -145,6 +146,8 @@ pub struct Hotspots {
     pub bandwidth_m: f64,
     /// Distance band used, metres (None with k nearest neighbours).
     pub band_m: Option<f64>,
+    /// The area the grid covers (the default one resolved).
+    pub area: Area,
     /// The parameters.
     pub params: HotspotParams,
     /// What an analyst should know before reading the map (sparse data,
@@ -206,7 +209,9 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         // H3 edge length grows about 2.65x per coarser resolution; 1 km at res 8.
         GridSpec::H3 { resolution } => 1_000.0 * 2.65f64.powi(8 - i32::from(resolution.min(15))),
     };
-    // Pad so that density near the edge is not cut off: one cell plus the bandwidth.
+    // Pad so that density near the edge is not cut off: one cell plus the
+    // bandwidth when given; the rule's bandwidth needs the grid's projection,
+    // so without one, two more cells.
     let pad = cell_m + params.bandwidth_m.unwrap_or(cell_m * 2.0);
     let area = params
         .area
@@ -352,6 +357,7 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         outside: agg.outside,
         bandwidth_m,
         band_m,
+        area,
         params: params.clone(),
         warnings,
     })

@@ -66,6 +66,9 @@ pub struct Events {
     pub lat: Vec<f64>,
     /// Start times, Unix seconds UTC.
     pub time: Vec<i64>,
+    /// End times, Unix seconds UTC (the start for an instant): UCDP events
+    /// span days. Read through [`Events::end`], which falls back to the start.
+    pub time_end: Vec<i64>,
     /// Weight per event (1 when counting).
     pub weight: Vec<f64>,
     /// Incident category (sightings: activity), for summaries.
@@ -105,6 +108,7 @@ impl Events {
         self.lon.push(lon);
         self.lat.push(lat);
         self.time.push(time);
+        self.time_end.push(time);
         self.weight.push(weight);
         self.category.push(category);
         self.actor.push(actor);
@@ -117,10 +121,26 @@ impl Events {
         self.lon.extend_from_slice(&other.lon);
         self.lat.extend_from_slice(&other.lat);
         self.time.extend_from_slice(&other.time);
+        self.time_end.extend_from_slice(&other.time_end);
         self.weight.extend_from_slice(&other.weight);
         self.category.extend_from_slice(&other.category);
         self.actor.extend_from_slice(&other.actor);
         self.sensitive.extend_from_slice(&other.sensitive);
+    }
+
+    /// Sets the end of the last event pushed (its start when not set; an
+    /// end before the start is taken as the start).
+    pub fn set_last_end(&mut self, end: i64) {
+        if let (Some(e), Some(s)) = (self.time_end.last_mut(), self.time.last()) {
+            *e = end.max(*s);
+        }
+    }
+
+    /// End times of every event (the start where none is recorded).
+    pub fn ends(&self) -> Vec<i64> {
+        (0..self.time.len())
+            .map(|i| self.time_end.get(i).copied().unwrap_or(self.time[i]))
+            .collect()
     }
 
     /// Marks the last event pushed as sensitive (or not).

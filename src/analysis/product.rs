@@ -146,6 +146,9 @@ pub enum Param {
     List(Vec<Param>),
     /// Named members, in order.
     Object(Vec<(&'static str, Param)>),
+    /// A request's parameters by their command-line (and query) names, as
+    /// recorded to re-run it: JSON values, in the request's order.
+    Record(serde_json::Map<String, serde_json::Value>),
 }
 
 impl From<&str> for Param {

@@ -10,15 +10,21 @@
 //! [`dbscan`](crate::analysis::dbscan::dbscan) (scikit-learn's rules), so a
 //! huge `eps_seconds` gives exactly DBSCAN's result.
 //!
+//! Events that last ([`st_dbscan_intervals`]: UCDP events span days) are
+//! apart in time by the gap between their intervals, 0 when they overlap:
+//! two three-week campaigns at one place that overlap are neighbours
+//! however far apart they began. [`st_dbscan`] is the same on instants
+//! (start times only), the form of the usual implementations.
+//!
 //! Two bursts of violence at the same village weeks apart are two clusters; so
 //! are two simultaneous bursts in different places. A cluster may still span
 //! more than `eps_seconds` overall when events chain through time (a long
 //! series of attacks each within `eps_seconds` of the previous one).
 //!
-//! How: as DBSCAN's grid of cubes over unit vectors, with a fourth axis of time
-//! slots `eps_seconds` long, so that neighbours in space and time are always in
-//! the same or adjacent cells; the time condition is decided on the integer
-//! seconds.
+//! How: as DBSCAN's grid of cubes over unit vectors, with a fourth axis of
+//! start-time slots `eps_seconds` plus the longest event's duration long, so
+//! that neighbours in space and time are always in the same or adjacent
+//! cells; the time condition is decided on the integer seconds.
 
 use crate::analysis::dbscan::{
     by_position, cluster, rdist_degrees, unit_vector, validate, Clustering, EpsTest, Grid,
@@ -44,11 +50,38 @@ pub fn st_dbscan(
     eps_seconds: i64,
     min_points: usize,
 ) -> Result<Clustering, AnalysisError> {
+    st_dbscan_intervals(lon, lat, time, time, eps_m, eps_seconds, min_points)
+}
+
+/// Clusters events that last from `start` to `end` (Unix seconds, `end >=
+/// start`) with ST-DBSCAN: two events are close in time when the gap
+/// between their intervals, `max(0, start_j - end_i, start_i - end_j)`, is
+/// at most `eps_seconds`. With `end == start` this is [`st_dbscan`].
+///
+/// Errors as [`st_dbscan`] does, and when `end` differs in length or an
+/// event ends before it starts.
+pub fn st_dbscan_intervals(
+    lon: &[f64],
+    lat: &[f64],
+    start: &[i64],
+    end: &[i64],
+    eps_m: f64,
+    eps_seconds: i64,
+    min_points: usize,
+) -> Result<Clustering, AnalysisError> {
     validate(lon, lat, eps_m, min_points)?;
-    if time.len() != lon.len() {
+    for (name, t) in [("time", start), ("time_end", end)] {
+        if t.len() != lon.len() {
+            return Err(AnalysisError::param(
+                name,
+                format!("has {} values but lon has {}", t.len(), lon.len()),
+            ));
+        }
+    }
+    if let Some(i) = (0..start.len()).find(|&i| end[i] < start[i]) {
         return Err(AnalysisError::param(
-            "time",
-            format!("has {} values but lon has {}", time.len(), lon.len()),
+            "time_end",
+            format!("event {i} ends before it starts"),
         ));
     }
     if eps_seconds < 0 {
@@ -60,7 +93,7 @@ pub fn st_dbscan(
     if lon.is_empty() {
         return Ok(Clustering::default());
     }
-    let index = SpaceTimeIndex::new(lon, lat, time, eps_m, eps_seconds);
+    let index = SpaceTimeIndex::new(lon, lat, start, end, eps_m, eps_seconds);
     Ok(cluster(&index, min_points))
 }
 
@@ -71,21 +104,43 @@ struct SpaceTimeIndex<'a> {
     lat: &'a [f64],
     /// Unit vectors by position, one array per axis.
     xyz: [Vec<f64>; 3],
-    /// Time by position.
-    time: Vec<i64>,
+    /// Start and end times by position.
+    time: Vec<(i64, i64)>,
     grid: Grid<4>,
     eps: EpsTest,
-    eps_seconds: u64,
+    eps_seconds: i128,
+}
+
+/// The gap between two intervals, 0 when they overlap (in i128: any two
+/// i64 intervals).
+#[inline]
+fn gap((s1, e1): (i64, i64), (s2, e2): (i64, i64)) -> i128 {
+    (i128::from(s2) - i128::from(e1))
+        .max(i128::from(s1) - i128::from(e2))
+        .max(0)
 }
 
 impl<'a> SpaceTimeIndex<'a> {
-    fn new(lon: &'a [f64], lat: &'a [f64], time: &[i64], eps_m: f64, eps_seconds: i64) -> Self {
+    fn new(
+        lon: &'a [f64],
+        lat: &'a [f64],
+        time: &[i64],
+        end: &[i64],
+        eps_m: f64,
+        eps_seconds: i64,
+    ) -> Self {
         let eps = EpsTest::new(eps_m);
         let t0 = time.iter().copied().min().unwrap_or(0);
-        // Integer time slots: events within eps_seconds are in the same or
-        // adjacent slots. In i128 and shifted down by 2^63, so that any span of
-        // i64 times gives slot numbers that fit an i64.
-        let slot = i128::from(eps_seconds.max(1));
+        // Integer slots of start times: events whose intervals lie within
+        // eps_seconds start at most eps_seconds plus the longer duration
+        // apart, so they are in the same or adjacent slots. In i128 and
+        // shifted down by 2^63, so that any span of i64 times gives slot
+        // numbers that fit an i64.
+        let longest = (0..time.len())
+            .map(|i| i128::from(end[i]) - i128::from(time[i]))
+            .max()
+            .unwrap_or(0);
+        let slot = i128::from(eps_seconds.max(1)) + longest;
         let xyz: Vec<[f64; 3]> = lon
             .par_iter()
             .zip(lat)
@@ -109,7 +164,7 @@ impl<'a> SpaceTimeIndex<'a> {
         let time = grid
             .original
             .par_iter()
-            .map(|&i| time[i as usize])
+            .map(|&i| (time[i as usize], end[i as usize]))
             .collect();
         SpaceTimeIndex {
             lon,
@@ -118,7 +173,7 @@ impl<'a> SpaceTimeIndex<'a> {
             time,
             grid,
             eps,
-            eps_seconds: eps_seconds.unsigned_abs(),
+            eps_seconds: i128::from(eps_seconds),
         }
     }
 }
@@ -147,7 +202,7 @@ impl Neighbours<4> for SpaceTimeIndex<'_> {
         for (k, (((qx, qy), qz), &qt)) in coords.zip(&self.time[run]).enumerate() {
             let (dx, dy, dz) = (px - qx, py - qy, pz - qz);
             let (i, n) = self.eps.flags(dx * dx + dy * dy + dz * dz, k);
-            let when = u64::from(pt.abs_diff(qt) <= self.eps_seconds) << k;
+            let when = u64::from(gap(pt, qt) <= self.eps_seconds) << k;
             inside |= i & when;
             near |= n & when;
         }
@@ -301,6 +356,70 @@ mod tests {
             back.core[i] = c.core[k];
         }
         assert_equivalent(&back, &one, "reversed input");
+    }
+
+    #[test]
+    fn overlapping_multi_day_events_are_neighbours_however_far_apart_they_began() {
+        // Two campaigns at one village: one runs 30 days, the other starts on
+        // day 25 (its start 25 days after the first's) and runs 15 days; a
+        // third begins 8 days after the second ends.
+        let (lon, lat) = (vec![20.0; 3], vec![5.0; 3]);
+        let start = [0, 25 * DAY, 48 * DAY];
+        let end = [30 * DAY, 40 * DAY, 50 * DAY];
+        let c = st_dbscan_intervals(&lon, &lat, &start, &end, 100.0, 7 * DAY, 2).unwrap();
+        assert_eq!(c.labels, [0, 0, -1]);
+        // A week and a day after the second ended: the gap is what counts.
+        let c = st_dbscan_intervals(&lon, &lat, &start, &end, 100.0, 8 * DAY, 2).unwrap();
+        assert_eq!(c.labels, [0, 0, 0]);
+        // On start times alone, all three are apart.
+        let c = st_dbscan(&lon, &lat, &start, 100.0, 7 * DAY, 2).unwrap();
+        assert_eq!(c.labels, [-1, -1, -1]);
+        // Instants are intervals of no length.
+        assert_eq!(
+            st_dbscan_intervals(&lon, &lat, &start, &start, 100.0, 7 * DAY, 2).unwrap(),
+            c
+        );
+        // An event ending before it starts is refused by name.
+        let e = st_dbscan_intervals(&lon, &lat, &start, &[0, 0, 0], 100.0, DAY, 2).unwrap_err();
+        assert!(e.to_string().contains("`time_end`"), "{e}");
+    }
+
+    #[test]
+    fn intervals_match_a_brute_force_reference() {
+        let (lon, lat) = blobs(24, 2000, 25.0, 5.0);
+        let mut r = Rng(11);
+        let start: Vec<i64> = (0..lon.len())
+            .map(|_| 1_500_000_000 + (r.uniform(0.0, 200.0) * DAY as f64) as i64)
+            .collect();
+        // Most events last a day, some weeks, one a whole year.
+        let end: Vec<i64> = (0..lon.len())
+            .map(|k| {
+                let d = match k % 10 {
+                    0 => r.uniform(0.0, 60.0),
+                    _ => r.uniform(0.0, 1.0),
+                };
+                start[k]
+                    + if k == 5 {
+                        365 * DAY
+                    } else {
+                        (d * DAY as f64) as i64
+                    }
+            })
+            .collect();
+        for (eps_m, eps_s, m) in [(5000.0, 5 * DAY, 4), (3000.0, 0, 3), (8000.0, DAY, 2)] {
+            let got = st_dbscan_intervals(&lon, &lat, &start, &end, eps_m, eps_s, m).unwrap();
+            let space = sklearn_within(&lon, &lat, eps_m);
+            let within = |i: usize, j: usize| {
+                let g = (start[j] - end[i]).max(start[i] - end[j]).max(0);
+                space(i, j) && g <= eps_s
+            };
+            let want = brute_force(lon.len(), within, m);
+            assert!(want.cluster_count() > 1);
+            assert_eq!(got, want, "eps {eps_m} m, {eps_s} s, min {m}");
+            // Intervals only ever join: never fewer neighbours than starts.
+            let starts = st_dbscan(&lon, &lat, &start, eps_m, eps_s, m).unwrap();
+            assert!(got.noise_count() <= starts.noise_count());
+        }
     }
 
     #[test]

@@ -402,15 +402,18 @@ struct Binned {
 }
 
 fn bin(grid: &Grid, events: &Events, params: &ThreatParams, sev: fn(&str) -> f64) -> Binned {
+    // An event counts when its interval overlaps the window, as recent as
+    // its last moment within the window (an event still going on is recent).
+    let ends = events.ends();
+    let inside = |i: usize| ends[i] >= params.from && events.time[i] <= params.to;
     let located: Vec<Option<(usize, f64, f64)>> = (0..events.len())
         .into_par_iter()
         .map(|i| {
-            let t = events.time[i];
-            if t < params.from || t > params.to {
+            if !inside(i) {
                 return None;
             }
             let c = grid.locate(events.lon[i], events.lat[i])?;
-            let w = events.weight[i] * params.recency(t);
+            let w = events.weight[i] * params.recency(ends[i].min(params.to));
             Some((c, w, w * sev(&events.category[i])))
         })
         .collect();
@@ -424,7 +427,6 @@ fn bin(grid: &Grid, events: &Events, params: &ThreatParams, sev: fn(&str) -> f64
     };
     // Sequential, in event order: identical sums whatever the thread count.
     for (i, l) in located.into_iter().enumerate() {
-        let t = events.time[i];
         match l {
             Some((c, w, ws)) => {
                 b.w[c] += w;
@@ -434,7 +436,7 @@ fn bin(grid: &Grid, events: &Events, params: &ThreatParams, sev: fn(&str) -> f64
                     b.sensitive[c] += 1;
                 }
             }
-            None if t >= params.from && t <= params.to => b.outside += 1,
+            None if inside(i) => b.outside += 1,
             None => {}
         }
     }
@@ -695,6 +697,25 @@ mod tests {
         .unwrap();
         assert!(t.cells.iter().all(|c| c.threat == 0.0 && c.incidents == 0));
         assert_eq!(t.outside, 0);
+    }
+
+    #[test]
+    fn an_event_lasting_into_the_window_counts_as_recent_as_its_end() {
+        let g = grid();
+        let p = ThreatParams::new(0, 10 * DAY_S);
+        // Began a day before the window, ended on day 4; an instant on day 4.
+        let mut lasting = events_at(&g, &[(100, 1, "killing", -DAY_S)]);
+        lasting.set_last_end(4 * DAY_S);
+        let instant = events_at(&g, &[(100, 1, "killing", 4 * DAY_S)]);
+        let a = threat(&g, &lasting, &Events::default(), &[], &p).unwrap();
+        let b = threat(&g, &instant, &Events::default(), &[], &p).unwrap();
+        assert_eq!(a.cells[100].incidents, 1);
+        assert!(a.cells[100].threat > 0.0);
+        assert_eq!(a.cells, b.cells);
+        // Ending before the window: nothing.
+        lasting.set_last_end(-1);
+        let c = threat(&g, &lasting, &Events::default(), &[], &p).unwrap();
+        assert!(c.cells.iter().all(|c| c.threat == 0.0 && c.incidents == 0));
     }
 
     #[test]

@@ -4,10 +4,14 @@
 //! Run as the operator (who holds the store file) by default; with
 //! `--as-role ROLE`, through the access gate exactly as the server would
 //! answer that role, so an analyst can preview what a role receives.
+//! Either way the product's `jointmap.gate` records it (null for the
+//! operator; else, written by the gate, the role, the gate's "now" and the
+//! policy's digest), so `jointmap rerun` passes it through the same gate.
 
 use super::{existing_store, Cli};
 use crate::access::{Analysis, Budget, Gate, Policy, Principal, Role};
-use crate::analysis::product::Product;
+use crate::analysis::product::{Field, Param, Product};
+use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
 /// Output and role options shared by the analysis commands.
@@ -35,42 +39,38 @@ pub(super) fn run<A: Analysis + Clone>(
     req: &A,
     shell: &Shell,
 ) -> super::Result<Product> {
+    run_at(cli, req, shell, Utc::now())
+}
+
+/// [`run`] with the gate's "now" (from which delays count) given: the
+/// time recorded in a product, when it is re-run.
+pub(super) fn run_at<A: Analysis + Clone>(
+    cli: &Cli,
+    req: &A,
+    shell: &Shell,
+    now: DateTime<Utc>,
+) -> super::Result<Product> {
     let store = existing_store(cli)?;
-    let (product, summary) = match shell.as_role {
+    let (mut product, summary) = match shell.as_role {
         None => {
             let outcome = req.run(&store, None)?;
             (outcome.product, Some(outcome.summary))
         }
         Some(role) => {
-            let (policy, budget) = match &shell.config {
-                Some(path) => {
-                    let cfg = crate::server::config::Config::load(Some(path))
-                        .map_err(crate::server::ServerError::from)?;
-                    let l = &cfg.limits;
-                    (
-                        cfg.access.clone().unwrap_or_default(),
-                        Budget {
-                            min_cell_km: l.min_cell_km,
-                            max_h3_resolution: l.max_h3_resolution,
-                            max_permutations: l.max_permutations,
-                            max_cells: l.max_cells,
-                            max_output_cells: l.max_output_cells,
-                        },
-                    )
-                }
-                None => (Policy::default(), Budget::unlimited()),
-            };
-            let gate = Gate::new(policy, None)?;
+            let (gate, budget) = gate(shell.config.as_deref())?;
             let principal = Principal {
                 name: format!("cli --as-role {role}"),
                 role,
                 ingest: Vec::new(),
             };
             let mut req = req.clone();
-            let plan = gate.plan(&principal, &mut req, &budget, chrono::Utc::now())?;
+            let plan = gate.plan(&principal, &mut req, &budget, now)?;
             gate.run(&plan, &req, &store)?
         }
     };
+    if shell.as_role.is_none() {
+        product.meta.push(("gate", Field::Param(Param::Null)));
+    }
     if !cli.quiet {
         match summary {
             Some(s) => eprintln!("{s}"),
@@ -83,6 +83,31 @@ pub(super) fn run<A: Analysis + Clone>(
         }
     }
     Ok(product)
+}
+
+/// The gate and budget of the server configuration at `config` (its
+/// `[access]` policy and `[limits]`), or of the built-in policy without
+/// limits.
+pub(super) fn gate(config: Option<&std::path::Path>) -> super::Result<(Gate, Budget)> {
+    let (policy, budget) = match config {
+        Some(path) => {
+            let cfg = crate::server::config::Config::load(Some(path))
+                .map_err(crate::server::ServerError::from)?;
+            let l = &cfg.limits;
+            (
+                cfg.access.clone().unwrap_or_default(),
+                Budget {
+                    min_cell_km: l.min_cell_km,
+                    max_h3_resolution: l.max_h3_resolution,
+                    max_permutations: l.max_permutations,
+                    max_cells: l.max_cells,
+                    max_output_cells: l.max_output_cells,
+                },
+            )
+        }
+        None => (Policy::default(), Budget::unlimited()),
+    };
+    Ok((Gate::new(policy, None)?, budget))
 }
 
 impl Shell {

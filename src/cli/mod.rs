@@ -7,6 +7,7 @@ mod export;
 mod impact;
 mod ingest;
 mod layers;
+mod rerun;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -108,6 +109,9 @@ pub enum Command {
     ///   jointmap impact --from 2025-01-01 --window-days 60 --category killing,abduction
     #[command(verbatim_doc_comment)]
     Impact(impact::Args),
+    /// Run an analysis product again from its `jointmap` member (same request, gate and
+    /// data version): on unchanged data, the same file byte for byte.
+    Rerun(rerun::Args),
     /// Serve the layers over HTTP: OGC API - Features, analysis layers and
     /// ingest, with bearer tokens and need-to-know access
     ///
@@ -200,6 +204,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Coverage(a) => analysis::command(&cli, a),
         Command::Blindspots(a) => analysis::command(&cli, a),
         Command::Impact(a) => impact::run(&cli, a),
+        Command::Rerun(a) => rerun::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
         Command::Token(a) => serve::token(a),
     }

@@ -19,6 +19,7 @@ fn param(p: &Param) -> Value {
         Param::Object(o) => {
             Value::Object(o.iter().map(|(k, v)| (k.to_string(), param(v))).collect())
         }
+        Param::Record(m) => Value::Object(m.clone()),
     }
 }
 

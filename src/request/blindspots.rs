@@ -3,7 +3,10 @@
 
 use super::coverage::load_reports;
 use super::events::FilterArgs;
-use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs, ThreatArgs};
+use super::record::{grid_applied, stamp, window_param};
+use super::surface::{
+    read_bbox, released, resolve_window, GridArgs, PresenceArgs, ThreatArgs, DEFAULT_WINDOW_DAYS,
+};
 use super::{Outcome, Protect};
 use crate::analysis::blindspots::{blindspots, BlindSpotKind, BlindSpotParams};
 use crate::analysis::coverage::{coverage, load_presence};
@@ -14,23 +17,29 @@ use crate::store::Store;
 use chrono::DateTime;
 
 /// Parameters of the blind-spot analysis.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct BlindspotRequest {
     /// Which incidents make the threat, and what each weighs (--from/--to
     /// are the window: by default the 90 days up to the latest data).
     #[command(flatten)]
+    #[serde(flatten)]
     pub incidents: FilterArgs,
     /// The grid.
     #[command(flatten)]
+    #[serde(flatten)]
     pub grid: GridArgs,
     /// Presence parameters.
     #[command(flatten)]
+    #[serde(flatten)]
     pub presence: PresenceArgs,
     /// Threat parameters.
     #[command(flatten)]
+    #[serde(flatten)]
     pub threat: ThreatArgs,
     /// Lowest risk level that counts as high threat: low, medium, high, extreme.
     #[arg(long, default_value = "high")]
+    #[serde(serialize_with = "super::record::risk")]
     pub min_risk: RiskLevel,
     /// Presence below this is "no regular presence" (0-1).
     #[arg(long, default_value_t = 0.5)]
@@ -59,7 +68,13 @@ impl BlindspotRequest {
         store: &dyn Store,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
-        let (from, to) = window(store, self.incidents.from, self.incidents.to)?;
+        let (from, to) = resolve_window(
+            store,
+            protect,
+            self.incidents.from,
+            self.incidents.to,
+            DEFAULT_WINDOW_DAYS,
+        )?;
         let bbox = self.incidents.bbox;
         let cov_params = self.presence.params(from, to)?;
         let threat_params = self.threat.params(from, to)?;
@@ -70,7 +85,7 @@ impl BlindspotRequest {
             hotspot_bonus: self.hotspot_bonus,
         };
         params.validate()?;
-        let grid = self.grid.build_anchored(
+        let (grid, area) = self.grid.build_anchored(
             store,
             bbox,
             threat_params.bandwidth_m,
@@ -142,9 +157,13 @@ impl BlindspotRequest {
             n_info,
             area_info
         );
-        Ok(Outcome {
-            product: result.to_product(&grid, &thr, &cov, &presence, self.cells),
-            summary,
-        })
+        let mut product = result.to_product(&grid, &thr, &cov, &presence, self.cells);
+        let mut resolved = self.clone();
+        resolved.incidents.from = DateTime::from_timestamp(from, 0);
+        resolved.incidents.to = DateTime::from_timestamp(to, 0);
+        let mut applied = vec![("window", window_param(Some(from), Some(to)))];
+        applied.extend(grid_applied(&area, &grid));
+        stamp(&mut product, &resolved, applied, store)?;
+        Ok(Outcome { product, summary })
     }
 }

@@ -7,10 +7,12 @@ use crate::analysis::AnalysisError;
 use crate::store::Store;
 
 /// Parameters of a cluster analysis.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ClusterRequest {
     /// Which events.
     #[command(flatten)]
+    #[serde(flatten)]
     pub events: EventArgs,
     /// dbscan (space) or st-dbscan (space and time).
     #[arg(long, default_value = "dbscan", value_parser = ["dbscan", "st-dbscan"])]
@@ -81,8 +83,11 @@ fn run(
         args.eps_km,
         args.min_points
     );
-    Ok(Outcome {
-        product: result.to_product(&events, args.points),
-        summary,
-    })
+    let mut product = result.to_product(&events, args.points);
+    let window = super::record::window_param(
+        args.events.filter.from.map(|t| t.timestamp()),
+        args.events.filter.to.map(|t| t.timestamp()),
+    );
+    super::record::stamp(&mut product, args, vec![("window", window)], store)?;
+    Ok(Outcome { product, summary })
 }

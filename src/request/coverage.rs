@@ -1,7 +1,10 @@
 //! The presence request (`jointmap coverage`, `/analysis/coverage`): patrol
 //! effort, base reach and information coverage per grid cell.
 
-use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs};
+use super::record::{grid_applied, stamp, window_param};
+use super::surface::{
+    read_bbox, released, resolve_window, GridArgs, PresenceArgs, DEFAULT_WINDOW_DAYS,
+};
 use super::{parse_bbox, parse_time_arg, parse_to_arg, Outcome, Protect};
 use crate::analysis::coverage::{coverage, load_presence};
 use crate::analysis::events::{load_events, EventFilter, Weight};
@@ -11,22 +14,27 @@ use crate::store::Store;
 use chrono::{DateTime, Utc};
 
 /// Parameters of the presence surface.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct CoverageRequest {
     /// Window start (default: 90 days before --to).
     #[arg(long, value_parser = parse_time_arg)]
+    #[serde(serialize_with = "super::record::time")]
     pub from: Option<DateTime<Utc>>,
     /// Window end and "as of" time (default: the latest incident, sighting or patrol).
     #[arg(long, value_parser = parse_to_arg)]
+    #[serde(serialize_with = "super::record::time")]
     pub to: Option<DateTime<Utc>>,
     /// Only data within min_lon,min_lat,max_lon,max_lat (also the default area).
     #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]
     pub bbox: Option<[f64; 4]>,
     /// The grid.
     #[command(flatten)]
+    #[serde(flatten)]
     pub grid: GridArgs,
     /// Presence parameters.
     #[command(flatten)]
+    #[serde(flatten)]
     pub presence: PresenceArgs,
     /// Write every cell, not only cells with some presence or report.
     #[arg(long)]
@@ -69,12 +77,12 @@ impl CoverageRequest {
         store: &dyn Store,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
-        let (from, to) = window(store, self.from, self.to)?;
+        let (from, to) = resolve_window(store, protect, self.from, self.to, DEFAULT_WINDOW_DAYS)?;
         let params = self.presence.params(from, to)?;
         let pad = params.corridor_m.iter().fold(0.0f64, |a, b| a.max(*b));
-        let grid = self
-            .grid
-            .build_anchored(store, self.bbox, pad, protect.map(|p| p.anchor))?;
+        let (grid, area) =
+            self.grid
+                .build_anchored(store, self.bbox, pad, protect.map(|p| p.anchor))?;
         let presence = load_presence(store, from, to, self.bbox)?;
         let reports = released(
             protect,
@@ -94,9 +102,15 @@ impl CoverageRequest {
             100.0 * covered as f64 / grid.len().max(1) as f64,
             reports.len()
         );
-        Ok(Outcome {
-            product: result.to_product(&grid, self.all_cells),
-            summary,
-        })
+        let mut product = result.to_product(&grid, self.all_cells);
+        let resolved = CoverageRequest {
+            from: DateTime::from_timestamp(from, 0),
+            to: DateTime::from_timestamp(to, 0),
+            ..self.clone()
+        };
+        let mut applied = vec![("window", window_param(Some(from), Some(to)))];
+        applied.extend(grid_applied(&area, &grid));
+        stamp(&mut product, &resolved, applied, store)?;
+        Ok(Outcome { product, summary })
     }
 }

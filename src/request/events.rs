@@ -9,13 +9,16 @@ use crate::store::Store;
 
 /// Event selection common to `hotspots` and `clusters`: a point layer and
 /// a filter.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct EventArgs {
     /// Point layer to analyse: incidents or sightings.
     #[arg(long, default_value = "incidents")]
+    #[serde(serialize_with = "super::record::display")]
     pub layer: Layer,
     /// Which events, with what weight.
     #[command(flatten)]
+    #[serde(flatten)]
     pub filter: FilterArgs,
 }
 
@@ -53,13 +56,16 @@ impl EventArgs {
 }
 
 /// Which events of a layer, and what each weighs.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct FilterArgs {
     /// Only events from this time on (RFC 3339 or date).
     #[arg(long, value_parser = parse_time_arg)]
+    #[serde(serialize_with = "super::record::time")]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// Only events up to this time (RFC 3339, or a date: through the end of that day).
     #[arg(long, value_parser = parse_to_arg)]
+    #[serde(serialize_with = "super::record::time")]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
     /// Only events within min_lon,min_lat,max_lon,max_lat (also the default analysis area).
     #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]

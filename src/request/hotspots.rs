@@ -12,13 +12,16 @@ use crate::store::Store;
 use std::path::PathBuf;
 
 /// Parameters of a hotspot analysis.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct HotspotRequest {
     /// Which events and their weight.
     #[command(flatten)]
+    #[serde(flatten)]
     pub events: EventArgs,
     /// Grid: square (equal-area, --cell-km) or h3 (hexagons, --h3-resolution).
     #[arg(long, value_enum, default_value_t = GridType::Square)]
+    #[serde(serialize_with = "super::record::value_enum")]
     pub grid: GridType,
     /// Square cell size in km.
     #[arg(long, default_value_t = 5.0)]
@@ -31,6 +34,7 @@ pub struct HotspotRequest {
     pub area: Option<PathBuf>,
     /// Density kernel: quartic (as QGIS and ArcGIS) or gaussian.
     #[arg(long, value_enum, default_value_t = Kernel::Quartic)]
+    #[serde(serialize_with = "super::record::value_enum")]
     pub kernel: Kernel,
     /// Kernel bandwidth in km (default: a rule of thumb from the data, reported in the output).
     #[arg(long)]
@@ -48,6 +52,7 @@ pub struct HotspotRequest {
     pub rings: Option<u32>,
     /// Gi* weights: binary or row (row-standardised).
     #[arg(long, value_enum, default_value_t = Transform::Binary)]
+    #[serde(serialize_with = "super::record::value_enum")]
     pub transform: Transform,
     /// Do not correct hot/cold classes and Local Moran types for multiple
     /// testing (FDR is on by default).
@@ -65,6 +70,7 @@ pub struct HotspotRequest {
     pub all_cells: bool,
     /// The most cells the grid may have (the server sets its own limit).
     #[arg(skip = crate::grid::MAX_CELLS)]
+    #[serde(skip)]
     pub max_cells: usize,
 }
 
@@ -132,9 +138,15 @@ fn run(
         .event_filter()?
         .validate(args.events.layer)?;
     let events = args.events.load_protected(store, protect)?;
+    let window = super::record::window_param(
+        args.events.filter.from.map(|t| t.timestamp()),
+        args.events.filter.to.map(|t| t.timestamp()),
+    );
     if protect.is_some() && events.is_empty() {
+        let mut product = params.empty_product();
+        super::record::stamp(&mut product, args, vec![("window", window)], store)?;
         return Ok(Outcome {
-            product: params.empty_product(),
+            product,
             summary: "hotspots: no released events".into(),
         });
     }
@@ -163,8 +175,9 @@ fn run(
             .map(|w| format!("\nwarning: {w}"))
             .collect::<String>()
     };
-    Ok(Outcome {
-        product: result.to_product(args.all_cells),
-        summary,
-    })
+    let mut product = result.to_product(args.all_cells);
+    let mut applied = vec![("window", window)];
+    applied.extend(super::record::grid_applied(&result.area, &result.grid));
+    super::record::stamp(&mut product, args, applied, store)?;
+    Ok(Outcome { product, summary })
 }

@@ -3,7 +3,8 @@
 //! comparable cells without presence. Association, not proof.
 
 use super::events::FilterArgs;
-use super::surface::{read_bbox, released, window, GridArgs, PresenceArgs, DAY};
+use super::record::{grid_applied, stamp, window_param};
+use super::surface::{read_bbox, released, resolve_window, GridArgs, PresenceArgs, DAY};
 use super::{Outcome, Protect};
 use crate::analysis::coverage::load_presence;
 use crate::analysis::events::load_events;
@@ -14,17 +15,21 @@ use crate::store::Store;
 use chrono::DateTime;
 
 /// Parameters of the impact comparison.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ImpactRequest {
     /// Which incidents are counted (--from/--to: the period in which presence
     /// onsets are sought; by default the 365 days up to the latest data).
     #[command(flatten)]
+    #[serde(flatten)]
     pub incidents: FilterArgs,
     /// The grid.
     #[command(flatten)]
+    #[serde(flatten)]
     pub grid: GridArgs,
     /// Presence parameters (what counts as a patrol visit).
     #[command(flatten)]
+    #[serde(flatten)]
     pub presence: PresenceArgs,
     /// Length of the before and after windows, days.
     #[arg(long, default_value_t = 30)]
@@ -47,11 +52,13 @@ impl ImpactRequest {
         store: &dyn Store,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
-        let (_, to) = window(store, self.incidents.from, self.incidents.to)?;
-        let from = self
-            .incidents
-            .from
-            .map_or(to - DEFAULT_PERIOD_DAYS * DAY, |t| t.timestamp());
+        let (from, to) = resolve_window(
+            store,
+            protect,
+            self.incidents.from,
+            self.incidents.to,
+            DEFAULT_PERIOD_DAYS,
+        )?;
         let params = ImpactParams {
             from,
             to,
@@ -62,7 +69,7 @@ impl ImpactRequest {
         let cov = self.presence.params(from - w, to)?;
         let bbox = self.incidents.bbox;
         let pad = cov.corridor_m.iter().fold(0.0f64, |a, b| a.max(*b));
-        let grid = self
+        let (grid, area) = self
             .grid
             .build_anchored(store, bbox, pad, protect.map(|p| p.anchor))?;
         let presence = load_presence(store, from - w, to, bbox)?;
@@ -95,10 +102,18 @@ impl ImpactRequest {
                 g.kind, g.key, g.cells, g.before, g.after, g.control_before, g.control_after, g.did()
             ));
         }
-        Ok(Outcome {
-            product: result.to_product(&grid),
-            summary,
-        })
+        let mut product = result.to_product(&grid);
+        let mut resolved = self.clone();
+        resolved.incidents.from = DateTime::from_timestamp(from, 0);
+        resolved.incidents.to = DateTime::from_timestamp(to, 0);
+        // The incidents counted reach one window before the period.
+        let mut applied = vec![
+            ("window", window_param(Some(from), Some(to))),
+            ("incidents_window", window_param(Some(from - w), Some(to))),
+        ];
+        applied.extend(grid_applied(&area, &grid));
+        stamp(&mut product, &resolved, applied, store)?;
+        Ok(Outcome { product, summary })
     }
 }
 

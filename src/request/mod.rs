@@ -12,6 +12,7 @@ pub mod coverage;
 pub mod events;
 pub mod hotspots;
 pub mod impact;
+pub mod record;
 pub mod surface;
 
 use crate::analysis::AnalysisError;
@@ -136,6 +137,11 @@ pub struct Protect<'a> {
     /// Metres a bbox is widened by when reading, so that every event of a
     /// cell whose centre lies in the bbox is read.
     pub margin_m: f64,
+    /// Restricts a window resolved from the defaults (`from`, `to`, Unix
+    /// seconds) as the gate restricted the given ones: whole time steps,
+    /// the delay cutoff. So the window applied is the one recorded, and
+    /// the recorded request re-runs to the same window.
+    pub window: &'a (dyn Fn(i64, i64) -> (i64, i64) + Sync),
     /// Releases the events read from a layer: `(layer, events, window, bbox)`
     /// to what the role may have analysed (the gate's release in whole groups).
     #[allow(clippy::type_complexity)]
@@ -170,6 +176,9 @@ pub fn widen_bbox(bbox: [f64; 4], m: f64) -> [f64; 4] {
         (bbox[3] + dlat).min(90.0),
     ]
 }
+
+#[cfg(test)]
+mod area_tests;
 
 #[cfg(test)]
 mod tests {

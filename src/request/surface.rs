@@ -19,10 +19,12 @@ pub(crate) const DAY: i64 = 86_400;
 pub const DEFAULT_WINDOW_DAYS: i64 = 90;
 
 /// The grid to compute on.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct GridArgs {
     /// Grid: square (equal-area, --cell-km) or h3 (hexagons, --h3-resolution).
     #[arg(long, value_enum, default_value_t = GridType::Square)]
+    #[serde(serialize_with = "super::record::value_enum")]
     pub grid: GridType,
     /// Square cell size in km.
     #[arg(long, default_value_t = 5.0)]
@@ -30,11 +32,13 @@ pub struct GridArgs {
     /// H3 resolution (0-15; 7 is about 5 km2 a cell).
     #[arg(long, default_value_t = 7)]
     pub h3_resolution: u8,
-    /// Analysis area: a GeoJSON file of polygons (default: --bbox, else the extent of all layers).
+    /// Analysis area: a GeoJSON file of polygons (default: --bbox, else the extent of all layers,
+    /// padded by the widest corridor, or the threat bandwidth for blindspots).
     #[arg(long, value_name = "FILE")]
     pub area: Option<PathBuf>,
     /// The most cells the grid may have (the server sets its own limit).
     #[arg(skip = crate::grid::MAX_CELLS)]
+    #[serde(skip)]
     pub max_cells: usize,
 }
 
@@ -47,18 +51,19 @@ impl GridArgs {
         bbox: Option<[f64; 4]>,
         pad_m: f64,
     ) -> crate::Result<Grid> {
-        self.build_anchored(store, bbox, pad_m, None)
+        Ok(self.build_anchored(store, bbox, pad_m, None)?.0)
     }
 
     /// [`GridArgs::build`], with square cells on the lattice anchored at
-    /// `anchor` when given (the gate's fixed mission grid).
+    /// `anchor` when given (the gate's fixed mission grid); returns the
+    /// grid with the area it covers.
     pub fn build_anchored(
         &self,
         store: &dyn Store,
         bbox: Option<[f64; 4]>,
         pad_m: f64,
         anchor: Option<[f64; 2]>,
-    ) -> crate::Result<Grid> {
+    ) -> crate::Result<(Grid, Area)> {
         positive_km("cell-km", Some(self.cell_km))?;
         let area = match (&self.area, bbox) {
             (Some(path), _) => read_area(path)?,
@@ -74,8 +79,9 @@ impl GridArgs {
                 cell_m: self.cell_km * 1000.0,
             }
         };
-        Ok(Grid::build_anchored(&area, kind, self.max_cells, anchor)
-            .map_err(AnalysisError::from)?)
+        let grid = Grid::build_anchored(&area, kind, self.max_cells, anchor)
+            .map_err(AnalysisError::from)?;
+        Ok((grid, area))
     }
 }
 
@@ -118,6 +124,22 @@ pub fn window(
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
 ) -> crate::Result<(i64, i64)> {
+    resolve_window(store, None, from, to, DEFAULT_WINDOW_DAYS)
+}
+
+/// Resolves the window as [`window`] does with `from` defaulting to
+/// `default_days` before `to`; a window resolved from a default is then
+/// restricted by the gate's `protect` as the given ones were (see
+/// [`super::Protect::window`]).
+pub fn resolve_window(
+    store: &dyn Store,
+    protect: Option<&super::Protect<'_>>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    default_days: i64,
+) -> crate::Result<(i64, i64)> {
+    let given = (from.is_some(), to.is_some());
+    let defaulted = !(given.0 && given.1);
     let to = match to {
         Some(t) => t.timestamp(),
         None => {
@@ -134,15 +156,26 @@ pub fn window(
             })?
         }
     };
-    let from = from.map_or(to - DEFAULT_WINDOW_DAYS * DAY, |t| t.timestamp());
+    let from = from.map_or(to - default_days * DAY, |t| t.timestamp());
     if from > to {
         return Err(AnalysisError::param("from", "the window starts after it ends").into());
     }
-    Ok((from, to))
+    // Only the ends resolved from defaults: a given end was restricted by
+    // the gate already, and stays as it is.
+    Ok(match protect {
+        Some(p) if defaulted => {
+            let (f, t) = (p.window)(from, to);
+            let t = if given.1 { to } else { t };
+            let f = if given.0 { from } else { f };
+            (f.min(t), t)
+        }
+        _ => (from, to),
+    })
 }
 
 /// Presence parameters.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct PresenceArgs {
     /// Half-width in km seen either side of a foot patrol's track.
     #[arg(long, default_value_t = 2.0)]
@@ -198,10 +231,12 @@ impl PresenceArgs {
 }
 
 /// Threat parameters.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ThreatArgs {
     /// Smoothing kernel for the threat surface: quartic or gaussian.
     #[arg(long, value_enum, default_value_t = Kernel::Quartic)]
+    #[serde(serialize_with = "super::record::value_enum")]
     pub kernel: Kernel,
     /// Kernel bandwidth in km (fixed, so that more events can only raise the threat).
     #[arg(long, default_value_t = 10.0)]

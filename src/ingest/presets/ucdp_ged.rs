@@ -1,7 +1,10 @@
 //! UCDP GED events as incidents.
 //!
 //! Mapping (see docs/data-model.md): id `ged-<id>`; `date_start`/`date_end` as
-//! the time span; `type_of_violence` 3 (one-sided violence against civilians) as
+//! the time span, `date_end` through the end of its day (UCDP dates are days,
+//! exported as midnight: `2014-01-03T00:00:00` becomes
+//! `2014-01-03T23:59:59.999Z`, the last millisecond the store holds, so an
+//! event of one day overlaps every window that touches that day); `type_of_violence` 3 (one-sided violence against civilians) as
 //! `killing`, 1 and 2 (state-based and non-state fighting) as `other`; `side_a`
 //! as the perpetrator (`side_b` kept); the perpetrator category from `side_a`
 //! ("Government of <the event's country>" is state forces, of another country
@@ -34,7 +37,7 @@ pub fn apply(feature: &mut Value) {
         out.insert("time_start".into(), v);
     }
     if let Some(v) = p.shift_remove("date_end") {
-        out.insert("time_end".into(), v);
+        out.insert("time_end".into(), end_of_day(v));
     }
     let violence = p.get("type_of_violence").and_then(Value::as_i64);
     out.insert(
@@ -86,6 +89,28 @@ pub fn apply(feature: &mut Value) {
     obj.insert("properties".into(), Value::Object(out));
 }
 
+/// A UCDP end date (a day: `YYYY-MM-DD`, or that day at midnight without or
+/// with a UTC offset of zero) as the last millisecond of that day; any other
+/// value is left for validation to judge.
+fn end_of_day(v: Value) -> Value {
+    let Value::String(s) = &v else {
+        return v;
+    };
+    let s = s.trim();
+    let cut = s.len().min(10);
+    let (Some(day), Some(rest)) = (s.get(..cut), s.get(cut..)) else {
+        return v;
+    };
+    let midnight = matches!(
+        rest,
+        "" | "T00:00:00" | "T00:00:00Z" | "T00:00:00.000" | "T00:00:00.000Z" | " 00:00:00"
+    );
+    match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+        Ok(d) if midnight => Value::String(format!("{}T23:59:59.999Z", d.format("%Y-%m-%d"))),
+        _ => v,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +135,37 @@ mod tests {
         assert_eq!(feat.str("location_precision"), Some("settlement"));
         assert_eq!(feat.int("high"), Some(6));
         assert_eq!(feat.str("side_b"), Some("Civilians"));
+        // The end date is the whole day: the event lasts two days.
+        assert_eq!(
+            crate::model::time::format_time(&feat.time.last()),
+            "2014-01-03T23:59:59.999Z"
+        );
+        assert_eq!(
+            crate::model::time::format_time(&feat.time.start),
+            "2014-01-02T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn end_dates_are_ends_of_days() {
+        for (given, want) in [
+            ("2014-01-03", "2014-01-03T23:59:59.999Z"),
+            ("2014-01-03T00:00:00", "2014-01-03T23:59:59.999Z"),
+            ("2014-01-03T00:00:00Z", "2014-01-03T23:59:59.999Z"),
+            ("2014-01-03T00:00:00.000Z", "2014-01-03T23:59:59.999Z"),
+            // A time of day is kept: it is not a UCDP day.
+            ("2014-01-03T12:00:00Z", "2014-01-03T12:00:00Z"),
+            ("2014-01-03T00:00:00+02:00", "2014-01-03T00:00:00+02:00"),
+            // Not a date: left for validation to refuse.
+            ("2014-02-30", "2014-02-30"),
+            ("soon", "soon"),
+            ("2014-01-0\u{e9}T00:00:00", "2014-01-0\u{e9}T00:00:00"),
+            ("", ""),
+        ] {
+            assert_eq!(end_of_day(Value::from(given)), Value::from(want), "{given}");
+        }
+        assert_eq!(end_of_day(Value::from(7)), Value::from(7));
+        assert_eq!(end_of_day(Value::Null), Value::Null);
     }
 
     #[test]
