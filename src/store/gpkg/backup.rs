@@ -91,3 +91,53 @@ fn same_file(a: &Path, b: &Path) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Feature, Layer};
+    use crate::store::Store;
+    use serde_json::json;
+
+    fn incident(i: usize) -> Feature {
+        let v = json!({"type": "Feature", "id": format!("i{i}"),
+            "geometry": {"type": "Point", "coordinates": [18.0 + i as f64 * 0.001, 4.4]},
+            "properties": {"time_start": "2025-02-14T03:00:00Z", "category": "killing",
+                "owner": "hr", "classification": "restricted", "narrative": "x".repeat(200)}});
+        Feature::from_geojson(Layer::Incidents, v, "").expect("valid incident")
+    }
+
+    /// A plain copy of the file alone (what an operator's `cp` or a file
+    /// backup takes) holds every committed batch, and after `maintain` the
+    /// log beside it is empty.
+    #[test]
+    fn the_file_alone_holds_every_commit_and_maintain_empties_the_log() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let path = dir.path().join("s.gpkg");
+        let store = GpkgStore::open(&path).expect("open");
+        // A second handle reading meanwhile, as a server does.
+        let server = GpkgStore::open(&path).expect("open again");
+        for round in 0..3 {
+            let mut b = store.begin().expect("begin");
+            for i in 0..200 {
+                b.upsert(Layer::Incidents, &incident(round * 200 + i))
+                    .expect("upsert");
+            }
+            b.commit().expect("commit");
+            assert_eq!(
+                server.summary(Layer::Incidents).expect("summary").count,
+                (round as u64 + 1) * 200
+            );
+            let copy = dir.path().join(format!("copy{round}.gpkg"));
+            std::fs::copy(&path, &copy).expect("copy the file alone");
+            let n: i64 = Connection::open(&copy)
+                .and_then(|c| c.query_row("SELECT count(*) FROM incidents", [], |r| r.get(0)))
+                .expect("read the copy");
+            assert_eq!(n, (round as i64 + 1) * 200, "round {round}");
+        }
+        let wal = dir.path().join("s.gpkg-wal");
+        assert!(std::fs::metadata(&wal).expect("log").len() > 0);
+        server.maintain().expect("maintain");
+        assert_eq!(std::fs::metadata(&wal).expect("log").len(), 0);
+    }
+}
