@@ -26,7 +26,12 @@ pub struct Args {
     pub fix_mode: FixMode,
     /// Put the quarantined feature with this id back into --layer, as it was
     /// (to correct it in QGIS, then check again); repeatable.
-    #[arg(long, value_name = "ID", requires = "layer")]
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "layer",
+        conflicts_with = "fix_mode"
+    )]
     pub restore: Vec<String>,
 }
 

@@ -100,9 +100,20 @@ fn missing(conn: &Connection) -> rusqlite::Result<Missing> {
                  AND column_name = 'geom' AND extension_name = 'gpkg_rtree_index'",
                 &[&name],
             )? == 1;
-        for t in rtree::trigger_names(layer) {
-            parts &= has(conn, "trigger", &t)?;
+        // The triggers of GeoPackage 1.3 (jointmap's, GDAL's), or those of
+        // 1.4 (update6 and update7 instead of update1 to update4): another
+        // tool's complete set is kept as it is, never doubled.
+        let r = rtree::table(layer);
+        for t in ["insert", "delete"] {
+            parts &= has(conn, "trigger", &format!("{r}_{t}"))?;
         }
+        parts &= has(conn, "trigger", &format!("{r}_update6"))?
+            || rtree::trigger_names(layer)
+                .iter()
+                .map(|t| has(conn, "trigger", t))
+                .collect::<rusqlite::Result<Vec<bool>>>()?
+                .into_iter()
+                .all(|b| b);
         if !parts {
             m.rtree_parts.push(layer);
         }
