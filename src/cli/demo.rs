@@ -1,10 +1,10 @@
 //! `jointmap demo`
 
 use super::{progress_bar, Cli};
-use crate::demo::{write_feature_collection, DemoConfig, Scenario};
+use crate::demo::{write_feature_collection, DemoConfig, Scenario, DEMO_SOURCE, DEMO_STORE};
 use crate::ingest::{ingest, IngestError, IngestOptions, Input};
 use crate::model::Layer;
-use crate::store::{GpkgStore, Store};
+use crate::store::{GpkgStore, Store, StoreError};
 use std::path::PathBuf;
 
 /// Arguments of `jointmap demo`.
@@ -28,16 +28,47 @@ pub struct Args {
     pub serve: Option<String>,
 }
 
+/// The demo's store: `--store` when given, else its own file
+/// ([`DEMO_STORE`]), never the default real store.
+fn demo_store(cli: &Cli) -> PathBuf {
+    if cli.store == std::path::Path::new("jointmap.gpkg") {
+        PathBuf::from(DEMO_STORE)
+    } else {
+        cli.store.clone()
+    }
+}
+
+/// Refuses a store holding features from any source but the demo's: the
+/// demo would mix synthetic records into real ones.
+fn refuse_real_data(store: &GpkgStore, path: &std::path::Path) -> super::Result<()> {
+    let mut batch = store.begin()?;
+    for layer in Layer::ALL {
+        for (source, n) in batch.sources(layer)? {
+            if source.as_deref() != Some(DEMO_SOURCE) {
+                return Err(StoreError::Invalid {
+                    path: path.display().to_string(),
+                    reason: format!(
+                        "holds {n} {layer} from {}, not from the demo; the demo writes only into                          a store of its own (default {DEMO_STORE})",
+                        source.map_or("an unrecorded source".to_string(), |s| format!("{s:?}"))
+                    ),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Serves the demo store with one fresh token per role, printed once.
-fn serve(cli: &Cli, addr: &str) -> super::Result<()> {
+fn serve(path: &std::path::Path, addr: &str) -> super::Result<()> {
     use crate::server::config::{new_secret, sha256, to_hex, TokenConfig};
     use crate::server::{Config, ServerError};
     let cfg_err =
         |e: crate::server::config::ConfigError| super::CliError::Server(ServerError::Config(e.0));
     let mut cfg = Config {
         listen: addr.to_string(),
-        store: cli.store.clone(),
-        audit_log: Some(cli.store.with_extension("audit.jsonl")),
+        store: path.to_path_buf(),
+        audit_log: Some(path.with_extension("audit.jsonl")),
         ..Config::default()
     };
     let mut secrets = Vec::new();
@@ -70,9 +101,9 @@ fn serve(cli: &Cli, addr: &str) -> super::Result<()> {
          ogrinfo -so OAPIF:http://{host} --config GDAL_HTTP_HEADERS 'Authorization: Bearer {jmac}'\n\
          QGIS: Layer > Add Layer > Add WFS / OGC API - Features Layer, URL http://{host}, with the header.\n\
          Audit log: {}",
-        cli.store.with_extension("audit.jsonl").display()
+        path.with_extension("audit.jsonl").display()
     );
-    let store = GpkgStore::open(&cli.store)?;
+    let store = GpkgStore::open(path)?;
     crate::server::run(&cfg, std::sync::Arc::new(store))?;
     Ok(())
 }
@@ -112,7 +143,9 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     if args.no_store {
         return Ok(());
     }
-    let store = GpkgStore::open_unindexed(&cli.store)?;
+    let path = demo_store(cli);
+    let store = GpkgStore::open_unindexed(&path)?;
+    refuse_real_data(&store, &path)?;
     for layer in Layer::ALL {
         let features = scenario.feature_texts(layer);
         let total = match layer {
@@ -125,9 +158,11 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             name: format!("demo {layer}"),
             features,
         };
-        let report = ingest(&store, &IngestOptions::new(layer), vec![input], &|_, n| {
-            bar.set_position(n)
-        });
+        let opts = IngestOptions {
+            source: Some(DEMO_SOURCE.to_string()),
+            ..IngestOptions::new(layer)
+        };
+        let report = ingest(&store, &opts, vec![input], &|_, n| bar.set_position(n));
         bar.finish_and_clear();
         let report = report?;
         if !cli.quiet {
@@ -141,7 +176,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         let a = scenario.area();
         println!(
             "Demo mission loaded into {} (area of responsibility {:.1},{:.1} .. {:.1},{:.1}).",
-            cli.store.display(),
+            path.display(),
             a[0],
             a[1],
             a[2],
@@ -158,12 +193,13 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             );
         }
         println!(
-            "Inspect it with `jointmap layers`, `jointmap export incidents`, or open {} in QGIS.",
-            cli.store.display()
+            "Inspect it with `jointmap --store {0} layers`, `jointmap --store {0} export incidents`, \
+             or open {0} in QGIS.",
+            path.display()
         );
     }
     if let Some(addr) = &args.serve {
-        return serve(cli, addr);
+        return serve(&path, addr);
     }
     Ok(())
 }

@@ -27,6 +27,23 @@ pub struct Args {
     /// Read a foreign schema through a mapping file (TOML; see docs/data-model.md).
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// Provenance recorded with every stored feature (`jointmap delete
+    /// --source` removes it again); default: the input files' names.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+}
+
+/// The default provenance of an ingest: its input files' names (`stdin` for `-`).
+fn default_source(files: &[PathBuf]) -> String {
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| match p.file_name() {
+            _ if p.as_os_str() == "-" => "stdin".to_string(),
+            Some(n) => n.to_string_lossy().into_owned(),
+            None => p.display().to_string(),
+        })
+        .collect();
+    names.join(",")
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
@@ -53,6 +70,11 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         skip_invalid: args.skip_invalid,
         rejects: args.rejects.clone(),
         preset,
+        source: Some(
+            args.source
+                .clone()
+                .unwrap_or_else(|| default_source(&args.files)),
+        ),
         // A local operator with the file: full rights, recorded as "cli".
         ..IngestOptions::new(args.layer)
     };

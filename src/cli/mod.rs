@@ -2,6 +2,9 @@
 //! command is a thin shell over the library.
 
 mod analysis;
+mod backup;
+mod check;
+mod delete;
 mod demo;
 mod export;
 mod impact;
@@ -124,6 +127,31 @@ pub enum Command {
     /// Make a bearer token: prints a new random secret and the `[[tokens]]`
     /// entry (with its SHA-256) for the server's configuration.
     Token(serve::TokenArgs),
+    /// Validate every stored feature again, as ingest does (edits made in
+    /// QGIS or with SQL included); exit code 2 when some fail
+    ///
+    /// Examples:
+    ///   jointmap check
+    ///   jointmap check --layer incidents --fix-mode quarantine
+    ///   jointmap check --layer incidents --restore inc-17
+    #[command(verbatim_doc_comment)]
+    Check(check::Args),
+    /// Delete features from a layer, all or nothing; each is kept in the
+    /// store's history
+    ///
+    /// Examples:
+    ///   jointmap delete incidents --id inc-17 inc-18
+    ///   jointmap delete incidents --source week47.geojson
+    ///   jointmap delete patrols --before 2024-01-01
+    #[command(verbatim_doc_comment)]
+    Delete(delete::Args),
+    /// Write a consistent copy of the store (SQLite online backup), also
+    /// while a server or an ingest writes to it
+    ///
+    /// Example:
+    ///   jointmap backup /backups/jointmap-$(date +%F).gpkg
+    #[command(verbatim_doc_comment)]
+    Backup(backup::Args),
 }
 
 /// What a command can fail with: the library's errors, and the server's
@@ -179,6 +207,7 @@ impl CliError {
         use crate::Error;
         match self {
             CliError::Server(crate::server::ServerError::Config(_)) => 2,
+            CliError::Server(crate::server::ServerError::InvalidStore(_)) => 2,
             CliError::Server(_) => 1,
             CliError::Jointmap(e) => match e {
                 Error::Ingest(e) if e.is_bad_input() => 2,
@@ -207,6 +236,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rerun(a) => rerun::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
         Command::Token(a) => serve::token(a),
+        Command::Check(a) => check::run(&cli, a),
+        Command::Delete(a) => delete::run(&cli, a),
+        Command::Backup(a) => backup::run(&cli, a),
     }
 }
 

@@ -67,6 +67,13 @@ pub(crate) const ACTIVITIES: [&str; 8] = [
 /// Source reliability grades (schema values).
 pub(crate) const RELIABILITY: [&str; 6] = ["A", "B", "C", "D", "E", "F"];
 
+/// Where `jointmap demo` writes when no `--store` is given: a store of its
+/// own, so synthetic data never mixes with a mission's real store.
+pub const DEMO_STORE: &str = "demo.gpkg";
+
+/// The provenance (`source`) of every feature the demo writes.
+pub const DEMO_SOURCE: &str = "demo";
+
 /// Configuration of a demo scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoConfig {

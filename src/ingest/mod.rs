@@ -205,6 +205,9 @@ pub struct IngestOptions {
     pub write_check: Option<WriteCheck>,
     /// Who replaced versions are recorded as in the store's history.
     pub author: String,
+    /// The provenance recorded with every stored row (`--source`, `demo`);
+    /// `None`: the author.
+    pub source: Option<String>,
 }
 
 impl IngestOptions {
@@ -217,6 +220,7 @@ impl IngestOptions {
             preset: None,
             write_check: None,
             author: LOCAL_AUTHOR.to_string(),
+            source: None,
         }
     }
 }
@@ -280,6 +284,9 @@ pub fn ingest(
     }
     let mut batch = store.begin()?;
     batch.set_author(&opts.author);
+    if let Some(source) = &opts.source {
+        batch.set_source(source);
+    }
     let bytes = Arc::new(AtomicU64::new(0));
     let (raw_tx, raw_rx) = sync_channel::<Msg>(4);
     let (ok_tx, ok_rx) = sync_channel::<Result<Checked, IngestError>>(4);

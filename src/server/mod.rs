@@ -49,6 +49,46 @@ pub enum ServerError {
     /// Listening or serving failed.
     #[error("server: {0}")]
     Io(String),
+    /// The store fails `jointmap check` (see [`ALLOW_INVALID_STORE`]).
+    #[error("{0}")]
+    InvalidStore(String),
+}
+
+/// Set to `1`, the server starts on a store with features that fail
+/// validation (analyses then count them); otherwise it refuses to.
+pub const ALLOW_INVALID_STORE: &str = "JOINTMAP_ALLOW_INVALID_STORE";
+
+/// How often a running server checkpoints the store's write-ahead log.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(30);
+
+/// Validates every stored feature as `jointmap check` does, before serving
+/// any: an edit made outside jointmap (QGIS, SQL) that ingest would have
+/// refused must not reach an analysis unnoticed.
+fn check_store(store: &dyn Store) -> Result<(), ServerError> {
+    use crate::store::check::{check, Fix};
+    let report = check(store, &crate::model::Layer::ALL, Fix::Report)
+        .map_err(|e| ServerError::InvalidStore(e.to_string()))?;
+    if report.findings.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 20;
+    for f in report.findings.iter().take(SHOWN) {
+        eprintln!("{f}");
+    }
+    if std::env::var(ALLOW_INVALID_STORE).is_ok_and(|v| v == "1") {
+        eprintln!(
+            "jointmap: warning: {} stored features fail validation; serving anyway ({ALLOW_INVALID_STORE}=1)",
+            report.findings.len()
+        );
+        return Ok(());
+    }
+    Err(ServerError::InvalidStore(format!(
+        "the store has {} features that fail validation ({} listed above); see `jointmap check`, \
+         move them aside with `jointmap check --fix-mode quarantine`, or start anyway with \
+         {ALLOW_INVALID_STORE}=1",
+        report.findings.len(),
+        report.findings.len().min(SHOWN)
+    )))
 }
 
 impl From<config::ConfigError> for ServerError {
@@ -266,6 +306,7 @@ pub async fn shutdown_signal() {
 /// (builds its own multi-threaded runtime).
 pub fn run(cfg: &Config, store: Arc<dyn Store>) -> Result<(), ServerError> {
     let addr = cfg.validate()?;
+    check_store(&*store)?;
     let limits = cfg.limits.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -283,6 +324,22 @@ pub fn run(cfg: &Config, store: Arc<dyn Store>) -> Result<(), ServerError> {
         // picks one).
         let mut cfg = cfg.clone();
         cfg.listen = local.to_string();
+        // The log folded into the file regularly: a copy of the file alone
+        // is then (close to) the whole store; `jointmap backup` is exact.
+        let kept = store.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(MAINTAIN_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let s = kept.clone();
+                match tokio::task::spawn_blocking(move || s.maintain()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "store checkpoint failed"),
+                    Err(e) => tracing::warn!(error = %e, "store checkpoint task failed"),
+                }
+            }
+        });
         let access = Arc::new(Access::new(&cfg, store)?);
         tracing::info!(%local, "listening");
         eprintln!("jointmap: listening on http://{local}");

@@ -7,13 +7,24 @@
 //! QGIS and `ogrinfo` open the file as it is and nothing is lost. Replaced
 //! versions are kept in a history table (`history.rs`).
 
+mod backup;
+mod data_columns;
+mod functions;
 mod history;
+mod inspect;
+mod quarantine;
 mod read;
+mod remove;
+mod rtree;
+mod schema;
 
-pub use history::HistoryEntry;
+pub use history::{Change, HistoryEntry};
 
 use super::index::LayerIndex;
-use super::{wkb, Batch, BatchStats, LayerSummary, Query, Result, Store, StoreError, LOCAL_AUTHOR};
+use super::{
+    wkb, Batch, BatchStats, LayerSummary, Query, Result, Selection, Store, StoreError, StoredRow,
+    LOCAL_AUTHOR,
+};
 use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::time::parse_time;
 use crate::model::{Feature, Layer, Level, Owner, TimeSpan};
@@ -34,6 +45,11 @@ const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 /// Stands for "still open" when comparing the validity of open-ended layers
 /// (bases, sites).
 const FAR_FUTURE: &str = "9999-12-31T23:59:59.999Z";
+/// Each layer table's provenance column: the source a batch was written for
+/// (`jointmap ingest --source`, the input file's name by default; `demo`).
+/// Not a schema field: features never carry it, so validation cannot confuse
+/// it with `source_type` or `source_name`.
+const SOURCE_COLUMN: &str = "jointmap_source";
 
 const WGS84_WKT: &str = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]"#;
 
@@ -82,11 +98,32 @@ fn select_names(layer: Layer) -> Vec<&'static str> {
 /// Number of layers (one table, one batch slot each).
 const N_LAYERS: usize = Layer::ALL.len();
 
+/// The declared geometry type of a layer's `geom`: the narrowest GeoPackage
+/// type that every geometry kind the layer accepts is assignable to (a layer
+/// mixing lines and multi-lines has no narrower one than `GEOMETRY`).
 fn geometry_type_name(layer: Layer) -> &'static str {
-    match layer {
-        Layer::Incidents | Layer::Sightings => "POINT",
-        Layer::Patrols | Layer::Bases | Layer::Sites => "GEOMETRY",
-    }
+    const WIDER: [&str; 6] = [
+        "CURVE",
+        "SURFACE",
+        "MULTICURVE",
+        "MULTISURFACE",
+        "GEOMETRYCOLLECTION",
+        "GEOMETRY",
+    ];
+    let kinds = layer.geometry_kinds();
+    let upper = |k: &crate::model::geometry::GeomKind| match k.name() {
+        "Point" => "POINT",
+        "LineString" => "LINESTRING",
+        "MultiLineString" => "MULTILINESTRING",
+        "Polygon" => "POLYGON",
+        _ => "MULTIPOLYGON",
+    };
+    kinds
+        .iter()
+        .map(upper)
+        .chain(WIDER)
+        .find(|t| kinds.iter().all(|k| wkb::is_assignable(t, upper(k))))
+        .unwrap_or("GEOMETRY")
 }
 
 fn column_type(spec: &FieldSpec) -> &'static str {
@@ -129,6 +166,7 @@ impl GpkgStore {
         .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
+        functions::register(&conn).map_err(err)?;
         // Queries keep their statements: one per layer and time filter, plus writes.
         conn.set_prepared_statement_cache_capacity(64);
         let store = GpkgStore {
@@ -162,105 +200,6 @@ impl GpkgStore {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (transactions roll back), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Creates the GeoPackage tables that are missing; writes nothing when the
-    /// file is already complete, so opening never modifies a store.
-    fn init(&self) -> Result<()> {
-        let conn = self.conn();
-        let app_id: i32 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        if tables > 0 && app_id != GPKG_APPLICATION_ID {
-            return Err(StoreError::Invalid {
-                path: self.path.display().to_string(),
-                reason: "not a GeoPackage (application_id is not GPKG)".into(),
-            });
-        }
-        let complete: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN
-                 ('gpkg_spatial_ref_sys','gpkg_contents','gpkg_geometry_columns','jointmap_meta',
-                  'jointmap_history','incidents','sightings','patrols','bases','sites')",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        let wal: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        if wal != "wal" {
-            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-                .map_err(|e| self.err(e))?;
-        }
-        // NORMAL is durable against a killed process in WAL mode: a commit is
-        // either whole in the WAL or absent.
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-        )
-        .map_err(|e| self.err(e))?;
-        // A store written before a layer (or the history) existed gets its
-        // table added here.
-        if complete == 5 + Layer::ALL.len() as i64 {
-            return Ok(());
-        }
-        let mut sql = format!(
-            "BEGIN IMMEDIATE;
-            PRAGMA application_id = {GPKG_APPLICATION_ID};
-            PRAGMA user_version = {GPKG_USER_VERSION};
-            CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
-              srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
-              organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
-            INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
-              ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system'),
-              ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system'),
-              ('WGS 84 geodetic', 4326, 'EPSG', 4326, '{WGS84_WKT}', 'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
-            CREATE TABLE IF NOT EXISTS gpkg_contents (
-              table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
-              description TEXT DEFAULT '',
-              last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-              min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
-              CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
-            CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
-              table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
-              srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
-              CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
-              CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
-              CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
-            CREATE TABLE IF NOT EXISTS jointmap_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            INSERT OR IGNORE INTO jointmap_meta VALUES ('schema_version', '1'), ('data_version', '0');
-            "
-        );
-        for layer in Layer::ALL {
-            let name = layer.name();
-            // The geometry column's declared type is its geometry type name, as the spec asks.
-            let mut cols = format!(
-                "fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {} NOT NULL, id TEXT NOT NULL UNIQUE,
-                 time_start DATETIME NOT NULL, time_end DATETIME, owner TEXT NOT NULL, classification TEXT NOT NULL",
-                geometry_type_name(layer)
-            );
-            for f in layer.fields() {
-                cols.push_str(&format!(", \"{}\" {}", f.name, column_type(f)));
-            }
-            cols.push_str(", extra TEXT");
-            sql.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {name} ({cols});
-                 CREATE INDEX IF NOT EXISTS {name}_time ON {name}(time_start);
-                 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
-                   VALUES ('{name}', 'features', '{name}', 'jointmap {name}', 4326);
-                 INSERT OR IGNORE INTO gpkg_geometry_columns VALUES ('{name}', 'geom', '{}', 4326, 0, 0);",
-                geometry_type_name(layer)
-            ));
-        }
-        sql.push_str(&history::tables_sql());
-        sql.push_str("COMMIT;");
-        conn.execute_batch(&sql).map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            self.err(e)
-        })
     }
 
     /// The layer's spatial index, built from the stored envelopes on first use
@@ -421,9 +360,10 @@ impl Store for GpkgStore {
             upserts: 0,
             bbox: [None; N_LAYERS],
             blob: Vec::with_capacity(256),
-            sql: Layer::ALL.map(upsert_sql),
+            sql: Layer::ALL.map(update_sql),
             insert: Layer::ALL.map(insert_sql),
             author: LOCAL_AUTHOR.to_string(),
+            source: None,
         }))
     }
 
@@ -546,6 +486,10 @@ impl Store for GpkgStore {
             .map_err(|e| self.err(e))?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
+
+    fn maintain(&self) -> Result<()> {
+        self.checkpoint(true)
+    }
 }
 
 /// Whether a geometry touches a bbox (exact for points and vertices; segments
@@ -571,60 +515,120 @@ struct GpkgBatch<'a> {
     upserts: u64,
     bbox: [Option<[f64; 4]>; N_LAYERS],
     blob: Vec<u8>,
-    /// Upsert statement per layer, built once per batch.
+    /// Update statement per layer, built once per batch.
     sql: [String; N_LAYERS],
     /// Insert-if-new statement per layer: a new id costs one statement, and
     /// only a replacement reads the stored version for the history.
     insert: [String; N_LAYERS],
     /// Who replacements are recorded as.
     author: String,
+    /// The provenance of the rows written; the author when not set.
+    source: Option<String>,
 }
 
 fn layer_slot(layer: Layer) -> usize {
     Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
 }
 
-fn upsert_sql(layer: Layer) -> String {
-    let cols = columns(layer);
-    let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
-    let placeholders: Vec<String> = (1..=cols.len() + 1).map(|i| format!("?{i}")).collect();
-    let updates: Vec<String> = std::iter::once("geom = excluded.geom".to_string())
+/// Replaces the feature with the bound id: binds `geom`, then
+/// `columns(layer)`, then the provenance column, as `insert_sql` does. A
+/// plain UPDATE, not an upsert: an upsert's conflict clause would override
+/// the `INSERT OR REPLACE` of the R-tree triggers GDAL and GeoPackage 1.3
+/// write, and fail on the index.
+fn update_sql(layer: Layer) -> String {
+    let mut cols = columns(layer);
+    cols.push(SOURCE_COLUMN);
+    let sets: Vec<String> = std::iter::once("geom = ?1".to_string())
         .chain(
             cols.iter()
-                .filter(|c| **c != "id")
-                .map(|c| format!("\"{c}\" = excluded.\"{c}\"")),
+                .enumerate()
+                .filter(|(_, c)| **c != "id")
+                .map(|(i, c)| format!("\"{c}\" = ?{}", i + 2)),
         )
         .collect();
     format!(
-        "INSERT INTO {} (geom, {}) VALUES ({}) ON CONFLICT(id) DO UPDATE SET {}",
+        "UPDATE {} SET {} WHERE id = ?2",
         layer.name(),
-        quoted.join(", "),
-        placeholders.join(", "),
-        updates.join(", ")
+        sets.join(", ")
     )
 }
 
-/// `upsert_sql`'s insert, doing nothing when the id exists.
+/// Inserts a feature, doing nothing when the id exists: a new id costs one
+/// statement.
 fn insert_sql(layer: Layer) -> String {
-    let upsert = upsert_sql(layer);
-    let head = upsert
-        .split(" ON CONFLICT")
-        .next()
-        .unwrap_or(upsert.as_str());
-    format!("{head} ON CONFLICT(id) DO NOTHING")
+    let mut cols = columns(layer);
+    cols.push(SOURCE_COLUMN);
+    let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
+    let placeholders: Vec<String> = (1..=cols.len() + 1).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {} (geom, {}) VALUES ({}) ON CONFLICT(id) DO NOTHING",
+        layer.name(),
+        quoted.join(", "),
+        placeholders.join(", ")
+    )
+}
+
+impl GpkgBatch<'_> {
+    /// The batch's connection, inside its transaction.
+    fn live(&self) -> Result<&Connection> {
+        self.conn
+            .as_deref()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))
+    }
 }
 
 impl Batch for GpkgBatch<'_> {
     fn get(&mut self, layer: Layer, id: &str) -> Result<Option<Feature>> {
-        let conn = self
-            .conn
-            .as_ref()
-            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        let conn = self.live()?;
         self.store.get_on(conn, layer, id)
     }
 
     fn set_author(&mut self, author: &str) {
         self.author = author.to_string();
+    }
+
+    fn set_source(&mut self, source: &str) {
+        self.source = Some(source.to_string());
+    }
+
+    fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>> {
+        let conn = self.live()?;
+        self.store.delete_on(conn, layer, selection, &self.author)
+    }
+
+    fn inspect(
+        &mut self,
+        layer: Layer,
+        visit: &mut dyn FnMut(StoredRow) -> Result<()>,
+    ) -> Result<u64> {
+        let conn = self.live()?;
+        self.store.inspect_on(conn, layer, visit)
+    }
+
+    fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()> {
+        let conn = self.live()?;
+        self.store
+            .quarantine_on(conn, layer, key, reasons, &self.author)
+    }
+
+    fn sources(&mut self, layer: Layer) -> Result<Vec<(Option<String>, u64)>> {
+        let conn = self.live()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {SOURCE_COLUMN}, count(*) FROM {} GROUP BY 1 ORDER BY 1",
+                layer.name()
+            ))
+            .map_err(|e| self.store.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(|e| self.store.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.store.err(e))
+    }
+
+    fn restore(&mut self, layer: Layer, id: &str) -> Result<u64> {
+        let conn = self.live()?;
+        self.store.restore_on(conn, layer, id)
     }
 
     fn upsert(&mut self, layer: Layer, f: &Feature) -> Result<()> {
@@ -676,6 +680,7 @@ impl Batch for GpkgBatch<'_> {
         } else {
             ToSqlOutput::Borrowed(ValueRef::Null)
         });
+        values.push(text(self.source.as_deref().unwrap_or(&self.author)));
         let store = self.store;
         let conn = self
             .conn
@@ -743,6 +748,9 @@ impl Batch for GpkgBatch<'_> {
                 return Err(store.err(e));
             }
         };
+        // Fold what this batch logged into the file where no reader needs
+        // the log (never waits): the file stays close to a whole copy.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         drop(conn);
         store
             .indexes

@@ -4,11 +4,12 @@
 //! [`GpkgStore`], an OGC GeoPackage on SQLite; a PostGIS backend for several
 //! stateless servers can implement the same trait later.
 
+pub mod check;
 mod gpkg;
 mod index;
 pub mod wkb;
 
-pub use gpkg::{GpkgStore, HistoryEntry};
+pub use gpkg::{Change, GpkgStore, HistoryEntry};
 pub use index::LayerIndex;
 
 use crate::model::{Feature, Layer};
@@ -134,6 +135,47 @@ pub struct BatchStats {
 /// [`Batch::set_author`] says otherwise: a local operator.
 pub const LOCAL_AUTHOR: &str = "cli";
 
+/// Which features of a layer [`Batch::delete`] removes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    /// These ids; every one must be stored, or nothing is deleted.
+    Ids(Vec<String>),
+    /// Everything written for this source (`jointmap ingest --source`).
+    Source(String),
+    /// Everything that ended (or, without an end, started) before this time.
+    Before(DateTime<Utc>),
+}
+
+/// One stored row as [`Batch::inspect`] reads it: a row that cannot be read
+/// as a feature is still visited, with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRow {
+    /// The backend's key of the row (the GeoPackage `fid`), for
+    /// [`Batch::quarantine`] in the same batch.
+    pub key: i64,
+    /// The stored id, as text.
+    pub id: String,
+    /// The source the row was written for, when recorded.
+    pub source: Option<String>,
+    /// The feature, or why the row cannot be read as one.
+    pub feature: std::result::Result<Feature, String>,
+}
+
+/// A feature moved aside by [`Batch::quarantine`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Quarantined {
+    /// The layer it was taken from.
+    pub layer: String,
+    /// Its id.
+    pub id: String,
+    /// Why, as `jointmap check` reported it.
+    pub reasons: String,
+    /// When (UTC, `YYYY-MM-DDTHH:MM:SS.sssZ`).
+    pub at: String,
+    /// Who: a token's name, or `cli`.
+    pub by: String,
+}
+
 /// An atomic write: nothing is visible until [`Batch::commit`]; dropping the
 /// batch without committing discards it.
 pub trait Batch {
@@ -144,6 +186,33 @@ pub trait Batch {
     /// Names who the batch writes for (a token's name, or [`LOCAL_AUTHOR`]),
     /// recorded with every version it replaces.
     fn set_author(&mut self, author: &str);
+    /// Names the source the batch writes for (an input file's name, `demo`),
+    /// recorded with every row it writes; the author when not set.
+    fn set_source(&mut self, source: &str);
+    /// Deletes the selected features of `layer`, keeping each in the history
+    /// as a deleted version (restorable by re-ingesting it), and returns
+    /// their ids. Ids that are not stored are an error
+    /// ([`StoreError::BadQuery`]) that deletes nothing.
+    fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>>;
+    /// Visits every stored row of `layer`, in storage order, inside the
+    /// batch's transaction; a row that cannot be read as a feature is visited
+    /// too, with the reason, instead of stopping the read.
+    fn inspect(
+        &mut self,
+        layer: Layer,
+        visit: &mut dyn FnMut(StoredRow) -> Result<()>,
+    ) -> Result<u64>;
+    /// Moves the row `key` of `layer` (from [`Batch::inspect`]) out of the
+    /// layer into the quarantine, unchanged, with `reasons`: analyses and
+    /// readers no longer see it, and [`Batch::restore`] puts it back.
+    fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()>;
+    /// Puts the quarantined rows with this id back into `layer`, as they
+    /// were; returns how many. A row whose id is stored again meanwhile is an
+    /// error that restores nothing.
+    fn restore(&mut self, layer: Layer, id: &str) -> Result<u64>;
+    /// How many features of `layer` each source wrote (`None`: written
+    /// before sources were recorded), by source.
+    fn sources(&mut self, layer: Layer) -> Result<Vec<(Option<String>, u64)>>;
     /// Inserts the feature, or replaces the one with the same id (upsert).
     /// A replaced version is kept in the store's history, with the time and
     /// the batch's author, unless the new version is stored identically.
@@ -168,4 +237,10 @@ pub trait Store: Send + Sync {
     ) -> Result<u64>;
     /// A number that changes whenever committed data changes (for caches).
     fn data_version(&self) -> Result<u64>;
+    /// Housekeeping between writes, called regularly by a long-running
+    /// server: the GeoPackage moves its write-ahead log into the file, so a
+    /// plain copy of the file is a whole store. Nothing to do by default.
+    fn maintain(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -237,6 +237,62 @@ pub fn envelope(b: &[u8]) -> Result<[f64; 4], DecodeError> {
     }
 }
 
+/// Whether the blob's header flags it empty (flags bit 4).
+pub fn is_empty(b: &[u8]) -> Result<bool, DecodeError> {
+    header(b)?;
+    Ok(b[3] & 0x10 != 0)
+}
+
+/// The SRS id in the blob's header.
+pub fn srs_id(b: &[u8]) -> Result<i32, DecodeError> {
+    header(b)?;
+    let id = [b[4], b[5], b[6], b[7]];
+    Ok(if b[3] & 1 == 1 {
+        i32::from_le_bytes(id)
+    } else {
+        i32::from_be_bytes(id)
+    })
+}
+
+/// The geometry type name of the blob's WKB (`POINT`, `LINESTRING`, ...), as
+/// `gpkg_geometry_columns` spells them; Z, M and ZM variants by their base type.
+pub fn type_name(b: &[u8]) -> Result<&'static str, DecodeError> {
+    let (start, _) = header(b)?;
+    let order = *b.get(start).ok_or("geometry blob is truncated")?;
+    let mut r = Reader {
+        b,
+        pos: start + 1,
+        le: order == 1,
+    };
+    Ok(match r.u32()? % 1000 {
+        1 => "POINT",
+        2 => "LINESTRING",
+        3 => "POLYGON",
+        4 => "MULTIPOINT",
+        5 => "MULTILINESTRING",
+        6 => "MULTIPOLYGON",
+        7 => "GEOMETRYCOLLECTION",
+        other => return Err(format!("unsupported WKB geometry type {other}")),
+    })
+}
+
+/// Whether a geometry of type `actual` may be stored in a column declared
+/// `expected` (GeoPackage 1.3, Annex G: the type or one of its subtypes).
+pub fn is_assignable(expected: &str, actual: &str) -> bool {
+    let (e, a) = (expected.to_ascii_uppercase(), actual.to_ascii_uppercase());
+    e == a
+        || e == "GEOMETRY"
+        || (e == "GEOMETRYCOLLECTION"
+            && matches!(
+                a.as_str(),
+                "MULTIPOINT" | "MULTILINESTRING" | "MULTIPOLYGON"
+            ))
+        || (e == "MULTICURVE" && a == "MULTILINESTRING")
+        || (e == "MULTISURFACE" && a == "MULTIPOLYGON")
+        || (e == "CURVE" && a == "LINESTRING")
+        || (e == "SURFACE" && a == "POLYGON")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,11 +21,21 @@ use rusqlite::{params_from_iter, Connection};
 /// own tables (this one and `jointmap_meta`) under a data type of their own,
 /// an extension as GeoPackage 1.3 allows: GDAL lists every table missing from
 /// `gpkg_contents` as a layer, and none of another type.
-pub(super) fn tables_sql() -> String {
-    let mut sql = String::from(
+///
+/// `add_change` adds the `change` column to a history table written before
+/// deletions were kept.
+pub(super) fn tables_sql(add_change: bool) -> String {
+    let mut sql = String::new();
+    if add_change {
+        sql.push_str(
+            "ALTER TABLE jointmap_history ADD COLUMN change TEXT NOT NULL DEFAULT 'replaced';",
+        );
+    }
+    sql.push_str(
         "CREATE TABLE IF NOT EXISTS jointmap_history (
           seq INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, id TEXT NOT NULL,
-          feature TEXT NOT NULL, replaced_at TEXT NOT NULL, replaced_by TEXT NOT NULL);
+          feature TEXT NOT NULL, replaced_at TEXT NOT NULL, replaced_by TEXT NOT NULL,
+          change TEXT NOT NULL DEFAULT 'replaced');
         CREATE INDEX IF NOT EXISTS jointmap_history_id ON jointmap_history(layer, id);
         CREATE TABLE IF NOT EXISTS gpkg_extensions (
           table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
@@ -33,20 +43,45 @@ pub(super) fn tables_sql() -> String {
           CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));",
     );
     for table in ["jointmap_meta", "jointmap_history"] {
-        // NULL column names are distinct to UNIQUE: hence NOT EXISTS.
-        sql.push_str(&format!(
-            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
+        sql.push_str(&internal_table_sql(table));
+    }
+    sql
+}
+
+/// Registers one of jointmap's own tables under its own data type (see
+/// `tables_sql`).
+pub(super) fn internal_table_sql(table: &str) -> String {
+    // NULL column names are distinct to UNIQUE: hence NOT EXISTS.
+    format!(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
                VALUES ('{table}', 'jointmap', '{table}', 'jointmap internal table');
              INSERT INTO gpkg_extensions SELECT '{table}', NULL, 'jointmap_store',
                'docs/data-model.md of jointmap', 'read-write'
                WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = '{table}'
                  AND extension_name = 'jointmap_store');"
-        ));
-    }
-    sql
+    )
 }
 
-/// One replaced version of a feature.
+/// Why a version left the layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A newer version with the same id replaced it.
+    Replaced,
+    /// `jointmap delete` removed it.
+    Deleted,
+}
+
+impl Change {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Replaced => "replaced",
+            Change::Deleted => "deleted",
+        }
+    }
+}
+
+/// One replaced or deleted version of a feature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     /// The layer.
@@ -59,6 +94,8 @@ pub struct HistoryEntry {
     pub replaced_at: String,
     /// Who replaced it: a token's name, or `cli`.
     pub replaced_by: String,
+    /// Whether it was replaced or deleted.
+    pub change: Change,
 }
 
 impl GpkgStore {
@@ -69,7 +106,7 @@ impl GpkgStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT layer, id, feature, replaced_at, replaced_by FROM jointmap_history
+                "SELECT layer, id, feature, replaced_at, replaced_by, change FROM jointmap_history
                  WHERE layer = ?1 AND id = ?2 ORDER BY seq",
             )
             .map_err(|e| self.err(e))?;
@@ -81,6 +118,10 @@ impl GpkgStore {
                     feature: r.get(2)?,
                     replaced_at: r.get(3)?,
                     replaced_by: r.get(4)?,
+                    change: match r.get_ref(5)?.as_str()? {
+                        "deleted" => Change::Deleted,
+                        _ => Change::Replaced,
+                    },
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -125,30 +166,49 @@ impl GpkgStore {
                 .map_err(sql)?;
             let mut rows = stmt.query([id]).map_err(sql)?;
             match rows.next().map_err(sql)? {
-                // `select_sql` gives `fid` first, then the bound columns in order.
-                Some(row) if same_row(row, values) => return Ok(()),
+                // `select_sql` gives `fid` first, then the bound columns in
+                // order; the provenance (bound last) is not compared: the
+                // same version from another source is still the same.
+                Some(row) if same_row(row, &values[..values.len().saturating_sub(1)]) => {
+                    return Ok(())
+                }
                 Some(row) => Some(self.row_to_feature(layer, row)?),
                 None => None,
             }
         };
         if let Some(previous) = previous {
-            conn.prepare_cached(
-                "INSERT INTO jointmap_history (layer, id, feature, replaced_at, replaced_by)
-                 VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?4)",
-            )
-            .and_then(|mut s| {
-                s.execute(rusqlite::params![
-                    layer.name(),
-                    id,
-                    previous.to_geojson().to_string(),
-                    author
-                ])
-            })
-            .map_err(sql)?;
+            self.keep_on(conn, layer, &previous, author, Change::Replaced)?;
         }
         conn.prepare_cached(upsert)
             .and_then(|mut s| s.execute(params_from_iter(values.iter())))
             .map_err(sql)?;
+        Ok(())
+    }
+
+    /// Keeps `version` of a feature in the history, on `conn` (inside its
+    /// transaction).
+    pub(super) fn keep_on(
+        &self,
+        conn: &Connection,
+        layer: Layer,
+        version: &Feature,
+        author: &str,
+        change: Change,
+    ) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO jointmap_history (layer, id, feature, replaced_at, replaced_by, change)
+             VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                layer.name(),
+                version.id,
+                version.to_geojson().to_string(),
+                author,
+                change.as_str()
+            ])
+        })
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -314,11 +374,13 @@ mod tests {
                 .expect("query");
             rows.collect::<rusqlite::Result<_>>().expect("rows")
         };
-        let want = [
-            ("jointmap_history", "jointmap"),
-            ("jointmap_meta", "jointmap"),
-        ]
-        .map(|(a, b)| (a.to_string(), b.to_string()));
+        let mut want: Vec<(String, String)> = ["jointmap_history", "jointmap_meta"]
+            .into_iter()
+            .map(String::from)
+            .chain(Layer::ALL.map(super::super::quarantine::table))
+            .map(|t| (t, "jointmap".to_string()))
+            .collect();
+        want.sort();
         assert_eq!(registered, want);
     }
 }
