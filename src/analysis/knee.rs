@@ -142,7 +142,13 @@ mod tests {
     fn kneedle_finds_the_corner_of_a_hockey_stick() {
         // Flat at 1 for 80 points, then rising steeply: the corner is at 79.
         let y: Vec<f64> = (0..100)
-            .map(|i| if i < 80 { 1.0 } else { 1.0 + (i - 79) as f64 * 10.0 })
+            .map(|i| {
+                if i < 80 {
+                    1.0
+                } else {
+                    1.0 + (i - 79) as f64 * 10.0
+                }
+            })
             .collect();
         assert_eq!(kneedle(&y), 79);
         assert_eq!(kneedle(&[2.0; 10]), 0, "flat");
@@ -212,7 +218,10 @@ mod tests {
             c.cluster_count()
         );
         let clustered_noise = c.labels[3000..].iter().filter(|&&l| l >= 0).count();
-        assert!(clustered_noise < 50, "{clustered_noise} scattered points clustered");
+        assert!(
+            clustered_noise < 50,
+            "{clustered_noise} scattered points clustered"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use super::events::EventArgs;
 use super::{Outcome, Protect};
-use crate::analysis::cluster_layer::{cluster, ClusterFeatures, ClusterMethod, ClusterParams, EpsUsed};
+use crate::analysis::cluster_layer::{
+    cluster, ClusterFeatures, ClusterMethod, ClusterParams, EpsUsed,
+};
 use crate::analysis::hdbscan::HdbscanParams;
 use crate::analysis::AnalysisError;
 use crate::store::Store;
@@ -59,10 +61,12 @@ pub struct ClusterRequest {
     #[arg(long)]
     pub min_samples: Option<usize>,
     /// The layer of every event as a point with its cluster label (-1:
-    /// noise) instead of the cluster hulls.
-    #[arg(long, conflicts_with = "centroids")]
+    /// noise) instead of the cluster hulls (the CLI with -o FILE writes it
+    /// beside FILE, as FILE-points.geojson, and the hulls to FILE).
+    #[arg(long)]
     pub points: bool,
-    /// The layer of cluster centres as points instead of the cluster hulls.
+    /// The layer of cluster centres as points instead of the cluster hulls
+    /// (the CLI with -o FILE writes it beside FILE, as FILE-centroids.geojson).
     #[arg(long)]
     pub centroids: bool,
 }

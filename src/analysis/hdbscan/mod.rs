@@ -62,7 +62,10 @@ pub struct Hdbscan {
 /// `min_samples` is 0. Fewer than two points are noise.
 pub fn hdbscan_planar(xy: &[[f64; 2]], params: &HdbscanParams) -> Result<Hdbscan, AnalysisError> {
     validate(params)?;
-    if let Some(i) = xy.iter().position(|p| !(p[0].is_finite() && p[1].is_finite())) {
+    if let Some(i) = xy
+        .iter()
+        .position(|p| !(p[0].is_finite() && p[1].is_finite()))
+    {
         return Err(AnalysisError::param(
             "xy",
             format!("point {i}: {:?} is not a finite position", xy[i]),

@@ -166,8 +166,12 @@ fn nearest_other<const D: usize>(
             }
         } else {
             let [a, b] = node.children;
-            let la = c2.max(min_core[a as usize]).max(tree.nodes[a as usize].min_d2(q0));
-            let lb = c2.max(min_core[b as usize]).max(tree.nodes[b as usize].min_d2(q0));
+            let la = c2
+                .max(min_core[a as usize])
+                .max(tree.nodes[a as usize].min_d2(q0));
+            let lb = c2
+                .max(min_core[b as usize])
+                .max(tree.nodes[b as usize].min_d2(q0));
             if la <= lb {
                 stack.push((b, lb));
                 stack.push((a, la));

@@ -70,20 +70,30 @@ fn compare(got: &Hdbscan, run: &Value, labels: &[i32], probabilities: &[f64], wh
 /// Labels equal up to renumbering (noise stays noise), and probabilities
 /// equal to 1e-12.
 fn check(got: &Hdbscan, labels: &[i32], probabilities: &[f64], what: &str) {
-
     assert_eq!(got.labels.len(), labels.len(), "{what}: length");
     let mut map: HashMap<i32, i32> = HashMap::new();
     for (i, (&g, &w)) in got.labels.iter().zip(labels).enumerate() {
-        assert_eq!(g < 0, w < 0, "{what}: point {i} noise in one only ({g} vs {w})");
+        assert_eq!(
+            g < 0,
+            w < 0,
+            "{what}: point {i} noise in one only ({g} vs {w})"
+        );
         if g >= 0 {
-            assert_eq!(*map.entry(g).or_insert(w), w, "{what}: point {i} in another cluster");
+            assert_eq!(
+                *map.entry(g).or_insert(w),
+                w,
+                "{what}: point {i} in another cluster"
+            );
         }
     }
     let clusters = labels.iter().copied().max().unwrap_or(-1) + 1;
     assert_eq!(map.len() as i32, clusters, "{what}: cluster count");
     assert_eq!(adjusted_rand(&got.labels, labels), 1.0, "{what}: ARI");
     for (i, (g, w)) in got.probabilities.iter().zip(probabilities).enumerate() {
-        assert!((g - w).abs() <= 1e-12, "{what}: probability {i}: {g} vs {w}");
+        assert!(
+            (g - w).abs() <= 1e-12,
+            "{what}: probability {i}: {g} vs {w}"
+        );
     }
     eprintln!(
         "{what}: {clusters} clusters, {} noise; identical to hdbscan up to numbering",
@@ -142,7 +152,10 @@ fn golden_ucdp_matches_the_hdbscan_package() {
             .map(|e| {
                 (
                     e[0].as_i64().expect("id"),
-                    (e[1].as_i64().expect("label") as i32, e[2].as_f64().expect("p")),
+                    (
+                        e[1].as_i64().expect("label") as i32,
+                        e[2].as_f64().expect("p"),
+                    ),
                 )
             })
             .collect();
@@ -203,7 +216,10 @@ fn boruvka_finds_a_minimum_spanning_tree() {
         let total: f64 = edges
             .iter()
             .map(|&(p, q)| {
-                let (i, j) = (tree.index[p as usize] as usize, tree.index[q as usize] as usize);
+                let (i, j) = (
+                    tree.index[p as usize] as usize,
+                    tree.index[q as usize] as usize,
+                );
                 core[i].max(core[j]).max(dist(i, j))
             })
             .sum();
@@ -230,7 +246,10 @@ fn thread_count_and_input_order_do_not_change_the_clusters() {
             .install(|| hdbscan_haversine(&lon, &lat, &p).expect("valid input"))
     };
     let one = run(1);
-    assert!(one.labels.iter().any(|&l| l > 1), "a trivial case tests little");
+    assert!(
+        one.labels.iter().any(|&l| l > 1),
+        "a trivial case tests little"
+    );
     assert_eq!(run(2), one);
     assert_eq!(run(3), one);
     // Reversed input: the same partition (with min_samples 1, so that no tie
@@ -253,7 +272,10 @@ fn small_inputs_and_bad_parameters() {
         min_cluster_size: 5,
         min_samples: None,
     };
-    assert_eq!(hdbscan_planar(&[], &p).expect("empty").labels, Vec::<i32>::new());
+    assert_eq!(
+        hdbscan_planar(&[], &p).expect("empty").labels,
+        Vec::<i32>::new()
+    );
     let one = hdbscan_planar(&[[1.0, 2.0]], &p).expect("one point");
     assert_eq!((one.labels, one.probabilities), (vec![-1], vec![0.0]));
     // Fewer points than min_cluster_size: all noise, no panic.
@@ -287,7 +309,10 @@ fn two_groups_of_different_density_are_two_clusters() {
         xy.push([5000.0 + r.normal() * 400.0, r.normal() * 400.0]);
     }
     for _ in 0..40 {
-        xy.push([r.uniform(-20_000.0, 20_000.0), r.uniform(-20_000.0, 20_000.0)]);
+        xy.push([
+            r.uniform(-20_000.0, 20_000.0),
+            r.uniform(-20_000.0, 20_000.0),
+        ]);
     }
     let h = hdbscan_planar(
         &xy,
@@ -304,4 +329,3 @@ fn two_groups_of_different_density_are_two_clusters() {
     assert!(h.labels[200..400].iter().filter(|&&l| l == b).count() > 170);
     assert!(h.probabilities.iter().all(|p| (0.0..=1.0).contains(p)));
 }
-

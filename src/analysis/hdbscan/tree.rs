@@ -52,10 +52,7 @@ fn single_linkage(n: usize, edges: &[(f64, u32, u32)]) -> Vec<Merge> {
         .iter()
         .enumerate()
         .map(|(k, &(dist, a, b))| {
-            let (aa, bb) = (
-                find(&mut parent, a as usize),
-                find(&mut parent, b as usize),
-            );
+            let (aa, bb) = (find(&mut parent, a as usize), find(&mut parent, b as usize));
             let next = n + k;
             parent[aa] = next;
             parent[bb] = next;
@@ -209,11 +206,7 @@ fn select(n: usize, rows: &[Row]) -> Hdbscan {
     }
     let mut selected = vec![usize::MAX; clusters];
     for c in 1..clusters {
-        selected[c] = if chosen[c] {
-            c
-        } else {
-            selected[up[c] - root]
-        };
+        selected[c] = if chosen[c] { c } else { selected[up[c] - root] };
     }
     for r in rows.iter().filter(|r| r.child < n) {
         let s = selected[r.parent - root];
