@@ -170,7 +170,12 @@ fn clusters_layers_are_separate_files() {
         assert!(c["properties"].get("members").is_none());
     }
     // No radius given: chosen from the data, reported in the output and on stderr.
-    let o = run(&store, &["clusters"]);
+    let o = bin()
+        .arg("--store")
+        .arg(&store)
+        .arg("clusters")
+        .output()
+        .unwrap();
     let v = json_of(&o);
     let chosen = &v["jointmap"]["eps_chosen"];
     assert_eq!(chosen["method"], "kneedle on the sorted k-distance curve");
