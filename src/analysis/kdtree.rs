@@ -43,8 +43,8 @@ impl<const D: usize> Node<D> {
     #[inline]
     pub(crate) fn min_d2(&self, q: &[f64; D]) -> f64 {
         let mut s = 0.0;
-        for d in 0..D {
-            let v = (self.lo[d] - q[d]).max(q[d] - self.hi[d]).max(0.0);
+        for ((lo, hi), x) in self.lo.iter().zip(&self.hi).zip(q) {
+            let v = (lo - x).max(x - hi).max(0.0);
             s += v * v;
         }
         s

@@ -152,13 +152,24 @@ fn run(
             args.min_points
         ),
     };
-    let summary = format!(
+    let mut summary = format!(
         "clusters: {} events, {} clusters, {} noise ({}, {how})",
         events.len(),
         result.summaries.len(),
         noise,
         args.method.as_str(),
     );
+    // One cluster holding most events: the dense parts of the layer are
+    // connected at this radius (towns joined by roads); say so.
+    let clustered = events.len() - noise;
+    if let Some(big) = result.summaries.iter().map(|s| s.count).max() {
+        if result.summaries.len() > 1 && 2 * big > clustered {
+            summary.push_str(&format!(
+                "\nwarning: one cluster holds {big} of the {clustered} clustered events: at this \
+                 radius the dense parts are connected; try a smaller --eps-km or --method hdbscan"
+            ));
+        }
+    }
     Ok(Outcome {
         product: result.to_product(&events, args.features()),
         summary,

@@ -103,8 +103,8 @@ pub(super) fn boruvka<const D: usize>(
                 "the spanning tree made no progress (non-finite distances?)",
             ));
         }
-        for p in 0..n {
-            comp[p] = find(&mut parent, p as u32);
+        for (p, c) in comp.iter_mut().enumerate() {
+            *c = find(&mut parent, p as u32);
         }
     }
     Ok(edges)
