@@ -14,7 +14,7 @@
 //! Environment, used by `benches/compare/dbscan.sh` and
 //! `benches/compare/hdbscan.sh` to run the very points they give the peers:
 //! - `JOINTMAP_BENCH_HDBSCAN_POINTS=FILE`: benchmark HDBSCAN on FILE
-//!   (little-endian f64 x, y pairs in metres, from `benches/compare/hdbscan.py`)
+//!   (little-endian f64 x, y pairs in metres, from `benches/compare/hdbscan_peers.py`)
 //!   as `hdbscan_file/N/tT`; with `JOINTMAP_BENCH_ONCE=1`, cluster it once,
 //!   print the time and write the labels to `JOINTMAP_BENCH_LABELS_OUT` (i32);
 //! - `JOINTMAP_BENCH_POINTS=FILE`: benchmark DBSCAN on FILE (little-endian f64

@@ -25,7 +25,7 @@ for l in sys.stdin:
         print(m["executable"])')
 echo "bench binary: $BIN; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $N points: fast-hdbscan (warm, $RUNS runs) and hdbscan exact (once) =="
-$PY benches/compare/hdbscan.py "$N" "$OUT" "$RUNS" | tee "$OUT/peers-$N.json"
+$PY benches/compare/hdbscan_peers.py "$N" "$OUT" "$RUNS" | tee "$OUT/peers-$N.json"
 echo "== $N points: jointmap (criterion, 10 samples, 1 and 2 threads) =="
 JOINTMAP_BENCH_HDBSCAN_POINTS="$OUT/hdbscan-points-$N.f64" "$BIN" --bench --warm-up-time 2 "hdbscan_file/$N/" 2>&1 |
   grep -E "^hdbscan_file|time:"

@@ -1,6 +1,6 @@
-"""The peers' HDBSCAN on their synthetic points, for benches/compare/hdbscan.sh.
+"""The peers' HDBSCAN (named _peers so that `import hdbscan` finds the package, not this file) on their synthetic points, for benches/compare/hdbscan.sh.
 
-    python benches/compare/hdbscan.py N OUT_DIR [RUNS]
+    python benches/compare/hdbscan_peers.py N OUT_DIR [RUNS]
 
 Generates exactly the points of /work/shared/peers/ref_bench2.py (numpy default_rng(42): 60 Gaussian
 clusters, sigma 0.08 degrees, plus 20 % uniform noise in 27.3-32.7 E, 5.2-8.8 N), projected to metres
@@ -19,15 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-
-def points(rng, n):
-    """ref_bench2.py's generator, call for call."""
-    centres = np.column_stack([rng.uniform(27.3, 32.7, 60), rng.uniform(5.2, 8.8, 60)])
-    k = rng.integers(0, 60, n)
-    pts = centres[k] + rng.normal(0, 0.08, (n, 2))
-    noise = rng.random(n) < 0.2
-    pts[noise] = np.column_stack([rng.uniform(27.3, 32.7, noise.sum()), rng.uniform(5.2, 8.8, noise.sum())])
-    return pts
+# The same generator as the DBSCAN comparison (ref_bench.py's `points`, call for call).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dbscan import points  # noqa: E402
 
 
 def proj_m(p):
