@@ -8,8 +8,15 @@
 //! JOINTMAP_BENCH_1M=1 cargo bench --bench clusters  # adds DBSCAN 1M (1 and 2 threads)
 //! ```
 //!
-//! Environment, used by `benches/compare/dbscan.sh` to run the very points it
-//! gives scikit-learn:
+//! HDBSCAN (min cluster size 20, planar metres) runs on 100k points of the same
+//! layout, projected as the peers' script projects them (`hdbscan/100000/tT`).
+//!
+//! Environment, used by `benches/compare/dbscan.sh` and
+//! `benches/compare/hdbscan.sh` to run the very points they give the peers:
+//! - `JOINTMAP_BENCH_HDBSCAN_POINTS=FILE`: benchmark HDBSCAN on FILE
+//!   (little-endian f64 x, y pairs in metres, from `benches/compare/hdbscan_peers.py`)
+//!   as `hdbscan_file/N/tT`; with `JOINTMAP_BENCH_ONCE=1`, cluster it once,
+//!   print the time and write the labels to `JOINTMAP_BENCH_LABELS_OUT` (i32);
 //! - `JOINTMAP_BENCH_POINTS=FILE`: benchmark DBSCAN on FILE (little-endian f64
 //!   lon, lat pairs, from `benches/compare/dbscan.py`) instead of the built-in
 //!   generator, as `dbscan_file/N/tT` for T in 1 and 2 threads;
@@ -20,6 +27,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use jointmap::analysis::dbscan::{dbscan, Clustering};
+use jointmap::analysis::hdbscan::{hdbscan_planar, HdbscanParams};
 use jointmap::analysis::st_dbscan::st_dbscan;
 use std::time::Instant;
 
@@ -108,7 +116,44 @@ fn bench_dbscan(c: &mut Criterion, group: &str, lon: &[f64], lat: &[f64]) {
     g.finish();
 }
 
+const HDBSCAN: HdbscanParams = HdbscanParams {
+    min_cluster_size: 20,
+    min_samples: None,
+};
+
+/// Degrees to metres as the peers' `proj_m` does (equirectangular about 7 N).
+fn proj_m(lon: &[f64], lat: &[f64]) -> Vec<[f64; 2]> {
+    const R: f64 = 6_371_008.8;
+    let k = 7.0f64.to_radians().cos();
+    lon.iter()
+        .zip(lat)
+        .map(|(x, y)| [x.to_radians() * R * k, y.to_radians() * R])
+        .collect()
+}
+
+fn bench_hdbscan(c: &mut Criterion, group: &str, xy: &[[f64; 2]]) {
+    let n = xy.len();
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for threads in [1, 2] {
+        let pool = pool(threads);
+        g.bench_with_input(
+            BenchmarkId::new(format!("{n}"), format!("t{threads}")),
+            &(),
+            |b, _| b.iter(|| pool.install(|| hdbscan_planar(xy, &HDBSCAN).expect("hdbscan"))),
+        );
+    }
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    if let Ok(path) = std::env::var("JOINTMAP_BENCH_HDBSCAN_POINTS") {
+        let (x, y) = read_points(&path);
+        let xy: Vec<[f64; 2]> = x.into_iter().zip(y).map(|(a, b)| [a, b]).collect();
+        bench_hdbscan(c, "hdbscan_file", &xy);
+        return;
+    }
     if let Ok(path) = std::env::var("JOINTMAP_BENCH_POINTS") {
         let (lon, lat) = read_points(&path);
         bench_dbscan(c, "dbscan_file", &lon, &lat);
@@ -116,6 +161,7 @@ fn benches(c: &mut Criterion) {
     }
     let (lon, lat) = peer_layout(100_000, 42);
     bench_dbscan(c, "dbscan", &lon, &lat);
+    bench_hdbscan(c, "hdbscan", &proj_m(&lon, &lat));
 
     // ST-DBSCAN: 5 km and 30 days, min 10, events spread over one year (with
     // eps 2 km / min 20 nearly every event would be noise once time splits them).
@@ -134,9 +180,33 @@ fn benches(c: &mut Criterion) {
     }
 }
 
+/// One HDBSCAN, timed, its labels written for the comparison script.
+fn once_hdbscan(path: &str) {
+    let (x, y) = read_points(path);
+    let xy: Vec<[f64; 2]> = x.into_iter().zip(y).map(|(a, b)| [a, b]).collect();
+    let t = Instant::now();
+    let h = hdbscan_planar(&xy, &HDBSCAN).expect("hdbscan");
+    let dt = t.elapsed().as_secs_f64();
+    let clusters = h.labels.iter().max().map_or(0, |&m| m + 1);
+    let noise = h.labels.iter().filter(|&&l| l < 0).count();
+    println!(
+        "jointmap HDBSCAN n={}: {dt:.3} s, clusters={clusters}, noise={noise}, threads={}",
+        xy.len(),
+        rayon::current_num_threads()
+    );
+    if let Ok(out) = std::env::var("JOINTMAP_BENCH_LABELS_OUT") {
+        let bytes: Vec<u8> = h.labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+        std::fs::write(&out, bytes).unwrap_or_else(|e| panic!("{out}: {e}"));
+    }
+}
+
 /// One clustering, timed, for `/usr/bin/time` (peak memory) and a check of the
 /// labels against scikit-learn's.
 fn once() {
+    if let Ok(path) = std::env::var("JOINTMAP_BENCH_HDBSCAN_POINTS") {
+        once_hdbscan(&path);
+        return;
+    }
     let (lon, lat) = match std::env::var("JOINTMAP_BENCH_POINTS") {
         Ok(path) => read_points(&path),
         Err(_) => {

@@ -99,24 +99,58 @@ fn hotspots_layer_is_reported_and_thread_count_independent() {
 }
 
 #[test]
-fn clusters_layer_labels_every_event() {
+fn clusters_layers_are_separate_files() {
     let dir = TempDir::new().unwrap();
     let store = demo_store(dir.path());
-    let v = json_of(&run(
+    let out = dir.path().join("c.geojson");
+    let o = run(
         &store,
-        &["clusters", "--eps-km", "5", "--min-points", "8", "--points"],
-    ));
-    let feats = v["features"].as_array().unwrap();
-    let clusters: Vec<&Value> = feats
-        .iter()
-        .filter(|f| f["properties"]["kind"] == "cluster")
-        .collect();
-    let points: Vec<&Value> = feats
-        .iter()
-        .filter(|f| f["properties"]["kind"] == "event")
-        .collect();
-    assert_eq!(points.len(), 3000);
+        &[
+            "clusters",
+            "--eps-km",
+            "5",
+            "--min-points",
+            "8",
+            "--points",
+            "--centroids",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |name: &str| -> Value {
+        let text = std::fs::read(dir.path().join(name)).expect(name);
+        serde_json::from_slice(&text).expect("GeoJSON")
+    };
+    let (hulls, points, centres) = (
+        read("c.geojson"),
+        read("c-points.geojson"),
+        read("c-centroids.geojson"),
+    );
+    let feats = |v: &Value| v["features"].as_array().unwrap().clone();
+    let types = |v: &Value| -> Vec<String> {
+        let mut t: Vec<String> = feats(v)
+            .iter()
+            .map(|f| f["geometry"]["type"].as_str().unwrap().to_owned())
+            .collect();
+        t.dedup();
+        t
+    };
+    // One geometry type per layer; centres are Point geometries, not properties.
+    assert_eq!(types(&hulls), vec!["Polygon"]);
+    assert_eq!(types(&points), vec!["Point"]);
+    assert_eq!(types(&centres), vec!["Point"]);
+    assert_eq!(points["jointmap"]["features"], "points");
+    let clusters = feats(&hulls);
     assert!(!clusters.is_empty());
+    assert_eq!(feats(&centres).len(), clusters.len());
+    for (h, c) in clusters.iter().zip(feats(&centres)) {
+        assert!(h["properties"].get("centroid").is_none());
+        assert_eq!(h["properties"]["cluster"], c["properties"]["cluster"]);
+        assert_eq!(h["properties"]["count"], c["properties"]["count"]);
+    }
+    let points = feats(&points);
+    assert_eq!(points.len(), 3000);
     let members: u64 = clusters
         .iter()
         .map(|c| c["properties"]["count"].as_u64().unwrap())
@@ -126,11 +160,49 @@ fn clusters_layer_labels_every_event() {
         .filter(|p| p["properties"]["cluster"].as_i64().unwrap() >= 0)
         .count() as u64;
     assert_eq!(members, labelled);
-    assert_eq!(v["jointmap"]["noise"].as_u64().unwrap(), 3000 - labelled);
+    assert_eq!(
+        hulls["jointmap"]["noise"].as_u64().unwrap(),
+        3000 - labelled
+    );
+    assert_eq!(hulls["jointmap"]["eps_chosen"]["method"], "given");
     // Cluster polygons never list member ids.
     for c in &clusters {
         assert!(c["properties"].get("members").is_none());
     }
+    // No radius given: chosen from the data, reported in the output and on stderr.
+    let o = bin()
+        .arg("--store")
+        .arg(&store)
+        .arg("clusters")
+        .output()
+        .unwrap();
+    let v = json_of(&o);
+    let chosen = &v["jointmap"]["eps_chosen"];
+    assert_eq!(chosen["method"], "kneedle on the sorted k-distance curve");
+    assert_eq!(chosen["k"], 5);
+    let eps = v["jointmap"]["eps_m"].as_f64().unwrap();
+    assert!(eps > 0.0 && eps < 50_000.0, "{eps}");
+    assert!(
+        stderr(&o).contains("chosen from the data"),
+        "{}",
+        stderr(&o)
+    );
+    let n = v["jointmap"]["clusters"].as_u64().unwrap();
+    assert!(n > 1, "{n} clusters");
+    // HDBSCAN through the same product path.
+    let h = json_of(&run(
+        &store,
+        &[
+            "clusters",
+            "--method",
+            "hdbscan",
+            "--min-cluster-size",
+            "15",
+        ],
+    ));
+    assert_eq!(h["jointmap"]["clustering"]["method"], "hdbscan");
+    assert_eq!(h["jointmap"]["clustering"]["min_samples"], 15);
+    assert!(h["jointmap"]["clusters"].as_u64().unwrap() > 1);
     let st = json_of(&run(
         &store,
         &[
@@ -168,6 +240,10 @@ fn bad_analysis_parameters_are_named() {
             "resolution",
         ),
         (vec!["clusters", "--eps-km=-1"], "eps-km"),
+        (
+            vec!["clusters", "--method", "hdbscan", "--min-cluster-size", "1"],
+            "min_cluster_size",
+        ),
         (vec!["hotspots", "--layer", "patrols"], "not point events"),
         (vec!["hotspots", "--from", "2030-01-01"], "no events match"),
     ] {

@@ -154,6 +154,12 @@ impl Disclosure<'_> {
         }
         let geometry = match item.geometry {
             Shape::Point(_) if !self.rules.full => return None,
+            Shape::Centroid(p) if !self.rules.full => {
+                match snapped_position(p, self.rules.min_cell_m) {
+                    Some(p) => Shape::Centroid(p),
+                    None => Shape::None,
+                }
+            }
             Shape::Hull(ring) if !self.rules.full && self.rules.min_cell_m > 0.0 => {
                 match snapped_envelope_ring(&ring, self.rules.min_cell_m) {
                     Some(r) => Shape::Hull(r),

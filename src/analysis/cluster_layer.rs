@@ -1,8 +1,11 @@
-//! The cluster layer: DBSCAN or ST-DBSCAN over events, with a summary per
-//! cluster, as GeoJSON (hull polygons, optionally the labelled points).
+//! The cluster layers: DBSCAN, ST-DBSCAN or HDBSCAN over events, with a
+//! summary per cluster, as one of three layers (cluster hulls, cluster
+//! centres, labelled events).
 
 use super::clusters::{summarize, ClusterSummary};
 use super::dbscan::{dbscan, Clustering};
+use super::hdbscan::{hdbscan_haversine, HdbscanParams};
+use super::knee::{knee_eps, KneeEps};
 use super::product::{Field, Item, Param, Product, Shape};
 use super::st_dbscan::st_dbscan_intervals;
 use super::{AnalysisError, Events};
@@ -18,6 +21,20 @@ pub enum ClusterMethod {
         /// Time neighbourhood in seconds.
         eps_seconds: i64,
     },
+    /// Hierarchical density-based clustering (variable density, no radius).
+    Hdbscan(HdbscanParams),
+}
+
+/// Which layer of a clustering a product holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ClusterFeatures {
+    /// One polygon per cluster (its convex hull) with its summary.
+    #[default]
+    Hulls,
+    /// One point per cluster (its centre) with its summary.
+    Centroids,
+    /// Every event as a point with its cluster label (-1: noise).
+    Points,
 }
 
 /// Parameters of a clustering.
@@ -25,9 +42,12 @@ pub enum ClusterMethod {
 pub struct ClusterParams {
     /// Method.
     pub method: ClusterMethod,
-    /// Space neighbourhood in metres (geodesic).
-    pub eps_m: f64,
-    /// Events (the event itself included) needed within eps to be a core event.
+    /// Space neighbourhood in metres (geodesic) for DBSCAN and ST-DBSCAN;
+    /// `None`: chosen from the data (the knee of the k-distance curve, see
+    /// [`super::knee`]). Unused by HDBSCAN.
+    pub eps_m: Option<f64>,
+    /// Events (the event itself included) needed within eps to be a core
+    /// event (DBSCAN, ST-DBSCAN).
     pub min_points: usize,
     /// The layer the events come from.
     pub layer: Layer,
@@ -37,9 +57,28 @@ impl Default for ClusterParams {
     fn default() -> Self {
         ClusterParams {
             method: ClusterMethod::Dbscan,
-            eps_m: 10_000.0,
+            eps_m: None,
             min_points: 5,
             layer: Layer::Incidents,
+        }
+    }
+}
+
+/// The radius a DBSCAN or ST-DBSCAN ran with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EpsUsed {
+    /// Given by the caller, metres.
+    Given(f64),
+    /// Chosen from the data.
+    Knee(KneeEps),
+}
+
+impl EpsUsed {
+    /// The radius, metres.
+    pub fn metres(&self) -> f64 {
+        match self {
+            EpsUsed::Given(m) => *m,
+            EpsUsed::Knee(k) => k.eps_m,
         }
     }
 }
@@ -47,121 +86,146 @@ impl Default for ClusterParams {
 /// Clusters with their summaries.
 #[derive(Debug, Clone)]
 pub struct Clusters {
-    /// Per-event labels and core flags.
+    /// Per-event labels and core flags (HDBSCAN: no core flags, all false).
     pub clustering: Clustering,
+    /// HDBSCAN's membership strength per event (0 for noise), as the
+    /// `hdbscan` package's `probabilities_`.
+    pub probabilities: Option<Vec<f64>>,
     /// One summary per cluster, by label.
     pub summaries: Vec<ClusterSummary>,
     /// The parameters.
     pub params: ClusterParams,
+    /// The radius used (DBSCAN, ST-DBSCAN).
+    pub eps: Option<EpsUsed>,
 }
 
 /// Runs the clustering.
 pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, AnalysisError> {
+    let eps = match (params.method, params.eps_m) {
+        (ClusterMethod::Hdbscan(_), _) => None,
+        (_, Some(m)) => Some(EpsUsed::Given(m)),
+        (_, None) => Some(EpsUsed::Knee(knee_eps(
+            &events.lon,
+            &events.lat,
+            params.min_points,
+        )?)),
+    };
+    let eps_m = eps.map_or(0.0, |e| e.metres());
+    let mut probabilities = None;
     let clustering = match params.method {
-        ClusterMethod::Dbscan => dbscan(&events.lon, &events.lat, params.eps_m, params.min_points)?,
+        ClusterMethod::Dbscan => dbscan(&events.lon, &events.lat, eps_m, params.min_points)?,
         ClusterMethod::StDbscan { eps_seconds } => st_dbscan_intervals(
             &events.lon,
             &events.lat,
             &events.time,
             &events.ends(),
-            params.eps_m,
+            eps_m,
             eps_seconds,
             params.min_points,
         )?,
+        ClusterMethod::Hdbscan(p) => {
+            let h = hdbscan_haversine(&events.lon, &events.lat, &p)?;
+            probabilities = Some(h.probabilities);
+            Clustering {
+                core: vec![false; h.labels.len()],
+                labels: h.labels,
+            }
+        }
     };
     let summaries = summarize(events, &clustering);
     Ok(Clusters {
         clustering,
+        probabilities,
         summaries,
         params: *params,
+        eps,
     })
 }
 
 impl Clusters {
-    /// Cluster hulls as polygons (count, centroid, time span, leading category
-    /// and actor), and with `with_points` every event as a point with its label.
-    /// Member ids appear only on the points, never on the cluster polygons.
-    pub fn to_product(&self, events: &Events, with_points: bool) -> Product {
+    /// One layer of the clustering: cluster hulls as polygons or cluster
+    /// centres as points (each with its count, time span, leading category
+    /// and actor), or every event as a point with its label. Member ids
+    /// appear only on the event points, never on the clusters.
+    pub fn to_product(&self, events: &Events, features: ClusterFeatures) -> Product {
         let layer = self.params.layer;
-        let (category_field, actor_field) = match layer {
-            Layer::Sightings => ("activity", "actor"),
-            _ => ("category", "perpetrator"),
-        };
-        let mut items: Vec<Item> = self
-            .summaries
-            .iter()
-            .map(|s| Item {
-                id: Field::Key(format!("cluster-{}", s.label)),
-                geometry: Shape::Hull(s.hull.clone()),
-                properties: vec![
-                    ("kind", Field::Key("cluster".into())),
-                    ("cluster", Field::param(i64::from(s.label))),
-                    (
-                        "count",
-                        Field::Count {
-                            layer,
-                            n: s.count as u64,
-                        },
-                    ),
-                    (
-                        "count_sensitive",
-                        Field::Sensitive(events.count_sensitive(s.members.iter().copied()) as u64),
-                    ),
-                    ("centroid", Field::Position(s.centroid)),
-                    ("first", Field::EventTime(s.first)),
-                    ("last", Field::EventTime(s.last)),
-                    (
-                        "leading_category",
-                        Field::FieldValue {
-                            layer,
-                            field: category_field,
-                            value: s.leading_category.clone(),
-                        },
-                    ),
-                    (
-                        "leading_actor",
-                        Field::FieldValue {
-                            layer,
-                            field: actor_field,
-                            value: s.leading_actor.clone(),
-                        },
-                    ),
-                ],
-            })
-            .collect();
-        if with_points {
-            for i in 0..events.len() {
-                items.push(Item {
-                    id: Field::Reference {
-                        prefix: "",
-                        layer,
-                        id: events.id[i].clone(),
+        let items: Vec<Item> = match features {
+            ClusterFeatures::Hulls | ClusterFeatures::Centroids => self
+                .summaries
+                .iter()
+                .map(|s| Item {
+                    id: Field::Key(format!("cluster-{}", s.label)),
+                    geometry: if features == ClusterFeatures::Hulls {
+                        Shape::Hull(s.hull.clone())
+                    } else {
+                        Shape::Centroid(s.centroid)
                     },
-                    geometry: Shape::Point([events.lon[i], events.lat[i]]),
-                    properties: vec![
+                    properties: self.summary_fields(events, s),
+                })
+                .collect(),
+            ClusterFeatures::Points => (0..events.len())
+                .map(|i| {
+                    let mut properties = vec![
                         ("kind", Field::Key("event".into())),
                         (
                             "cluster",
                             Field::param(i64::from(self.clustering.labels[i])),
                         ),
-                        ("core", Field::param(self.clustering.core[i])),
-                    ],
-                });
-            }
-        }
+                    ];
+                    match &self.probabilities {
+                        Some(p) => properties.push(("probability", Field::Value(p[i]))),
+                        None => properties.push(("core", Field::param(self.clustering.core[i]))),
+                    }
+                    Item {
+                        id: Field::Reference {
+                            prefix: "",
+                            layer,
+                            id: events.id[i].clone(),
+                        },
+                        geometry: Shape::Point([events.lon[i], events.lat[i]]),
+                        properties,
+                    }
+                })
+                .collect(),
+        };
         let method = match self.params.method {
             ClusterMethod::Dbscan => Param::Object(vec![("method", "dbscan".into())]),
             ClusterMethod::StDbscan { eps_seconds } => Param::Object(vec![
                 ("method", "st-dbscan".into()),
                 ("eps_seconds", eps_seconds.into()),
             ]),
+            ClusterMethod::Hdbscan(p) => Param::Object(vec![
+                ("method", "hdbscan".into()),
+                ("min_cluster_size", p.min_cluster_size.into()),
+                (
+                    "min_samples",
+                    p.min_samples.unwrap_or(p.min_cluster_size).into(),
+                ),
+                ("cluster_selection", "eom".into()),
+            ]),
         };
-        let noise = self.clustering.labels.iter().filter(|l| **l < 0).count();
+        let noise = self.clustering.noise_count();
         let mut p = Product::new("clusters");
+        p.meta.push(("clustering", Field::Param(method)));
+        p.meta
+            .push(("features", Field::param(features_name(features))));
+        if let Some(eps) = self.eps {
+            p.meta.push(("eps_m", Field::param(eps.metres())));
+            let chosen = match eps {
+                EpsUsed::Given(_) => Param::Object(vec![("method", "given".into())]),
+                EpsUsed::Knee(k) => Param::Object(vec![
+                    ("method", "kneedle on the sorted k-distance curve".into()),
+                    ("k", k.k.into()),
+                    ("sample", k.sample.into()),
+                    ("sample_seed", super::knee::SEED.into()),
+                    ("knee_rank", k.rank.into()),
+                ]),
+            };
+            p.meta.push(("eps_chosen", Field::Param(chosen)));
+            p.meta
+                .push(("min_points", Field::param(self.params.min_points)));
+        }
         p.meta.extend([
-            ("clustering", Field::Param(method)),
-            ("eps_m", Field::param(self.params.eps_m)),
-            ("min_points", Field::param(self.params.min_points)),
             (
                 "events",
                 Field::Count {
@@ -184,5 +248,56 @@ impl Clusters {
         ]);
         p.items = items;
         p
+    }
+
+    /// The properties of a cluster hull or centre.
+    fn summary_fields(&self, events: &Events, s: &ClusterSummary) -> Vec<(&'static str, Field)> {
+        let layer = self.params.layer;
+        let (category_field, actor_field) = match layer {
+            Layer::Sightings => ("activity", "actor"),
+            _ => ("category", "perpetrator"),
+        };
+        vec![
+            ("kind", Field::Key("cluster".into())),
+            ("cluster", Field::param(i64::from(s.label))),
+            (
+                "count",
+                Field::Count {
+                    layer,
+                    n: s.count as u64,
+                },
+            ),
+            (
+                "count_sensitive",
+                Field::Sensitive(events.count_sensitive(s.members.iter().copied()) as u64),
+            ),
+            ("first", Field::EventTime(s.first)),
+            ("last", Field::EventTime(s.last)),
+            (
+                "leading_category",
+                Field::FieldValue {
+                    layer,
+                    field: category_field,
+                    value: s.leading_category.clone(),
+                },
+            ),
+            (
+                "leading_actor",
+                Field::FieldValue {
+                    layer,
+                    field: actor_field,
+                    value: s.leading_actor.clone(),
+                },
+            ),
+        ]
+    }
+}
+
+/// The name of a layer, as the flag spells it.
+fn features_name(f: ClusterFeatures) -> &'static str {
+    match f {
+        ClusterFeatures::Hulls => "hulls",
+        ClusterFeatures::Centroids => "centroids",
+        ClusterFeatures::Points => "points",
     }
 }

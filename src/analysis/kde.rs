@@ -28,6 +28,7 @@
 //! order. Locations are processed in parallel, each one's sum in that fixed
 //! order, so results are identical whatever the thread count.
 
+use crate::analysis::spatial_hash::Grid;
 use rayon::prelude::*;
 
 use super::AnalysisError;
@@ -219,101 +220,49 @@ fn check_weights(weights: &[f64], n: usize) -> Result<(), AnalysisError> {
     }
 }
 
-/// Events bucketed on a square grid, stored bucket by bucket (each bucket in
-/// event order) as (x, y, weight) for cache-friendly scans.
+/// Events in the cells of the shared spatial hash
+/// ([`Grid`](crate::analysis::spatial_hash::Grid)), half the support radius
+/// wide, stored cell by cell (each cell in event order) as (x, y, weight) for
+/// cache-friendly scans.
 struct Buckets {
-    x0: f64,
-    y0: f64,
     side: f64,
-    nx: usize,
-    ny: usize,
-    start: Vec<usize>,
+    grid: Grid<2>,
     xyw: Vec<[f64; 3]>,
 }
 
 impl Buckets {
     fn new(xy: &[[f64; 2]], weights: &[f64], radius: f64) -> Buckets {
-        let mut ext = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        for p in xy {
-            ext = [
-                ext[0].min(p[0]),
-                ext[1].min(p[1]),
-                ext[2].max(p[0]),
-                ext[3].max(p[1]),
-            ];
-        }
-        let (w, h) = (ext[2] - ext[0], ext[3] - ext[1]);
-        // Half the support radius, unless that would make far more buckets
-        // than events (sparse events over a wide extent).
-        let max_buckets = (4 * xy.len()).max(1 << 16) as f64;
-        let side = (radius / 2.0)
-            .max((w * h / max_buckets).sqrt())
-            .max(w / max_buckets)
-            .max(h / max_buckets);
-        let nx = (w / side).floor() as usize + 1;
-        let ny = (h / side).floor() as usize + 1;
-        let bucket = |p: &[f64; 2]| {
-            let bx = (((p[0] - ext[0]) / side) as usize).min(nx - 1);
-            let by = (((p[1] - ext[1]) / side) as usize).min(ny - 1);
-            by * nx + bx
-        };
-        // Counting sort: stable, so each bucket keeps event order.
-        let mut start = vec![0usize; nx * ny + 1];
-        for p in xy {
-            start[bucket(p) + 1] += 1;
-        }
-        for i in 1..start.len() {
-            start[i] += start[i - 1];
-        }
-        let mut fill = start.clone();
-        let mut xyw = vec![[0.0; 3]; xy.len()];
-        for (i, p) in xy.iter().enumerate() {
-            let b = bucket(p);
-            xyw[fill[b]] = [p[0], p[1], weights.get(i).copied().unwrap_or(1.0)];
-            fill[b] += 1;
-        }
-        Buckets {
-            x0: ext[0],
-            y0: ext[1],
-            side,
-            nx,
-            ny,
-            start,
-            xyw,
-        }
+        let side = radius / 2.0;
+        let grid = Grid::unlinked(xy.par_iter().map(|p| cell(p, side)).collect());
+        let xyw = grid
+            .original
+            .iter()
+            .map(|&i| {
+                let p = xy[i as usize];
+                [p[0], p[1], weights.get(i as usize).copied().unwrap_or(1.0)]
+            })
+            .collect();
+        Buckets { side, grid, xyw }
     }
 
-    /// Calls `f(squared distance, weight)` for every event in the buckets
+    /// Calls `f(squared distance, weight)` for every event in the cells
     /// overlapping the square of half-side `radius` around `p`, in a fixed
     /// order.
     fn for_each_near(&self, p: [f64; 2], radius: f64, mut f: impl FnMut(f64, f64)) {
-        let range = |v: f64, o: f64, n: usize| {
-            let lo = ((v - radius - o) / self.side).floor();
-            let hi = ((v + radius - o) / self.side).floor();
-            if hi < 0.0 || lo > (n - 1) as f64 {
-                None
-            } else {
-                Some((lo.max(0.0) as usize, (hi as usize).min(n - 1)))
-            }
-        };
-        let (Some((bx0, bx1)), Some((by0, by1))) =
-            (range(p[0], self.x0, self.nx), range(p[1], self.y0, self.ny))
-        else {
-            return;
-        };
-        for by in by0..=by1 {
-            let row = by * self.nx;
-            for e in &self.xyw[self.start[row + bx0]..self.start[row + bx1 + 1]] {
+        let lo = cell(&[p[0] - radius, p[1] - radius], self.side);
+        let hi = cell(&[p[0] + radius, p[1] + radius], self.side);
+        self.grid.cells_in_box(&lo, &hi, |c| {
+            for e in &self.xyw[self.grid.positions(c)] {
                 let (dx, dy) = (e[0] - p[0], e[1] - p[1]);
                 f(dx * dx + dy * dy, e[2]);
             }
-        }
+        });
     }
+}
+
+/// The key of the cell holding `p` (saturating far outside any real extent).
+fn cell(p: &[f64; 2], side: f64) -> [i64; 2] {
+    [(p[0] / side).floor() as i64, (p[1] / side).floor() as i64]
 }
 
 #[cfg(test)]

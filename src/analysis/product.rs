@@ -248,6 +248,9 @@ pub enum Shape {
     Hull(Vec<[f64; 2]>),
     /// The position of one individual feature.
     Point([f64; 2]),
+    /// A position computed from individual positions (a cluster's centre),
+    /// written as a point: disclosed like [`Field::Position`].
+    Centroid([f64; 2]),
 }
 
 /// Named typed values, in output order.

@@ -140,3 +140,72 @@ pub(super) fn command<R: Analysis + Clone + clap::Args>(
     let product = run(cli, &args.request, &args.shell)?;
     args.shell.write(&product)
 }
+
+/// `jointmap clusters`: with `-o FILE` and `--points` or `--centroids`, the
+/// hulls go to FILE and each further layer to its own file beside it
+/// (`FILE-points.geojson`, `FILE-centroids.geojson`), so that polygons and
+/// points never share a layer; to standard output, the one layer asked for.
+pub(super) fn clusters(
+    cli: &Cli,
+    args: &Args<crate::request::clusters::ClusterRequest>,
+) -> super::Result<()> {
+    let req = &args.request;
+    let Some(out) = &args.shell.output else {
+        return command(cli, args);
+    };
+    if !(req.points || req.centroids) {
+        return command(cli, args);
+    }
+    let layer = |points: bool, centroids: bool| crate::request::clusters::ClusterRequest {
+        points,
+        centroids,
+        ..req.clone()
+    };
+    args.shell
+        .write(&run(cli, &layer(false, false), &args.shell)?)?;
+    for (on, name, points) in [
+        (req.points, "points", true),
+        (req.centroids, "centroids", false),
+    ] {
+        if on {
+            let product = run(cli, &layer(points, !points), &args.shell)?;
+            let path = beside(out, name);
+            if !cli.quiet {
+                eprintln!("{name}: {}", path.display());
+            }
+            super::Output { output: Some(path) }
+                .write(&crate::render::geojson::to_value(&product))?;
+        }
+    }
+    Ok(())
+}
+
+/// `dir/name.geojson` -> `dir/name-SUFFIX.geojson` (the extension kept).
+fn beside(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "clusters".into(), |s| s.to_string_lossy().into_owned());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{suffix}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{suffix}"),
+    };
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::beside;
+    use std::path::Path;
+
+    #[test]
+    fn layer_files_sit_beside_the_output() {
+        assert_eq!(
+            beside(Path::new("out/c.geojson"), "points"),
+            Path::new("out/c-points.geojson")
+        );
+        assert_eq!(
+            beside(Path::new("c"), "centroids"),
+            Path::new("c-centroids")
+        );
+    }
+}

@@ -79,12 +79,16 @@ pub enum Command {
     ///   jointmap hotspots --grid h3 --h3-resolution 6 --weight fatalities --from 2025-10-01
     #[command(verbatim_doc_comment)]
     Hotspots(analysis::Args<crate::request::hotspots::HotspotRequest>),
-    /// Clusters of events: DBSCAN or ST-DBSCAN with geodesic distances, as
-    /// GeoJSON hulls with summaries (and labelled points with --points).
+    /// Clusters of events: DBSCAN, ST-DBSCAN or HDBSCAN with geodesic
+    /// distances, as GeoJSON hulls with summaries; with -o and --points or
+    /// --centroids, the labelled events or the cluster centres in files beside it.
+    /// Without --eps-km the DBSCAN radius is chosen from the data (reported).
     ///
     /// Examples:
+    ///   jointmap clusters -o clusters.geojson --points --centroids
     ///   jointmap clusters --eps-km 10 --min-points 5
-    ///   jointmap clusters --method st-dbscan --eps-km 15 --eps-days 14 --points
+    ///   jointmap clusters --method hdbscan --min-cluster-size 20
+    ///   jointmap clusters --method st-dbscan --eps-km 15 --eps-days 14
     #[command(verbatim_doc_comment)]
     Clusters(analysis::Args<crate::request::clusters::ClusterRequest>),
     /// Presence per grid cell: patrol effort (km and hours per mode, within
@@ -229,7 +233,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => export::run(&cli, a),
         Command::Demo(a) => demo::run(&cli, a),
         Command::Hotspots(a) => analysis::command(&cli, a),
-        Command::Clusters(a) => analysis::command(&cli, a),
+        Command::Clusters(a) => analysis::clusters(&cli, a),
         Command::Coverage(a) => analysis::command(&cli, a),
         Command::Blindspots(a) => analysis::command(&cli, a),
         Command::Impact(a) => impact::run(&cli, a),

@@ -64,7 +64,9 @@ fn geometry(s: &Shape) -> Value {
     match s {
         Shape::None => Value::Null,
         Shape::Cell(r) | Shape::Hull(r) => json!({"type": "Polygon", "coordinates": [ring(r)]}),
-        Shape::Point([x, y]) => json!({"type": "Point", "coordinates": [x, y]}),
+        Shape::Point([x, y]) | Shape::Centroid([x, y]) => {
+            json!({"type": "Point", "coordinates": [x, y]})
+        }
         Shape::Cells(mp) => {
             let polys: Vec<Value> =
                 mp.0.iter()

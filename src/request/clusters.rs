@@ -2,9 +2,35 @@
 
 use super::events::EventArgs;
 use super::{Outcome, Protect};
-use crate::analysis::cluster_layer::{cluster, ClusterMethod, ClusterParams};
+use crate::analysis::cluster_layer::{
+    cluster, ClusterFeatures, ClusterMethod, ClusterParams, EpsUsed,
+};
+use crate::analysis::hdbscan::HdbscanParams;
 use crate::analysis::AnalysisError;
 use crate::store::Store;
+
+/// The clustering method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Method {
+    /// DBSCAN: dense groups at one radius (scikit-learn's rules).
+    #[default]
+    Dbscan,
+    /// ST-DBSCAN: dense in space and time.
+    StDbscan,
+    /// HDBSCAN: dense groups at any density (the `hdbscan` package's rules).
+    Hdbscan,
+}
+
+impl Method {
+    /// The name as the flag spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Dbscan => "dbscan",
+            Method::StDbscan => "st-dbscan",
+            Method::Hdbscan => "hdbscan",
+        }
+    }
+}
 
 /// Parameters of a cluster analysis.
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
@@ -14,21 +40,38 @@ pub struct ClusterRequest {
     #[command(flatten)]
     #[serde(flatten)]
     pub events: EventArgs,
-    /// dbscan (space) or st-dbscan (space and time).
-    #[arg(long, default_value = "dbscan", value_parser = ["dbscan", "st-dbscan"])]
-    pub method: String,
-    /// Neighbourhood radius in km (geodesic).
-    #[arg(long, default_value_t = 10.0)]
-    pub eps_km: f64,
+    /// dbscan (space), st-dbscan (space and time) or hdbscan (space, any density).
+    #[arg(long, value_enum, default_value_t = Method::Dbscan)]
+    #[serde(serialize_with = "super::record::value_enum")]
+    pub method: Method,
+    /// Neighbourhood radius in km (geodesic; dbscan, st-dbscan). Default:
+    /// chosen from the data, at the knee of the sorted distances to each
+    /// event's min-points-th nearest event (reported in the output).
+    #[arg(long)]
+    pub eps_km: Option<f64>,
     /// Time neighbourhood in days (st-dbscan).
     #[arg(long, default_value_t = 14.0)]
     pub eps_days: f64,
-    /// Events within the radius (itself included) that make an event a core event.
+    /// Events within the radius (itself included) that make an event a core
+    /// event (dbscan, st-dbscan).
     #[arg(long, default_value_t = 5)]
     pub min_points: usize,
-    /// Also write every event as a point with its cluster label (-1: noise).
+    /// Smallest group hdbscan calls a cluster.
+    #[arg(long, default_value_t = 20)]
+    pub min_cluster_size: usize,
+    /// hdbscan's density smoothing: neighbours (the event itself not counted)
+    /// behind each event's core distance. Default: --min-cluster-size.
+    #[arg(long)]
+    pub min_samples: Option<usize>,
+    /// The layer of every event as a point with its cluster label (-1:
+    /// noise) instead of the cluster hulls (the CLI with -o FILE writes it
+    /// beside FILE, as FILE-points.geojson, and the hulls to FILE).
     #[arg(long)]
     pub points: bool,
+    /// The layer of cluster centres as points instead of the cluster hulls
+    /// (the CLI with -o FILE writes it beside FILE, as FILE-centroids.geojson).
+    #[arg(long)]
+    pub centroids: bool,
 }
 
 impl ClusterRequest {
@@ -46,6 +89,17 @@ impl ClusterRequest {
     ) -> crate::Result<Outcome> {
         run(store, self, protect)
     }
+
+    /// The layer this request asks for.
+    pub fn features(&self) -> ClusterFeatures {
+        if self.points {
+            ClusterFeatures::Points
+        } else if self.centroids {
+            ClusterFeatures::Centroids
+        } else {
+            ClusterFeatures::Hulls
+        }
+    }
 }
 
 fn run(
@@ -53,37 +107,73 @@ fn run(
     args: &ClusterRequest,
     protect: Option<&Protect<'_>>,
 ) -> crate::Result<Outcome> {
-    if !(args.eps_km.is_finite() && args.eps_km > 0.0) {
-        return Err(AnalysisError::param("eps-km", "must be a positive number of km").into());
+    if let Some(e) = args.eps_km {
+        if !(e.is_finite() && e > 0.0) {
+            return Err(AnalysisError::param("eps-km", "must be a positive number of km").into());
+        }
     }
     if !(args.eps_days.is_finite() && args.eps_days > 0.0) {
         return Err(AnalysisError::param("eps-days", "must be a positive number of days").into());
     }
+    if args.points && args.centroids {
+        return Err(AnalysisError::param("points", "asks for one layer; centroids another").into());
+    }
     let params = ClusterParams {
-        method: if args.method == "st-dbscan" {
-            ClusterMethod::StDbscan {
+        method: match args.method {
+            Method::Dbscan => ClusterMethod::Dbscan,
+            Method::StDbscan => ClusterMethod::StDbscan {
                 eps_seconds: (args.eps_days * 86_400.0).round() as i64,
-            }
-        } else {
-            ClusterMethod::Dbscan
+            },
+            Method::Hdbscan => ClusterMethod::Hdbscan(HdbscanParams {
+                min_cluster_size: args.min_cluster_size,
+                min_samples: args.min_samples,
+            }),
         },
-        eps_m: args.eps_km * 1000.0,
+        eps_m: args.eps_km.map(|k| k * 1000.0),
         min_points: args.min_points,
         layer: args.events.layer,
     };
     let events = args.events.load_protected(store, protect)?;
     let result = cluster(&events, &params)?;
-    let noise = result.clustering.labels.iter().filter(|l| **l < 0).count();
-    let summary = format!(
-        "clusters: {} events, {} clusters, {} noise ({}, eps {} km, min {} events)",
+    let noise = result.clustering.noise_count();
+    let how = match (args.method, result.eps) {
+        (Method::Hdbscan, _) => format!(
+            "min cluster size {}, min samples {}",
+            args.min_cluster_size,
+            args.min_samples.unwrap_or(args.min_cluster_size)
+        ),
+        (_, Some(EpsUsed::Knee(k))) => format!(
+            "eps {:.3} km chosen from the data (kneedle on the sorted {}-distances of {} events), min {} events",
+            k.eps_m / 1000.0,
+            k.k,
+            k.sample,
+            args.min_points
+        ),
+        (_, eps) => format!(
+            "eps {} km, min {} events",
+            eps.map_or(0.0, |e| e.metres() / 1000.0),
+            args.min_points
+        ),
+    };
+    let mut summary = format!(
+        "clusters: {} events, {} clusters, {} noise ({}, {how})",
         events.len(),
         result.summaries.len(),
         noise,
-        args.method,
-        args.eps_km,
-        args.min_points
+        args.method.as_str(),
     );
-    let mut product = result.to_product(&events, args.points);
+    // One cluster holding most events: the dense parts of the layer are
+    // connected at this radius (towns joined by roads); say so.
+    let clustered = events.len() - noise;
+    if let Some(big) = result.summaries.iter().map(|s| s.count).max() {
+        if result.summaries.len() > 1 && 2 * big > clustered {
+            summary.push_str(&format!(
+                "\nwarning: one cluster holds {big} of the {clustered} clustered events: at this \
+                 radius the dense parts are connected; try a smaller --eps-km or --method hdbscan"
+            ));
+        }
+    }
+    let mut product = result.to_product(&events, args.features());
     let window = super::record::window_param(
         args.events.filter.from.map(|t| t.timestamp()),
         args.events.filter.to.map(|t| t.timestamp()),

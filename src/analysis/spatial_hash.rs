@@ -1,0 +1,272 @@
+//! The shared spatial hash: points sorted into the cells of a regular grid in
+//! `D` dimensions (cell keys are integer coordinates), with, for each occupied
+//! cell, the list of occupied cells adjacent to it (keys within one on every
+//! axis). Cells are as wide as the largest distance a query needs, so that
+//! every neighbour of a point lies in its own or an adjacent cell.
+//!
+//! Used by DBSCAN (cubes over unit vectors on the sphere) and ST-DBSCAN
+//! (those cubes times time slices). Sorting instead of hashing makes the
+//! layout, and so every result computed over it, independent of the thread
+//! count; the only hash map is one lookup per *column* of cells.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use std::ops::Range;
+
+/// Points sorted into cells of a regular grid in `D` dimensions. A point's
+/// *position* is its rank in that order: cells hold runs of consecutive
+/// positions, so neighbours sit close together in memory.
+pub(crate) struct Grid<const D: usize> {
+    /// Input index by position.
+    pub(crate) original: Vec<u32>,
+    /// Key of each cell, ascending.
+    keys: Vec<[i64; D]>,
+    /// Cell `c` holds positions `starts[c]..starts[c + 1]`.
+    starts: Vec<u32>,
+    /// Cells sharing all but the last key coordinate (a *column*) are
+    /// consecutive: column `g` is cells `column_starts[g]..column_starts[g + 1]`.
+    column_starts: Vec<usize>,
+    /// Column index by column key (the key with its last coordinate 0).
+    columns: FxHashMap<[i64; D], u32>,
+    /// Cell `c`'s adjacent cells are `adjacent[adjacent_starts[c]..adjacent_starts[c + 1]]`
+    /// (empty for a grid made with [`Grid::unlinked`]).
+    adjacent: Vec<u32>,
+    adjacent_starts: Vec<u32>,
+}
+
+/// The key of a cell's column.
+fn column<const D: usize>(k: &[i64; D]) -> [i64; D] {
+    let mut c = *k;
+    c[D - 1] = 0;
+    c
+}
+
+impl<const D: usize> Grid<D> {
+    /// Sorts the points by cell key (then input index, so the order is
+    /// deterministic) and finds each cell's adjacent cells, for [`Grid::near`].
+    pub(crate) fn new(cell_of_point: Vec<[i64; D]>) -> Self {
+        let mut grid = Self::unlinked(cell_of_point);
+        let (adjacent, adjacent_starts) = adjacency(&grid);
+        grid.adjacent = adjacent;
+        grid.adjacent_starts = adjacent_starts;
+        grid
+    }
+
+    /// The sorted cells only, for box queries ([`Grid::cells_in_box`]).
+    pub(crate) fn unlinked(cell_of_point: Vec<[i64; D]>) -> Self {
+        let mut sorted: Vec<([i64; D], u32)> = cell_of_point
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, k)| (k, i as u32))
+            .collect();
+        sorted.par_sort_unstable();
+        let mut keys = Vec::new();
+        let mut starts = Vec::new();
+        for (p, (k, _)) in sorted.iter().enumerate() {
+            if keys.last() != Some(k) {
+                keys.push(*k);
+                starts.push(p as u32);
+            }
+        }
+        starts.push(sorted.len() as u32);
+        let original = sorted.into_iter().map(|(_, i)| i).collect();
+        let mut column_starts: Vec<usize> = (0..keys.len())
+            .filter(|&c| c == 0 || column(&keys[c]) != column(&keys[c - 1]))
+            .collect();
+        column_starts.push(keys.len());
+        let columns = column_starts[..column_starts.len() - 1]
+            .iter()
+            .enumerate()
+            .map(|(g, &c)| (column(&keys[c]), g as u32))
+            .collect();
+        Grid {
+            original,
+            keys,
+            starts,
+            column_starts,
+            columns,
+            adjacent: Vec::new(),
+            adjacent_starts: vec![0],
+        }
+    }
+
+    /// Number of occupied cells.
+    pub(crate) fn cell_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The positions in cell `c`.
+    pub(crate) fn positions(&self, c: usize) -> Range<usize> {
+        self.starts[c] as usize..self.starts[c + 1] as usize
+    }
+
+    /// Cell `c` and the occupied cells whose keys differ from its key by at
+    /// most one on every axis (a grid made with [`Grid::new`]).
+    pub(crate) fn near(&self, c: usize) -> &[u32] {
+        &self.adjacent[self.adjacent_starts[c] as usize..self.adjacent_starts[c + 1] as usize]
+    }
+
+    /// The key of cell `c`.
+    pub(crate) fn key(&self, c: u32) -> &[i64; D] {
+        &self.keys[c as usize]
+    }
+
+    /// The cells of column `column_key` whose last key coordinate lies in
+    /// `lo..=hi`, as a range of cells.
+    fn column_run(&self, column_key: &[i64; D], lo: i64, hi: i64) -> Range<usize> {
+        let Some(&g) = self.columns.get(column_key) else {
+            return 0..0;
+        };
+        let run = self.column_starts[g as usize]..self.column_starts[g as usize + 1];
+        let cells = &self.keys[run.clone()];
+        let from = cells.partition_point(|k| k[D - 1] < lo);
+        let to = cells.partition_point(|k| k[D - 1] <= hi);
+        run.start + from..run.start + to.max(from)
+    }
+
+    /// Calls `f(cell)` for every occupied cell whose key lies within
+    /// `lo..=hi` on every axis, in key order.
+    pub(crate) fn cells_in_box(&self, lo: &[i64; D], hi: &[i64; D], mut f: impl FnMut(usize)) {
+        if (0..D).any(|d| lo[d] > hi[d]) {
+            return;
+        }
+        // Odometer over the columns (all axes but the last).
+        let mut k = *lo;
+        loop {
+            k[D - 1] = 0;
+            for c in self.column_run(&k, lo[D - 1], hi[D - 1]) {
+                f(c);
+            }
+            let mut axis = D - 1;
+            loop {
+                if axis == 0 {
+                    return;
+                }
+                axis -= 1;
+                if k[axis] < hi[axis] {
+                    k[axis] += 1;
+                    break;
+                }
+                k[axis] = lo[axis];
+            }
+        }
+    }
+}
+
+/// For each cell (keys sorted), itself and the occupied cells whose keys differ
+/// by at most one on every axis, as a flat list and its offsets. Found once,
+/// used by all three passes.
+///
+/// Cells sharing all but the last coordinate (a *column*) are consecutive in
+/// key order, so only the 3^(D-1) neighbouring columns are looked up, once per
+/// column, and the cells of each are found by binary search on the last
+/// coordinate: few hash lookups even when most cells hold a single point
+/// (short ST-DBSCAN time windows).
+fn adjacency<const D: usize>(grid: &Grid<D>) -> (Vec<u32>, Vec<u32>) {
+    let keys = &grid.keys;
+    let column_starts = &grid.column_starts;
+    let lookup = &grid.columns;
+    let lists: Vec<Vec<u32>> = column_starts
+        .par_windows(2)
+        .flat_map_iter(|w| {
+            let own = column(&keys[w[0]]);
+            let mut columns = Vec::with_capacity(3usize.pow(D as u32 - 1));
+            for code in 0..3usize.pow(D as u32 - 1) {
+                let mut k = own;
+                let mut rest = code;
+                for axis in k[..D - 1].iter_mut() {
+                    *axis += (rest % 3) as i64 - 1;
+                    rest /= 3;
+                }
+                if let Some(&g) = lookup.get(&k) {
+                    columns.push(column_starts[g as usize]..column_starts[g as usize + 1]);
+                }
+            }
+            (w[0]..w[1]).map(move |c| {
+                let last = keys[c][D - 1];
+                let mut near = vec![c as u32];
+                for run in &columns {
+                    let cells = &keys[run.clone()];
+                    let from = cells.partition_point(|k| k[D - 1] < last.saturating_sub(1));
+                    for (i, k) in cells[from..].iter().enumerate() {
+                        if k[D - 1] > last.saturating_add(1) {
+                            break;
+                        }
+                        let other = run.start + from + i;
+                        if other != c {
+                            near.push(other as u32);
+                        }
+                    }
+                }
+                near
+            })
+        })
+        .collect();
+    let mut starts = Vec::with_capacity(lists.len() + 1);
+    starts.push(0u32);
+    let mut flat = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    for l in lists {
+        flat.extend_from_slice(&l);
+        starts.push(flat.len() as u32);
+    }
+    (flat, starts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::dbscan::tests::Rng;
+
+    fn keys<const D: usize>(seed: u64, n: usize, span: u64) -> Vec<[i64; D]> {
+        let mut r = Rng(seed);
+        (0..n)
+            .map(|_| std::array::from_fn(|_| (r.next_u64() % span) as i64 - (span / 2) as i64))
+            .collect()
+    }
+
+    fn check_box<const D: usize>(seed: u64) {
+        let k = keys::<D>(seed, 500, 9);
+        let grid = Grid::new(k.clone());
+        let mut r = Rng(seed + 100);
+        for _ in 0..50 {
+            let lo: [i64; D] = std::array::from_fn(|_| (r.next_u64() % 9) as i64 - 5);
+            let hi: [i64; D] = std::array::from_fn(|d| lo[d] + (r.next_u64() % 4) as i64);
+            let mut got = Vec::new();
+            grid.cells_in_box(&lo, &hi, |c| {
+                got.extend(grid.positions(c).map(|p| grid.original[p]))
+            });
+            got.sort_unstable();
+            let want: Vec<u32> = (0..k.len() as u32)
+                .filter(|&i| (0..D).all(|d| (lo[d]..=hi[d]).contains(&k[i as usize][d])))
+                .collect();
+            assert_eq!(got, want, "box {lo:?}..={hi:?}");
+        }
+        // Adjacent cells: exactly the occupied keys within one on every axis.
+        for c in 0..grid.cell_count() {
+            let mut near: Vec<[i64; D]> = grid.near(c).iter().map(|&o| *grid.key(o)).collect();
+            near.sort_unstable();
+            let own = grid.key(c as u32);
+            let mut want: Vec<[i64; D]> = (0..grid.cell_count() as u32)
+                .map(|o| *grid.key(o))
+                .filter(|o| (0..D).all(|d| (o[d] - own[d]).abs() <= 1))
+                .collect();
+            want.sort_unstable();
+            assert_eq!(near, want);
+        }
+    }
+
+    #[test]
+    fn box_queries_and_adjacency_match_brute_force() {
+        check_box::<2>(1);
+        check_box::<3>(2);
+        check_box::<4>(3);
+        // An empty box and an empty grid.
+        let grid = Grid::<2>::unlinked(vec![[0, 0], [5, 5]]);
+        let mut n = 0;
+        grid.cells_in_box(&[1, 1], &[0, 0], |_| n += 1);
+        grid.cells_in_box(&[1, 1], &[4, 4], |_| n += 1);
+        assert_eq!(n, 0);
+        let empty = Grid::<3>::new(Vec::new());
+        assert_eq!(empty.cell_count(), 0);
+    }
+}
