@@ -542,7 +542,7 @@ fn rejects_file_may_not_be_an_input() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("the rejects file is also an input"),
+        stderr(&o).contains("would overwrite input"),
         "{}",
         stderr(&o)
     );

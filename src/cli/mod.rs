@@ -190,6 +190,7 @@ impl CliError {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    refuse_overwrites(&cli)?;
     match &cli.command {
         Command::Ingest(a) => ingest::run(&cli, a),
         Command::Layers(a) => layers::run(&cli, a),
@@ -203,6 +204,42 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(a) => serve::run(&cli, a),
         Command::Token(a) => serve::token(a),
     }
+}
+
+/// Refuses, before anything is written, an output file that is the store (or
+/// one of its SQLite files) or a file the command reads.
+fn refuse_overwrites(cli: &Cli) -> Result<()> {
+    use crate::ingest::paths::Protected;
+    use std::path::Path;
+    let mut protected = Protected::new().store(&cli.store);
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    match &cli.command {
+        Command::Ingest(a) => {
+            for f in &a.files {
+                protected = protected.input("input", f);
+            }
+            if let Some(m) = &a.mapping {
+                protected = protected.input("the mapping file", m);
+            }
+            outputs.push(("--rejects", &a.rejects));
+        }
+        Command::Export(a) => outputs.extend(a.output.as_deref().map(|o| ("-o", o))),
+        Command::Hotspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Clusters(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Coverage(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Blindspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Impact(a) => {
+            outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o)));
+            outputs.extend(a.csv.as_deref().map(|o| ("--csv", o)));
+        }
+        _ => {}
+    }
+    for (flag, path) in outputs {
+        protected
+            .check(flag, path)
+            .map_err(crate::ingest::IngestError::Overwrite)?;
+    }
+    Ok(())
 }
 
 /// A progress bar over `total` bytes (or features), hidden with `--quiet` or
