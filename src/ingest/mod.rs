@@ -23,7 +23,7 @@ pub mod presets;
 pub use mapping::Mapping;
 pub use presets::Preset;
 
-use crate::model::{Feature, Layer, Problem, RawFeature};
+use crate::model::{Bounds, Feature, Layer, Problem, RawFeature};
 use crate::store::{BatchStats, Store, StoreError, LOCAL_AUTHOR};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -39,6 +39,10 @@ use std::sync::Arc;
 /// Features validated together; large enough to keep both cores busy, small
 /// enough that memory stays flat whatever the file size.
 const CHUNK: usize = 4096;
+
+/// A chunk is sent on once its features' texts reach this many bytes, so at
+/// most a few chunks of bounded size are in flight.
+const CHUNK_BYTES: usize = 16 << 20;
 
 /// Errors of ingest.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +227,8 @@ pub struct IngestOptions {
     pub write_check: Option<WriteCheck>,
     /// Who replaced versions are recorded as in the store's history.
     pub author: String,
+    /// Plausibility bounds every feature must keep (times, counts, sizes).
+    pub bounds: Bounds,
 }
 
 impl IngestOptions {
@@ -235,6 +241,7 @@ impl IngestOptions {
             preset: None,
             write_check: None,
             author: LOCAL_AUTHOR.to_string(),
+            bounds: Bounds::default(),
         }
     }
 }
@@ -296,7 +303,8 @@ pub fn ingest(
     let (ok_tx, ok_rx) = sync_channel::<Result<Checked, IngestError>>(4);
     let outcome = std::thread::scope(|s| {
         let bytes_r = bytes.clone();
-        s.spawn(move || read_inputs(inputs, raw_tx, bytes_r, progress));
+        let max = opts.bounds.max_feature_bytes;
+        s.spawn(move || read_inputs(inputs, max, raw_tx, bytes_r, progress));
         s.spawn(move || validate(opts, raw_rx, ok_tx));
         write(opts, &names, ok_rx, &mut *batch)
     });
@@ -341,6 +349,7 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
 
 fn read_inputs(
     inputs: Vec<Input<'_>>,
+    max_feature_bytes: usize,
     tx: SyncSender<Msg>,
     bytes: Arc<AtomicU64>,
     progress: Progress<'_>,
@@ -348,10 +357,14 @@ fn read_inputs(
     let mut features = 0u64;
     for (n, input) in inputs.into_iter().enumerate() {
         let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk_bytes = 0usize;
         let mut send = |f: RawFeature, chunk: &mut Vec<RawFeature>| -> Result<(), String> {
+            chunk_bytes += f.text.len();
             chunk.push(f);
             features += 1;
-            if chunk.len() == CHUNK {
+            // Large features make smaller chunks: memory stays bounded.
+            if chunk.len() == CHUNK || chunk_bytes >= CHUNK_BYTES {
+                chunk_bytes = 0;
                 progress(bytes.load(Ordering::Relaxed), features);
                 tx.send(Msg::Chunk(
                     n,
@@ -371,9 +384,11 @@ fn read_inputs(
                             1 << 16,
                             geojson::CountingReader::new(r, bytes.clone()),
                         );
-                        geojson::read_features(r, &mut |f| send(f, &mut chunk))
-                            .map(|_| ())
-                            .map_err(|reason| IngestError::Syntax { path: name, reason })
+                        geojson::read_features_limited(r, max_feature_bytes, &mut |f| {
+                            send(f, &mut chunk)
+                        })
+                        .map(|_| ())
+                        .map_err(|reason| IngestError::Syntax { path: name, reason })
                     }
                 }
             }
@@ -418,14 +433,12 @@ fn validate(opts: &IngestOptions, rx: Receiver<Msg>, tx: SyncSender<Result<Check
 
 fn check(opts: &IngestOptions, text: &str) -> Result<Feature, crate::model::feature::Invalid> {
     match &opts.preset {
-        None => Feature::from_geojson_str(opts.layer, text),
-        Some(preset) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(mut v) => {
-                preset.apply(&mut v);
-                Feature::from_geojson(opts.layer, v, text)
-            }
-            Err(_) => Feature::from_geojson_str(opts.layer, text),
-        },
+        None => Feature::from_geojson_str_with(opts.layer, text, &opts.bounds),
+        Some(preset) => {
+            let mut v = crate::model::feature::parse_strict(text, &opts.bounds)?;
+            preset.apply(&mut v);
+            Feature::from_geojson_with(opts.layer, v, text, &opts.bounds)
+        }
     }
 }
 
