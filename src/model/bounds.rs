@@ -11,6 +11,9 @@ pub const EARLIEST: &str = "1900-01-01";
 pub const FUTURE_DAYS: i64 = 7;
 /// Default largest count (people killed, injured, affected; fighters seen).
 pub const MAX_COUNT: i64 = 100_000;
+/// Default largest population of a site (the largest cities have tens of
+/// millions).
+pub const MAX_POPULATION: i64 = 50_000_000;
 /// Default largest JSON string (a key or a value), in bytes: 256 KiB.
 pub const MAX_STRING_BYTES: usize = 256 * 1024;
 /// Default largest feature, in bytes of its GeoJSON text: 4 MiB.
@@ -23,8 +26,10 @@ pub struct Bounds {
     pub earliest: DateTime<Utc>,
     /// No time after this.
     pub latest: DateTime<Utc>,
-    /// No count above this.
+    /// No count of people in an event or fighters seen above this.
     pub max_count: i64,
+    /// No site population above this.
+    pub max_population: i64,
     /// No JSON string (key or value) longer than this many bytes.
     pub max_string_bytes: usize,
     /// No feature text longer than this many bytes.
@@ -42,6 +47,7 @@ impl Default for Bounds {
             earliest,
             latest: Utc::now() + Duration::days(FUTURE_DAYS),
             max_count: MAX_COUNT,
+            max_population: MAX_POPULATION,
             max_string_bytes: MAX_STRING_BYTES,
             max_feature_bytes: MAX_FEATURE_BYTES,
         }
@@ -69,14 +75,19 @@ impl Bounds {
         Ok(())
     }
 
-    /// Why a count is out of bounds, if it is.
-    pub fn check_count(&self, n: i64) -> Result<(), String> {
+    /// Why the count `n` of field `field` is out of bounds, if it is: a
+    /// site's `population` has its own bound, every other count `max_count`.
+    pub fn check_count(&self, field: &str, n: i64) -> Result<(), String> {
+        let (max, flag) = if field == "population" {
+            (self.max_population, "--max-population")
+        } else {
+            (self.max_count, "--max-count")
+        };
         if n < 0 {
             Err(format!("negative count {n}"))
-        } else if n > self.max_count {
+        } else if n > max {
             Err(format!(
-                "count {n} is above {} (the largest plausible count; see --max-count)",
-                self.max_count
+                "count {n} is above {max} (the largest plausible; see {flag})"
             ))
         } else {
             Ok(())
@@ -99,10 +110,12 @@ mod tests {
             .check_time(&(Utc::now() + Duration::days(FUTURE_DAYS + 1)))
             .is_err());
         assert!(b.check_time(&t("9999-01-01")).is_err());
-        assert!(b.check_count(0).is_ok());
-        assert!(b.check_count(MAX_COUNT).is_ok());
-        assert!(b.check_count(MAX_COUNT + 1).is_err());
-        assert!(b.check_count(-1).is_err());
+        assert!(b.check_count("killed_men", 0).is_ok());
+        assert!(b.check_count("killed_men", MAX_COUNT).is_ok());
+        assert!(b.check_count("killed_men", MAX_COUNT + 1).is_err());
+        assert!(b.check_count("killed_men", -1).is_err());
+        assert!(b.check_count("population", 889_000).is_ok());
+        assert!(b.check_count("population", MAX_POPULATION + 1).is_err());
     }
 
     /// Validation applies the bounds (defaults or given) to every time and

@@ -385,7 +385,7 @@ fn take_field(
             .map(Value::from)
             .ok_or_else(|| unknown_value(&v, allowed)),
         FieldKind::Count => {
-            integer(&v).and_then(|n| bounds.check_count(n).map(|()| Value::from(n)))
+            integer(&v).and_then(|n| bounds.check_count(name, n).map(|()| Value::from(n)))
         }
         FieldKind::IntRange(lo, hi) => integer(&v).and_then(|n| {
             if (lo..=hi).contains(&n) {
