@@ -122,3 +122,178 @@ fn rejects_file_belongs_to_the_last_run() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Files that are not GeoJSON are named by what they look like; a missing
+/// file's message is said once.
+#[test]
+fn inputs_that_are_not_geojson_say_what_they_are() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("store.gpkg");
+    let cases: [(&str, &[u8], &str); 7] = [
+        (
+            "events.csv",
+            b"event_id,latitude,longitude\n1,4.3,18.5\n",
+            "looks like CSV",
+        ),
+        (
+            "track.gpx",
+            b"<?xml version=\"1.0\"?>\n<gpx version=\"1.1\">",
+            "looks like GPX",
+        ),
+        (
+            "places.kml",
+            b"<?xml version=\"1.0\"?><kml xmlns=\"x\">",
+            "looks like KML",
+        ),
+        (
+            "data.zip",
+            b"PK\x03\x04\x14\x00\x00\x00",
+            "looks like a zip archive",
+        ),
+        (
+            "other.gpkg",
+            b"SQLite format 3\0\x10\x00",
+            "looks like a SQLite database",
+        ),
+        (
+            "roads.shp",
+            &[0x00, 0x00, 0x27, 0x0a, 0, 0, 0, 0],
+            "looks like an ESRI Shapefile",
+        ),
+        ("notes.txt", b"hello", "is not JSON"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let o = ingest(&store, &["incidents", s(&path)]);
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        let e = stderr(&o);
+        assert!(e.contains(&format!("{name}: {want}")), "{name}: {e}");
+        assert!(!store.exists(), "{name}");
+    }
+    let o = ingest(
+        &store,
+        &["incidents", s(&dir.path().join("missing.geojson"))],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
+}
+
+/// Bounds, duplicate keys and polygon validity reach the command line: each
+/// refusal names the feature and field; the bounds can be changed by flag;
+/// `incident` is accepted as an alias of `incidents`.
+#[test]
+fn bounds_and_duplicates_are_refused_by_ingest() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("store.gpkg");
+    let mut future = incident(1);
+    future["properties"]["time_start"] = json!("9999-01-01T00:00:00Z");
+    let mut huge = incident(2);
+    huge["properties"]["killed_men"] = json!(1e15);
+    let mut four = incident(3);
+    four["geometry"]["coordinates"] = json!([18.5, 4.4, 0.0, 1.0]);
+    let dup = incident(4).to_string().replace(
+        "\"classification\":\"restricted\"",
+        "\"classification\":\"restricted\",\"classification\":\"public\"",
+    );
+    assert!(dup.contains("\"public\""));
+    let path = dir.path().join("bad.ndjson");
+    std::fs::write(
+        &path,
+        [future.to_string(), huge.to_string(), four.to_string(), dup].join("\n"),
+    )
+    .unwrap();
+    let o = ingest(&store, &["incident", s(&path)]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    for want in [
+        "feature #0 (id \"inc-1\"): field `time_start`: time 9999-01-01T00:00:00Z is in the future",
+        "feature #1 (id \"inc-2\"): field `killed_men`: count 1000000000000000 is above 100000",
+        "feature #2 (id \"inc-3\"): field `geometry`: a position has 4 elements",
+        "feature #3: field `properties.classification`: duplicate key \"classification\"",
+    ] {
+        assert!(e.contains(want), "{want}\n{e}");
+    }
+    // Changed bounds: the count is fine with a larger --max-count, and a
+    // small --max-count refuses an ordinary one.
+    let ok = write_fc(dir.path(), "ok.geojson", &[incident(5)]);
+    let o = ingest(&store, &["incidents", s(&ok), "--max-count", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("count 4 is above 0"), "{}", stderr(&o));
+    let o = ingest(&store, &["incidents", s(&ok), "--earliest", "2030-01-01"]);
+    assert!(
+        stderr(&o).contains("is before 2030-01-01"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(ingest(&store, &["incident", s(&ok)]).status.success());
+    assert_eq!(count(&store, "incidents"), 1);
+}
+
+/// A feature over --max-feature-bytes is refused while it is read (the
+/// reader never buffers it whole), naming the limit.
+#[test]
+fn oversized_features_are_refused_while_streaming() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("store.gpkg");
+    let mut big = incident(1);
+    big["properties"]["narrative"] = json!("x".repeat(3 << 20));
+    let path = write_fc(dir.path(), "big.geojson", &[incident(0), big]);
+    let o = ingest(
+        &store,
+        &["incidents", s(&path), "--max-feature-bytes", "1048576"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("more than 1048576 bytes"), "{e}");
+    // And a long string within a small feature bound is named by its field.
+    let mut long = incident(2);
+    long["properties"]["narrative"] = json!("y".repeat(2000));
+    let path = write_fc(dir.path(), "long.geojson", &[long]);
+    let o = ingest(
+        &store,
+        &["incidents", s(&path), "--max-string-bytes", "1000"],
+    );
+    assert!(
+        stderr(&o).contains("field `properties.narrative`: a string of 2000 bytes"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A reader that closes the pipe early ends the command quietly with 0.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_on_stdout_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("store.gpkg");
+    let feats: Vec<Value> = (0..3000).map(incident).collect();
+    let file = write_fc(dir.path(), "in.geojson", &feats);
+    assert!(ingest(&store, &["incidents", s(&file)]).status.success());
+    let mut child = bin()
+        .arg("--store")
+        .arg(&store)
+        .args(["export", "incidents"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close our end (as `head -1` does).
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    out.read_exact(&mut first).unwrap();
+    drop(out);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
