@@ -297,3 +297,39 @@ fn a_closed_pipe_on_stdout_ends_quietly() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.is_empty(), "{err}");
 }
+
+/// A mapping whose target is no field of the layer, or whose source no
+/// feature has, is refused naming the mapping's line; nothing is stored.
+#[test]
+fn mapping_mistakes_name_their_line() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("store.gpkg");
+    let foreign = json!({"type": "Feature", "id": "f1",
+        "geometry": {"type": "Point", "coordinates": [18.5, 4.4]},
+        "properties": {"date": "2024-01-01", "kind": "killing"}});
+    let file = write_fc(dir.path(), "foreign.geojson", &[foreign]);
+    let mapping = dir.path().join("m.toml");
+    for (text, want) in [
+        (
+            "[rename]\ntime_start = \"date\"\ncategroy = \"kind\"\n",
+            "line 3: [rename] target `categroy` is not a field of incidents",
+        ),
+        (
+            "[rename]\ntime_start = \"event_date\"\ncategory = \"kind\"\n",
+            "line 2: [rename] time_start = \"event_date\": no feature has a property \"event_date\"",
+        ),
+    ] {
+        std::fs::write(&mapping, text).unwrap();
+        let o = ingest(&store, &["incidents", s(&file), "--mapping", s(&mapping)]);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(stderr(&o).contains(want), "{want}\n{}", stderr(&o));
+        assert!(!store.exists());
+    }
+    std::fs::write(
+        &mapping,
+        "[rename]\ntime_start = \"date\"\ncategory = \"kind\"\n",
+    )
+    .unwrap();
+    let o = ingest(&store, &["incidents", s(&file), "--mapping", s(&mapping)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

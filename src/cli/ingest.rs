@@ -89,7 +89,11 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
                 reason,
             };
             let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-            Some(Preset::File(Mapping::from_toml(&text).map_err(err)?))
+            let mapping = Mapping::from_toml(&text)
+                .map_err(err)?
+                .named(path.display().to_string());
+            mapping.check_targets(args.layer).map_err(err)?;
+            Some(Preset::File(mapping))
         }
         (None, None) => None,
     };

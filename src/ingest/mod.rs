@@ -309,6 +309,15 @@ pub fn ingest(
         write(opts, &names, ok_rx, &mut *batch)
     });
     let (mut report, rejections, rejects) = outcome?;
+    if let Some(Preset::File(mapping)) = &opts.preset {
+        let unused = mapping.unused_sources();
+        if report.read > 0 && !unused.is_empty() {
+            return Err(IngestError::Mapping {
+                path: mapping.name.clone(),
+                reason: format!("{}; nothing was stored", unused.join("; ")),
+            });
+        }
+    }
     if !rejections.is_empty() {
         // Refused: roll the batch back first, then say why.
         drop(batch);
