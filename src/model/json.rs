@@ -16,7 +16,7 @@ pub struct JsonError {
     /// Dotted path of the member at fault (`properties.classification`), or
     /// `(feature)` for a syntax error.
     pub field: String,
-    /// What is wrong, with its position.
+    /// What is wrong, with its position within the text.
     pub reason: String,
     /// 1-based line of the fault in the text.
     pub line: usize,
@@ -50,9 +50,21 @@ pub fn parse(text: &str, max_string: usize) -> Result<Value, JsonError> {
     result.map_err(|e| {
         let fault = fault.into_inner();
         let mut path: Vec<String> = fault.path.into_iter().rev().collect();
-        let at = format!("line {} column {}", e.line(), e.column());
+        // Positions count within the feature's own text (a feature of a
+        // FeatureCollection does not know where it began in the file).
+        let at = format!(
+            "line {} column {} of the feature",
+            e.line(),
+            e.column()
+        );
         let reason = match fault.kind {
-            None => format!("not valid JSON: {e}"),
+            None => {
+                let text = e.to_string();
+                let what = text
+                    .rsplit_once(" at line ")
+                    .map_or(text.as_str(), |(m, _)| m);
+                format!("not valid JSON: {what} at {at}")
+            }
             Some(Kind::Duplicate(key)) => {
                 let within = if path.is_empty() {
                     "the feature".to_string()
@@ -234,7 +246,12 @@ mod tests {
         // Syntax errors are as serde_json gives them.
         let e = parse(r#"{"a":1e999}"#, 100).unwrap_err();
         assert_eq!(e.field, "(feature)");
-        assert!(e.reason.contains("number out of range"), "{}", e.reason);
+        assert!(
+            e.reason.contains("number out of range at line 1 column"),
+            "{}",
+            e.reason
+        );
+        assert!(e.reason.ends_with("of the feature"), "{}", e.reason);
         assert!(parse("{\"a\":NaN}", 100).is_err());
     }
 
