@@ -81,5 +81,74 @@ fn bench_grid(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_grid);
+/// Dissolve of about 50k selected cells (blobs around random centres) on the
+/// 1 km square grid and on H3 resolution 7, connected components, and
+/// cells-within-a-distance queries (were timing-only ignored tests).
+fn bench_topology(c: &mut Criterion) {
+    use jointmap::grid::components::components;
+    use jointmap::grid::dissolve::dissolve;
+    use jointmap::rng::Rng;
+    let area = Area::BBox(AREA);
+    let mut group = c.benchmark_group("grid_topology");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    let g = Grid::square(&area, 1000.0).expect("grid");
+    let mut rng = Rng::new(3);
+    let centres: Vec<[f64; 2]> = (0..40)
+        .map(|_| {
+            [
+                -250_000.0 + 500_000.0 * rng.f64(),
+                -150_000.0 + 300_000.0 * rng.f64(),
+            ]
+        })
+        .collect();
+    let cells: Vec<usize> = (0..g.len())
+        .filter(|&i| {
+            let c = g.cells[i].xy;
+            centres
+                .iter()
+                .any(|p| (c[0] - p[0]).hypot(c[1] - p[1]) < 20_000.0)
+                && rng.f64() < 0.97
+        })
+        .collect();
+    group.throughput(Throughput::Elements(cells.len() as u64));
+    group.bench_function("dissolve_square_1km_blobs", |b| {
+        b.iter(|| dissolve(&g, &cells))
+    });
+    let h = Grid::h3(&area, 7).expect("h3 grid");
+    let cells: Vec<usize> = (0..h.len())
+        .filter(|_| rng.f64() < 0.9)
+        .take(50_000)
+        .collect();
+    group.throughput(Throughput::Elements(cells.len() as u64));
+    group.bench_function("dissolve_h3_r7_50k", |b| b.iter(|| dissolve(&h, &cells)));
+    let mut sel = vec![false; h.len()];
+    cells.iter().for_each(|&i| sel[i] = true);
+    group.bench_function("components_h3_r7_50k", |b| b.iter(|| components(&h, &sel)));
+    let pts: Vec<[f64; 2]> = (0..100_000)
+        .map(|_| {
+            [
+                -300_000.0 + 600_000.0 * rng.f64(),
+                -200_000.0 + 400_000.0 * rng.f64(),
+            ]
+        })
+        .collect();
+    group.throughput(Throughput::Elements(pts.len() as u64));
+    for (name, grid) in [("square_1km", &g), ("h3_r7", &h)] {
+        group.bench_function(format!("cells_within_5km_100k_queries_{name}"), |b| {
+            b.iter(|| {
+                let mut hits = 0u64;
+                for &xy in &pts {
+                    grid.for_each_cell_within(xy, 5_000.0, |_| hits += 1);
+                }
+                hits
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_grid, bench_topology);
 criterion_main!(benches);

@@ -254,11 +254,13 @@ fn bad_analysis_parameters_are_named() {
 }
 
 #[test]
+#[cfg_attr(
+    not(jointmap_shared_data),
+    ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
+)]
 fn ucdp_events_give_hotspots_and_clusters() {
-    let Some(ged) = shared_data("ucdp-ged-23.1-car.geojson") else {
-        eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
-        return;
-    };
+    let ged =
+        shared_data("ucdp-ged-23.1-car.geojson").expect("../shared/data/ucdp-ged-23.1-car.geojson");
     let dir = TempDir::new().unwrap();
     let store = dir.path().join("ged.gpkg");
     assert!(run(

@@ -93,3 +93,106 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
     );
     assert!(outcomes.0 > 0, "at least one kill landed before the commit");
 }
+
+/// With --skip-invalid, a kill at any moment leaves the store and the rejects
+/// file consistent: the rejects file is either an earlier run's (nothing of
+/// this batch stored) or absent, or complete, and complete only when the batch
+/// was stored; never torn.
+#[test]
+fn sigkill_during_skip_invalid_keeps_store_and_rejects_consistent() {
+    const BAD: usize = 600;
+    let dir = TempDir::new().unwrap();
+    let baseline = dir.path().join("baseline.gpkg");
+    let first: Vec<_> = (0..BASE).map(incident).collect();
+    let file = write_fc(dir.path(), "first.geojson", &first);
+    assert!(
+        run(&baseline, &["ingest", "incidents", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let big = dir.path().join("mixed.ndjson");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    for i in 0..BIG {
+        writeln!(w, "{}", incident(i)).unwrap();
+        if i % (BIG / BAD) == 0 {
+            let mut bad = incident(BIG + i);
+            bad["properties"]["category"] = json!("nope");
+            writeln!(w, "{bad}").unwrap();
+        }
+    }
+    w.flush().unwrap();
+    drop(w);
+    let rejects = dir.path().join("rejects.ndjson");
+    let earlier = "{\"an earlier run's rejects\":true}\n";
+    let ingest = |store: &std::path::Path| {
+        let mut c = bin();
+        c.arg("--store")
+            .arg(store)
+            .args(["--quiet", "ingest", "incidents", big.to_str().unwrap()])
+            .args(["--skip-invalid", "--rejects", rejects.to_str().unwrap()]);
+        c
+    };
+
+    let probe = dir.path().join("probe.gpkg");
+    std::fs::copy(&baseline, &probe).unwrap();
+    std::fs::write(&rejects, earlier).unwrap();
+    let t = Instant::now();
+    assert!(ingest(&probe).status().unwrap().success());
+    let full = t.elapsed();
+    assert_eq!(count(&probe, "incidents"), BIG as u64);
+    let complete = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(complete.lines().count(), BAD);
+
+    let mut outcomes = (0, 0);
+    for step in 1..=8u32 {
+        let store = dir.path().join(format!("kill{step}.gpkg"));
+        std::fs::copy(&baseline, &store).unwrap();
+        std::fs::write(&rejects, earlier).unwrap();
+        let mut child = ingest(&store).spawn().unwrap();
+        std::thread::sleep(full.mul_f64(f64::from(step) / 7.0));
+        let _ = child.kill();
+        let _ = child.wait();
+
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "kill {step}: integrity");
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM incidents", [], |r| r.get(0))
+            .unwrap();
+        drop(conn);
+        let stored = match n {
+            n if n == BASE as i64 => false,
+            n if n == BIG as i64 => true,
+            n => panic!("kill {step}: {n} features, neither all nor none of the batch"),
+        };
+        match std::fs::read_to_string(&rejects) {
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+            Ok(text) if text == earlier => {
+                assert!(
+                    !stored,
+                    "kill {step}: an earlier run's rejects after a stored batch"
+                )
+            }
+            Ok(text) => {
+                assert!(
+                    stored,
+                    "kill {step}: rejects of a batch that was not stored"
+                );
+                assert_eq!(text, complete, "kill {step}: rejects file torn");
+            }
+        }
+        if stored {
+            outcomes.1 += 1;
+        } else {
+            outcomes.0 += 1;
+        }
+    }
+    eprintln!(
+        "full ingest {full:?}; kills that left none: {}, all: {}",
+        outcomes.0, outcomes.1
+    );
+    assert!(outcomes.0 > 0, "at least one kill landed before the commit");
+    assert!(outcomes.1 > 0, "at least one kill landed after the commit");
+}

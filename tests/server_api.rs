@@ -36,7 +36,17 @@ fn store(dir: &Path, incidents: usize) -> PathBuf {
     let store = dir.join("demo.gpkg");
     cli(&store, &["demo", "--incidents", &incidents.to_string()]);
     let fc = common::write_fc(dir, "handmade.geojson", &handmade());
-    cli(&store, &["ingest", "incidents", fc.to_str().unwrap()]);
+    // In 2030, after the demo's data: beyond the default plausibility bound.
+    cli(
+        &store,
+        &[
+            "ingest",
+            "incidents",
+            fc.to_str().unwrap(),
+            "--future-days",
+            "3650",
+        ],
+    );
     store
 }
 

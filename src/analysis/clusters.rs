@@ -405,11 +405,12 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(jointmap_shared_data),
+        ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
+    )]
     fn ucdp_clusters_are_summarised_consistently() {
-        let Some(rows) = ucdp_events() else {
-            eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
-            return;
-        };
+        let rows = ucdp_events().expect("../shared/data/ucdp-ged-23.1-car.geojson");
         let mut e = Events::default();
         for (k, (id, lon, lat, _)) in rows.iter().enumerate() {
             let cat = ["state-based", "non-state", "one-sided"][k % 3];

@@ -519,11 +519,12 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(jointmap_shared_data),
+        ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
+    )]
     fn ucdp_grid_matches_esda() {
-        let Some(path) = ucdp_path() else {
-            eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
-            return;
-        };
+        let path = ucdp_path().expect("../shared/data/ucdp-ged-23.1-car.geojson");
         let g = golden("gistar_ucdp.json");
         let (xy, counts, nx, ny) = ucdp_grid(&path);
         let grid = &g["grid"];

@@ -593,11 +593,12 @@ mod tests {
     /// neighbours is a low-low cluster, and row-standardised Gi* finds the
     /// hot cells binary Gi* finds.
     #[test]
+    #[cfg_attr(
+        not(jointmap_shared_data),
+        ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
+    )]
     fn readme_example_calls_no_empty_neighbourhood_significant() {
-        let Some(path) = ucdp_path() else {
-            eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
-            return;
-        };
+        let path = ucdp_path().expect("../shared/data/ucdp-ged-23.1-car.geojson");
         let events = ucdp_events(&path);
         let params = HotspotParams {
             neighbours: Neighbours::DistanceBand(15_000.0),

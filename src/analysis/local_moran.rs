@@ -365,11 +365,12 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(jointmap_shared_data),
+        ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
+    )]
     fn ucdp_grid_matches_esda() {
-        let Some(path) = ucdp_path() else {
-            eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
-            return;
-        };
+        let path = ucdp_path().expect("../shared/data/ucdp-ged-23.1-car.geojson");
         let g = golden("moran_ucdp.json");
         let (xy, counts, nx, _) = ucdp_grid(&path);
         let (ix, iy) = (i64s(&g["ix"]), i64s(&g["iy"]));

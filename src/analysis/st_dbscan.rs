@@ -435,11 +435,12 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(jointmap_shared_data),
+        ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
+    )]
     fn ucdp_events_split_by_time() {
-        let Some(events) = ucdp_events() else {
-            eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
-            return;
-        };
+        let events = ucdp_events().expect("../shared/data/ucdp-ged-23.1-car.geojson");
         let lon: Vec<f64> = events.iter().map(|e| e.1).collect();
         let lat: Vec<f64> = events.iter().map(|e| e.2).collect();
         let time: Vec<i64> = events

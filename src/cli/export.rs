@@ -48,7 +48,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             std::fs::File::create(p)
                 .map_err(|e| StoreError::Aborted(format!("{}: {e}", p.display())))?,
         ),
-        None => Box::new(std::io::stdout().lock()),
+        None => Box::new(super::stdout()),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let io = |e: std::io::Error| StoreError::Aborted(format!("writing output: {e}"));

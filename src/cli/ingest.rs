@@ -9,7 +9,8 @@ use std::path::PathBuf;
 /// Arguments of `jointmap ingest`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Target layer: incidents, sightings, patrols or bases.
+    /// Target layer: incidents, sightings, patrols, bases or sites (the
+    /// singular, e.g. `incident`, is accepted too).
     pub layer: Layer,
     /// GeoJSON files (FeatureCollection, Feature or newline-delimited); `-` reads stdin.
     #[arg(required = true)]
@@ -18,9 +19,15 @@ pub struct Args {
     #[arg(long)]
     pub skip_invalid: bool,
     /// Where rejected features go, verbatim with their reasons (newline-delimited
-    /// JSON); written only when something is rejected, with or without --skip-invalid.
+    /// JSON), with or without --skip-invalid. An earlier run's file there is
+    /// removed first; this run's appears (atomically) only when something was
+    /// rejected, after the store committed or refused the batch. It may not
+    /// name the store or an input.
     #[arg(long, value_name = "FILE", default_value = "jointmap-rejects.ndjson")]
     pub rejects: PathBuf,
+    /// Plausibility bounds (docs/data-model.md#plausibility-bounds).
+    #[command(flatten)]
+    pub bounds: BoundsArgs,
     /// Read a foreign schema through a built-in mapping: ucdp-ged.
     #[arg(long, value_name = "NAME", conflicts_with = "mapping")]
     pub preset: Option<String>,
@@ -46,6 +53,44 @@ fn default_source(files: &[PathBuf]) -> String {
     names.join(",")
 }
 
+/// The plausibility bounds of ingest, defaults in [`crate::model::bounds`].
+#[derive(Debug, clap::Args)]
+pub struct BoundsArgs {
+    /// Refuse times before this date.
+    #[arg(long, value_name = "DATE", default_value = crate::model::bounds::EARLIEST, value_parser = super::parse_time_arg)]
+    pub earliest: chrono::DateTime<chrono::Utc>,
+    /// Refuse times more than this many days after now.
+    #[arg(long, value_name = "DAYS", default_value_t = crate::model::bounds::FUTURE_DAYS, value_parser = clap::value_parser!(i64).range(0..=36_500))]
+    pub future_days: i64,
+    /// Refuse counts (killed, injured, affected, strength) above this.
+    #[arg(long, value_name = "N", default_value_t = crate::model::bounds::MAX_COUNT, value_parser = clap::value_parser!(i64).range(0..))]
+    pub max_count: i64,
+    /// Refuse a site population above this.
+    #[arg(long, value_name = "N", default_value_t = crate::model::bounds::MAX_POPULATION, value_parser = clap::value_parser!(i64).range(0..))]
+    pub max_population: i64,
+    /// Refuse a JSON string (key or value) longer than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::model::bounds::MAX_STRING_BYTES)]
+    pub max_string_bytes: usize,
+    /// Refuse a feature whose GeoJSON text is longer than this many bytes
+    /// (checked while reading, so memory stays bounded).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::model::bounds::MAX_FEATURE_BYTES)]
+    pub max_feature_bytes: usize,
+}
+
+impl BoundsArgs {
+    /// The bounds these flags give, `latest` counted from now.
+    pub fn bounds(&self) -> crate::model::Bounds {
+        crate::model::Bounds {
+            earliest: self.earliest,
+            latest: chrono::Utc::now() + chrono::Duration::days(self.future_days),
+            max_count: self.max_count,
+            max_population: self.max_population,
+            max_string_bytes: self.max_string_bytes,
+            max_feature_bytes: self.max_feature_bytes,
+        }
+    }
+}
+
 pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let preset = match (&args.preset, &args.mapping) {
         (Some(name), _) => Some(Preset::builtin(name).ok_or_else(|| IngestError::Mapping {
@@ -61,7 +106,11 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
                 reason,
             };
             let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-            Some(Preset::File(Mapping::from_toml(&text).map_err(err)?))
+            let mapping = Mapping::from_toml(&text)
+                .map_err(err)?
+                .named(path.display().to_string());
+            mapping.check_targets(args.layer).map_err(err)?;
+            Some(Preset::File(mapping))
         }
         (None, None) => None,
     };
@@ -75,6 +124,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
                 .clone()
                 .unwrap_or_else(|| default_source(&args.files)),
         ),
+        bounds: args.bounds.bounds(),
         // A local operator with the file: full rights, recorded as "cli".
         ..IngestOptions::new(args.layer)
     };

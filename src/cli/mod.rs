@@ -24,7 +24,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "jointmap", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: a GeoPackage file, created when absent.
+    /// The store: a GeoPackage file. `ingest` and `demo` create it when
+    /// absent; every other command needs an existing one.
     #[arg(
         long,
         global = true,
@@ -49,6 +50,8 @@ pub enum Command {
     /// GeoJSON (`-` for standard input). Every invalid feature is reported with
     /// its index, id, field and reason; by default one invalid feature leaves
     /// the store untouched (exit code 2). Re-ingesting an id updates it.
+    /// Layers: incidents, sightings, patrols, bases, sites (or the singular).
+    /// Plausibility bounds (times, counts, sizes) are flags below.
     ///
     /// Examples:
     ///   jointmap ingest incidents week47.geojson
@@ -130,6 +133,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Make a bearer token: prints a new random secret and the `[[tokens]]`
     /// entry (with its SHA-256) for the server's configuration.
+    ///
+    /// Touches no store: the global --store is ignored here.
     Token(serve::TokenArgs),
     /// Validate every stored feature again, as ingest does (edits made in
     /// QGIS or with SQL included); exit code 2 when some fail
@@ -225,8 +230,42 @@ impl CliError {
     }
 }
 
+/// Set once a write to standard output failed because its reader closed it.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether standard output's reader went away (`... | head -1`): the binary
+/// then ends quietly with 0, whatever the command made of the failed write.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Standard output, noting a closed pipe for [`stdout_closed`].
+pub(crate) fn stdout() -> impl std::io::Write {
+    struct Out(std::io::StdoutLock<'static>);
+    impl Out {
+        fn note<T>(r: std::io::Result<T>) -> std::io::Result<T> {
+            if let Err(e) = &r {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            r
+        }
+    }
+    impl std::io::Write for Out {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            Out::note(self.0.write(buf))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Out::note(self.0.flush())
+        }
+    }
+    Out(std::io::stdout().lock())
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    refuse_overwrites(&cli)?;
     match &cli.command {
         Command::Ingest(a) => ingest::run(&cli, a),
         Command::Layers(a) => layers::run(&cli, a),
@@ -244,6 +283,42 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Delete(a) => delete::run(&cli, a),
         Command::Backup(a) => backup::run(&cli, a),
     }
+}
+
+/// Refuses, before anything is written, an output file that is the store (or
+/// one of its SQLite files) or a file the command reads.
+fn refuse_overwrites(cli: &Cli) -> Result<()> {
+    use crate::ingest::paths::Protected;
+    use std::path::Path;
+    let mut protected = Protected::new().store(&cli.store);
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    match &cli.command {
+        Command::Ingest(a) => {
+            for f in &a.files {
+                protected = protected.input("input", f);
+            }
+            if let Some(m) = &a.mapping {
+                protected = protected.input("the mapping file", m);
+            }
+            outputs.push(("--rejects", &a.rejects));
+        }
+        Command::Export(a) => outputs.extend(a.output.as_deref().map(|o| ("-o", o))),
+        Command::Hotspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Clusters(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Coverage(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Blindspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Impact(a) => {
+            outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o)));
+            outputs.extend(a.csv.as_deref().map(|o| ("--csv", o)));
+        }
+        _ => {}
+    }
+    for (flag, path) in outputs {
+        protected
+            .check(flag, path)
+            .map_err(crate::ingest::IngestError::Overwrite)?;
+    }
+    Ok(())
 }
 
 /// A progress bar over `total` bytes (or features), hidden with `--quiet` or
@@ -296,7 +371,7 @@ impl Output {
             |e: std::io::Error| crate::store::StoreError::Aborted(format!("writing output: {e}"));
         let out: Box<dyn Write> = match &self.output {
             Some(p) => Box::new(std::fs::File::create(p).map_err(io)?),
-            None => Box::new(std::io::stdout().lock()),
+            None => Box::new(stdout()),
         };
         let mut out = std::io::BufWriter::new(out);
         serde_json::to_writer(&mut out, value).map_err(|e| io(e.into()))?;

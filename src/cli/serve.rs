@@ -10,8 +10,10 @@ use std::sync::Arc;
 /// Arguments of `jointmap serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Configuration file (TOML): listen address, store, audit log, limits,
-    /// tokens and the `[access]` policy. Without one, defaults and no tokens.
+    /// Configuration file (TOML): listen address, store, audit log (default
+    /// beside the store: <store>.audit.jsonl; `audit_log = ""` turns it off),
+    /// limits, tokens and the `[access]` policy. Without one, defaults and no
+    /// tokens.
     #[arg(long, short, value_name = "FILE", env = "JOINTMAP_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to listen on (overrides the file and JOINTMAP_LISTEN; port 0
@@ -57,6 +59,14 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             reason: "no such store; create one with `jointmap ingest` or `jointmap demo`, or give --store".into(),
         }
         .into());
+    }
+    // The audit log is on unless turned off; say where it goes.
+    cfg.audit_log = cfg.audit_path();
+    match &cfg.audit_log {
+        Some(p) => eprintln!("jointmap: audit log: {}", p.display()),
+        None => eprintln!(
+            "jointmap: warning: audit log off (audit_log = \"\"); audit records go to the log only"
+        ),
     }
     let store = GpkgStore::open(&cfg.store)?;
     crate::server::run(&cfg, Arc::new(store))?;

@@ -415,39 +415,4 @@ mod tests {
         idx.for_each_within([1e7 + 50.0, 1e7], 2.0, |i| got.push(i));
         assert_eq!(got, [148, 149, 150, 151, 152]);
     }
-
-    /// Timing, not a check: `cargo test --release --lib grid::within -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn timing_million_queries() {
-        let area = Area::BBox([15.5, 4.0, 20.92, 7.62]);
-        for g in [
-            Grid::square(&area, 1000.0).unwrap(),
-            Grid::h3(&area, 7).unwrap(),
-        ] {
-            let t = std::time::Instant::now();
-            let first = fast(&g, [0.0, 0.0], 5_000.0).len();
-            let build = t.elapsed();
-            let mut rng = Rng::new(1);
-            let pts: Vec<[f64; 2]> = (0..1_000_000)
-                .map(|_| {
-                    [
-                        -300_000.0 + 600_000.0 * rng.uniform(),
-                        -200_000.0 + 400_000.0 * rng.uniform(),
-                    ]
-                })
-                .collect();
-            let t = std::time::Instant::now();
-            let mut hits = 0u64;
-            for &xy in &pts {
-                g.for_each_cell_within(xy, 5_000.0, |_| hits += 1);
-            }
-            println!(
-                "{:?}: {} cells, first call {build:?} ({first} hits), 1M calls at 5 km: {:?} ({hits})",
-                g.kind,
-                g.len(),
-                t.elapsed()
-            );
-        }
-    }
 }

@@ -5,8 +5,10 @@
 use crate::model::RawFeature;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use std::cell::Cell;
 use std::fmt;
-use std::io::{BufRead, Read};
+use std::io::{BufRead, BufReader, Read};
+use std::rc::Rc;
 
 /// CRS names that mean WGS 84 longitude/latitude.
 const WGS84_NAMES: &[&str] = &[
@@ -19,21 +21,49 @@ const WGS84_NAMES: &[&str] = &[
 ];
 
 /// Reads every feature of a GeoJSON document from `reader` and calls `sink` on
-/// each, in order. Returns the number of features, or a message naming the
-/// position of the first structural problem.
+/// each, in order, within the default maximum feature size. Returns the
+/// number of features, or a message naming the position of the first
+/// structural problem.
 pub fn read_features<R: BufRead>(
+    reader: R,
+    sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
+) -> Result<usize, String> {
+    read_features_limited(reader, crate::model::bounds::MAX_FEATURE_BYTES, sink)
+}
+
+/// As [`read_features`], refusing (while streaming, so memory stays bounded)
+/// a feature or top-level member of more than `max_feature_bytes` bytes.
+pub fn read_features_limited<R: BufRead>(
     mut reader: R,
+    max_feature_bytes: usize,
     sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
 ) -> Result<usize, String> {
     // Skip a UTF-8 byte-order mark, which some Windows tools write.
-    if reader
-        .fill_buf()
-        .map_err(|e| e.to_string())?
-        .starts_with(b"\xEF\xBB\xBF")
-    {
+    let head = reader.fill_buf().map_err(|e| e.to_string())?;
+    if head.starts_with(b"\xEF\xBB\xBF") {
         reader.consume(3);
     }
-    let mut de = serde_json::Deserializer::from_reader(reader);
+    if let Some(other) = sniff(reader.fill_buf().map_err(|e| e.to_string())?) {
+        return Err(other);
+    }
+    let read = Rc::new(Cell::new(0u64));
+    let mark = Rc::new(Cell::new(0u64));
+    let limited = BufReader::with_capacity(
+        LIMIT_BUFFER,
+        Limited {
+            inner: reader,
+            read: read.clone(),
+            mark: mark.clone(),
+            limit: max_feature_bytes as u64 + LIMIT_BUFFER as u64,
+            max_feature_bytes,
+        },
+    );
+    let mut sink = |f: RawFeature| {
+        mark.set(read.get());
+        sink(f)
+    };
+    let sink: &mut dyn FnMut(RawFeature) -> Result<(), String> = &mut sink;
+    let mut de = serde_json::Deserializer::from_reader(limited);
     let mut index = 0usize;
     let first = TopLevel {
         sink: &mut *sink,
@@ -64,6 +94,76 @@ pub fn read_features<R: BufRead>(
     Ok(index)
 }
 
+/// Read-ahead of the size limit: a feature is refused once more than its
+/// limit plus this many bytes were read since the previous one ended.
+const LIMIT_BUFFER: usize = 64 * 1024;
+
+/// Counts the bytes read since the last feature ended (`mark`) and fails the
+/// read once they exceed the limit, so a huge feature is never buffered whole.
+struct Limited<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+    mark: Rc<Cell<u64>>,
+    limit: u64,
+    max_feature_bytes: usize,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read.get() - self.mark.get() > self.limit {
+            return Err(std::io::Error::other(format!(
+                "a feature (or member) of more than {} bytes, the maximum (see --max-feature-bytes)",
+                self.max_feature_bytes
+            )));
+        }
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// What a document that is not JSON looks like, from its first bytes: so
+/// that a CSV, GPX, KML, Shapefile, GeoPackage or zip file is named as such.
+fn sniff(head: &[u8]) -> Option<String> {
+    let convert = "convert it to GeoJSON first, e.g. `ogr2ogr -f GeoJSON out.geojson IN`";
+    let binary = |what: &str| Some(format!("looks like {what}, not GeoJSON; {convert}"));
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return binary("a zip archive (zipped Shapefile, KMZ or spreadsheet)");
+    }
+    if head.starts_with(b"SQLite format 3\0") {
+        return binary("a SQLite database (a GeoPackage?)");
+    }
+    if head.starts_with(&[0x00, 0x00, 0x27, 0x0a]) {
+        return binary("an ESRI Shapefile (.shp)");
+    }
+    let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
+    let start = text.trim_start();
+    match start.chars().next() {
+        None | Some('{') | Some('[') => None,
+        Some('<') => {
+            let lower = start.to_ascii_lowercase();
+            let what = if lower.contains("<gpx") {
+                "GPX"
+            } else if lower.contains("<kml") {
+                "KML"
+            } else {
+                "XML"
+            };
+            binary(what)
+        }
+        Some(_) => {
+            let first = start.lines().next().unwrap_or_default();
+            if first.contains([',', ';', '\t']) {
+                Some(format!(
+                    "looks like CSV, not GeoJSON; {convert} (with -oo X_POSSIBLE_NAMES=lon* -oo Y_POSSIBLE_NAMES=lat*)"
+                ))
+            } else {
+                Some("is not JSON (GeoJSON starts with `{`)".to_string())
+            }
+        }
+    }
+}
+
 struct TopLevel<'a> {
     sink: &'a mut dyn FnMut(RawFeature) -> Result<(), String>,
     index: &'a mut usize,
@@ -86,7 +186,15 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
         let mut ty: Option<String> = None;
         let mut members: Vec<(String, Box<RawValue>)> = Vec::new();
         let mut saw_features = false;
+        let mut seen: Vec<String> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
+            // A repeated member (two `features`, two `type`s) is ambiguous.
+            if seen.contains(&key) {
+                return Err(de::Error::custom(format!(
+                    "duplicate key {key:?} in the top-level object"
+                )));
+            }
+            seen.push(key.clone());
             match key.as_str() {
                 // A `features` member of a single Feature is a foreign member, not a list to read.
                 "features" if ty.as_deref() == Some("Feature") => {

@@ -18,9 +18,12 @@
 //! classification = "public"
 //! ```
 
+use crate::model::{schema, Layer};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A property mapping from a foreign schema to a jointmap layer.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -41,12 +44,105 @@ pub struct Mapping {
     /// jointmap field -> constant (applied when the field is absent).
     #[serde(default)]
     pub set: BTreeMap<String, toml::Value>,
+    /// The file's name, for messages.
+    #[serde(skip)]
+    pub name: String,
+    /// Line of each entry in the file: (section, key) -> 1-based line.
+    #[serde(skip)]
+    lines: BTreeMap<(String, String), usize>,
+    /// Whether each `rename` source (in order), then the `id` property, was
+    /// found in some feature: shared by the threads that apply the mapping.
+    #[serde(skip)]
+    seen: Arc<Vec<AtomicBool>>,
 }
 
 impl Mapping {
     /// Parses a mapping file's text.
     pub fn from_toml(text: &str) -> Result<Mapping, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let mut m: Mapping = toml::from_str(text).map_err(|e| e.to_string())?;
+        m.lines = entry_lines(text);
+        m.seen = Arc::new(
+            (0..=m.rename.len())
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+        );
+        Ok(m)
+    }
+
+    /// The same mapping, named (its file) in messages.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    fn at(&self, section: &str, key: &str) -> String {
+        match self.lines.get(&(section.to_string(), key.to_string())) {
+            Some(n) => format!("line {n}"),
+            None => format!("[{section}] {key}"),
+        }
+    }
+
+    /// Every target must be a field of `layer` (or `time`, `id`): a typo
+    /// would otherwise turn into an extra property and the field stay empty.
+    pub fn check_targets(&self, layer: Layer) -> Result<(), String> {
+        let known = |f: &str| {
+            f == "time"
+                || f == "id"
+                || schema::COMMON.iter().any(|s| s.name == f)
+                || layer.fields().iter().any(|s| s.name == f)
+        };
+        let targets = (self.rename.keys().map(|k| ("rename", k.clone())))
+            .chain(self.set.keys().map(|k| ("set", k.clone())))
+            .chain(self.values.keys().map(|k| ("values", k.clone())));
+        for (section, target) in targets {
+            if !known(&target) {
+                let line = match section {
+                    "values" => self.at(&format!("values.{target}"), ""),
+                    _ => self.at(section, &target),
+                };
+                return Err(format!(
+                    "{line}: [{section}] target `{target}` is not a field of {layer} (its fields: {})",
+                    layer.fields().iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `rename` sources (and the `id` property) that no feature applied
+    /// so far had: each a message naming its line.
+    pub fn unused_sources(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, (target, source)) in self.rename.iter().enumerate() {
+            if !self.seen.get(i).is_some_and(|s| s.load(Ordering::Relaxed)) {
+                out.push(format!(
+                    "{}: [rename] {target} = {source:?}: no feature has a property {source:?}",
+                    self.at("rename", target)
+                ));
+            }
+        }
+        if let Some(id) = &self.id {
+            if !self
+                .seen
+                .get(self.rename.len())
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                out.push(format!(
+                    "{}: id = {id:?}: no feature has a property {id:?}",
+                    self.at("", "id")
+                ));
+            }
+        }
+        out
+    }
+
+    fn mark(&self, i: usize) {
+        if let Some(s) = self.seen.get(i) {
+            // Read first: the flag's cache line is then shared, not bounced.
+            if !s.load(Ordering::Relaxed) {
+                s.store(true, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Rewrites a feature's id and properties in place.
@@ -60,6 +156,7 @@ impl Mapping {
         };
         if let Some(key) = &self.id {
             if let Some(v) = props.get(key).cloned() {
+                self.mark(self.rename.len());
                 obj.insert("id".into(), v);
             }
         }
@@ -75,8 +172,9 @@ impl Mapping {
             }
         }
         let mut out = Map::with_capacity(props.len() + self.set.len());
-        for (target, source) in &self.rename {
+        for (i, (target, source)) in self.rename.iter().enumerate() {
             if let Some(v) = props.shift_remove(source) {
+                self.mark(i);
                 out.insert(target.clone(), v);
             }
         }
@@ -101,6 +199,26 @@ impl Mapping {
         }
         obj.insert("properties".into(), Value::Object(out));
     }
+}
+
+/// The line of each `key = value` entry, under its `[section]` ("" at the
+/// top; a section header itself is recorded under the key "").
+fn entry_lines(text: &str) -> BTreeMap<(String, String), usize> {
+    let unquote = |s: &str| s.trim().trim_matches('"').trim_matches('\'').to_string();
+    let mut out = BTreeMap::new();
+    let mut section = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            section = h.split('.').map(unquote).collect::<Vec<_>>().join(".");
+            out.entry((section.clone(), String::new())).or_insert(n + 1);
+        } else if let Some((k, _)) = t.split_once('=') {
+            if !t.starts_with('#') {
+                out.entry((section.clone(), unquote(k))).or_insert(n + 1);
+            }
+        }
+    }
+    out
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -152,5 +270,40 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(Mapping::from_toml("renam = {}").is_err());
+    }
+
+    /// A target that is no field of the layer, and a source no feature has,
+    /// are named with their line.
+    #[test]
+    fn targets_and_unused_sources_name_their_line() {
+        let m = Mapping::from_toml(
+            "id = \"event_id\"\n[rename]\ntime_start = \"event_date\"\nperpetrato = \"actor1\"\n",
+        )
+        .unwrap();
+        let e = m.check_targets(Layer::Incidents).unwrap_err();
+        assert!(
+            e.starts_with("line 4: [rename] target `perpetrato` is not a field of incidents"),
+            "{e}"
+        );
+        let m = Mapping::from_toml(
+            "id = \"event_id\"\n[rename]\ntime_start = \"event_date\"\ncategory = \"kind\"\n[values.categry]\n\"VAC\" = \"killing\"\n",
+        )
+        .unwrap();
+        let e = m.check_targets(Layer::Incidents).unwrap_err();
+        assert!(e.starts_with("line 5: [values] target `categry`"), "{e}");
+        let m = Mapping::from_toml(
+            "id = \"event_id\"\n[rename]\ntime_start = \"event_date\"\ncategory = \"kind\"\n",
+        )
+        .unwrap();
+        m.check_targets(Layer::Incidents).unwrap();
+        let mut f = json!({"type":"Feature","properties":{"event_date":"2024-01-01","kind":"VAC"}});
+        m.apply(&mut f);
+        assert_eq!(
+            m.unused_sources(),
+            ["line 1: id = \"event_id\": no feature has a property \"event_id\""]
+        );
+        let mut f = json!({"type":"Feature","properties":{"event_id":1,"event_date":"2024-01-01"}});
+        m.apply(&mut f);
+        assert!(m.unused_sources().is_empty());
     }
 }

@@ -17,12 +17,13 @@
 
 pub mod geojson;
 pub mod mapping;
+pub mod paths;
 pub mod presets;
 
 pub use mapping::Mapping;
 pub use presets::Preset;
 
-use crate::model::{Feature, Layer, Problem, RawFeature};
+use crate::model::{Bounds, Feature, Layer, Problem, RawFeature};
 use crate::store::{BatchStats, Store, StoreError, LOCAL_AUTHOR};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -38,6 +39,10 @@ use std::sync::Arc;
 /// Features validated together; large enough to keep both cores busy, small
 /// enough that memory stays flat whatever the file size.
 const CHUNK: usize = 4096;
+
+/// A chunk is sent on once its features' texts reach this many bytes, so at
+/// most a few chunks of bounded size are in flight.
+const CHUNK_BYTES: usize = 16 << 20;
 
 /// Errors of ingest.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +91,20 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    /// An output would overwrite the store or an input; nothing was written.
+    #[error("{0}")]
+    Overwrite(String),
+    /// The store committed, but the rejects file could not be put in place.
+    #[error("rejects file {path}: {source}; the {stored} valid features were stored, but the rejected ones are not recorded: ingest the input again to get them")]
+    RejectsAfterCommit {
+        /// The rejects file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+        /// Features stored.
+        stored: u64,
+    },
     /// The write check refused a feature; nothing was stored.
     #[error("{input}: feature #{index} (id {id:?}): {reason}; nothing was stored")]
     Refused {
@@ -111,8 +130,9 @@ impl IngestError {
             | IngestError::Syntax { .. }
             | IngestError::Invalid { .. }
             | IngestError::Mapping { .. }
+            | IngestError::Overwrite(_)
             | IngestError::Refused { .. } => true,
-            IngestError::Rejects { .. } => false,
+            IngestError::Rejects { .. } | IngestError::RejectsAfterCommit { .. } => false,
             IngestError::Store(e) => e.is_bad_input(),
         }
     }
@@ -197,7 +217,9 @@ pub struct IngestOptions {
     /// Store the valid features despite rejected ones.
     pub skip_invalid: bool,
     /// Rejects file (newline-delimited JSON): every rejected feature, verbatim,
-    /// with its reasons. Created only when something is rejected.
+    /// with its reasons. An earlier file there is removed when the ingest
+    /// starts; this run's is renamed into place only when something was
+    /// rejected, after the store committed (or the batch was refused).
     pub rejects: PathBuf,
     /// Foreign schema to map from.
     pub preset: Option<Preset>,
@@ -208,6 +230,8 @@ pub struct IngestOptions {
     /// The provenance recorded with every stored row (`--source`, `demo`);
     /// `None`: the author.
     pub source: Option<String>,
+    /// Plausibility bounds every feature must keep (times, counts, sizes).
+    pub bounds: Bounds,
 }
 
 impl IngestOptions {
@@ -221,6 +245,7 @@ impl IngestOptions {
             write_check: None,
             author: LOCAL_AUTHOR.to_string(),
             source: None,
+            bounds: Bounds::default(),
         }
     }
 }
@@ -264,24 +289,17 @@ pub fn ingest(
 ) -> Result<IngestReport, IngestError> {
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
     // Writing rejects over an input would truncate it while it is being read.
-    let same = |p: &Path| match (
-        std::fs::canonicalize(p),
-        std::fs::canonicalize(&opts.rejects),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if inputs
-        .iter()
-        .any(|i| matches!(i, Input::Path(p) if same(p)))
-    {
-        return Err(IngestError::Io {
-            path: opts.rejects.display().to_string(),
-            source: std::io::Error::other(
-                "the rejects file is also an input; choose another --rejects",
-            ),
-        });
-    }
+    let protected = inputs.iter().fold(paths::Protected::new(), |p, i| match i {
+        Input::Path(path) => p.input("input", path),
+        Input::Features { .. } => p,
+    });
+    protected
+        .check("--rejects", &opts.rejects)
+        .map_err(IngestError::Overwrite)?;
+    // An earlier run's rejects must not look like this run's, whatever happens
+    // to this one (even a crash): this run's are renamed into place only after
+    // the store has committed them, or the batch was refused.
+    Rejects::remove_stale(&opts.rejects)?;
     let mut batch = store.begin()?;
     batch.set_author(&opts.author);
     if let Some(source) = &opts.source {
@@ -292,14 +310,42 @@ pub fn ingest(
     let (ok_tx, ok_rx) = sync_channel::<Result<Checked, IngestError>>(4);
     let outcome = std::thread::scope(|s| {
         let bytes_r = bytes.clone();
-        s.spawn(move || read_inputs(inputs, raw_tx, bytes_r, progress));
+        let max = opts.bounds.max_feature_bytes;
+        s.spawn(move || read_inputs(inputs, max, raw_tx, bytes_r, progress));
         s.spawn(move || validate(opts, raw_rx, ok_tx));
         write(opts, &names, ok_rx, &mut *batch)
     });
-    let mut report = outcome?;
+    let (mut report, rejections, rejects) = outcome?;
+    if let Some(Preset::File(mapping)) = &opts.preset {
+        let unused = mapping.unused_sources();
+        if report.read > 0 && !unused.is_empty() {
+            return Err(IngestError::Mapping {
+                path: mapping.name.clone(),
+                reason: format!("{}; nothing was stored", unused.join("; ")),
+            });
+        }
+    }
+    if !rejections.is_empty() {
+        // Refused: roll the batch back first, then say why.
+        drop(batch);
+        let rejects_file = rejects.persist()?;
+        return Err(IngestError::Invalid {
+            rejections,
+            total: report.read,
+            rejects_file,
+        });
+    }
     let BatchStats { inserted, updated } = batch.commit()?;
     report.inserted = inserted;
     report.updated = updated;
+    report.rejects_file = rejects.persist().map_err(|e| match e {
+        IngestError::Rejects { path, source } => IngestError::RejectsAfterCommit {
+            path,
+            source,
+            stored: report.stored,
+        },
+        other => other,
+    })?;
     Ok(report)
 }
 
@@ -319,6 +365,7 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
 
 fn read_inputs(
     inputs: Vec<Input<'_>>,
+    max_feature_bytes: usize,
     tx: SyncSender<Msg>,
     bytes: Arc<AtomicU64>,
     progress: Progress<'_>,
@@ -326,10 +373,14 @@ fn read_inputs(
     let mut features = 0u64;
     for (n, input) in inputs.into_iter().enumerate() {
         let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk_bytes = 0usize;
         let mut send = |f: RawFeature, chunk: &mut Vec<RawFeature>| -> Result<(), String> {
+            chunk_bytes += f.text.len();
             chunk.push(f);
             features += 1;
-            if chunk.len() == CHUNK {
+            // Large features make smaller chunks: memory stays bounded.
+            if chunk.len() == CHUNK || chunk_bytes >= CHUNK_BYTES {
+                chunk_bytes = 0;
                 progress(bytes.load(Ordering::Relaxed), features);
                 tx.send(Msg::Chunk(
                     n,
@@ -349,9 +400,11 @@ fn read_inputs(
                             1 << 16,
                             geojson::CountingReader::new(r, bytes.clone()),
                         );
-                        geojson::read_features(r, &mut |f| send(f, &mut chunk))
-                            .map(|_| ())
-                            .map_err(|reason| IngestError::Syntax { path: name, reason })
+                        geojson::read_features_limited(r, max_feature_bytes, &mut |f| {
+                            send(f, &mut chunk)
+                        })
+                        .map(|_| ())
+                        .map_err(|reason| IngestError::Syntax { path: name, reason })
                     }
                 }
             }
@@ -396,30 +449,56 @@ fn validate(opts: &IngestOptions, rx: Receiver<Msg>, tx: SyncSender<Result<Check
 
 fn check(opts: &IngestOptions, text: &str) -> Result<Feature, crate::model::feature::Invalid> {
     match &opts.preset {
-        None => Feature::from_geojson_str(opts.layer, text),
-        Some(preset) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(mut v) => {
-                preset.apply(&mut v);
-                Feature::from_geojson(opts.layer, v, text)
-            }
-            Err(_) => Feature::from_geojson_str(opts.layer, text),
-        },
+        None => Feature::from_geojson_str_with(opts.layer, text, &opts.bounds),
+        Some(preset) => {
+            let mut v = crate::model::feature::parse_strict(text, &opts.bounds)?;
+            preset.apply(&mut v);
+            Feature::from_geojson_with(opts.layer, v, text, &opts.bounds)
+        }
     }
 }
 
+/// The rejects file being written: a temporary file beside the target,
+/// renamed over it only by [`Rejects::persist`], so the target is never torn
+/// and never names features of a batch that was not stored (a crash leaves
+/// at most a `.jointmap-rejects-*.tmp` file behind).
 struct Rejects {
     path: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Option<BufWriter<tempfile::NamedTempFile>>,
 }
 
 impl Rejects {
-    fn write(&mut self, r: &Rejection, text: &str) -> Result<(), IngestError> {
-        let err = |source| IngestError::Rejects {
+    fn error(&self, source: std::io::Error) -> IngestError {
+        IngestError::Rejects {
             path: self.path.display().to_string(),
             source,
-        };
+        }
+    }
+
+    /// Removes the rejects file of an earlier run, if there is one.
+    fn remove_stale(path: &Path) -> Result<(), IngestError> {
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(IngestError::Rejects {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    fn write(&mut self, r: &Rejection, text: &str) -> Result<(), IngestError> {
         if self.out.is_none() {
-            self.out = Some(BufWriter::new(File::create(&self.path).map_err(err)?));
+            let dir = match self.path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let tmp = tempfile::Builder::new()
+                .prefix(".jointmap-rejects-")
+                .suffix(".tmp")
+                .tempfile_in(dir)
+                .map_err(|e| self.error(e))?;
+            self.out = Some(BufWriter::new(tmp));
         }
         // One line per rejected feature: a pretty-printed feature's line breaks
         // are whitespace between tokens (JSON strings cannot hold raw ones), so
@@ -429,7 +508,8 @@ impl Rejects {
         } else {
             text.to_string()
         };
-        let feature = RawValue::from_string(text).map_err(|e| err(std::io::Error::other(e)))?;
+        let feature =
+            RawValue::from_string(text).map_err(|e| self.error(std::io::Error::other(e)))?;
         #[derive(serde::Serialize)]
         struct Line<'a> {
             source: &'a str,
@@ -446,23 +526,30 @@ impl Rejects {
             feature: &feature,
         };
         if let Some(out) = self.out.as_mut() {
-            serde_json::to_writer(&mut *out, &line).map_err(|e| err(e.into()))?;
-            writeln!(out).map_err(err)?;
+            let written = serde_json::to_writer(&mut *out, &line)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out));
+            written.map_err(|e| self.error(e))?;
         }
         Ok(())
     }
 
-    fn finish(self) -> Result<Option<PathBuf>, IngestError> {
-        match self.out {
-            None => Ok(None),
-            Some(mut out) => {
-                out.flush().map_err(|source| IngestError::Rejects {
-                    path: self.path.display().to_string(),
-                    source,
-                })?;
-                Ok(Some(self.path))
+    /// Moves the complete rejects into place (flushed and synced first), or
+    /// does nothing when nothing was rejected.
+    fn persist(mut self) -> Result<Option<PathBuf>, IngestError> {
+        let Some(out) = self.out.take() else {
+            return Ok(None);
+        };
+        let tmp = out.into_inner().map_err(|e| self.error(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(|e| self.error(e))?;
+        tmp.persist(&self.path).map_err(|e| self.error(e.error))?;
+        // The rename itself survives a power cut once the directory is synced.
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
             }
         }
+        Ok(Some(self.path))
     }
 }
 
@@ -471,7 +558,7 @@ fn write(
     names: &[String],
     rx: Receiver<Result<Checked, IngestError>>,
     batch: &mut dyn crate::store::Batch,
-) -> Result<IngestReport, IngestError> {
+) -> Result<(IngestReport, Vec<Rejection>, Rejects), IngestError> {
     let mut report = IngestReport::default();
     let mut rejections = Vec::new();
     let mut rejects = Rejects {
@@ -542,19 +629,12 @@ fn write(
             }
         }
     }
-    let rejects_file = rejects.finish()?;
-    if !rejections.is_empty() {
-        return Err(IngestError::Invalid {
-            rejections,
-            total: report.read,
-            rejects_file,
-        });
+    if rejections.is_empty() {
+        if let Some(check) = &opts.write_check {
+            write_checked(opts.layer, check, names, held, batch)?;
+        }
     }
-    report.rejects_file = rejects_file;
-    if let Some(check) = &opts.write_check {
-        write_checked(opts.layer, check, names, held, batch)?;
-    }
-    Ok(report)
+    Ok((report, rejections, rejects))
 }
 
 /// Writes features through `check`, refusing the batch at the first refusal.

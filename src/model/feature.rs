@@ -1,6 +1,8 @@
 //! Validation of one GeoJSON feature into a normalised [`Feature`], and back.
 
+use super::bounds::Bounds;
 use super::geometry::{self, parse_geometry};
+use super::json;
 use super::schema::{self, FieldKind, FieldSpec};
 use super::time::{format_time, parse_time};
 use super::{Layer, Level, Owner, Problem, TimeSpan};
@@ -47,20 +49,37 @@ pub struct RawFeature {
 }
 
 impl Feature {
-    /// Validates a GeoJSON feature (text) for `layer`.
+    /// Validates a GeoJSON feature (text) for `layer` within the default
+    /// [`Bounds`].
     pub fn from_geojson_str(layer: Layer, text: &str) -> Result<Feature, Invalid> {
-        match serde_json::from_str::<Value>(text) {
-            Ok(v) => Feature::from_geojson(layer, v, text),
-            Err(e) => Err(Invalid {
-                id: None,
-                problems: vec![Problem::new("(feature)", format!("not valid JSON: {e}"))],
-            }),
-        }
+        Feature::from_geojson_str_with(layer, text, &Bounds::default())
     }
 
-    /// Validates a parsed GeoJSON feature for `layer`; `text` is its source,
-    /// used only to derive a stable id when the feature has none.
+    /// Validates a GeoJSON feature (text) for `layer` within `bounds`: a
+    /// repeated key in any object, a string or the feature over its size
+    /// bound, and every value out of bounds are problems.
+    pub fn from_geojson_str_with(
+        layer: Layer,
+        text: &str,
+        bounds: &Bounds,
+    ) -> Result<Feature, Invalid> {
+        Feature::from_geojson_with(layer, parse_strict(text, bounds)?, text, bounds)
+    }
+
+    /// Validates a parsed GeoJSON feature for `layer` within the default
+    /// [`Bounds`]; `text` is its source, used only to derive a stable id when
+    /// the feature has none.
     pub fn from_geojson(layer: Layer, v: Value, text: &str) -> Result<Feature, Invalid> {
+        Feature::from_geojson_with(layer, v, text, &Bounds::default())
+    }
+
+    /// Validates a parsed GeoJSON feature for `layer` within `bounds`.
+    pub fn from_geojson_with(
+        layer: Layer,
+        v: Value,
+        text: &str,
+        bounds: &Bounds,
+    ) -> Result<Feature, Invalid> {
         let mut problems = Vec::new();
         let Value::Object(mut obj) = v else {
             return Err(Invalid {
@@ -109,7 +128,7 @@ impl Feature {
                 None
             }
         };
-        let time = take_time(layer, &mut props, &mut problems);
+        let time = take_time(layer, &mut props, &mut problems, bounds);
         let owner = take_enum(&mut props, "owner", super::Owner::VALUES, &mut problems)
             .and_then(|s| s.parse::<Owner>().ok());
         let level = take_enum(
@@ -122,7 +141,7 @@ impl Feature {
 
         let mut fields = Map::new();
         for spec in layer.fields() {
-            take_field(spec, &mut props, &mut fields, &mut problems);
+            take_field(spec, &mut props, &mut fields, &mut problems, bounds);
         }
         let (owner, level) = derive(
             layer,
@@ -180,6 +199,28 @@ impl Feature {
     }
 }
 
+/// Parses a feature's text as strict JSON within `bounds` (size, string
+/// length, no repeated keys).
+pub fn parse_strict(text: &str, bounds: &Bounds) -> Result<Value, Invalid> {
+    if text.len() > bounds.max_feature_bytes {
+        return Err(Invalid {
+            id: None,
+            problems: vec![Problem::new(
+                "(feature)",
+                format!(
+                    "the feature is {} bytes, more than the maximum {} (see --max-feature-bytes)",
+                    text.len(),
+                    bounds.max_feature_bytes
+                ),
+            )],
+        });
+    }
+    json::parse(text, bounds.max_string_bytes).map_err(|e| Invalid {
+        id: None,
+        problems: vec![Problem::new(e.field, e.reason)],
+    })
+}
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -204,11 +245,13 @@ fn take_time(
     layer: Layer,
     props: &mut Map<String, Value>,
     problems: &mut Vec<Problem>,
+    bounds: &Bounds,
 ) -> Option<TimeSpan> {
     let mut one = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ()> {
         match props.shift_remove(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => parse_time(&s)
+                .and_then(|t| bounds.check_time(&t).map(|()| t))
                 .map(Some)
                 .map_err(|e| problems.push(Problem::new(name, e))),
             Some(other) => {
@@ -314,6 +357,7 @@ fn take_field(
     props: &mut Map<String, Value>,
     out: &mut Map<String, Value>,
     problems: &mut Vec<Problem>,
+    bounds: &Bounds,
 ) {
     let name = spec.name;
     let v = match props.shift_remove(name) {
@@ -340,13 +384,9 @@ fn take_field(
             .and_then(|s| match_enum(s, allowed))
             .map(Value::from)
             .ok_or_else(|| unknown_value(&v, allowed)),
-        FieldKind::Count => integer(&v).and_then(|n| {
-            if n < 0 {
-                Err(format!("negative count {n}"))
-            } else {
-                Ok(Value::from(n))
-            }
-        }),
+        FieldKind::Count => {
+            integer(&v).and_then(|n| bounds.check_count(name, n).map(|()| Value::from(n)))
+        }
         FieldKind::IntRange(lo, hi) => integer(&v).and_then(|n| {
             if (lo..=hi).contains(&n) {
                 Ok(Value::from(n))
@@ -370,6 +410,7 @@ fn take_field(
                 .enumerate()
                 .map(|(i, t)| match t {
                     Value::String(s) => parse_time(s)
+                        .and_then(|t| bounds.check_time(&t).map(|()| t))
                         .map(|t| Value::String(format_time(&t)))
                         .map_err(|e| format!("item {i}: {e}")),
                     other => Err(format!(

@@ -109,7 +109,11 @@ pub fn parse_geometry(v: &Value, allowed: &[GeomKind]) -> Result<Geometry<f64>, 
                 .collect::<Result<Vec<_>, _>>()?;
             Geometry::MultiLineString(MultiLineString(lines))
         }
-        GeomKind::Polygon => Geometry::Polygon(polygon(coords, "")?),
+        GeomKind::Polygon => {
+            let p = polygon(coords, "")?;
+            valid_polygon(&p, "")?;
+            Geometry::Polygon(p)
+        }
         GeomKind::MultiPolygon => {
             let parts = array(coords, "")?;
             if parts.is_empty() {
@@ -120,7 +124,12 @@ pub fn parse_geometry(v: &Value, allowed: &[GeomKind]) -> Result<Geometry<f64>, 
                 .enumerate()
                 .map(|(i, p)| polygon(p, &format!(" (polygon {i})")))
                 .collect::<Result<Vec<_>, _>>()?;
-            Geometry::MultiPolygon(MultiPolygon(polys))
+            for (i, p) in polys.iter().enumerate() {
+                valid_polygon(p, &format!(" (polygon {i})"))?;
+            }
+            let multi = MultiPolygon(polys);
+            valid_parts(&multi)?;
+            Geometry::MultiPolygon(multi)
         }
     })
 }
@@ -156,6 +165,14 @@ fn position(v: &Value) -> Result<Coord<f64>, GeomError> {
     }
     if !(-90.0..=90.0).contains(&y) {
         return Err(format!("latitude {y} out of range [-90, 90]"));
+    }
+    if a.len() > 3 {
+        // RFC 7946 3.1.1: [lon, lat] or [lon, lat, altitude]; more is not
+        // silently dropped (a fourth value would be lost on export).
+        return Err(format!(
+            "a position has {} elements; expected [lon, lat] or [lon, lat, altitude]",
+            a.len()
+        ));
     }
     if a.len() > 2 {
         // Altitude is accepted but must still be a number.
@@ -217,6 +234,118 @@ fn polygon(v: &Value, at: &str) -> Result<Polygon<f64>, GeomError> {
     }
     let exterior = out.remove(0);
     Ok(Polygon::new(exterior, out))
+}
+
+/// A polygon valid as OGC Simple Features defines it (rings simple, holes
+/// inside the shell, rings touching at most at points), else the fault with
+/// its position.
+fn valid_polygon(p: &Polygon<f64>, at: &str) -> Result<(), GeomError> {
+    use geo::algorithm::validation::{InvalidPolygon, RingRole};
+    use geo::Validation;
+    let Err(fault) = p.check_validation() else {
+        return Ok(());
+    };
+    let ring = |role: &RingRole| match role {
+        RingRole::Exterior => ("exterior ring".to_string(), p.exterior()),
+        RingRole::Interior(i) => (format!("hole {}", i + 1), &p.interiors()[*i]),
+    };
+    Err(match &fault {
+        InvalidPolygon::SelfIntersection(role) => {
+            let (name, r) = ring(role);
+            match self_crossing(r) {
+                Some((i, j, c)) => format!(
+                    "invalid Polygon{at}: {name} crosses itself at [{}, {}] (its segments {i} and {j})",
+                    c.x, c.y
+                ),
+                None => format!("invalid Polygon{at}: {name} crosses itself"),
+            }
+        }
+        other => format!("invalid Polygon{at}: {other}"),
+    })
+}
+
+/// The first place a ring crosses or touches itself away from the vertex two
+/// consecutive segments share: (segment, segment, position). Segments are
+/// paired through an R-tree of their envelopes, so long rings stay fast.
+fn self_crossing(ring: &LineString<f64>) -> Option<(usize, usize, Coord<f64>)> {
+    use geo::algorithm::line_intersection::{line_intersection, LineIntersection};
+    use rstar::primitives::GeomWithData;
+    use rstar::{RTree, RTreeObject};
+    let lines: Vec<geo_types::Line<f64>> = ring.lines().collect();
+    let n = lines.len();
+    let tree = RTree::bulk_load(
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| GeomWithData::new(*l, i))
+            .collect(),
+    );
+    let mut found: Option<(usize, usize, Coord<f64>)> = None;
+    for (i, l) in lines.iter().enumerate() {
+        for other in tree.locate_in_envelope_intersecting(&l.envelope()) {
+            let j = other.data;
+            if j <= i {
+                continue;
+            }
+            let shared = if j == i + 1 {
+                Some(l.end)
+            } else if i == 0 && j == n - 1 {
+                Some(l.start)
+            } else {
+                None
+            };
+            let at = match line_intersection(*l, *other.geom()) {
+                None => continue,
+                Some(LineIntersection::SinglePoint { intersection, .. }) => {
+                    if Some(intersection) == shared {
+                        continue;
+                    }
+                    intersection
+                }
+                Some(LineIntersection::Collinear { intersection }) => {
+                    // Consecutive segments folding back on each other (a spike).
+                    if Some(intersection.start) == shared && intersection.start == intersection.end
+                    {
+                        continue;
+                    }
+                    if Some(intersection.start) == shared {
+                        intersection.end
+                    } else {
+                        intersection.start
+                    }
+                }
+            };
+            if found.is_none_or(|(fi, fj, _)| (i, j) < (fi, fj)) {
+                found = Some((i, j, at));
+            }
+        }
+    }
+    found
+}
+
+/// MultiPolygon parts may touch only at points (OGC Simple Features).
+fn valid_parts(m: &MultiPolygon<f64>) -> Result<(), GeomError> {
+    use geo::algorithm::validation::InvalidMultiPolygon;
+    use geo::{BooleanOps, InteriorPoint, Validation};
+    match m.check_validation() {
+        Ok(()) => Ok(()),
+        Err(InvalidMultiPolygon::ElementsOverlaps(a, b)) => {
+            let common = m.0[a.0].intersection(&m.0[b.0]);
+            let at = common
+                .interior_point()
+                .map(|p| format!(" at [{}, {}]", p.x(), p.y()))
+                .unwrap_or_default();
+            Err(format!(
+                "invalid MultiPolygon: polygons {} and {} overlap{at}; merge them or make them disjoint",
+                a.0, b.0
+            ))
+        }
+        Err(InvalidMultiPolygon::ElementsTouchOnALine(a, b)) => Err(format!(
+            "invalid MultiPolygon: polygons {} and {} share an edge; merge them into one polygon",
+            a.0, b.0
+        )),
+        Err(other) => Err(format!("invalid MultiPolygon: {other}")),
+    }
 }
 
 fn ring_area(pts: &[Coord<f64>]) -> f64 {
@@ -379,5 +508,88 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("zero area"), "{e}");
+    }
+
+    /// OGC validity: a bow-tie ring, a hole outside its shell and overlapping
+    /// MultiPolygon parts are refused with where; more than three numbers in a
+    /// position is refused, not dropped.
+    #[test]
+    fn invalid_polygons_and_positions_name_the_fault() {
+        let pg = [GeomKind::Polygon, GeomKind::MultiPolygon];
+        let e = parse(
+            json!({"type":"Polygon","coordinates":[[[0.0,0.0],[3.0,3.0],[3.0,0.0],[0.0,6.0],[0.0,0.0]]]}),
+            &pg,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("exterior ring crosses itself at [2, 2] (its segments 0 and 2)"),
+            "{e}"
+        );
+        let e = parse(
+            json!({"type":"Polygon","coordinates":[
+                [[0.0,0.0],[10.0,0.0],[10.0,10.0],[0.0,10.0],[0.0,0.0]],
+                [[1.0,1.0],[4.0,4.0],[4.0,1.0],[1.0,7.0],[1.0,1.0]]]}),
+            &pg,
+        )
+        .unwrap_err();
+        assert!(e.contains("hole 1 crosses itself at [3, 3]"), "{e}");
+        let e = parse(
+            json!({"type":"Polygon","coordinates":[
+                [[0.0,0.0],[1.0,0.0],[1.0,1.0],[0.0,1.0],[0.0,0.0]],
+                [[5.0,5.0],[6.0,5.0],[6.0,6.0],[5.0,5.0]]]}),
+            &pg,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("invalid Polygon") && e.contains("not contained"),
+            "{e}"
+        );
+        let sq = |x: f64| json!([[[x, 0.0], [x + 2.0, 0.0], [x + 2.0, 2.0], [x, 2.0], [x, 0.0]]]);
+        let e = parse(
+            json!({"type":"MultiPolygon","coordinates":[sq(0.0), sq(10.0), sq(1.0)]}),
+            &pg,
+        )
+        .unwrap_err();
+        assert!(e.contains("polygons 0 and 2 overlap at [1.5, 1]"), "{e}");
+        let e = parse(
+            json!({"type":"MultiPolygon","coordinates":[sq(0.0), sq(2.0)]}),
+            &pg,
+        )
+        .unwrap_err();
+        assert!(e.contains("share an edge"), "{e}");
+        // A bow-tie inside a MultiPolygon names its part.
+        let e = parse(
+            json!({"type":"MultiPolygon","coordinates":[sq(5.0), [[[0.0,0.0],[3.0,3.0],[3.0,0.0],[0.0,6.0],[0.0,0.0]]]]}),
+            &pg,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("Polygon (polygon 1): exterior ring crosses"),
+            "{e}"
+        );
+        // Valid: touching at one point, a hole inside.
+        parse(
+            json!({"type":"MultiPolygon","coordinates":[sq(0.0), [[[2.0,2.0],[3.0,2.0],[3.0,3.0],[2.0,2.0]]]]}),
+            &pg,
+        )
+        .unwrap();
+        parse(
+            json!({"type":"Polygon","coordinates":[
+                [[0.0,0.0],[4.0,0.0],[4.0,4.0],[0.0,4.0],[0.0,0.0]],
+                [[1.0,1.0],[2.0,1.0],[2.0,2.0],[1.0,1.0]]]}),
+            &pg,
+        )
+        .unwrap();
+        let e = parse(
+            json!({"type":"Point","coordinates":[18.5,4.3,300.0,7.0]}),
+            &[GeomKind::Point],
+        )
+        .unwrap_err();
+        assert!(e.contains("a position has 4 elements"), "{e}");
+        parse(
+            json!({"type":"Point","coordinates":[18.5,4.3,300.0]}),
+            &[GeomKind::Point],
+        )
+        .unwrap();
     }
 }

@@ -5,12 +5,15 @@
 //! defaults comes from [`schema`], so validation, storage columns and the
 //! documentation cannot drift apart.
 
+pub mod bounds;
 pub mod classification;
 pub mod feature;
 pub mod geometry;
+pub mod json;
 pub mod schema;
 pub mod time;
 
+pub use bounds::Bounds;
 pub use classification::{Level, Owner};
 pub use feature::{Feature, RawFeature};
 pub use geometry::GeomKind;

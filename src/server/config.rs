@@ -4,7 +4,7 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"
 //! store = "jointmap.gpkg"
-//! audit_log = "jointmap-audit.ndjson"
+//! audit_log = "jointmap-audit.ndjson"   # default: beside the store (<store>.audit.jsonl); "" turns it off
 //! # public_url = "https://jointmap.example.org"   # base of links; required unless listen is loopback
 //!
 //! [limits]
@@ -59,7 +59,9 @@ pub struct Config {
     pub listen: String,
     /// The store (GeoPackage).
     pub store: PathBuf,
-    /// Append-only audit log (JSON lines); none: audit records go to the log only.
+    /// Append-only audit log (JSON lines). Not given: beside the store, see
+    /// [`Config::audit_path`]; an empty path turns it off (audit records then
+    /// go to the log only).
     pub audit_log: Option<PathBuf>,
     /// Base URL for links (`https://host/prefix`). Required when `listen`
     /// is not a loopback address; default `http://<listen address>`. Links
@@ -248,7 +250,8 @@ impl Config {
             self.store = PathBuf::from(v);
         }
         if let Some(v) = get("JOINTMAP_AUDIT_LOG") {
-            self.audit_log = (!v.is_empty()).then(|| PathBuf::from(v));
+            // Empty: off, as `audit_log = ""` in the file.
+            self.audit_log = Some(PathBuf::from(v));
         }
         if let Some(v) = get("JOINTMAP_PUBLIC_URL") {
             self.public_url = (!v.is_empty()).then_some(v);
@@ -275,6 +278,17 @@ impl Config {
             l.analysis_timeout_s = num("JOINTMAP_ANALYSIS_TIMEOUT", &v)?;
         }
         Ok(())
+    }
+
+    /// Where the audit log goes: the configured path; by default the store's
+    /// path with the extension `audit.jsonl` (`jointmap.gpkg` ->
+    /// `jointmap.audit.jsonl`); `None` when turned off with an empty path.
+    pub fn audit_path(&self) -> Option<PathBuf> {
+        match &self.audit_log {
+            None => Some(self.store.with_extension("audit.jsonl")),
+            Some(p) if p.as_os_str().is_empty() => None,
+            Some(p) => Some(p.clone()),
+        }
     }
 
     /// Checks values that serde cannot.
@@ -446,6 +460,25 @@ mod tests {
             .unwrap_err()
             .0
             .contains("JOINTMAP_CONCURRENCY"));
+    }
+
+    /// The audit log is on by default, beside the store; an empty path (file
+    /// or environment) turns it off.
+    #[test]
+    fn audit_log_is_on_by_default() {
+        let mut c = Config::from_toml("store = \"/data/mission.gpkg\"").unwrap();
+        assert_eq!(
+            c.audit_path(),
+            Some(PathBuf::from("/data/mission.audit.jsonl"))
+        );
+        c.apply_env(|k| (k == "JOINTMAP_AUDIT_LOG").then(|| "/var/log/a.ndjson".into()))
+            .unwrap();
+        assert_eq!(c.audit_path(), Some(PathBuf::from("/var/log/a.ndjson")));
+        c.apply_env(|k| (k == "JOINTMAP_AUDIT_LOG").then(String::new))
+            .unwrap();
+        assert_eq!(c.audit_path(), None);
+        let off = Config::from_toml("audit_log = \"\"").unwrap();
+        assert_eq!(off.audit_path(), None);
     }
 
     #[test]

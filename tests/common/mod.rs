@@ -102,9 +102,3 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
         .join(name);
     p.exists().then_some(p)
 }
-
-/// Whether an external tool must be present (CI sets JOINTMAP_REQUIRE_TOOLS=1
-/// so that a missing tool fails instead of skipping).
-pub fn tools_required() -> bool {
-    std::env::var("JOINTMAP_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}

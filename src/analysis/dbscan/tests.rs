@@ -425,11 +425,12 @@ pub(crate) fn ucdp_events() -> Option<Vec<(i64, f64, f64, String)>> {
 }
 
 #[test]
+#[cfg_attr(
+    not(jointmap_shared_data),
+    ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
+)]
 fn golden_ucdp_matches_scikit_learn() {
-    let Some(events) = ucdp_events() else {
-        eprintln!("SKIPPED: ../shared/data/ucdp-ged-23.1-car.geojson is absent");
-        return;
-    };
+    let events = ucdp_events().expect("../shared/data/ucdp-ged-23.1-car.geojson");
     let lon: Vec<f64> = events.iter().map(|e| e.1).collect();
     let lat: Vec<f64> = events.iter().map(|e| e.2).collect();
     let g = golden("dbscan_ucdp_car.json");

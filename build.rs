@@ -1,0 +1,101 @@
+//! Detects the external tools and data some tests need, so a test without
+//! them is reported as ignored (with the reason) instead of passing as `ok`:
+//! each present one sets a cfg the tests use in
+//! `#[cfg_attr(not(jointmap_xxx), ignore = "...")]`. Under
+//! JOINTMAP_REQUIRE_TOOLS=1 (`.ci/run`) a missing one fails the build.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (cfg, what is missing, how to find it).
+struct Need {
+    cfg: &'static str,
+    what: &'static str,
+    find: fn() -> Option<PathBuf>,
+}
+
+fn main() {
+    let needs = [
+        Need {
+            cfg: "jointmap_shared_data",
+            what: "../shared/data/ucdp-ged-23.1-car.geojson",
+            find: || existing(Path::new("../shared/data/ucdp-ged-23.1-car.geojson")),
+        },
+        Need {
+            cfg: "jointmap_ogrinfo",
+            what: "ogrinfo (apt-get install gdal-bin)",
+            find: || on_path("ogrinfo", &["--version"]),
+        },
+        Need {
+            cfg: "jointmap_owslib",
+            what: "OWSLib (pip install -r tools/requirements-clients.txt)",
+            find: || python_module("owslib.ogcapi.features"),
+        },
+        Need {
+            cfg: "jointmap_schemathesis",
+            what: "schemathesis (pip install -r tools/requirements-clients.txt)",
+            find: || on_path("schemathesis", &["--version"]),
+        },
+    ];
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=JOINTMAP_REQUIRE_TOOLS");
+    println!("cargo::rerun-if-env-changed=PATH");
+    let required = std::env::var("JOINTMAP_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    let mut missing = Vec::new();
+    for need in &needs {
+        println!("cargo::rustc-check-cfg=cfg({})", need.cfg);
+        match (need.find)() {
+            Some(found) => {
+                // Rerun when it goes away (or changes).
+                println!("cargo::rerun-if-changed={}", found.display());
+                println!("cargo::rustc-cfg={}", need.cfg);
+            }
+            None => {
+                // A path that does not exist makes cargo rerun this script on
+                // every build, so a tool installed later is seen.
+                println!("cargo::rerun-if-changed=.jointmap-missing-{}", need.cfg);
+                missing.push(need.what);
+            }
+        }
+    }
+    if required && !missing.is_empty() {
+        panic!(
+            "JOINTMAP_REQUIRE_TOOLS=1 but missing: {}",
+            missing.join(", ")
+        );
+    }
+    for m in missing {
+        println!("cargo::warning=tests needing {m} are ignored: it is missing");
+    }
+}
+
+fn existing(p: &Path) -> Option<PathBuf> {
+    p.exists().then(|| p.to_path_buf())
+}
+
+/// The tool's full path when it runs.
+fn on_path(tool: &str, args: &[&str]) -> Option<PathBuf> {
+    let ok = Command::new(tool)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        return None;
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.exists())
+}
+
+/// The module's file when python3 imports it.
+fn python_module(module: &str) -> Option<PathBuf> {
+    let o = Command::new("python3")
+        .args(["-c", &format!("import {module} as m; print(m.__file__)")])
+        .output()
+        .ok()?;
+    if !o.status.success() {
+        return None;
+    }
+    let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    existing(Path::new(&path))
+}

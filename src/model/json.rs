@@ -1,0 +1,267 @@
+//! Strict JSON for features: a repeated key in any object is an error naming
+//! it (RFC 8259 leaves its meaning undefined; read leniently, a later
+//! `"classification": "public"` would silently downgrade a record), and so is
+//! a string longer than the bound. Otherwise exactly `serde_json::Value`.
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
+use serde_json::{Map, Number, Value};
+use std::cell::RefCell;
+use std::fmt;
+
+/// Why a text is not strict JSON: where (the dotted path of the object,
+/// `(feature)` at the top), what, and the line and column in the text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonError {
+    /// Dotted path of the member at fault (`properties.classification`), or
+    /// `(feature)` for a syntax error.
+    pub field: String,
+    /// What is wrong, with its position within the text.
+    pub reason: String,
+    /// 1-based line of the fault in the text.
+    pub line: usize,
+    /// 1-based column of the fault in the text.
+    pub column: usize,
+}
+
+enum Kind {
+    Duplicate(String),
+    TooLong(usize),
+}
+
+/// What the visitors found, outside serde's error (which carries only text).
+#[derive(Default)]
+struct Fault {
+    kind: Option<Kind>,
+    /// Innermost member first.
+    path: Vec<String>,
+}
+
+/// Parses `text` as JSON, refusing repeated keys and strings longer than
+/// `max_string` bytes.
+pub fn parse(text: &str, max_string: usize) -> Result<Value, JsonError> {
+    let fault = RefCell::new(Fault::default());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seed = Strict {
+        max_string,
+        fault: &fault,
+    };
+    let result = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    result.map_err(|e| {
+        let fault = fault.into_inner();
+        let mut path: Vec<String> = fault.path.into_iter().rev().collect();
+        // Positions count within the feature's own text (a feature of a
+        // FeatureCollection does not know where it began in the file).
+        let at = format!(
+            "line {} column {} of the feature",
+            e.line(),
+            e.column()
+        );
+        let reason = match fault.kind {
+            None => {
+                let text = e.to_string();
+                let what = text
+                    .rsplit_once(" at line ")
+                    .map_or(text.as_str(), |(m, _)| m);
+                format!("not valid JSON: {what} at {at}")
+            }
+            Some(Kind::Duplicate(key)) => {
+                let within = if path.is_empty() {
+                    "the feature".to_string()
+                } else {
+                    path.join(".")
+                };
+                path.push(key.clone());
+                format!("duplicate key {key:?} in {within} (a key may occur once per object) at {at}")
+            }
+            Some(Kind::TooLong(n)) => format!(
+                "a string of {n} bytes, more than the maximum {max_string} (see --max-string-bytes), at {at}"
+            ),
+        };
+        JsonError {
+            field: if path.is_empty() {
+                "(feature)".into()
+            } else {
+                path.join(".")
+            },
+            reason,
+            line: e.line(),
+            column: e.column(),
+        }
+    })
+}
+
+#[derive(Clone, Copy)]
+struct Strict<'a> {
+    max_string: usize,
+    fault: &'a RefCell<Fault>,
+}
+
+impl Strict<'_> {
+    fn string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        self.check_len(&s)?;
+        Ok(Value::String(s))
+    }
+
+    fn check_len<E: de::Error>(self, s: &str) -> Result<(), E> {
+        if s.len() > self.max_string {
+            self.fault.borrow_mut().kind = Some(Kind::TooLong(s.len()));
+            return Err(E::custom("string too long"));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.check_len(v)?;
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        self.string(v)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        loop {
+            match seq.next_element_seed(self) {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => return Ok(Value::Array(out)),
+                Err(e) => {
+                    let mut f = self.fault.borrow_mut();
+                    if f.kind.is_some() {
+                        f.path.push(format!("[{}]", out.len()));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            self.check_len(&key)?;
+            match out.entry(key) {
+                Entry::Occupied(e) => {
+                    self.fault.borrow_mut().kind = Some(Kind::Duplicate(e.key().clone()));
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                Entry::Vacant(e) => match map.next_value_seed(self) {
+                    Ok(v) => {
+                        e.insert(v);
+                    }
+                    Err(err) => {
+                        let mut f = self.fault.borrow_mut();
+                        if f.kind.is_some() {
+                            f.path.push(e.key().clone());
+                        }
+                        return Err(err);
+                    }
+                },
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_value_as_serde_json() {
+        let text =
+            r#"{"a":[1,-2,3.5,1e300,true,null,"x\u00e9"],"b":{"c":{}},"d":18446744073709551615}"#;
+        let want: Value = serde_json::from_str(text).expect("json");
+        assert_eq!(parse(text, 100).expect("strict"), want);
+    }
+
+    #[test]
+    fn duplicate_keys_are_named_wherever_they_are() {
+        let e = parse(
+            r#"{"type":"Feature","properties":{"classification":"strictly-confidential","x":1,"classification":"public"}}"#,
+            100,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "properties.classification");
+        assert!(
+            e.reason
+                .contains("duplicate key \"classification\" in properties"),
+            "{}",
+            e.reason
+        );
+        assert_eq!((e.line, e.column), (1, 95));
+        let e = parse(
+            r#"{"geometry":{"type":"Point","coordinates":[1,2]},"geometry":null}"#,
+            100,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "geometry");
+        assert!(e.reason.contains("in the feature"), "{}", e.reason);
+        let e = parse(r#"{"a":[{"b":1},{"b":2,"b":3}]}"#, 100).unwrap_err();
+        assert_eq!(e.field, "a.[1].b");
+        // Syntax errors are as serde_json gives them.
+        let e = parse(r#"{"a":1e999}"#, 100).unwrap_err();
+        assert_eq!(e.field, "(feature)");
+        assert!(
+            e.reason.contains("number out of range at line 1 column"),
+            "{}",
+            e.reason
+        );
+        assert!(e.reason.ends_with("of the feature"), "{}", e.reason);
+        assert!(parse("{\"a\":NaN}", 100).is_err());
+    }
+
+    #[test]
+    fn long_strings_are_refused() {
+        assert!(parse(r#"{"narrative":"0123456789"}"#, 10).is_ok());
+        let e = parse(r#"{"properties":{"narrative":"0123456789a"}}"#, 10).unwrap_err();
+        assert_eq!(e.field, "properties.narrative");
+        assert!(e.reason.contains("11 bytes"), "{}", e.reason);
+        // Keys too.
+        assert!(parse(r#"{"0123456789a":1}"#, 10).is_err());
+    }
+}
