@@ -175,8 +175,8 @@ fn fdr_family_is_the_tested_cells() {
     assert!(kept.iter().zip(&tested).all(|(&k, &t)| !k || t));
     // A tested cell's p-value does not depend on which others are tested;
     // untested cells have none, and keep I and the quadrant.
-    for c in 0..y.len() {
-        if tested[c] {
+    for (c, &t) in tested.iter().enumerate() {
+        if t {
             assert_eq!(some.p_sim[c].to_bits(), all.p_sim[c].to_bits(), "cell {c}");
         } else {
             assert!(some.p_sim[c].is_nan());
