@@ -5,7 +5,7 @@
 use super::fdr::{classify, HotspotClass};
 use super::getis_ord::{gi_star, Transform};
 use super::kde::{default_bandwidth, kde, Kernel};
-use super::local_moran::local_moran;
+use super::local_moran::local_moran_tested;
 use super::product::{Field, Item, Param, Product, ProductGrid, Shape};
 use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
@@ -62,7 +62,8 @@ pub struct HotspotParams {
     /// Correct the hot/cold classes and the Local Moran types for multiple
     /// testing (Benjamini-Hochberg).
     pub fdr: bool,
-    /// Permutations for Local Moran's I inference (0 skips Local Moran's I).
+    /// Permutations for Local Moran's I inference (0 skips Local Moran's I);
+    /// 999 by default, GeoDa's default.
     pub permutations: usize,
     /// Seed of the permutations.
     pub seed: u64,
@@ -90,7 +91,7 @@ impl Default for HotspotParams {
             neighbours: Neighbours::Auto,
             transform: Transform::Binary,
             fdr: true,
-            permutations: 99,
+            permutations: 999,
             seed: 20261123,
             anchor: None,
             layer: Layer::Incidents,
@@ -111,24 +112,33 @@ pub struct HotspotCell {
     pub density: f64,
     /// Gi* z-score.
     pub z: f64,
-    /// Gi* two-sided p-value.
+    /// Gi* two-sided p-value (NaN when the cell is not tested).
     pub p: f64,
-    /// Hot/cold class.
-    pub class: HotspotClass,
+    /// Hot/cold class; `None` when the cell is not tested.
+    pub class: Option<HotspotClass>,
     /// Local Moran's I (NaN when skipped).
     pub moran_i: f64,
-    /// Its pseudo p-value (NaN when skipped).
+    /// Its pseudo p-value (NaN when skipped or the cell is not tested).
     pub moran_p: f64,
     /// Cluster/outlier type when significant at 0.05 (FDR-corrected when
     /// the parameters say so): HH, LL, HL, LH.
     pub moran_type: Option<String>,
-    /// Whether the cell or one of its neighbours holds an event.
+    /// Whether the cell or one of its neighbours holds an event: whether it
+    /// is tested (see [`tested_cells`]).
     pub events_nearby: bool,
     /// Events in the cell (whatever their weight): for the access gate's
     /// minimum count.
     pub count: u64,
     /// Of which sexual-violence or child cases.
     pub count_sensitive: u64,
+}
+
+impl HotspotCell {
+    /// Whether the cell is a significant Gi* hot or cold spot or a
+    /// significant Local Moran cluster or outlier (only tested cells can be).
+    pub fn significant(&self) -> bool {
+        self.class.is_some_and(|c| c.is_significant()) || self.moran_type.is_some()
+    }
 }
 
 /// A hotspot analysis: the grid, per-cell results and what was chosen.
@@ -157,6 +167,27 @@ pub struct Hotspots {
 
 /// Significance level of Local Moran's I clusters and outliers.
 pub const MORAN_ALPHA: f64 = 0.05;
+
+/// The rule choosing the tested cells, as recorded in the product.
+pub const TESTED_RULE: &str = "cells with at least one event in the cell or its neighbourhood \
+     (weights row); the others get no p-value and no class and are not in the FDR family \
+     (independent filtering, Bourgon, Gentleman & Huber 2010)";
+
+/// The cells the hotspot layer tests: those with at least one event
+/// (`counts > 0`) in the cell itself or in its row of `w`.
+///
+/// A cell with no event in its neighbourhood has a Gi* z and a Local
+/// Moran's I fixed by emptiness alone (the same for every such cell), so
+/// testing it adds no evidence, only members to the false discovery rate's
+/// family: on the README example 99 % of the cells, enough to leave no
+/// Local Moran cell significant. Leaving them out is independent filtering
+/// (Bourgon, Gentleman & Huber 2010, PNAS 107:9546): the filter, whether
+/// an event is near, is chosen without looking at the test statistic.
+pub fn tested_cells(counts: &[f64], w: &Weights) -> Vec<bool> {
+    (0..counts.len())
+        .map(|i| counts[i] > 0.0 || w.neighbors(i).0.iter().any(|&j| counts[j as usize] > 0.0))
+        .collect()
+}
 
 /// Share of empty cells above which the data are too sparse for the grid:
 /// most cells then compare an empty cell with empty neighbours, and Gi*
@@ -269,14 +300,22 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         Neighbours::Knn(k) => (Weights::knn(&centres, k)?, None),
     };
     crate::cancel::check()?;
-    let gi = gi_star(&agg.values, &w, params.transform)?;
+    // The family of tests: untested cells get p NaN, which keeps them out of
+    // the Benjamini-Hochberg family and of every class.
+    let events_nearby = tested_cells(&counts.values, &w);
+    let tested = events_nearby.iter().filter(|&&t| t).count();
+    let mut gi = gi_star(&agg.values, &w, params.transform)?;
+    for (p, _) in gi.p.iter_mut().zip(&events_nearby).filter(|(_, &t)| !t) {
+        *p = f64::NAN;
+    }
     let classes = classify(&gi.z, &gi.p, params.fdr);
     let moran = if params.permutations > 0 {
-        Some(local_moran(
+        Some(local_moran_tested(
             &agg.values,
             &w.row_standardized(),
             params.permutations,
             params.seed,
+            Some(&events_nearby),
         )?)
     } else {
         None
@@ -284,15 +323,6 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
     let significant = moran
         .as_ref()
         .map(|m| m.significant(MORAN_ALPHA, params.fdr));
-    let events_nearby: Vec<bool> = (0..grid.cells.len())
-        .map(|i| {
-            counts.values[i] > 0.0
-                || w.neighbors(i)
-                    .0
-                    .iter()
-                    .any(|&j| counts.values[j as usize] > 0.0)
-        })
-        .collect();
     let cells: Vec<HotspotCell> = (0..grid.cells.len())
         .map(|i| {
             let (moran_i, moran_p, moran_type) = match (&moran, &significant) {
@@ -311,7 +341,7 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
                 density: density[i],
                 z: gi.z[i],
                 p: gi.p[i],
-                class: classes[i],
+                class: events_nearby[i].then_some(classes[i]),
                 moran_i,
                 moran_p,
                 moran_type,
@@ -340,14 +370,7 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
             .count();
         let kept = cells.iter().filter(|c| c.moran_type.is_some()).count();
         if kept < uncorrected {
-            warnings.push(format!(
-                "Local Moran's I: the false discovery rate correction keeps {kept} of {uncorrected} cells \
-                 significant at {MORAN_ALPHA}; with {} permutations no p-value is below {:.2e}, so the \
-                 correction over {} cells needs more permutations to keep any (--permutations)",
-                params.permutations,
-                1.0 / (params.permutations + 1) as f64,
-                cells.len()
-            ));
+            warnings.push(fdr_warning(kept, uncorrected, tested, params.permutations));
         }
     }
     Ok(Hotspots {
@@ -361,6 +384,23 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         params: params.clone(),
         warnings,
     })
+}
+
+/// The warning when the false discovery rate correction removed Local Moran
+/// types: with `R` permutations no p-value is below `1 / (R + 1)`, and over
+/// `m` tested cells the Benjamini-Hochberg line at rank `k` is
+/// `alpha k / m`, so `k` cells at that floor survive only when
+/// `1 / (R + 1) <= alpha k / m`; one cell alone needs `R >= m / alpha - 1`.
+fn fdr_warning(kept: usize, uncorrected: usize, m: usize, permutations: usize) -> String {
+    let floor = 1.0 / (permutations + 1) as f64;
+    let k = (floor * m as f64 / MORAN_ALPHA).ceil().max(1.0);
+    let alone = (m as f64 / MORAN_ALPHA).ceil() as u64 - 1;
+    format!(
+        "Local Moran's I: the false discovery rate correction keeps {kept} of {uncorrected} cells \
+         significant at {MORAN_ALPHA}; with {permutations} permutations no p-value is below {floor:.2e}, \
+         and over {m} tested cells at least {k} cells must reach that floor for any to be kept; \
+         {alone} permutations would let a single cell be significant alone (--permutations)"
+    )
 }
 
 impl HotspotParams {
@@ -401,15 +441,15 @@ impl Hotspots {
     /// records the method, every parameter used and the warnings, so a map
     /// can be defended.
     pub fn to_product(&self, all_cells: bool) -> Product {
-        let significant =
-            |c: &HotspotCell| c.class != HotspotClass::NotSignificant || c.moran_type.is_some();
         let written = |c: &HotspotCell| {
-            all_cells || c.value > 0.0 || c.count > 0 || (significant(c) && c.events_nearby)
+            all_cells || c.value > 0.0 || c.count > 0 || (c.significant() && c.events_nearby)
         };
+        // Zero since only tested cells (an event nearby) can be significant;
+        // kept as a check that the rule holds.
         let omitted = self
             .cells
             .iter()
-            .filter(|c| significant(c) && !written(c))
+            .filter(|c| c.significant() && !written(c))
             .count();
         let items: Vec<Item> = self
             .cells
@@ -434,7 +474,7 @@ impl Hotspots {
                         ("density_km2", Field::Value(c.density)),
                         ("gi_z", Field::Value(c.z)),
                         ("gi_p", Field::Value(c.p)),
-                        ("class", Field::Class(c.class.as_str().into())),
+                        ("class", Field::class(c.class.map(|c| c.as_str()))),
                         ("moran_i", Field::Value(c.moran_i)),
                         ("moran_p", Field::Value(c.moran_p)),
                         ("moran_type", Field::class(c.moran_type.clone())),
@@ -534,6 +574,11 @@ impl Hotspots {
                 }),
             ),
             ("fdr", Field::param(self.params.fdr)),
+            (
+                "tested_cells",
+                Field::Tally(self.cells.iter().filter(|c| c.events_nearby).count() as u64),
+            ),
+            ("tested_rule", Field::param(TESTED_RULE)),
             ("moran_permutations", Field::param(self.params.permutations)),
             (
                 "moran_p",
@@ -569,100 +614,4 @@ impl Hotspots {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::weights::test_support::ucdp_path;
-    use super::*;
-
-    /// The UCDP events as counted events (weight 1), read from the raw file.
-    fn ucdp_events(path: &std::path::Path) -> Events {
-        let text = std::fs::read_to_string(path).expect("read UCDP");
-        let fc: serde_json::Value = serde_json::from_str(&text).expect("parse UCDP");
-        let mut ev = Events::default();
-        for f in fc["features"].as_array().expect("features") {
-            let c = &f["geometry"]["coordinates"];
-            ev.lon.push(c[0].as_f64().expect("lon"));
-            ev.lat.push(c[1].as_f64().expect("lat"));
-        }
-        ev.weight = vec![1.0; ev.lon.len()];
-        ev
-    }
-
-    /// README's example, `jointmap hotspots --cell-km 5 --band-km 15`, on the
-    /// UCDP events: the share of cells called significant that hold no event
-    /// and have no event within the band is zero, no empty cell among empty
-    /// neighbours is a low-low cluster, and row-standardised Gi* finds the
-    /// hot cells binary Gi* finds.
-    #[test]
-    #[cfg_attr(
-        not(jointmap_shared_data),
-        ignore = "../shared/data/ucdp-ged-23.1-car.geojson is absent"
-    )]
-    fn readme_example_calls_no_empty_neighbourhood_significant() {
-        let path = ucdp_path().expect("../shared/data/ucdp-ged-23.1-car.geojson");
-        let events = ucdp_events(&path);
-        let params = HotspotParams {
-            neighbours: Neighbours::DistanceBand(15_000.0),
-            ..HotspotParams::default()
-        };
-        let h = hotspots(&events, &params).unwrap();
-        let significant: Vec<&HotspotCell> = h
-            .cells
-            .iter()
-            .filter(|c| c.class.is_significant() || c.moran_type.is_some())
-            .collect();
-        let far = significant
-            .iter()
-            .filter(|c| c.count == 0 && !c.events_nearby)
-            .count();
-        let share = far as f64 / significant.len().max(1) as f64;
-        let low_low_empty = h
-            .cells
-            .iter()
-            .filter(|c| c.count == 0 && c.moran_type.as_deref() == Some("LL"))
-            .count();
-        let hot = |h: &Hotspots| {
-            h.cells
-                .iter()
-                .filter(|c| c.class.is_significant() && c.z > 0.0)
-                .count()
-        };
-        let row = hotspots(
-            &events,
-            &HotspotParams {
-                transform: Transform::RowStandardized,
-                permutations: 0,
-                ..params.clone()
-            },
-        )
-        .unwrap();
-        eprintln!(
-            "README example: {} cells, {} significant (Gi* or Local Moran), {far} of them empty \
-             with no event within the band (share {share:.4}); Local Moran significant {}, \
-             LL on empty cells {low_low_empty}; hot cells binary {}, row-standardised {}; warnings {:?}",
-            h.cells.len(),
-            significant.len(),
-            h.cells.iter().filter(|c| c.moran_type.is_some()).count(),
-            hot(&h),
-            hot(&row),
-            h.warnings
-        );
-        assert_eq!(h.cells.len(), 47_770);
-        assert!(share <= 0.001, "share {share}");
-        assert_eq!(hot(&row), hot(&h));
-        assert!(hot(&h) > 300);
-        // Far fewer than half the cells hold an event: the warning says so.
-        assert!(h.warnings.iter().any(|w| w.starts_with("sparse data")));
-        // Empty cells with an event nearby are written, empty ones without are not.
-        let product = h.to_product(false);
-        let written = h
-            .cells
-            .iter()
-            .filter(|c| {
-                c.count > 0
-                    || ((c.class.is_significant() || c.moran_type.is_some()) && c.events_nearby)
-            })
-            .count();
-        assert_eq!(product.items.len(), written);
-        assert_eq!(h.to_product(true).items.len(), h.cells.len());
-    }
-}
+mod tests;

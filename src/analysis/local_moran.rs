@@ -52,6 +52,11 @@
 //! neighbourhood does not reshuffle the others. The draws differ from esda's
 //! (another generator), so p-values agree with esda only in distribution.
 //!
+//! [`local_moran_tested`] runs the permutations only on the cells a caller
+//! tests (the hotspot layer: cells with an event in the cell or its
+//! neighbourhood, see [`super::hotspots::tested_cells`]); the others get
+//! `p_sim` NaN, which keeps them out of the false discovery rate's family.
+//!
 //! Where nothing can be tested, `p_sim` is 1: a cell without neighbours, a
 //! cell whose value is the mean (`z_i = 0`, `I_i = 0`), or a map where every
 //! value is the same (then `I = 0` everywhere and the quadrant is `LL`, esda's
@@ -145,7 +150,8 @@ impl LocalMoran {
 
 /// Local Moran's I of `values` over `w`, row-standardised here, with
 /// `permutations` conditional permutations seeded by `seed` (99 or 999 are
-/// usual). Runs in parallel over cells; identical whatever the thread count.
+/// usual), for every cell. Runs in parallel over cells; identical whatever
+/// the thread count.
 ///
 /// Errors when lengths differ, there are fewer than two cells, or a value is
 /// not finite.
@@ -155,13 +161,40 @@ pub fn local_moran(
     permutations: usize,
     seed: u64,
 ) -> Result<LocalMoran, AnalysisError> {
+    local_moran_tested(values, w, permutations, seed, None)
+}
+
+/// [`local_moran`] with permutation tests only where `tested[c]` is true:
+/// the other cells keep their `I` and quadrant but get `p_sim` NaN (not
+/// tested: not significant and not counted in a false discovery rate), and
+/// no permutation is spent on them. A tested cell's p-value is the same bit
+/// for bit as in [`local_moran`] (its draws are seeded by the cell alone),
+/// whichever other cells are tested. `None` tests every cell.
+///
+/// Errors as [`local_moran`], and when `tested` has another length.
+pub fn local_moran_tested(
+    values: &[f64],
+    w: &Weights,
+    permutations: usize,
+    seed: u64,
+    tested: Option<&[bool]>,
+) -> Result<LocalMoran, AnalysisError> {
     check_values(values, w, "Local Moran")?;
     let n = values.len();
+    if tested.is_some_and(|t| t.len() != n) {
+        return Err(AnalysisError::param(
+            "tested",
+            "Local Moran: one tested flag per cell",
+        ));
+    }
+    let is_tested = |c: usize| tested.is_none_or(|t| t[c]);
     if values.par_iter().all(|&v| v == values[0]) {
         let p = if permutations == 0 { f64::NAN } else { 1.0 };
         return Ok(LocalMoran {
             i: vec![0.0; n],
-            p_sim: vec![p; n],
+            p_sim: (0..n)
+                .map(|c| if is_tested(c) { p } else { f64::NAN })
+                .collect(),
             quadrant: vec![Quadrant::LL; n],
         });
     }
@@ -193,7 +226,7 @@ pub fn local_moran(
             .map_init(
                 || Scratch::new(n),
                 |scratch, c| {
-                    if stop.stopped() {
+                    if stop.stopped() || !is_tested(c) {
                         return f64::NAN;
                     }
                     pseudo_p(c, values, &z, &w, permutations, seed, scratch)

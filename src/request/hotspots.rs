@@ -58,8 +58,8 @@ pub struct HotspotRequest {
     /// testing (FDR is on by default).
     #[arg(long)]
     pub no_fdr: bool,
-    /// Permutations for Local Moran's I (0 skips it).
-    #[arg(long, default_value_t = 99)]
+    /// Permutations for Local Moran's I (0 skips it; 999, GeoDa's default).
+    #[arg(long, default_value_t = 999)]
     pub permutations: usize,
     /// Seed for the permutations.
     #[arg(long, default_value_t = 20261123)]
@@ -152,7 +152,7 @@ fn run(
     }
     let result = hotspots(&events, &params)?;
     let summary = {
-        let count = |c: HotspotClass| result.cells.iter().filter(|x| x.class == c).count();
+        let count = |c: HotspotClass| result.cells.iter().filter(|x| x.class == Some(c)).count();
         format!(
             "hotspots: {} events on {} cells ({} outside the area); bandwidth {:.1} km; {}",
             result.events,
