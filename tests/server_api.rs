@@ -50,10 +50,22 @@ fn store(dir: &Path, incidents: usize) -> PathBuf {
     store
 }
 
+/// The configuration of these tests: the hand-made incidents of 2030 are
+/// within the server's time bound too (its start-up check and HTTP ingest
+/// apply it), plus `extra`.
+fn api_config(dir: &Path, store: &Path, extra: &str) -> PathBuf {
+    let limits = "[limits]\nfuture_days = 3650\n";
+    let extra = match extra.strip_prefix("[limits]\n") {
+        Some(rest) => format!("{limits}{rest}"),
+        None => format!("{extra}{limits}"),
+    };
+    config(dir, store, &extra)
+}
+
 fn setup(extra: &str) -> (TempDir, Server, PathBuf) {
     let dir = TempDir::new().unwrap();
     let store = store(dir.path(), 400);
-    let cfg = config(dir.path(), &store, extra);
+    let cfg = api_config(dir.path(), &store, extra);
     let server = Server::start(&cfg);
     (dir, server, store)
 }
@@ -905,7 +917,7 @@ fn limits_shutdown_and_configuration() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     // Environment overrides: listen address and page size.
-    let cfg = config(dir.path(), &store, "");
+    let cfg = api_config(dir.path(), &store, "");
     let s2 = Server::start_with(
         &cfg,
         &[("JOINTMAP_PAGE_LIMIT", "7"), ("JOINTMAP_PAGE_MAX", "50")],
@@ -930,10 +942,14 @@ fn limits_shutdown_and_configuration() {
 fn scanned_layers_answer_like_held_ones() {
     let dir = TempDir::new().unwrap();
     let store = store(dir.path(), 300);
-    let held = Server::start(&config(dir.path(), &store, ""));
+    let held = Server::start(&api_config(dir.path(), &store, ""));
     let sub = dir.path().join("scan");
     std::fs::create_dir(&sub).unwrap();
-    let scanned = Server::start(&config(&sub, &store, "[cache]\nview_max_features = 50\n"));
+    let scanned = Server::start(&api_config(
+        &sub,
+        &store,
+        "[cache]\nview_max_features = 50\n",
+    ));
     let strip = |mut v: Value| {
         v.as_object_mut().unwrap().remove("timeStamp");
         v.as_object_mut().unwrap().remove("links");

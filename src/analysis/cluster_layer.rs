@@ -71,6 +71,11 @@ pub enum EpsUsed {
     Given(f64),
     /// Chosen from the data.
     Knee(KneeEps),
+    /// None could be chosen: no more events than `min_points`, so there is
+    /// no k-distance curve and no cluster; every event is noise. Not an
+    /// error, so an empty or sparse selection answers like any other (an
+    /// error would tell a role how many events it holds).
+    TooFew,
 }
 
 impl EpsUsed {
@@ -79,6 +84,7 @@ impl EpsUsed {
         match self {
             EpsUsed::Given(m) => *m,
             EpsUsed::Knee(k) => k.eps_m,
+            EpsUsed::TooFew => 0.0,
         }
     }
 }
@@ -104,6 +110,7 @@ pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, Anal
     let eps = match (params.method, params.eps_m) {
         (ClusterMethod::Hdbscan(_), _) => None,
         (_, Some(m)) => Some(EpsUsed::Given(m)),
+        (_, None) if events.len() <= params.min_points => Some(EpsUsed::TooFew),
         (_, None) => Some(EpsUsed::Knee(knee_eps(
             &events.lon,
             &events.lat,
@@ -113,6 +120,10 @@ pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, Anal
     let eps_m = eps.map_or(0.0, |e| e.metres());
     let mut probabilities = None;
     let clustering = match params.method {
+        _ if matches!(eps, Some(EpsUsed::TooFew)) => Clustering {
+            labels: vec![-1; events.len()],
+            core: vec![false; events.len()],
+        },
         ClusterMethod::Dbscan => dbscan(&events.lon, &events.lat, eps_m, params.min_points)?,
         ClusterMethod::StDbscan { eps_seconds } => st_dbscan_intervals(
             &events.lon,
@@ -210,8 +221,14 @@ impl Clusters {
         p.meta
             .push(("features", Field::param(features_name(features))));
         if let Some(eps) = self.eps {
-            p.meta.push(("eps_m", Field::param(eps.metres())));
+            if !matches!(eps, EpsUsed::TooFew) {
+                p.meta.push(("eps_m", Field::param(eps.metres())));
+            }
             let chosen = match eps {
+                EpsUsed::TooFew => Param::Object(vec![(
+                    "method",
+                    "none: no more events than min_points, so no cluster".into(),
+                )]),
                 EpsUsed::Given(_) => Param::Object(vec![("method", "given".into())]),
                 EpsUsed::Knee(k) => Param::Object(vec![
                     ("method", "kneedle on the sorted k-distance curve".into()),
@@ -299,5 +316,51 @@ fn features_name(f: ClusterFeatures) -> &'static str {
         ClusterFeatures::Hulls => "hulls",
         ClusterFeatures::Centroids => "centroids",
         ClusterFeatures::Points => "points",
+    }
+}
+
+#[cfg(test)]
+mod too_few_tests {
+    use super::*;
+
+    /// `n` events 100 m apart on a line, on one day.
+    fn events(n: usize) -> Events {
+        Events {
+            id: (0..n).map(|i| format!("e{i}")).collect(),
+            lon: (0..n).map(|i| 20.0 + i as f64 * 1e-3).collect(),
+            lat: vec![7.0; n],
+            time: vec![0; n],
+            time_end: vec![0; n],
+            weight: vec![1.0; n],
+            category: vec!["attack".into(); n],
+            actor: vec![String::new(); n],
+            sensitive: vec![false; n],
+        }
+    }
+
+    /// An empty or tiny selection is answered, not refused: every event is
+    /// noise and the product says why (an error would count the events).
+    #[test]
+    fn too_few_events_for_a_radius_are_all_noise_not_an_error() {
+        for n in 0..=5 {
+            for method in [
+                ClusterMethod::Dbscan,
+                ClusterMethod::StDbscan {
+                    eps_seconds: 86_400,
+                },
+            ] {
+                let params = ClusterParams {
+                    method,
+                    ..ClusterParams::default()
+                };
+                let c = cluster(&events(n), &params).expect("no error");
+                assert_eq!(c.eps, Some(EpsUsed::TooFew));
+                assert!(c.clustering.labels.iter().all(|&l| l == -1));
+                assert!(c.summaries.is_empty());
+            }
+        }
+        // One more event than min_points: a radius is chosen from the data.
+        let c = cluster(&events(6), &ClusterParams::default()).expect("clusters");
+        assert!(matches!(c.eps, Some(EpsUsed::Knee(_))));
     }
 }

@@ -33,6 +33,9 @@ pub struct Args {
         conflicts_with = "fix_mode"
     )]
     pub restore: Vec<String>,
+    /// The plausibility bounds stored features must keep (as at ingest).
+    #[command(flatten)]
+    pub bounds: super::ingest::BoundsArgs,
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
@@ -59,7 +62,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         FixMode::Report => Fix::Report,
         FixMode::Quarantine => Fix::Quarantine,
     };
-    let report = check(&store, &layers, fix)?;
+    let report = check(&store, &layers, fix, &args.bounds.bounds())?;
     for f in &report.findings {
         eprintln!("{f}");
     }

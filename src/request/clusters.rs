@@ -149,6 +149,10 @@ fn run(
             k.sample,
             args.min_points
         ),
+        (_, Some(EpsUsed::TooFew)) => format!(
+            "no radius chosen: no more than {} events",
+            args.min_points
+        ),
         (_, eps) => format!(
             "eps {} km, min {} events",
             eps.map_or(0.0, |e| e.metres() / 1000.0),

@@ -444,10 +444,13 @@ impl Caller {
                 })
         });
         let author = self.principal.name.clone();
+        let bounds = super::store_bounds(&self.access.settings.limits);
         let _one_at_a_time = self.access.ingest_lock.lock().await;
         let report = self
             .access
-            .blocking(move |store| super::ingest::ingest_body(store, layer, &body, check, author))
+            .blocking(move |store| {
+                super::ingest::ingest_body(store, layer, &body, check, author, bounds)
+            })
             .await??;
         // Created and updated stay in the operator's log; the caller's reply
         // has the total only (docs/security.md).

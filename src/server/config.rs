@@ -117,6 +117,9 @@ pub struct Limits {
     /// Ingest bodies read at once; more are refused at once (503), so that
     /// slow uploads cannot take every request slot.
     pub ingest_concurrency: usize,
+    /// Times more than this many days after now are refused, by HTTP ingest
+    /// and by the start-up check of the store (ingest's `--future-days`).
+    pub future_days: i64,
 }
 
 impl Default for Limits {
@@ -137,6 +140,7 @@ impl Default for Limits {
             max_output_cells: 50_000,
             ingest_body_timeout_s: 30,
             ingest_concurrency: 4,
+            future_days: crate::model::bounds::FUTURE_DAYS,
         }
     }
 }

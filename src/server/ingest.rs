@@ -18,6 +18,7 @@ pub(super) fn ingest_body(
     body: &[u8],
     check: WriteCheck,
     author: String,
+    bounds: crate::model::Bounds,
 ) -> Result<IngestReport, ApiError> {
     let mut raws: Vec<RawFeature> = Vec::new();
     crate::ingest::geojson::read_features(body, &mut |f| {
@@ -47,6 +48,7 @@ pub(super) fn ingest_body(
     opts.rejects = dir.path().join("rejects.ndjson");
     opts.write_check = Some(check);
     opts.author = author;
+    opts.bounds = bounds;
     let input = Input::Features {
         name: "request body".into(),
         features: Box::new(raws.into_iter().map(|r| r.text)),

@@ -64,10 +64,15 @@ const MAINTAIN_EVERY: Duration = Duration::from_secs(30);
 /// Validates every stored feature as `jointmap check` does, before serving
 /// any: an edit made outside jointmap (QGIS, SQL) that ingest would have
 /// refused must not reach an analysis unnoticed.
-fn check_store(store: &dyn Store) -> Result<(), ServerError> {
+fn check_store(store: &dyn Store, limits: &config::Limits) -> Result<(), ServerError> {
     use crate::store::check::{check, Fix};
-    let report = check(store, &crate::model::Layer::ALL, Fix::Report)
-        .map_err(|e| ServerError::InvalidStore(e.to_string()))?;
+    let report = check(
+        store,
+        &crate::model::Layer::ALL,
+        Fix::Report,
+        &store_bounds(limits),
+    )
+    .map_err(|e| ServerError::InvalidStore(e.to_string()))?;
     if report.findings.is_empty() {
         return Ok(());
     }
@@ -89,6 +94,15 @@ fn check_store(store: &dyn Store) -> Result<(), ServerError> {
         report.findings.len(),
         report.findings.len().min(SHOWN)
     )))
+}
+
+/// The plausibility bounds of what the server stores and serves: the
+/// defaults, with the latest time `limits.future_days` after now.
+fn store_bounds(limits: &config::Limits) -> crate::model::Bounds {
+    crate::model::Bounds {
+        latest: chrono::Utc::now() + chrono::Duration::days(limits.future_days),
+        ..crate::model::Bounds::default()
+    }
 }
 
 impl From<config::ConfigError> for ServerError {
@@ -306,7 +320,7 @@ pub async fn shutdown_signal() {
 /// (builds its own multi-threaded runtime).
 pub fn run(cfg: &Config, store: Arc<dyn Store>) -> Result<(), ServerError> {
     let addr = cfg.validate()?;
-    check_store(&*store)?;
+    check_store(&*store, &cfg.limits)?;
     let limits = cfg.limits.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,7 +6,7 @@
 //! and writes through a [`Batch`] only.
 
 use super::{Batch, Result, Store, StoredRow};
-use crate::model::{Feature, Layer, Problem};
+use crate::model::{Bounds, Feature, Layer, Problem};
 use std::fmt;
 
 /// What to do with invalid features.
@@ -54,10 +54,10 @@ pub struct Report {
 
 /// The problems of one stored row: why it cannot be read as a feature, or
 /// what ingest's validation says of it.
-pub fn problems(layer: Layer, row: &StoredRow) -> Vec<Problem> {
+pub fn problems(layer: Layer, row: &StoredRow, bounds: &Bounds) -> Vec<Problem> {
     match &row.feature {
         Err(reason) => vec![Problem::new("(stored row)", reason.clone())],
-        Ok(f) => match Feature::from_geojson(layer, f.to_geojson(), "") {
+        Ok(f) => match Feature::from_geojson_with(layer, f.to_geojson(), "", bounds) {
             Ok(_) => Vec::new(),
             Err(invalid) => invalid.problems,
         },
@@ -68,13 +68,13 @@ pub fn problems(layer: Layer, row: &StoredRow) -> Vec<Problem> {
 /// invalid feature into the quarantine in the same transaction the check
 /// read in (nothing can change in between). With [`Fix::Report`] nothing is
 /// written.
-pub fn check(store: &dyn Store, layers: &[Layer], fix: Fix) -> Result<Report> {
+pub fn check(store: &dyn Store, layers: &[Layer], fix: Fix, bounds: &Bounds) -> Result<Report> {
     let mut batch = store.begin()?;
     let mut report = Report::default();
     for &layer in layers {
         let findings = &mut report.findings;
         report.checked += batch.inspect(layer, &mut |row| {
-            let problems = problems(layer, &row);
+            let problems = problems(layer, &row, bounds);
             if !problems.is_empty() {
                 findings.push(Finding {
                     layer,

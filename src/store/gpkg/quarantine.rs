@@ -193,7 +193,7 @@ mod tests {
                 .expect("upsert");
         }
         b.commit().expect("commit");
-        let clean = check(&store, &Layer::ALL, Fix::Report).expect("check");
+        let clean = check(&store, &Layer::ALL, Fix::Report, &Default::default()).expect("check");
         assert_eq!((clean.checked, clean.findings.len()), (6, 0));
         // Another program with the GeoPackage functions, as QGIS has them.
         let raw = |sql: &str| {
@@ -213,7 +213,13 @@ mod tests {
         raw("UPDATE incidents SET category = 'kiling' WHERE id = 'b';
              UPDATE incidents SET killed_men = -3 WHERE id = 'c';
              UPDATE incidents SET owner = 'nobody' WHERE id = 'e';");
-        let report = check(&store, &[Layer::Incidents], Fix::Report).expect("check");
+        let report = check(
+            &store,
+            &[Layer::Incidents],
+            Fix::Report,
+            &Default::default(),
+        )
+        .expect("check");
         let found: Vec<(&str, &str)> = report
             .findings
             .iter()
@@ -234,7 +240,13 @@ mod tests {
         );
         // Reporting writes nothing.
         assert_eq!(dump().len(), 6);
-        let report = check(&store, &[Layer::Incidents], Fix::Quarantine).expect("quarantine");
+        let report = check(
+            &store,
+            &[Layer::Incidents],
+            Fix::Quarantine,
+            &Default::default(),
+        )
+        .expect("quarantine");
         assert_eq!(report.quarantined, 3);
         assert_eq!(ids(&store), ["a", "d", "f"]);
         let q = store.quarantined(Layer::Incidents).expect("list");
@@ -246,7 +258,7 @@ mod tests {
             q[0].reasons.contains("category") && q[0].by == "cli",
             "{q:?}"
         );
-        assert!(check(&store, &Layer::ALL, Fix::Report)
+        assert!(check(&store, &Layer::ALL, Fix::Report, &Default::default())
             .expect("check")
             .findings
             .is_empty());
