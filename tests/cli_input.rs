@@ -333,3 +333,72 @@ fn mapping_mistakes_name_their_line() {
     let o = ingest(&store, &["incidents", s(&file), "--mapping", s(&mapping)]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// 1-based line and byte column of byte `offset` in `text`, counted
+/// independently of the reader (CR is a column like any other byte).
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, offset - line_start + 1)
+}
+
+/// JSON errors inside a feature name the line and column in the file, not
+/// within the feature: in the 3rd feature of a pretty FeatureCollection, in
+/// NDJSON, on the first line of a feature that starts mid-line (minified),
+/// with CRLF line ends; for a number out of range (reported at its last
+/// byte) and a duplicate key (reported at the repeated key's closing quote,
+/// where serde_json stands when the key is refused).
+#[test]
+fn json_errors_are_positioned_in_the_file() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("store.gpkg");
+    // Marked faults in feature #2: `BAD` is replaced after serialising.
+    let mut third = incident(3);
+    third["properties"]["note"] = json!("BAD");
+    let features = [incident(1), incident(2), third];
+    let fc = json!({"type": "FeatureCollection", "features": features});
+    let pretty = serde_json::to_string_pretty(&fc).unwrap();
+    let minified = fc.to_string();
+    let ndjson = features
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let crlf = pretty.replace('\n', "\r\n");
+    // (fault text, the fault's reported byte within it)
+    let number = ("1e999", 4usize);
+    let dup_value = r#""x", "note": 5"#;
+    let dup = (dup_value, dup_value.rfind('"').unwrap());
+    let mut cases = 0;
+    for (name, doc) in [
+        ("pretty.geojson", &pretty),
+        ("minified.geojson", &minified),
+        ("lines.ndjson", &ndjson),
+        ("crlf.geojson", &crlf),
+    ] {
+        for (fault, at) in [number, dup] {
+            let text = doc.replace("\"BAD\"", fault);
+            let offset = text.find(fault).unwrap() + at;
+            let (line, column) = line_column(&text, offset);
+            if name == "minified.geojson" {
+                assert_eq!(line, 1);
+                assert!(column > 200, "the fault is far along the one line");
+            }
+            let path = dir.path().join(name);
+            std::fs::write(&path, &text).unwrap();
+            let o = ingest(&store, &["incidents", s(&path)]);
+            assert_eq!(o.status.code(), Some(2), "{name}");
+            let e = stderr(&o);
+            let want = format!("line {line} column {column} of the input");
+            assert!(e.contains("feature #2"), "{name} {fault}\n{e}");
+            assert!(e.contains(&want), "{name} {fault}: want {want}\n{e}");
+            assert!(!e.contains("of the feature"), "{e}");
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 8);
+}

@@ -2,6 +2,7 @@
 //! newline-delimited features (one per line), without ever holding the whole
 //! document in memory. Each feature is handed on as its verbatim text.
 
+use crate::model::json::TextPos;
 use crate::model::RawFeature;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -63,11 +64,16 @@ pub fn read_features_limited<R: BufRead>(
         sink(f)
     };
     let sink: &mut dyn FnMut(RawFeature) -> Result<(), String> = &mut sink;
-    let mut de = serde_json::Deserializer::from_reader(limited);
+    let place = Rc::new(Place::default());
+    let mut de = serde_json::Deserializer::from_reader(Positioned {
+        inner: limited,
+        place: place.clone(),
+    });
     let mut index = 0usize;
     let first = TopLevel {
         sink: &mut *sink,
         index: &mut index,
+        place: &place,
     };
     match first.deserialize(&mut de) {
         Ok(()) => {}
@@ -77,7 +83,10 @@ pub fn read_features_limited<R: BufRead>(
         Err(e) => return Err(e.to_string()),
     }
     // Newline-delimited GeoJSON: more Features follow the first.
-    for value in de.into_iter::<Box<RawValue>>() {
+    let mut values = de.into_iter::<Box<RawValue>>();
+    loop {
+        place.arm();
+        let Some(value) = values.next() else { break };
         let raw = value.map_err(|e| e.to_string())?;
         let text = raw.get();
         if !text.trim_start().starts_with('{') {
@@ -88,10 +97,95 @@ pub fn read_features_limited<R: BufRead>(
         sink(RawFeature {
             index,
             text: text.to_owned(),
+            start: place.start_of(text),
         })?;
         index += 1;
     }
     Ok(index)
+}
+
+/// Where the reader is in the input, as serde_json consumes it byte by byte:
+/// line and column (bytes, as serde_json counts them) and the position of the
+/// first `{` read since [`Place::arm`], which is where the next feature
+/// begins (only whitespace and `,` may come before it).
+#[derive(Default)]
+struct Place {
+    offset: Cell<u64>,
+    line: Cell<usize>,
+    /// Bytes on the current line so far.
+    column: Cell<usize>,
+    /// The last byte read, and where it was.
+    last: Cell<Option<(u8, u64, TextPos)>>,
+    armed: Cell<bool>,
+    start: Cell<Option<(u64, TextPos)>>,
+}
+
+impl Place {
+    /// Watch for the next feature's opening brace. serde_json may already
+    /// have read it (a one-byte peek after the previous value).
+    fn arm(&self) {
+        self.start.set(None);
+        match self.last.get() {
+            Some((b'{', offset, at)) => {
+                self.start.set(Some((offset, at)));
+                self.armed.set(false);
+            }
+            _ => self.armed.set(true),
+        }
+    }
+
+    /// Where `text`, just read, began: checked against the bytes read since,
+    /// so a position that does not fit is dropped, never wrong.
+    fn start_of(&self, text: &str) -> Option<TextPos> {
+        let (offset, at) = self.start.take()?;
+        self.armed.set(false);
+        let end = offset + text.len() as u64;
+        // The text ends at the last byte read, or one before it (a peek).
+        (end == self.offset.get() || end + 1 == self.offset.get()).then_some(at)
+    }
+
+    fn saw(&self, bytes: &[u8]) {
+        let (mut line, mut column, mut offset) =
+            (self.line.get().max(1), self.column.get(), self.offset.get());
+        let mut last = self.last.get();
+        for &b in bytes {
+            let at = TextPos {
+                line,
+                column: column + 1,
+            };
+            if b == b'{' && self.armed.get() {
+                self.start.set(Some((offset, at)));
+                self.armed.set(false);
+            }
+            if b == b'\n' {
+                line += 1;
+                column = 0;
+            } else {
+                column += 1;
+            }
+            last = Some((b, offset, at));
+            offset += 1;
+        }
+        self.line.set(line);
+        self.column.set(column);
+        self.offset.set(offset);
+        self.last.set(last);
+    }
+}
+
+/// Counts what serde_json reads (one byte at a time, through its own peek)
+/// into a [`Place`].
+struct Positioned<R> {
+    inner: R,
+    place: Rc<Place>,
+}
+
+impl<R: Read> Read for Positioned<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.place.saw(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Read-ahead of the size limit: a feature is refused once more than its
@@ -167,6 +261,7 @@ fn sniff(head: &[u8]) -> Option<String> {
 struct TopLevel<'a> {
     sink: &'a mut dyn FnMut(RawFeature) -> Result<(), String>,
     index: &'a mut usize,
+    place: &'a Place,
 }
 
 impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
@@ -204,6 +299,7 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                     map.next_value_seed(Features {
                         sink: &mut *self.sink,
                         index: &mut *self.index,
+                        place: self.place,
                     })?;
                     saw_features = true;
                 }
@@ -230,9 +326,11 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                     text.push_str(v.get());
                 }
                 text.push('}');
+                // Reassembled, not verbatim: positions count in this text.
                 (self.sink)(RawFeature {
                     index: *self.index,
                     text,
+                    start: None,
                 })
                 .map_err(de::Error::custom)?;
                 *self.index += 1;
@@ -249,6 +347,7 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
 struct Features<'a> {
     sink: &'a mut dyn FnMut(RawFeature) -> Result<(), String>,
     index: &'a mut usize,
+    place: &'a Place,
 }
 
 impl<'de> DeserializeSeed<'de> for Features<'_> {
@@ -265,10 +364,16 @@ impl<'de> Visitor<'de> for Features<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+        loop {
+            self.place.arm();
+            let Some(raw) = seq.next_element::<Box<RawValue>>()? else {
+                break;
+            };
+            let text = raw.get();
             (self.sink)(RawFeature {
                 index: *self.index,
-                text: raw.get().to_owned(),
+                text: text.to_owned(),
+                start: self.place.start_of(text),
             })
             .map_err(de::Error::custom)?;
             *self.index += 1;
@@ -345,6 +450,43 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// Each verbatim feature carries where it began in the input, found
+    /// independently here by searching the text; a reassembled single
+    /// Feature (or NDJSON's first line) carries none.
+    #[test]
+    fn features_know_where_they_begin() {
+        let at = |doc: &str, offset: usize| {
+            let before = &doc[..offset];
+            let line = before.matches('\n').count() + 1;
+            let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            Some(TextPos { line, column })
+        };
+        let docs = [
+            "{\"type\":\"FeatureCollection\",\"crs\":{\"type\":\"name\"},\"features\":[{\"id\":1},  {\"id\":2,\"p\":{\"a\":[{}]}},{\"id\":3}]}",
+            "{\"type\": \"FeatureCollection\",\r\n \"features\": [\r\n  {\"id\": 1},\r\n\r\n  {\"id\":\r\n 2} ,\n\t{\"id\": 3}\n]}",
+            "{\"type\":\"Feature\",\"id\":0}\n{\"id\":1}\n\n   {\"id\":2,\"g\":{}}{\"id\":3}{\"id\":4} \r\n{\"id\":5}",
+        ];
+        for doc in docs {
+            let v = read(doc).unwrap();
+            for f in &v {
+                let id = serde_json::from_str::<serde_json::Value>(&f.text).unwrap()["id"].clone();
+                if doc.starts_with("{\"type\":\"Feature\"") && id == 0 {
+                    assert_eq!(f.start, None);
+                    continue;
+                }
+                let needle = format!("{{\"id\":{}", id).replace(':', "");
+                // Find the feature's own text: its `{"id":` then the id.
+                let offset = doc.match_indices("{\"id\":").map(|(i, _)| i).find(|&i| {
+                    doc[i..]
+                        .replace([' ', '\r', '\n'], "")
+                        .replace(':', "")
+                        .starts_with(&needle)
+                });
+                assert_eq!(f.start, at(doc, offset.unwrap()), "{doc}: {}", f.text);
+            }
+        }
     }
 
     #[test]

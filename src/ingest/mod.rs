@@ -413,7 +413,11 @@ fn read_inputs(
                 features: items,
             } => items
                 .enumerate()
-                .try_for_each(|(index, text)| send(RawFeature { index, text }, &mut chunk))
+                .try_for_each(|(index, text)| {
+                    // Separate texts: no input to count positions in.
+                    let start = None;
+                    send(RawFeature { index, text, start }, &mut chunk)
+                })
                 .map_err(|reason| IngestError::Syntax { path: name, reason }),
         };
         if let Err(e) = result {
@@ -435,7 +439,7 @@ fn validate(opts: &IngestOptions, rx: Receiver<Msg>, tx: SyncSender<Result<Check
                 n,
                 raws.into_par_iter()
                     .map(|raw| {
-                        let checked = check(opts, &raw.text);
+                        let checked = check(opts, &raw);
                         (raw, checked)
                     })
                     .collect(),
@@ -447,15 +451,16 @@ fn validate(opts: &IngestOptions, rx: Receiver<Msg>, tx: SyncSender<Result<Check
     }
 }
 
-fn check(opts: &IngestOptions, text: &str) -> Result<Feature, crate::model::feature::Invalid> {
-    match &opts.preset {
-        None => Feature::from_geojson_str_with(opts.layer, text, &opts.bounds),
-        Some(preset) => {
-            let mut v = crate::model::feature::parse_strict(text, &opts.bounds)?;
-            preset.apply(&mut v);
-            Feature::from_geojson_with(opts.layer, v, text, &opts.bounds)
-        }
+fn check(
+    opts: &IngestOptions,
+    raw: &RawFeature,
+) -> Result<Feature, crate::model::feature::Invalid> {
+    let text = &raw.text;
+    let mut v = crate::model::feature::parse_strict_at(text, &opts.bounds, raw.start)?;
+    if let Some(preset) = &opts.preset {
+        preset.apply(&mut v);
     }
+    Feature::from_geojson_with(opts.layer, v, text, &opts.bounds)
 }
 
 /// The rejects file being written: a temporary file beside the target,

@@ -46,6 +46,9 @@ pub struct RawFeature {
     pub index: usize,
     /// The feature exactly as it appeared in the input.
     pub text: String,
+    /// Where `text` began in the input (JSON errors are then counted there),
+    /// or `None` when it was not cut verbatim from a known position.
+    pub start: Option<json::TextPos>,
 }
 
 impl Feature {
@@ -202,6 +205,16 @@ impl Feature {
 /// Parses a feature's text as strict JSON within `bounds` (size, string
 /// length, no repeated keys).
 pub fn parse_strict(text: &str, bounds: &Bounds) -> Result<Value, Invalid> {
+    parse_strict_at(text, bounds, None)
+}
+
+/// As [`parse_strict`], with JSON error positions counted in the input when
+/// `start` (where the text began there) is known.
+pub fn parse_strict_at(
+    text: &str,
+    bounds: &Bounds,
+    start: Option<json::TextPos>,
+) -> Result<Value, Invalid> {
     if text.len() > bounds.max_feature_bytes {
         return Err(Invalid {
             id: None,
@@ -215,7 +228,7 @@ pub fn parse_strict(text: &str, bounds: &Bounds) -> Result<Value, Invalid> {
             )],
         });
     }
-    json::parse(text, bounds.max_string_bytes).map_err(|e| Invalid {
+    json::parse_at(text, bounds.max_string_bytes, start).map_err(|e| Invalid {
         id: None,
         problems: vec![Problem::new(e.field, e.reason)],
     })

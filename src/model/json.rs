@@ -18,9 +18,9 @@ pub struct JsonError {
     pub field: String,
     /// What is wrong, with its position within the text.
     pub reason: String,
-    /// 1-based line of the fault in the text.
+    /// 1-based line of the fault (in the input when its start was known).
     pub line: usize,
-    /// 1-based column of the fault in the text.
+    /// 1-based column (bytes) of the fault (in the input when known).
     pub column: usize,
 }
 
@@ -37,9 +37,40 @@ struct Fault {
     path: Vec<String>,
 }
 
+/// Where a text begins in its input: 1-based line and column, the column
+/// counted in bytes as serde_json counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPos {
+    /// 1-based line in the input.
+    pub line: usize,
+    /// 1-based column (in bytes) in the input.
+    pub column: usize,
+}
+
+impl TextPos {
+    /// The input's position of `(line, column)` within a text that begins
+    /// here: only the text's first line is shifted by its starting column.
+    pub fn locate(self, line: usize, column: usize) -> TextPos {
+        TextPos {
+            line: self.line + line.saturating_sub(1),
+            column: if line <= 1 {
+                self.column + column.saturating_sub(1)
+            } else {
+                column
+            },
+        }
+    }
+}
+
 /// Parses `text` as JSON, refusing repeated keys and strings longer than
-/// `max_string` bytes.
+/// `max_string` bytes; positions count within `text`.
 pub fn parse(text: &str, max_string: usize) -> Result<Value, JsonError> {
+    parse_at(text, max_string, None)
+}
+
+/// As [`parse`], with positions counted in the input `text` was cut from
+/// when `start` (where it began there) is known.
+pub fn parse_at(text: &str, max_string: usize, start: Option<TextPos>) -> Result<Value, JsonError> {
     let fault = RefCell::new(Fault::default());
     let mut de = serde_json::Deserializer::from_str(text);
     let seed = Strict {
@@ -50,13 +81,16 @@ pub fn parse(text: &str, max_string: usize) -> Result<Value, JsonError> {
     result.map_err(|e| {
         let fault = fault.into_inner();
         let mut path: Vec<String> = fault.path.into_iter().rev().collect();
-        // Positions count within the feature's own text (a feature of a
-        // FeatureCollection does not know where it began in the file).
-        let at = format!(
-            "line {} column {} of the feature",
-            e.line(),
-            e.column()
-        );
+        // In the input when the reader knew where the feature began, else
+        // within the feature's own text (a Feature reassembled from members).
+        let (line, column, of) = match start {
+            Some(s) => {
+                let p = s.locate(e.line(), e.column());
+                (p.line, p.column, "input")
+            }
+            None => (e.line(), e.column(), "feature"),
+        };
+        let at = format!("line {line} column {column} of the {of}");
         let reason = match fault.kind {
             None => {
                 let text = e.to_string();
@@ -85,8 +119,8 @@ pub fn parse(text: &str, max_string: usize) -> Result<Value, JsonError> {
                 path.join(".")
             },
             reason,
-            line: e.line(),
-            column: e.column(),
+            line,
+            column,
         }
     })
 }
@@ -252,6 +286,19 @@ mod tests {
             e.reason
         );
         assert!(e.reason.ends_with("of the feature"), "{}", e.reason);
+        // With the feature's start in the input, positions are the input's:
+        // the first line shifts by the start column, later lines do not.
+        let start = Some(TextPos { line: 7, column: 5 });
+        let e = parse_at(r#"{"a":1e999}"#, 100, start).unwrap_err();
+        assert_eq!((e.line, e.column), (7, 5 + 10 - 1));
+        assert!(
+            e.reason.ends_with("line 7 column 14 of the input"),
+            "{}",
+            e.reason
+        );
+        let e = parse_at("{\n\"a\":1,\n  \"a\":2}", 100, start).unwrap_err();
+        assert_eq!(e.line, 9);
+        assert!(e.reason.contains("duplicate key"), "{}", e.reason);
         assert!(parse("{\"a\":NaN}", 100).is_err());
     }
 
