@@ -17,12 +17,15 @@ pub(super) struct ReportSums {
 pub(super) fn report_sums(grid: &Grid, reports: &Events, params: &CoverageParams) -> ReportSums {
     let n = grid.len();
     let (from, to) = (params.from, params.to);
+    // A report informs on its place while its event lasts: it counts when
+    // its interval overlaps the window, as recent as its last moment within.
+    let ends = reports.ends();
+    let last = |i: usize| ends[i].min(to);
     let located: Vec<Option<u32>> = (0..reports.len())
         .into_par_iter()
         .with_min_len(4096)
         .map(|i| {
-            let t = reports.time[i];
-            if t < from || t > to {
+            if ends[i] < from || reports.time[i] > to {
                 return None;
             }
             Some(
@@ -44,7 +47,7 @@ pub(super) fn report_sums(grid: &Grid, reports: &Events, params: &CoverageParams
                 let c = c as usize;
                 used += 1;
                 count[c] += 1;
-                let t = reports.time[i];
+                let t = last(i);
                 weight[c] += (params.recency((to - t) as f64) * PER_WEIGHT).round() as u64;
                 latest[c] = latest[c].max(t);
             }

@@ -55,3 +55,41 @@ fn reports_inform_cells_within_the_radius() {
     assert_eq!(cov.cells.iter().map(|c| c.reports).sum::<u32>(), 2);
     assert_eq!(cov.cells[cell_at(&g, m)].reports, 1);
 }
+
+/// A report of an event that began before the window and lasts into it
+/// informs as recently as its last moment within the window; one that ended
+/// before the window does not inform.
+#[test]
+fn reports_count_while_their_event_lasts() {
+    let g = square_grid();
+    let m = middle(&g);
+    let [lon, lat] = lonlat(&g, m);
+    let mut ev = Events::default();
+    ev.push(
+        "long".into(),
+        lon,
+        lat,
+        T0 - 3 * DAY,
+        1.0,
+        "other".into(),
+        String::new(),
+    );
+    ev.set_last_end(T0 + 2 * DAY);
+    ev.push(
+        "over".into(),
+        lon,
+        lat,
+        T0 - 3 * DAY,
+        1.0,
+        "other".into(),
+        String::new(),
+    );
+    ev.set_last_end(T0 - 1);
+    let par = params(T0, T0 + DAY);
+    let cov = coverage(&g, &Presence::default(), &ev, &par).unwrap();
+    assert_eq!(cov.reports_used, 1);
+    let c = &cov.cells[cell_at(&g, m)];
+    assert_eq!(c.reports, 1);
+    // Its last moment in the window is the window's end.
+    assert_eq!(c.last_report, Some(T0 + DAY));
+}
