@@ -55,6 +55,14 @@ impl Default for Bounds {
 }
 
 impl Bounds {
+    /// The defaults, with `latest` `days` after now.
+    pub fn future_days(days: i64) -> Bounds {
+        Bounds {
+            latest: Utc::now() + Duration::days(days),
+            ..Bounds::default()
+        }
+    }
+
     /// Why `t` is out of bounds, if it is.
     pub fn check_time(&self, t: &DateTime<Utc>) -> Result<(), String> {
         let fmt = super::time::format_time;

@@ -99,10 +99,7 @@ fn check_store(store: &dyn Store, limits: &config::Limits) -> Result<(), ServerE
 /// The plausibility bounds of what the server stores and serves: the
 /// defaults, with the latest time `limits.future_days` after now.
 fn store_bounds(limits: &config::Limits) -> crate::model::Bounds {
-    crate::model::Bounds {
-        latest: chrono::Utc::now() + chrono::Duration::days(limits.future_days),
-        ..crate::model::Bounds::default()
-    }
+    crate::model::Bounds::future_days(limits.future_days)
 }
 
 impl From<config::ConfigError> for ServerError {

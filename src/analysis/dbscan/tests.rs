@@ -326,7 +326,8 @@ fn antimeridian_and_poles() {
     assert_eq!(c.labels, vec![0, 0]);
 }
 
-fn golden(name: &str) -> Value {
+/// A golden file from `tests/golden` (written by tools/reference/).
+pub(crate) fn golden(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
@@ -334,7 +335,8 @@ fn golden(name: &str) -> Value {
     serde_json::from_str(&text).expect("golden JSON")
 }
 
-fn floats(v: &Value) -> Vec<f64> {
+/// A JSON array of numbers.
+pub(crate) fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("array")
         .iter()

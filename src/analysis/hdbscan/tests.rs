@@ -1,24 +1,7 @@
 use super::*;
-use crate::analysis::dbscan::tests::{blobs, ucdp_events, Rng};
+use crate::analysis::dbscan::tests::{blobs, floats, golden, ucdp_events, Rng};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
-
-fn golden(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("golden JSON")
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
-}
 
 fn params(run: &Value) -> HdbscanParams {
     HdbscanParams {
