@@ -1,0 +1,295 @@
+//! The write side of the GeoPackage: an atomic batch in one SQLite transaction.
+
+use super::*;
+
+pub(super) struct GpkgBatch<'a> {
+    store: &'a GpkgStore,
+    conn: Option<MutexGuard<'a, Connection>>,
+    before: [u64; N_LAYERS],
+    upserts: u64,
+    bbox: [Option<[f64; 4]>; N_LAYERS],
+    blob: Vec<u8>,
+    /// Update statement per layer, built once per batch.
+    sql: [String; N_LAYERS],
+    /// Insert-if-new statement per layer: a new id costs one statement, and
+    /// only a replacement reads the stored version for the history.
+    insert: [String; N_LAYERS],
+    /// Who replacements are recorded as.
+    author: String,
+    /// The provenance of the rows written; the author when not set.
+    source: Option<String>,
+}
+
+fn layer_slot(layer: Layer) -> usize {
+    Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
+}
+
+/// Replaces the feature with the bound id: binds `geom`, then
+/// `columns(layer)`, then the provenance column, as `insert_sql` does. A
+/// plain UPDATE, not an upsert: an upsert's conflict clause would override
+/// the `INSERT OR REPLACE` of the R-tree triggers GDAL and GeoPackage 1.3
+/// write, and fail on the index.
+fn update_sql(layer: Layer) -> String {
+    let mut cols = columns(layer);
+    cols.push(SOURCE_COLUMN);
+    let sets: Vec<String> = std::iter::once("geom = ?1".to_string())
+        .chain(
+            cols.iter()
+                .enumerate()
+                .filter(|(_, c)| **c != "id")
+                .map(|(i, c)| format!("\"{c}\" = ?{}", i + 2)),
+        )
+        .collect();
+    format!(
+        "UPDATE {} SET {} WHERE id = ?2",
+        layer.name(),
+        sets.join(", ")
+    )
+}
+
+/// Inserts a feature, doing nothing when the id exists: a new id costs one
+/// statement.
+fn insert_sql(layer: Layer) -> String {
+    let mut cols = columns(layer);
+    cols.push(SOURCE_COLUMN);
+    let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
+    let placeholders: Vec<String> = (1..=cols.len() + 1).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {} (geom, {}) VALUES ({}) ON CONFLICT(id) DO NOTHING",
+        layer.name(),
+        quoted.join(", "),
+        placeholders.join(", ")
+    )
+}
+
+impl<'a> GpkgBatch<'a> {
+    /// Opens the write transaction and counts each layer's rows before it.
+    pub(super) fn begin(store: &'a GpkgStore) -> Result<Self> {
+        let conn = store.conn();
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| store.err(e))?;
+        let mut counts = [0u64; N_LAYERS];
+        for (i, layer) in Layer::ALL.iter().enumerate() {
+            counts[i] = conn
+                .query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(|e| store.err(e))? as u64;
+        }
+        Ok(GpkgBatch {
+            store,
+            conn: Some(conn),
+            before: counts,
+            upserts: 0,
+            bbox: [None; N_LAYERS],
+            blob: Vec::with_capacity(256),
+            sql: Layer::ALL.map(update_sql),
+            insert: Layer::ALL.map(insert_sql),
+            author: LOCAL_AUTHOR.to_string(),
+            source: None,
+        })
+    }
+
+    /// The batch's connection, inside its transaction.
+    fn live(&self) -> Result<&Connection> {
+        self.conn
+            .as_deref()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))
+    }
+}
+
+impl Batch for GpkgBatch<'_> {
+    fn get(&mut self, layer: Layer, id: &str) -> Result<Option<Feature>> {
+        let conn = self.live()?;
+        self.store.get_on(conn, layer, id)
+    }
+
+    fn set_author(&mut self, author: &str) {
+        self.author = author.to_string();
+    }
+
+    fn set_source(&mut self, source: &str) {
+        self.source = Some(source.to_string());
+    }
+
+    fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>> {
+        let conn = self.live()?;
+        self.store.delete_on(conn, layer, selection, &self.author)
+    }
+
+    fn inspect(
+        &mut self,
+        layer: Layer,
+        visit: &mut dyn FnMut(StoredRow) -> Result<()>,
+    ) -> Result<u64> {
+        let conn = self.live()?;
+        self.store.inspect_on(conn, layer, visit)
+    }
+
+    fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()> {
+        let conn = self.live()?;
+        self.store
+            .quarantine_on(conn, layer, key, reasons, &self.author)
+    }
+
+    fn sources(&mut self, layer: Layer) -> Result<Vec<(Option<String>, u64)>> {
+        let conn = self.live()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {SOURCE_COLUMN}, count(*) FROM {} GROUP BY 1 ORDER BY 1",
+                layer.name()
+            ))
+            .map_err(|e| self.store.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(|e| self.store.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.store.err(e))
+    }
+
+    fn restore(&mut self, layer: Layer, id: &str) -> Result<u64> {
+        let conn = self.live()?;
+        self.store.restore_on(conn, layer, id)
+    }
+
+    fn upsert(&mut self, layer: Layer, f: &Feature) -> Result<()> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        wkb::encode(&f.geometry, &mut self.blob);
+        let start = fmt_time(&f.time.start);
+        let end = f.time.end.as_ref().map(fmt_time);
+        fn text(s: &str) -> ToSqlOutput<'_> {
+            ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+        }
+        let fields = layer.fields();
+        // Bind by reference: no copies of the feature's strings on this hot path.
+        let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(fields.len() + 7);
+        values.push(ToSqlOutput::Borrowed(ValueRef::Blob(&self.blob)));
+        values.push(text(&f.id));
+        values.push(text(start.as_str()));
+        values.push(
+            end.as_ref()
+                .map_or(ToSqlOutput::Borrowed(ValueRef::Null), |e| text(e.as_str())),
+        );
+        values.push(text(f.owner.as_str()));
+        values.push(text(f.level.as_str()));
+        let mut present = 0;
+        for spec in fields {
+            let v = f.properties.get(spec.name);
+            present += usize::from(v.is_some());
+            values.push(match (v, spec.kind) {
+                (None | Some(Value::Null), _) => ToSqlOutput::Borrowed(ValueRef::Null),
+                (Some(Value::String(s)), _) => text(s),
+                (Some(Value::Number(n)), FieldKind::PositiveReal | FieldKind::Fraction) => {
+                    ToSqlOutput::Owned(Sql::Real(n.as_f64().unwrap_or(f64::NAN)))
+                }
+                (Some(Value::Number(n)), _) => ToSqlOutput::Owned(
+                    n.as_i64()
+                        .map_or_else(|| Sql::Real(n.as_f64().unwrap_or(0.0)), Sql::Integer),
+                ),
+                (Some(other), _) => ToSqlOutput::Owned(Sql::Text(other.to_string())),
+            });
+        }
+        // Properties beyond the schema fields are extras, kept as JSON.
+        values.push(if f.properties.len() > present {
+            let extra: Map<String, Value> = f
+                .properties
+                .iter()
+                .filter(|(k, _)| !fields.iter().any(|s| s.name == k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            ToSqlOutput::Owned(Sql::Text(Value::Object(extra).to_string()))
+        } else {
+            ToSqlOutput::Borrowed(ValueRef::Null)
+        });
+        values.push(text(self.source.as_deref().unwrap_or(&self.author)));
+        let store = self.store;
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        let slot = layer_slot(layer);
+        let added = conn
+            .prepare_cached(&self.insert[slot])
+            .and_then(|mut s| s.execute(params_from_iter(values.iter())))
+            .map_err(|e| store.err(e))?;
+        if added == 0 {
+            store.replace_on(conn, layer, &f.id, &values, &self.sql[slot], &self.author)?;
+        }
+        let b = crate::model::geometry::bbox(&f.geometry);
+        let slot = &mut self.bbox[layer_slot(layer)];
+        *slot = Some(match slot {
+            None => b,
+            Some(a) => [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ],
+        });
+        self.upserts += 1;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<BatchStats> {
+        let store = self.store;
+        let conn = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        let run = |conn: &Connection| -> rusqlite::Result<u64> {
+            let mut ins = 0;
+            for (i, layer) in Layer::ALL.iter().enumerate() {
+                let Some(b) = self.bbox[i] else { continue };
+                let now: u64 =
+                    conn.query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
+                        r.get::<_, i64>(0)
+                    })? as u64;
+                ins += now.saturating_sub(self.before[i]);
+                // The extent only grows on upsert: GeoPackage readers treat it as informative.
+                conn.execute(
+                    "UPDATE gpkg_contents SET
+                       min_x = min(COALESCE(min_x, ?1), ?1), min_y = min(COALESCE(min_y, ?2), ?2),
+                       max_x = max(COALESCE(max_x, ?3), ?3), max_y = max(COALESCE(max_y, ?4), ?4),
+                       last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                     WHERE table_name = ?5",
+                    rusqlite::params![b[0], b[1], b[2], b[3], layer.name()],
+                )?;
+            }
+            conn.execute(
+                "UPDATE jointmap_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'",
+                [],
+            )?;
+            conn.execute_batch("COMMIT")?;
+            Ok(ins)
+        };
+        let inserted = match run(&conn) {
+            Ok(ins) => ins,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(store.err(e));
+            }
+        };
+        // Fold what this batch logged into the file where no reader needs
+        // the log (never waits): the file stays close to a whole copy.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        drop(conn);
+        store
+            .indexes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(BatchStats {
+            inserted,
+            updated: self.upserts - inserted,
+        })
+    }
+}
+
+impl Drop for GpkgBatch<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Not committed: discard everything this batch wrote.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
