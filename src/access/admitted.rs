@@ -2,11 +2,11 @@
 //! under that layer's aggregate rules, with honest summaries; which
 //! individual features the role may see; the rules an analysis runs under.
 
-use super::{AccessError, AggregateRules, Gate, Principal};
+use super::{AccessError, AggregateRules, Gate, Marking, Principal};
 use crate::model::{Feature, Layer};
-use crate::store::{Batch, LayerSummary, Query, Store, StoreError};
+use crate::store::{Batch, EventColumns, LayerSummary, Query, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The rules an analysis for `p` runs under, with `main` its main layer and
 /// `reads` every layer it reads.
@@ -64,20 +64,40 @@ impl Span {
         use geo::BoundingRect;
         self.count += 1;
         if let Some(r) = f.geometry.bounding_rect() {
-            let b = self.bbox.get_or_insert([
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ]);
-            *b = [
-                b[0].min(r.min().x),
-                b[1].min(r.min().y),
-                b[2].max(r.max().x),
-                b[3].max(r.max().y),
-            ];
+            self.grow([r.min().x, r.min().y, r.max().x, r.max().y]);
         }
-        let (start, end) = (f.time.start, f.time.last());
+        self.times(f.time.start, f.time.last());
+    }
+
+    /// As `add` for a point feature at `(x, y)`.
+    fn add_point(
+        &mut self,
+        x: f64,
+        y: f64,
+        start: chrono::DateTime<chrono::Utc>,
+        last: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.count += 1;
+        self.grow([x, y, x, y]);
+        self.times(start, last);
+    }
+
+    fn grow(&mut self, r: [f64; 4]) {
+        let b = self.bbox.get_or_insert([
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ]);
+        *b = [
+            b[0].min(r[0]),
+            b[1].min(r[1]),
+            b[2].max(r[2]),
+            b[3].max(r[3]),
+        ];
+    }
+
+    fn times(&mut self, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) {
         self.first = Some(self.first.map_or(start, |t| t.min(start)));
         self.last = Some(self.last.map_or(end, |t| t.max(end)));
     }
@@ -291,6 +311,18 @@ impl<'a> Admitted<'a> {
     }
 
     fn summarise_admitted(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
+        if matches!(layer, Layer::Incidents | Layer::Sightings) {
+            // Points only: the extent of the admitted columns is the
+            // extent of the admitted features.
+            let c = self.columns(layer, &Query::default())?;
+            if c.all_points() {
+                let mut span = Span::default();
+                for i in 0..c.len() {
+                    span.add_point(c.lon[i], c.lat[i], c.start[i], c.last[i]);
+                }
+                return Ok(span.summary(layer, self.cutoff));
+            }
+        }
         let mut span = Span::default();
         self.query(layer, &Query::default(), &mut |f: Feature| {
             span.add(&f);
@@ -346,6 +378,28 @@ impl Store for Admitted<'_> {
             }
         })?;
         Ok(n)
+    }
+    /// The inner store's columns, filtered by the same rule `query` applies
+    /// ([`AggregateRules::admits_marked`]).
+    fn columns(&self, layer: Layer, query: &Query) -> crate::store::Result<Arc<EventColumns>> {
+        let Some(rules) = self.layers.get(&layer) else {
+            return Ok(Arc::new(EventColumns::new(layer)));
+        };
+        let all = self.inner.columns(layer, query)?;
+        let rows: Vec<usize> = (0..all.len())
+            .filter(|&i| {
+                let m = Marking {
+                    level: all.level[i],
+                    owner: all.owner[i],
+                    consent: all.consent[i],
+                };
+                rules.admits_marked(&m, all.last[i], self.now)
+            })
+            .collect();
+        if rows.len() == all.len() {
+            return Ok(all);
+        }
+        Ok(Arc::new(all.take(&rows)))
     }
     fn data_version(&self) -> crate::store::Result<u64> {
         self.inner.data_version()

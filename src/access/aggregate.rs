@@ -2,7 +2,7 @@
 //! counts, minimum cell, patrol delay, what may count), and the snapping
 //! of individual geometry to the minimum cell used by [`super::disclose`].
 
-use super::view::{consent_allows_aggregate, may_see, owner_roles};
+use super::view::{consent_allows_aggregate, may_see_marked, owner_roles, Marking};
 use super::{LayerView, Policy, Role};
 use crate::model::{Feature, Layer, Owner};
 use chrono::{DateTime, Utc};
@@ -82,15 +82,22 @@ impl AggregateRules {
     /// (classification and consent); otherwise any feature whose consent
     /// scope allows anonymous use (every scope but `none`).
     pub fn admits(&self, f: &Feature, now: DateTime<Utc>) -> bool {
+        self.admits_marked(&Marking::of(f), f.time.last(), now)
+    }
+
+    /// [`AggregateRules::admits`] of a record's marking and last moment (its
+    /// end, else its start): the one rule both the feature and the column
+    /// paths apply.
+    pub fn admits_marked(&self, m: &Marking, last: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         if let Some(cutoff) = self.cutoff(now) {
-            if f.time.last() > cutoff {
+            if last > cutoff {
                 return false;
             }
         }
         if self.full {
-            may_see(self.role, self.layer, f)
+            may_see_marked(self.role, self.layer, m)
         } else {
-            consent_allows_aggregate(self.role, self.layer, f)
+            consent_allows_aggregate(self.role, self.layer, m)
         }
     }
 

@@ -5,6 +5,7 @@
 use super::{LayerView, Policy, Role};
 use crate::model::schema::COMMON;
 use crate::model::{Feature, Layer, Level, Owner};
+use crate::store::Consent;
 use serde_json::Value;
 
 /// Incident properties that never leave the hr role, whatever the
@@ -35,45 +36,72 @@ fn has_consent(layer: Layer) -> bool {
     layer.fields().iter().any(|f| f.name == "consent")
 }
 
-/// Whether the classification lets `role` see the feature.
-fn level_allows(role: Role, f: &Feature) -> bool {
-    match f.level {
+/// What the gate's rules read of a record to decide whether a role may see
+/// it or count it: classification, owner and consent scope. Both the
+/// feature path ([`Marking::of`]) and the column path
+/// ([`crate::store::EventColumns`]) build it, so one rule serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marking {
+    /// Classification.
+    pub level: Level,
+    /// Owning component.
+    pub owner: Owner,
+    /// Consent scope.
+    pub consent: Consent,
+}
+
+impl Marking {
+    /// The marking of a feature.
+    pub fn of(f: &Feature) -> Marking {
+        Marking {
+            level: f.level,
+            owner: f.owner,
+            consent: Consent::of(f.str("consent")),
+        }
+    }
+}
+
+/// Whether the classification lets `role` see the record.
+fn level_allows(role: Role, m: &Marking) -> bool {
+    match m.level {
         Level::Public => true,
         Level::Mission => role != Role::Partner,
-        Level::Restricted | Level::StrictlyConfidential => owner_roles(f.owner).contains(&role),
+        Level::Restricted | Level::StrictlyConfidential => owner_roles(m.owner).contains(&role),
     }
 }
 
 /// Whether the consent scope lets `role` see the record individually. A
 /// missing or unknown scope lets only hr see it (fail closed).
-fn consent_allows(role: Role, layer: Layer, f: &Feature) -> bool {
+fn consent_allows(role: Role, layer: Layer, m: &Marking) -> bool {
     if !has_consent(layer) || role == Role::Hr {
         return true;
     }
-    match f.str("consent") {
-        Some("partners") => true,
-        Some("mission") => role != Role::Partner,
-        _ => false,
+    match m.consent {
+        Consent::Partners => true,
+        Consent::Mission => role != Role::Partner,
+        Consent::HrOnly | Consent::Unknown => false,
     }
 }
 
 /// Whether the record may count in an aggregate computed for `role`: every
 /// consent scope but `none` (and a missing or unknown one) lets it count,
 /// anonymously, in aggregates that suppress small counts.
-pub(super) fn consent_allows_aggregate(role: Role, layer: Layer, f: &Feature) -> bool {
+pub(super) fn consent_allows_aggregate(role: Role, layer: Layer, m: &Marking) -> bool {
     if !has_consent(layer) || role == Role::Hr {
         return true;
     }
-    matches!(
-        f.str("consent"),
-        Some("hr-only") | Some("mission") | Some("partners")
-    )
+    m.consent != Consent::Unknown
 }
 
 /// Whether `role` may see the feature individually at all (classification and
 /// consent; the layer view is checked separately).
 pub(super) fn may_see(role: Role, layer: Layer, f: &Feature) -> bool {
-    level_allows(role, f) && consent_allows(role, layer, f)
+    may_see_marked(role, layer, &Marking::of(f))
+}
+
+/// [`may_see`] of a record's marking.
+pub(super) fn may_see_marked(role: Role, layer: Layer, m: &Marking) -> bool {
+    level_allows(role, m) && consent_allows(role, layer, m)
 }
 
 pub use crate::model::classification::is_sensitive;
@@ -406,12 +434,16 @@ pub(super) mod tests {
             f.properties["consent"] = json!(consent);
             for role in [Role::Military, Role::Jmac, Role::Partner] {
                 assert_eq!(
-                    consent_allows_aggregate(role, Layer::Incidents, &f),
+                    consent_allows_aggregate(role, Layer::Incidents, &Marking::of(&f)),
                     counts,
                     "{consent} {role}"
                 );
             }
-            assert!(consent_allows_aggregate(Role::Hr, Layer::Incidents, &f));
+            assert!(consent_allows_aggregate(
+                Role::Hr,
+                Layer::Incidents,
+                &Marking::of(&f)
+            ));
         }
     }
 

@@ -5,7 +5,8 @@
 use super::{AnalysisError, Events};
 use crate::model::schema::{CATEGORIES, PRECISION, VERIFICATION};
 use crate::model::{Feature, Layer};
-use crate::store::{Query, Store};
+use crate::store::columns::{count_sum, event_names, CASUALTIES, FATALITIES, PEOPLE_AFFECTED};
+use crate::store::{EventColumns, Query, Store};
 use chrono::{DateTime, Utc};
 
 /// What each event weighs in counts, sums and densities.
@@ -104,10 +105,7 @@ impl EventFilter {
 
     fn keeps(&self, layer: Layer, f: &Feature) -> bool {
         let s = |k: &str| f.str(k).unwrap_or("");
-        let (category, actor, actor_category) = match layer {
-            Layer::Sightings => (s("activity"), s("actor"), ""),
-            _ => (s("category"), s("perpetrator"), s("perpetrator_category")),
-        };
+        let (category, actor, actor_category) = event_names(layer, f);
         if !self.categories.is_empty() && !self.categories.iter().any(|c| c == category) {
             return false;
         }
@@ -137,24 +135,12 @@ impl EventFilter {
     }
 }
 
-fn sum(f: &Feature, prefixes: &[&str]) -> f64 {
-    const WHO: [&str; 5] = ["women", "men", "girls", "boys", "unknown"];
-    // f64: a sum of huge counts must not overflow.
-    let mut total = 0.0;
-    for p in prefixes {
-        for w in WHO {
-            total += f.int(&format!("{p}_{w}")).unwrap_or(0) as f64;
-        }
-    }
-    total
-}
-
 fn weight_of(weight: &Weight, f: &Feature) -> f64 {
     match weight {
         Weight::Count => 1.0,
-        Weight::Fatalities => sum(f, &["killed"]),
-        Weight::Casualties => sum(f, &["killed", "injured"]),
-        Weight::PeopleAffected => sum(f, &["killed", "injured", "affected"]),
+        Weight::Fatalities => count_sum(f, FATALITIES),
+        Weight::Casualties => count_sum(f, CASUALTIES),
+        Weight::PeopleAffected => count_sum(f, PEOPLE_AFFECTED),
         Weight::Field(name) => f
             .properties
             .get(name)
@@ -165,6 +151,10 @@ fn weight_of(weight: &Weight, f: &Feature) -> f64 {
 
 /// Reads the point events of `layer` that pass `filter`, in store order. Only
 /// point layers (incidents, sightings) can be analysed as events.
+///
+/// Reads the store's columns ([`Store::columns`]) unless the weight is a
+/// property the columns do not hold (`field:<name>`): then whole features.
+/// Both give the same events.
 pub fn load_events(
     store: &dyn Store,
     layer: Layer,
@@ -183,22 +173,40 @@ pub fn load_events(
         from: filter.from,
         to: filter.to,
     };
+    let began = std::time::Instant::now();
+    let events = if matches!(weight, Weight::Field(_)) {
+        load_features(store, layer, &query, filter, weight)?
+    } else {
+        let columns = store.columns(layer, &query)?;
+        let read = began.elapsed();
+        let events = from_columns(layer, filter, weight, &columns);
+        tracing::info!(%layer, rows = columns.len(), read_ms = read.as_secs_f64() * 1e3,
+            "store columns read");
+        events
+    };
+    tracing::info!(%layer, events = events.len(), ms = began.elapsed().as_secs_f64() * 1e3,
+        "events loaded");
+    Ok(events)
+}
+
+/// [`load_events`] through whole features.
+fn load_features(
+    store: &dyn Store,
+    layer: Layer,
+    query: &Query,
+    filter: &EventFilter,
+    weight: &Weight,
+) -> Result<Events, AnalysisError> {
     let mut events = Events::default();
-    store.query(layer, &query, &mut |f| {
+    store.query(layer, query, &mut |f| {
         if !filter.keeps(layer, &f) {
             return Ok(());
         }
         let geo_types::Geometry::Point(p) = f.geometry else {
             return Ok(());
         };
-        let (category, actor) = match layer {
-            Layer::Sightings => (f.str("activity"), f.str("actor")),
-            _ => (f.str("category"), f.str("perpetrator")),
-        };
-        let (category, actor) = (
-            category.unwrap_or("").to_string(),
-            actor.unwrap_or("").to_string(),
-        );
+        let (category, actor, _) = event_names(layer, &f);
+        let (category, actor) = (category.to_string(), actor.to_string());
         let w = weight_of(weight, &f);
         let sensitive = crate::model::classification::is_sensitive(&f);
         events.push(
@@ -215,6 +223,84 @@ pub fn load_events(
         Ok(())
     })?;
     Ok(events)
+}
+
+/// Rows per part when events are built from columns in parallel.
+const PART_ROWS: usize = 32_768;
+
+/// The events of `c` that pass `filter`, weighed by `weight` (not a field):
+/// the same, in the same order, as [`load_features`] gives.
+fn from_columns(layer: Layer, filter: &EventFilter, weight: &Weight, c: &EventColumns) -> Events {
+    use rayon::prelude::*;
+    let names = c.names();
+    let listed = |list: &[String]| -> Vec<bool> {
+        names.iter().map(|n| list.iter().any(|x| x == n)).collect()
+    };
+    let (category_ok, actor_ok) = (listed(&filter.categories), listed(&filter.perpetrators));
+    let incidents = layer == Layer::Incidents;
+    // Ranks as `keeps` compares them: `None` for unknown values.
+    let unrank = |r: u8| r.checked_sub(1).map(usize::from);
+    let want_verification = filter
+        .min_verification
+        .as_ref()
+        .map(|m| VERIFICATION.iter().position(|v| v == m));
+    let want_precision = filter
+        .min_precision
+        .as_ref()
+        .map(|m| PRECISION.iter().position(|v| v == m));
+    let keeps = |i: usize| {
+        c.point[i]
+            && (filter.categories.is_empty() || category_ok[c.category[i] as usize])
+            && (filter.perpetrators.is_empty()
+                || actor_ok[c.actor[i] as usize]
+                || actor_ok[c.actor_category[i] as usize])
+            && !(incidents
+                && want_verification.is_some_and(|want| unrank(c.verification[i]) < want))
+            && !(incidents
+                && want_precision.is_some_and(|want| {
+                    let have = unrank(c.precision[i]);
+                    have.is_none() || have > want
+                }))
+    };
+    let weights: Option<&[f64]> = match weight {
+        Weight::Fatalities => Some(&c.fatalities),
+        Weight::Casualties => Some(&c.casualties),
+        Weight::PeopleAffected => Some(&c.people_affected),
+        Weight::Count | Weight::Field(_) => None,
+    };
+    let parts: Vec<Events> = (0..c.len().div_ceil(PART_ROWS))
+        .into_par_iter()
+        .map(|p| {
+            let rows = p * PART_ROWS..((p + 1) * PART_ROWS).min(c.len());
+            let mut e = Events::default();
+            for i in rows.filter(|&i| keeps(i)) {
+                let start = c.start[i].timestamp();
+                e.id.push(c.id(i).to_string());
+                e.lon.push(c.lon[i]);
+                e.lat.push(c.lat[i]);
+                e.time.push(start);
+                e.time_end.push(c.last[i].timestamp().max(start));
+                e.weight.push(weights.map_or(1.0, |w| w[i]));
+                e.category.push(names[c.category[i] as usize].clone());
+                e.actor.push(names[c.actor[i] as usize].clone());
+                e.sensitive.push(c.sensitive[i]);
+            }
+            e
+        })
+        .collect();
+    let mut out = Events::default();
+    for p in parts {
+        out.id.extend(p.id);
+        out.lon.extend(p.lon);
+        out.lat.extend(p.lat);
+        out.time.extend(p.time);
+        out.time_end.extend(p.time_end);
+        out.weight.extend(p.weight);
+        out.category.extend(p.category);
+        out.actor.extend(p.actor);
+        out.sensitive.extend(p.sensitive);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! versions are kept in a history table (`history.rs`).
 
 mod backup;
+mod columns;
 mod data_columns;
 mod functions;
 mod history;
@@ -62,6 +63,8 @@ pub struct GpkgStore {
     /// process (a CLI ingest while the server runs) bumps the version, so a
     /// stale index is rebuilt on its next use.
     indexes: RwLock<HashMap<Layer, (u64, Arc<LayerIndex>)>>,
+    /// Per point layer: its columns for analysis, kept warm (`columns.rs`).
+    held: Mutex<HashMap<Layer, columns::Held>>,
 }
 
 /// Formats a stored time (`YYYY-MM-DDTHH:MM:SS.sssZ`) without the format
@@ -174,6 +177,7 @@ impl GpkgStore {
             path,
             conn: Mutex::new(conn),
             indexes: RwLock::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
         };
         store.init()?;
         Ok(store)
@@ -451,6 +455,10 @@ impl Store for GpkgStore {
                 visit,
             )
         }
+    }
+
+    fn columns(&self, layer: Layer, q: &Query) -> Result<Arc<super::EventColumns>> {
+        self.event_columns(layer, q)
     }
 
     fn data_version(&self) -> Result<u64> {

@@ -5,10 +5,12 @@
 //! stateless servers can implement the same trait later.
 
 pub mod check;
+pub mod columns;
 mod gpkg;
 mod index;
 pub mod wkb;
 
+pub use columns::{Consent, EventColumns};
 pub use gpkg::{Change, GpkgStore, HistoryEntry};
 pub use index::LayerIndex;
 
@@ -235,6 +237,13 @@ pub trait Store: Send + Sync {
         query: &Query,
         visit: &mut dyn FnMut(Feature) -> Result<()>,
     ) -> Result<u64>;
+    /// The point events of `layer` matching `query`, as the columns analyses
+    /// and the access gate read ([`EventColumns`]), in `query`'s order. The
+    /// default builds them from `query`; a backend may answer from a compact
+    /// form, with exactly the same rows and values.
+    fn columns(&self, layer: Layer, query: &Query) -> Result<std::sync::Arc<EventColumns>> {
+        columns::columns_by_query(self, layer, query)
+    }
     /// A number that changes whenever committed data changes (for caches).
     fn data_version(&self) -> Result<u64>;
     /// Housekeeping between writes, called regularly by a long-running
