@@ -552,6 +552,76 @@ mod tests {
         assert!(a.begin().is_err());
     }
 
+    /// The column path admits exactly the rows the feature path admits:
+    /// random records with every classification, owner, consent scope and
+    /// time, every role, each point layer, the gate's rules and stricter
+    /// variants (a delay cutting through the data, full view forced on and
+    /// off), random queries; and the summaries made from columns equal those
+    /// made from features.
+    #[test]
+    fn columns_admit_exactly_what_features_admit() {
+        use crate::store::columns::random;
+        let dir = tempfile::tempdir().unwrap();
+        let store = GpkgStore::open(dir.path().join("s.gpkg")).unwrap();
+        for (layer, seed) in [(Layer::Incidents, 21), (Layer::Sightings, 22)] {
+            ingest(&store, layer, random::features(seed, layer, 2500));
+        }
+        let gate = Gate::new(Policy::default(), None).unwrap();
+        let now = chrono::DateTime::from_timestamp(1_600_000_000 + 20 * 86_400, 0).unwrap();
+        let queries = random::queries(23, 12);
+        let mut seen = (0, 0);
+        for role in Role::ALL {
+            for layer in [Layer::Incidents, Layer::Sightings] {
+                let Ok(base) = gate.aggregate_rules(&principal(role), layer) else {
+                    continue;
+                };
+                for (delay_hours, full) in [
+                    (base.delay_hours, base.full),
+                    (200.0, base.full),
+                    (0.0, !base.full),
+                    (333.3, !base.full),
+                ] {
+                    let rules = AggregateRules {
+                        delay_hours,
+                        full,
+                        ..base.clone()
+                    };
+                    let layers = BTreeMap::from([(layer, rules.clone())]);
+                    let a = Admitted::new(&store, &layers, rules.cutoff(now), now);
+                    for q in &queries {
+                        let mut ids = Vec::new();
+                        a.query(layer, q, &mut |f| {
+                            ids.push(f.id);
+                            Ok(())
+                        })
+                        .unwrap();
+                        let c = a.columns(layer, q).unwrap();
+                        let cols: Vec<&str> = (0..c.len()).map(|i| c.id(i)).collect();
+                        assert_eq!(cols, ids, "{role} {layer} {delay_hours} {full} {q:?}");
+                        let all = crate::store::columns::columns_by_query(&store, layer, q)
+                            .unwrap()
+                            .len();
+                        seen.0 += usize::from(!ids.is_empty() && ids.len() < all);
+                        seen.1 += 1;
+                    }
+                    let mut span = Span::default();
+                    a.query(layer, &Query::default(), &mut |f| {
+                        span.add(&f);
+                        Ok(())
+                    })
+                    .unwrap();
+                    assert_eq!(
+                        a.summary(layer).unwrap(),
+                        span.summary(layer, a.cutoff),
+                        "{role} {layer}"
+                    );
+                }
+            }
+        }
+        // The rules and queries admit some rows and refuse others, often.
+        assert!(seen.0 * 3 > seen.1, "{seen:?}");
+    }
+
     /// A layer the role may not see even aggregated contributes nothing; the
     /// main layer then refuses.
     #[test]

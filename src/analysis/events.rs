@@ -383,6 +383,83 @@ mod tests {
         assert_eq!(all.ends(), [1_709_251_200 + 10 * 86_400 - 1, all.time[1]]);
     }
 
+    /// Events read from columns equal events read from whole features, on
+    /// random data, random queries, filters and every count weight; a field
+    /// weight reads features.
+    #[test]
+    fn columns_give_the_events_features_give() {
+        use crate::store::columns::{columns_by_query, random};
+        use crate::store::Store;
+        let (_d, store) = store_with(random::features(31, Layer::Incidents, 3000));
+        let input = Input::Features {
+            name: "s".into(),
+            features: Box::new(
+                random::features(32, Layer::Sightings, 1000)
+                    .into_iter()
+                    .map(|v| v.to_string()),
+            ),
+        };
+        ingest(
+            &store,
+            &IngestOptions::new(Layer::Sightings),
+            vec![input],
+            &|_, _| {},
+        )
+        .unwrap();
+        let mut r = crate::rng::Rng::new(33);
+        let some = |r: &mut crate::rng::Rng, from: &[&str]| -> Vec<String> {
+            from.iter()
+                .filter(|_| r.chance(0.3))
+                .map(|s| s.to_string())
+                .collect()
+        };
+        let weights = [
+            Weight::Count,
+            Weight::Fatalities,
+            Weight::Casualties,
+            Weight::PeopleAffected,
+            Weight::Field("killed_men".into()),
+        ];
+        let mut nonempty = 0;
+        for q in random::queries(34, 40) {
+            let layer = if r.chance(0.7) {
+                Layer::Incidents
+            } else {
+                Layer::Sightings
+            };
+            let filter = EventFilter {
+                from: q.from,
+                to: q.to,
+                bbox: q.bbox,
+                categories: if layer == Layer::Incidents {
+                    some(&mut r, CATEGORIES)
+                } else {
+                    vec![]
+                },
+                perpetrators: some(
+                    &mut r,
+                    &["Group A", "FACA", "state-forces", "non-state-armed-group"],
+                ),
+                min_verification: r
+                    .chance(0.3)
+                    .then(|| VERIFICATION[r.below(4) as usize].to_string()),
+                min_precision: r
+                    .chance(0.3)
+                    .then(|| PRECISION[r.below(4) as usize].to_string()),
+            };
+            let weight = &weights[r.below(weights.len() as u64) as usize];
+            let features = load_features(&store, layer, &q, &filter, weight).unwrap();
+            let columns = load_events(&store, layer, &filter, weight).unwrap();
+            assert_eq!(columns, features, "{layer} {filter:?} {weight:?}");
+            let by_query = columns_by_query(&store as &dyn Store, layer, &q).unwrap();
+            if !matches!(weight, Weight::Field(_)) {
+                assert_eq!(from_columns(layer, &filter, weight, &by_query), features);
+            }
+            nonempty += usize::from(!features.is_empty());
+        }
+        assert!(nonempty > 15, "{nonempty}");
+    }
+
     #[test]
     fn filters_and_weights() {
         let (_d, store) = store_with(vec![
