@@ -547,8 +547,9 @@ mod tests {
         assert_eq!(a.fatalities, [2.0, 0.0]);
         assert_eq!(a.casualties, [5.0, 0.0]);
         assert_eq!(a.sensitive, [true, false]);
-        assert_eq!(a.verification, [4, 0]);
-        assert_eq!(a.precision, [0, 3]);
+        // Absent values take the schema's defaults (reported, settlement).
+        assert_eq!(a.verification, [4, 2]);
+        assert_eq!(a.precision, [2, 3]);
         assert_eq!(a.consent, [Consent::Partners, Consent::Unknown]);
         assert_eq!(a.names()[a.actor[0] as usize], "Group A");
         let b = a.take(&[1]);

@@ -41,6 +41,7 @@ pub fn load_presence(
         from: Some(timestamp("from", from)?),
         to: Some(timestamp("to", to)?),
     };
+    let began = std::time::Instant::now();
     let mut out = Presence::default();
     let mut failed = None;
     let abort = |e: String, failed: &mut Option<String>| {
@@ -70,6 +71,8 @@ pub fn load_presence(
         return Err(AnalysisError::param("bases", e));
     }
     read?;
+    tracing::info!(patrols = out.patrols.len(), bases = out.bases.len(),
+        read_ms = began.elapsed().as_secs_f64() * 1e3, "store presence read");
     Ok(out)
 }
 
