@@ -56,12 +56,22 @@ fn bench_columns(c: &mut Criterion) {
     ingest(&store, &opts, vec![input], &|_, _| {}).expect("ingest");
     let all = Query::default();
     // The first read writes the side table.
-    assert_eq!(store.columns(Layer::Incidents, &all).expect("columns").len(), rows);
+    assert_eq!(
+        store
+            .columns(Layer::Incidents, &all)
+            .expect("columns")
+            .len(),
+        rows
+    );
 
     let mut group = c.benchmark_group("columns");
     group.sample_size(10);
     group.bench_function("features", |b| {
-        b.iter(|| columns_by_query(&store, Layer::Incidents, &all).expect("query").len())
+        b.iter(|| {
+            columns_by_query(&store, Layer::Incidents, &all)
+                .expect("query")
+                .len()
+        })
     });
     group.bench_function("columns_cold", |b| {
         b.iter(|| {
@@ -70,13 +80,23 @@ fn bench_columns(c: &mut Criterion) {
         })
     });
     group.bench_function("columns_warm", |b| {
-        b.iter(|| store.columns(Layer::Incidents, &all).expect("columns").len())
+        b.iter(|| {
+            store
+                .columns(Layer::Incidents, &all)
+                .expect("columns")
+                .len()
+        })
     });
     group.bench_function("events_warm", |b| {
         b.iter(|| {
-            load_events(&store, Layer::Incidents, &EventFilter::default(), &Weight::Fatalities)
-                .expect("events")
-                .len()
+            load_events(
+                &store,
+                Layer::Incidents,
+                &EventFilter::default(),
+                &Weight::Fatalities,
+            )
+            .expect("events")
+            .len()
         })
     });
     group.finish();

@@ -71,8 +71,12 @@ pub fn load_presence(
         return Err(AnalysisError::param("bases", e));
     }
     read?;
-    tracing::info!(patrols = out.patrols.len(), bases = out.bases.len(),
-        read_ms = began.elapsed().as_secs_f64() * 1e3, "store presence read");
+    tracing::info!(
+        patrols = out.patrols.len(),
+        bases = out.bases.len(),
+        read_ms = began.elapsed().as_secs_f64() * 1e3,
+        "store presence read"
+    );
     Ok(out)
 }
 

@@ -4,8 +4,9 @@
 //! The columns of a point layer are stored in `jointmap_columns` as chunks of
 //! up to [`CHUNK_ROWS`] rows, each one BLOB (fixed-width values, integers
 //! narrowed to the bytes their range needs), decoded in parallel. The side
-//! tables are not feature tables (not in `gpkg_contents`), so GDAL and QGIS
-//! ignore them.
+//! tables are registered as jointmap's own, as the history is
+//! (`gpkg_contents` data type `jointmap`), so GDAL and QGIS list no layer
+//! for them.
 //!
 //! **Never stale.** `jointmap_columns_state` records the layer's state the
 //! columns were made from: its row count, largest `fid`, and an edit counter
@@ -74,10 +75,20 @@ fn edit_triggers(layer: Layer) -> [String; 2] {
     ]
 }
 
-/// The side tables and a layer's triggers, created if missing.
+/// The side tables and a layer's triggers, created if missing. The tables
+/// are registered as jointmap's own (not features: GDAL lists no layer for
+/// them).
 fn install_sql(layer: Layer) -> String {
     let t = layer.name();
     let [up, del] = edit_triggers(layer);
+    let register: String = [
+        "jointmap_layer_edits",
+        "jointmap_columns",
+        "jointmap_columns_state",
+    ]
+    .iter()
+    .map(|t| super::history::internal_table_sql(t))
+    .collect();
     format!(
         r#"CREATE TABLE IF NOT EXISTS jointmap_layer_edits (layer TEXT PRIMARY KEY, edits INTEGER NOT NULL);
         INSERT OR IGNORE INTO jointmap_layer_edits VALUES ('{t}', 0);
@@ -90,7 +101,8 @@ fn install_sql(layer: Layer) -> String {
         CREATE TRIGGER IF NOT EXISTS "{up}" AFTER UPDATE ON "{t}" BEGIN
             UPDATE jointmap_layer_edits SET edits = edits + 1 WHERE layer = '{t}'; END;
         CREATE TRIGGER IF NOT EXISTS "{del}" AFTER DELETE ON "{t}" BEGIN
-            UPDATE jointmap_layer_edits SET edits = edits + 1 WHERE layer = '{t}'; END;"#
+            UPDATE jointmap_layer_edits SET edits = edits + 1 WHERE layer = '{t}'; END;
+        {register}"#
     )
 }
 

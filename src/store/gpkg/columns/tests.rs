@@ -235,3 +235,63 @@ fn never_stale_after_writes_elsewhere() {
     check(&cold, Layer::Incidents, &all);
     check(&cold, Layer::Incidents, &random::queries(12, 20));
 }
+
+/// GDAL itself edits the layer (no jointmap code involved): the next read
+/// sees it; and with the side tables in the file, `ogrinfo` lists exactly
+/// the five layers, without a warning. Skipped without GDAL's `ogrinfo`.
+#[test]
+fn gdal_edits_are_seen_and_side_tables_are_no_layers() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let path = dir.path().join("s.gpkg");
+    let store = GpkgStore::open(&path).expect("open");
+    ingest(
+        &store,
+        Layer::Incidents,
+        random::features(41, Layer::Incidents, 300),
+    );
+    let all = [Query::default()];
+    check(&store, Layer::Incidents, &all);
+    let registered: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM gpkg_contents WHERE data_type = 'jointmap' AND table_name IN
+             ('jointmap_layer_edits', 'jointmap_columns', 'jointmap_columns_state')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(registered, 3);
+    let ogrinfo = |args: &[&str]| {
+        std::process::Command::new("ogrinfo")
+            .args(args)
+            .arg(&path)
+            .output()
+    };
+    let Ok(o) = ogrinfo(&["-ro"]) else {
+        eprintln!("ogrinfo is not installed: skipped");
+        return;
+    };
+    let out = String::from_utf8_lossy(&o.stdout);
+    let layers = out
+        .lines()
+        .filter(|l| {
+            l.split_once(": ")
+                .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+        })
+        .count();
+    assert_eq!(layers, 5, "{out}");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("Warning"),
+        "{o:?}"
+    );
+    let o = ogrinfo(&[
+        "-sql",
+        "UPDATE incidents SET category = 'abduction', classification = 'public' WHERE fid <= 40",
+    ])
+    .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    check(&store, Layer::Incidents, &all);
+    let c = store.columns(Layer::Incidents, &all[0]).unwrap();
+    assert!((0..40).all(|i| c.names()[c.category[i] as usize] == "abduction"));
+    assert!((0..40).all(|i| c.level[i] == Level::Public));
+}
