@@ -351,6 +351,10 @@ impl Store for GpkgStore {
     }
 
     fn summary(&self, layer: Layer) -> Result<LayerSummary> {
+        // A point layer's summary from its columns (no index, no scan).
+        if let Some(s) = self.columns_summary(layer)? {
+            return Ok(s);
+        }
         let idx = self.index(layer)?;
         let conn = self.conn();
         let (count, first, last): (i64, Option<String>, Option<String>) = conn

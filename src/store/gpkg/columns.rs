@@ -40,7 +40,7 @@
 use super::{columns as layer_columns, read::THREADED_ROWS, select_names, GpkgStore};
 use crate::model::{Layer, Level, Owner};
 use crate::store::columns::{columns_by_query, Consent, EventColumns};
-use crate::store::{Query, Result};
+use crate::store::{LayerSummary, Query, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use std::sync::Arc;
@@ -216,6 +216,40 @@ impl GpkgStore {
         }
         let rows = select(&all, q);
         Ok(Arc::new(all.take(&rows)))
+    }
+
+    /// The summary of a point layer made from its columns; `None` for other
+    /// layers, a layer with a row that is not a point, or without columns.
+    /// The same as the summary by SQL and the spatial index for every time
+    /// jointmap writes.
+    pub(super) fn columns_summary(&self, layer: Layer) -> Result<Option<LayerSummary>> {
+        if !matches!(layer, Layer::Incidents | Layer::Sightings) {
+            return Ok(None);
+        }
+        let Some(c) = self.layer_columns(layer)? else {
+            return Ok(None);
+        };
+        if !c.all_points() {
+            return Ok(None);
+        }
+        let fold = |v: &[f64], f: fn(f64, f64) -> f64| v.iter().copied().reduce(f);
+        let bbox = match (
+            fold(&c.lon, f64::min),
+            fold(&c.lat, f64::min),
+            fold(&c.lon, f64::max),
+            fold(&c.lat, f64::max),
+        ) {
+            (Some(a), Some(b), Some(x), Some(y)) => Some([a, b, x, y]),
+            _ => None,
+        };
+        let fmt = |t: Option<&DateTime<Utc>>| t.map(crate::model::time::format_time);
+        Ok(Some(LayerSummary {
+            layer: layer.name().to_string(),
+            count: c.len() as u64,
+            bbox,
+            first: fmt(c.start.iter().min()),
+            last: fmt(c.last.iter().max()),
+        }))
     }
 
     /// Every row of `layer` as columns, current; `None` when the triggers

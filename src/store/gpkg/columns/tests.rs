@@ -96,6 +96,37 @@ fn columns_equal_features_on_random_data() {
     for layer in [Layer::Incidents, Layer::Sightings] {
         check(&cold, layer, &queries);
     }
+    // Summaries from columns: as made from the features.
+    for layer in [Layer::Incidents, Layer::Sightings] {
+        let mut fs = Vec::new();
+        store
+            .query(layer, &Query::default(), &mut |f| {
+                fs.push(f);
+                Ok(())
+            })
+            .unwrap();
+        let point = |f: &Feature| match f.geometry {
+            geo_types::Geometry::Point(p) => (p.x(), p.y()),
+            _ => unreachable!("points only"),
+        };
+        let xs = fs.iter().map(|f| point(f).0);
+        let ys = fs.iter().map(|f| point(f).1);
+        let fmt = |t: Option<DateTime<Utc>>| t.map(|t| crate::model::time::format_time(&t));
+        let want = LayerSummary {
+            layer: layer.name().into(),
+            count: fs.len() as u64,
+            bbox: Some([
+                xs.clone().fold(f64::INFINITY, f64::min),
+                ys.clone().fold(f64::INFINITY, f64::min),
+                xs.fold(f64::NEG_INFINITY, f64::max),
+                ys.fold(f64::NEG_INFINITY, f64::max),
+            ]),
+            first: fmt(fs.iter().map(|f| f.time.start).min()),
+            last: fmt(fs.iter().map(|f| f.time.last()).max()),
+        };
+        assert_eq!(store.summary(layer).unwrap(), want);
+        assert_eq!(cold.summary(layer).unwrap(), want);
+    }
     // Other layers are read through `query`.
     let patrols = store
         .columns(Layer::Patrols, &Query::default())
