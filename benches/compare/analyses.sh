@@ -9,6 +9,10 @@
 #
 #   benches/compare/analyses.sh [N_INCIDENTS] [RUNS]      (default 1000000 5)
 #
+# Then, through the server (`jointmap serve` on loopback, an hr token): the
+# hotspot layer warm, and recomputed after a CLI ingest (another process) of
+# 1,000 new incidents, median of RUNS ingests (needs curl).
+#
 # JOINTMAP_BIN overrides the binary (default: a release build of this tree);
 # JOINTMAP_BASE_BIN, when set, runs the same commands with that binary too
 # (e.g. a build of an older commit), side by side on the same store.
@@ -63,4 +67,56 @@ for name, b in bins:
         r = statistics.median(reads) if reads else None
         fmt = lambda x: f"{x:7.3f}" if x is not None else "    n/a"
         print(f"{name:9s} {label:11s} {t:7.3f} {fmt(r)} {fmt(t - r if r is not None else None)}")
+PY
+
+command -v curl >/dev/null || { echo "curl is not installed: server part skipped"; exit 0; }
+# The server part works on a copy: its ingests must not grow the demo store.
+cp "$STORE" "$OUT/server.gpkg"
+rm -f "$OUT/server.gpkg-wal" "$OUT/server.gpkg-shm"
+SECRET=analyses-bench-secret-0123456789
+{
+  echo 'listen = "127.0.0.1:0"'
+  echo "store = \"$OUT/server.gpkg\""
+  echo "audit_log = \"$OUT/audit.ndjson\""
+  printf '%s' "$SECRET" | "$JOINTMAP_BIN" token --stdin --name bench --role hr
+} > "$OUT/jointmap.toml"
+"$JOINTMAP_BIN" serve --config "$OUT/jointmap.toml" 2> "$OUT/serve.log" &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
+for _ in $(seq 600); do
+  grep -q "listening on" "$OUT/serve.log" && break
+  sleep 0.1
+done
+BASE=$(grep -o "http://127.0.0.1:[0-9]*" "$OUT/serve.log" | head -1)
+python3 - "$BASE" "$SECRET" "$JOINTMAP_BIN" "$OUT/server.gpkg" "$RUNS" "$OUT" <<'PY'
+import json, statistics, subprocess, sys, time, urllib.request
+base, secret, binary, store, runs, out = sys.argv[1:7]
+runs = int(runs)
+def get(path):
+    req = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {secret}"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return r.read()
+def hot(extra=""):
+    t = time.perf_counter()
+    get(f"/analysis/hotspots?cell-km=5{extra}")
+    return time.perf_counter() - t
+# New incidents at the time of a stored one (within the data's span).
+when = json.loads(get("/collections/incidents/items?limit=1"))["features"][0]["properties"]["time_start"]
+first = hot()
+warm = [hot(f"&permutations={99 + i}") for i in range(runs)]
+after = []
+for i in range(runs):
+    feats = []
+    for j in range(1000):
+        feats.append({"type": "Feature", "id": f"bench-new-{time.time_ns()}-{j}",
+                      "geometry": {"type": "Point", "coordinates": [16 + (j % 37) * 0.05, 5 + (j % 23) * 0.05]},
+                      "properties": {"time_start": when, "category": "killing",
+                                     "consent": "mission", "killed_men": 1}})
+    path = f"{out}/new-{i}.geojson"
+    json.dump({"type": "FeatureCollection", "features": feats}, open(path, "w"))
+    subprocess.run([binary, "--quiet", "--store", store, "ingest", "incidents", path], check=True)
+    after.append(hot())
+print(f"server, hr token: first hotspot request {first:.3f} s (columns made or read), "
+      f"other parameters on warm columns {statistics.median(warm):.3f} s, "
+      f"recomputed after an ingest of 1,000 new incidents {statistics.median(after):.3f} s (medians)")
 PY
