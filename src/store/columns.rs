@@ -308,14 +308,15 @@ impl EventColumns {
         self.consent.extend(other.consent);
     }
 
-    /// The raw parts a backend stores: id text, id ends and names.
+    /// The ids as a backend stores them: their text, one after another, and
+    /// where each ends.
     pub fn raw_ids(&self) -> (&str, &[usize]) {
         (&self.id_text, &self.id_end)
     }
 
-    /// Rebuilds columns from stored parts (see [`EventColumns::raw_ids`]);
-    /// `None` when they do not fit together (a damaged copy).
-    #[allow(clippy::too_many_arguments)]
+    /// Rebuilds columns from stored parts (see [`EventColumns::raw_ids`]),
+    /// `fill` setting the other columns; `None` when they do not fit
+    /// together (a damaged copy).
     pub fn from_parts(
         layer: Layer,
         id_text: String,
