@@ -3,9 +3,9 @@
 # default), with each run's time split into store read and the rest:
 #   hotspots; clusters --eps-km 2 --min-points 20; blindspots.
 # Prints the median of RUNS runs of each: total wall time, store read (the
-# columns and presence reads the commands log at info level), and the rest
+# columns and presence reads the commands log at info level), the rest
 # (events built from columns, the analysis itself, writing the product,
-# process start).
+# process start), and the process' CPU time.
 #
 #   benches/compare/analyses.sh [N_INCIDENTS] [RUNS]      (default 1000000 5)
 #
@@ -13,7 +13,8 @@
 # hotspot layer warm, and recomputed after a CLI ingest (another process) of
 # 1,000 new incidents, median of RUNS ingests (needs curl).
 #
-# JOINTMAP_BIN overrides the binary (default: a release build of this tree);
+# JOINTMAP_BIN overrides the binary (default: a release build of this tree;
+# JOINTMAP_SERVER_ONLY=1 runs the server part only);
 # JOINTMAP_BASE_BIN, when set, runs the same commands with that binary too
 # (e.g. a build of an older commit), side by side on the same store.
 # The demo store is built once, in bench-out/analyses-N/. A layer's first
@@ -32,7 +33,7 @@ if [ -z "${JOINTMAP_BIN:-}" ]; then
 fi
 STORE=$OUT/demo.gpkg
 [ -f "$STORE" ] || "$JOINTMAP_BIN" --quiet --store "$STORE" demo --incidents "$N"
-python3 - "$STORE" "$RUNS" "$OUT" "$JOINTMAP_BIN" "${JOINTMAP_BASE_BIN:-}" <<'PY'
+[ -n "${JOINTMAP_SERVER_ONLY:-}" ] || python3 - "$STORE" "$RUNS" "$OUT" "$JOINTMAP_BIN" "${JOINTMAP_BASE_BIN:-}" <<'PY'
 import os, re, statistics, subprocess, sys, time
 store, runs, out, binary, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 commands = [
@@ -44,29 +45,35 @@ env = dict(os.environ, JOINTMAP_LOG="jointmap=info", NO_COLOR="1")
 read_re = re.compile(r"store (?:columns|presence) read.*?read_ms=([0-9.]+)")
 def run(b, args):
     t = time.perf_counter()
-    p = subprocess.run([b, "--quiet", "--store", store] + args, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([b, "--quiet", "--store", store] + args, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
     total = time.perf_counter() - t
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed: {p.stderr[-2000:]}")
-    reads = [float(m) / 1e3 for m in read_re.findall(p.stderr)]
-    return total, (sum(reads) if reads else None)
+    if status != 0:
+        sys.exit(f"{' '.join(args)} failed: {err[-2000:]}")
+    reads = [float(m) / 1e3 for m in read_re.findall(err)]
+    return total, (sum(reads) if reads else None), usage.ru_utime + usage.ru_stime
 bins = [("jointmap", binary)] + ([("base", base)] if base else [])
 print(f"store {store}, {runs} runs each, medians in seconds")
-print(f"{'binary':9s} {'command':11s} {'total':>7s} {'read':>7s} {'rest':>7s}")
+print(f"(cpu: user + system time of the process, all threads; on a loaded machine")
+print(f"wall times grow with the load, cpu times much less)")
+print(f"{'binary':9s} {'command':11s} {'total':>7s} {'read':>7s} {'rest':>7s} {'cpu':>7s}")
 for name, b in bins:
     for label, args in commands:
         run(b, args)  # warm-up: writes the columns when the layer changed
-        totals, reads = [], []
+        totals, reads, cpus = [], [], []
         for _ in range(runs):
-            total, read = run(b, args)
+            total, read, cpu = run(b, args)
             totals.append(total)
+            cpus.append(cpu)
             if read is not None:
                 reads.append(read)
         t = statistics.median(totals)
         r = statistics.median(reads) if reads else None
         fmt = lambda x: f"{x:7.3f}" if x is not None else "    n/a"
-        print(f"{name:9s} {label:11s} {t:7.3f} {fmt(r)} {fmt(t - r if r is not None else None)}")
+        print(f"{name:9s} {label:11s} {t:7.3f} {fmt(r)} {fmt(t - r if r is not None else None)} "
+              f"{statistics.median(cpus):7.3f}")
 PY
 
 command -v curl >/dev/null || { echo "curl is not installed: server part skipped"; exit 0; }
@@ -83,10 +90,12 @@ SECRET=analyses-bench-secret-0123456789
 "$JOINTMAP_BIN" serve --config "$OUT/jointmap.toml" 2> "$OUT/serve.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
-for _ in $(seq 600); do
+# Start-up checks every stored feature (docs/operations.md): minutes on 1M.
+for _ in $(seq 6000); do
   grep -q "listening on" "$OUT/serve.log" && break
   sleep 0.1
 done
+grep -q "listening on" "$OUT/serve.log" || { cat "$OUT/serve.log"; exit 1; }
 BASE=$(grep -o "http://127.0.0.1:[0-9]*" "$OUT/serve.log" | head -1)
 python3 - "$BASE" "$SECRET" "$JOINTMAP_BIN" "$OUT/server.gpkg" "$RUNS" "$OUT" <<'PY'
 import json, statistics, subprocess, sys, time, urllib.request
@@ -101,7 +110,8 @@ def hot(extra=""):
     get(f"/analysis/hotspots?cell-km=5{extra}")
     return time.perf_counter() - t
 # New incidents at the time of a stored one (within the data's span).
-when = json.loads(get("/collections/incidents/items?limit=1"))["features"][0]["properties"]["time_start"]
+import sqlite3
+when = sqlite3.connect(store).execute("SELECT time_start FROM incidents LIMIT 1").fetchone()[0]
 first = hot()
 warm = [hot(f"&permutations={99 + i}") for i in range(runs)]
 after = []

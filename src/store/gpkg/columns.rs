@@ -454,19 +454,12 @@ impl GpkgStore {
             )?;
             Ok(true)
         };
-        match write() {
-            Ok(true) => {
-                if conn.execute_batch("COMMIT").is_ok() {
-                    held.stored_chunks = Some(chunks);
-                } else {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    held.stored_chunks = None;
-                }
-            }
-            _ => {
-                let _ = conn.execute_batch("ROLLBACK");
-                held.stored_chunks = None;
-            }
+        let committed = matches!(write(), Ok(true)) && conn.execute_batch("COMMIT").is_ok();
+        if committed {
+            held.stored_chunks = Some(chunks);
+        } else {
+            let _ = conn.execute_batch("ROLLBACK");
+            held.stored_chunks = None;
         }
         held
     }
@@ -565,10 +558,8 @@ fn encode(c: &EventColumns, a: usize, b: usize) -> Vec<u8> {
     }
     let (text, ends) = c.raw_ids();
     let t0 = if a == 0 { 0 } else { ends[a - 1] };
-    put_bytes(
-        &mut out,
-        text[t0..ends.get(b.wrapping_sub(1)).copied().unwrap_or(t0)].as_bytes(),
-    );
+    let t1 = if b == 0 { 0 } else { ends[b - 1] };
+    put_bytes(&mut out, &text.as_bytes()[t0..t1.max(t0)]);
     put_ints(&mut out, (a..b).map(|i| (ends[i] - t0) as i64));
     for v in [&c.lon, &c.lat] {
         for x in &v[a..b] {
