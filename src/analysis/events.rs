@@ -5,7 +5,7 @@
 use super::{AnalysisError, Events};
 use crate::model::schema::{CATEGORIES, PRECISION, VERIFICATION};
 use crate::model::{Feature, Layer};
-use crate::store::{Query, Store};
+use crate::store::{FeatureSource, Query};
 use chrono::{DateTime, Utc};
 
 /// What each event weighs in counts, sums and densities.
@@ -166,7 +166,7 @@ fn weight_of(weight: &Weight, f: &Feature) -> f64 {
 /// Reads the point events of `layer` that pass `filter`, in store order. Only
 /// point layers (incidents, sightings) can be analysed as events.
 pub fn load_events(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     layer: Layer,
     filter: &EventFilter,
     weight: &Weight,

@@ -4,7 +4,7 @@ use super::{progress_bar, Cli};
 use crate::demo::{write_feature_collection, DemoConfig, Scenario, DEMO_SOURCE, DEMO_STORE};
 use crate::ingest::{ingest, IngestError, IngestOptions, Input};
 use crate::model::Layer;
-use crate::store::{GpkgStore, Store, StoreError};
+use crate::store::{FeatureSink, FeatureSource, GpkgStore, StoreError};
 use std::path::PathBuf;
 
 /// Arguments of `jointmap demo`.
@@ -46,7 +46,7 @@ fn refuse_real_data(store: &GpkgStore, path: &std::path::Path) -> super::Result<
         for (source, n) in batch.sources(layer)? {
             if source.as_deref() != Some(DEMO_SOURCE) {
                 return Err(StoreError::Invalid {
-                    path: path.display().to_string(),
+                    location: path.display().to_string(),
                     reason: format!(
                         "holds {n} {layer} from {}, not from the demo; the demo writes only into                          a store of its own (default {DEMO_STORE})",
                         source.map_or("an unrecorded source".to_string(), |s| format!("{s:?}"))

@@ -2,7 +2,7 @@
 
 use super::Cli;
 use crate::model::Layer;
-use crate::store::Store;
+use crate::store::FeatureSource;
 
 /// Arguments of `jointmap layers`.
 #[derive(Debug, clap::Args)]

@@ -345,7 +345,7 @@ fn progress_bar(quiet: bool, total: u64, what: &str) -> indicatif::ProgressBar {
 pub(crate) fn existing_store(cli: &Cli) -> Result<crate::store::GpkgStore> {
     if !cli.store.exists() {
         return Err(crate::store::StoreError::Invalid {
-            path: cli.store.display().to_string(),
+            location: cli.store.display().to_string(),
             reason: "no such store; create one with `jointmap ingest` or `jointmap demo`, or give --store".into(),
         }
         .into());

@@ -10,7 +10,7 @@ use super::{existing_store, Cli, CliError};
 use crate::access::{Analysis, Role};
 use crate::analysis::AnalysisError;
 use crate::request;
-use crate::store::Store;
+use crate::store::FeatureSource;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};

@@ -55,7 +55,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     }
     if !cfg.store.exists() {
         return Err(StoreError::Invalid {
-            path: cfg.store.display().to_string(),
+            location: cfg.store.display().to_string(),
             reason: "no such store; create one with `jointmap ingest` or `jointmap demo`, or give --store".into(),
         }
         .into());

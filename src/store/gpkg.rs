@@ -12,6 +12,7 @@ mod data_columns;
 mod functions;
 mod history;
 mod inspect;
+mod keyset;
 mod quarantine;
 mod read;
 mod remove;
@@ -23,8 +24,8 @@ pub use history::{Change, HistoryEntry};
 
 use super::index::LayerIndex;
 use super::{
-    wkb, Batch, BatchStats, LayerSummary, Query, Result, Selection, Store, StoreError, StoredRow,
-    LOCAL_AUTHOR,
+    wkb, Batch, BatchStats, Direction, ErrorKind, FeatureSink, FeatureSource, LayerSummary, Query,
+    Result, Selection, StoreError, StoredRow, LOCAL_AUTHOR,
 };
 use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::time::parse_time;
@@ -34,6 +35,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::ops::{Bound, ControlFlow};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -54,7 +56,7 @@ const SOURCE_COLUMN: &str = "jointmap_source";
 
 const WGS84_WKT: &str = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]"#;
 
-/// A GeoPackage-backed [`Store`].
+/// A GeoPackage-backed [`super::Store`].
 pub struct GpkgStore {
     path: PathBuf,
     conn: Mutex<Connection>,
@@ -62,6 +64,29 @@ pub struct GpkgStore {
     /// process (a CLI ingest while the server runs) bumps the version, so a
     /// stale index is rebuilt on its next use.
     indexes: RwLock<HashMap<Layer, (u64, Arc<LayerIndex>)>>,
+}
+
+/// Wraps an SQLite error as a backend-neutral one, with its kind. Nothing
+/// SQLite reports is the caller's fault here: the store validates its input
+/// before SQLite sees it.
+fn backend_error(location: &str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let kind = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => ErrorKind::Busy,
+        Some(C::DatabaseCorrupt | C::NotADatabase) => ErrorKind::Corrupt,
+        Some(C::CannotOpen) => ErrorKind::NotFound,
+        _ => match e {
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::Utf8Error(..) => ErrorKind::Corrupt,
+            _ => ErrorKind::Other,
+        },
+    };
+    StoreError::Backend {
+        location: location.to_string(),
+        kind,
+        message: e.to_string(),
+    }
 }
 
 /// Formats a stored time (`YYYY-MM-DDTHH:MM:SS.sssZ`) without the format
@@ -154,10 +179,7 @@ impl GpkgStore {
     /// first use. For write-mostly work such as ingest.
     pub fn open_unindexed(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.display().to_string(),
-            source,
-        };
+        let err = |source| backend_error(&path.display().to_string(), source);
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -187,14 +209,11 @@ impl GpkgStore {
     fn err(&self, source: rusqlite::Error) -> StoreError {
         if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
             return StoreError::Invalid {
-                path: self.path.display().to_string(),
+                location: self.path.display().to_string(),
                 reason: "not a GeoPackage (not an SQLite database)".into(),
             };
         }
-        StoreError::Sqlite {
-            path: self.path.display().to_string(),
-            source,
-        }
+        backend_error(&self.path.display().to_string(), source)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -237,7 +256,7 @@ impl GpkgStore {
                 wkb::envelope(&b)
                     .map(|e| (fid, e))
                     .map_err(|reason| StoreError::Corrupt {
-                        path: self.path.display().to_string(),
+                        location: self.path.display().to_string(),
                         layer,
                         id: format!("fid {fid}"),
                         reason,
@@ -268,7 +287,7 @@ impl GpkgStore {
         let sql = |e| self.err(e);
         let id: String = row.get(2).map_err(sql)?;
         let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.path.display().to_string(),
+            location: self.path.display().to_string(),
             layer,
             id: id.clone(),
             reason,
@@ -341,11 +360,17 @@ impl GpkgStore {
     }
 }
 
-impl Store for GpkgStore {
+impl FeatureSink for GpkgStore {
     fn begin(&self) -> Result<Box<dyn Batch + '_>> {
         Ok(Box::new(write::GpkgBatch::begin(self)?))
     }
 
+    fn maintain(&self) -> Result<()> {
+        self.checkpoint(true)
+    }
+}
+
+impl FeatureSource for GpkgStore {
     fn summary(&self, layer: Layer) -> Result<LayerSummary> {
         let idx = self.index(layer)?;
         let conn = self.conn();
@@ -412,15 +437,18 @@ impl Store for GpkgStore {
                     }
                     Ok(())
                 };
-            self.scan(
-                layer,
-                &names,
-                Some(b),
-                &mut conn,
-                threaded,
-                Box::new(rows),
-                visit,
-            )
+            // Several statements: one read transaction keeps them on one snapshot.
+            self.snapshot(&mut conn, |conn| {
+                self.scan(
+                    layer,
+                    &names,
+                    Some(b),
+                    conn,
+                    threaded,
+                    Box::new(rows),
+                    visit,
+                )
+            })
         } else {
             let mut conn = self.conn();
             // The largest row id bounds the number of rows (a rowid lookup).
@@ -466,8 +494,20 @@ impl Store for GpkgStore {
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
-    fn maintain(&self) -> Result<()> {
-        self.checkpoint(true)
+    fn get(&self, layer: Layer, id: &str) -> Result<Option<Feature>> {
+        let conn = self.conn();
+        self.get_on(&conn, layer, id)
+    }
+
+    fn walk(
+        &self,
+        layer: Layer,
+        query: &Query,
+        from: Bound<&str>,
+        direction: Direction,
+        visit: &mut dyn FnMut(Feature) -> Result<ControlFlow<()>>,
+    ) -> Result<u64> {
+        self.walk_ids(layer, query, from, direction, visit)
     }
 }
 
