@@ -513,7 +513,7 @@ impl FeatureSource for GpkgStore {
 
 /// Whether a geometry touches a bbox (exact for points and vertices; segments
 /// crossing the box without a vertex inside count when their envelope does).
-fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
+pub(super) fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
     let inside_x = |x: f64| {
         if b[0] <= b[2] {
             x >= b[0] && x <= b[2]

@@ -9,12 +9,18 @@
 //! string, so no command or configuration names a backend type.
 
 pub mod check;
+#[cfg(test)]
+mod contract_tests;
 mod gpkg;
 mod index;
+mod location;
+mod memory;
 pub mod wkb;
 
 pub use gpkg::{Change, GpkgStore, HistoryEntry};
 pub use index::LayerIndex;
+pub use location::{open, open_geopackage, open_with, IfMissing, Indexes, Location, OpenOptions};
+pub use memory::MemoryStore;
 
 use crate::model::{Feature, Layer};
 use chrono::{DateTime, Utc};
