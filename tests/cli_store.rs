@@ -404,7 +404,11 @@ fn store_locations_are_opened_the_same_way_by_every_command() {
         vec!["serve", "--listen", "127.0.0.1:0"],
     ] {
         refused(&run(Path::new(url), &args), "not supported in this build");
-        let o = bin().env("JOINTMAP_STORE", url).args(&args).output().unwrap();
+        let o = bin()
+            .env("JOINTMAP_STORE", url)
+            .args(&args)
+            .output()
+            .unwrap();
         refused(&o, "not supported in this build");
     }
     let o = bin()
@@ -419,13 +423,25 @@ fn store_locations_are_opened_the_same_way_by_every_command() {
             "geometry": {"type": "Point", "coordinates": [18.0, 5.0]},
             "properties": {"time": "2024-01-01", "category": "killing"}})],
     );
-    let o = run(Path::new(url), &["ingest", "incidents", file.to_str().unwrap()]);
+    let o = run(
+        Path::new(url),
+        &["ingest", "incidents", file.to_str().unwrap()],
+    );
     refused(&o, "not supported in this build");
-    refused(&run(Path::new("ftp://x/y.gpkg"), &["layers"]), "no store backend for ftp://");
+    refused(
+        &run(Path::new("ftp://x/y.gpkg"), &["layers"]),
+        "no store backend for ftp://",
+    );
     // An in-memory store: empty, and gone when the command ends.
-    let o = bin().args(["--store", "memory:", "layers"]).output().unwrap();
+    let o = bin()
+        .args(["--store", "memory:", "layers"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(Path::new("memory:"), &["ingest", "incidents", file.to_str().unwrap()]);
+    let o = run(
+        Path::new("memory:"),
+        &["ingest", "incidents", file.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!Path::new("memory:").exists());
     let backup = dir.path().join("b.gpkg");

@@ -1,6 +1,6 @@
 //! Keyset paging in id order ([`FeatureSource::walk`]): each round reads
 //! the next rows of the `id` column's unique index after the last id seen,
-//! `LIMIT` a few (64, growing to 4,096 while the visitor keeps asking), so
+//! `LIMIT` a few (128, growing to 4,096 while the visitor keeps asking), so
 //! a page deep in a large layer reads what the first page reads. A bbox
 //! narrows the rows through the GeoPackage R-tree (`rtree_<layer>_geom`),
 //! a time filter through the stored times; all rounds run in one read
@@ -16,8 +16,8 @@ use rusqlite::{params_from_iter, Connection};
 use std::ops::{Bound, ControlFlow};
 
 /// Rows read by the first round of a walk: a page of the server's default
-/// size in one or two rounds.
-const FIRST_ROUND: usize = 64;
+/// size (100) in one round.
+const FIRST_ROUND: usize = 128;
 /// Rows read by a round at most.
 const MAX_ROUND: usize = 4096;
 
