@@ -513,7 +513,7 @@ impl FeatureSource for GpkgStore {
 
 /// Whether a geometry touches a bbox (exact for points and vertices; segments
 /// crossing the box without a vertex inside count when their envelope does).
-pub(super) fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
+fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
     let inside_x = |x: f64| {
         if b[0] <= b[2] {
             x >= b[0] && x <= b[2]
@@ -525,6 +525,26 @@ pub(super) fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
         geo_types::Geometry::Point(p) => inside_x(p.x()) && p.y() >= b[1] && p.y() <= b[3],
         _ => true,
     }
+}
+
+/// `b`, split at the antimeridian when it crosses it (`min_lon > max_lon`).
+fn boxes(b: [f64; 4]) -> Vec<[f64; 4]> {
+    if b[0] > b[2] {
+        vec![[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]]
+    } else {
+        vec![b]
+    }
+}
+
+/// Whether a geometry is kept by a bbox exactly as `query` keeps it: its
+/// envelope touches the box (as the in-memory index finds it), and a point
+/// lies within it.
+pub(super) fn touches(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
+    let e = crate::model::geometry::bbox(g);
+    let overlap = boxes(b)
+        .iter()
+        .any(|r| e[0] <= r[2] && e[2] >= r[0] && e[1] <= r[3] && e[3] >= r[1]);
+    overlap && intersects(g, b)
 }
 
 #[cfg(test)]

@@ -138,19 +138,10 @@ fn as_stored(layer: Layer, f: &Feature) -> Feature {
 
 /// Whether `f` passes `q`'s filters, as the GeoPackage applies them.
 fn matches(layer: Layer, f: &Feature, q: &Query) -> bool {
-    if let Some(b) = q.bbox {
-        let e = crate::model::geometry::bbox(&f.geometry);
-        let boxes = if b[0] > b[2] {
-            vec![[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]]
-        } else {
-            vec![b]
-        };
-        let overlap = boxes
-            .iter()
-            .any(|r| e[0] <= r[2] && e[2] >= r[0] && e[1] <= r[3] && e[3] >= r[1]);
-        if !overlap || !super::gpkg::intersects(&f.geometry, b) {
-            return false;
-        }
+    if q.bbox
+        .is_some_and(|b| !super::gpkg::touches(&f.geometry, b))
+    {
+        return false;
     }
     if let Some(from) = q.from {
         let ends_after = match f.time.end {

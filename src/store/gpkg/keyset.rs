@@ -8,7 +8,7 @@
 //!
 //! [`FeatureSource::walk`]: crate::store::FeatureSource::walk
 
-use super::{intersects, rtree, GpkgStore};
+use super::{boxes, rtree, touches, GpkgStore};
 use crate::model::Layer;
 use crate::store::{Direction, Query, Result};
 use rusqlite::types::Value as Sql;
@@ -20,26 +20,6 @@ use std::ops::{Bound, ControlFlow};
 const FIRST_ROUND: usize = 128;
 /// Rows read by a round at most.
 const MAX_ROUND: usize = 4096;
-
-/// `b`, split at the antimeridian when it crosses it (`min_lon > max_lon`).
-pub(super) fn boxes(b: [f64; 4]) -> Vec<[f64; 4]> {
-    if b[0] > b[2] {
-        vec![[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]]
-    } else {
-        vec![b]
-    }
-}
-
-/// Whether a geometry is kept by a bbox exactly as `query` keeps it: its
-/// envelope touches the box (as the in-memory index finds it), and a point
-/// lies within it.
-fn touches(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
-    let e = crate::model::geometry::bbox(g);
-    let overlap = boxes(b)
-        .iter()
-        .any(|r| e[0] <= r[2] && e[2] >= r[0] && e[1] <= r[3] && e[3] >= r[1]);
-    overlap && intersects(g, b)
-}
 
 impl GpkgStore {
     /// See [`crate::store::FeatureSource::walk`].
