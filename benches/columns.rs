@@ -14,7 +14,7 @@ use jointmap::analysis::events::{load_events, EventFilter, Weight};
 use jointmap::ingest::{ingest, IngestOptions, Input};
 use jointmap::model::Layer;
 use jointmap::rng::Rng;
-use jointmap::store::{columns::columns_by_query, GpkgStore, Query, Store};
+use jointmap::store::{columns::columns_by_query, FeatureSource, GpkgStore, Query};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

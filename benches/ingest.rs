@@ -14,7 +14,7 @@ use criterion::{BatchSize, Criterion, Throughput};
 use jointmap::demo::{write_feature_collection, DemoConfig, Scenario};
 use jointmap::ingest::{ingest, IngestOptions, Input};
 use jointmap::model::Layer;
-use jointmap::store::{GpkgStore, Query, Store};
+use jointmap::store::{FeatureSource, GpkgStore, Query};
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -379,3 +379,76 @@ fn the_demo_keeps_to_its_own_store() {
     assert!(stderr(&o).contains("r.geojson"), "{}", stderr(&o));
     assert_eq!(ids(&real), before);
 }
+
+/// `--store` and `JOINTMAP_STORE` take a location: a path is a GeoPackage,
+/// `memory:` an empty in-memory store, `postgresql://` is refused as not in
+/// this build (password never shown), any other scheme is refused; every
+/// command and `serve` open the store the same way.
+#[test]
+fn store_locations_are_opened_the_same_way_by_every_command() {
+    let dir = TempDir::new().unwrap();
+    let url = "postgresql://jm:s3cret@db.example/mission";
+    let refused = |o: &Output, says: &str| {
+        let e = stderr(o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains(says) && !e.contains("s3cret"), "{e}");
+    };
+    let cfg = dir.path().join("serve.toml");
+    std::fs::write(&cfg, format!("store = {url:?}\n")).unwrap();
+    let config = cfg.to_str().unwrap();
+    for args in [
+        vec!["layers"],
+        vec!["export", "incidents"],
+        vec!["check"],
+        vec!["hotspots"],
+        vec!["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        refused(&run(Path::new(url), &args), "not supported in this build");
+        let o = bin()
+            .env("JOINTMAP_STORE", url)
+            .args(&args)
+            .output()
+            .unwrap();
+        refused(&o, "not supported in this build");
+    }
+    let o = bin()
+        .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    refused(&o, "not supported in this build");
+    let file = write_fc(
+        dir.path(),
+        "in.geojson",
+        &[json!({"type": "Feature", "id": "a",
+            "geometry": {"type": "Point", "coordinates": [18.0, 5.0]},
+            "properties": {"time": "2024-01-01", "category": "killing"}})],
+    );
+    let o = run(
+        Path::new(url),
+        &["ingest", "incidents", file.to_str().unwrap()],
+    );
+    refused(&o, "not supported in this build");
+    refused(
+        &run(Path::new("ftp://x/y.gpkg"), &["layers"]),
+        "no store backend for ftp://",
+    );
+    // An in-memory store: empty, and gone when the command ends.
+    let o = bin()
+        .args(["--store", "memory:", "layers"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        Path::new("memory:"),
+        &["ingest", "incidents", file.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!Path::new("memory:").exists());
+    let backup = dir.path().join("b.gpkg");
+    let o = run(Path::new("memory:"), &["backup", backup.to_str().unwrap()]);
+    refused(&o, "works on a GeoPackage file only");
+    // A path: created by ingest, refused when missing elsewhere.
+    let missing = dir.path().join("missing.gpkg");
+    refused(&run(&missing, &["layers"]), "no such store");
+    assert!(!missing.exists());
+}

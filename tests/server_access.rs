@@ -13,7 +13,7 @@ mod server_common;
 
 use jointmap::access::{Gate, Policy, Principal, Role};
 use jointmap::model::{Feature, Layer};
-use jointmap::store::{GpkgStore, Query, Store};
+use jointmap::store::{FeatureSource, GpkgStore, Query};
 use serde_json::{json, Value};
 use server_common::*;
 use std::collections::{BTreeMap, BTreeSet};

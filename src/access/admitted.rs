@@ -4,7 +4,7 @@
 
 use super::{AccessError, AggregateRules, Gate, Marking, Principal};
 use crate::model::{Feature, Layer};
-use crate::store::{Batch, EventColumns, LayerSummary, Query, Store, StoreError};
+use crate::store::{EventColumns, FeatureSource, LayerSummary, Query, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -128,7 +128,7 @@ pub fn visible_extent(
     gate: &Gate,
     p: &Principal,
     layer: Layer,
-    store: &dyn Store,
+    store: &dyn FeatureSource,
 ) -> crate::Result<LayerSummary> {
     let view = gate.features(p, layer)?;
     let mut span = Span::default();
@@ -146,12 +146,12 @@ pub fn visible_extent(
 pub struct Shown<'a> {
     gate: &'a Gate,
     principal: &'a Principal,
-    store: &'a dyn Store,
+    store: &'a dyn FeatureSource,
     seen: Mutex<BTreeMap<Layer, HashSet<String>>>,
 }
 
 impl<'a> Shown<'a> {
-    pub fn new(gate: &'a Gate, principal: &'a Principal, store: &'a dyn Store) -> Self {
+    pub fn new(gate: &'a Gate, principal: &'a Principal, store: &'a dyn FeatureSource) -> Self {
         Shown {
             gate,
             principal,
@@ -194,7 +194,7 @@ impl<'a> Shown<'a> {
 /// strictest delay cutoff of the analysis: neither the extent nor the
 /// latest time of a feature the analysis may not use shows through.
 pub struct Admitted<'a> {
-    inner: &'a dyn Store,
+    inner: &'a dyn FeatureSource,
     layers: &'a BTreeMap<Layer, AggregateRules>,
     cutoff: Option<chrono::DateTime<chrono::Utc>>,
     now: chrono::DateTime<chrono::Utc>,
@@ -204,7 +204,7 @@ pub struct Admitted<'a> {
 
 impl<'a> Admitted<'a> {
     pub fn new(
-        inner: &'a dyn Store,
+        inner: &'a dyn FeatureSource,
         layers: &'a BTreeMap<Layer, AggregateRules>,
         cutoff: Option<chrono::DateTime<chrono::Utc>>,
         now: chrono::DateTime<chrono::Utc>,
@@ -339,10 +339,7 @@ pub fn hour(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     t.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(t)
 }
 
-impl Store for Admitted<'_> {
-    fn begin(&self) -> crate::store::Result<Box<dyn Batch + '_>> {
-        Err(StoreError::Aborted("analysis is read-only".into()))
-    }
+impl FeatureSource for Admitted<'_> {
     fn summary(&self, layer: Layer) -> crate::store::Result<LayerSummary> {
         if let Some(s) = self
             .summaries
@@ -411,7 +408,7 @@ mod tests {
     use super::*;
     use crate::access::{Policy, Role};
     use crate::ingest::{IngestOptions, Input};
-    use crate::store::GpkgStore;
+    use crate::store::{GpkgStore, Store};
     use serde_json::{json, Value};
 
     fn principal(role: Role) -> Principal {
@@ -487,7 +484,7 @@ mod tests {
             vec![patrol("old", 18.0, 100), patrol("new", 30.0, 5)],
         );
         let gate = Gate::new(Policy::default(), None).unwrap();
-        let collect = |s: &dyn Store, layer: Layer| {
+        let collect = |s: &dyn FeatureSource, layer: Layer| {
             let mut ids = Vec::new();
             s.query(layer, &Query::default(), &mut |f| {
                 ids.push(f.id);
@@ -549,7 +546,6 @@ mod tests {
             ["far-none", "kept", "recent"]
         );
         assert_eq!(collect(&a, Layer::Patrols), ["old"]);
-        assert!(a.begin().is_err());
     }
 
     /// The column path admits exactly the rows the feature path admits:

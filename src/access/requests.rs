@@ -13,7 +13,7 @@ use crate::analysis::events::Weight;
 use crate::analysis::AnalysisError;
 use crate::model::{FieldKind, Layer};
 use crate::request::{self, Outcome, Protect};
-use crate::store::Store;
+use crate::store::FeatureSource;
 use chrono::{DateTime, Utc};
 
 fn param(name: &'static str, reason: impl Into<String>) -> crate::Error {
@@ -176,7 +176,11 @@ impl Analysis for request::hotspots::HotspotRequest {
         self.max_cells = cell_budget(cx, self.all_cells);
         restrict_filter(&mut self.events.filter, self.events.layer, cx)
     }
-    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+    fn run(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
         self.run_protected(store, protect)
     }
 }
@@ -195,7 +199,11 @@ impl Analysis for request::clusters::ClusterRequest {
         }
         restrict_filter(&mut self.events.filter, self.events.layer, cx)
     }
-    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+    fn run(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
         self.run_protected(store, protect)
     }
 }
@@ -222,7 +230,11 @@ impl Analysis for request::coverage::CoverageRequest {
         restrict_window(Layer::Patrols, &mut self.from, &mut self.to, cx);
         Ok(())
     }
-    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+    fn run(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
         self.run_protected(store, protect)
     }
 }
@@ -247,7 +259,11 @@ impl Analysis for request::blindspots::BlindspotRequest {
         );
         Ok(())
     }
-    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+    fn run(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
         self.run_protected(store, protect)
     }
 }
@@ -273,7 +289,11 @@ impl Analysis for request::impact::ImpactRequest {
         );
         Ok(())
     }
-    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome> {
+    fn run(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
         self.run_protected(store, protect)
     }
 }

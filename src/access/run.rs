@@ -19,7 +19,7 @@ use super::{AggregateRules, Gate, LayerView, Principal};
 use crate::analysis::product::{Field, Param, Product};
 use crate::model::Layer;
 use crate::request::{Outcome, Protect};
-use crate::store::Store;
+use crate::store::FeatureSource;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -82,7 +82,11 @@ pub trait Analysis: std::fmt::Debug + Send + Sync {
     /// parameter error naming the parameter).
     fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()>;
     /// Runs it; `protect` is set for roles without full view.
-    fn run(&self, store: &dyn Store, protect: Option<&Protect<'_>>) -> crate::Result<Outcome>;
+    fn run(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome>;
 }
 
 /// A request prepared for a role by [`Gate::plan`].
@@ -181,7 +185,7 @@ impl Gate {
         &self,
         plan: &Plan,
         req: &A,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
     ) -> crate::Result<(Product, Option<String>)> {
         let full = plan.rules.full;
         let cutoff = plan.rules.cutoff(plan.now);

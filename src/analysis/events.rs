@@ -6,7 +6,7 @@ use super::{AnalysisError, Events};
 use crate::model::schema::{CATEGORIES, PRECISION, VERIFICATION};
 use crate::model::{Feature, Layer};
 use crate::store::columns::{count_sum, event_names, CASUALTIES, FATALITIES, PEOPLE_AFFECTED};
-use crate::store::{EventColumns, Query, Store};
+use crate::store::{EventColumns, FeatureSource, Query};
 use chrono::{DateTime, Utc};
 
 /// What each event weighs in counts, sums and densities.
@@ -152,11 +152,11 @@ fn weight_of(weight: &Weight, f: &Feature) -> f64 {
 /// Reads the point events of `layer` that pass `filter`, in store order. Only
 /// point layers (incidents, sightings) can be analysed as events.
 ///
-/// Reads the store's columns ([`Store::columns`]) unless the weight is a
+/// Reads the store's columns ([`FeatureSource::columns`]) unless the weight is a
 /// property the columns do not hold (`field:<name>`): then whole features.
 /// Both give the same events.
 pub fn load_events(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     layer: Layer,
     filter: &EventFilter,
     weight: &Weight,
@@ -191,7 +191,7 @@ pub fn load_events(
 
 /// [`load_events`] through whole features.
 fn load_features(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     layer: Layer,
     query: &Query,
     filter: &EventFilter,

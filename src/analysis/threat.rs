@@ -38,7 +38,7 @@ use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
 use crate::grid::Grid;
 use crate::model::{Feature, Layer};
-use crate::store::{Query, Store};
+use crate::store::{FeatureSource, Query};
 use rayon::prelude::*;
 
 /// Seconds in a day.
@@ -260,7 +260,7 @@ pub struct Site {
 
 /// Reads the sites existing at `at` within `bbox` (None: everywhere).
 pub fn load_sites(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     bbox: Option<[f64; 4]>,
     at: i64,
 ) -> Result<Vec<Site>, AnalysisError> {
@@ -300,7 +300,7 @@ pub fn load_sites(
 /// Reads the sightings in `[from, to]` within `bbox`, weighted by
 /// [`sighting_weight`] (recency is applied by [`threat`]).
 pub fn load_sightings(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     from: i64,
     to: i64,
     bbox: Option<[f64; 4]>,

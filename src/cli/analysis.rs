@@ -53,7 +53,7 @@ pub(super) fn run_at<A: Analysis + Clone>(
     let store = existing_store(cli)?;
     let (mut product, summary) = match shell.as_role {
         None => {
-            let outcome = req.run(&store, None)?;
+            let outcome = req.run(&*store, None)?;
             (outcome.product, Some(outcome.summary))
         }
         Some(role) => {
@@ -65,7 +65,7 @@ pub(super) fn run_at<A: Analysis + Clone>(
             };
             let mut req = req.clone();
             let plan = gate.plan(&principal, &mut req, &budget, now)?;
-            gate.run(&plan, &req, &store)?
+            gate.run(&plan, &req, &*store)?
         }
     };
     if shell.as_role.is_none() {

@@ -12,14 +12,11 @@ pub struct Args {
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
-    let store = super::existing_store(cli)?;
+    // Copies the file itself: GeoPackage only.
+    let store = crate::store::open_geopackage(&cli.store, &super::EXISTING)?;
     store.backup(&args.dest)?;
     if !cli.quiet {
-        eprintln!(
-            "backed up {} to {}",
-            cli.store.display(),
-            args.dest.display()
-        );
+        eprintln!("backed up {} to {}", cli.store, args.dest.display());
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use super::Cli;
 use crate::model::Layer;
 use crate::store::check::{check, Fix};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// What `check` does with invalid features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,7 +62,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         FixMode::Report => Fix::Report,
         FixMode::Quarantine => Fix::Quarantine,
     };
-    let report = check(&store, &layers, fix, &args.bounds.bounds())?;
+    let report = check(&*store, &layers, fix, &args.bounds.bounds())?;
     for f in &report.findings {
         eprintln!("{f}");
     }
@@ -80,7 +80,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     }
     if fix == Fix::Report && !report.findings.is_empty() {
         return Err(StoreError::Invalid {
-            path: cli.store.display().to_string(),
+            location: cli.store.to_string(),
             reason: format!(
                 "{} stored features fail validation (listed above); correct them, or move them \
                  aside with `jointmap check --fix-mode quarantine`",

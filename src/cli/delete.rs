@@ -3,7 +3,7 @@
 
 use super::{parse_time_arg, Cli};
 use crate::model::Layer;
-use crate::store::{Selection, Store};
+use crate::store::Selection;
 use chrono::{DateTime, Utc};
 
 /// Arguments of `jointmap delete`.

@@ -4,7 +4,7 @@ use super::{progress_bar, Cli};
 use crate::demo::{write_feature_collection, DemoConfig, Scenario, DEMO_SOURCE, DEMO_STORE};
 use crate::ingest::{ingest, IngestError, IngestOptions, Input};
 use crate::model::Layer;
-use crate::store::{GpkgStore, Store, StoreError};
+use crate::store::{Location, Store, StoreError};
 use std::path::PathBuf;
 
 /// Arguments of `jointmap demo`.
@@ -30,9 +30,9 @@ pub struct Args {
 
 /// The demo's store: `--store` when given, else its own file
 /// ([`DEMO_STORE`]), never the default real store.
-fn demo_store(cli: &Cli) -> PathBuf {
-    if cli.store == std::path::Path::new("jointmap.gpkg") {
-        PathBuf::from(DEMO_STORE)
+fn demo_store(cli: &Cli) -> Location {
+    if cli.store == Location::default() {
+        Location::GeoPackage(PathBuf::from(DEMO_STORE))
     } else {
         cli.store.clone()
     }
@@ -40,13 +40,13 @@ fn demo_store(cli: &Cli) -> PathBuf {
 
 /// Refuses a store holding features from any source but the demo's: the
 /// demo would mix synthetic records into real ones.
-fn refuse_real_data(store: &GpkgStore, path: &std::path::Path) -> super::Result<()> {
+fn refuse_real_data(store: &dyn Store, location: &Location) -> super::Result<()> {
     let mut batch = store.begin()?;
     for layer in Layer::ALL {
         for (source, n) in batch.sources(layer)? {
             if source.as_deref() != Some(DEMO_SOURCE) {
                 return Err(StoreError::Invalid {
-                    path: path.display().to_string(),
+                    location: location.to_string(),
                     reason: format!(
                         "holds {n} {layer} from {}, not from the demo; the demo writes only into                          a store of its own (default {DEMO_STORE})",
                         source.map_or("an unrecorded source".to_string(), |s| format!("{s:?}"))
@@ -60,17 +60,18 @@ fn refuse_real_data(store: &GpkgStore, path: &std::path::Path) -> super::Result<
 }
 
 /// Serves the demo store with one fresh token per role, printed once.
-fn serve(path: &std::path::Path, addr: &str) -> super::Result<()> {
+fn serve(store: Box<dyn Store>, location: &Location, addr: &str) -> super::Result<()> {
     use crate::server::config::{new_secret, sha256, to_hex, TokenConfig};
     use crate::server::{Config, ServerError};
     let cfg_err =
         |e: crate::server::config::ConfigError| super::CliError::Server(ServerError::Config(e.0));
     let mut cfg = Config {
         listen: addr.to_string(),
-        store: path.to_path_buf(),
-        audit_log: Some(path.with_extension("audit.jsonl")),
+        store: location.clone(),
         ..Config::default()
     };
+    cfg.audit_log = cfg.audit_path();
+    let audit = cfg.audit_log.clone().unwrap_or_default();
     let mut secrets = Vec::new();
     for (role, ingest) in [
         ("hr", vec!["incidents"]),
@@ -101,10 +102,9 @@ fn serve(path: &std::path::Path, addr: &str) -> super::Result<()> {
          ogrinfo -so OAPIF:http://{host} --config GDAL_HTTP_HEADERS 'Authorization: Bearer {jmac}'\n\
          QGIS: Layer > Add Layer > Add WFS / OGC API - Features Layer, URL http://{host}, with the header.\n\
          Audit log: {}",
-        path.with_extension("audit.jsonl").display()
+        audit.display()
     );
-    let store = GpkgStore::open(path)?;
-    crate::server::run(&cfg, std::sync::Arc::new(store))?;
+    crate::server::run(&cfg, std::sync::Arc::from(store))?;
     Ok(())
 }
 
@@ -143,9 +143,9 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     if args.no_store {
         return Ok(());
     }
-    let path = demo_store(cli);
-    let store = GpkgStore::open_unindexed(&path)?;
-    refuse_real_data(&store, &path)?;
+    let location = demo_store(cli);
+    let store = crate::store::open_with(&location, &crate::store::OpenOptions::default())?;
+    refuse_real_data(&*store, &location)?;
     for layer in Layer::ALL {
         let features = scenario.feature_texts(layer);
         let total = match layer {
@@ -162,7 +162,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             source: Some(DEMO_SOURCE.to_string()),
             ..IngestOptions::new(layer)
         };
-        let report = ingest(&store, &opts, vec![input], &|_, n| bar.set_position(n));
+        let report = ingest(&*store, &opts, vec![input], &|_, n| bar.set_position(n));
         bar.finish_and_clear();
         let report = report?;
         if !cli.quiet {
@@ -176,11 +176,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         let a = scenario.area();
         println!(
             "Demo mission loaded into {} (area of responsibility {:.1},{:.1} .. {:.1},{:.1}).",
-            path.display(),
-            a[0],
-            a[1],
-            a[2],
-            a[3]
+            location, a[0], a[1], a[2], a[3]
         );
         for layer in Layer::ALL {
             let s = store.summary(layer)?;
@@ -195,11 +191,11 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         println!(
             "Inspect it with `jointmap --store {0} layers`, `jointmap --store {0} export incidents`, \
              or open {0} in QGIS.",
-            path.display()
+            location
         );
     }
     if let Some(addr) = &args.serve {
-        return serve(&path, addr);
+        return serve(store, &location, addr);
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::{existing_store, parse_bbox, parse_time_arg, parse_to_arg, Cli};
 use crate::model::Layer;
-use crate::store::{Query, Store, StoreError};
+use crate::store::{Query, StoreError};
 use std::io::Write;
 use std::path::PathBuf;
 

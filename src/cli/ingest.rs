@@ -3,7 +3,6 @@
 use super::{progress_bar, Cli};
 use crate::ingest::{ingest, IngestError, IngestOptions, Input, Mapping, Preset};
 use crate::model::Layer;
-use crate::store::GpkgStore;
 use std::path::PathBuf;
 
 /// Arguments of `jointmap ingest`.
@@ -134,12 +133,12 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
-    let existed = cli.store.exists();
-    let store = GpkgStore::open_unindexed(&cli.store)?;
+    let existed = cli.store.path().is_none_or(|p| p.exists());
+    let store = crate::store::open_with(&cli.store, &crate::store::OpenOptions::default())?;
     let bar = progress_bar(cli.quiet, total, "bytes");
     bar.set_message(format!("ingest {}", args.layer));
     let inputs = args.files.iter().cloned().map(Input::Path).collect();
-    let result = ingest(&store, &opts, inputs, &|bytes, _| bar.set_position(bytes));
+    let result = ingest(&*store, &opts, inputs, &|bytes, _| bar.set_position(bytes));
     bar.finish_and_clear();
     drop(store);
     match result {
@@ -156,10 +155,10 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             Ok(())
         }
         Err(e) => {
-            if !existed {
+            if let (false, Some(path)) = (existed, cli.store.path()) {
                 // The store did not exist before: leave no empty store behind.
                 for suffix in ["", "-wal", "-shm"] {
-                    let mut p = cli.store.clone().into_os_string();
+                    let mut p = path.to_path_buf().into_os_string();
                     p.push(suffix);
                     let _ = std::fs::remove_file(p);
                 }

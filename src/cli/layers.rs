@@ -2,7 +2,6 @@
 
 use super::Cli;
 use crate::model::Layer;
-use crate::store::Store;
 
 /// Arguments of `jointmap layers`.
 #[derive(Debug, clap::Args)]

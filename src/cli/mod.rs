@@ -24,15 +24,17 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "jointmap", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: a GeoPackage file. `ingest` and `demo` create it when
-    /// absent; every other command needs an existing one.
+    /// The store: a GeoPackage file's path (`postgresql://...` is not in
+    /// this build yet; `memory:` is an empty store that lasts one command).
+    /// `ingest` and `demo` create it when absent; every other command needs
+    /// an existing one.
     #[arg(
         long,
         global = true,
         env = "JOINTMAP_STORE",
         default_value = "jointmap.gpkg"
     )]
-    pub store: PathBuf,
+    pub store: crate::store::Location,
     /// Print nothing but errors (no progress bar, no summary).
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -290,7 +292,10 @@ pub fn run(cli: Cli) -> Result<()> {
 fn refuse_overwrites(cli: &Cli) -> Result<()> {
     use crate::ingest::paths::Protected;
     use std::path::Path;
-    let mut protected = Protected::new().store(&cli.store);
+    let mut protected = Protected::new();
+    if let Some(store) = cli.store.path() {
+        protected = protected.store(store);
+    }
     let mut outputs: Vec<(&str, &Path)> = Vec::new();
     match &cli.command {
         Command::Ingest(a) => {
@@ -342,16 +347,16 @@ fn progress_bar(quiet: bool, total: u64, what: &str) -> indicatif::ProgressBar {
 
 /// The store for commands that only read: it must exist (a mistyped path
 /// would otherwise create an empty store and report nothing).
-pub(crate) fn existing_store(cli: &Cli) -> Result<crate::store::GpkgStore> {
-    if !cli.store.exists() {
-        return Err(crate::store::StoreError::Invalid {
-            path: cli.store.display().to_string(),
-            reason: "no such store; create one with `jointmap ingest` or `jointmap demo`, or give --store".into(),
-        }
-        .into());
-    }
-    Ok(crate::store::GpkgStore::open_unindexed(&cli.store)?)
+pub(crate) fn existing_store(cli: &Cli) -> Result<Box<dyn crate::store::Store>> {
+    Ok(crate::store::open_with(&cli.store, &EXISTING)?)
 }
+
+/// How commands that only read (and the server) open the store: it must
+/// exist.
+pub(crate) const EXISTING: crate::store::OpenOptions = crate::store::OpenOptions {
+    if_missing: crate::store::IfMissing::Refuse,
+    indexes: crate::store::Indexes::OnFirstUse,
+};
 
 pub(crate) use crate::request::{parse_bbox, parse_time_arg, parse_to_arg};
 

@@ -10,7 +10,6 @@ use super::{existing_store, Cli, CliError};
 use crate::access::{Analysis, Role};
 use crate::analysis::AnalysisError;
 use crate::request;
-use crate::store::Store;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -123,8 +122,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
                 "{} is at data version {version}, the product was made at data version {}: \
                  the data changed, so the answer may differ (give --allow-data-change to re-run \
                  on the data as it is now)",
-                cli.store.display(),
-                rec.data_version
+                cli.store, rec.data_version
             ),
         )
         .into());

@@ -2,7 +2,6 @@
 
 use super::Cli;
 use crate::server::{Config, ServerError};
-use crate::store::{GpkgStore, StoreError};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,7 +42,7 @@ fn config_error(e: impl std::fmt::Display) -> super::CliError {
 pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let mut cfg = Config::load(args.config.as_deref()).map_err(config_error)?;
     // --store (or JOINTMAP_STORE, already applied) wins over the file when given.
-    if cli.store != std::path::Path::new("jointmap.gpkg") {
+    if cli.store != crate::store::Location::default() {
         cfg.store = cli.store.clone();
     }
     if let Some(l) = &args.listen {
@@ -53,13 +52,13 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     if cfg.tokens.is_empty() {
         eprintln!("jointmap: warning: no [[tokens]] configured; every request but /health will be refused (see `jointmap token`)");
     }
-    if !cfg.store.exists() {
-        return Err(StoreError::Invalid {
-            path: cfg.store.display().to_string(),
-            reason: "no such store; create one with `jointmap ingest` or `jointmap demo`, or give --store".into(),
-        }
-        .into());
-    }
+    let store = crate::store::open_with(
+        &cfg.store,
+        &crate::store::OpenOptions {
+            indexes: crate::store::Indexes::OnOpen,
+            ..super::EXISTING
+        },
+    )?;
     // The audit log is on unless turned off; say where it goes.
     cfg.audit_log = cfg.audit_path();
     match &cfg.audit_log {
@@ -68,8 +67,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             "jointmap: warning: audit log off (audit_log = \"\"); audit records go to the log only"
         ),
     }
-    let store = GpkgStore::open(&cfg.store)?;
-    crate::server::run(&cfg, Arc::new(store))?;
+    crate::server::run(&cfg, Arc::from(store))?;
     Ok(())
 }
 

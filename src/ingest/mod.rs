@@ -677,7 +677,7 @@ fn write_checked(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::GpkgStore;
+    use crate::store::{FeatureSource, GpkgStore};
     use serde_json::json;
     use std::sync::Mutex;
 

@@ -13,7 +13,7 @@ use crate::analysis::coverage::{coverage, load_presence};
 use crate::analysis::events::load_events;
 use crate::analysis::threat::{load_sightings, load_sites, threat, RiskLevel};
 use crate::model::Layer;
-use crate::store::Store;
+use crate::store::FeatureSource;
 use chrono::DateTime;
 
 /// Parameters of the blind-spot analysis.
@@ -57,7 +57,7 @@ pub struct BlindspotRequest {
 
 impl BlindspotRequest {
     /// Runs the analysis against `store`.
-    pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+    pub fn run(&self, store: &dyn FeatureSource) -> crate::Result<Outcome> {
         self.run_protected(store, None)
     }
 
@@ -65,7 +65,7 @@ impl BlindspotRequest {
     /// anchored cells, released incidents and sightings.
     pub fn run_protected(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
         let (from, to) = resolve_window(

@@ -7,7 +7,7 @@ use crate::analysis::cluster_layer::{
 };
 use crate::analysis::hdbscan::HdbscanParams;
 use crate::analysis::AnalysisError;
-use crate::store::Store;
+use crate::store::FeatureSource;
 
 /// The clustering method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -76,7 +76,7 @@ pub struct ClusterRequest {
 
 impl ClusterRequest {
     /// Runs the analysis against `store`.
-    pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+    pub fn run(&self, store: &dyn FeatureSource) -> crate::Result<Outcome> {
         run(store, self, None)
     }
 
@@ -84,7 +84,7 @@ impl ClusterRequest {
     /// [`Protect`]): released events only.
     pub fn run_protected(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
         run(store, self, protect)
@@ -103,7 +103,7 @@ impl ClusterRequest {
 }
 
 fn run(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     args: &ClusterRequest,
     protect: Option<&Protect<'_>>,
 ) -> crate::Result<Outcome> {

@@ -10,7 +10,7 @@ use crate::analysis::coverage::{coverage, load_presence};
 use crate::analysis::events::{load_events, EventFilter, Weight};
 use crate::analysis::{AnalysisError, Events};
 use crate::model::Layer;
-use crate::store::Store;
+use crate::store::FeatureSource;
 use chrono::{DateTime, Utc};
 
 /// Parameters of the presence surface.
@@ -43,7 +43,7 @@ pub struct CoverageRequest {
 
 /// Incidents and sightings in the window: the mission's information.
 pub fn load_reports(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     from: i64,
     to: i64,
     bbox: Option<[f64; 4]>,
@@ -66,7 +66,7 @@ pub fn load_reports(
 
 impl CoverageRequest {
     /// Runs the analysis against `store`.
-    pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+    pub fn run(&self, store: &dyn FeatureSource) -> crate::Result<Outcome> {
         self.run_protected(store, None)
     }
 
@@ -74,7 +74,7 @@ impl CoverageRequest {
     /// anchored cells, released reports.
     pub fn run_protected(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
         let (from, to) = resolve_window(store, protect, self.from, self.to, DEFAULT_WINDOW_DAYS)?;

@@ -5,7 +5,7 @@ use super::{parse_bbox, parse_time_arg, parse_to_arg};
 use crate::analysis::events::{load_events, EventFilter, Weight};
 use crate::analysis::Events;
 use crate::model::Layer;
-use crate::store::Store;
+use crate::store::FeatureSource;
 
 /// Event selection common to `hotspots` and `clusters`: a point layer and
 /// a filter.
@@ -24,7 +24,7 @@ pub struct EventArgs {
 
 impl EventArgs {
     /// Loads the selected events from the store.
-    pub fn load(&self, store: &dyn Store) -> crate::Result<Events> {
+    pub fn load(&self, store: &dyn FeatureSource) -> crate::Result<Events> {
         self.filter.load(store, self.layer)
     }
 
@@ -33,7 +33,7 @@ impl EventArgs {
     /// handed to the gate with the window and the bbox.
     pub fn load_protected(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         protect: Option<&super::Protect<'_>>,
     ) -> crate::Result<Events> {
         let Some(p) = protect else {
@@ -98,7 +98,7 @@ impl FilterArgs {
     }
 
     /// Loads the selected events of `layer` from the store.
-    pub fn load(&self, store: &dyn Store, layer: Layer) -> crate::Result<Events> {
+    pub fn load(&self, store: &dyn FeatureSource, layer: Layer) -> crate::Result<Events> {
         self.load_window(store, layer, self.from, self.to)
     }
 
@@ -106,7 +106,7 @@ impl FilterArgs {
     /// replace `--from` and `--to`, e.g. once their defaults are resolved).
     pub fn load_window(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         layer: Layer,
         from: Option<chrono::DateTime<chrono::Utc>>,
         to: Option<chrono::DateTime<chrono::Utc>>,

@@ -8,7 +8,7 @@ use crate::analysis::getis_ord::Transform;
 use crate::analysis::hotspots::{hotspots, GridSpec, HotspotParams, Neighbours};
 use crate::analysis::kde::Kernel;
 use crate::grid::Area;
-use crate::store::Store;
+use crate::store::FeatureSource;
 use std::path::PathBuf;
 
 /// Parameters of a hotspot analysis.
@@ -76,7 +76,7 @@ pub struct HotspotRequest {
 
 impl HotspotRequest {
     /// Runs the analysis against `store`.
-    pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+    pub fn run(&self, store: &dyn FeatureSource) -> crate::Result<Outcome> {
         run(store, self, None)
     }
 
@@ -85,7 +85,7 @@ impl HotspotRequest {
     /// (not an error) when no released event is left.
     pub fn run_protected(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
         run(store, self, protect)
@@ -93,7 +93,7 @@ impl HotspotRequest {
 }
 
 fn run(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     args: &HotspotRequest,
     protect: Option<&Protect<'_>>,
 ) -> crate::Result<Outcome> {

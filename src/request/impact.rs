@@ -11,7 +11,7 @@ use crate::analysis::events::load_events;
 use crate::analysis::impact::{impact, ImpactParams};
 use crate::analysis::visits::patrol_visits;
 use crate::model::Layer;
-use crate::store::Store;
+use crate::store::FeatureSource;
 use chrono::DateTime;
 
 /// Parameters of the impact comparison.
@@ -41,7 +41,7 @@ const DEFAULT_PERIOD_DAYS: i64 = 365;
 
 impl ImpactRequest {
     /// Runs the analysis against `store`.
-    pub fn run(&self, store: &dyn Store) -> crate::Result<Outcome> {
+    pub fn run(&self, store: &dyn FeatureSource) -> crate::Result<Outcome> {
         self.run_protected(store, None)
     }
 
@@ -49,7 +49,7 @@ impl ImpactRequest {
     /// anchored cells, released incidents.
     pub fn run_protected(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         protect: Option<&Protect<'_>>,
     ) -> crate::Result<Outcome> {
         let (from, to) = resolve_window(

@@ -13,7 +13,7 @@
 use crate::analysis::product::{Param, Product};
 use crate::analysis::AnalysisError;
 use crate::grid::Area;
-use crate::store::Store;
+use crate::store::FeatureSource;
 use chrono::{DateTime, Utc};
 use serde::Serializer;
 use serde_json::{Map, Value};
@@ -106,7 +106,7 @@ pub fn stamp<T: serde::Serialize>(
     product: &mut Product,
     req: &T,
     applied: Vec<(&'static str, Param)>,
-    store: &dyn Store,
+    store: &dyn FeatureSource,
 ) -> crate::Result<()> {
     let rec = record(req)?;
     let version = store.data_version()?;

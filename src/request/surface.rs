@@ -9,7 +9,7 @@ use crate::analysis::threat::ThreatParams;
 use crate::analysis::AnalysisError;
 use crate::grid::{Area, Grid, GridKind};
 use crate::model::Layer;
-use crate::store::Store;
+use crate::store::FeatureSource;
 use std::path::PathBuf;
 
 /// Seconds in a day.
@@ -47,7 +47,7 @@ impl GridArgs {
     /// layer in the store padded by `pad_m`.
     pub fn build(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         bbox: Option<[f64; 4]>,
         pad_m: f64,
     ) -> crate::Result<Grid> {
@@ -59,7 +59,7 @@ impl GridArgs {
     /// grid with the area it covers.
     pub fn build_anchored(
         &self,
-        store: &dyn Store,
+        store: &dyn FeatureSource,
         bbox: Option<[f64; 4]>,
         pad_m: f64,
         anchor: Option<[f64; 2]>,
@@ -86,7 +86,7 @@ impl GridArgs {
 }
 
 /// The extent of every layer, padded by `pad_m`.
-fn store_extent(store: &dyn Store, pad_m: f64) -> crate::Result<[f64; 4]> {
+fn store_extent(store: &dyn FeatureSource, pad_m: f64) -> crate::Result<[f64; 4]> {
     let mut b = [
         f64::INFINITY,
         f64::INFINITY,
@@ -120,7 +120,7 @@ fn store_extent(store: &dyn Store, pad_m: f64) -> crate::Result<[f64; 4]> {
 /// sightings and patrols (the data's "now", so results are reproducible),
 /// `from` to 90 days before `to`.
 pub fn window(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
 ) -> crate::Result<(i64, i64)> {
@@ -132,7 +132,7 @@ pub fn window(
 /// restricted by the gate's `protect` as the given ones were (see
 /// [`super::Protect::window`]).
 pub fn resolve_window(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     protect: Option<&super::Protect<'_>>,
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,

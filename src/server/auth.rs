@@ -12,11 +12,11 @@ use super::cache::ResponseCache;
 use super::config::{Config, Limits, Paging};
 use super::params::ItemsQuery;
 use super::problem::{self, ApiError};
-use super::view::{Entry, Page, Pager, View};
-use crate::access::{AccessError, AuditRecord, Gate, Principal, Role};
+use super::view::{Cursor, Entry, Page, View};
+use crate::access::{AccessError, AuditRecord, FeatureView, Gate, Principal, Role};
 use crate::ingest::{IngestReport, WriteCheck};
 use crate::model::{Feature, Layer};
-use crate::store::{LayerSummary, Query, Store, StoreError};
+use crate::store::{Direction, FeatureSource, LayerSummary, Query, Store, StoreError};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -47,7 +47,8 @@ pub struct Settings {
 
 enum ViewState {
     Ready(Arc<View>),
-    /// The layer is larger than `view_max_features`: scanned per request.
+    /// The layer is larger than `view_max_features`: each page is read from
+    /// the store by keyset ([`keyset_page`]).
     TooBig,
 }
 
@@ -194,8 +195,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// A page of items, serialised features in id order.
 pub struct ItemsPage {
-    /// Features matching the query (all pages).
-    pub matched: u64,
+    /// Features matching the query (all pages), when known without reading
+    /// the layer: for a layer held in memory, not for one paged from the
+    /// store.
+    pub matched: Option<u64>,
     /// The page's features, serialised.
     pub features: Vec<Bytes>,
     /// First and last id of the page.
@@ -211,7 +214,7 @@ pub struct ItemsPage {
 impl ItemsPage {
     fn from_page<E: std::borrow::Borrow<Entry>>(p: Page<E>) -> Self {
         ItemsPage {
-            matched: p.matched,
+            matched: Some(p.matched),
             first: p.items.first().map(|e| e.borrow().id.clone()),
             last: p.items.last().map(|e| e.borrow().id.clone()),
             features: p.items.iter().map(|e| e.borrow().json.clone()).collect(),
@@ -306,28 +309,14 @@ impl Caller {
                 view.page(&q.filter, &q.cursor, q.limit),
             )),
             _ => {
-                // Too large to hold: scan the store, showing each feature.
+                // Too large to hold: read the page from the store by keyset.
                 let access = self.access.clone();
                 let principal = self.principal.clone();
                 self.access
                     .blocking(move |store| {
                         let fv = access.gate.features(&principal, layer).map_err(forbidden)?;
-                        let query = Query {
-                            bbox: q.filter.bbox,
-                            ..Query::default()
-                        };
-                        let mut pager: Pager<'_, Entry> = Pager::new(&q.filter, &q.cursor, q.limit);
-                        store
-                            .query(layer, &query, &mut |f: Feature| {
-                                if let Some(e) =
-                                    fv.show(&f).and_then(|v| Entry::from_shown(layer, v))
-                                {
-                                    pager.push(e);
-                                }
-                                Ok(())
-                            })
-                            .map_err(|e| problem::from_crate(e.into()))?;
-                        Ok(ItemsPage::from_page(pager.finish()))
+                        keyset_page(store, &fv, layer, &q)
+                            .map_err(|e| problem::from_crate(e.into()))
                     })
                     .await?
             }
@@ -335,13 +324,11 @@ impl Caller {
     }
 
     /// One feature, serialised; 404 when it does not exist or the caller may
-    /// not see it (the two are indistinguishable).
+    /// not see it (the two are indistinguishable). A key lookup in the
+    /// store, whatever the layer's size.
     pub async fn item(&self, layer: Layer, id: &str) -> Result<Bytes, ApiError> {
+        self.may_see(layer)?;
         let missing = || ApiError::not_found(format!("no feature {id:?} in {layer}"));
-        let slot = self.view(layer).await?;
-        if let Some(ViewState::Ready(view)) = slot.cell.get() {
-            return view.get(id).map(|e| e.json.clone()).ok_or_else(missing);
-        }
         let access = self.access.clone();
         let principal = self.principal.clone();
         let want = id.to_string();
@@ -349,19 +336,13 @@ impl Caller {
             .access
             .blocking(move |store| -> Result<Option<Bytes>, ApiError> {
                 let fv = access.gate.features(&principal, layer).map_err(forbidden)?;
-                let mut found = None;
-                store
-                    .query(layer, &Query::default(), &mut |f: Feature| {
-                        if f.id == want {
-                            found = fv
-                                .show(&f)
-                                .and_then(|v| Entry::from_shown(layer, v))
-                                .map(|e| e.json);
-                        }
-                        Ok(())
-                    })
+                let f = store
+                    .get(layer, &want)
                     .map_err(|e| problem::from_crate(e.into()))?;
-                Ok(found)
+                Ok(f.and_then(|f| fv.show(&f))
+                    .and_then(|v| Entry::from_shown(layer, v))
+                    .filter(|e| e.id == want)
+                    .map(|e| e.json))
             })
             .await??;
         found.ok_or_else(missing)
@@ -460,15 +441,105 @@ impl Caller {
     }
 }
 
+/// A page of a layer too large to hold, read from the store by keyset on
+/// the id: the features after (or before) the cursor, shown to the caller
+/// and filtered exactly as a held view filters them, until the page is full,
+/// and one match beyond it on either side for the `next` and `prev` links.
+/// The store's bbox and time filters keep a superset of what the shown
+/// features pass, so they only narrow what is read. The cost is the rows
+/// read up to the page's last match (a page of everything costs the page,
+/// however deep; a filter few features pass costs more); `numberMatched`
+/// would cost the whole layer, so it is not given.
+fn keyset_page(
+    store: &dyn FeatureSource,
+    fv: &FeatureView<'_>,
+    layer: Layer,
+    q: &ItemsQuery,
+) -> crate::store::Result<ItemsPage> {
+    use std::ops::{Bound, ControlFlow};
+    let limit = q.limit.max(1);
+    let at = |t: Option<i64>| t.and_then(chrono::DateTime::from_timestamp_millis);
+    let (from, to) = q.filter.time.map_or((None, None), |(a, b)| (at(a), at(b)));
+    let mut page = ItemsPage {
+        matched: None,
+        features: Vec::new(),
+        first: None,
+        last: None,
+        has_prev: false,
+        has_next: false,
+    };
+    if from.zip(to).is_some_and(|(a, b)| a > b) {
+        return Ok(page);
+    }
+    let query = Query {
+        bbox: q.filter.bbox,
+        from,
+        to,
+    };
+    // Up to `want` matches from `start` on, going `direction`.
+    let take = |start: Bound<&str>, direction: Direction, want: usize| {
+        let mut out: Vec<Entry> = Vec::new();
+        store.walk(layer, &query, start, direction, &mut |f| {
+            let shown = fv
+                .show(&f)
+                .and_then(|v| Entry::from_shown(layer, v))
+                .filter(|e| q.filter.matches(e));
+            out.extend(shown);
+            Ok(if out.len() >= want {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        Ok::<_, StoreError>(out)
+    };
+    let (asc, desc) = (Direction::Ascending, Direction::Descending);
+    let items = match &q.cursor {
+        Cursor::Before(b) => {
+            let mut items = take(Bound::Excluded(b), desc, limit + 1)?;
+            page.has_prev = items.len() > limit;
+            items.truncate(limit);
+            items.reverse();
+            page.has_next = !take(Bound::Included(b), asc, 1)?.is_empty();
+            items
+        }
+        Cursor::After(a) => {
+            let mut items = take(Bound::Excluded(a), asc, limit + 1)?;
+            page.has_next = items.len() > limit;
+            items.truncate(limit);
+            page.has_prev = !take(Bound::Included(a), desc, 1)?.is_empty();
+            items
+        }
+        Cursor::Start => {
+            let mut items = take(Bound::Unbounded, asc, limit + 1)?;
+            page.has_next = items.len() > limit;
+            items.truncate(limit);
+            items
+        }
+    };
+    page.first = items.first().map(|e| e.id.clone());
+    page.last = items.last().map(|e| e.id.clone());
+    page.features = items.into_iter().map(|e| e.json).collect();
+    Ok(page)
+}
+
 fn build_view(
     gate: &Gate,
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     principal: &Principal,
     layer: Layer,
     version: u64,
     max: u64,
 ) -> Result<ViewState, ApiError> {
     let fv = gate.features(principal, layer).map_err(forbidden)?;
+    // Counted first: a layer too large to hold is not read at all.
+    let count = store
+        .summary(layer)
+        .map_err(|e| problem::from_crate(e.into()))?
+        .count;
+    if count > max {
+        return Ok(ViewState::TooBig);
+    }
     let mut entries = Vec::new();
     let mut seen = 0u64;
     let r = store.query(layer, &Query::default(), &mut |f: Feature| {

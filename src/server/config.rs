@@ -31,7 +31,7 @@
 //! [cache]
 //! entries = 256                 # cached analysis responses
 //! bytes = 268435456
-//! view_max_features = 200000    # larger layers are scanned per request
+//! view_max_features = 200000    # larger layers are paged from the store per request
 //!
 //! [[tokens]]
 //! name = "hr-desk"
@@ -57,8 +57,9 @@ pub struct ConfigError(pub String);
 pub struct Config {
     /// Address to listen on.
     pub listen: String,
-    /// The store (GeoPackage).
-    pub store: PathBuf,
+    /// The store's location ([`crate::store::Location`]): a GeoPackage
+    /// file's path (`postgresql://...` is not in this build yet).
+    pub store: crate::store::Location,
     /// Append-only audit log (JSON lines). Not given: beside the store, see
     /// [`Config::audit_path`]; an empty path turns it off (audit records then
     /// go to the log only).
@@ -173,7 +174,8 @@ pub struct Cache {
     /// Total size of cached analysis responses.
     pub bytes: usize,
     /// Layers up to this many features are held in memory per role view
-    /// (sorted by id); larger ones are scanned from the store per request.
+    /// (sorted by id); larger ones are paged from the store per request
+    /// (keyset on the id; their pages give no `numberMatched`).
     pub view_max_features: u64,
 }
 
@@ -206,7 +208,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".into(),
-            store: PathBuf::from("jointmap.gpkg"),
+            store: crate::store::Location::default(),
             audit_log: None,
             public_url: None,
             limits: Limits::default(),
@@ -251,7 +253,9 @@ impl Config {
             self.listen = v;
         }
         if let Some(v) = get("JOINTMAP_STORE") {
-            self.store = PathBuf::from(v);
+            self.store = v
+                .parse()
+                .map_err(|e| ConfigError(format!("JOINTMAP_STORE: {e}")))?;
         }
         if let Some(v) = get("JOINTMAP_AUDIT_LOG") {
             // Empty: off, as `audit_log = ""` in the file.
@@ -286,10 +290,16 @@ impl Config {
 
     /// Where the audit log goes: the configured path; by default the store's
     /// path with the extension `audit.jsonl` (`jointmap.gpkg` ->
-    /// `jointmap.audit.jsonl`); `None` when turned off with an empty path.
+    /// `jointmap.audit.jsonl`; `jointmap.audit.jsonl` in the working
+    /// directory for a store that is no file); `None` when turned off with an
+    /// empty path.
     pub fn audit_path(&self) -> Option<PathBuf> {
         match &self.audit_log {
-            None => Some(self.store.with_extension("audit.jsonl")),
+            None => Some(match self.store.path() {
+                Some(p) => p.with_extension("audit.jsonl"),
+                // A store that is no file has nothing to be beside.
+                None => PathBuf::from("jointmap.audit.jsonl"),
+            }),
             Some(p) if p.as_os_str().is_empty() => None,
             Some(p) => Some(p.clone()),
         }

@@ -281,11 +281,18 @@ pub async fn items(
     }
     out.extend_from_slice(b"],\"links\":");
     serde_json::to_writer(&mut out, &links).map_err(ApiError::internal)?;
-    let tail = json!({
-        "numberMatched": page.matched,
-        "numberReturned": n,
-        "timeStamp": crate::model::time::format_time(&chrono::Utc::now()),
-    });
+    // `numberMatched` is known for a layer held in memory; a layer paged
+    // from the store would have to be read whole to count it (OGC API -
+    // Features makes it optional).
+    let mut tail = serde_json::Map::new();
+    if let Some(m) = page.matched {
+        tail.insert("numberMatched".into(), json!(m));
+    }
+    tail.insert("numberReturned".into(), json!(n));
+    tail.insert(
+        "timeStamp".into(),
+        json!(crate::model::time::format_time(&chrono::Utc::now())),
+    );
     out.push(b',');
     let tail = serde_json::to_vec(&tail).map_err(ApiError::internal)?;
     out.extend_from_slice(&tail[1..]);

@@ -9,7 +9,7 @@
 //! value is computed by the functions here from the [`Feature`], the same
 //! ones the feature path uses, so both paths agree by construction.
 //!
-//! [`Store::columns`](super::Store::columns) answers them; its default builds
+//! [`FeatureSource::columns`](super::FeatureSource::columns) answers them; its default builds
 //! them from `query`, and a backend may answer faster (the GeoPackage keeps
 //! them in a side table, see `gpkg/columns.rs`).
 
@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 /// The columns of the features of `layer` that `store.query` visits: what
-/// [`Store::columns`](super::Store::columns) answers by default.
-pub fn columns_by_query<S: super::Store + ?Sized>(
+/// [`FeatureSource::columns`](super::FeatureSource::columns) answers by default.
+pub fn columns_by_query<S: super::FeatureSource + ?Sized>(
     store: &S,
     layer: Layer,
     query: &super::Query,

@@ -13,6 +13,7 @@ mod data_columns;
 mod functions;
 mod history;
 mod inspect;
+mod keyset;
 mod quarantine;
 mod read;
 mod remove;
@@ -24,8 +25,8 @@ pub use history::{Change, HistoryEntry};
 
 use super::index::LayerIndex;
 use super::{
-    wkb, Batch, BatchStats, LayerSummary, Query, Result, Selection, Store, StoreError, StoredRow,
-    LOCAL_AUTHOR,
+    wkb, Batch, BatchStats, Direction, ErrorKind, FeatureSink, FeatureSource, LayerSummary, Query,
+    Result, Selection, StoreError, StoredRow, LOCAL_AUTHOR,
 };
 use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::time::parse_time;
@@ -35,6 +36,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::ops::{Bound, ControlFlow};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -55,7 +57,7 @@ const SOURCE_COLUMN: &str = "jointmap_source";
 
 const WGS84_WKT: &str = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]"#;
 
-/// A GeoPackage-backed [`Store`].
+/// A GeoPackage-backed [`super::Store`].
 pub struct GpkgStore {
     path: PathBuf,
     conn: Mutex<Connection>,
@@ -65,6 +67,29 @@ pub struct GpkgStore {
     indexes: RwLock<HashMap<Layer, (u64, Arc<LayerIndex>)>>,
     /// Per point layer: its columns for analysis, kept warm (`columns.rs`).
     held: Mutex<HashMap<Layer, columns::Held>>,
+}
+
+/// Wraps an SQLite error as a backend-neutral one, with its kind. Nothing
+/// SQLite reports is the caller's fault here: the store validates its input
+/// before SQLite sees it.
+fn backend_error(location: &str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let kind = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => ErrorKind::Busy,
+        Some(C::DatabaseCorrupt | C::NotADatabase) => ErrorKind::Corrupt,
+        Some(C::CannotOpen) => ErrorKind::NotFound,
+        _ => match e {
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::Utf8Error(..) => ErrorKind::Corrupt,
+            _ => ErrorKind::Other,
+        },
+    };
+    StoreError::Backend {
+        location: location.to_string(),
+        kind,
+        message: e.to_string(),
+    }
 }
 
 /// Formats a stored time (`YYYY-MM-DDTHH:MM:SS.sssZ`) without the format
@@ -157,10 +182,7 @@ impl GpkgStore {
     /// first use. For write-mostly work such as ingest.
     pub fn open_unindexed(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.display().to_string(),
-            source,
-        };
+        let err = |source| backend_error(&path.display().to_string(), source);
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -191,14 +213,11 @@ impl GpkgStore {
     fn err(&self, source: rusqlite::Error) -> StoreError {
         if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
             return StoreError::Invalid {
-                path: self.path.display().to_string(),
+                location: self.path.display().to_string(),
                 reason: "not a GeoPackage (not an SQLite database)".into(),
             };
         }
-        StoreError::Sqlite {
-            path: self.path.display().to_string(),
-            source,
-        }
+        backend_error(&self.path.display().to_string(), source)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -241,7 +260,7 @@ impl GpkgStore {
                 wkb::envelope(&b)
                     .map(|e| (fid, e))
                     .map_err(|reason| StoreError::Corrupt {
-                        path: self.path.display().to_string(),
+                        location: self.path.display().to_string(),
                         layer,
                         id: format!("fid {fid}"),
                         reason,
@@ -272,7 +291,7 @@ impl GpkgStore {
         let sql = |e| self.err(e);
         let id: String = row.get(2).map_err(sql)?;
         let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.path.display().to_string(),
+            location: self.path.display().to_string(),
             layer,
             id: id.clone(),
             reason,
@@ -345,11 +364,17 @@ impl GpkgStore {
     }
 }
 
-impl Store for GpkgStore {
+impl FeatureSink for GpkgStore {
     fn begin(&self) -> Result<Box<dyn Batch + '_>> {
         Ok(Box::new(write::GpkgBatch::begin(self)?))
     }
 
+    fn maintain(&self) -> Result<()> {
+        self.checkpoint(true)
+    }
+}
+
+impl FeatureSource for GpkgStore {
     fn summary(&self, layer: Layer) -> Result<LayerSummary> {
         // A point layer's summary from its columns (no index, no scan).
         if let Some(s) = self.columns_summary(layer)? {
@@ -420,15 +445,18 @@ impl Store for GpkgStore {
                     }
                     Ok(())
                 };
-            self.scan(
-                layer,
-                &names,
-                Some(b),
-                &mut conn,
-                threaded,
-                Box::new(rows),
-                visit,
-            )
+            // Several statements: one read transaction keeps them on one snapshot.
+            self.snapshot(&mut conn, |conn| {
+                self.scan(
+                    layer,
+                    &names,
+                    Some(b),
+                    conn,
+                    threaded,
+                    Box::new(rows),
+                    visit,
+                )
+            })
         } else {
             let mut conn = self.conn();
             // The largest row id bounds the number of rows (a rowid lookup).
@@ -478,8 +506,20 @@ impl Store for GpkgStore {
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
-    fn maintain(&self) -> Result<()> {
-        self.checkpoint(true)
+    fn get(&self, layer: Layer, id: &str) -> Result<Option<Feature>> {
+        let conn = self.conn();
+        self.get_on(&conn, layer, id)
+    }
+
+    fn walk(
+        &self,
+        layer: Layer,
+        query: &Query,
+        from: Bound<&str>,
+        direction: Direction,
+        visit: &mut dyn FnMut(Feature) -> Result<ControlFlow<()>>,
+    ) -> Result<u64> {
+        self.walk_ids(layer, query, from, direction, visit)
     }
 }
 
@@ -497,6 +537,26 @@ fn intersects(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
         geo_types::Geometry::Point(p) => inside_x(p.x()) && p.y() >= b[1] && p.y() <= b[3],
         _ => true,
     }
+}
+
+/// `b`, split at the antimeridian when it crosses it (`min_lon > max_lon`).
+fn boxes(b: [f64; 4]) -> Vec<[f64; 4]> {
+    if b[0] > b[2] {
+        vec![[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]]
+    } else {
+        vec![b]
+    }
+}
+
+/// Whether a geometry is kept by a bbox exactly as `query` keeps it: its
+/// envelope touches the box (as the in-memory index finds it), and a point
+/// lies within it.
+pub(super) fn touches(g: &geo_types::Geometry<f64>, b: [f64; 4]) -> bool {
+    let e = crate::model::geometry::bbox(g);
+    let overlap = boxes(b)
+        .iter()
+        .any(|r| e[0] <= r[2] && e[2] >= r[0] && e[1] <= r[3] && e[3] >= r[1]);
+    overlap && intersects(g, b)
 }
 
 #[cfg(test)]

@@ -1,52 +1,91 @@
-//! Durable storage behind one small trait, [`Store`].
+//! Durable storage behind two small traits: [`FeatureSource`] (the read
+//! side) and [`FeatureSink`] (atomic write batches); [`Store`] is both.
 //!
-//! Analysis and server code see only the trait. The embedded default is
-//! [`GpkgStore`], an OGC GeoPackage on SQLite; a PostGIS backend for several
-//! stateless servers can implement the same trait later.
+//! Analyses, the access gate and the server's read paths see only
+//! `FeatureSource`; ingest and maintenance commands the whole `Store`. The
+//! embedded default is [`GpkgStore`], an OGC GeoPackage on SQLite; a PostGIS
+//! backend for several stateless servers can implement the same traits
+//! later from their documentation. [`open`] opens a store from a location
+//! string, so no command or configuration names a backend type.
 
 pub mod check;
 pub mod columns;
+#[cfg(test)]
+mod contract_tests;
 mod gpkg;
 mod index;
+mod location;
+mod memory;
 pub mod wkb;
 
 pub use columns::{Consent, EventColumns};
 pub use gpkg::{Change, GpkgStore, HistoryEntry};
 pub use index::LayerIndex;
+pub use location::{open, open_geopackage, open_with, IfMissing, Indexes, Location, OpenOptions};
+pub use memory::MemoryStore;
 
 use crate::model::{Feature, Layer};
 use chrono::{DateTime, Utc};
+use std::ops::{Bound, ControlFlow};
 
-/// Errors of the store.
+/// What kind of failure a backend reported, whatever the backend: callers
+/// decide on this (retry, refuse the input, report damage), never on the
+/// backend's own error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The backend refused what it was given (a value it cannot hold).
+    BadInput,
+    /// Another writer or reader holds what was needed: retrying may work.
+    Busy,
+    /// The stored data or the file is damaged.
+    Corrupt,
+    /// The store (file, database) could not be found or opened.
+    NotFound,
+    /// Anything else (I/O, out of memory, an engine failure).
+    Other,
+}
+
+/// Errors of the store. No variant names a backend's types: a backend wraps
+/// its errors as [`StoreError::Backend`] with their [`ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
-    #[error("store {path}: {source}")]
-    Sqlite {
-        /// Store file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: rusqlite::Error,
+    /// The backend (SQLite, later PostgreSQL) failed.
+    #[error("store {location}: {message}")]
+    Backend {
+        /// The store, as [`Location`] shows it.
+        location: String,
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// The backend's message.
+        message: String,
     },
-    /// The file exists but is not a jointmap GeoPackage (or is damaged).
-    #[error("store {path}: {reason}")]
+    /// The location exists but is not a jointmap store (or is damaged), or
+    /// names no store.
+    #[error("store {location}: {reason}")]
     Invalid {
-        /// Store file.
-        path: String,
+        /// The store, as [`Location`] shows it.
+        location: String,
         /// What is wrong.
         reason: String,
     },
     /// A stored row could not be read back.
-    #[error("store {path}: layer {layer}, feature {id}: {reason}")]
+    #[error("store {location}: layer {layer}, feature {id}: {reason}")]
     Corrupt {
-        /// Store file.
-        path: String,
+        /// The store, as [`Location`] shows it.
+        location: String,
         /// Layer.
         layer: Layer,
         /// Feature id.
         id: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// The location names a backend this build does not have.
+    #[error("store {location}: {reason}")]
+    Unsupported {
+        /// The store, as [`Location`] shows it.
+        location: String,
+        /// Which backend, and what to use instead.
         reason: String,
     },
     /// The query itself is invalid (bad bbox, ...).
@@ -60,7 +99,26 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the caller, not the store, is at fault.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, StoreError::BadQuery(_) | StoreError::Invalid { .. })
+        matches!(
+            self,
+            StoreError::BadQuery(_)
+                | StoreError::Invalid { .. }
+                | StoreError::Unsupported { .. }
+                | StoreError::Backend {
+                    kind: ErrorKind::BadInput,
+                    ..
+                }
+        )
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Backend { kind, .. } => *kind,
+            StoreError::Invalid { .. } | StoreError::Corrupt { .. } => ErrorKind::Corrupt,
+            StoreError::Unsupported { .. } | StoreError::BadQuery(_) => ErrorKind::BadInput,
+            StoreError::Aborted(_) => ErrorKind::Other,
+        }
     }
 }
 
@@ -223,14 +281,46 @@ pub trait Batch {
     fn commit(self: Box<Self>) -> Result<BatchStats>;
 }
 
-/// The storage interface analysis and server code use.
-pub trait Store: Send + Sync {
-    /// Starts an atomic write batch. One batch at a time per store.
-    fn begin(&self) -> Result<Box<dyn Batch + '_>>;
-    /// Counts, extent and time span of a layer.
+/// Which way [`FeatureSource::walk`] goes through the ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Smallest id first.
+    #[default]
+    Ascending,
+    /// Largest id first.
+    Descending,
+}
+
+/// The read side of a store: everything analyses, the access gate and the
+/// server's read paths need.
+///
+/// What every implementation guarantees:
+/// - **Snapshot.** Each call sees the committed data of one moment: a batch
+///   committed while a call runs is seen by none or all of it, never half.
+///   Uncommitted batches are never seen.
+/// - **Order.** `query` visits in *storage order*: the order in which ids
+///   were first stored (a replaced feature keeps its place, a deleted and
+///   re-stored one moves to the end); the same between calls while no batch
+///   commits. `walk` visits in id order (byte order of the UTF-8 id).
+/// - **Filters** ([`Query`]): a bbox keeps the features whose geometry touches
+///   it (exactly for points; a line or polygon whose envelope touches it); a
+///   time filter keeps the features whose time span `[start, end]` overlaps
+///   `[from, to]`, where a missing end is the start, except for open-ended
+///   layers ([`Layer::open_ended`]: bases, sites), where it is "still open".
+///   Bounds are inclusive. An invalid query is [`StoreError::BadQuery`].
+/// - **Visitors** are called on the calling thread, one feature at a time, and
+///   must not call the store back (a backend may hold a lock meanwhile). An
+///   error from a visitor stops the call and is returned as it is, after
+///   every feature before it was visited.
+/// - Stored times have millisecond precision (what a GeoPackage stores);
+///   properties read back as their schema kind stores them.
+pub trait FeatureSource: Send + Sync {
+    /// Counts, extent (union of the geometries' envelopes) and time span
+    /// (earliest start, latest end or start; RFC 3339, milliseconds) of a
+    /// layer.
     fn summary(&self, layer: Layer) -> Result<LayerSummary>;
-    /// Calls `visit` on every feature matching `query`, in id order of storage
-    /// (stable between calls), and returns how many were visited.
+    /// Calls `visit` on every feature matching `query`, in storage order, and
+    /// returns how many were visited.
     fn query(
         &self,
         layer: Layer,
@@ -244,8 +334,86 @@ pub trait Store: Send + Sync {
     fn columns(&self, layer: Layer, query: &Query) -> Result<std::sync::Arc<EventColumns>> {
         columns::columns_by_query(self, layer, query)
     }
-    /// A number that changes whenever committed data changes (for caches).
+    /// The feature stored under `id`, if any: a key lookup, whatever the
+    /// layer's size. The default reads the layer through `query`; a backend
+    /// overrides it.
+    fn get(&self, layer: Layer, id: &str) -> Result<Option<Feature>> {
+        let mut found = None;
+        self.query(layer, &Query::default(), &mut |f| {
+            if f.id == id {
+                found = Some(f);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+    /// Keyset paging: calls `visit` on the features matching `query` in id
+    /// order (`direction`), starting at `from` (`Included(id)`: that id and
+    /// beyond, `Excluded(id)`: strictly beyond, `Unbounded`: the first id),
+    /// until `visit` breaks or none are left; returns how many were visited.
+    /// A backend reads only what it visits (plus a bounded read-ahead), so
+    /// a page deep in a large layer costs what the first one does. The
+    /// default sorts everything `query` gives; a backend overrides it.
+    fn walk(
+        &self,
+        layer: Layer,
+        query: &Query,
+        from: Bound<&str>,
+        direction: Direction,
+        visit: &mut dyn FnMut(Feature) -> Result<ControlFlow<()>>,
+    ) -> Result<u64> {
+        let mut all = Vec::new();
+        self.query(layer, query, &mut |f| {
+            all.push(f);
+            Ok(())
+        })?;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        if direction == Direction::Descending {
+            all.reverse();
+        }
+        let mut n = 0;
+        for f in all {
+            if !in_range(&f.id, from, direction) {
+                continue;
+            }
+            n += 1;
+            if visit(f)?.is_break() {
+                break;
+            }
+        }
+        Ok(n)
+    }
+    /// A number that changes with every commit (of this process or another
+    /// one sharing the store) and at no other time: a cache made at one
+    /// version holds while the version is the same.
     fn data_version(&self) -> Result<u64>;
+}
+
+/// Whether `id` lies at or beyond `from` in `direction` (see
+/// [`FeatureSource::walk`]).
+pub fn in_range(id: &str, from: Bound<&str>, direction: Direction) -> bool {
+    use std::cmp::Ordering::*;
+    let Some((key, inclusive)) = (match from {
+        Bound::Included(k) => Some((k, true)),
+        Bound::Excluded(k) => Some((k, false)),
+        Bound::Unbounded => None,
+    }) else {
+        return true;
+    };
+    match (id.cmp(key), direction) {
+        (Equal, _) => inclusive,
+        (Greater, Direction::Ascending) | (Less, Direction::Descending) => true,
+        _ => false,
+    }
+}
+
+/// The write side of a store.
+pub trait FeatureSink: Send + Sync {
+    /// Starts an atomic write batch: nothing it writes is seen by any reader
+    /// until [`Batch::commit`]; dropping it uncommitted discards all of it.
+    /// One batch at a time per store: a second `begin` (in this process or
+    /// another) waits for the first to end, or fails as busy.
+    fn begin(&self) -> Result<Box<dyn Batch + '_>>;
     /// Housekeeping between writes, called regularly by a long-running
     /// server: the GeoPackage moves its write-ahead log into the file, so a
     /// plain copy of the file is a whole store. Nothing to do by default.
@@ -253,3 +421,9 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 }
+
+/// A whole store: read and write side. Implemented by every type that has
+/// both; code that only reads takes a [`FeatureSource`].
+pub trait Store: FeatureSource + FeatureSink {}
+
+impl<T: FeatureSource + FeatureSink + ?Sized> Store for T {}

@@ -5,7 +5,7 @@ use crate::analysis::AnalysisError;
 use crate::model::schema::{default_reach_km, MODES};
 use crate::model::time::parse_time;
 use crate::model::{Feature, Layer};
-use crate::store::{Query, Store, StoreError};
+use crate::store::{FeatureSource, Query, StoreError};
 use chrono::{DateTime, Utc};
 use geo::{Distance, Haversine, Point};
 use serde_json::Value;
@@ -25,7 +25,7 @@ fn timestamp(name: &'static str, t: i64) -> Result<DateTime<Utc>, AnalysisError>
 /// MultiLineString not counting; without `time_end` every vertex is at
 /// `time_start`. Times are kept to the second.
 pub fn load_presence(
-    store: &dyn Store,
+    store: &dyn FeatureSource,
     from: i64,
     to: i64,
     bbox: Option<[f64; 4]>,

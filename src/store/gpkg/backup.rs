@@ -29,7 +29,7 @@ impl GpkgStore {
     /// over it only when complete, so `dest` is never a torn copy.
     pub fn backup(&self, dest: &Path) -> Result<()> {
         let io = |reason: String| StoreError::Invalid {
-            path: dest.display().to_string(),
+            location: dest.display().to_string(),
             reason,
         };
         if same_file(&self.path, dest) {
@@ -96,7 +96,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
     use crate::model::{Feature, Layer};
-    use crate::store::Store;
+    use crate::store::{FeatureSink, FeatureSource};
     use serde_json::json;
 
     fn incident(i: usize) -> Feature {

@@ -238,7 +238,7 @@ fn same_row(row: &rusqlite::Row<'_>, values: &[ToSqlOutput<'_>]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::{FeatureSink, FeatureSource};
     use serde_json::{json, Value};
 
     fn incident(id: &str, narrative: &str) -> Feature {

@@ -50,7 +50,7 @@ impl GpkgStore {
             };
             let feature = self.row_to_feature(layer, row).map_err(|e| match e {
                 StoreError::Corrupt { reason, .. } => reason,
-                StoreError::Sqlite { source, .. } => source.to_string(),
+                StoreError::Backend { message, .. } => message,
                 other => other.to_string(),
             });
             visit(StoredRow {

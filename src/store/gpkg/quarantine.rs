@@ -156,7 +156,7 @@ mod tests {
     use super::super::{functions, GpkgStore};
     use crate::model::{Feature, Layer};
     use crate::store::check::{check, Fix};
-    use crate::store::{Query, Store};
+    use crate::store::{FeatureSink, FeatureSource, Query};
     use rusqlite::Connection;
     use serde_json::json;
 

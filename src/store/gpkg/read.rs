@@ -319,7 +319,7 @@ impl GpkgStore {
         let sql = |e| self.err(e);
         let id = r.text(ID).map_err(sql)?.to_string();
         let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.path.display().to_string(),
+            location: self.path.display().to_string(),
             layer,
             id: id.clone(),
             reason,

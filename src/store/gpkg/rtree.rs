@@ -74,7 +74,7 @@ mod tests {
     use super::super::GpkgStore;
     use super::*;
     use crate::model::Feature;
-    use crate::store::{Batch, Selection, Store};
+    use crate::store::{Batch, FeatureSink, Selection};
     use rusqlite::Connection;
     use serde_json::json;
 

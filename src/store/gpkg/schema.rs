@@ -214,7 +214,7 @@ impl GpkgStore {
             .map_err(|e| self.err(e))?;
         if tables > 0 && app_id != GPKG_APPLICATION_ID {
             return Err(StoreError::Invalid {
-                path: self.path.display().to_string(),
+                location: self.path.display().to_string(),
                 reason: "not a GeoPackage (application_id is not GPKG)".into(),
             });
         }

@@ -401,7 +401,7 @@ fn a_bad_row_mid_chunk_gives_the_same_error_after_the_rows_before_it() {
         (
             Layer::Incidents,
             "time_start = 'x', time_end = 7",
-            "(4, \"time_end\", Integer)",
+            "Invalid column type Integer at index: 4, name: time_end",
         ),
         (
             Layer::Incidents,
@@ -418,7 +418,11 @@ fn a_bad_row_mid_chunk_gives_the_same_error_after_the_rows_before_it() {
             "extra = '{'",
             "extra is not a JSON object",
         ),
-        (Layer::Incidents, "extra = x'7b7d'", "(33, \"extra\", Blob)"),
+        (
+            Layer::Incidents,
+            "extra = x'7b7d'",
+            "Invalid column type Blob at index: 33, name: extra",
+        ),
         (
             Layer::Incidents,
             "injured_men = x'00'",
@@ -432,33 +436,37 @@ fn a_bad_row_mid_chunk_gives_the_same_error_after_the_rows_before_it() {
         (
             Layer::Incidents,
             "time_start = 20240101",
-            "(3, \"time_start\", Integer)",
+            "Invalid column type Integer at index: 3, name: time_start",
         ),
-        (Layer::Incidents, "geom = 'text'", "(1, \"geom\", Text)"),
+        (
+            Layer::Incidents,
+            "geom = 'text'",
+            "Invalid column type Text at index: 1, name: geom",
+        ),
         (
             Layer::Incidents,
             "id = x'01', geom = 'text'",
-            "(2, \"id\", Blob)",
+            "Invalid column type Blob at index: 2, name: id",
         ),
         (
             Layer::Incidents,
             "time_end = 1.5",
-            "(4, \"time_end\", Real)",
+            "Invalid column type Real at index: 4, name: time_end",
         ),
         (
             Layer::Incidents,
             "owner = CAST(x'ff00' AS TEXT)",
-            "Utf8Error(5",
+            "at index 5",
         ),
         (
             Layer::Incidents,
             "time_start = CAST(x'ff00' AS TEXT)",
-            "Utf8Error(3",
+            "at index 3",
         ),
         (
             Layer::Incidents,
             "narrative = CAST(x'ff00' AS TEXT)",
-            "Utf8Error(32",
+            "at index 32",
         ),
         (Layer::Patrols, "vertex_times = '[x'", "vertex_times: "),
         // Readable after all, through the slow paths.

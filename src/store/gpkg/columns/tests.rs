@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::Feature;
 use crate::store::columns::random;
-use crate::store::{Selection, Store};
+use crate::store::{FeatureSink, FeatureSource, Selection, Store};
 use serde_json::Value;
 
 /// Every value of every row, names decoded, floats by their bits: columns
