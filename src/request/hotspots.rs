@@ -58,9 +58,11 @@ pub struct HotspotRequest {
     /// testing (FDR is on by default).
     #[arg(long)]
     pub no_fdr: bool,
-    /// Permutations for Local Moran's I (0 skips it; 999, GeoDa's default).
-    #[arg(long, default_value_t = 999)]
-    pub permutations: usize,
+    /// Permutations for Local Moran's I (0 skips it). Default: 999 (GeoDa's),
+    /// raised with the FDR correction until one cell can pass it alone
+    /// (tested cells / 0.05 - 1, at most 99,999; reported in the output).
+    #[arg(long)]
+    pub permutations: Option<usize>,
     /// Seed for the permutations.
     #[arg(long, default_value_t = 20261123)]
     pub seed: u64,
@@ -72,6 +74,11 @@ pub struct HotspotRequest {
     #[arg(skip = crate::grid::MAX_CELLS)]
     #[serde(skip)]
     pub max_cells: usize,
+    /// The most permutations the default may choose (the server sets its
+    /// own budget).
+    #[arg(skip = crate::analysis::hotspots::MAX_AUTO_PERMUTATIONS)]
+    #[serde(skip)]
+    pub max_auto_permutations: usize,
 }
 
 impl HotspotRequest {
@@ -127,6 +134,7 @@ fn run(
         transform: args.transform,
         fdr: !args.no_fdr,
         permutations: args.permutations,
+        max_auto_permutations: args.max_auto_permutations,
         seed: args.seed,
         anchor: protect.map(|p| p.anchor),
         layer: args.events.layer,
