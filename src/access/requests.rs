@@ -166,7 +166,10 @@ impl Analysis for request::hotspots::HotspotRequest {
         self.events.layer
     }
     fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
-        if self.permutations.is_some_and(|p| p > cx.budget.max_permutations) {
+        if self
+            .permutations
+            .is_some_and(|p| p > cx.budget.max_permutations)
+        {
             return Err(param(
                 "permutations",
                 format!("at most {} on this server", cx.budget.max_permutations),

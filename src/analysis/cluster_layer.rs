@@ -85,7 +85,9 @@ impl std::str::FromStr for MinPoints {
         }
         match s.parse::<usize>() {
             Ok(k) if k >= 1 => Ok(MinPoints::Given(k)),
-            _ => Err(format!("{s:?} is neither auto nor a whole number of at least 1")),
+            _ => Err(format!(
+                "{s:?} is neither auto nor a whole number of at least 1"
+            )),
         }
     }
 }

@@ -731,16 +731,16 @@ mod tests {
         // (start, end) of each incident, in the treated cell 10 and the same
         // again in the comparable cell 20.
         let spans = [
-            (onset - 3 * DAY, onset - DAY),  // before
-            (onset - 200 * DAY, onset - w),  // before: ends on the window's first moment
-            (onset - 200 * DAY, onset - w - 1), // ended before the window: outside
-            (onset - w, onset - w),          // instant on the window's start: before
-            (onset - 2 * DAY, onset + 2 * DAY), // spanning
-            (onset - 1, onset),              // ends on the onset: spanning
+            (onset - 3 * DAY, onset - DAY),         // before
+            (onset - 200 * DAY, onset - w),         // before: ends on the window's first moment
+            (onset - 200 * DAY, onset - w - 1),     // ended before the window: outside
+            (onset - w, onset - w),                 // instant on the window's start: before
+            (onset - 2 * DAY, onset + 2 * DAY),     // spanning
+            (onset - 1, onset),                     // ends on the onset: spanning
             (onset - 300 * DAY, onset + 300 * DAY), // spanning, long
-            (onset, onset + 5 * DAY),        // after: begins on the onset
-            (onset + w - 1, onset + w + DAY), // after: begins in the window
-            (onset + w, onset + w),          // outside
+            (onset, onset + 5 * DAY),               // after: begins on the onset
+            (onset + w - 1, onset + w + DAY),       // after: begins in the window
+            (onset + w, onset + w),                 // outside
         ];
         let mut e = Events::default();
         for (k, &(start, end)) in spans.iter().enumerate() {

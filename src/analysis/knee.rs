@@ -25,7 +25,7 @@
 //! 4.4: a cluster holding a large share of the data, 20 to 50 %, means eps is
 //! too large), when one cluster at the knee holds more than [`MAX_SHARE`]
 //! of all points, the radius is searched below the knee, on the same sorted
-//! curve: the largest radius, to within [`SEARCH_RATIO`], at which no cluster
+//! curve: the largest radius, to within [`SEARCH_RATIO`] (10 %), at which no cluster
 //! holds more than that share (bisection on the curve's ranks between its
 //! first point and the knee). When not even the curve's smallest radius
 //! passes (most points stacked on one coordinate), the knee stays. Every step
@@ -53,7 +53,7 @@ pub const MAX_SHARE: f64 = 0.25;
 
 /// The chaining search stops when the radius that passes and the one that
 /// fails are within this ratio.
-pub const SEARCH_RATIO: f64 = 1.05;
+pub const SEARCH_RATIO: f64 = 1.1;
 
 /// The radius chosen and how.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,29 +123,42 @@ pub fn choose_eps(
     if knee_share <= MAX_SHARE {
         return Ok((knee, at_knee));
     }
-    // Bisection on ranks: `lo` passes, `hi` fails.
+    // Bisection on ranks: `hi` fails; `lo` passes once a run showed it (the
+    // curve's first point is tried last, only if nothing above it passed).
     let (mut lo, mut hi) = (0, knee.rank);
-    let mut best = dbscan(lon, lat, radius(lo), min_points)?;
-    let mut runs = 2;
-    let mut best_share = share(&best);
-    let found = best_share <= MAX_SHARE && radius(lo) < knee.eps_m;
-    if found {
-        while hi > lo + 1 && radius(hi) > SEARCH_RATIO * radius(lo) {
-            crate::cancel::check()?;
-            let mid = lo + (hi - lo) / 2;
-            let c = dbscan(lon, lat, radius(mid), min_points)?;
-            runs += 1;
-            let s = share(&c);
-            if s <= MAX_SHARE {
-                (lo, best, best_share) = (mid, c, s);
-            } else {
-                hi = mid;
-            }
+    let mut runs = 1;
+    let mut best: Option<(Clustering, f64)> = None;
+    while hi > lo + 1 && radius(hi) > SEARCH_RATIO * radius(lo) {
+        crate::cancel::check()?;
+        let mid = lo + (hi - lo) / 2;
+        let c = dbscan(lon, lat, radius(mid), min_points)?;
+        runs += 1;
+        let s = share(&c);
+        if s <= MAX_SHARE {
+            (lo, best) = (mid, Some((c, s)));
+        } else {
+            hi = mid;
         }
-        knee.eps_m = radius(lo);
-    } else {
-        (lo, best, best_share) = (knee.rank, at_knee, knee_share);
     }
+    if best.is_none() && radius(lo) < knee.eps_m {
+        let c = dbscan(lon, lat, radius(lo), min_points)?;
+        runs += 1;
+        let s = share(&c);
+        if s <= MAX_SHARE {
+            best = Some((c, s));
+        }
+    }
+    let found = best.is_some();
+    let (best, best_share) = match best {
+        Some(b) => {
+            knee.eps_m = radius(lo);
+            b
+        }
+        None => {
+            lo = knee.rank;
+            (at_knee, knee_share)
+        }
+    };
     knee.chaining = Some(Chaining {
         knee_share,
         share: best_share,
@@ -251,8 +264,8 @@ fn sample(n: usize, m: usize, seed: u64) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::dbscan::tests::{blobs, Rng};
     use crate::analysis::dbscan::haversine_rdist;
+    use crate::analysis::dbscan::tests::{blobs, Rng};
 
     #[test]
     fn kneedle_finds_the_corner_of_a_hockey_stick() {
@@ -393,7 +406,10 @@ mod tests {
         assert!(sizes[0] as f64 <= MAX_SHARE * n as f64, "{sizes:?}");
         assert_eq!(chaining.share, sizes[0] as f64 / n as f64);
         // Every town is found, each in a cluster of its own.
-        assert!(sizes.iter().filter(|&&s| s >= 200).count() >= 6, "{sizes:?}");
+        assert!(
+            sizes.iter().filter(|&&s| s >= 200).count() >= 6,
+            "{sizes:?}"
+        );
         let town_label = |t: usize| {
             let mut labels: Vec<i32> = c.labels[t * 400..(t + 1) * 400].to_vec();
             labels.sort_unstable();

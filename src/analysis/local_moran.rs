@@ -684,7 +684,10 @@ mod tests {
         let fixed = local_moran(&y, &w, r_max, seed).unwrap();
         let draws = i64s(&g["draws"]);
         let full = draws.iter().filter(|&&d| d as usize == r_max).count();
-        assert!(full > 0 && full < draws.len() / 4, "{full} cells ran all draws");
+        assert!(
+            full > 0 && full < draws.len() / 4,
+            "{full} cells ran all draws"
+        );
         for (c, &d) in draws.iter().enumerate() {
             if d as usize == r_max {
                 assert_eq!(r.p_sim[c].to_bits(), fixed.p_sim[c].to_bits(), "cell {c}");

@@ -22,11 +22,7 @@ impl Weights {
         }
         let hash = BandHash::new(xy, threshold);
         let t2 = threshold * threshold;
-        Weights::binary_rows(
-            xy.len(),
-            || (),
-            |i, _, out| hash.within(i, xy[i], t2, out),
-        )
+        Weights::binary_rows(xy.len(), || (), |i, _, out| hash.within(i, xy[i], t2, out))
     }
 }
 
