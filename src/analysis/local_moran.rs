@@ -613,12 +613,10 @@ mod tests {
         }
     }
 
-    /// The pseudo p-values, bit for bit, from the reference script's own
-    /// re-implementation of the draws (tools/reference/hotspot_inference.py),
-    /// with esda's I and quadrants and the FDR-corrected significance.
-    #[test]
-    fn tie_rule_matches_the_reference_draws_exactly() {
-        let g = golden("moran_ties.json");
+    /// A lattice golden file of the reference script: the file, its values
+    /// and their weights.
+    fn lattice_golden(name: &str) -> (serde_json::Value, Vec<f64>, Weights) {
+        let g = golden(name);
         let m = &g["meta"];
         let side = m["side"].as_u64().unwrap() as usize;
         let xy: Vec<[f64; 2]> = (0..side * side)
@@ -626,6 +624,16 @@ mod tests {
             .collect();
         let y = f64s(&g["y"]);
         let w = Weights::distance_band(&xy, m["threshold"].as_f64().unwrap()).unwrap();
+        (g, y, w)
+    }
+
+    /// The pseudo p-values, bit for bit, from the reference script's own
+    /// re-implementation of the draws (tools/reference/hotspot_inference.py),
+    /// with esda's I and quadrants and the FDR-corrected significance.
+    #[test]
+    fn tie_rule_matches_the_reference_draws_exactly() {
+        let (g, y, w) = lattice_golden("moran_ties.json");
+        let m = &g["meta"];
         let permutations = m["permutations"].as_u64().unwrap() as usize;
         let r = local_moran(&y, &w, permutations, m["seed"].as_u64().unwrap()).unwrap();
         assert_close("ties Is", &r.i, &f64s(&g["is"]), 1e-12, FLOOR);
@@ -655,14 +663,8 @@ mod tests {
     /// bit; a cell that never stops has the fixed-R p-value.
     #[test]
     fn sequential_p_values_match_the_reference_draws_exactly() {
-        let g = golden("moran_sequential.json");
+        let (g, y, w) = lattice_golden("moran_sequential.json");
         let m = &g["meta"];
-        let side = m["side"].as_u64().unwrap() as usize;
-        let xy: Vec<[f64; 2]> = (0..side * side)
-            .map(|i| [(i % side) as f64, (i / side) as f64])
-            .collect();
-        let y = f64s(&g["y"]);
-        let w = Weights::distance_band(&xy, m["threshold"].as_f64().unwrap()).unwrap();
         let r_max = m["permutations"].as_u64().unwrap() as usize;
         let h = m["h"].as_u64().unwrap() as usize;
         let seed = m["seed"].as_u64().unwrap();

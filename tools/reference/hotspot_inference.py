@@ -157,8 +157,9 @@ def band_neighbours(xy, threshold):
     return out
 
 
-def moran_ties(out_dir):
-    side, permutations, seed, alpha = 14, 999, 77, 0.05
+def ties_lattice(side):
+    """The lattice of moran_ties: sparse Poisson counts with a block of 4 more in one corner, and
+    its queen neighbours (band 1.5)."""
     rng = np.random.default_rng(20261201)
     n = side * side
     xy = [(float(i % side), float(i // side)) for i in range(n)]
@@ -167,8 +168,12 @@ def moran_ties(out_dir):
         if xy[i][0] < 3 and xy[i][1] < 3:
             y[i] += 4
     y = [int(v) for v in y]
-    nb = band_neighbours(xy, 1.5)
-    total = sum(y)
+    return n, y, band_neighbours(xy, 1.5), sum(y)
+
+
+def moran_ties(out_dir):
+    side, permutations, seed, alpha = 14, 999, 77, 0.05
+    n, y, nb, total = ties_lattice(side)
     p, p_geoda, ties = [], [], []
     for c in range(n):
         k = len(nb[c])
@@ -283,16 +288,7 @@ def moran_sequential(out_dir):
     (Besag and Clifford 1991): a cell's draws stop once h of them are at least as extreme on the
     nearer tail (ties in both tails), p = h / l after l draws; otherwise (M + 1) / (R + 1)."""
     side, permutations, h, seed, alpha = 14, 9999, 10, 77, 0.05
-    rng = np.random.default_rng(20261201)
-    n = side * side
-    xy = [(float(i % side), float(i // side)) for i in range(n)]
-    y = rng.poisson(0.25, n).astype(int)
-    for i in range(n):
-        if xy[i][0] < 3 and xy[i][1] < 3:
-            y[i] += 4
-    y = [int(v) for v in y]
-    nb = band_neighbours(xy, 1.5)
-    total = sum(y)
+    n, y, nb, total = ties_lattice(side)
     p, draws = [], []
     for c in range(n):
         k = len(nb[c])
