@@ -58,9 +58,11 @@ pub struct HotspotRequest {
     /// testing (FDR is on by default).
     #[arg(long)]
     pub no_fdr: bool,
-    /// Permutations for Local Moran's I (0 skips it). Default: 999 (GeoDa's),
-    /// raised with the FDR correction until one cell can pass it alone
-    /// (tested cells / 0.05 - 1, at most 99,999; reported in the output).
+    /// Permutations for Local Moran's I, each cell exactly that many (0 skips
+    /// it). Default: up to 999 per cell, raised with the FDR correction until
+    /// one cell can pass it alone (tested cells / 0.05 - 1, at most 999,999),
+    /// drawn sequentially: a cell stops after 10 draws as extreme as its own
+    /// value (reported in the output).
     #[arg(long)]
     pub permutations: Option<usize>,
     /// Seed for the permutations.
