@@ -178,8 +178,22 @@ fn clusters_layers_are_separate_files() {
         .unwrap();
     let v = json_of(&o);
     let chosen = &v["jointmap"]["eps_chosen"];
-    assert_eq!(chosen["method"], "kneedle on the sorted k-distance curve");
-    assert_eq!(chosen["k"], 5);
+    assert!(
+        chosen["method"]
+            .as_str()
+            .unwrap()
+            .starts_with("kneedle on the sorted k-distance curve, then the chaining check"),
+        "{chosen}"
+    );
+    // min_points from the layer size: max(5, round(ln 3000)) = 8, recorded.
+    assert_eq!(chosen["k"], 8);
+    assert_eq!(v["jointmap"]["min_points"], 8);
+    assert_eq!(
+        v["jointmap"]["min_points_rule"],
+        "max(5, round(ln(events)))"
+    );
+    assert_eq!(v["jointmap"]["request"]["min-points"], "auto");
+    assert_eq!(chosen["max_share"], 0.25);
     let eps = v["jointmap"]["eps_m"].as_f64().unwrap();
     assert!(eps > 0.0 && eps < 50_000.0, "{eps}");
     assert!(

@@ -166,12 +166,16 @@ impl Analysis for request::hotspots::HotspotRequest {
         self.events.layer
     }
     fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
-        if self.permutations > cx.budget.max_permutations {
+        if self
+            .permutations
+            .is_some_and(|p| p > cx.budget.max_permutations)
+        {
             return Err(param(
                 "permutations",
                 format!("at most {} on this server", cx.budget.max_permutations),
             ));
         }
+        self.max_auto_permutations = self.max_auto_permutations.min(cx.budget.max_permutations);
         restrict_grid(self.grid, &mut self.cell_km, &mut self.h3_resolution, cx)?;
         self.max_cells = cell_budget(cx, self.all_cells);
         restrict_filter(&mut self.events.filter, self.events.layer, cx)

@@ -5,7 +5,7 @@
 use super::clusters::{summarize, ClusterSummary};
 use super::dbscan::{dbscan, Clustering};
 use super::hdbscan::{hdbscan_haversine, HdbscanParams};
-use super::knee::{knee_eps, KneeEps};
+use super::knee::{choose_eps, KneeEps};
 use super::product::{Field, Item, Param, Product, Shape};
 use super::st_dbscan::st_dbscan_intervals;
 use super::{AnalysisError, Events};
@@ -37,18 +37,89 @@ pub enum ClusterFeatures {
     Points,
 }
 
+/// DBSCAN's `min_points`: given, or chosen from the number of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MinPoints {
+    /// `max(5, round(ln n))` for `n` events ([`MinPoints::resolve`]).
+    #[default]
+    Auto,
+    /// Given by the caller.
+    Given(usize),
+}
+
+/// The least `min_points` the automatic rule gives (DBSCAN's customary
+/// 2 x dimensions + 1 for points on a surface).
+pub const MIN_AUTO_MIN_POINTS: usize = 5;
+
+impl MinPoints {
+    /// The number for `n` events: the given one, or `max(5, round(ln n))`,
+    /// the rule of Birant and Kut (2007) for ST-DBSCAN, so that a larger layer
+    /// needs more events to make a dense place (5 up to 400 events, 8 at
+    /// 1,848, 14 at 1,000,000), and chance coincidences in the scatter of a
+    /// large layer do not make thousands of small clusters.
+    pub fn resolve(self, n: usize) -> usize {
+        match self {
+            MinPoints::Given(k) => k,
+            MinPoints::Auto => {
+                let ln = (n.max(1) as f64).ln().round() as usize;
+                ln.max(MIN_AUTO_MIN_POINTS)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for MinPoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MinPoints::Auto => f.write_str("auto"),
+            MinPoints::Given(k) => write!(f, "{k}"),
+        }
+    }
+}
+
+impl std::str::FromStr for MinPoints {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "auto" {
+            return Ok(MinPoints::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(k) if k >= 1 => Ok(MinPoints::Given(k)),
+            _ => Err(format!(
+                "{s:?} is neither auto nor a whole number of at least 1"
+            )),
+        }
+    }
+}
+
+impl PartialEq<usize> for MinPoints {
+    fn eq(&self, k: &usize) -> bool {
+        *self == MinPoints::Given(*k)
+    }
+}
+
+/// Recorded as the flag takes it: `"auto"`, or the number.
+impl serde::Serialize for MinPoints {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MinPoints::Auto => s.serialize_str("auto"),
+            MinPoints::Given(k) => s.serialize_u64(*k as u64),
+        }
+    }
+}
+
 /// Parameters of a clustering.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClusterParams {
     /// Method.
     pub method: ClusterMethod,
     /// Space neighbourhood in metres (geodesic) for DBSCAN and ST-DBSCAN;
-    /// `None`: chosen from the data (the knee of the k-distance curve, see
-    /// [`super::knee`]). Unused by HDBSCAN.
+    /// `None`: chosen from the data (the knee of the k-distance curve with
+    /// the chaining check, see [`super::knee`]). Unused by HDBSCAN.
     pub eps_m: Option<f64>,
     /// Events (the event itself included) needed within eps to be a core
     /// event (DBSCAN, ST-DBSCAN).
-    pub min_points: usize,
+    pub min_points: MinPoints,
     /// The layer the events come from.
     pub layer: Layer,
 }
@@ -58,7 +129,7 @@ impl Default for ClusterParams {
         ClusterParams {
             method: ClusterMethod::Dbscan,
             eps_m: None,
-            min_points: 5,
+            min_points: MinPoints::Auto,
             layer: Layer::Incidents,
         }
     }
@@ -103,19 +174,24 @@ pub struct Clusters {
     pub params: ClusterParams,
     /// The radius used (DBSCAN, ST-DBSCAN).
     pub eps: Option<EpsUsed>,
+    /// `min_points` used (resolved from [`ClusterParams::min_points`]).
+    pub min_points: usize,
 }
 
 /// Runs the clustering.
 pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, AnalysisError> {
+    let min_points = params.min_points.resolve(events.len());
+    // The clustering the chaining check ended on, when it is DBSCAN's.
+    let mut chosen = None;
     let eps = match (params.method, params.eps_m) {
         (ClusterMethod::Hdbscan(_), _) => None,
         (_, Some(m)) => Some(EpsUsed::Given(m)),
-        (_, None) if events.len() <= params.min_points => Some(EpsUsed::TooFew),
-        (_, None) => Some(EpsUsed::Knee(knee_eps(
-            &events.lon,
-            &events.lat,
-            params.min_points,
-        )?)),
+        (_, None) if events.len() <= min_points => Some(EpsUsed::TooFew),
+        (_, None) => {
+            let (knee, c) = choose_eps(&events.lon, &events.lat, min_points)?;
+            chosen = Some(c);
+            Some(EpsUsed::Knee(knee))
+        }
     };
     let eps_m = eps.map_or(0.0, |e| e.metres());
     let mut probabilities = None;
@@ -124,7 +200,10 @@ pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, Anal
             labels: vec![-1; events.len()],
             core: vec![false; events.len()],
         },
-        ClusterMethod::Dbscan => dbscan(&events.lon, &events.lat, eps_m, params.min_points)?,
+        ClusterMethod::Dbscan => match chosen {
+            Some(c) => c,
+            None => dbscan(&events.lon, &events.lat, eps_m, min_points)?,
+        },
         ClusterMethod::StDbscan { eps_seconds } => st_dbscan_intervals(
             &events.lon,
             &events.lat,
@@ -132,7 +211,7 @@ pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, Anal
             &events.ends(),
             eps_m,
             eps_seconds,
-            params.min_points,
+            min_points,
         )?,
         ClusterMethod::Hdbscan(p) => {
             let h = hdbscan_haversine(&events.lon, &events.lat, &p)?;
@@ -150,6 +229,7 @@ pub fn cluster(events: &Events, params: &ClusterParams) -> Result<Clusters, Anal
         summaries,
         params: *params,
         eps,
+        min_points,
     })
 }
 
@@ -230,17 +310,44 @@ impl Clusters {
                     "none: no more events than min_points, so no cluster".into(),
                 )]),
                 EpsUsed::Given(_) => Param::Object(vec![("method", "given".into())]),
-                EpsUsed::Knee(k) => Param::Object(vec![
-                    ("method", "kneedle on the sorted k-distance curve".into()),
-                    ("k", k.k.into()),
-                    ("sample", k.sample.into()),
-                    ("sample_seed", super::knee::SEED.into()),
-                    ("knee_rank", k.rank.into()),
-                ]),
+                EpsUsed::Knee(k) => {
+                    let mut v = vec![
+                        (
+                            "method",
+                            "kneedle on the sorted k-distance curve, then the chaining check: \
+                             the largest radius below the knee at which no cluster holds more \
+                             than max_share of the events, if the knee's largest cluster does"
+                                .into(),
+                        ),
+                        ("k", k.k.into()),
+                        ("sample", k.sample.into()),
+                        ("sample_seed", super::knee::SEED.into()),
+                        ("knee_rank", k.rank.into()),
+                        ("knee_eps_m", k.knee_m.into()),
+                        ("max_share", super::knee::MAX_SHARE.into()),
+                    ];
+                    if let Some(c) = k.chaining {
+                        v.extend([
+                            ("knee_largest_share", c.knee_share.into()),
+                            ("search_ratio", super::knee::SEARCH_RATIO.into()),
+                            ("search_runs", c.runs.into()),
+                            ("found", c.found.into()),
+                            ("rank", c.rank.into()),
+                            ("largest_share", c.share.into()),
+                        ]);
+                    }
+                    Param::Object(v)
+                }
             };
             p.meta.push(("eps_chosen", Field::Param(chosen)));
-            p.meta
-                .push(("min_points", Field::param(self.params.min_points)));
+            p.meta.push(("min_points", Field::param(self.min_points)));
+            p.meta.push((
+                "min_points_rule",
+                Field::param(match self.params.min_points {
+                    MinPoints::Given(_) => "given",
+                    MinPoints::Auto => "max(5, round(ln(events)))",
+                }),
+            ));
         }
         p.meta.extend([
             (

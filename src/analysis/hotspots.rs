@@ -5,7 +5,7 @@
 use super::fdr::{classify, HotspotClass};
 use super::getis_ord::{gi_star, Transform};
 use super::kde::{default_bandwidth, kde, Kernel};
-use super::local_moran::local_moran_tested;
+use super::local_moran::{local_moran_sequential, local_moran_tested};
 use super::product::{Field, Item, Param, Product, ProductGrid, Shape};
 use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
@@ -63,8 +63,11 @@ pub struct HotspotParams {
     /// testing (Benjamini-Hochberg).
     pub fdr: bool,
     /// Permutations for Local Moran's I inference (0 skips Local Moran's I);
-    /// 999 by default, GeoDa's default.
-    pub permutations: usize,
+    /// `None`: chosen from the tested cells by [`auto_permutations`].
+    pub permutations: Option<usize>,
+    /// The most permutations [`auto_permutations`] may choose (a server
+    /// sets its own budget).
+    pub max_auto_permutations: usize,
     /// Seed of the permutations.
     pub seed: u64,
     /// Anchor (lon, lat) of square grids: cells on whole multiples of the
@@ -91,7 +94,8 @@ impl Default for HotspotParams {
             neighbours: Neighbours::Auto,
             transform: Transform::Binary,
             fdr: true,
-            permutations: 999,
+            permutations: None,
+            max_auto_permutations: MAX_AUTO_PERMUTATIONS,
             seed: 20261123,
             anchor: None,
             layer: Layer::Incidents,
@@ -160,6 +164,9 @@ pub struct Hotspots {
     pub area: Area,
     /// The parameters.
     pub params: HotspotParams,
+    /// Local Moran's I permutations run (`params.permutations`, or the
+    /// number [`auto_permutations`] chose).
+    pub permutations: usize,
     /// What an analyst should know before reading the map (sparse data,
     /// too few permutations for the correction), in plain words.
     pub warnings: Vec<String>,
@@ -167,6 +174,41 @@ pub struct Hotspots {
 
 /// Significance level of Local Moran's I clusters and outliers.
 pub const MORAN_ALPHA: f64 = 0.05;
+
+/// Local Moran's I permutations without the correction, and the least with
+/// it: GeoDa's default.
+pub const BASE_PERMUTATIONS: usize = 999;
+
+/// The most permutations [`auto_permutations`] chooses on the command line.
+pub const MAX_AUTO_PERMUTATIONS: usize = 999_999;
+
+/// By default a cell stops drawing once this many draws are at least as
+/// extreme as its observed value (sequential p-values, Besag and Clifford
+/// 1991; see [`local_moran_sequential`]).
+pub const SEQUENTIAL_H: usize = 10;
+
+/// The default number of Local Moran's I permutations over `tested` cells:
+/// [`BASE_PERMUTATIONS`] (999), raised when the false discovery rate
+/// correction is on to the least `R` whose smallest attainable pseudo
+/// p-value, `1 / (R + 1)`, passes the Benjamini-Hochberg line of a single
+/// cell, `alpha / tested` (so `R + 1 >= tested / alpha`); at most `cap`.
+/// Without the raise, 999 permutations over 8,487 tested cells (the README
+/// example) cannot call any cell significant unless 170 of them reach the
+/// floor together. The default runs them sequentially ([`SEQUENTIAL_H`]), so
+/// only the cells near significance draw that many.
+pub fn auto_permutations(tested: usize, fdr: bool, cap: usize) -> usize {
+    if !fdr || tested == 0 {
+        return BASE_PERMUTATIONS.min(cap);
+    }
+    let m = tested as f64;
+    // As `fdr::critical_sorted` compares: p <= (1 / m) * alpha.
+    let passes = |r: usize| 1.0 / (r + 1) as f64 <= (1.0 / m) * MORAN_ALPHA;
+    let mut r = ((m / MORAN_ALPHA).ceil() as usize).saturating_sub(1);
+    while !passes(r) {
+        r += 1;
+    }
+    r.max(BASE_PERMUTATIONS).min(cap)
+}
 
 /// The rule choosing the tested cells, as recorded in the product.
 pub const TESTED_RULE: &str = "cells with at least one event in the cell or its neighbourhood \
@@ -309,16 +351,28 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         *p = f64::NAN;
     }
     let classes = classify(&gi.z, &gi.p, params.fdr);
-    let moran = if params.permutations > 0 {
-        Some(local_moran_tested(
+    let permutations = params
+        .permutations
+        .unwrap_or_else(|| auto_permutations(tested, params.fdr, params.max_auto_permutations));
+    let moran = if permutations == 0 {
+        None
+    } else if params.permutations.is_none() {
+        Some(local_moran_sequential(
             &agg.values,
             &w.row_standardized(),
-            params.permutations,
+            permutations,
+            SEQUENTIAL_H,
             params.seed,
             Some(&events_nearby),
         )?)
     } else {
-        None
+        Some(local_moran_tested(
+            &agg.values,
+            &w.row_standardized(),
+            permutations,
+            params.seed,
+            Some(&events_nearby),
+        )?)
     };
     let significant = moran
         .as_ref()
@@ -369,8 +423,10 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
             .filter(|&&s| s)
             .count();
         let kept = cells.iter().filter(|c| c.moran_type.is_some()).count();
-        if kept < uncorrected {
-            warnings.push(fdr_warning(kept, uncorrected, tested, params.permutations));
+        // Only when the permutations are what holds cells back: fewer than
+        // would let one cell pass the correction alone.
+        if kept < uncorrected && permutations < auto_permutations(tested, true, usize::MAX) {
+            warnings.push(fdr_warning(kept, uncorrected, tested, permutations));
         }
     }
     Ok(Hotspots {
@@ -382,6 +438,7 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
         band_m,
         area,
         params: params.clone(),
+        permutations,
         warnings,
     })
 }
@@ -579,7 +636,22 @@ impl Hotspots {
                 Field::Tally(self.cells.iter().filter(|c| c.events_nearby).count() as u64),
             ),
             ("tested_rule", Field::param(TESTED_RULE)),
-            ("moran_permutations", Field::param(self.params.permutations)),
+            ("moran_permutations", Field::param(self.permutations)),
+            (
+                "moran_permutations_rule",
+                Field::param(match self.params.permutations {
+                    Some(_) => "given".to_string(),
+                    None if !self.params.fdr => format!("default: {BASE_PERMUTATIONS}"),
+                    None => format!(
+                        "default: at most R draws per cell, R the least >= {BASE_PERMUTATIONS} \
+                         with 1 / (R + 1) <= {MORAN_ALPHA} / tested_cells (one cell can pass the \
+                         FDR line alone), at most {}; sequential (Besag and Clifford 1991): a \
+                         cell stops after {SEQUENTIAL_H} draws at least as extreme, p = \
+                         {SEQUENTIAL_H} / draws; else (M + 1) / (R + 1)",
+                        self.params.max_auto_permutations
+                    ),
+                }),
+            ),
             (
                 "moran_p",
                 Field::param(

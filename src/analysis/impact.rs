@@ -16,8 +16,16 @@
 //! in the `window` days before. Onsets are taken at the start of their UTC
 //! day.
 //!
-//! **Before and after.** Incidents in the cell in `[t - window, t)` and
-//! `[t, t + window)`.
+//! **Before and after.** Incidents last (see "Time: events last" in
+//! docs/analysis.md), so they are placed by their interval `[start, end]`:
+//! *before* when the incident ended before the onset and within the window
+//! before it (`t - window <= end < t`), *after* when it began at or after the
+//! onset and within the window after it (`t <= start < t + window`). An
+//! incident that spans the onset (`start < t <= end`) was under way when
+//! presence began: it is neither before nor after, and is counted apart
+//! (`spanning`), in treated and comparable cells alike. An instantaneous
+//! incident is before when `t - window <= start < t`, after when
+//! `t <= start < t + window`.
 //!
 //! **Comparable cells.** For a treated cell with onset day `t`: every cell
 //! with no patrol visit and no base reach in `[t - window, t + window)` whose
@@ -83,6 +91,9 @@ pub struct Treated {
     pub before: u32,
     /// Incidents after.
     pub after: u32,
+    /// Incidents under way at the onset (begun before, ended at or after
+    /// it): neither before nor after.
+    pub spanning: u32,
     /// Of before + after, sexual-violence or child cases.
     pub sensitive: u32,
     /// Expected before and after from comparable cells (None: no comparable cell).
@@ -111,6 +122,8 @@ pub struct Group {
     pub before: u64,
     /// And after.
     pub after: u64,
+    /// Incidents in the treated cells under way at their onset (in neither).
+    pub spanning: u64,
     /// Expected before from the comparable cells.
     pub control_before: f64,
     /// Expected after from the comparable cells.
@@ -151,9 +164,50 @@ pub struct Impact {
     pub params: ImpactParams,
 }
 
-/// Per onset day: (before, after, sensitive) incidents per cell with any,
-/// and per stratum the comparable cells' (number, sum before, sum after).
-type DayCounts = (FxHashMap<usize, (u32, u32, u32)>, [(usize, f64, f64); 4]);
+/// Per onset day: [`Split`] incidents per cell with any, and per stratum
+/// the comparable cells' (number, sum before, sum after).
+type DayCounts = (FxHashMap<usize, Split>, [(usize, f64, f64); 4]);
+
+/// A cell's incidents around one onset.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Split {
+    before: u32,
+    after: u32,
+    spanning: u32,
+    /// Sexual-violence or child cases among before and after.
+    sensitive: u32,
+}
+
+/// Where an incident lasting `[start, end]` falls against an onset at `t`
+/// with windows of `w` seconds (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Before,
+    After,
+    /// Under way at the onset.
+    Spanning,
+    /// Outside both windows.
+    Outside,
+}
+
+fn side(start: i64, end: i64, t: i64, w: i64) -> Side {
+    let end = end.max(start);
+    if end < t {
+        if end >= t - w {
+            Side::Before
+        } else {
+            Side::Outside
+        }
+    } else if start >= t {
+        if start < t + w {
+            Side::After
+        } else {
+            Side::Outside
+        }
+    } else {
+        Side::Spanning
+    }
+}
 
 fn stratum(n: u32) -> u8 {
     match n {
@@ -281,13 +335,15 @@ pub fn impact(
         }
     }
 
-    // Incidents by time, with their cells.
-    let mut inc: Vec<(i64, usize, bool)> = (0..incidents.len())
+    // Incidents by start, with their ends and cells.
+    let ends = incidents.ends();
+    let mut inc: Vec<(i64, i64, usize, bool)> = (0..incidents.len())
         .into_par_iter()
         .filter_map(|i| {
             grid.locate(incidents.lon[i], incidents.lat[i]).map(|c| {
                 (
                     incidents.time[i],
+                    ends[i].max(incidents.time[i]),
                     c,
                     incidents.sensitive.get(i).copied().unwrap_or(false),
                 )
@@ -295,8 +351,10 @@ pub fn impact(
         })
         .collect();
     inc.sort_unstable();
+    // The longest incident bounds how early one ending in a window began.
+    let longest = inc.iter().map(|x| x.1 - x.0).max().unwrap_or(0);
     let in_range = |a: i64, b: i64| {
-        let lo = inc.partition_point(|x| x.0 < a);
+        let lo = inc.partition_point(|x| x.0 < a.saturating_sub(longest));
         let hi = inc.partition_point(|x| x.0 < b);
         &inc[lo..hi]
     };
@@ -308,26 +366,30 @@ pub fn impact(
     let per_day: Vec<DayCounts> = days
         .par_iter()
         .map(|&d| {
-            let mut counts: FxHashMap<usize, (u32, u32, u32)> = FxHashMap::default();
-            for &(t, c, s) in in_range(d - w, d + w) {
-                let e = counts.entry(c).or_insert((0, 0, 0));
-                if t < d {
-                    e.0 += 1;
-                } else {
-                    e.1 += 1;
+            let mut counts: FxHashMap<usize, Split> = FxHashMap::default();
+            for &(start, end, c, s) in in_range(d - w, d + w) {
+                let e = counts.entry(c).or_default();
+                match side(start, end, d, w) {
+                    Side::Before => e.before += 1,
+                    Side::After => e.after += 1,
+                    Side::Spanning => {
+                        e.spanning += 1;
+                        continue;
+                    }
+                    Side::Outside => continue,
                 }
-                e.2 += u32::from(s);
+                e.sensitive += u32::from(s);
             }
             let mut strata = [(0usize, 0.0f64, 0.0f64); 4];
             for c in 0..n {
                 if present(c, d - w, d + w) {
                     continue;
                 }
-                let (b, a, _) = counts.get(&c).copied().unwrap_or((0, 0, 0));
-                let s = &mut strata[stratum(b) as usize];
+                let x = counts.get(&c).copied().unwrap_or_default();
+                let s = &mut strata[stratum(x.before) as usize];
                 s.0 += 1;
-                s.1 += f64::from(b);
-                s.2 += f64::from(a);
+                s.1 += f64::from(x.before);
+                s.2 += f64::from(x.after);
             }
             (counts, strata)
         })
@@ -335,9 +397,11 @@ pub fn impact(
     for t in treated.iter_mut() {
         let k = days.partition_point(|d| *d < t.onset);
         let (counts, strata) = &per_day[k];
-        let (b, a, s) = counts.get(&t.cell).copied().unwrap_or((0, 0, 0));
+        let x = counts.get(&t.cell).copied().unwrap_or_default();
+        let (b, a, s) = (x.before, x.after, x.sensitive);
         t.before = b;
         t.after = a;
+        t.spanning = x.spanning;
         t.sensitive = s;
         let st = strata[stratum(b) as usize];
         t.controls = st.0;
@@ -350,6 +414,7 @@ pub fn impact(
                 g.cells += 1;
                 g.before += u64::from(b);
                 g.after += u64::from(a);
+                g.spanning += u64::from(x.spanning);
                 g.sensitive += u64::from(s);
                 g.control_before += cb;
                 g.control_after += ca;
@@ -421,6 +486,7 @@ impl Impact {
             ("unmatched", Field::Tally(g.unmatched as u64)),
             ("before", Field::Tally(g.before)),
             ("after", Field::Tally(g.after)),
+            ("spanning", Field::Tally(g.spanning)),
             ("rate_before", Field::Value(rb)),
             ("rate_after", Field::Value(ra)),
             ("control_before", Field::Value(g.control_before)),
@@ -460,6 +526,7 @@ impl Impact {
                         ("onset", Field::EventTime(t.onset)),
                         ("before", Field::Tally(u64::from(t.before))),
                         ("after", Field::Tally(u64::from(t.after))),
+                        ("spanning", Field::Tally(u64::from(t.spanning))),
                         (
                             "control_before",
                             t.control.map_or(Field::Null, |c| Field::Value(c.0)),
@@ -491,7 +558,7 @@ impl Impact {
         });
         out.meta.extend([
             ("caution", Field::param("Association, not proof: patrols and bases go where trouble is expected, incidents are reported more where the mission is, and much else changes at the same time.")),
-            ("method", Field::param("per patrol mode and per base opened in the period: cells where presence began (after a window without any), incidents in the window before and after onset, against cells without presence on the same dates and in the same stratum of incidents before (0, 1, 2-3, 4+); rates are incidents per cell per 30 days; did = (after - before) - (control_after - control_before) (docs/analysis.md)")),
+            ("method", Field::param("per patrol mode and per base opened in the period: cells where presence began (after a window without any), incidents in the window before (ended before onset) and after (began at or after onset; incidents under way at onset are counted apart as spanning), against cells without presence on the same dates and in the same stratum of incidents before (0, 1, 2-3, 4+); rates are incidents per cell per 30 days; did = (after - before) - (control_after - control_before) (docs/analysis.md)")),
             (
                 "period",
                 Field::Param(Param::Object(vec![
@@ -645,6 +712,85 @@ mod tests {
         assert!((grp.control_after - 3.5).abs() < 1e-12);
         assert!((grp.did() - (-3.0 - (-1.0))).abs() < 1e-12);
         assert_eq!(r.treated[0].controls, 2);
+    }
+
+    /// Incidents are placed by their interval: ended before the onset
+    /// (within the window), begun at or after it (within the window), or
+    /// under way at it (neither), in treated and comparable cells alike.
+    #[test]
+    fn incidents_spanning_the_onset_are_neither_before_nor_after() {
+        let g = grid();
+        let onset = 100 * DAY;
+        let w = 30 * DAY;
+        let presence = Presence {
+            patrols: vec![patrol(0)],
+            bases: vec![],
+        };
+        // The first visit is mid-day; the onset is the start of its day.
+        let visits = vec![vec![(10, onset + 3600, onset + 7200)]];
+        // (start, end) of each incident, in the treated cell 10 and the same
+        // again in the comparable cell 20.
+        let spans = [
+            (onset - 3 * DAY, onset - DAY),         // before
+            (onset - 200 * DAY, onset - w),         // before: ends on the window's first moment
+            (onset - 200 * DAY, onset - w - 1),     // ended before the window: outside
+            (onset - w, onset - w),                 // instant on the window's start: before
+            (onset - 2 * DAY, onset + 2 * DAY),     // spanning
+            (onset - 1, onset),                     // ends on the onset: spanning
+            (onset - 300 * DAY, onset + 300 * DAY), // spanning, long
+            (onset, onset + 5 * DAY),               // after: begins on the onset
+            (onset + w - 1, onset + w + DAY),       // after: begins in the window
+            (onset + w, onset + w),                 // outside
+        ];
+        let mut e = Events::default();
+        for (k, &(start, end)) in spans.iter().enumerate() {
+            for cell in [10, 20] {
+                let [lon, lat] = g.cells[cell].center;
+                e.push(
+                    format!("e{cell}-{k}"),
+                    lon,
+                    lat,
+                    start,
+                    1.0,
+                    "killing".into(),
+                    String::new(),
+                );
+                e.set_last_end(end);
+            }
+        }
+        let p = ImpactParams {
+            from: 0,
+            to: 400 * DAY,
+            window_days: 30,
+        };
+        let r = impact(&g, &presence, &visits, &e, &p).unwrap();
+        let t = &r.treated[0];
+        assert_eq!((t.cell, t.onset), (10, onset));
+        assert_eq!((t.before, t.after, t.spanning), (3, 2, 3));
+        let grp = &r.groups[0];
+        assert_eq!((grp.before, grp.after, grp.spanning), (3, 2, 3));
+        // Cell 20 is the only comparable cell with 3 before (stratum 2-3),
+        // split by the same rule.
+        assert_eq!((t.controls, t.control), (1, Some((3.0, 2.0))));
+        for (k, want) in [
+            Side::Before,
+            Side::Before,
+            Side::Outside,
+            Side::Before,
+            Side::Spanning,
+            Side::Spanning,
+            Side::Spanning,
+            Side::After,
+            Side::After,
+            Side::Outside,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(side(spans[k].0, spans[k].1, onset, w), want, "incident {k}");
+        }
+        // An end before the start is taken as the start.
+        assert_eq!(side(onset + DAY, onset - DAY, onset, w), Side::After);
     }
 
     #[test]

@@ -179,6 +179,47 @@ pub fn local_moran_tested(
     seed: u64,
     tested: Option<&[bool]>,
 ) -> Result<LocalMoran, AnalysisError> {
+    local_moran_inner(values, w, permutations, None, seed, tested)
+}
+
+/// [`local_moran_tested`] with sequential Monte Carlo p-values (Besag and
+/// Clifford 1991): a cell's draws stop as soon as `h` of them are at least as
+/// extreme as the observed value on the nearer tail (`M` of the module
+/// documentation reaches `h`), after `l` draws, and its p-value is then
+/// `h / l`; a cell that never reaches `h` within `max_permutations` draws
+/// gets `(M + 1) / (max_permutations + 1)` as with a fixed number. A cell far
+/// from significance stops after a few dozen draws, so a large
+/// `max_permutations` (for a small attainable p-value under a false
+/// discovery rate over many cells) costs little more than the cells that
+/// need it. The draws are those of [`local_moran_tested`]: a cell that does
+/// not stop has the same p-value bit for bit.
+///
+/// Errors as [`local_moran_tested`], and when `h` is 0.
+pub fn local_moran_sequential(
+    values: &[f64],
+    w: &Weights,
+    max_permutations: usize,
+    h: usize,
+    seed: u64,
+    tested: Option<&[bool]>,
+) -> Result<LocalMoran, AnalysisError> {
+    if h == 0 {
+        return Err(AnalysisError::param(
+            "h",
+            "Local Moran: sequential p-values stop after at least 1 extreme draw",
+        ));
+    }
+    local_moran_inner(values, w, max_permutations, Some(h), seed, tested)
+}
+
+fn local_moran_inner(
+    values: &[f64],
+    w: &Weights,
+    permutations: usize,
+    stop_at: Option<usize>,
+    seed: u64,
+    tested: Option<&[bool]>,
+) -> Result<LocalMoran, AnalysisError> {
     check_values(values, w, "Local Moran")?;
     let n = values.len();
     if tested.is_some_and(|t| t.len() != n) {
@@ -229,7 +270,7 @@ pub fn local_moran_tested(
                     if stop.stopped() || !is_tested(c) {
                         return f64::NAN;
                     }
-                    pseudo_p(c, values, &z, &w, permutations, seed, scratch)
+                    pseudo_p(c, values, &z, &w, permutations, stop_at, seed, scratch)
                 },
             )
             .collect()
@@ -254,13 +295,17 @@ impl Scratch {
     }
 }
 
-/// Folded pseudo p-value of cell `c` (module docs: ties count in both tails).
+/// Folded pseudo p-value of cell `c` (module docs: ties count in both
+/// tails); with `stop_at = Some(h)`, the sequential p-value of
+/// [`local_moran_sequential`].
+#[allow(clippy::too_many_arguments)]
 fn pseudo_p(
     c: usize,
     y: &[f64],
     z: &[f64],
     w: &Weights,
     permutations: usize,
+    stop_at: Option<usize>,
     seed: u64,
     s: &mut Scratch,
 ) -> f64 {
@@ -282,7 +327,7 @@ fn pseudo_p(
     let observed = neighbourhood(nb);
     let mut rng = Rng::for_item(seed, STREAM, c as u64);
     let mut tails = Tails::default();
-    for _ in 0..permutations {
+    for l in 1..=permutations {
         draw_others(&mut rng, n, c, k, s);
         if !uniform {
             shuffle(&mut rng, &mut s.drawn);
@@ -290,6 +335,11 @@ fn pseudo_p(
         tails.add(neighbourhood(&s.drawn), observed);
         for &j in &s.drawn {
             s.taken[j as usize / 64] &= !(1u64 << (j % 64));
+        }
+        if let Some(h) = stop_at {
+            if tails.ge.min(tails.le) >= h {
+                return h as f64 / l as f64;
+            }
         }
     }
     tails.pseudo_p(permutations)
@@ -563,12 +613,10 @@ mod tests {
         }
     }
 
-    /// The pseudo p-values, bit for bit, from the reference script's own
-    /// re-implementation of the draws (tools/reference/hotspot_inference.py),
-    /// with esda's I and quadrants and the FDR-corrected significance.
-    #[test]
-    fn tie_rule_matches_the_reference_draws_exactly() {
-        let g = golden("moran_ties.json");
+    /// A lattice golden file of the reference script: the file, its values
+    /// and their weights.
+    fn lattice_golden(name: &str) -> (serde_json::Value, Vec<f64>, Weights) {
+        let g = golden(name);
         let m = &g["meta"];
         let side = m["side"].as_u64().unwrap() as usize;
         let xy: Vec<[f64; 2]> = (0..side * side)
@@ -576,6 +624,16 @@ mod tests {
             .collect();
         let y = f64s(&g["y"]);
         let w = Weights::distance_band(&xy, m["threshold"].as_f64().unwrap()).unwrap();
+        (g, y, w)
+    }
+
+    /// The pseudo p-values, bit for bit, from the reference script's own
+    /// re-implementation of the draws (tools/reference/hotspot_inference.py),
+    /// with esda's I and quadrants and the FDR-corrected significance.
+    #[test]
+    fn tie_rule_matches_the_reference_draws_exactly() {
+        let (g, y, w) = lattice_golden("moran_ties.json");
+        let m = &g["meta"];
         let permutations = m["permutations"].as_u64().unwrap() as usize;
         let r = local_moran(&y, &w, permutations, m["seed"].as_u64().unwrap()).unwrap();
         assert_close("ties Is", &r.i, &f64s(&g["is"]), 1e-12, FLOOR);
@@ -599,6 +657,45 @@ mod tests {
         assert_eq!(r.significant(0.05, false), sig);
         assert_eq!(r.significant(0.05, true), sig_fdr);
         assert!(sig_fdr.iter().any(|&s| s) && sig_fdr != sig);
+    }
+
+    /// Sequential p-values (Besag and Clifford) equal the reference's bit for
+    /// bit; a cell that never stops has the fixed-R p-value.
+    #[test]
+    fn sequential_p_values_match_the_reference_draws_exactly() {
+        let (g, y, w) = lattice_golden("moran_sequential.json");
+        let m = &g["meta"];
+        let r_max = m["permutations"].as_u64().unwrap() as usize;
+        let h = m["h"].as_u64().unwrap() as usize;
+        let seed = m["seed"].as_u64().unwrap();
+        let r = local_moran_sequential(&y, &w, r_max, h, seed, None).unwrap();
+        let want = f64s(&g["p_sim"]);
+        assert_eq!(
+            r.p_sim.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
+        );
+        let fdr: Vec<bool> = g["significant_fdr"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_bool().unwrap())
+            .collect();
+        assert_eq!(r.significant(0.05, true), fdr);
+        assert!(fdr.iter().any(|&s| s));
+        // Cells that ran every draw have the fixed-R p-value; most cells stop early.
+        let fixed = local_moran(&y, &w, r_max, seed).unwrap();
+        let draws = i64s(&g["draws"]);
+        let full = draws.iter().filter(|&&d| d as usize == r_max).count();
+        assert!(
+            full > 0 && full < draws.len() / 4,
+            "{full} cells ran all draws"
+        );
+        for (c, &d) in draws.iter().enumerate() {
+            if d as usize == r_max {
+                assert_eq!(r.p_sim[c].to_bits(), fixed.p_sim[c].to_bits(), "cell {c}");
+            }
+        }
+        assert!(local_moran_sequential(&y, &w, r_max, 0, seed, None).is_err());
     }
 
     #[test]

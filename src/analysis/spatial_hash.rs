@@ -4,8 +4,9 @@
 //! axis). Cells are as wide as the largest distance a query needs, so that
 //! every neighbour of a point lies in its own or an adjacent cell.
 //!
-//! Used by DBSCAN (cubes over unit vectors on the sphere) and ST-DBSCAN
-//! (those cubes times time slices). Sorting instead of hashing makes the
+//! Used by DBSCAN (cubes over unit vectors on the sphere), ST-DBSCAN
+//! (those cubes times time slices), KDE, and the distance-band weights
+//! (squares one band wide over projected cell centres). Sorting instead of hashing makes the
 //! layout, and so every result computed over it, independent of the thread
 //! count; the only hash map is one lookup per *column* of cells.
 

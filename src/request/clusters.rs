@@ -3,7 +3,7 @@
 use super::events::EventArgs;
 use super::{Outcome, Protect};
 use crate::analysis::cluster_layer::{
-    cluster, ClusterFeatures, ClusterMethod, ClusterParams, EpsUsed,
+    cluster, ClusterFeatures, ClusterMethod, ClusterParams, EpsUsed, MinPoints,
 };
 use crate::analysis::hdbscan::HdbscanParams;
 use crate::analysis::AnalysisError;
@@ -46,16 +46,18 @@ pub struct ClusterRequest {
     pub method: Method,
     /// Neighbourhood radius in km (geodesic; dbscan, st-dbscan). Default:
     /// chosen from the data, at the knee of the sorted distances to each
-    /// event's min-points-th nearest event (reported in the output).
+    /// event's min-points-th nearest event, lowered when one cluster there
+    /// would hold more than a quarter of the events (reported in the output).
     #[arg(long)]
     pub eps_km: Option<f64>,
     /// Time neighbourhood in days (st-dbscan).
     #[arg(long, default_value_t = 14.0)]
     pub eps_days: f64,
     /// Events within the radius (itself included) that make an event a core
-    /// event (dbscan, st-dbscan).
-    #[arg(long, default_value_t = 5)]
-    pub min_points: usize,
+    /// event (dbscan, st-dbscan). Default (auto): max(5, round(ln n)) for n
+    /// events (8 for 1,848 events, 14 for 1,000,000).
+    #[arg(long, default_value = "auto")]
+    pub min_points: MinPoints,
     /// Smallest group hdbscan calls a cluster.
     #[arg(long, default_value_t = 20)]
     pub min_cluster_size: usize,
@@ -136,27 +138,45 @@ fn run(
     let events = args.events.load_protected(store, protect)?;
     let result = cluster(&events, &params)?;
     let noise = result.clustering.noise_count();
+    let min_points = result.min_points;
     let how = match (args.method, result.eps) {
         (Method::Hdbscan, _) => format!(
             "min cluster size {}, min samples {}",
             args.min_cluster_size,
             args.min_samples.unwrap_or(args.min_cluster_size)
         ),
-        (_, Some(EpsUsed::Knee(k))) => format!(
-            "eps {:.3} km chosen from the data (kneedle on the sorted {}-distances of {} events), min {} events",
-            k.eps_m / 1000.0,
-            k.k,
-            k.sample,
-            args.min_points
-        ),
-        (_, Some(EpsUsed::TooFew)) => format!(
-            "no radius chosen: no more than {} events",
-            args.min_points
-        ),
+        (_, Some(EpsUsed::Knee(k))) => {
+            let mut how = format!(
+                "eps {:.3} km chosen from the data (kneedle on the sorted {}-distances of {} events",
+                k.eps_m / 1000.0,
+                k.k,
+                k.sample,
+            );
+            if let Some(c) = k.chaining {
+                how.push_str(&format!(
+                    "; at the knee, {:.3} km, one cluster held {:.1} % of the events, {}",
+                    k.knee_m / 1000.0,
+                    100.0 * c.knee_share,
+                    if c.found {
+                        format!(
+                            "so the radius was lowered until none holds more than {:.0} % ({} runs)",
+                            100.0 * crate::analysis::knee::MAX_SHARE,
+                            c.runs
+                        )
+                    } else {
+                        "and no smaller radius on the curve avoids it".to_string()
+                    }
+                ));
+            }
+            how.push_str(&format!("), min {min_points} events"));
+            how
+        }
+        (_, Some(EpsUsed::TooFew)) => {
+            format!("no radius chosen: no more than {min_points} events")
+        }
         (_, eps) => format!(
-            "eps {} km, min {} events",
+            "eps {} km, min {min_points} events",
             eps.map_or(0.0, |e| e.metres() / 1000.0),
-            args.min_points
         ),
     };
     let mut summary = format!(

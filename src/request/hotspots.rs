@@ -58,9 +58,13 @@ pub struct HotspotRequest {
     /// testing (FDR is on by default).
     #[arg(long)]
     pub no_fdr: bool,
-    /// Permutations for Local Moran's I (0 skips it; 999, GeoDa's default).
-    #[arg(long, default_value_t = 999)]
-    pub permutations: usize,
+    /// Permutations for Local Moran's I, each cell exactly that many (0 skips
+    /// it). Default: up to 999 per cell, raised with the FDR correction until
+    /// one cell can pass it alone (tested cells / 0.05 - 1, at most 999,999),
+    /// drawn sequentially: a cell stops after 10 draws as extreme as its own
+    /// value (reported in the output).
+    #[arg(long)]
+    pub permutations: Option<usize>,
     /// Seed for the permutations.
     #[arg(long, default_value_t = 20261123)]
     pub seed: u64,
@@ -72,6 +76,11 @@ pub struct HotspotRequest {
     #[arg(skip = crate::grid::MAX_CELLS)]
     #[serde(skip)]
     pub max_cells: usize,
+    /// The most permutations the default may choose (the server sets its
+    /// own budget).
+    #[arg(skip = crate::analysis::hotspots::MAX_AUTO_PERMUTATIONS)]
+    #[serde(skip)]
+    pub max_auto_permutations: usize,
 }
 
 impl HotspotRequest {
@@ -127,6 +136,7 @@ fn run(
         transform: args.transform,
         fdr: !args.no_fdr,
         permutations: args.permutations,
+        max_auto_permutations: args.max_auto_permutations,
         seed: args.seed,
         anchor: protect.map(|p| p.anchor),
         layer: args.events.layer,

@@ -21,6 +21,10 @@ Writes the golden files that the tests in src/analysis/{local_moran,getis_ord}.r
   so the Rust p-values must be equal bit for bit. It also records GeoDa's rule (ties counted
   only in the upper tail, folded with R - count) to show where the two differ, esda's I and q,
   and the Benjamini-Hochberg significance at 0.05 of the p-values.
+* moran_sequential.json: the same lattice and draws with sequential Monte Carlo p-values
+  (Besag and Clifford 1991), jointmap's default: a cell stops drawing once h = 10 draws are at
+  least as extreme on the nearer tail, p = h / l after l draws; a cell that never gets there
+  within R = 9,999 draws has (M + 1) / (R + 1). Equal bit for bit, with the draws each cell made.
 * gistar_row_permutation.json: Gi* with row-standardised inverse-distance weights (distance band
   2,500 m, the cell itself weighing as its heaviest neighbour) on 400 jittered lattice points with
   clustered Poisson counts. The closed form is ArcGIS's general Getis-Ord z for arbitrary weights,
@@ -153,8 +157,9 @@ def band_neighbours(xy, threshold):
     return out
 
 
-def moran_ties(out_dir):
-    side, permutations, seed, alpha = 14, 999, 77, 0.05
+def ties_lattice(side):
+    """The lattice of moran_ties: sparse Poisson counts with a block of 4 more in one corner, and
+    its queen neighbours (band 1.5)."""
     rng = np.random.default_rng(20261201)
     n = side * side
     xy = [(float(i % side), float(i // side)) for i in range(n)]
@@ -163,8 +168,12 @@ def moran_ties(out_dir):
         if xy[i][0] < 3 and xy[i][1] < 3:
             y[i] += 4
     y = [int(v) for v in y]
-    nb = band_neighbours(xy, 1.5)
-    total = sum(y)
+    return n, y, band_neighbours(xy, 1.5), sum(y)
+
+
+def moran_ties(out_dir):
+    side, permutations, seed, alpha = 14, 999, 77, 0.05
+    n, y, nb, total = ties_lattice(side)
     p, p_geoda, ties = [], [], []
     for c in range(n):
         k = len(nb[c])
@@ -274,11 +283,62 @@ def gistar_row_permutation(out_dir):
     )
 
 
+def moran_sequential(out_dir):
+    """moran_sequential.json: the lattice of moran_ties with sequential Monte Carlo p-values
+    (Besag and Clifford 1991): a cell's draws stop once h of them are at least as extreme on the
+    nearer tail (ties in both tails), p = h / l after l draws; otherwise (M + 1) / (R + 1)."""
+    side, permutations, h, seed, alpha = 14, 9999, 10, 77, 0.05
+    n, y, nb, total = ties_lattice(side)
+    p, draws = [], []
+    for c in range(n):
+        k = len(nb[c])
+        if k == 0 or Fraction(y[c]) == Fraction(total, n):
+            p.append(1.0)
+            draws.append(0)
+            continue
+        observed = sum(y[j] for j in nb[c])
+        r = Rng.for_item(seed, LISA_STREAM, c)
+        ge = le = 0
+        value = None
+        for l in range(1, permutations + 1):
+            s = sum(y[j] for j in draw_others(r, n, c, k))
+            ge += s >= observed
+            le += s <= observed
+            if min(ge, le) >= h:
+                value = (h / l, l)
+                break
+        if value is None:
+            value = ((min(ge, le) + 1) / (permutations + 1), permutations)
+        p.append(value[0])
+        draws.append(value[1])
+    crit = bh_critical(p, alpha)
+    dump(
+        out_dir,
+        "moran_sequential.json",
+        {
+            "meta": meta(
+                what="Local Moran sequential p-values (Besag and Clifford 1991) from jointmap's draws",
+                side=side,
+                threshold=1.5,
+                permutations=permutations,
+                h=h,
+                seed=seed,
+                alpha=alpha,
+            ),
+            "y": y,
+            "p_sim": p,
+            "draws": draws,
+            "significant_fdr": [crit is not None and v <= crit for v in p],
+        },
+    )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "golden"))
     args = ap.parse_args()
     moran_ties(args.out)
+    moran_sequential(args.out)
     gistar_row_permutation(args.out)
 
 

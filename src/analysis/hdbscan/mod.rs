@@ -5,7 +5,9 @@
 //! with `HDBSCAN(min_cluster_size, min_samples, approx_min_span_tree=False)`
 //! and its defaults otherwise (`alpha` 1, excess-of-mass selection, no single
 //! cluster): the same labels up to their numbering, and the same membership
-//! probabilities. Steps:
+//! probabilities, wherever the package's answer does not depend on the order
+//! of its tied edges; where it does, a stated tie rule ([`tree`], and
+//! docs/analysis.md "Tied merges"). Steps:
 //!
 //! 1. **core distance** of each point: the distance to its `min_samples`-th
 //!    nearest other point (the package's convention; `min_samples` is capped at
@@ -19,10 +21,11 @@
 //!
 //! Two metrics: planar (Euclidean, e.g. projected metres) and haversine
 //! (lon/lat degrees; distances in radians, scikit-learn's formula). For the
-//! sphere the tree holds unit vectors: the chord is monotone in the
-//! great-circle distance, so neighbours and the spanning tree are the same;
-//! every distance that enters the hierarchy is computed with the haversine
-//! formula.
+//! sphere the tree holds unit vectors and only prunes the searches; every
+//! comparison that decides the hierarchy is made on the squared chord from the
+//! haversine's own terms (unit vectors' differences cancel, ~1e-12 relative at
+//! 50 m, and could order nearly equal distances the other way), and every
+//! distance that enters the hierarchy is scikit-learn's haversine, bit for bit.
 
 mod mst;
 mod tree;
@@ -71,11 +74,7 @@ pub fn hdbscan_planar(xy: &[[f64; 2]], params: &HdbscanParams) -> Result<Hdbscan
             format!("point {i}: {:?} is not a finite position", xy[i]),
         ));
     }
-    let dist = |i: usize, j: usize| {
-        let (a, b) = (xy[i], xy[j]);
-        super::kdtree::d2(&a, &b).sqrt()
-    };
-    run(xy.to_vec(), dist, params)
+    run(xy.to_vec(), xy, super::kdtree::d2, f64::sqrt, params)
 }
 
 /// HDBSCAN on lon/lat points in degrees with great-circle distances (the
@@ -95,16 +94,17 @@ pub fn hdbscan_haversine(
         .zip(lon)
         .map(|(y, x)| [y.to_radians(), x.to_radians()])
         .collect();
-    let dist = |i: usize, j: usize| {
-        let (a, b) = (rad[i], rad[j]);
-        2.0 * haversine_rdist(a[0], a[1], b[0], b[1]).sqrt().asin()
-    };
     let xyz = lon
         .par_iter()
         .zip(lat)
         .map(|(&x, &y)| unit_vector(x, y))
         .collect();
-    run(xyz, dist, params)
+    // The key is the squared chord (4 sin²(d/2)) from the haversine's own
+    // terms, exact where the unit vectors' difference cancels; the distance
+    // is scikit-learn's 2 asin(sqrt(sin²(d/2))), bit for bit.
+    let key = |a: &[f64; 2], b: &[f64; 2]| 4.0 * haversine_rdist(a[0], a[1], b[0], b[1]);
+    let dist = |k: f64| 2.0 * (k / 4.0).sqrt().asin();
+    run(xyz, &rad, key, dist, params)
 }
 
 fn validate(params: &HdbscanParams) -> Result<(), AnalysisError> {
@@ -120,12 +120,18 @@ fn validate(params: &HdbscanParams) -> Result<(), AnalysisError> {
     Ok(())
 }
 
-/// The pipeline over points in the tree's space (`pts`, whose squared
-/// Euclidean distances are monotone in `dist`), with `dist(i, j)` the exact
-/// metric on input indices.
+/// The pipeline over points in the tree's space (`pts`). `key(a, b)` on the
+/// points' `coords` is a number monotone in the distance and computed without
+/// the tree's rounding (planar: the squared distance; sphere: the squared
+/// chord), `dist(key)` the distance. Every comparison that decides the
+/// hierarchy is made on keys, so the spanning tree is minimal in the metric
+/// itself, and ties are the metric's ties; the tree's space only prunes, with
+/// a margin ([`loose`]).
 fn run<const D: usize>(
     pts: Vec<[f64; D]>,
-    dist: impl Fn(usize, usize) -> f64 + Sync,
+    coords: &[[f64; 2]],
+    key: impl Fn(&[f64; 2], &[f64; 2]) -> f64 + Sync,
+    dist: impl Fn(f64) -> f64 + Sync,
     params: &HdbscanParams,
 ) -> Result<Hdbscan, AnalysisError> {
     let n = pts.len();
@@ -144,18 +150,20 @@ fn run<const D: usize>(
         .min(n - 1)
         .max(1);
     let tree = KdTree::new(&pts);
+    // Coordinates in the tree's order, for the keys.
+    let at: Vec<[f64; 2]> = tree.index.iter().map(|&i| coords[i as usize]).collect();
+    let key_at = |p: usize, q: usize| key(&at[p], &at[q]);
     crate::cancel::check()?;
-    let (core, core2) = core_distances(&tree, m, &dist);
+    let core_key = core_keys(&tree, m, &key_at);
     crate::cancel::check()?;
-    let edges = mst::boruvka(&tree, &core2)?;
-    // Back to input indices, weighed with the exact metric.
+    let edges = mst::boruvka(&tree, &core_key, &key_at)?;
+    // Back to input indices, weighed in the metric.
     let mut edges: Vec<(f64, u32, u32)> = edges
         .into_par_iter()
         .map(|(p, q)| {
-            let (i, j) = (tree.index[p as usize], tree.index[q as usize]);
-            let w = core[i as usize]
-                .max(core[j as usize])
-                .max(dist(i as usize, j as usize));
+            let (pu, qu) = (p as usize, q as usize);
+            let w = dist(core_key[pu].max(core_key[qu]).max(key_at(pu, qu)));
+            let (i, j) = (tree.index[pu], tree.index[qu]);
             (w, i.min(j), i.max(j))
         })
         .collect();
@@ -164,40 +172,39 @@ fn run<const D: usize>(
     Ok(tree::labels(n, &edges, params.min_cluster_size))
 }
 
-/// Core distances by input index in the exact metric, and by tree position in
-/// the tree's squared space (for the spanning tree's search).
+/// A bound in the tree's space widened to cover its rounding against the
+/// key: relative 1e-6 and absolute 1e-22 (a unit vector's chord is off by
+/// ~1e-15 absolute, so its square by ~2e-15 times the chord).
+fn loose(x: f64) -> f64 {
+    x * (1.0 + 1e-6) + 1e-22
+}
+
+/// Core distances as keys, by tree position: the key of the `m`-th nearest
+/// other point.
 ///
 /// The tree finds the `m + 1` nearest points (the point itself first); the
-/// exact metric then ranks every point within a hair of the last of them, so
-/// that the result is the exact k-th distance even where the tree's space and
-/// the metric round differently.
-fn core_distances<const D: usize>(
+/// keys then rank every point within a margin of the last of them, so that
+/// the result is the exact `m`-th key even where the tree's space and the key
+/// round differently.
+fn core_keys<const D: usize>(
     tree: &KdTree<D>,
     m: usize,
-    dist: &(impl Fn(usize, usize) -> f64 + Sync),
-) -> (Vec<f64>, Vec<f64>) {
-    let by_position: Vec<(f64, f64)> = (0..tree.pts.len())
+    key_at: &(impl Fn(usize, usize) -> f64 + Sync),
+) -> Vec<f64> {
+    (0..tree.pts.len())
         .into_par_iter()
         .map_init(
             || (Vec::new(), Vec::new()),
-            |(knn, exact), p| {
+            |(knn, keys), p| {
                 tree.knn(&tree.pts[p], m + 1, knn);
                 let r2 = knn.last().map_or(0.0, |e| e.0);
-                let i = tree.index[p] as usize;
-                exact.clear();
-                tree.within(&tree.pts[p], r2 * (1.0 + 1e-9) + 1e-300, |q| {
-                    exact.push(dist(i, tree.index[q] as usize));
-                });
-                exact.sort_by(f64::total_cmp);
-                // The point itself is among them (distance 0), so index m is
-                // the m-th other point.
-                (exact[m.min(exact.len() - 1)], r2)
+                keys.clear();
+                tree.within(&tree.pts[p], loose(r2), |q| keys.push(key_at(p, q)));
+                keys.sort_by(f64::total_cmp);
+                // The point itself is among them (key 0), so index m is the
+                // m-th other point.
+                keys[m.min(keys.len() - 1)]
             },
         )
-        .collect();
-    let mut core = vec![0.0; tree.pts.len()];
-    for (p, &(c, _)) in by_position.iter().enumerate() {
-        core[tree.index[p] as usize] = c;
-    }
-    (core, by_position.into_iter().map(|(_, r2)| r2).collect())
+        .collect()
 }

@@ -2,23 +2,25 @@
 //! Boruvka's algorithm over the k-d tree.
 //!
 //! Each round, every point searches the tree for its nearest point of another
-//! component under `max(core(p), core(q), d(p, q))` (squared, in the tree's
-//! space), and each component keeps its cheapest edge. The search skips boxes
-//! whose points all belong to the point's own component and boxes whose lower
-//! bound `max(core(p), min core in the box, distance to the box)` exceeds the
-//! best found so far, by the point or by any point of its component (a shared
-//! atomic bound). Edges compare by (weight, smaller end, larger end), a total
-//! order, so the tree is a true minimum spanning tree and does not depend on
-//! the thread count. About log2(n) rounds.
+//! component under `max(core(p), core(q), d(p, q))`, compared as keys (see
+//! `run`: a number monotone in the distance, computed in the metric, not in
+//! the tree's space), and each component keeps its cheapest edge. The search
+//! skips boxes whose points all belong to the point's own component and boxes
+//! whose lower bound `max(core(p), min core in the box, distance to the box)`
+//! exceeds, by more than the tree's rounding (`loose`), the best found so far
+//! by the point or by any point of its component (a shared atomic bound).
+//! Edges compare by (key, smaller end, larger end), a total order, so the tree
+//! is a true minimum spanning tree in the metric and does not depend on the
+//! thread count. About log2(n) rounds.
 
-use super::super::kdtree::{d2, KdTree};
+use super::super::kdtree::KdTree;
 use crate::analysis::AnalysisError;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const NONE: u32 = u32::MAX;
 
-/// An edge key: (squared weight, smaller position, larger position).
+/// An edge key: (weight as key, smaller position, larger position).
 type Key = (f64, u32, u32);
 
 fn less(a: &Key, b: &Key) -> bool {
@@ -26,10 +28,12 @@ fn less(a: &Key, b: &Key) -> bool {
 }
 
 /// The `n - 1` edges (pairs of tree positions) of a minimum spanning tree,
-/// with `core2` the squared core distances by position.
+/// with `core2` the core distances as keys by position and `key(p, q)` the
+/// key of two positions.
 pub(super) fn boruvka<const D: usize>(
     tree: &KdTree<D>,
     core2: &[f64],
+    key: &(impl Fn(usize, usize) -> f64 + Sync),
 ) -> Result<Vec<(u32, u32)>, AnalysisError> {
     let n = tree.pts.len();
     let nodes = &tree.nodes;
@@ -75,7 +79,9 @@ pub(super) fn boruvka<const D: usize>(
         let found: Vec<Option<Key>> = (0..n)
             .into_par_iter()
             .map_init(Vec::new, |stack, p| {
-                nearest_other(tree, core2, &min_core, &comp, &node_comp, &bound, p, stack)
+                nearest_other(
+                    tree, core2, key, &min_core, &comp, &node_comp, &bound, p, stack,
+                )
             })
             .collect();
         // Each component's cheapest edge.
@@ -125,6 +131,7 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 fn nearest_other<const D: usize>(
     tree: &KdTree<D>,
     core2: &[f64],
+    key: &impl Fn(usize, usize) -> f64,
     min_core: &[f64],
     comp: &[u32],
     node_comp: &[u32],
@@ -146,7 +153,7 @@ fn nearest_other<const D: usize>(
     while let Some((id, lb)) = stack.pop() {
         // Strictly greater: ties stay, so the choice among them is the key's.
         let limit = best.map_or(f64::INFINITY, |b| b.0).min(shared());
-        if lb > limit || node_comp[id as usize] == cp {
+        if lb > super::loose(limit) || node_comp[id as usize] == cp {
             continue;
         }
         let node = &tree.nodes[id as usize];
@@ -155,7 +162,7 @@ fn nearest_other<const D: usize>(
                 if comp[q] == cp {
                     continue;
                 }
-                let w = c2.max(core2[q]).max(d2(q0, &tree.pts[q]));
+                let w = c2.max(core2[q]).max(key(p, q));
                 let k = (w, (p as u32).min(q as u32), (p as u32).max(q as u32));
                 if best.is_none_or(|b| less(&k, &b)) {
                     best = Some(k);

@@ -27,9 +27,114 @@ struct Row {
 /// Labels and probabilities from the spanning tree's edges sorted by weight
 /// (`(weight, a, b)`, input indices).
 pub(super) fn labels(n: usize, edges: &[(f64, u32, u32)], min_cluster_size: usize) -> Hdbscan {
-    let hierarchy = single_linkage(n, edges);
+    let hierarchy = single_linkage(n, &tie_rule(n, edges));
     let rows = condense(n, &hierarchy, min_cluster_size);
     select(n, &rows)
+}
+
+/// The merges, as edges between components' smallest points, in the order
+/// jointmap's tie rule takes them (docs/analysis.md, "Tied merges").
+///
+/// The package binarises a merge of several components at one distance in
+/// whatever order its tied edges leave numpy's unstable argsort, over whichever
+/// of the tied spanning trees its algorithm found; that order is not part of
+/// its answer (`tools/reference/hdbscan_ties.py` shows the package's labels
+/// changing with it). Here all edges of one weight are a group; the
+/// components below that weight ("pre-components") that the group joins into
+/// one are merged largest first (size descending, then smallest point index),
+/// each next one joined to the union. Joined groups are taken in the order of
+/// their smallest point index. The result depends only on the weights, not on
+/// the spanning tree: fragments smaller than `min_cluster_size` that join at
+/// the distance where two or more clusters split fall out of the parent,
+/// and each large pre-component becomes a child cluster.
+fn tie_rule(n: usize, edges: &[(f64, u32, u32)]) -> Vec<(f64, u32, u32)> {
+    // Pre-components: union-find with size and smallest index per root.
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut size = vec![1usize; n];
+    let mut low: Vec<u32> = (0..n as u32).collect();
+    // Scratch union-find over pre-component roots, reset after each group.
+    let mut joined: Vec<u32> = (0..n as u32).collect();
+    let mut post_low = vec![u32::MAX; n];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut out = Vec::with_capacity(edges.len());
+    let mut order = Vec::new();
+    for group in edges.chunk_by(|a, b| a.0 == b.0) {
+        let w = group[0].0;
+        if let [(_, a, b)] = *group {
+            // One edge (the common case): the larger side first.
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            let key = |r: u32| (std::cmp::Reverse(size[r as usize]), low[r as usize]);
+            let (first, r) = if key(ra) <= key(rb) {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            };
+            out.push((w, low[first as usize], low[r as usize]));
+            union(&mut parent, &mut size, &mut low, first, r);
+            continue;
+        }
+        touched.clear();
+        for &(_, a, b) in group {
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            touched.extend([ra, rb]);
+            let (sa, sb) = (find(&mut joined, ra), find(&mut joined, rb));
+            if sa != sb {
+                joined[sa.max(sb) as usize] = sa.min(sb);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for &r in &touched {
+            let s = find(&mut joined, r) as usize;
+            post_low[s] = post_low[s].min(low[r as usize]);
+        }
+        let key = |r: u32, joined: &mut Vec<u32>| {
+            let s = find(joined, r) as usize;
+            (
+                post_low[s],
+                std::cmp::Reverse(size[r as usize]),
+                low[r as usize],
+            )
+        };
+        order.clear();
+        order.extend(touched.iter().map(|&r| (key(r, &mut joined), r)));
+        order.sort_unstable();
+        for post in order.chunk_by(|a, b| a.0 .0 == b.0 .0) {
+            let first = post[0].1;
+            let first_low = low[first as usize];
+            let mut root = first;
+            for &(_, r) in &post[1..] {
+                out.push((w, first_low, low[r as usize]));
+                root = union(&mut parent, &mut size, &mut low, root, r);
+            }
+        }
+        for &r in &touched {
+            let s = find(&mut joined, r) as usize;
+            post_low[s] = u32::MAX;
+        }
+        for &r in &touched {
+            joined[r as usize] = r;
+        }
+    }
+    out
+}
+
+/// Joins two pre-component roots; returns the new root.
+fn union(parent: &mut [u32], size: &mut [usize], low: &mut [u32], a: u32, b: u32) -> u32 {
+    let (keep, drop) = (a.min(b) as usize, a.max(b) as usize);
+    parent[drop] = keep as u32;
+    size[keep] += size[drop];
+    low[keep] = low[keep].min(low[drop]);
+    keep as u32
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let g = parent[parent[x as usize] as usize];
+        parent[x as usize] = g;
+        x = g;
+    }
+    x
 }
 
 /// The package's `label`: merges in edge order, new nodes numbered from `n`.

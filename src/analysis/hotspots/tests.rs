@@ -58,7 +58,7 @@ fn readme_example_calls_no_empty_neighbourhood_significant() {
         neighbours: Neighbours::DistanceBand(15_000.0),
         ..HotspotParams::default()
     };
-    assert_eq!((params.permutations, params.fdr), (999, true));
+    assert_eq!((params.permutations, params.fdr), (None, true));
     let h = hotspots(&events, &params).unwrap();
     let significant: Vec<&HotspotCell> = h.cells.iter().filter(|c| c.significant()).collect();
     let far = significant.iter().filter(|c| !c.events_nearby).count();
@@ -78,7 +78,7 @@ fn readme_example_calls_no_empty_neighbourhood_significant() {
         &events,
         &HotspotParams {
             transform: Transform::RowStandardized,
-            permutations: 0,
+            permutations: Some(0),
             ..params.clone()
         },
     )
@@ -96,19 +96,39 @@ fn readme_example_calls_no_empty_neighbourhood_significant() {
     );
     assert_eq!(h.cells.len(), 47_770);
     // 8,487 of 47,770 cells have an event within 15 km: the family shrinks
-    // 5.6 times, but 999 permutations (p >= 0.001) still need 170 cells at
-    // p = 0.001 for Benjamini-Hochberg to keep any, and the warning says so.
+    // 5.6 times, but 999 permutations (p >= 0.001) would still need 170
+    // cells at p = 0.001 for Benjamini-Hochberg to keep any. The default
+    // draws up to 169,739 (1 / 169,740 <= 0.05 / 8,487), sequentially, and
+    // finds Local Moran clusters that survive the correction.
     assert_eq!(tested, 8487);
     assert_eq!(far, 0);
-    if hh + lh + hl + ll == 0 {
-        assert!(
-            h.warnings
-                .iter()
-                .any(|w| w.contains("over 8487 tested cells at least 170 cells")),
-            "{:?}",
-            h.warnings
-        );
-    }
+    assert_eq!(h.permutations, 169_739);
+    assert_eq!(auto_permutations(8487, true, usize::MAX), 169_739);
+    assert!(hh + lh + hl + ll > 0, "no Local Moran type at the default");
+    assert!(
+        !h.warnings.iter().any(|w| w.starts_with("Local Moran's I")),
+        "{:?}",
+        h.warnings
+    );
+    // At GeoDa's fixed 999 the correction leaves nothing, and the warning
+    // says how many cells would have to reach the floor.
+    let fixed = hotspots(
+        &events,
+        &HotspotParams {
+            permutations: Some(999),
+            ..params.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(moran_types(&fixed), [0, 0, 0, 0]);
+    assert!(
+        fixed
+            .warnings
+            .iter()
+            .any(|w| w.contains("over 8487 tested cells at least 170 cells")),
+        "{:?}",
+        fixed.warnings
+    );
     assert_untested_have_no_class(&h);
     assert_eq!(hot(&row), hot(&h));
     assert!(hot(&h) > 300);
@@ -223,7 +243,7 @@ fn untested_cells_have_no_class() {
     let params = HotspotParams {
         area: Some(Area::BBox([19.5, 5.5, 21.5, 7.5])),
         neighbours: Neighbours::DistanceBand(10_000.0),
-        permutations: 99,
+        permutations: Some(99),
         ..HotspotParams::default()
     };
     let h = hotspots(&ev, &params).unwrap();
@@ -268,4 +288,21 @@ fn fdr_warning_names_the_permutations_needed() {
     );
     let w = fdr_warning(3, 10, 10, 999);
     assert!(w.contains("at least 1 cells"), "{w}");
+}
+
+#[test]
+fn default_permutations_let_one_cell_pass_the_correction() {
+    // Small families keep GeoDa's 999; without the correction nothing is raised.
+    assert_eq!(auto_permutations(0, true, usize::MAX), 999);
+    assert_eq!(auto_permutations(40, true, usize::MAX), 999);
+    assert_eq!(auto_permutations(8487, false, usize::MAX), 999);
+    for m in [50, 51, 1000, 8487, 12_345, 47_770] {
+        let r = auto_permutations(m, true, usize::MAX);
+        let passes = |r: usize| 1.0 / (r + 1) as f64 <= (1.0 / m as f64) * 0.05;
+        assert!(passes(r), "{m}: {r}");
+        assert!(r == 999 || !passes(r - 1), "{m}: {r} is not the least");
+    }
+    // The cap (a server's budget) wins, and never raises the base.
+    assert_eq!(auto_permutations(8487, true, 5000), 5000);
+    assert_eq!(auto_permutations(8487, true, 99), 99);
 }

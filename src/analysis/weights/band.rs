@@ -1,6 +1,8 @@
-//! Binary distance-band weights on a uniform grid hash, and the default band.
+//! Binary distance-band weights on the shared spatial hash, and the default
+//! band.
 
-use super::{check_points, point_tree, Block, Weights, BLOCK};
+use super::{check_points, point_tree, Weights, BLOCK};
+use crate::analysis::spatial_hash::Grid;
 use crate::analysis::AnalysisError;
 use rayon::prelude::*;
 
@@ -18,35 +20,9 @@ impl Weights {
                 format!("must be a positive number of metres, got {threshold}"),
             ));
         }
-        let grid = Grid::new(xy, threshold);
+        let hash = BandHash::new(xy, threshold);
         let t2 = threshold * threshold;
-        let stop = crate::cancel::current();
-        let blocks: Vec<Block> = xy
-            .par_chunks(BLOCK)
-            .enumerate()
-            .map(|(b, chunk)| {
-                let mut block = Block::with_rows(chunk.len());
-                if stop.stopped() {
-                    return block;
-                }
-                for (r, p) in chunk.iter().enumerate() {
-                    let start = block.neighbors.len();
-                    grid.within(*p, t2, (b * BLOCK + r) as u32, &mut block.neighbors);
-                    sort_row(&mut block.neighbors[start..]);
-                    block.offsets.push(block.neighbors.len());
-                    if r == 15 {
-                        // Size the buffer from the first rows to avoid regrowth.
-                        let per_row = block.neighbors.len() / 16 + 1;
-                        block
-                            .neighbors
-                            .reserve(per_row * (chunk.len() - 16) * 5 / 4);
-                    }
-                }
-                block
-            })
-            .collect();
-        crate::cancel::check()?;
-        Ok(Weights::binary(xy.len(), blocks))
+        Weights::binary_rows(xy.len(), || (), |i, _, out| hash.within(i, xy[i], t2, out))
     }
 }
 
@@ -95,145 +71,57 @@ pub fn auto_distance_band(xy: &[[f64; 2]]) -> Result<f64, AnalysisError> {
     Ok(t)
 }
 
-/// Sorts one neighbour row. Rows come out of the grid scan in short sorted
-/// runs (one per grid cell), where insertion sort beats the general sort by
-/// a wide margin; long rows (wide bands) take the general sort.
-fn sort_row(row: &mut [u32]) {
-    if row.len() > 64 {
-        row.sort_unstable();
-        return;
-    }
-    for i in 1..row.len() {
-        let v = row[i];
-        let mut j = i;
-        while j > 0 && row[j - 1] > v {
-            row[j] = row[j - 1];
-            j -= 1;
-        }
-        row[j] = v;
-    }
-}
-
-/// Uniform grid hash: points counting-sorted by cell (row-major), so that the
-/// cells of one grid row within reach of a query are one contiguous slice.
-struct Grid {
-    min: [f64; 2],
-    inv_cell: f64,
-    nx: usize,
-    ny: usize,
-    /// How many cells either side a neighbour can be.
-    reach: usize,
-    /// `start[c]..start[c + 1]` indexes the points of cell `c` in `pts`/`ids`.
-    start: Vec<u32>,
+/// The points in the shared spatial hash, in cells one band wide (so every
+/// neighbour lies in a point's own or an adjacent cell), with each point's
+/// cell and the coordinates in the hash's order.
+struct BandHash {
+    grid: Grid<2>,
+    /// Cell of each point, by input index.
+    cell: Vec<u32>,
+    /// Coordinates by position in the hash.
     pts: Vec<[f64; 2]>,
-    ids: Vec<u32>,
 }
 
-impl Grid {
-    fn new(xy: &[[f64; 2]], threshold: f64) -> Grid {
-        let (min, max) = xy
-            .par_chunks(BLOCK)
-            .map(|chunk| {
-                let mut min = [f64::INFINITY; 2];
-                let mut max = [f64::NEG_INFINITY; 2];
-                for p in chunk {
-                    for d in 0..2 {
-                        min[d] = min[d].min(p[d]);
-                        max[d] = max[d].max(p[d]);
-                    }
-                }
-                Some((min, max))
-            })
-            .reduce(
-                || None,
-                |a, b| match (a, b) {
-                    (Some(a), Some(b)) => Some((
-                        [a.0[0].min(b.0[0]), a.0[1].min(b.0[1])],
-                        [a.1[0].max(b.1[0]), a.1[1].max(b.1[1])],
-                    )),
-                    (a, b) => a.or(b),
-                },
-            )
-            .unwrap_or(([0.0; 2], [0.0; 2]));
-        let (wx, wy) = (max[0] - min[0], max[1] - min[1]);
-        // Half-band cells (5 x 5 scan) cover 6.25 t^2 against 9 t^2 for
-        // band-sized cells; fall back to larger cells when the grid would
-        // have far more cells than points (tiny band over a wide area). The
-        // 1e-6 margin keeps a pair at exactly the band within `reach` cells
-        // despite rounding in the cell computation.
-        let budget = 2.0 * xy.len() as f64 + 32.0;
-        let cells = |s: f64| (wx / s + 1.0) * (wy / s + 1.0);
-        let (cell, reach) = if cells(threshold / 2.0) <= 2.0 * budget {
-            (threshold / 2.0 * (1.0 + 1e-6), 2)
-        } else {
-            let s = threshold
-                .max((wx * wy / budget).sqrt())
-                .max((wx + wy) / budget);
-            (s * (1.0 + 1e-6), 1)
-        };
-        let inv_cell = 1.0 / cell;
-        let nx = (wx * inv_cell) as usize + 1;
-        let ny = (wy * inv_cell) as usize + 1;
-        let mut grid = Grid {
-            min,
-            inv_cell,
-            nx,
-            ny,
-            reach,
-            start: vec![0; nx * ny + 1],
-            pts: Vec::new(),
-            ids: Vec::new(),
-        };
-        let cell_of: Vec<u32> = xy
+impl BandHash {
+    fn new(xy: &[[f64; 2]], threshold: f64) -> BandHash {
+        // The margin keeps a pair at exactly the band within adjacent cells
+        // despite rounding in the division.
+        let inv = 1.0 / (threshold * (1.0 + 1e-6));
+        let keys: Vec<[i64; 2]> = xy
             .par_iter()
             .with_min_len(BLOCK)
-            .map(|p| {
-                let (cx, cy) = grid.cell(*p);
-                (cy * nx + cx) as u32
-            })
+            .map(|p| [(p[0] * inv).floor() as i64, (p[1] * inv).floor() as i64])
             .collect();
-        for &c in &cell_of {
-            grid.start[c as usize + 1] += 1;
+        let grid = Grid::new(keys);
+        let mut cell = vec![0u32; xy.len()];
+        for c in 0..grid.cell_count() {
+            for p in grid.positions(c) {
+                cell[grid.original[p] as usize] = c as u32;
+            }
         }
-        for c in 0..nx * ny {
-            grid.start[c + 1] += grid.start[c];
-        }
-        let mut fill = grid.start.clone();
-        grid.pts = vec![[0.0; 2]; xy.len()];
-        grid.ids = vec![0; xy.len()];
-        for (i, &c) in cell_of.iter().enumerate() {
-            let slot = fill[c as usize] as usize;
-            fill[c as usize] += 1;
-            grid.pts[slot] = xy[i];
-            grid.ids[slot] = i as u32;
-        }
-        grid
+        let pts = grid.original.iter().map(|&i| xy[i as usize]).collect();
+        BandHash { grid, cell, pts }
     }
 
-    fn cell(&self, p: [f64; 2]) -> (usize, usize) {
-        let cx = ((p[0] - self.min[0]) * self.inv_cell) as usize;
-        let cy = ((p[1] - self.min[1]) * self.inv_cell) as usize;
-        (cx.min(self.nx - 1), cy.min(self.ny - 1))
-    }
-
-    /// Appends (unsorted) the ids of points within `sqrt(t2)` of `p`, except `own`.
-    fn within(&self, p: [f64; 2], t2: f64, own: u32, out: &mut Vec<u32>) {
-        let (cx, cy) = self.cell(p);
-        let x0 = cx.saturating_sub(self.reach);
-        let x1 = (cx + self.reach).min(self.nx - 1);
-        for gy in cy.saturating_sub(self.reach)..=(cy + self.reach).min(self.ny - 1) {
-            let a = self.start[gy * self.nx + x0] as usize;
-            let b = self.start[gy * self.nx + x1 + 1] as usize;
-            for (q, &j) in self.pts[a..b].iter().zip(&self.ids[a..b]) {
+    /// Appends (in runs sorted by index, one per cell) the points within
+    /// `sqrt(t2)` of point `i` at `p`, except `i` itself.
+    fn within(&self, i: usize, p: [f64; 2], t2: f64, out: &mut Vec<u32>) {
+        for &c in self.grid.near(self.cell[i] as usize) {
+            let range = self.grid.positions(c as usize);
+            for (q, &j) in self.pts[range.clone()]
+                .iter()
+                .zip(&self.grid.original[range])
+            {
                 let dx = q[0] - p[0];
                 let dy = q[1] - p[1];
-                if dx * dx + dy * dy <= t2 && j != own {
+                if dx * dx + dy * dy <= t2 && j as usize != i {
                     out.push(j);
                 }
             }
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;

@@ -5,10 +5,9 @@
 //! six neighbours sit at slightly different distances), so a distance band
 //! chosen from the centres can miss an adjacent cell; `grid_disk` never does.
 
-use super::{Block, Weights, BLOCK};
+use super::Weights;
 use crate::analysis::AnalysisError;
 use crate::grid::Grid;
-use rayon::prelude::*;
 
 /// The largest number of rings accepted (a disk of 331 cells).
 pub const MAX_RINGS: u32 = 10;
@@ -26,27 +25,11 @@ impl Weights {
                 format!("must be between 1 and {MAX_RINGS}, got {rings}"),
             ));
         }
-        let n = grid.cells.len();
-        let stop = crate::cancel::current();
-        let blocks: Vec<Block> = (0..n.div_ceil(BLOCK))
-            .into_par_iter()
-            .map(|b| {
-                let rows = BLOCK.min(n - b * BLOCK);
-                let mut block = Block::with_rows(rows);
-                if stop.stopped() {
-                    return block;
-                }
-                for i in b * BLOCK..b * BLOCK + rows {
-                    block
-                        .neighbors
-                        .extend(grid.disk_neighbours(i, rings).into_iter().map(|j| j as u32));
-                    block.offsets.push(block.neighbors.len());
-                }
-                block
-            })
-            .collect();
-        crate::cancel::check()?;
-        Ok(Weights::binary(n, blocks))
+        Weights::binary_rows(
+            grid.cells.len(),
+            || (),
+            |i, _, out| out.extend(grid.disk_neighbours(i, rings).into_iter().map(|j| j as u32)),
+        )
     }
 }
 

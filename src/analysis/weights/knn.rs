@@ -1,8 +1,7 @@
 //! Binary k-nearest-neighbour weights, ties broken by index.
 
-use super::{check_points, point_tree, Block, Weights, BLOCK};
+use super::{check_points, point_tree, Weights};
 use crate::analysis::AnalysisError;
-use rayon::prelude::*;
 
 impl Weights {
     /// Binary k-nearest-neighbour weights: the `k` points closest to each point
@@ -24,42 +23,26 @@ impl Weights {
             ));
         }
         let tree = point_tree(xy);
-        let stop = crate::cancel::current();
-        let blocks: Vec<Block> = xy
-            .par_chunks(BLOCK)
-            .enumerate()
-            .map(|(b, chunk)| {
-                let mut block = Block::with_rows(chunk.len());
-                if stop.stopped() {
-                    return block;
-                }
-                block.neighbors.reserve(chunk.len() * k);
-                let mut found: Vec<(f64, u32)> = Vec::with_capacity(k + 8);
-                for (r, p) in chunk.iter().enumerate() {
-                    let i = (b * BLOCK + r) as u32;
-                    found.clear();
-                    for (item, d2) in tree.nearest_neighbor_iter_with_distance_2(p) {
-                        if item.data == i {
-                            continue;
-                        }
-                        // Keep going past k while the distance ties with the k-th.
-                        if found.len() >= k && d2 > found[k - 1].0 {
-                            break;
-                        }
-                        found.push((d2, item.data));
+        Weights::binary_rows(
+            xy.len(),
+            || Vec::<(f64, u32)>::with_capacity(k + 8),
+            |i, found, out| {
+                let i = i as u32;
+                found.clear();
+                for (item, d2) in tree.nearest_neighbor_iter_with_distance_2(&xy[i as usize]) {
+                    if item.data == i {
+                        continue;
                     }
-                    found.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                    found.truncate(k);
-                    let start = block.neighbors.len();
-                    block.neighbors.extend(found.iter().map(|&(_, j)| j));
-                    block.neighbors[start..].sort_unstable();
-                    block.offsets.push(block.neighbors.len());
+                    // Keep going past k while the distance ties with the k-th.
+                    if found.len() >= k && d2 > found[k - 1].0 {
+                        break;
+                    }
+                    found.push((d2, item.data));
                 }
-                block
-            })
-            .collect();
-        crate::cancel::check()?;
-        Ok(Weights::binary(xy.len(), blocks))
+                found.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                out.extend(found.iter().take(k).map(|&(_, j)| j));
+            },
+        )
     }
 }
 

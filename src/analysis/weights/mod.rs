@@ -6,8 +6,8 @@
 //! distances); project longitude/latitude first.
 //!
 //! * [`Weights::distance_band`]: every point within `threshold` metres (binary),
-//!   as libpysal's `DistanceBand(binary=True)`. Built on a uniform grid hash,
-//!   in parallel.
+//!   as libpysal's `DistanceBand(binary=True)`. Built on the shared spatial
+//!   hash, in parallel.
 //! * [`Weights::knn`]: the `k` nearest points (binary), ties at the k-th
 //!   distance broken by the lower index, as libpysal's `KNN` (whose tie order
 //!   is that of scipy's KD-tree).
@@ -17,8 +17,9 @@
 //! * [`Weights::from_csr`]: any structure built elsewhere.
 //!
 //! One purpose per file: this file holds the CSR structure and its
-//! accessors, `band.rs` the distance band (and its grid hash), `knn.rs` the k
-//! nearest neighbours, `contiguity.rs` grid contiguity.
+//! accessors and the one parallel row builder they share, `band.rs` the
+//! distance band (on the shared [`spatial_hash`](super::spatial_hash)),
+//! `knn.rs` the k nearest neighbours, `contiguity.rs` grid contiguity.
 //!
 //! Every constructor gives the same result whatever the number of rayon
 //! threads: points are processed in fixed blocks of consecutive indices,
@@ -302,6 +303,44 @@ impl Weights {
         )
     }
 
+    /// Binary weights of `n` points built row by row: `row(i, scratch, out)`
+    /// appends the neighbours of point `i` to `out` (each once, never `i`, in
+    /// any order; the row is sorted here). Rows are built in parallel in
+    /// fixed blocks of consecutive points, each with its own `scratch`, so
+    /// the result does not depend on the thread count; a cancelled run
+    /// stops between blocks and returns `Cancelled`.
+    fn binary_rows<S>(
+        n: usize,
+        scratch: impl Fn() -> S + Sync + Send,
+        row: impl Fn(usize, &mut S, &mut Vec<u32>) + Sync + Send,
+    ) -> Result<Weights, AnalysisError> {
+        let stop = crate::cancel::current();
+        let blocks: Vec<Block> = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .map_init(scratch, |s, b| {
+                let rows = BLOCK.min(n - b * BLOCK);
+                let mut block = Block::with_rows(rows);
+                if stop.stopped() {
+                    return block;
+                }
+                for r in 0..rows {
+                    let start = block.neighbors.len();
+                    row(b * BLOCK + r, s, &mut block.neighbors);
+                    sort_row(&mut block.neighbors[start..]);
+                    block.offsets.push(block.neighbors.len());
+                    if r == 15 && rows > 16 {
+                        // Size the buffer from the first rows to avoid regrowth.
+                        let per_row = block.neighbors.len() / 16 + 1;
+                        block.neighbors.reserve(per_row * (rows - 16) * 5 / 4);
+                    }
+                }
+                block
+            })
+            .collect();
+        crate::cancel::check()?;
+        Ok(Weights::binary(n, blocks))
+    }
+
     /// Binary weights from blocks built in order.
     fn binary(n: usize, blocks: Vec<Block>) -> Weights {
         let mut w = Weights {
@@ -325,6 +364,25 @@ impl Block {
             neighbors: Vec::with_capacity(16 * 64),
             weights: Vec::new(),
         }
+    }
+}
+
+/// Sorts one neighbour row. Rows are built in short sorted runs (one per
+/// grid cell, or one already sorted), where insertion sort beats the
+/// general sort by a wide margin; long rows take the general sort.
+fn sort_row(row: &mut [u32]) {
+    if row.len() > 64 {
+        row.sort_unstable();
+        return;
+    }
+    for i in 1..row.len() {
+        let v = row[i];
+        let mut j = i;
+        while j > 0 && row[j - 1] > v {
+            row[j] = row[j - 1];
+            j -= 1;
+        }
+        row[j] = v;
     }
 }
 
