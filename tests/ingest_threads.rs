@@ -20,7 +20,7 @@ fn ingest(threads: &str, store: &Path, args: &[&str]) -> Output {
         .arg("--store")
         .arg(store)
         .arg("--quiet")
-        .arg("ingest")
+        .args(["ingest", "incidents"])
         .args(args)
         .output()
         .expect("run jointmap")

@@ -3,8 +3,9 @@
 # to one core with taskset, one rayon thread) vs pyogrio (GDAL through Arrow, the fastest peer found) vs
 # `ogr2ogr -f GPKG` (Debian's GDAL). The tools take turns within each round, so a
 # machine that gets busier or quieter affects them alike. Prints each run, then per
-# tool the median wall time, the median peak memory (max RSS from /usr/bin/time -v)
-# and the ratios that issue 16 judges.
+# tool the median wall time, the median peak memory (max RSS from /usr/bin/time -v),
+# the median CPU time (user + system: less sensitive than wall time to a busy machine)
+# and the wall-time ratios that issue 16 judges.
 #
 #   benches/compare/ingest.sh [N_INCIDENTS] [ROUNDS]      (default 1000000 3)
 #
@@ -53,8 +54,9 @@ for round in $(seq 1 "$ROUNDS"); do
     /usr/bin/time -v ${cmds[$i]} > /dev/null 2> "$log" || { echo "$name failed:"; cat "$log"; exit 1; }
     secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + t[k]; print s}' "$log")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$log")
     load=$(cut -d' ' -f1 /proc/loadavg)
-    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$secs" "$rss" "$load" | tee -a "$RUNS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$secs" "$rss" "$cpu" "$load" | tee -a "$RUNS"
   done
 done
 
@@ -62,15 +64,15 @@ python3 - "$RUNS" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    _, name, secs, rss, _ = line.split("\t")
-    runs.setdefault(name, []).append((float(secs), int(rss)))
-med = {n: (statistics.median(s for s, _ in r), statistics.median(m for _, m in r) / 1024) for n, r in runs.items()}
+    _, name, secs, rss, cpu, _ = line.split("\t")
+    runs.setdefault(name, []).append((float(secs), int(rss), float(cpu)))
+med = {n: tuple(statistics.median(x[i] for x in r) for i in range(3)) for n, r in runs.items()}
 print(f"\nmedians over {max(len(r) for r in runs.values())} round(s), tools alternating:")
-for n, (s, mb) in med.items():
-    print(f"  {n:12s} {s:7.2f} s   peak {mb:6.0f} MB")
+for n, (s, kb, cpu) in med.items():
+    print(f"  {n:12s} {s:7.2f} s   peak {kb / 1024:6.0f} MB   CPU (user + system) {cpu:7.2f} s")
 j = med.get("jointmap-2t")
 if j:
-    for n, (s, _) in med.items():
+    for n, (s, _, _) in med.items():
         if n != "jointmap-2t":
-            print(f"  {n} / jointmap-2t = {s / j[0]:.2f}x")
+            print(f"  {n} / jointmap-2t = {s / j[0]:.2f}x (wall time)")
 PY
