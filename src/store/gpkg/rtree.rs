@@ -243,7 +243,8 @@ pub(super) fn rebuild(conn: &Connection, layer: Layer) -> rusqlite::Result<bool>
     let Some(node_size) = node_size.map(|n| n as usize).filter(|n| *n >= 4 + 24) else {
         return Ok(false);
     };
-    let m = (node_size - 4) / 24;
+    // As many cells as SQLite puts in a node of this size, at most its 51.
+    let m = ((node_size - 4) / 24).min(51);
     let mut cells: Vec<Cell> = Vec::new();
     {
         let mut stmt = conn.prepare(&format!(
