@@ -75,6 +75,27 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
                 |r| r.get(0),
             )
             .unwrap();
+        // The R-tree index is whole, with its triggers, whichever way it went
+        // (the batch takes the insert trigger out inside its transaction).
+        let (rtree, triggers): (String, i64) = conn
+            .query_row(
+                "SELECT rtreecheck('rtree_incidents_geom'),
+                   (SELECT count(*) FROM sqlite_master WHERE type = 'trigger'
+                      AND name LIKE 'rtree_incidents_geom_%')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let entries: i64 = conn
+            .query_row("SELECT count(*) FROM rtree_incidents_geom", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(
+            (rtree.as_str(), triggers, entries),
+            ("ok", 6, n),
+            "kill {step}: index"
+        );
         drop(conn);
         if n == BASE as i64 {
             assert_eq!(verified, 0, "kill {step}: none of the batch");

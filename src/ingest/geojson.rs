@@ -47,6 +47,152 @@ pub fn read_features_limited<R: BufRead>(
     if let Some(other) = sniff(reader.fill_buf().map_err(|e| e.to_string())?) {
         return Err(other);
     }
+    let head = reader.fill_buf().map_err(|e| e.to_string())?;
+    if let Some((key_at, after)) = super::split::find_features(head) {
+        let prefix = head[..key_at].to_vec();
+        if plain_collection(&prefix) {
+            return read_fast(reader, prefix, after, max_feature_bytes, sink);
+        }
+    }
+    stream(reader, max_feature_bytes, None, 0, sink)
+}
+
+/// The synthetic document of a FeatureCollection whose `features` array
+/// (read apart) is replaced by an empty one: `prefix` is the input up to the
+/// array's key, `suffix` the input after its `]`.
+fn with_empty_features(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
+    let mut doc = Vec::with_capacity(prefix.len() + suffix.len() + 16);
+    doc.extend_from_slice(prefix);
+    doc.extend_from_slice(b"\"features\":[]");
+    doc.extend_from_slice(suffix);
+    doc
+}
+
+/// Whether the members before the `features` array make a FeatureCollection
+/// that the checks of the streaming path accept (type, crs, no duplicates).
+fn plain_collection(prefix: &[u8]) -> bool {
+    let doc = with_empty_features(prefix, b"}");
+    let mut emitted = false;
+    let mut sink = |_: RawFeature| -> Result<(), String> {
+        emitted = true;
+        Ok(())
+    };
+    let mut index = 0;
+    let place = Place::default();
+    let mut de = serde_json::Deserializer::from_slice(&doc);
+    let top = TopLevel {
+        sink: &mut sink,
+        index: &mut index,
+        place: &place,
+    };
+    // Accepted without a lone Feature coming out: the type before
+    // `features` is FeatureCollection.
+    top.deserialize(&mut de).is_ok() && !emitted
+}
+
+/// Reads a FeatureCollection whose `features` array begins at `after` in the
+/// buffered input, splitting the array by scanning bytes (see
+/// [`super::split`]); the members around it get the streaming path's checks.
+fn read_fast<R: BufRead>(
+    reader: R,
+    prefix: Vec<u8>,
+    after: usize,
+    max_feature_bytes: usize,
+    sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
+) -> Result<usize, String> {
+    let mut s = super::split::Scan::new(reader);
+    s.consume(after)?;
+    let limit = max_feature_bytes.saturating_add(LIMIT_BUFFER);
+    let mut index = 0usize;
+    let mut size_hint = 256;
+    loop {
+        let eof = |s: &super::split::Scan<R>| s.error("EOF while parsing a list");
+        let mut b = s.skip_ws()?.ok_or_else(|| eof(&s))?;
+        if index > 0 {
+            if b == b']' {
+                s.consume(1)?;
+                break;
+            }
+            if b != b',' {
+                return Err(s.error("expected `,` or `]`"));
+            }
+            s.consume(1)?;
+            b = s.skip_ws()?.ok_or_else(|| eof(&s))?;
+            if b == b']' {
+                return Err(s.error("trailing comma"));
+            }
+        } else if b == b']' {
+            s.consume(1)?;
+            break;
+        }
+        let at = s.pos();
+        let mut bytes = Vec::with_capacity(size_hint);
+        s.value(&mut bytes, 0, limit)?;
+        size_hint = bytes.len() + 64;
+        let text = super::split::check_element(bytes, at)?;
+        // Only an object has a place to count from, as in the streaming path.
+        let start = text.starts_with('{').then_some(at);
+        sink(RawFeature { index, text, start })?;
+        index += 1;
+    }
+    // The members after the array, through the object's closing brace, get
+    // the same checks as the streaming path, positioned in the input.
+    let suffix_at = s.pos();
+    let mut suffix = Vec::new();
+    s.value(&mut suffix, 1, limit)?;
+    let doc = with_empty_features(&prefix, &suffix);
+    let split_at = prefix.len() + b"\"features\":[]".len();
+    let before = &doc[..split_at];
+    let (line_s, col_s) = (
+        before.iter().filter(|&&b| b == b'\n').count() + 1,
+        split_at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1,
+    );
+    let place = Place::default();
+    let mut de = serde_json::Deserializer::from_slice(&doc);
+    let top = TopLevel {
+        sink: &mut *sink,
+        index: &mut index,
+        place: &place,
+    };
+    if let Err(e) = top.deserialize(&mut de) {
+        let (line, column) = (e.line(), e.column());
+        if line > line_s || (line == line_s && column >= col_s) {
+            let rel = if line == line_s {
+                (1, column - col_s + 1)
+            } else {
+                (line - line_s + 1, column)
+            };
+            let at = suffix_at.locate(rel.0, rel.1);
+            return Err(super::split::positioned(&e, at));
+        }
+        // In the members before the array: the same place in the input.
+        return Err(e.to_string());
+    }
+    if s.skip_ws()?.is_none() {
+        return Ok(index);
+    }
+    // Newline-delimited features after the collection: the streaming path.
+    let at = s.pos();
+    let offset = s.offset;
+    stream(s.r, max_feature_bytes, Some((offset, at)), index, sink)
+}
+
+/// The streaming path: serde_json reads the document through a reader that
+/// tracks positions and the size bound. `resume` continues after a
+/// FeatureCollection read by [`read_fast`] (at that offset and position,
+/// with `index` features read), expecting only newline-delimited features.
+fn stream<R: BufRead>(
+    reader: R,
+    max_feature_bytes: usize,
+    resume: Option<(u64, TextPos)>,
+    mut index: usize,
+    sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
+) -> Result<usize, String> {
     let read = Rc::new(Cell::new(0u64));
     let mark = Rc::new(Cell::new(0u64));
     let limited = BufReader::with_capacity(
@@ -65,22 +211,28 @@ pub fn read_features_limited<R: BufRead>(
     };
     let sink: &mut dyn FnMut(RawFeature) -> Result<(), String> = &mut sink;
     let place = Rc::new(Place::default());
+    if let Some((offset, at)) = resume {
+        place.offset.set(offset);
+        place.line.set(at.line);
+        place.column.set(at.column - 1);
+    }
     let mut de = serde_json::Deserializer::from_reader(Positioned {
         inner: limited,
         place: place.clone(),
     });
-    let mut index = 0usize;
-    let first = TopLevel {
-        sink: &mut *sink,
-        index: &mut index,
-        place: &place,
-    };
-    match first.deserialize(&mut de) {
-        Ok(()) => {}
-        Err(e) if e.is_eof() && index == 0 => {
-            return Err("empty input: no GeoJSON object found".into())
+    if resume.is_none() {
+        let first = TopLevel {
+            sink: &mut *sink,
+            index: &mut index,
+            place: &place,
+        };
+        match first.deserialize(&mut de) {
+            Ok(()) => {}
+            Err(e) if e.is_eof() && index == 0 => {
+                return Err("empty input: no GeoJSON object found".into())
+            }
+            Err(e) => return Err(e.to_string()),
         }
-        Err(e) => return Err(e.to_string()),
     }
     // Newline-delimited GeoJSON: more Features follow the first.
     let mut values = de.into_iter::<Box<RawValue>>();
@@ -190,7 +342,7 @@ impl<R: Read> Read for Positioned<R> {
 
 /// Read-ahead of the size limit: a feature is refused once more than its
 /// limit plus this many bytes were read since the previous one ended.
-const LIMIT_BUFFER: usize = 64 * 1024;
+pub(super) const LIMIT_BUFFER: usize = 64 * 1024;
 
 /// Counts the bytes read since the last feature ended (`mark`) and fails the
 /// read once they exceed the limit, so a huge feature is never buffered whole.
@@ -502,6 +654,88 @@ mod tests {
         assert_eq!(read(ok).unwrap().len(), 0);
     }
 
+    /// `doc` with `edits` random byte replacements, removals or truncations.
+    fn corrupt(doc: &[u8], edits: u64, next: &mut dyn FnMut() -> u64) -> Vec<u8> {
+        let alphabet = b"{}[],:\"0123456789.-eE tfnulNaINFabc\\\n";
+        let mut b = doc.to_vec();
+        for _ in 0..edits {
+            if b.is_empty() {
+                break;
+            }
+            let at = (next() % b.len() as u64) as usize;
+            match next() % 3 {
+                0 => b[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                1 => {
+                    b.remove(at);
+                }
+                _ => b.truncate(at),
+            }
+        }
+        b
+    }
+
+    /// The byte-scanning path for FeatureCollections and the streaming path
+    /// agree on random corruptions of collections (pretty, minified, with
+    /// members after the array and features after the collection): the
+    /// same features with the same positions before the same verdict.
+    #[test]
+    fn fast_path_agrees_with_the_streaming_path() {
+        type Out = (Vec<(usize, String, Option<TextPos>)>, bool);
+        type Sink<'a> = &'a mut dyn FnMut(RawFeature) -> Result<(), String>;
+        fn collect(run: &mut dyn FnMut(Sink<'_>) -> Result<usize, String>) -> Out {
+            let mut v = Vec::new();
+            let ok = run(&mut |f| {
+                v.push((f.index, f.text, f.start));
+                Ok(())
+            })
+            .is_ok();
+            (v, ok)
+        }
+        let docs = [
+            "{\"type\": \"FeatureCollection\", \"name\": \"x\",\r\n \"crs\": {\"type\": \"name\", \"properties\": {\"name\": \"EPSG:4326\"}},\n \"features\": [\n  {\"type\": \"Feature\", \"id\": \"a\\\"]}\", \"properties\": {\"n\": [1, 2.5e3, {\"k\": null}]}},\n  {\"type\": \"Feature\", \"id\": 2, \"geometry\": null}\n ],\n \"bbox\": [0, 1]\n}\n{\"type\": \"Feature\", \"id\": 3}\n",
+            "{\"type\":\"FeatureCollection\",\"features\":[{\"id\":1},{\"id\":\"\\u00e9{[\"},{\"id\":3,\"p\":{\"a\":[{}]}}],\"type2\":true}",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut fast_taken = 0;
+        for doc in docs {
+            for round in 0..3000 {
+                let b = corrupt(doc.as_bytes(), round % 4, &mut next);
+                let fast = collect(&mut |sink| read_features(&b[..], sink));
+                let slow = collect(&mut |sink| match sniff(&b) {
+                    Some(e) => Err(e),
+                    None => stream(
+                        &b[..],
+                        crate::model::bounds::MAX_FEATURE_BYTES,
+                        None,
+                        0,
+                        sink,
+                    ),
+                });
+                // Before a syntax error (which stores nothing), the two may
+                // cut a malformed non-object element differently: the
+                // objects must agree.
+                let objects = |o: &Out| -> Out {
+                    let keep = |f: &&(usize, String, Option<TextPos>)| o.1 || f.1.starts_with('{');
+                    (o.0.iter().filter(keep).cloned().collect(), o.1)
+                };
+                assert_eq!(
+                    objects(&fast),
+                    objects(&slow),
+                    "{}",
+                    String::from_utf8_lossy(&b)
+                );
+                fast_taken += usize::from(super::super::split::find_features(&b).is_some());
+            }
+        }
+        assert!(fast_taken > 1000, "{fast_taken}");
+    }
+
     /// Random corruptions of a valid document never panic: they are read, or
     /// refused with a message, and so is every feature text that comes out.
     #[test]
@@ -512,7 +746,6 @@ mod tests {
 {"type":"Feature","id":7,"geometry":{"type":"LineString","coordinates":[[1.0,2.0],[3.0,4.0]]},"properties":{"time_start":"2024-01-01T10:00:00Z","time_end":"2024-01-01T12:00:00Z","unit":"u","mode":"foot","vertex_times":["2024-01-01T10:00:00Z","2024-01-01T12:00:00Z"]}},
 {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]},"properties":{"time":"2024-01-01","name":"b","base_type":"tob"}}]}"#;
         let bytes = doc.as_bytes();
-        let alphabet = b"{}[],:\"0123456789.-eE tfnulNaINFabc\\\n";
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = || {
             state ^= state << 13;
@@ -521,20 +754,8 @@ mod tests {
             state
         };
         for _ in 0..3000 {
-            let mut b = bytes.to_vec();
-            for _ in 0..(next() % 4 + 1) {
-                let at = (next() % b.len() as u64) as usize;
-                match next() % 3 {
-                    0 => b[at] = alphabet[(next() % alphabet.len() as u64) as usize],
-                    1 => {
-                        b.remove(at);
-                    }
-                    _ => b.truncate(at),
-                }
-                if b.is_empty() {
-                    break;
-                }
-            }
+            let edits = next() % 4 + 1;
+            let b = corrupt(bytes, edits, &mut next);
             let mut texts = Vec::new();
             let _ = read_features(&b[..], &mut |f| {
                 texts.push(f.text);

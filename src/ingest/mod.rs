@@ -19,6 +19,7 @@ pub mod geojson;
 pub mod mapping;
 pub mod paths;
 pub mod presets;
+mod split;
 
 pub use mapping::Mapping;
 pub use presets::Preset;

@@ -10,6 +10,8 @@
 //! the opening transaction.
 
 use crate::model::Layer;
+use crate::store::wkb;
+use rusqlite::{Connection, OptionalExtension};
 
 /// The virtual table of a layer's index.
 pub(super) fn table(layer: Layer) -> String {
@@ -67,6 +69,275 @@ pub(super) fn trigger_names(layer: Layer) -> Vec<String> {
     .iter()
     .map(|s| format!("{r}_{s}"))
     .collect()
+}
+
+/// An index whose insert trigger a batch took out while it writes: the
+/// batch indexes its new rows in bulk ([`settle`]) and puts the trigger back,
+/// as it was, before it commits. Both happen inside the batch's transaction,
+/// so the file never holds a layer without the trigger (a crash or a rollback
+/// restores it with everything else).
+pub(super) struct Deferred {
+    /// The trigger's `CREATE TRIGGER` text, as stored (jointmap's or GDAL's).
+    sql: String,
+    /// The largest `fid` before the batch: rows above it are new.
+    max_fid: i64,
+    /// Rows of the layer before the batch.
+    rows_before: u64,
+}
+
+/// Takes the insert trigger of `layer`'s index out for the rest of the
+/// transaction; `None` when the layer has no such trigger (nothing to defer).
+/// Replacements and deletes still go through the other triggers.
+pub(super) fn defer(conn: &Connection, layer: Layer) -> rusqlite::Result<Option<Deferred>> {
+    let name = format!("{}_insert", table(layer));
+    let sql: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+            [&name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(sql) = sql else { return Ok(None) };
+    let (max_fid, rows_before): (i64, i64) = conn.query_row(
+        &format!(
+            "SELECT COALESCE(max(fid), 0), count(*) FROM \"{}\"",
+            layer.name()
+        ),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    conn.execute_batch(&format!("DROP TRIGGER \"{name}\""))?;
+    Ok(Some(Deferred {
+        sql,
+        max_fid,
+        rows_before: rows_before as u64,
+    }))
+}
+
+/// Indexes the rows a batch inserted since [`defer`] and puts the trigger
+/// back. A batch that at least doubles the layer rebuilds the whole index by
+/// packing it ([`rebuild`]); a smaller one inserts its rows' envelopes with
+/// one statement.
+pub(super) fn settle(conn: &Connection, layer: Layer, d: Deferred) -> rusqlite::Result<()> {
+    let t = layer.name();
+    let r = table(layer);
+    let added: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM \"{t}\" WHERE fid > ?1"),
+        [d.max_fid],
+        |row| row.get(0),
+    )?;
+    let packed = added as u64 >= d.rows_before.max(1) && {
+        // A rebuild that fails leaves the index as it was, for the statement below.
+        conn.execute_batch("SAVEPOINT jointmap_rtree")?;
+        let done = matches!(rebuild(conn, layer), Ok(true));
+        conn.execute_batch(if done {
+            "RELEASE jointmap_rtree"
+        } else {
+            "ROLLBACK TO jointmap_rtree; RELEASE jointmap_rtree"
+        })?;
+        done
+    };
+    if !packed && added > 0 {
+        conn.execute(
+            &format!(
+                r#"INSERT OR REPLACE INTO "{r}" SELECT fid, ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom)
+                   FROM "{t}" WHERE fid > ?1 AND geom NOT NULL AND NOT ST_IsEmpty(geom)"#
+            ),
+            [d.max_fid],
+        )?;
+    }
+    conn.execute_batch(&d.sql)
+}
+
+/// The largest `f32` at or below `d`, as SQLite's R*Tree stores a minimum
+/// (`rtreeValueDown`).
+fn down(d: f64) -> f32 {
+    let f = d as f32;
+    if f64::from(f) > d {
+        (d * if d < 0.0 {
+            1.0 + 1.0 / 8_388_608.0
+        } else {
+            1.0 - 1.0 / 8_388_608.0
+        }) as f32
+    } else {
+        f
+    }
+}
+
+/// The smallest `f32` at or above `d` (`rtreeValueUp`).
+fn up(d: f64) -> f32 {
+    let f = d as f32;
+    if f64::from(f) < d {
+        (d * if d < 0.0 {
+            1.0 - 1.0 / 8_388_608.0
+        } else {
+            1.0 + 1.0 / 8_388_608.0
+        }) as f32
+    } else {
+        f
+    }
+}
+
+/// One cell of a node: a row's fid (leaves) or a child's place in the level
+/// below (inner nodes), and `[minx, maxx, miny, maxy]`.
+type Cell = (i64, [f32; 4]);
+
+/// Sort-Tile-Recursive packing of `cells` into nodes of at most `m` cells:
+/// vertical slices by centre x, each cut into nodes by centre y. Ties are
+/// broken by the cell's key, so the same rows always give the same tree.
+fn pack(mut cells: Vec<Cell>, m: usize) -> Vec<Vec<Cell>> {
+    let centre = |c: &Cell, axis: usize| f64::from(c.1[axis * 2]) + f64::from(c.1[axis * 2 + 1]);
+    let nodes = cells.len().div_ceil(m).max(1);
+    let slices = (nodes as f64).sqrt().ceil() as usize;
+    let per_slice = slices.max(1) * m;
+    cells.sort_unstable_by(|a, b| centre(a, 0).total_cmp(&centre(b, 0)).then(a.0.cmp(&b.0)));
+    let mut out = Vec::with_capacity(nodes);
+    for slice in cells.chunks_mut(per_slice) {
+        slice.sort_unstable_by(|a, b| centre(a, 1).total_cmp(&centre(b, 1)).then(a.0.cmp(&b.0)));
+        out.extend(slice.chunks(m).map(<[Cell]>::to_vec));
+    }
+    if out.is_empty() {
+        out.push(Vec::new());
+    }
+    out
+}
+
+/// The box around a node's cells.
+fn union(cells: &[Cell]) -> [f32; 4] {
+    cells.iter().fold(
+        [
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ],
+        |a, (_, b)| {
+            [
+                a[0].min(b[0]),
+                a[1].max(b[1]),
+                a[2].min(b[2]),
+                a[3].max(b[3]),
+            ]
+        },
+    )
+}
+
+/// Rebuilds the whole index of `layer` from its stored rows, packed (as GDAL
+/// bulk-loads it), by writing the R*Tree's shadow tables (`_node`, `_rowid`,
+/// `_parent`) in SQLite's format: a node is a blob of the tree's node size,
+/// a 2-byte depth (root only) and cell count, then per cell a big-endian
+/// 8-byte id and four big-endian `f32`s, minima rounded down and maxima up.
+/// Much faster than one R*Tree insert per row; later writes insert into it
+/// as usual. `Ok(false)`: a row cannot be packed (an envelope that is not a
+/// number), and the caller indexes by SQL instead.
+pub(super) fn rebuild(conn: &Connection, layer: Layer) -> rusqlite::Result<bool> {
+    let t = layer.name();
+    let r = table(layer);
+    let node_size: Option<i64> = conn
+        .query_row(
+            &format!("SELECT length(data) FROM \"{r}_node\" WHERE nodeno = 1"),
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(node_size) = node_size.map(|n| n as usize).filter(|n| *n >= 4 + 24) else {
+        return Ok(false);
+    };
+    // As many cells as SQLite puts in a node of this size, at most its 51.
+    let m = ((node_size - 4) / 24).min(51);
+    let mut cells: Vec<Cell> = Vec::new();
+    {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT fid, geom FROM \"{t}\" WHERE geom NOT NULL"
+        ))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let rusqlite::types::ValueRef::Blob(b) = row.get_ref(1)? else {
+                return Ok(false);
+            };
+            // Empty geometries are not indexed, as the triggers skip them;
+            // an unreadable one is left to the triggers' SQL functions.
+            match wkb::is_empty(b) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(_) => return Ok(false),
+            }
+            let Ok(e) = wkb::envelope(b) else {
+                return Ok(false);
+            };
+            if e.iter().any(|v| !v.is_finite()) {
+                return Ok(false);
+            }
+            cells.push((row.get(0)?, [down(e[0]), up(e[2]), down(e[1]), up(e[3])]));
+        }
+    }
+    // Levels from the leaves up; the last holds the root alone.
+    let mut levels = vec![pack(cells, m)];
+    while levels[levels.len() - 1].len() > 1 {
+        let below = &levels[levels.len() - 1];
+        let up_cells = below
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as i64, union(n)))
+            .collect();
+        levels.push(pack(up_cells, m));
+    }
+    // Node numbers from the root (1) down, level by level.
+    let mut numbers: Vec<Vec<i64>> = vec![Vec::new(); levels.len()];
+    let mut next = 1i64;
+    for (level, nodes) in levels.iter().enumerate().rev() {
+        numbers[level] = (next..next + nodes.len() as i64).collect();
+        next += nodes.len() as i64;
+    }
+    conn.execute_batch(&format!(
+        r#"DELETE FROM "{r}_node"; DELETE FROM "{r}_rowid"; DELETE FROM "{r}_parent";"#
+    ))?;
+    let depth = levels.len() - 1;
+    let mut node = conn.prepare(&format!(
+        "INSERT INTO \"{r}_node\" (nodeno, data) VALUES (?1, ?2)"
+    ))?;
+    let mut parent = conn.prepare(&format!(
+        "INSERT INTO \"{r}_parent\" (nodeno, parentnode) VALUES (?1, ?2)"
+    ))?;
+    let mut leaf_of: Vec<(i64, i64)> = Vec::new();
+    let mut blob = vec![0u8; node_size];
+    for (level, nodes) in levels.iter().enumerate() {
+        for (i, cells) in nodes.iter().enumerate() {
+            let number = numbers[level][i];
+            blob.iter_mut().for_each(|b| *b = 0);
+            if number == 1 {
+                blob[0..2].copy_from_slice(&(depth as u16).to_be_bytes());
+            }
+            blob[2..4].copy_from_slice(&(cells.len() as u16).to_be_bytes());
+            for (k, (key, b)) in cells.iter().enumerate() {
+                let id = if level == 0 {
+                    leaf_of.push((*key, number));
+                    *key
+                } else {
+                    numbers[level - 1][*key as usize]
+                };
+                let at = 4 + k * 24;
+                blob[at..at + 8].copy_from_slice(&id.to_be_bytes());
+                for (j, v) in b.iter().enumerate() {
+                    blob[at + 8 + 4 * j..at + 12 + 4 * j]
+                        .copy_from_slice(&v.to_bits().to_be_bytes());
+                }
+                if level > 0 {
+                    parent.execute([id, number])?;
+                }
+            }
+            node.execute(rusqlite::params![number, blob])?;
+        }
+    }
+    // In key order: the rowid table is appended to, not searched.
+    leaf_of.sort_unstable();
+    let mut rowid = conn.prepare(&format!(
+        "INSERT INTO \"{r}_rowid\" (rowid, nodeno) VALUES (?1, ?2)"
+    ))?;
+    for (fid, number) in leaf_of {
+        rowid.execute([fid, number])?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -196,6 +467,169 @@ mod tests {
                 .expect("upsert");
         });
         assert_eq!(entries(&store, Layer::Incidents).len(), 3);
+    }
+
+    /// The `sql` of every trigger on the layer tables, by name.
+    fn triggers(store: &GpkgStore) -> Vec<(String, String)> {
+        let conn = store.conn();
+        let mut s = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            .expect("prepare");
+        let rows = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query");
+        rows.collect::<rusqlite::Result<_>>().expect("rows")
+    }
+
+    /// SQLite's own check of an R*Tree: node format, parent and rowid maps,
+    /// and every box inside its parent's.
+    fn check(store: &GpkgStore, layer: Layer) {
+        let got: String = store
+            .conn()
+            .query_row(&format!("SELECT rtreecheck('{}')", table(layer)), [], |r| {
+                r.get(0)
+            })
+            .expect("rtreecheck");
+        assert_eq!(got, "ok", "{layer}");
+    }
+
+    /// The fids the index finds in a box, against the stored geometries.
+    fn found(store: &GpkgStore, b: [f64; 4]) -> (Vec<i64>, Vec<i64>) {
+        let conn = store.conn();
+        let ids = |sql: &str| -> Vec<i64> {
+            let mut s = conn.prepare(sql).expect("prepare");
+            let rows = s
+                .query_map(rusqlite::params![b[0], b[1], b[2], b[3]], |r| r.get(0))
+                .expect("query");
+            let mut v: Vec<i64> = rows.collect::<rusqlite::Result<_>>().expect("rows");
+            v.sort_unstable();
+            v
+        };
+        (
+            ids("SELECT id FROM rtree_incidents_geom WHERE maxx >= ?1 AND minx <= ?3 AND maxy >= ?2 AND miny <= ?4"),
+            ids("SELECT fid FROM incidents WHERE ST_MaxX(geom) >= ?1 AND ST_MinX(geom) <= ?3 AND ST_MaxY(geom) >= ?2 AND ST_MinY(geom) <= ?4"),
+        )
+    }
+
+    /// A batch that fills a layer packs its index (several levels deep here);
+    /// smaller batches, replacements and deletes then keep it current through
+    /// SQL and the triggers, which come back exactly as they were; a rolled
+    /// back batch leaves the triggers and the index untouched.
+    #[test]
+    fn a_packed_index_is_a_valid_rtree_that_later_writes_keep_current() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = GpkgStore::open(dir.path().join("s.gpkg")).expect("open");
+        let before = triggers(&store);
+        let mut rng = crate::rng::Rng::new(7);
+        let mut point = || (14.0 + 10.0 * rng.f64(), 2.0 + 8.0 * rng.f64());
+        write(&store, |b| {
+            for i in 0..6000 {
+                let (x, y) = point();
+                b.upsert(Layer::Incidents, &incident(&format!("i{i}"), x, y))
+                    .expect("upsert");
+            }
+        });
+        assert_eq!(triggers(&store), before);
+        check(&store, Layer::Incidents);
+        let depth: i64 = store
+            .conn()
+            .query_row(
+                "SELECT rtreedepth(data) FROM rtree_incidents_geom_node WHERE nodeno = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|_| {
+                // Without rtreedepth: the root's first two bytes.
+                let blob: Vec<u8> = store
+                    .conn()
+                    .query_row(
+                        "SELECT data FROM rtree_incidents_geom_node WHERE nodeno = 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .expect("root");
+                i64::from(u16::from_be_bytes([blob[0], blob[1]]))
+            });
+        assert!(depth >= 2, "depth {depth}");
+        assert_eq!(entries(&store, Layer::Incidents).len(), 6000);
+        for b in [
+            [15.0, 3.0, 16.5, 4.0],
+            [18.0, 5.5, 18.2, 9.0],
+            [0.0, 0.0, 30.0, 30.0],
+        ] {
+            let (index, rows) = found(&store, b);
+            assert_eq!(index, rows, "{b:?}");
+        }
+        // A smaller batch: new rows, replacements (moved), one delete.
+        write(&store, |b| {
+            for i in 0..500 {
+                let (x, y) = point();
+                b.upsert(Layer::Incidents, &incident(&format!("j{i}"), x, y))
+                    .expect("upsert");
+            }
+            for i in 0..300 {
+                let (x, y) = point();
+                b.upsert(Layer::Incidents, &incident(&format!("i{i}"), x, y))
+                    .expect("upsert");
+            }
+            b.delete(Layer::Incidents, &Selection::Ids(vec!["i5".into()]))
+                .expect("delete");
+            b.upsert(Layer::Incidents, &incident("k", 20.0, 5.0))
+                .expect("upsert");
+        });
+        assert_eq!(triggers(&store), before);
+        check(&store, Layer::Incidents);
+        assert_eq!(entries(&store, Layer::Incidents).len(), 6500);
+        for b in [
+            [15.0, 3.0, 16.5, 4.0],
+            [19.9, 4.9, 20.1, 5.1],
+            [0.0, 0.0, 30.0, 30.0],
+        ] {
+            let (index, rows) = found(&store, b);
+            assert_eq!(index, rows, "{b:?}");
+        }
+        // Not committed: everything, the triggers too, as it was.
+        {
+            let mut b = store.begin().expect("begin");
+            for i in 0..9000 {
+                let (x, y) = point();
+                b.upsert(Layer::Incidents, &incident(&format!("n{i}"), x, y))
+                    .expect("upsert");
+            }
+        }
+        assert_eq!(triggers(&store), before);
+        check(&store, Layer::Incidents);
+        assert_eq!(entries(&store, Layer::Incidents).len(), 6500);
+        // Ordinary writes after the batch (as GDAL or QGIS make them) fire the trigger.
+        store
+            .conn()
+            .execute("INSERT INTO incidents (geom, id, time_start, owner, classification) SELECT geom, 'q', time_start, owner, classification FROM incidents WHERE id = 'k'", [])
+            .expect("plain insert");
+        assert_eq!(entries(&store, Layer::Incidents).len(), 6501);
+        check(&store, Layer::Incidents);
+    }
+
+    /// Minima are rounded down and maxima up to `f32` as SQLite does, so a
+    /// packed box always holds the geometry.
+    #[test]
+    fn packed_boxes_round_outwards() {
+        for d in [
+            4.4,
+            -4.4,
+            18.24795,
+            -0.1,
+            0.0,
+            1e-30,
+            179.99999,
+            -89.123456789,
+        ] {
+            assert!(f64::from(down(d)) <= d && f64::from(up(d)) >= d, "{d}");
+            assert!(
+                f64::from(up(d)) - f64::from(down(d))
+                    <= 2.0 * f64::from(f32::EPSILON) * d.abs().max(1e-30),
+                "{d}"
+            );
+        }
     }
 
     #[test]

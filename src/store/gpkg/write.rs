@@ -18,6 +18,9 @@ pub(super) struct GpkgBatch<'a> {
     author: String,
     /// The provenance of the rows written; the author when not set.
     source: Option<String>,
+    /// Per layer: whether its first upsert took the index's insert trigger
+    /// out, and the index work left for [`GpkgBatch::settle`].
+    deferred: [Option<Option<rtree::Deferred>>; N_LAYERS],
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -87,7 +90,24 @@ impl<'a> GpkgBatch<'a> {
             insert: Layer::ALL.map(insert_sql),
             author: LOCAL_AUTHOR.to_string(),
             source: None,
+            deferred: [const { None }; N_LAYERS],
         })
+    }
+
+    /// Indexes the rows inserted so far in bulk and puts every insert
+    /// trigger taken out back, so the index is whole again: before the
+    /// commit, and before any other kind of write or read in the batch.
+    fn settle(&mut self) -> Result<()> {
+        let conn = self
+            .conn
+            .as_deref()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        for (i, layer) in Layer::ALL.iter().enumerate() {
+            if let Some(Some(d)) = self.deferred[i].take() {
+                rtree::settle(conn, *layer, d).map_err(|e| self.store.err(e))?;
+            }
+        }
+        Ok(())
     }
 
     /// The batch's connection, inside its transaction.
@@ -113,6 +133,7 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>> {
+        self.settle()?;
         let conn = self.live()?;
         self.store.delete_on(conn, layer, selection, &self.author)
     }
@@ -122,11 +143,13 @@ impl Batch for GpkgBatch<'_> {
         layer: Layer,
         visit: &mut dyn FnMut(StoredRow) -> Result<()>,
     ) -> Result<u64> {
+        self.settle()?;
         let conn = self.live()?;
         self.store.inspect_on(conn, layer, visit)
     }
 
     fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()> {
+        self.settle()?;
         let conn = self.live()?;
         self.store
             .quarantine_on(conn, layer, key, reasons, &self.author)
@@ -148,6 +171,7 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn restore(&mut self, layer: Layer, id: &str) -> Result<u64> {
+        self.settle()?;
         let conn = self.live()?;
         self.store.restore_on(conn, layer, id)
     }
@@ -208,6 +232,10 @@ impl Batch for GpkgBatch<'_> {
             .as_ref()
             .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
         let slot = layer_slot(layer);
+        if self.deferred[slot].is_none() {
+            // Index this layer's new rows in bulk at the end (see `settle`).
+            self.deferred[slot] = Some(rtree::defer(conn, layer).map_err(|e| store.err(e))?);
+        }
         let added = conn
             .prepare_cached(&self.insert[slot])
             .and_then(|mut s| s.execute(params_from_iter(values.iter())))
@@ -231,6 +259,7 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<BatchStats> {
+        self.settle()?;
         let store = self.store;
         let conn = self
             .conn
