@@ -175,9 +175,18 @@ fn adjacency<const D: usize>(grid: &Grid<D>) -> (Vec<u32>, Vec<u32>) {
             for code in 0..3usize.pow(D as u32 - 1) {
                 let mut k = own;
                 let mut rest = code;
+                // A key at the edge of i64 (a band of a few ulps: every
+                // point saturates to one cell) has no column beyond it.
+                let mut inside = true;
                 for axis in k[..D - 1].iter_mut() {
-                    *axis += (rest % 3) as i64 - 1;
+                    match axis.checked_add((rest % 3) as i64 - 1) {
+                        Some(v) => *axis = v,
+                        None => inside = false,
+                    }
                     rest /= 3;
+                }
+                if !inside {
+                    continue;
                 }
                 if let Some(&g) = lookup.get(&k) {
                     columns.push(column_starts[g as usize]..column_starts[g as usize + 1]);
@@ -269,5 +278,33 @@ mod tests {
         assert_eq!(n, 0);
         let empty = Grid::<3>::new(Vec::new());
         assert_eq!(empty.cell_count(), 0);
+    }
+
+    /// Keys at the ends of i64 (a band of a few ulps saturates every key)
+    /// have no neighbours beyond them, and building the grid does not
+    /// overflow.
+    #[test]
+    fn keys_at_the_ends_of_i64_are_adjacent_only_within_range() {
+        let (lo, hi) = (i64::MIN, i64::MAX);
+        let keys = vec![
+            [hi, hi],
+            [hi, hi - 1],
+            [lo, lo],
+            [lo + 1, lo],
+            [hi, lo],
+            [0, 0],
+        ];
+        let grid = Grid::<2>::new(keys);
+        for c in 0..grid.cell_count() {
+            let own = grid.key(c as u32);
+            let mut near: Vec<[i64; 2]> = grid.near(c).iter().map(|&o| *grid.key(o)).collect();
+            near.sort_unstable();
+            let mut want: Vec<[i64; 2]> = (0..grid.cell_count() as u32)
+                .map(|o| *grid.key(o))
+                .filter(|o| (0..2).all(|d| (o[d] as i128 - own[d] as i128).abs() <= 1))
+                .collect();
+            want.sort_unstable();
+            assert_eq!(near, want, "{own:?}");
+        }
     }
 }
