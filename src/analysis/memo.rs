@@ -85,9 +85,10 @@ mod tests {
         assert_eq!(get(&a, 2), 2, "another key");
         // Equal contents but other columns (a changed layer): made again.
         assert_eq!(get(&b, 1), 3);
-        // Capacity 2: (a, 2) was the least recently used and is gone.
+        // Capacity 2: (a, 1) was the least recently used and is gone.
         assert_eq!(get(&b, 1), 3);
-        assert_eq!(get(&a, 2), 4);
+        assert_eq!(get(&a, 2), 2);
+        assert_eq!(get(&a, 1), 4);
         // An error is returned and nothing kept.
         assert!(memo.get_or_make(&a, 9, || Err::<usize, _>("no")).is_err());
         assert_eq!(get(&a, 9), 5);
