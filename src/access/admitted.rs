@@ -3,6 +3,7 @@
 //! individual features the role may see; the rules an analysis runs under.
 
 use super::{AccessError, AggregateRules, Gate, Marking, Principal};
+use crate::analysis::memo::ColumnsMemo;
 use crate::model::{Feature, Layer};
 use crate::store::{EventColumns, FeatureSource, LayerSummary, Query, StoreError};
 use std::collections::{BTreeMap, HashSet};
@@ -332,6 +333,14 @@ impl<'a> Admitted<'a> {
     }
 }
 
+/// Whole layers' columns as admitted under a layer's rules at an hour, kept
+/// between analyses (see [`ColumnsMemo`]): keyed by the rules themselves,
+/// so that no role is ever given rows admitted under another's rules.
+static ADMITTED: ColumnsMemo<
+    (Layer, AggregateRules, chrono::DateTime<chrono::Utc>),
+    Arc<EventColumns>,
+> = ColumnsMemo::new(4);
+
 /// `t` rounded down to the hour: delays cut at whole hours, so that results
 /// stay cacheable (an earlier cutoff only leaves out more).
 pub fn hour(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
@@ -383,20 +392,30 @@ impl FeatureSource for Admitted<'_> {
             return Ok(Arc::new(EventColumns::new(layer)));
         };
         let all = self.inner.columns(layer, query)?;
-        let rows: Vec<usize> = (0..all.len())
-            .filter(|&i| {
-                let m = Marking {
-                    level: all.level[i],
-                    owner: all.owner[i],
-                    consent: all.consent[i],
-                };
-                rules.admits_marked(&m, all.last[i], self.now)
-            })
-            .collect();
-        if rows.len() == all.len() {
-            return Ok(all);
+        let admit = || -> crate::store::Result<Arc<EventColumns>> {
+            let rows: Vec<usize> = (0..all.len())
+                .filter(|&i| {
+                    let m = Marking {
+                        level: all.level[i],
+                        owner: all.owner[i],
+                        consent: all.consent[i],
+                    };
+                    rules.admits_marked(&m, all.last[i], self.now)
+                })
+                .collect();
+            if rows.len() == all.len() {
+                return Ok(all.clone());
+            }
+            Ok(Arc::new(all.take(&rows)))
+        };
+        if *query != Query::default() {
+            return admit();
         }
-        Ok(Arc::new(all.take(&rows)))
+        // A whole layer: the same columns admitted under the same rules at
+        // the same hour are the same rows (and the same `Arc`, so that what
+        // is made from them can be shared too).
+        let admitted = ADMITTED.get_or_make(&all, (layer, rules.clone(), self.now), admit)?;
+        Ok((*admitted).clone())
     }
     fn data_version(&self) -> crate::store::Result<u64> {
         self.inner.data_version()

@@ -2,12 +2,14 @@
 //! perpetrators, verification status, location precision, and the weight each
 //! event carries.
 
+use super::memo::ColumnsMemo;
 use super::{AnalysisError, Events};
 use crate::model::schema::{CATEGORIES, PRECISION, VERIFICATION};
 use crate::model::{Feature, Layer};
 use crate::store::columns::{count_sum, event_names, CASUALTIES, FATALITIES, PEOPLE_AFFECTED};
 use crate::store::{EventColumns, FeatureSource, Query};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// What each event weighs in counts, sums and densities.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -186,6 +188,40 @@ pub fn load_events(
     };
     tracing::info!(%layer, events = events.len(), ms = began.elapsed().as_secs_f64() * 1e3,
         "events loaded");
+    Ok(events)
+}
+
+/// Events made from whole layers, kept between calls (two: events are
+/// large) by [`load_events_shared`].
+static SHARED: ColumnsMemo<(Layer, EventFilter, Weight), Events> = ColumnsMemo::new(2);
+
+/// [`load_events`], shared: when the filter reads the whole layer (no bbox
+/// or window pushed down to the store) and the weight is in the columns,
+/// the events made from the same columns (the layer unchanged, see
+/// [`ColumnsMemo`]) with the same filter and weight are made once and shared.
+/// So a server answering analyses on an unchanged layer builds its events
+/// once. The same events as [`load_events`] in every case.
+pub fn load_events_shared(
+    store: &dyn FeatureSource,
+    layer: Layer,
+    filter: &EventFilter,
+    weight: &Weight,
+) -> Result<Arc<Events>, AnalysisError> {
+    let whole = filter.bbox.is_none() && filter.from.is_none() && filter.to.is_none();
+    if !whole
+        || matches!(weight, Weight::Field(_))
+        || !matches!(layer, Layer::Incidents | Layer::Sightings)
+    {
+        return load_events(store, layer, filter, weight).map(Arc::new);
+    }
+    filter.validate(layer)?;
+    let began = std::time::Instant::now();
+    let columns = store.columns(layer, &Query::default())?;
+    let events = SHARED.get_or_make(&columns, (layer, filter.clone(), weight.clone()), || {
+        Ok::<_, AnalysisError>(from_columns(layer, filter, weight, &columns))
+    })?;
+    tracing::info!(%layer, events = events.len(), ms = began.elapsed().as_secs_f64() * 1e3,
+        "events loaded (shared)");
     Ok(events)
 }
 

@@ -301,18 +301,23 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
             "the grid has fewer than 3 cells: use smaller cells or a larger area",
         ));
     }
-    let agg = grid.aggregate(&events.lon, &events.lat, &events.weight)?;
-    let counts = grid.aggregate(&events.lon, &events.lat, &[])?;
+    // Each event projected and located once, in parallel.
+    let points: Vec<[f64; 2]> = {
+        use rayon::prelude::*;
+        events
+            .lon
+            .par_iter()
+            .zip(events.lat.par_iter())
+            .map(|(x, y)| grid.project(*x, *y))
+            .collect()
+    };
+    let located = grid.locate_all(&events.lon, &events.lat, &points)?;
+    let agg = grid.aggregate_located(&located, &events.weight)?;
+    let counts = grid.aggregate_located(&located, &[])?;
     let flags: Vec<f64> = (0..events.len())
         .map(|i| f64::from(u8::from(events.sensitive.get(i).copied().unwrap_or(false))))
         .collect();
-    let sensitive = grid.aggregate(&events.lon, &events.lat, &flags)?;
-    let points: Vec<[f64; 2]> = events
-        .lon
-        .iter()
-        .zip(&events.lat)
-        .map(|(x, y)| grid.project(*x, *y))
-        .collect();
+    let sensitive = grid.aggregate_located(&located, &flags)?;
     let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.xy).collect();
     let bandwidth_m = match params.bandwidth_m {
         Some(b) => b,

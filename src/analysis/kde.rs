@@ -90,8 +90,14 @@ pub fn default_bandwidth(xy: &[[f64; 2]], weights: &[f64]) -> Result<f64, Analys
         .map(|p| (p[0] - mx).powi(2) + (p[1] - my).powi(2))
         .collect();
     let sd = ((0..xy.len()).map(|i| w(i) * d2[i]).sum::<f64>() / total).sqrt();
-    let mut order: Vec<usize> = (0..xy.len()).collect();
-    order.sort_by(|&a, &b| d2[a].total_cmp(&d2[b]).then(a.cmp(&b)));
+    // By distance, then index: a total order, so the unstable parallel sort
+    // of (distance, index) pairs gives the one order a stable sort gives.
+    let mut keyed: Vec<(f64, usize)> = d2.iter().copied().zip(0..).collect();
+    {
+        use rayon::prelude::*;
+        keyed.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    }
+    let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
     let half = total / 2.0;
     let mut cum = 0.0;
     let mut dm = 0.0;

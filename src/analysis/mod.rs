@@ -19,6 +19,7 @@ pub mod kde;
 pub(crate) mod kdtree;
 pub mod knee;
 pub mod local_moran;
+pub mod memo;
 pub mod product;
 pub(crate) mod spatial_hash;
 pub mod st_dbscan;

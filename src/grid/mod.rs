@@ -315,8 +315,70 @@ impl Grid {
             .zip(lat.par_iter())
             .map(|(&x, &y)| self.locate(x, y).map_or(u32::MAX, |c| c as u32))
             .collect();
+        Ok(Self::sum_located(self.cells.len(), &cell, weight))
+    }
+
+    /// The cell of each point (`lon[i]`, `lat[i]`) as [`Grid::locate`] gives
+    /// it (`u32::MAX` for none), in parallel; `xy` are the same points already
+    /// projected by [`Grid::project`] (square cells are found from them, not
+    /// projected again). For [`Grid::aggregate_located`].
+    pub fn locate_all(
+        &self,
+        lon: &[f64],
+        lat: &[f64],
+        xy: &[[f64; 2]],
+    ) -> Result<Vec<u32>, GridError> {
+        if lon.len() != lat.len() || xy.len() != lon.len() {
+            return Err(GridError::param(
+                "lat",
+                format!(
+                    "{} latitudes and {} projected points for {} longitudes",
+                    lat.len(),
+                    xy.len(),
+                    lon.len()
+                ),
+            ));
+        }
+        let found = |c: Option<usize>| c.map_or(u32::MAX, |c| c as u32);
+        Ok(match &self.lookup {
+            Lookup::Square(l) => xy
+                .par_iter()
+                .map(|p| found(l.locate_xy(p[0], p[1])))
+                .collect(),
+            Lookup::H3(l) => lon
+                .par_iter()
+                .zip(lat.par_iter())
+                .map(|(&x, &y)| found(l.locate(x, y)))
+                .collect(),
+        })
+    }
+
+    /// [`Grid::aggregate`] of points already located by [`Grid::locate_all`]:
+    /// the same sums, in the same order.
+    pub fn aggregate_located(&self, cell: &[u32], weight: &[f64]) -> Result<Aggregate, GridError> {
+        if !weight.is_empty() && weight.len() != cell.len() {
+            return Err(GridError::param(
+                "weight",
+                format!(
+                    "{} weights for {} points (pass none to count)",
+                    weight.len(),
+                    cell.len()
+                ),
+            ));
+        }
+        if let Some(i) = weight.iter().position(|w| !w.is_finite()) {
+            return Err(GridError::param(
+                "weight",
+                format!("weight of point {i} is not a finite number"),
+            ));
+        }
+        Ok(Self::sum_located(self.cells.len(), cell, weight))
+    }
+
+    /// Sums `weight` (1 each when empty) per cell, sequentially in input order.
+    fn sum_located(cells: usize, cell: &[u32], weight: &[f64]) -> Aggregate {
         let mut out = Aggregate {
-            values: vec![0.0; self.cells.len()],
+            values: vec![0.0; cells],
             outside: 0,
             outside_weight: 0.0,
         };
@@ -330,7 +392,7 @@ impl Grid {
                 }
             }
         }
-        Ok(out)
+        out
     }
 }
 

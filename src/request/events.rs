@@ -2,10 +2,11 @@
 //! weight.
 
 use super::{parse_bbox, parse_time_arg, parse_to_arg};
-use crate::analysis::events::{load_events, EventFilter, Weight};
+use crate::analysis::events::{load_events, load_events_shared, EventFilter, Weight};
 use crate::analysis::Events;
 use crate::model::Layer;
 use crate::store::FeatureSource;
+use std::sync::Arc;
 
 /// Event selection common to `hotspots` and `clusters`: a point layer and
 /// a filter.
@@ -26,6 +27,22 @@ impl EventArgs {
     /// Loads the selected events from the store.
     pub fn load(&self, store: &dyn FeatureSource) -> crate::Result<Events> {
         self.filter.load(store, self.layer)
+    }
+
+    /// [`EventArgs::load_protected`], with the events shared between calls
+    /// when nothing is released and the filter reads the whole layer
+    /// ([`load_events_shared`]).
+    pub fn load_protected_shared(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&super::Protect<'_>>,
+    ) -> crate::Result<Arc<Events>> {
+        if protect.is_some() {
+            return self.load_protected(store, protect).map(Arc::new);
+        }
+        let filter = self.filter.event_filter()?;
+        let weight: Weight = self.filter.weight.parse()?;
+        Ok(load_events_shared(store, self.layer, &filter, &weight)?)
     }
 
     /// Loads the selected events, released by the gate's `protect` when

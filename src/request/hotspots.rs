@@ -147,7 +147,7 @@ fn run(
         .filter
         .event_filter()?
         .validate(args.events.layer)?;
-    let events = args.events.load_protected(store, protect)?;
+    let events = args.events.load_protected_shared(store, protect)?;
     let window = super::record::window_param(
         args.events.filter.from.map(|t| t.timestamp()),
         args.events.filter.to.map(|t| t.timestamp()),
