@@ -72,19 +72,18 @@ pub fn check(store: &dyn Store, layers: &[Layer], fix: Fix, bounds: &Bounds) -> 
     let mut batch = store.begin()?;
     let mut report = Report::default();
     for &layer in layers {
+        // Rows are validated in parallel, a chunk at a time (validation is
+        // what costs, not the read), and reported in storage order.
+        let mut chunk = Vec::with_capacity(CHUNK);
         let findings = &mut report.findings;
         report.checked += batch.inspect(layer, &mut |row| {
-            let problems = problems(layer, &row, bounds);
-            if !problems.is_empty() {
-                findings.push(Finding {
-                    layer,
-                    key: row.key,
-                    id: row.id,
-                    problems,
-                });
+            chunk.push(row);
+            if chunk.len() == CHUNK {
+                validate(layer, &mut chunk, bounds, findings);
             }
             Ok(())
         })?;
+        validate(layer, &mut chunk, bounds, &mut report.findings);
     }
     if fix == Fix::Quarantine && !report.findings.is_empty() {
         quarantine(batch.as_mut(), &report.findings)?;
@@ -92,6 +91,29 @@ pub fn check(store: &dyn Store, layers: &[Layer], fix: Fix, bounds: &Bounds) -> 
         batch.commit()?;
     }
     Ok(report)
+}
+
+/// Rows validated together: enough to share among the cores, few enough to
+/// keep memory flat.
+const CHUNK: usize = 4096;
+
+/// Validates and empties `rows`, adding the invalid ones to `findings` in order.
+fn validate(layer: Layer, rows: &mut Vec<StoredRow>, bounds: &Bounds, findings: &mut Vec<Finding>) {
+    use rayon::prelude::*;
+    let problems: Vec<Vec<Problem>> = rows
+        .par_iter()
+        .map(|r| problems(layer, r, bounds))
+        .collect();
+    for (row, problems) in rows.drain(..).zip(problems) {
+        if !problems.is_empty() {
+            findings.push(Finding {
+                layer,
+                key: row.key,
+                id: row.id,
+                problems,
+            });
+        }
+    }
 }
 
 fn quarantine(batch: &mut dyn Batch, findings: &[Finding]) -> Result<()> {

@@ -13,7 +13,8 @@
 //! that two triggers on the layer table (`AFTER UPDATE`, `AFTER DELETE`)
 //! bump on every change of a row, whoever makes it (jointmap, another
 //! process, GDAL, QGIS, the `sqlite3` shell). Inserts leave the counter
-//! alone, so ingest pays nothing; they change the count. Every read
+//! alone, so ingest pays nothing; they change the count. Every read (but
+//! one that finds nothing committed since the last, see [`Stamp`])
 //! compares the layer's state with the columns' inside one read transaction
 //! (one snapshot), and:
 //! - the same state: the columns are current (from memory, else the table);
@@ -65,6 +66,33 @@ pub(super) struct Held {
     state: LayerState,
     columns: Arc<EventColumns>,
     stored_chunks: Option<i64>,
+    /// The [`Stamp`] read before the state was: while it holds, nothing
+    /// was committed since and the columns are current without a look at
+    /// the layer.
+    stamp: Option<Stamp>,
+}
+
+/// What tells in constant time that nothing was committed to the file
+/// since: SQLite's `PRAGMA data_version` on this connection (changed by a
+/// commit of any other connection: another process, GDAL, QGIS) and the
+/// store's data version (advanced by every batch jointmap commits, on this
+/// connection too). A layer's state costs a `count(*)` over the layer: on a
+/// million rows that, not the columns, was most of a warm read.
+type Stamp = (i64, Option<String>);
+
+/// The connection's [`Stamp`]; read before the read transaction it vouches
+/// for begins, so a commit in between can only make it older than the
+/// snapshot (a needless check next time), never newer.
+fn stamp(conn: &Connection) -> rusqlite::Result<Stamp> {
+    let pragma = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    let version = conn
+        .query_row(
+            "SELECT value FROM jointmap_meta WHERE key = 'data_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok((pragma, version))
 }
 
 fn edit_triggers(layer: Layer) -> [String; 2] {
@@ -257,6 +285,16 @@ impl GpkgStore {
     fn layer_columns(&self, layer: Layer) -> Result<Option<Arc<EventColumns>>> {
         let mut conn = self.conn();
         let sql = |e| self.err(e);
+        let stamp = stamp(&conn).map_err(sql)?;
+        if let Some(h) = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&layer)
+            .filter(|h| h.stamp.as_ref() == Some(&stamp))
+        {
+            return Ok(Some(h.columns.clone()));
+        }
         let read = |conn: &Connection| -> rusqlite::Result<Option<LayerState>> {
             conn.execute_batch("BEGIN")?;
             let s = layer_state(conn, layer);
@@ -288,7 +326,8 @@ impl GpkgStore {
         // Inside the read transaction from here: one snapshot.
         let made = self.current_columns(&mut conn, layer, state);
         let _ = conn.execute_batch("COMMIT");
-        let held = made?;
+        let mut held = made?;
+        held.stamp = Some(stamp);
         let columns = held.columns.clone();
         let held = self.store_columns(&conn, layer, held);
         self.held
@@ -329,6 +368,7 @@ impl GpkgStore {
                             state: s,
                             columns: Arc::new(c),
                             stored_chunks: Some(chunks),
+                            stamp: None,
                         });
                     }
                 }
@@ -353,6 +393,7 @@ impl GpkgStore {
                     state,
                     columns: Arc::new(all),
                     stored_chunks: b.stored_chunks,
+                    stamp: None,
                 });
             }
         }
@@ -361,6 +402,7 @@ impl GpkgStore {
             state,
             columns: Arc::new(all),
             stored_chunks: None,
+            stamp: None,
         })
     }
 

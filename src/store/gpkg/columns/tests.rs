@@ -3,6 +3,7 @@ use crate::model::Feature;
 use crate::store::columns::random;
 use crate::store::{FeatureSink, FeatureSource, Selection, Store};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Every value of every row, names decoded, floats by their bits: columns
 /// coded against different name tables compare equal when their rows are.
@@ -185,6 +186,12 @@ fn never_stale_after_writes_elsewhere() {
     ingest(&cli, Layer::Incidents, features[..2000].to_vec());
     let all = [Query::default()];
     check(&server, Layer::Incidents, &all);
+    // Nothing committed since: the same columns, without a look at the layer.
+    let (a, b) = (
+        server.columns(Layer::Incidents, &all[0]).unwrap(),
+        server.columns(Layer::Incidents, &all[0]).unwrap(),
+    );
+    assert!(Arc::ptr_eq(&a, &b));
     // New rows only: appended, the stored chunks kept but the last.
     ingest(&cli, Layer::Incidents, features[2000..].to_vec());
     check(&server, Layer::Incidents, &all);
