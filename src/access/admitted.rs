@@ -420,6 +420,13 @@ impl FeatureSource for Admitted<'_> {
     fn data_version(&self) -> crate::store::Result<u64> {
         self.inner.data_version()
     }
+    /// Never the store's: every write advances it, also of records this
+    /// role is not admitted to, so a role's product recording it would date
+    /// the writes it may not see (an hr ingest, to a partner polling a
+    /// hotspot layer).
+    fn disclosed_version(&self) -> crate::store::Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

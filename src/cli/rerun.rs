@@ -39,7 +39,8 @@ pub struct Args {
 struct Recorded<'a> {
     analysis: &'a str,
     request: &'a Map<String, Value>,
-    data_version: u64,
+    /// `None` in a product made for a role (it records none).
+    data_version: Option<u64>,
     role: Option<Role>,
     now: DateTime<Utc>,
     policy_sha256: Option<&'a str>,
@@ -67,10 +68,13 @@ fn recorded<'a>(path: &Path, v: &'a Value) -> super::Result<Recorded<'a>> {
             "`jointmap.request` is missing: made by a jointmap that did not record its requests",
         )
         })?;
-    let data_version = meta
-        .get("data_version")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad(path, "`jointmap.data_version` is missing"))?;
+    let data_version = match meta.get("data_version") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| bad(path, "`jointmap.data_version` is not a version"))?,
+        ),
+    };
     let (role, now, policy_sha256) = match meta.get("gate") {
         Some(Value::Null) => (None, Utc::now(), None),
         Some(Value::Object(g)) => {
@@ -98,6 +102,9 @@ fn recorded<'a>(path: &Path, v: &'a Value) -> super::Result<Recorded<'a>> {
             ))
         }
     };
+    if data_version.is_none() && role.is_none() {
+        return Err(bad(path, "`jointmap.data_version` is missing"));
+    }
     Ok(Recorded {
         analysis,
         request,
@@ -115,14 +122,19 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let v: Value = serde_json::from_str(&text).map_err(|e| bad(path, e))?;
     let rec = recorded(path, &v)?;
     let version = existing_store(cli)?.data_version()?;
-    if version != rec.data_version && !args.allow_data_change {
+    // A role's product records no version (it would date writes the role
+    // may not see): it is made again on the data as it is now.
+    if let Some(made_at) = rec
+        .data_version
+        .filter(|&v| v != version && !args.allow_data_change)
+    {
         return Err(AnalysisError::param(
             "store",
             format!(
                 "{} is at data version {version}, the product was made at data version {}: \
                  the data changed, so the answer may differ (give --allow-data-change to re-run \
                  on the data as it is now)",
-                cli.store, rec.data_version
+                cli.store, made_at
             ),
         )
         .into());

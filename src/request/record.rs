@@ -101,7 +101,8 @@ fn num(x: f64) -> Value {
 /// Adds the provenance members to `product`: `request` (the record of
 /// `req`), `applied` (what the request resolved to on this data: window,
 /// area, projection centre ...; for people, not needed to re-run) and
-/// `data_version` (the store's, which `jointmap rerun` checks).
+/// `data_version` (the store's, which `jointmap rerun` checks; absent from a
+/// product made for a role, see `FeatureSource::disclosed_version`).
 pub fn stamp<T: serde::Serialize>(
     product: &mut Product,
     req: &T,
@@ -109,7 +110,7 @@ pub fn stamp<T: serde::Serialize>(
     store: &dyn FeatureSource,
 ) -> crate::Result<()> {
     let rec = record(req)?;
-    let version = store.data_version()?;
+    let version = store.disclosed_version()?;
     product.meta.extend([
         (
             "request",
@@ -119,11 +120,13 @@ pub fn stamp<T: serde::Serialize>(
             "applied",
             crate::analysis::product::Field::Param(Param::Object(applied)),
         ),
-        (
+    ]);
+    if let Some(version) = version {
+        product.meta.push((
             "data_version",
             crate::analysis::product::Field::param(version as i64),
-        ),
-    ]);
+        ));
+    }
     Ok(())
 }
 

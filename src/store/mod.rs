@@ -387,6 +387,14 @@ pub trait FeatureSource: Send + Sync {
     /// one sharing the store) and at no other time: a cache made at one
     /// version holds while the version is the same.
     fn data_version(&self) -> Result<u64>;
+    /// The data version as it may be written into what is made from this
+    /// source: the store's own by default; `None` from a view that hides
+    /// rows (a role's admitted store, see `access`), where the store's
+    /// counter would tell the receiver when records it may not see were
+    /// written.
+    fn disclosed_version(&self) -> Result<Option<u64>> {
+        self.data_version().map(Some)
+    }
 }
 
 /// Whether `id` lies at or beyond `from` in `direction` (see
