@@ -198,7 +198,7 @@ pub fn wants_viewer(method: &Method, query: Option<&str>, headers: &HeaderMap) -
         .collect();
     match f.as_slice() {
         [] => {}
-        [v] if v == "html" => return true,
+        [v] if v.eq_ignore_ascii_case("html") => return true,
         _ => return false,
     }
     let accept = headers
