@@ -114,11 +114,11 @@
     return u.pathname + u.search;
   }
 
-  async function api(path, signal) {
+  async function api(path, signal, accept) {
     busy(1);
     try {
       const r = await fetch(local(path), {
-        headers: { Authorization: "Bearer " + token(), Accept: "application/geo+json, application/json" },
+        headers: { Authorization: "Bearer " + token(), Accept: accept || "application/geo+json, application/json" },
         signal,
         credentials: "omit",
         cache: "no-store",
@@ -466,7 +466,7 @@
 
   function tileLayer(o) {
     const template = local(o.template);
-    const window = query({ from: iso(state.start), to: iso(state.end) });
+    const timeWindow = query({ from: iso(state.start), to: iso(state.end) });
     const Tiles = L.GridLayer.extend({
       createTile(coords, done) {
         const img = document.createElement("img");
@@ -474,7 +474,7 @@
         const url = template.replace("{z}", coords.z).replace("{x}", coords.x).replace("{y}", coords.y);
         const ctl = new AbortController();
         img._abort = ctl;
-        api(url + (url.includes("?") ? "&" : "?") + window, ctl.signal)
+        api(url + (url.includes("?") ? "&" : "?") + timeWindow, ctl.signal, "image/png")
           .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
           .then((blob) => {
             img.onload = () => done(null, img);
