@@ -465,7 +465,9 @@
   // --- raster tiles (fetched with the token, shown from blob: URLs) ----------
 
   function tileLayer(o) {
-    const template = local(o.template);
+    // Sharp screens get the @2x tiles the server renders beside each tile.
+    const base = local(o.template);
+    const template = window.devicePixelRatio > 1 ? base.replace("{y}.png", "{y}@2x.png") : base;
     const timeWindow = query({ from: iso(state.start), to: iso(state.end) });
     const Tiles = L.GridLayer.extend({
       createTile(coords, done) {
