@@ -89,6 +89,13 @@ fn toggle(b: &mut Browser, p: &Page, key: &str) {
     idle(b, p);
 }
 
+/// The number of features a layer's status shows.
+fn count(b: &mut Browser, p: &Page, key: &str) -> u64 {
+    let s = status(b, p, key);
+    s.parse()
+        .unwrap_or_else(|_| panic!("{key}: status {s:?}, errors {:?}", b.errors))
+}
+
 fn status(b: &mut Browser, p: &Page, key: &str) -> String {
     let id = format!("toggle-{}-status", key.replace(':', "-"));
     b.eval(p, &format!("document.getElementById('{id}').textContent"))
@@ -113,9 +120,10 @@ fn click_feature(b: &mut Browser, p: &Page, fid: &str) -> Vec<(String, String)> 
     assert!(at.is_array(), "feature {fid} is not drawn");
     assert_eq!(at[2], json!(true), "feature {fid} is covered: {at}");
     b.click(p, at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+    // The heading names the clicked feature once its attributes are shown.
     b.wait_for(
         p,
-        "document.querySelectorAll('#attributes tbody tr').length > 0",
+        &format!("document.getElementById('attributes-heading').textContent.endsWith(' · {fid}')"),
         10,
     );
     let rows = b.eval(
@@ -248,6 +256,11 @@ fn the_viewer_works_offline_per_role_in_two_languages() {
     }
     b.eval(&p, "document.getElementById('signout').click()");
     b.wait_for(&p, "document.body.dataset.state === 'signin'", 10);
+    // Signing out leaves nothing of the partner's on the page.
+    assert_eq!(
+        b.eval(&p, "document.querySelectorAll('#attributes tbody tr, [data-fid], input[data-layer]').length"),
+        json!(0)
+    );
     assert_eq!(
         b.eval(&p, "sessionStorage.getItem('jointmap.token')"),
         Value::Null
@@ -256,9 +269,7 @@ fn the_viewer_works_offline_per_role_in_two_languages() {
     // --- hr, same clicks: the canary is there (so the check above can fail) -
     sign_in(&mut b, &p, HR);
     toggle(&mut b, &p, "features:incidents");
-    let all = status(&mut b, &p, "features:incidents")
-        .parse::<u64>()
-        .unwrap();
+    let all = count(&mut b, &p, "features:incidents");
     assert!(all > 1);
     let rows = click_feature(&mut b, &p, CANARY_INC);
     assert!(
@@ -275,11 +286,8 @@ fn the_viewer_works_offline_per_role_in_two_languages() {
            e.value = String(Math.floor(Number(e.max) / 4));
            e.dispatchEvent(new Event('input')); })()",
     );
-    std::thread::sleep(std::time::Duration::from_millis(600));
     idle(&mut b, &p);
-    let early = status(&mut b, &p, "features:incidents")
-        .parse::<u64>()
-        .unwrap();
+    let early = count(&mut b, &p, "features:incidents");
     assert!(early < all, "time window: {early} of {all}");
     toggle(&mut b, &p, "analysis:hotspots");
     assert!(

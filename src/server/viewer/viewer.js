@@ -64,6 +64,19 @@
     $("busy").classList.toggle("hidden", pending === 0);
   }
 
+  // Runs `fn` once `ms` after the last call with this name (sliders and map
+  // moves fire many events); counted as loading while it waits, so that
+  // "nothing loading" means the map shows the current view and window.
+  const timers = {};
+  function later(name, ms, fn) {
+    if (timers[name]) clearTimeout(timers[name]);
+    else busy(1);
+    timers[name] = setTimeout(() => {
+      timers[name] = null;
+      try { fn(); } finally { busy(-1); }
+    }, ms);
+  }
+
   // --- language ------------------------------------------------------------
 
   function chooseLang() {
@@ -142,6 +155,8 @@
 
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
+    // Nothing of the last role stays on the page for the next one.
+    clearAttributes();
     for (const key of [...active.keys()]) removeOverlay(key);
     for (const id of ["layers-features", "layers-analyses", "layers-tiles"]) $(id).replaceChildren();
     $("app").classList.add("hidden");
@@ -186,13 +201,9 @@
     hatchRenderer = L.svg({ padding: 0.5 });
     map.addLayer(hatchRenderer);
     addHatchPattern(hatchRenderer);
-    let timer = null;
-    map.on("moveend", () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        for (const [key, o] of active) if (o.kind === "features") loadOverlay(key);
-      }, 250);
-    });
+    map.on("moveend", () => later("move", 250, () => {
+      for (const [key, o] of active) if (o.kind === "features") loadOverlay(key);
+    }));
     loadBasemap();
   }
 
@@ -218,16 +229,23 @@
   }
 
   async function loadBasemap() {
-    // Public data: asked for without the token.
-    const r = await fetch("/basemap/countries.geojson", { credentials: "omit" });
-    if (!r.ok) return;
-    const doc = await r.json();
-    map.createPane("basemap");
-    map.getPane("basemap").style.zIndex = 250;
-    L.geoJSON(doc, {
-      pane: "basemap", interactive: false,
-      style: { color: "#7a8a99", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 },
-    }).addTo(map);
+    busy(1);
+    try {
+      // Public data: asked for without the token.
+      const r = await fetch("/basemap/countries.geojson", { credentials: "omit" });
+      if (!r.ok) return;
+      const doc = await r.json();
+      map.createPane("basemap");
+      map.getPane("basemap").style.zIndex = 250;
+      L.geoJSON(doc, {
+        pane: "basemap", interactive: false,
+        style: { color: "#7a8a99", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 },
+      }).addTo(map);
+    } catch (e) {
+      // No backdrop: the map works without it.
+    } finally {
+      busy(-1);
+    }
   }
 
   // The union of what the role may see of each collection.
@@ -242,7 +260,9 @@
     const s = Math.min(...all.map((b) => b[1]));
     const e = Math.max(...all.map((b) => b[b.length === 6 ? 3 : 2]));
     const n = Math.max(...all.map((b) => b[b.length === 6 ? 4 : 3]));
-    if ([w, s, e, n].every(Number.isFinite)) map.fitBounds([[s, w], [n, e]], { padding: [20, 20] });
+    if ([w, s, e, n].every(Number.isFinite)) {
+      map.fitBounds([[s, w], [n, e]], { padding: [20, 20], animate: false });
+    }
   }
 
   // --- time window ---------------------------------------------------------
@@ -291,8 +311,7 @@
 
   function onTime() {
     readTime();
-    clearTimeout(onTime.timer);
-    onTime.timer = setTimeout(() => { for (const key of active.keys()) loadOverlay(key); }, 300);
+    later("time", 300, () => { for (const key of active.keys()) loadOverlay(key); });
   }
 
   // --- layer switcher ------------------------------------------------------
@@ -383,6 +402,8 @@
     o.abort = new AbortController();
     const signal = o.abort.signal;
     setStatus(key, "…");
+    // Loading until drawn, body read and status written included.
+    busy(1);
     try {
       if (o.kind === "features") await loadFeatures(key, o, signal);
       else if (o.kind === "analysis") await loadAnalysis(key, o, signal);
@@ -390,6 +411,8 @@
       if (o.kind === "tiles") setStatus(key, "");
     } catch (e) {
       if (e.name !== "AbortError" && active.get(key) === o) setStatus(key, t("status.error"));
+    } finally {
+      busy(-1);
     }
   }
 
@@ -511,6 +534,12 @@
       const el = layer.getElement && layer.getElement();
       if (el && f.id !== undefined && f.id !== null) el.setAttribute("data-fid", String(f.id));
     });
+  }
+
+  function clearAttributes() {
+    $("attributes").tBodies[0].replaceChildren();
+    $("attributes-heading").textContent = "";
+    $("attributes-empty").classList.remove("hidden");
   }
 
   // The properties exactly as the server returned them for this role.
