@@ -27,6 +27,11 @@ fn main() {
             find: || on_path("ogrinfo", &["--version"]),
         },
         Need {
+            cfg: "jointmap_chromium",
+            what: "chromium (apt-get install chromium)",
+            find: || on_path("chromium", &["--version"]),
+        },
+        Need {
             cfg: "jointmap_owslib",
             what: "OWSLib (pip install -r tools/requirements-clients.txt)",
             find: || python_module("owslib.ogcapi.features"),

@@ -43,6 +43,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// The listen address (fallback base of links).
     pub listen: String,
+    /// Country outlines for the viewer's basemap, when configured.
+    pub basemap: Option<std::path::PathBuf>,
 }
 
 enum ViewState {
@@ -122,6 +124,7 @@ impl Access {
                 limits: cfg.limits.clone(),
                 public_url: cfg.public_url.clone(),
                 listen: cfg.listen.clone(),
+                basemap: cfg.basemap.clone(),
             },
         })
     }
@@ -568,7 +571,7 @@ pub fn counted(mut r: Response, n: u64) -> Response {
 }
 
 /// The middleware: bearer token -> principal, 401 without one (but for
-/// `/health`), the ingest right before any body is read, then one audit
+/// `/health` and the viewer's static files, [`super::viewer::is_public`]), the ingest right before any body is read, then one audit
 /// record per request, refusals included (401 with a null token and a
 /// reason; 403, 413 and 503 with the token's name).
 pub async fn authenticate(
@@ -577,7 +580,9 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    if path == "/health" {
+    // The viewer's page and assets hold no data (`viewer::is_public` admits
+    // those exact paths only); the page then sends the token itself.
+    if path == "/health" || super::viewer::is_public(&req) {
         return next.run(req).await;
     }
     let is_secret = |v: &str| access.principal(v.as_bytes()).is_some();

@@ -6,6 +6,7 @@
 //! store = "jointmap.gpkg"
 //! audit_log = "jointmap-audit.ndjson"   # default: beside the store (<store>.audit.jsonl); "" turns it off
 //! # public_url = "https://jointmap.example.org"   # base of links; required unless listen is loopback
+//! # basemap = "../shared/data/ne_50m_admin_0_countries.geojson"   # country outlines for the viewer
 //!
 //! [limits]
 //! body_bytes = 65536            # any request but ingest
@@ -78,6 +79,11 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     /// The access policy (`[access]`); absent: the default matrix.
     pub access: Option<crate::access::Policy>,
+    /// A GeoJSON FeatureCollection of country outlines (e.g. Natural
+    /// Earth's admin 0 countries), read when first asked for and served
+    /// simplified to the viewer at `/basemap/countries.geojson`; absent:
+    /// no basemap.
+    pub basemap: Option<PathBuf>,
 }
 
 /// Request limits.
@@ -216,6 +222,7 @@ impl Default for Config {
             cache: Cache::default(),
             tokens: Vec::new(),
             access: None,
+            basemap: None,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! - `ingest.rs`: `POST .../items` through validation and the ownership rules;
 //! - [`ogc`] and [`openapi`]: OGC API - Features Part 1 (core, GeoJSON, OAS 3.0);
 //! - [`analysis`]: `/analysis/*`, parameters parsed by the CLI's own grammar;
+//! - [`viewer`]: the joint map viewer at `/` for browsers (negotiated with
+//!   the OGC landing page) and its embedded assets;
 //! - [`view`], [`params`], [`cache`], [`problem`], [`redact`]: the pieces
 //!   under them.
 //!
@@ -24,6 +26,7 @@ pub mod params;
 pub mod problem;
 pub mod redact;
 pub mod view;
+pub mod viewer;
 
 pub use config::Config;
 
@@ -115,7 +118,7 @@ pub fn router(access: Arc<Access>) -> Router {
     let body_max = limits.body_bytes;
     let ingest_max = limits.ingest_body_bytes;
     let routes = Router::new()
-        .route("/", get(ogc::landing))
+        .route("/", get(viewer::index))
         .route("/health", get(health))
         .route("/conformance", get(ogc::conformance))
         .route("/api", get(openapi::api))
@@ -132,6 +135,7 @@ pub fn router(access: Arc<Access>) -> Router {
     // so that their 503 and 413 answers are audited like any other; it
     // refuses (401, or 403 for an ingest without the right) before any
     // body is read, so a refused request holds a slot only for that long.
+    let routes = viewer::routes(routes, &access);
     analysis::routes(routes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_max))
@@ -223,10 +227,12 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal("a handler panicked").into_response()
 }
 
-/// Adds headers every response carries.
+/// Adds headers every response carries: `no-store` unless the handler
+/// chose a cache policy (the viewer's static assets).
 fn secure_headers(r: &mut Response) {
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
