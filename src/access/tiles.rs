@@ -74,7 +74,37 @@ pub struct TileRequest {
     pub bbox: [f64; 4],
 }
 
+/// How a role's tiles of a layer are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileKind {
+    /// Individual features as the role's view shows them.
+    Features,
+    /// Counts per protection cell of released events.
+    Cells,
+}
+
 impl Gate {
+    /// How `p`'s tiles of `layer` are made; `Forbidden` when `p` gets no
+    /// tile of it.
+    pub fn tile_kind(&self, p: &Principal, layer: Layer) -> Result<TileKind, AccessError> {
+        if matches!(layer, Layer::Incidents | Layer::Sightings) {
+            return Ok(if self.aggregate_rules(p, layer)?.full {
+                TileKind::Features
+            } else {
+                TileKind::Cells
+            });
+        }
+        match self.features(p, layer) {
+            Ok(_) => Ok(TileKind::Features),
+            Err(AccessError::Forbidden { reason }) if layer == Layer::Patrols => {
+                Err(AccessError::Forbidden {
+                    reason: format!("{reason}; the presence layer is that aggregate"),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// What the tile `req` shows `p` (see the module docs). The filter is
     /// restricted as the analyses' are: `Forbidden` or a parameter error
     /// when the role may not ask for it.
@@ -85,6 +115,7 @@ impl Gate {
         now: DateTime<Utc>,
         store: &dyn FeatureSource,
     ) -> crate::Result<TileContent> {
+        let kind = self.tile_kind(p, req.layer)?;
         let events = matches!(req.layer, Layer::Incidents | Layer::Sightings);
         if !events {
             if !req.filter.is_plain() || req.filter.weight != "count" {
@@ -94,17 +125,10 @@ impl Gate {
                 )
                 .into());
             }
-            let view = self.features(p, req.layer).map_err(|e| match e {
-                AccessError::Forbidden { reason } if req.layer == Layer::Patrols => {
-                    AccessError::Forbidden {
-                        reason: format!("{reason}; the presence layer is that aggregate"),
-                    }
-                }
-                other => other,
-            })?;
+            let view = self.features(p, req.layer)?;
             return features(store, req, &EventFilter::default(), &|f| view.show(f));
         }
-        if self.aggregate_rules(p, req.layer)?.full {
+        if kind == TileKind::Features {
             let mut filter = req.filter.event_filter()?;
             filter.validate(req.layer)?;
             filter.bbox = Some(req.bbox);

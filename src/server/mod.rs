@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod params;
 pub mod problem;
 pub mod redact;
+pub mod tiles;
 pub mod view;
 
 pub use config::Config;
@@ -132,7 +133,7 @@ pub fn router(access: Arc<Access>) -> Router {
     // so that their 503 and 413 answers are audited like any other; it
     // refuses (401, or 403 for an ingest without the right) before any
     // body is read, so a refused request holds a slot only for that long.
-    analysis::routes(routes)
+    tiles::routes(analysis::routes(routes))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_max))
         .layer(middleware::from_fn_with_state(limits.clone(), timeout))
@@ -226,7 +227,10 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Adds headers every response carries.
 fn secure_headers(r: &mut Response) {
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Tiles set their own (private, revalidated by ETag).
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
