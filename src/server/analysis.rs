@@ -181,7 +181,8 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-fn command<A: Args>() -> clap::Command {
+/// The clap command of a parameter group (its flags are the query parameters).
+pub fn command<A: Args>() -> clap::Command {
     A::augment_args(
         clap::Command::new("jointmap")
             .no_binary_name(true)

@@ -38,7 +38,7 @@ const CACHE_CONTROL: &str = "private, max-age=60";
 
 /// Filter parameters a tile does not take: its bounds are the box, and
 /// tiles count events.
-const NOT_FOR_TILES: &[&str] = &["bbox", "weight"];
+pub const NOT_FOR_TILES: &[&str] = &["bbox", "weight"];
 
 /// The tile routes.
 pub fn routes<S: Clone + Send + Sync + 'static>(r: Router<S>) -> Router<S> {
@@ -385,6 +385,83 @@ fn vector_fields(caller: &Caller, layer: Layer) -> Map<String, Value> {
         m.insert(f.name.into(), ty.into());
     }
     m
+}
+
+/// The tile paths of the API document: `filter` are the filter
+/// parameters (as the analyses document them), `problems` the problem
+/// responses.
+pub fn api_paths(filter: Vec<Value>, problems: Value) -> Vec<(String, Value)> {
+    let layers: Vec<&str> = TileLayer::ALL
+        .iter()
+        .filter(|l| l.source().is_some())
+        .map(|l| l.name())
+        .collect();
+    let path_param = |name: &str, schema: Value| json!({"name": name, "in": "path", "required": true, "schema": schema});
+    let mut tile_params = vec![
+        path_param("layer", json!({"type": "string", "enum": layers})),
+        path_param(
+            "z",
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}),
+        ),
+        path_param("x", json!({"type": "integer", "minimum": 0})),
+        path_param("y", json!({"type": "integer", "minimum": 0})),
+    ];
+    tile_params.extend(filter.iter().cloned());
+    let responses = |media: &str, what: &str| {
+        let mut r = problems.clone();
+        r["200"] = json!({"description": what, "content": {media: {"schema": {"type": "string", "format": "binary"}}}});
+        r["304"] = json!({"description": "Not modified (If-None-Match matched the ETag)"});
+        r
+    };
+    let op = |summary: &str, id: &str, params: &Vec<Value>, r: Value| json!({"get": {"summary": summary, "operationId": id, "parameters": params, "responses": r}});
+    let mut json_params = vec![
+        path_param("layer", json!({"type": "string", "enum": layers})),
+        json!({"name": "f", "in": "query", "required": false,
+               "description": "png (the default) or mvt: which tiles the document names.",
+               "schema": {"type": "string", "enum": ["png", "mvt"]}}),
+    ];
+    json_params.extend(filter);
+    let mut tilejson = problems.clone();
+    tilejson["200"] = json!({"description": "TileJSON 3.0.0", "content": {"application/json": {"schema": {"type": "object"}}}});
+    tilejson["304"] = json!({"description": "Not modified"});
+    vec![
+        (
+            "/tiles/{layer}/{z}/{x}/{y}.png".into(),
+            op(
+                "A 256-px PNG tile of a layer, as your role may see it",
+                "getTilePng",
+                &tile_params,
+                responses("image/png", "The tile"),
+            ),
+        ),
+        (
+            "/tiles/{layer}/{z}/{x}/{y}@2x.png".into(),
+            op(
+                "A 512-px PNG tile (the same map at twice the density)",
+                "getTilePng2x",
+                &tile_params,
+                responses("image/png", "The tile"),
+            ),
+        ),
+        (
+            "/tiles/{layer}/{z}/{x}/{y}.mvt".into(),
+            op(
+                "A Mapbox Vector Tile of a layer (not heat), as your role may see it",
+                "getTileMvt",
+                &tile_params,
+                responses("application/vnd.mapbox-vector-tile", "The tile"),
+            ),
+        ),
+        (
+            "/tiles/{layer}.json".into(),
+            op(
+                "TileJSON 3.0.0 of a layer's tiles for your role",
+                "getTileJson",
+                &json_params,
+                tilejson,
+            ),
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ pub fn draw(
         .map_err(|e| TileError::Encode(e.to_string()))?;
     let pixels = pixmap.pixels_mut();
     for (i, d) in density.into_iter().enumerate() {
-        if !(d > FLOOR_PER_KM2) {
+        if d.is_nan() || d <= FLOOR_PER_KM2 {
             continue;
         }
         let c = viridis((d / FLOOR_PER_KM2).log10() / 4.0);

@@ -283,3 +283,77 @@ fn stroke(pixmap: &mut Pixmap, path: &Path, colour: Rgba, width: f32, dash: &[f3
     };
     pixmap.stroke_path(path, &paint(colour), &s, t, None);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::TileFeature;
+
+    fn decode(png: &[u8]) -> Pixmap {
+        Pixmap::decode_png(png).unwrap()
+    }
+
+    fn heat() -> HeatParams {
+        HeatParams {
+            anchor: [18.0, 4.0],
+            bandwidth_m: 10_000.0,
+        }
+    }
+
+    /// A symbol on the corner of four tiles is drawn in all four, and the
+    /// pixels on each side of every shared edge agree (no seam).
+    #[test]
+    fn a_symbol_on_a_tile_corner_continues_across_the_four_tiles() {
+        let (z, x, y) = (12, 2258, 1998);
+        let corner = TileId::new(z, x + 1, y + 1).unwrap().bounds();
+        let f = TileFeature {
+            id: "c".into(),
+            geometry: Geometry::Point(geo_types::Point::new(corner[0], corner[3])),
+            properties: serde_json::json!({"category": "killing"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        };
+        let content = TileContent::Features(vec![f]);
+        let draw = |dx: u32, dy: u32| {
+            let t = TileId::new(z, x + dx, y + dy).unwrap();
+            decode(&png(TileLayer::Incidents, t, Scale::X1, &content, &heat()).unwrap())
+        };
+        let (nw, ne, sw, se) = (draw(0, 0), draw(1, 0), draw(0, 1), draw(1, 1));
+        for p in [&nw, &ne, &sw, &se] {
+            assert!(p.pixels().iter().filter(|c| c.alpha() > 0).count() > 10);
+        }
+        // The symbol is symmetric about the corner: mirrored pixels match.
+        for i in 0..8u32 {
+            let a = nw.pixel(255 - i, 255).unwrap();
+            let b = ne.pixel(i, 255).unwrap();
+            assert!(a.alpha().abs_diff(b.alpha()) <= 2, "row edge {i}");
+            let c = sw.pixel(255 - i, 0).unwrap();
+            let d = se.pixel(i, 0).unwrap();
+            assert!(c.alpha().abs_diff(d.alpha()) <= 2, "row edge {i}");
+            let e = nw.pixel(255, 255 - i).unwrap();
+            let g = sw.pixel(255, i).unwrap();
+            assert!(e.alpha().abs_diff(g.alpha()) <= 2, "column edge {i}");
+        }
+    }
+
+    #[test]
+    fn empty_content_is_one_transparent_image_per_scale() {
+        let t = TileId::new(7, 70, 62).unwrap();
+        let empty = TileContent::Features(vec![]);
+        let cells = TileContent::Cells {
+            cell_m: 10_000.0,
+            cells: vec![],
+        };
+        for scale in [Scale::X1, Scale::X2] {
+            let a = png(TileLayer::Incidents, t, scale, &empty, &heat()).unwrap();
+            let b = png(TileLayer::Incidents, t, scale, &cells, &heat()).unwrap();
+            let h = png(TileLayer::Heat, t, scale, &cells, &heat()).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(a, h);
+            let p = decode(&a);
+            assert_eq!(p.width(), scale.pixels());
+            assert!(p.pixels().iter().all(|c| c.alpha() == 0));
+        }
+    }
+}
