@@ -73,7 +73,7 @@ fn cell_budget(cx: &Context<'_>, all_cells: bool) -> usize {
 /// for a role without full view of that layer, whole time steps, no
 /// group-splitting filter (category, perpetrator, verification, precision),
 /// and weights on visible numeric fields only.
-fn restrict_filter(
+pub(super) fn restrict_filter(
     f: &mut request::events::FilterArgs,
     layer: Layer,
     cx: &Context<'_>,

@@ -105,7 +105,9 @@ impl EventFilter {
         Ok(())
     }
 
-    fn keeps(&self, layer: Layer, f: &Feature) -> bool {
+    /// Whether feature `f` of `layer` passes the filter's conditions on
+    /// its properties (not its time or position).
+    pub fn keeps(&self, layer: Layer, f: &Feature) -> bool {
         let s = |k: &str| f.str(k).unwrap_or("");
         let (category, actor, actor_category) = event_names(layer, f);
         if !self.categories.is_empty() && !self.categories.iter().any(|c| c == category) {

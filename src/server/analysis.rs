@@ -181,7 +181,8 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-fn command<A: Args>() -> clap::Command {
+/// The clap command of a parameter group (its flags are the query parameters).
+pub fn command<A: Args>() -> clap::Command {
     A::augment_args(
         clap::Command::new("jointmap")
             .no_binary_name(true)
@@ -219,14 +220,30 @@ fn format<A: AnalysisRequest>(
 
 /// Turns query pairs into arguments and parses them with `A`'s definitions.
 pub fn parse<A: AnalysisRequest>(pairs: &[(String, String)]) -> Result<A, ApiError> {
-    let cmd = command::<A>();
-    let mut argv: Vec<String> = Vec::new();
+    let mut rest = Vec::with_capacity(pairs.len());
     for (k, v) in pairs {
         if k == "f" {
             format::<A>(&[(k.clone(), v.clone())])?;
-            continue;
+        } else {
+            rest.push((k.clone(), v.clone()));
         }
-        if A::LOCAL_ONLY.contains(&k.as_str()) {
+    }
+    parse_args(&rest, &format!("/analysis/{}", A::NAME), A::LOCAL_ONLY)
+}
+
+/// Turns query pairs into arguments and parses them with the clap
+/// definitions of `A` (any parameter group: the analyses', the tiles'
+/// filter), refusing the names in `local_only`; `endpoint` names the path
+/// in errors.
+pub fn parse_args<A: Args + FromArgMatches>(
+    pairs: &[(String, String)],
+    endpoint: &str,
+    local_only: &[&str],
+) -> Result<A, ApiError> {
+    let cmd = command::<A>();
+    let mut argv: Vec<String> = Vec::new();
+    for (k, v) in pairs {
+        if local_only.contains(&k.as_str()) {
             return Err(ApiError::param(k, "not available over HTTP"));
         }
         let Some(arg) = cmd
@@ -236,11 +253,10 @@ pub fn parse<A: AnalysisRequest>(pairs: &[(String, String)]) -> Result<A, ApiErr
             return Err(ApiError::param(
                 k,
                 format!(
-                    "unknown parameter; /analysis/{} takes {}",
-                    A::NAME,
+                    "unknown parameter; {endpoint} takes {}",
                     cmd.get_arguments()
                         .filter_map(|a| a.get_long())
-                        .filter(|l| !A::LOCAL_ONLY.contains(l))
+                        .filter(|l| !local_only.contains(l))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -353,7 +369,7 @@ fn canonical_parameter<A: AnalysisRequest>(mut e: ApiError) -> ApiError {
 }
 
 /// Whether `Accept-Encoding` admits gzip (and does not give it q=0).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()

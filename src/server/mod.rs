@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod params;
 pub mod problem;
 pub mod redact;
+pub mod tiles;
 pub mod view;
 pub mod viewer;
 
@@ -136,7 +137,7 @@ pub fn router(access: Arc<Access>) -> Router {
     // refuses (401, or 403 for an ingest without the right) before any
     // body is read, so a refused request holds a slot only for that long.
     let routes = viewer::routes(routes, &access);
-    analysis::routes(routes)
+    tiles::routes(analysis::routes(routes))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_max))
         .layer(middleware::from_fn_with_state(limits.clone(), timeout))
@@ -228,7 +229,8 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Adds headers every response carries: `no-store` unless the handler
-/// chose a cache policy (the viewer's static assets).
+/// chose a cache policy (the viewer's static assets; tiles: private,
+/// revalidated by ETag).
 fn secure_headers(r: &mut Response) {
     let h = r.headers_mut();
     h.entry(header::CACHE_CONTROL)

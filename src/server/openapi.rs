@@ -269,6 +269,12 @@ pub fn document(caller: &Caller, base: &str) -> Value {
             ),
         );
     }
+    let mut filter = analysis_params(
+        &analysis::command::<crate::request::events::FilterArgs>(),
+        super::tiles::NOT_FOR_TILES,
+    );
+    filter.remove(0);
+    paths.extend(super::tiles::api_paths(filter, problem_responses()));
     json!({
         "openapi": "3.0.3",
         "info": {"title": "jointmap", "version": env!("CARGO_PKG_VERSION"),
