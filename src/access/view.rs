@@ -207,6 +207,22 @@ impl<'a> FeatureView<'a> {
         !self.hidden.iter().any(|h| h == name)
     }
 
+    /// The schema fields (common and layer-specific, in schema order) this
+    /// view shows: what a collection's schema and queryables list for the
+    /// role. A field absent from a feature is simply not there.
+    pub fn schema_fields(&self) -> impl Iterator<Item = &'static crate::model::FieldSpec> + '_ {
+        COMMON
+            .iter()
+            .chain(self.layer.fields())
+            .filter(move |f| !self.hidden(f.name))
+    }
+
+    /// The totals (`killed_total` ...) this view shows in place of count
+    /// groups it hides, each a non-negative integer.
+    pub fn totals(&self) -> impl Iterator<Item = String> + '_ {
+        self.totals.iter().map(|g| format!("{g}_total"))
+    }
+
     /// Property names this view never shows (the server refuses filters on
     /// them, so a filter cannot be used as an oracle). Extras that some
     /// features show and others hide are not listed: apply filters to what
