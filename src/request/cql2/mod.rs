@@ -33,9 +33,9 @@ pub use ast::{Expr, Type};
 pub use eval::{Subject, Value};
 
 /// Longest filter text, in characters.
-pub const MAX_CHARS: usize = 32_768;
+pub const MAX_CHARS: usize = 16_384;
 /// Most tokens in a filter.
-pub const MAX_TOKENS: usize = 8_192;
+pub const MAX_TOKENS: usize = 4_096;
 /// Deepest nesting of parentheses and `NOT`.
 pub const MAX_DEPTH: usize = 20;
 /// Most predicates, connectives and operands in a filter (polygon
@@ -44,7 +44,7 @@ pub const MAX_NODES: usize = 256;
 /// Most values in one `IN` list.
 pub const MAX_IN_ITEMS: usize = 100;
 /// Most vertices of all rings of one polygon literal.
-pub const MAX_POLYGON_VERTICES: usize = 1_000;
+pub const MAX_POLYGON_VERTICES: usize = 500;
 /// Most characters and wildcards in a `LIKE` pattern (runs of `%` count
 /// once): the pattern is matched as a bit-parallel automaton of one
 /// machine word.
