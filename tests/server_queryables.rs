@@ -482,3 +482,121 @@ fn bad_and_costly_filters_are_400_with_the_fault_and_column() {
     assert_eq!(walked.len(), 20);
     assert!(s.get("/health", None).status == 200);
 }
+
+/// The fields `ogrinfo` lists for a layer (`name: Type (w.p)` lines).
+fn ogr_fields(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(": ")?;
+            let ty = rest.split(' ').next()?;
+            [
+                "String",
+                "Integer",
+                "Integer64",
+                "Real",
+                "DateTime",
+                "StringList",
+            ]
+            .contains(&ty)
+            .then(|| name.trim().to_string())
+        })
+        .collect()
+}
+
+/// GDAL's OAPIF driver takes a layer's columns from the `describedBy`
+/// schema, not from the first page: with pages of 10 features, none of
+/// which has a narrative, source name or site type, hr still gets those
+/// columns (and their values, through ogr2ogr to a GeoPackage); a partner
+/// gets none of its hidden fields.
+#[test]
+#[cfg_attr(
+    not(jointmap_ogrinfo),
+    ignore = "ogrinfo is not installed (apt-get install gdal-bin)"
+)]
+fn gdal_reads_every_column_before_the_first_page_has_it() {
+    use std::process::Command;
+    let dir = TempDir::new().unwrap();
+    let s = server(dir.path(), true, "");
+    let ogr = |tool: &str, token: &str, args: &[&str]| {
+        let o = Command::new(tool)
+            .args(args)
+            .env(
+                "GDAL_HTTP_HEADERS",
+                format!("Authorization: Bearer {token}"),
+            )
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{tool} {args:?}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let url = format!("OAPIF:{}", s.base);
+    let first = s.json("/collections/incidents/items?limit=10", HR);
+    for f in first["features"].as_array().unwrap() {
+        for k in ["narrative", "source_name", "site_type"] {
+            assert!(f["properties"].get(k).is_none(), "the first page has {k}");
+        }
+    }
+    let hr = ogr_fields(&ogr(
+        "ogrinfo",
+        HR,
+        &["-ro", "-so", "-oo", "PAGE_SIZE=10", &url, "incidents"],
+    ));
+    for k in [
+        "narrative",
+        "source_name",
+        "site_type",
+        "killed_men",
+        "time_start",
+    ] {
+        assert!(hr.contains(k), "hr: GDAL lacks {k}: {hr:?}");
+    }
+    let partner = ogr_fields(&ogr(
+        "ogrinfo",
+        PARTNER,
+        &["-ro", "-so", "-oo", "PAGE_SIZE=10", &url, "incidents"],
+    ));
+    assert!(partner.contains("killed_total") && partner.contains("site_type"));
+    for k in [
+        "narrative",
+        "source_name",
+        "killed_men",
+        "perpetrator",
+        "source_type",
+    ] {
+        assert!(!partner.contains(k), "partner: GDAL lists {k}");
+    }
+    // ogr2ogr keeps every column and its values, whatever the first page held.
+    let gpkg = dir.path().join("out.gpkg");
+    ogr(
+        "ogr2ogr",
+        HR,
+        &[
+            "-f",
+            "GPKG",
+            gpkg.to_str().unwrap(),
+            &url,
+            "incidents",
+            "-oo",
+            "PAGE_SIZE=10",
+        ],
+    );
+    let dump = ogr(
+        "ogrinfo",
+        HR,
+        &[
+            "-ro",
+            "-al",
+            gpkg.to_str().unwrap(),
+            "-where",
+            "narrative LIKE 'CANARY%'",
+        ],
+    );
+    assert_eq!(dump.matches("OGRFeature(incidents)").count(), 20, "{dump}");
+    assert!(dump.contains("source_name (String) = CANARY-source"));
+    assert_eq!(dump.matches("site_type (String) = school").count(), 7);
+}
