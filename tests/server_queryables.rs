@@ -480,6 +480,17 @@ fn bad_and_costly_filters_are_400_with_the_fault_and_column() {
     );
     assert_eq!(walked, ids(&doc));
     assert_eq!(walked.len(), 20);
+    // A box the filter requires also narrows the store read: same answer.
+    let walked = walk(
+        &s,
+        &format!(
+            "/collections/incidents/items?limit=4&filter={}",
+            enc("S_INTERSECTS(geometry, BBOX(16.045, 4.0, 16.305, 5.0)) AND category <> 'x'")
+        ),
+        PARTNER,
+    );
+    let want: Vec<String> = (5..=30).map(|i| format!("q-{i:02}")).collect();
+    assert_eq!(walked, want);
     assert!(s.get("/health", None).status == 200);
 }
 

@@ -384,6 +384,36 @@ pub(super) mod tests {
         assert!(!props(&mission_owned).contains_key("village_code"));
     }
 
+    /// The fields a view lists are exactly the properties it shows of a
+    /// feature that has every field (schemas and filters rely on it).
+    #[test]
+    fn listed_fields_are_the_shown_ones() {
+        let g = gate();
+        for role in Role::ALL {
+            let Ok(view) = g.features(&principal(role), Layer::Incidents) else {
+                continue;
+            };
+            let f = incident("public", "partners", "mission");
+            let shown = view.show(&f).unwrap();
+            let mut listed: Vec<String> = view
+                .schema_fields()
+                .map(|s| s.name.to_string())
+                .chain(view.totals())
+                .filter(|n| n != "time_end" && n != "site_type")
+                .collect();
+            // The fixture's extras (shown to hr only) are no schema field.
+            let mut got: Vec<String> = props(&shown)
+                .keys()
+                .filter(|k| !matches!(k.as_str(), "victim_age" | "village_code"))
+                .cloned()
+                .collect();
+            listed.sort();
+            got.sort();
+            assert_eq!(listed, got, "{role}");
+            assert_eq!(listed.contains(&"narrative".to_string()), role == Role::Hr);
+        }
+    }
+
     #[test]
     fn partner_sees_public_incidents_with_partner_consent_only() {
         let g = gate();

@@ -128,6 +128,24 @@ impl Filter {
         &self.expr
     }
 
+    /// A box every passing feature's geometry touches, when the filter
+    /// requires one (an `S_INTERSECTS` with one shape, alone or in a
+    /// top-level `AND`): a store may pre-filter on it.
+    pub fn bbox(&self) -> Option<[f64; 4]> {
+        use geo::BoundingRect;
+        let one = |e: &Expr| match e {
+            Expr::SIntersects(ast::SpatialLiteral::Shapes(s)) if s.len() == 1 => {
+                let r = s[0].bounding_rect()?;
+                Some([r.min().x, r.min().y, r.max().x, r.max().y])
+            }
+            _ => None,
+        };
+        match &self.expr {
+            Expr::And(items) => items.iter().find_map(one),
+            e => one(e),
+        }
+    }
+
     /// Whether the filter is true for `subject` (unknown is not true).
     pub fn matches(&self, subject: &dyn Subject) -> bool {
         eval::eval(&self.expr, subject) == Some(true)

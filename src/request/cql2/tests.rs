@@ -460,3 +460,24 @@ impl R {
         self.0.below(n as u64) as usize
     }
 }
+
+#[test]
+fn bbox_for_the_store() {
+    let q = queryables();
+    let b = |t: &str| Filter::parse(t, &q).unwrap().bbox();
+    assert_eq!(
+        b("S_INTERSECTS(geometry, BBOX(1, 2, 3, 4))"),
+        Some([1.0, 2.0, 3.0, 4.0])
+    );
+    assert_eq!(
+        b("category = 'x' AND S_INTERSECTS(geometry, POLYGON((0 0, 2 0, 2 1, 0 0)))"),
+        Some([0.0, 0.0, 2.0, 1.0])
+    );
+    // Not required (OR, NOT) or split at the antimeridian: no box.
+    assert_eq!(
+        b("category = 'x' OR S_INTERSECTS(geometry, BBOX(1, 2, 3, 4))"),
+        None
+    );
+    assert_eq!(b("NOT S_INTERSECTS(geometry, BBOX(1, 2, 3, 4))"), None);
+    assert_eq!(b("S_INTERSECTS(geometry, BBOX(170, 2, -170, 4))"), None);
+}
