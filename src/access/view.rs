@@ -207,6 +207,22 @@ impl<'a> FeatureView<'a> {
         !self.hidden.iter().any(|h| h == name)
     }
 
+    /// The schema fields (common and layer-specific, in schema order) this
+    /// view shows: what a collection's schema and queryables list for the
+    /// role. A field absent from a feature is simply not there.
+    pub fn schema_fields(&self) -> impl Iterator<Item = &'static crate::model::FieldSpec> + '_ {
+        COMMON
+            .iter()
+            .chain(self.layer.fields())
+            .filter(move |f| !self.hidden(f.name))
+    }
+
+    /// The totals (`killed_total` ...) this view shows in place of count
+    /// groups it hides, each a non-negative integer.
+    pub fn totals(&self) -> impl Iterator<Item = String> + '_ {
+        self.totals.iter().map(|g| format!("{g}_total"))
+    }
+
     /// Property names this view never shows (the server refuses filters on
     /// them, so a filter cannot be used as an oracle). Extras that some
     /// features show and others hide are not listed: apply filters to what
@@ -366,6 +382,36 @@ pub(super) mod tests {
             .unwrap();
         // Even the owner may not see an incident's extras unless it is hr.
         assert!(!props(&mission_owned).contains_key("village_code"));
+    }
+
+    /// The fields a view lists are exactly the properties it shows of a
+    /// feature that has every field (schemas and filters rely on it).
+    #[test]
+    fn listed_fields_are_the_shown_ones() {
+        let g = gate();
+        for role in Role::ALL {
+            let Ok(view) = g.features(&principal(role), Layer::Incidents) else {
+                continue;
+            };
+            let f = incident("public", "partners", "mission");
+            let shown = view.show(&f).unwrap();
+            let mut listed: Vec<String> = view
+                .schema_fields()
+                .map(|s| s.name.to_string())
+                .chain(view.totals())
+                .filter(|n| n != "time_end" && n != "site_type")
+                .collect();
+            // The fixture's extras (shown to hr only) are no schema field.
+            let mut got: Vec<String> = props(&shown)
+                .keys()
+                .filter(|k| !matches!(k.as_str(), "victim_age" | "village_code"))
+                .cloned()
+                .collect();
+            listed.sort();
+            got.sort();
+            assert_eq!(listed, got, "{role}");
+            assert_eq!(listed.contains(&"narrative".to_string()), role == Role::Hr);
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod blindspots;
 pub mod clusters;
 pub mod coverage;
+pub mod cql2;
 pub mod events;
 pub mod hotspots;
 pub mod impact;

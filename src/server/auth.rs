@@ -474,8 +474,12 @@ fn keyset_page(
     if from.zip(to).is_some_and(|(a, b)| a > b) {
         return Ok(page);
     }
+    // A box the CQL2 filter requires narrows the read too.
     let query = Query {
-        bbox: q.filter.bbox,
+        bbox: q
+            .filter
+            .bbox
+            .or_else(|| q.filter.cql.as_ref().and_then(|c| c.bbox())),
         from,
         to,
     };

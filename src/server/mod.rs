@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod params;
 pub mod problem;
 pub mod redact;
+pub mod schema;
 pub mod tiles;
 pub mod view;
 pub mod viewer;
@@ -131,7 +132,13 @@ pub fn router(access: Arc<Access>) -> Router {
                 .post(ogc::ingest)
                 .layer(DefaultBodyLimit::max(ingest_max)),
         )
-        .route("/collections/{id}/items/{fid}", get(ogc::item));
+        .route("/collections/{id}/items/{fid}", get(ogc::item))
+        .route("/collections/{id}/queryables", get(schema::queryables))
+        .route("/collections/{id}/schema", get(schema::schema))
+        .route(
+            "/collections/{id}/schema/geojson",
+            get(schema::geojson_schema),
+        );
     // Outermost last. Authentication wraps the timeout and the body limit
     // so that their 503 and 413 answers are audited like any other; it
     // refuses (401, or 403 for an ingest without the right) before any

@@ -4,6 +4,7 @@
 use super::auth::{counted, Caller};
 use super::params::{self, pairs};
 use super::problem::ApiError;
+use super::schema::{cql_queryables, SCHEMA_JSON};
 use crate::model::Layer;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};
@@ -26,6 +27,15 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
 ];
 
 /// Human titles of the layers.
@@ -139,6 +149,12 @@ async fn collection_doc(caller: &Caller, b: &str, layer: Layer) -> Result<Value,
         "links": [
             link(format!("{b}/collections/{name}"), "self", JSON, title(layer)),
             link(format!("{b}/collections/{name}/items"), "items", GEOJSON, &format!("{} (GeoJSON)", title(layer))),
+            link(format!("{b}/collections/{name}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", SCHEMA_JSON, "The properties filters may use"),
+            link(format!("{b}/collections/{name}/schema"), "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON, "The feature schema"),
+            // GDAL's OAPIF driver matches this spelling exactly (relation
+            // types compare case-insensitively, RFC 8288) and reads the
+            // columns from a GeoJSON Feature schema.
+            link(format!("{b}/collections/{name}/schema/geojson"), "describedBy", SCHEMA_JSON, "The GeoJSON feature schema"),
         ]
     });
     let mut ext = serde_json::Map::new();
@@ -231,6 +247,7 @@ pub async fn items(
         paging.default_limit,
         paging.max_limit,
         &|n| caller.hidden(layer, n),
+        &cql_queryables(&caller, layer)?,
     )?;
     let page = caller.items(layer, query).await?;
     let b = base(&caller);

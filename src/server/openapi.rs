@@ -64,6 +64,14 @@ fn items_params(caller: &Caller, layer: Layer) -> Vec<Value> {
             json!({"type": "string"}), false),
         param("after", "query", "Paging: features whose id follows this one (from a `next` link).", json!({"type": "string"}), false),
         param("before", "query", "Paging: the features just before this id (from a `prev` link).", json!({"type": "string"}), false),
+        param("filter", "query", &format!(
+            "A CQL2 text filter on the collection's queryables (see its `queryables` link): comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, IS NULL, S_INTERSECTS with BBOX/POINT/POLYGON, T_INTERSECTS with TIMESTAMP/DATE/INTERVAL. At most {} characters; a bad filter is a 400 naming the fault and its column.",
+            crate::request::cql2::MAX_CHARS),
+            json!({"type": "string", "maxLength": crate::request::cql2::MAX_CHARS}), false),
+        param("filter-lang", "query", "The language of `filter`: cql2-text only.",
+            json!({"type": "string", "enum": [params::CQL2_TEXT], "default": params::CQL2_TEXT}), false),
+        param("filter-crs", "query", "The CRS of coordinates in `filter`: CRS84 only.",
+            json!({"type": "string", "enum": [ogc::CRS84], "default": ogc::CRS84}), false),
         f_param(),
     ];
     let specs = crate::model::schema::COMMON.iter().chain(layer.fields());
@@ -215,6 +223,33 @@ pub fn document(caller: &Caller, base: &str) -> Value {
             "responses": post_responses,
         });
         paths.insert(format!("/collections/{name}/items"), items);
+        for (path, summary, op) in [
+            (
+                "queryables",
+                "the properties filters may use (JSON Schema)",
+                "getQueryables",
+            ),
+            ("schema", "the feature schema (JSON Schema)", "getSchema"),
+            (
+                "schema/geojson",
+                "the GeoJSON feature schema (JSON Schema)",
+                "getGeoJsonSchema",
+            ),
+        ] {
+            paths.insert(
+                format!("/collections/{name}/{path}"),
+                get(
+                    &format!("{t}: {summary}, for your role"),
+                    &format!("{op}_{name}"),
+                    plain.clone(),
+                    ok(
+                        super::schema::SCHEMA_JSON,
+                        json!({"type": "object"}),
+                        "A JSON Schema (2020-12)",
+                    ),
+                ),
+            );
+        }
         let mut item_params = vec![param(
             "featureId",
             "path",

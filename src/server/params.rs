@@ -1,15 +1,30 @@
 //! Query parameters of the feature endpoints: every bad value is a 400 that
 //! names the parameter and the reason.
 
+use super::ogc::CRS84;
 use super::problem::ApiError;
 use super::view::{queryables, Cursor, Filter};
 use crate::model::Layer;
+use crate::request::cql2::{Filter as Cql2Filter, Queryables};
 
 /// Parameters every endpoint accepts.
 pub const COMMON: &[&str] = &["f"];
 
 /// Standard parameters of `/collections/{id}/items`.
-pub const ITEMS: &[&str] = &["f", "limit", "bbox", "datetime", "after", "before"];
+pub const ITEMS: &[&str] = &[
+    "f",
+    "limit",
+    "bbox",
+    "datetime",
+    "after",
+    "before",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+];
+
+/// The one filter language served (`filter-lang`).
+pub const CQL2_TEXT: &str = "cql2-text";
 
 /// The raw query as ordered name/value pairs.
 pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -102,13 +117,15 @@ pub struct ItemsQuery {
 
 /// Parses an items query for `layer`; `hidden` tells which properties the
 /// caller may not see (filtering on them is refused like an unknown one, so
-/// that the answer reveals nothing).
+/// that the answer reveals nothing), `filterable` what a CQL2 `filter` may
+/// name (the caller's, built from the same view).
 pub fn items_query(
     layer: Layer,
     pairs: &[(String, String)],
     default_limit: usize,
     max_limit: usize,
     hidden: &dyn Fn(&str) -> bool,
+    filterable: &Queryables,
 ) -> Result<ItemsQuery, ApiError> {
     let mut q = ItemsQuery {
         filter: Filter::default(),
@@ -128,6 +145,23 @@ pub fn items_query(
         match k {
             "f" => check_f(v)?,
             "limit" => q.limit = limit(v, max_limit)?,
+            "filter" => {}
+            "filter-lang" => {
+                if v != CQL2_TEXT {
+                    return Err(ApiError::param(
+                        k,
+                        format!("{v:?} is not served; use {CQL2_TEXT}"),
+                    ));
+                }
+            }
+            "filter-crs" => {
+                if v != CRS84 {
+                    return Err(ApiError::param(
+                        k,
+                        format!("{v:?} is not served; filters are in {CRS84}"),
+                    ));
+                }
+            }
             "bbox" => q.filter.bbox = Some(bbox(v)?),
             "datetime" => {
                 if hidden("time_start") {
@@ -168,6 +202,15 @@ pub fn items_query(
                 }
             }
         }
+    }
+    if let Some((_, text)) = pairs.iter().find(|(k, _)| k == "filter") {
+        let f = Cql2Filter::parse(text, filterable).map_err(|e| {
+            let mut err = ApiError::param("filter", &e);
+            err.extra
+                .insert("column".into(), serde_json::Value::from(e.column));
+            err
+        })?;
+        q.filter.cql = Some(std::sync::Arc::new(f));
     }
     Ok(q)
 }
@@ -372,6 +415,7 @@ mod tests {
             100,
             1000,
             &none,
+            &Queryables::default(),
         )
         .unwrap();
         assert_eq!(q.limit, 5);
@@ -383,6 +427,7 @@ mod tests {
             100,
             1000,
             &none,
+            &Queryables::default(),
         )
         .unwrap_err();
         assert_eq!(e.extra["parameter"], "colour");
@@ -393,6 +438,7 @@ mod tests {
             100,
             1000,
             &hide,
+            &Queryables::default(),
         )
         .unwrap_err();
         assert_eq!(e.extra["parameter"], "narrative");
@@ -401,7 +447,8 @@ mod tests {
             &pairs(Some("limit=1&limit=2")),
             100,
             1000,
-            &none
+            &none,
+            &Queryables::default()
         )
         .is_err());
     }

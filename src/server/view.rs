@@ -10,11 +10,13 @@
 
 use crate::model::geometry::parse_geometry;
 use crate::model::Layer;
+use crate::request::cql2;
 use bytes::Bytes;
 use geo::Intersects;
 use serde_json::{Map, Value};
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One shown feature, ready to filter and to send.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct Entry {
     pub t0: Option<i64>,
     /// End, milliseconds (`i64::MAX` for open-ended validity).
     pub t1: Option<i64>,
+    /// The shown `time_end`, milliseconds (`None`: absent or not shown).
+    pub end: Option<i64>,
     /// The shown properties that filters may use.
     pub props: Map<String, Value>,
     /// The shown feature, serialised.
@@ -60,16 +64,19 @@ impl Entry {
                 .map(|t| t.timestamp_millis())
         };
         let t0 = time("time_start");
-        let t1 = match (t0, time("time_end")) {
+        let end = time("time_end");
+        let t1 = match (t0, end) {
             (None, _) => None,
             (Some(_), Some(e)) => Some(e),
             (Some(_), None) if layer.open_ended() => Some(i64::MAX),
             (Some(s), None) => Some(s),
         };
+        // Schema fields and the totals a redacted view shows in place of
+        // counts: what CQL2 filters may name (extras never are).
         let keep: Vec<&str> = queryables(layer).collect();
         let props: Map<String, Value> = props
             .into_iter()
-            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .filter(|(k, _)| keep.contains(&k.as_str()) || TOTALS.contains(&k.as_str()))
             .collect();
         if let Some(o) = v.as_object_mut() {
             o.remove("links");
@@ -81,9 +88,35 @@ impl Entry {
             geom,
             t0,
             t1,
+            end,
             props,
             json,
         })
+    }
+}
+
+/// Totals a redacted incident view shows in place of per-sex and age counts.
+const TOTALS: [&str; 3] = ["killed_total", "injured_total", "affected_total"];
+
+/// A shown feature as CQL2 filters read it: its id, shown times, shown
+/// properties and shown geometry (nothing else exists for the filter).
+impl cql2::Subject for Entry {
+    fn value(&self, name: &str) -> Option<cql2::Value<'_>> {
+        match name {
+            "id" => Some(cql2::Value::Str(&self.id)),
+            "time_start" => self.t0.map(cql2::Value::Instant),
+            "time_end" => self.end.map(cql2::Value::Instant),
+            _ => match self.props.get(name)? {
+                Value::String(s) => Some(cql2::Value::Str(s)),
+                Value::Number(n) => n.as_f64().map(cql2::Value::Num),
+                Value::Bool(b) => Some(cql2::Value::Bool(*b)),
+                _ => None,
+            },
+        }
+    }
+
+    fn geometry(&self) -> Option<&geo_types::Geometry<f64>> {
+        self.geom.as_ref()
     }
 }
 
@@ -112,12 +145,14 @@ pub struct Filter {
     pub time: Option<(Option<i64>, Option<i64>)>,
     /// Property equality filters: any of the values matches.
     pub props: Vec<(String, Vec<String>)>,
+    /// A CQL2 filter (`filter=`), parsed against the caller's queryables.
+    pub cql: Option<Arc<cql2::Filter>>,
 }
 
 impl Filter {
     /// Whether the filter keeps everything.
     pub fn is_empty(&self) -> bool {
-        self.bbox.is_none() && self.time.is_none() && self.props.is_empty()
+        self.bbox.is_none() && self.time.is_none() && self.props.is_empty() && self.cql.is_none()
     }
 
     /// Whether an entry passes (cheapest tests first).
@@ -163,21 +198,24 @@ impl Filter {
         if let Some(b) = self.bbox {
             // Exact test, for lines and polygons whose envelope touches the box.
             let Some(g) = &e.geom else { return false };
-            if matches!(g, geo_types::Geometry::Point(_)) {
-                return true;
+            if !matches!(g, geo_types::Geometry::Point(_)) {
+                let env = e.env.unwrap_or_default();
+                let (a, z) = boxes(b);
+                let rect = |r: [f64; 4]| {
+                    geo_types::Rect::new(
+                        geo_types::coord! {x: r[0], y: r[1]},
+                        geo_types::coord! {x: r[2], y: r[3]},
+                    )
+                };
+                let hit = (touches(env, a) && g.intersects(&rect(a)))
+                    || z.is_some_and(|z| touches(env, z) && g.intersects(&rect(z)));
+                if !hit {
+                    return false;
+                }
             }
-            let env = e.env.unwrap_or_default();
-            let (a, z) = boxes(b);
-            let rect = |r: [f64; 4]| {
-                geo_types::Rect::new(
-                    geo_types::coord! {x: r[0], y: r[1]},
-                    geo_types::coord! {x: r[2], y: r[3]},
-                )
-            };
-            return (touches(env, a) && g.intersects(&rect(a)))
-                || z.is_some_and(|z| touches(env, z) && g.intersects(&rect(z)));
         }
-        true
+        // Last: the most costly, on what the caller was shown only.
+        self.cql.as_ref().is_none_or(|f| f.matches(e))
     }
 }
 
