@@ -154,7 +154,10 @@ pub fn read_features<R: BufRead>(
     }
     for (i, n) in names.iter().enumerate() {
         if n.is_empty() {
-            return Err(format!("line 1: column {} has no name in the header", i + 1));
+            return Err(format!(
+                "line 1: column {} has no name in the header",
+                i + 1
+            ));
         }
         if let Some(j) = names[..i].iter().position(|m| m == n) {
             return Err(format!(
@@ -261,8 +264,7 @@ fn real_cell(cell: &str) -> Value {
     let t = cell.trim();
     // Rust also parses `inf`, `NaN` and `infinity`: never numbers here.
     let plain = !t.is_empty()
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
     match t.parse::<f64>().ok().filter(|_| plain) {
         Some(x) => serde_json::Number::from_f64(x).map_or_else(|| Value::from(cell), Value::Number),

@@ -174,7 +174,9 @@ pub fn read_features<R: BufRead>(
 fn root(e: &BytesStart<'_>, line: usize) -> Result<(), String> {
     match local(e).as_str() {
         "gpx" => Ok(()),
-        other => Err(format!("line {line}: the root element is <{other}>, not <gpx>")),
+        other => Err(format!(
+            "line {line}: the root element is <{other}>, not <gpx>"
+        )),
     }
 }
 
@@ -341,10 +343,10 @@ fn emit(
     let times: Vec<Option<&String>> = segments.iter().flatten().map(|p| p.time.as_ref()).collect();
     let line_of = |s: &Vec<Point>| s.iter().map(|p| json!(p.position)).collect::<Vec<_>>();
     let geometry = if r.waypoint {
-        segments
-            .first()
-            .and_then(|s| s.first())
-            .map_or(Value::Null, |p| json!({"type": "Point", "coordinates": p.position}))
+        segments.first().and_then(|s| s.first()).map_or(
+            Value::Null,
+            |p| json!({"type": "Point", "coordinates": p.position}),
+        )
     } else {
         match segments.as_slice() {
             [] => Value::Null,
@@ -371,8 +373,8 @@ fn emit(
             );
         }
     }
-    let text = json!({"type": "Feature", "geometry": geometry, "properties": properties})
-        .to_string();
+    let text =
+        json!({"type": "Feature", "geometry": geometry, "properties": properties}).to_string();
     if text.len() > max_feature_bytes {
         return Err(format!(
             "line {}: the {} is {} bytes as a feature, more than the maximum {max_feature_bytes} (see --max-feature-bytes)",

@@ -409,8 +409,8 @@ fn read_inputs(
                             geojson::CountingReader::new(r, bytes.clone()),
                         );
                         formats::read_features(r, &path, opts, &mut |f| send(f, &mut chunk))
-                        .map(|_| ())
-                        .map_err(|reason| IngestError::Syntax { path: name, reason })
+                            .map(|_| ())
+                            .map_err(|reason| IngestError::Syntax { path: name, reason })
                     }
                 }
             }

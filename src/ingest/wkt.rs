@@ -33,7 +33,10 @@ fn parse(text: &str) -> Result<Value, String> {
     if t.is_empty() {
         return Err("empty cell".into());
     }
-    let mut p = Parser { s: t.as_bytes(), at: 0 };
+    let mut p = Parser {
+        s: t.as_bytes(),
+        at: 0,
+    };
     let word = p.word().to_ascii_uppercase();
     // `POINT Z (...)`, `POINTZ (...)`: the third value is the altitude.
     let word = word.strip_suffix('Z').unwrap_or(&word).to_string();
@@ -46,7 +49,10 @@ fn parse(text: &str) -> Result<Value, String> {
         "LINESTRING" => ("LineString", p.list(|p| p.bare_position())?),
         "POLYGON" => ("Polygon", p.list(|p| p.list(|p| p.bare_position()))?),
         "MULTIPOINT" => ("MultiPoint", p.list(|p| p.point_in_multi())?),
-        "MULTILINESTRING" => ("MultiLineString", p.list(|p| p.list(|p| p.bare_position()))?),
+        "MULTILINESTRING" => (
+            "MultiLineString",
+            p.list(|p| p.list(|p| p.bare_position()))?,
+        ),
         "MULTIPOLYGON" => (
             "MultiPolygon",
             p.list(|p| p.list(|p| p.list(|p| p.bare_position())))?,

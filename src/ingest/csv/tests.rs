@@ -32,7 +32,10 @@ fn bom_crlf_and_quoted_newlines() {
     let first = value(&got[0]);
     assert_eq!(first["properties"]["id"], "s1");
     assert_eq!(first["properties"]["name"], "Bossangoa\r\nnorth");
-    assert_eq!(first["geometry"]["coordinates"], serde_json::json!([18.5, 4.4]));
+    assert_eq!(
+        first["geometry"]["coordinates"],
+        serde_json::json!([18.5, 4.4])
+    );
     assert_eq!(value(&got[1])["properties"]["name"], "Bouca, \"east\"");
     assert_eq!(got[0].start.map(|s| s.line), Some(2));
     assert_eq!(got[1].start.map(|s| s.line), Some(4));
@@ -72,7 +75,11 @@ fn bad_coordinates_are_refused_with_their_value() {
     for (lon, lat, want) in [
         ("", "4.4", "longitude \"\" is not a finite number"),
         ("18.5", "NA", "latitude \"NA\" is not a finite number"),
-        ("\"18,5\"", "4.4", "longitude \"18,5\" is not a finite number"),
+        (
+            "\"18,5\"",
+            "4.4",
+            "longitude \"18,5\" is not a finite number",
+        ),
         ("inf", "4.4", "longitude \"inf\" is not a finite number"),
         ("NaN", "4.4", "longitude \"NaN\" is not a finite number"),
         ("1e999", "4.4", "longitude \"1e999\" is not a finite number"),
@@ -83,7 +90,12 @@ fn bad_coordinates_are_refused_with_their_value() {
         let got = read(text.as_bytes(), &plan(Layer::Sites, None)).unwrap();
         assert_eq!(got.len(), 1, "{lon},{lat}");
         let e = Feature::from_geojson_str(Layer::Sites, &got[0].text).unwrap_err();
-        let msg = e.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+        let msg = e
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
         assert!(msg.contains(want), "{lon},{lat}: {msg}");
     }
 }
@@ -93,10 +105,22 @@ fn bad_coordinates_are_refused_with_their_value() {
 fn structural_faults_name_the_row() {
     let columns = plan(Layer::Sites, None);
     for (text, want) in [
-        (&b"lon,lat,name\n1,2,a\n1,2\n"[..], "row 2 (line 3): 2 cells, but the header has 3"),
-        (b"lon,lat,name\n1,2,a,b\n", "row 1 (line 2): 4 cells, but the header has 3"),
-        (b"lon,lat,name\n1,2,\xff\n", "row 1 (line 2): not UTF-8 (cell 3)"),
-        (b"lon,lat,name,name\n", "columns 3 and 4 are both named \"name\""),
+        (
+            &b"lon,lat,name\n1,2,a\n1,2\n"[..],
+            "row 2 (line 3): 2 cells, but the header has 3",
+        ),
+        (
+            b"lon,lat,name\n1,2,a,b\n",
+            "row 1 (line 2): 4 cells, but the header has 3",
+        ),
+        (
+            b"lon,lat,name\n1,2,\xff\n",
+            "row 1 (line 2): not UTF-8 (cell 3)",
+        ),
+        (
+            b"lon,lat,name,name\n",
+            "columns 3 and 4 are both named \"name\"",
+        ),
         (b"lon,lat,,x\n", "column 3 has no name"),
         (b"", "no header row"),
         (b"easting,northing,name\n1,2,a\n", "no geometry columns"),

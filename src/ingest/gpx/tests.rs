@@ -56,7 +56,10 @@ fn tracks_become_patrols_with_vertex_times() {
     assert_eq!(got.len(), 2);
     let v: Value = serde_json::from_str(&got[0].text).unwrap();
     assert_eq!(v["geometry"]["type"], "MultiLineString");
-    assert_eq!(v["geometry"]["coordinates"][0][0], json!([18.5, 4.4, 420.5]));
+    assert_eq!(
+        v["geometry"]["coordinates"][0][0],
+        json!([18.5, 4.4, 420.5])
+    );
     assert_eq!(v["properties"]["name"], "NEPBATT 2 coy");
     assert_eq!(got[0].start.map(|s| s.line), Some(5));
     let f = patrol(&got[0]).expect("valid patrol");
@@ -85,19 +88,34 @@ fn tracks_become_patrols_with_vertex_times() {
 fn faults_name_the_element_and_line() {
     let o = opts(Layer::Patrols, None);
     let broken_time = TRACK.replace("2024-03-05T06:20:00Z", "2024-03-05T25:20:00Z");
-    let no_lat = TRACK.replace(r#"<trkpt lat="4.42" lon="18.54">"#, r#"<trkpt lon="18.54">"#);
+    let no_lat = TRACK.replace(
+        r#"<trkpt lat="4.42" lon="18.54">"#,
+        r#"<trkpt lon="18.54">"#,
+    );
     let bad_lon = TRACK.replace(r#"lon="18.55""#, r#"lon="18,55""#);
     let bad_ele = TRACK.replace("420.5", "high");
     let truncated = &TRACK[..TRACK.find("</trkseg>").unwrap()];
     let mismatched = TRACK.replace("</trkseg>\n    <trkseg>", "</trk>\n    <trkseg>");
     for (text, want) in [
-        (broken_time.as_str(), "line 10: <time> of <trkpt>: cannot parse time"),
+        (
+            broken_time.as_str(),
+            "line 10: <time> of <trkpt>: cannot parse time",
+        ),
         (no_lat.as_str(), "line 13: <trkpt> has no lat attribute"),
-        (bad_lon.as_str(), "line 14: <trkpt lon=\"18,55\">: not a number"),
+        (
+            bad_lon.as_str(),
+            "line 14: <trkpt lon=\"18,55\">: not a number",
+        ),
         (bad_ele.as_str(), "line 9: <ele>high</ele>: not a number"),
-        (truncated, "line 11: the file ends inside <trkseg> (truncated?)"),
+        (
+            truncated,
+            "line 11: the file ends inside <trkseg> (truncated?)",
+        ),
         (mismatched.as_str(), "not well-formed XML"),
-        ("<kml></kml>", "line 1: the root element is <kml>, not <gpx>"),
+        (
+            "<kml></kml>",
+            "line 1: the root element is <kml>, not <gpx>",
+        ),
         ("", "no <gpx> element"),
         ("not xml at all", "no <gpx> element"),
     ] {
@@ -121,7 +139,10 @@ fn waypoints_need_a_mapping() {
     let got = read(TRACK, &o).unwrap();
     assert_eq!(got.len(), 1);
     let mut v: Value = serde_json::from_str(&got[0].text).unwrap();
-    assert_eq!(v["geometry"], json!({"type": "Point", "coordinates": [18.5, 4.5]}));
+    assert_eq!(
+        v["geometry"],
+        json!({"type": "Point", "coordinates": [18.5, 4.5]})
+    );
     if let Some(Preset::File(m)) = &o.preset {
         m.apply(&mut v);
     }
@@ -138,7 +159,9 @@ fn empty_tracks_and_files() {
     assert_eq!(got.len(), 1);
     assert!(patrol(&got[0]).is_err());
     assert!(read("<gpx/>", &o).unwrap().is_empty());
-    assert!(read("<?xml version=\"1.0\"?>\n<gpx version=\"1.1\"></gpx>", &o)
-        .unwrap()
-        .is_empty());
+    assert!(
+        read("<?xml version=\"1.0\"?>\n<gpx version=\"1.1\"></gpx>", &o)
+            .unwrap()
+            .is_empty()
+    );
 }

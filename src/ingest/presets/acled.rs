@@ -179,13 +179,13 @@ mod tests {
         .unwrap();
         assert_eq!(f.id, "acled-CAF1234");
         assert_eq!(f.str("category"), Some("killing"));
-        assert_eq!(
-            f.str("perpetrator_category"),
-            Some("non-state-armed-group")
-        );
+        assert_eq!(f.str("perpetrator_category"), Some("non-state-armed-group"));
         assert_eq!(f.int("killed_unknown"), Some(3));
         assert_eq!(f.str("location_precision"), Some("district"));
-        assert_eq!(f.str("actor2"), Some("Civilians (Central African Republic)"));
+        assert_eq!(
+            f.str("actor2"),
+            Some("Civilians (Central African Republic)")
+        );
         assert_eq!(f.str("source"), Some("Corbeau News"));
         assert!(f.str("narrative").is_some_and(|n| n.contains("UPC")));
         assert_eq!(
@@ -201,12 +201,37 @@ mod tests {
     #[test]
     fn categories_and_actor_types() {
         for (et, sub, fat, want) in [
-            ("Violence against civilians", "Sexual violence", 0, "sexual-violence"),
-            ("Violence against civilians", "Abduction/forced disappearance", 0, "abduction"),
+            (
+                "Violence against civilians",
+                "Sexual violence",
+                0,
+                "sexual-violence",
+            ),
+            (
+                "Violence against civilians",
+                "Abduction/forced disappearance",
+                0,
+                "abduction",
+            ),
             ("Violence against civilians", "Attack", 0, "other"),
-            ("Explosions/Remote violence", "Remote explosive/landmine/IED", 2, "explosive-ordnance"),
-            ("Strategic developments", "Looting/property destruction", 0, "looting-burning"),
-            ("Strategic developments", "Arrests", 0, "arbitrary-detention"),
+            (
+                "Explosions/Remote violence",
+                "Remote explosive/landmine/IED",
+                2,
+                "explosive-ordnance",
+            ),
+            (
+                "Strategic developments",
+                "Looting/property destruction",
+                0,
+                "looting-burning",
+            ),
+            (
+                "Strategic developments",
+                "Arrests",
+                0,
+                "arbitrary-detention",
+            ),
             ("Battles", "Armed clash", 12, "other"),
         ] {
             assert_eq!(category(et, sub, Some(fat)), want, "{sub}");
@@ -233,7 +258,9 @@ mod tests {
             "event_type":"Battles","sub_event_type":"Armed clash"}))
         .unwrap_err();
         assert!(
-            e.problems.iter().any(|p| p.to_string().contains("2024/01/15")),
+            e.problems
+                .iter()
+                .any(|p| p.to_string().contains("2024/01/15")),
             "{e:?}"
         );
         assert_eq!(iso_day(json!("15-January-2024")), json!("2024-01-15"));
