@@ -9,8 +9,9 @@
 //!
 //! A cell's JSON type is decided by the column, never guessed from the cell:
 //! a column that is (or a mapping renames to) an integer or number field of
-//! the layer, or an integer column of a preset's layout, holds numbers, any
-//! other column text. A cell that does not parse in its column's type is
+//! the layer, or an integer column of a preset's layout, holds numbers; a
+//! `vertex_times` column a JSON list (as `jointmap export --format csv`
+//! writes it); any other column text. A cell that does not parse in its column's type is
 //! kept as the text it was, so validation refuses it naming the field and the
 //! value (`latitude "NA" is not a finite number`, `expected an integer, found
 //! "3 killed"`); a decimal comma is such a value. Nothing is dropped quietly.
@@ -51,6 +52,8 @@ enum Kind {
     Real,
     /// Text.
     Text,
+    /// A JSON list (a patrol's `vertex_times`, as export writes it).
+    Json,
 }
 
 /// What the reader needs to know of the target: the type of a column by its
@@ -75,6 +78,7 @@ impl Columns {
             match spec.map(|s| s.kind) {
                 Some(FieldKind::Count | FieldKind::IntRange(..)) => Kind::Int,
                 Some(FieldKind::PositiveReal | FieldKind::Fraction) => Kind::Real,
+                Some(FieldKind::TimeList) => Kind::Json,
                 _ => Kind::Text,
             }
         };
@@ -223,6 +227,8 @@ pub fn read_features<R: BufRead>(
                 Kind::Int => int_cell(cell),
                 Kind::Real => real_cell(cell),
                 Kind::Text => Value::String(cell.to_string()),
+                Kind::Json => serde_json::from_str::<Vec<Value>>(cell)
+                    .map_or_else(|_| Value::from(cell), Value::Array),
             };
             props.insert(names[i].clone(), value);
         }
