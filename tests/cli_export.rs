@@ -145,6 +145,55 @@ fn a_partner_export_is_the_partners_share() {
     assert_eq!(mine, served);
 }
 
+/// A product as CSV holds the features of its GeoJSON form, one row each,
+/// and goes through the gate with --as-role like the GeoJSON form.
+#[test]
+fn a_product_as_csv_is_its_features() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let file = write_fc(dir.path(), "i.geojson", &canary_incidents());
+    assert!(
+        run(&store, &["ingest", "incidents", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let partner = [
+        "hotspots",
+        "--cell-km",
+        "10",
+        "--as-role",
+        "partner",
+        "--format",
+        "csv",
+    ];
+    let o = run(&store, &partner);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!o.stdout.windows(6).any(|w| w == b"CANARY"));
+    let args = ["hotspots", "--cell-km", "10"];
+    let o = run(&store, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let features = features_of(&o.stdout);
+    let o = run(&store, &[&args[..], &["--format", "csv"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut r = csv::Reader::from_reader(&o.stdout[..]);
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[0], "wkt");
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert!(!features.is_empty());
+    assert_eq!(rows.len(), features.len());
+    for (row, f) in rows.iter().zip(&features) {
+        for (k, v) in f["properties"].as_object().unwrap() {
+            let i = header.iter().position(|h| h == k).unwrap();
+            let want = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            assert_eq!(&row[i], want, "{k}");
+        }
+    }
+}
+
 /// A role that may see a layer only as aggregates (patrol tracks, for all
 /// but the military) gets an error naming why, and no file.
 #[test]

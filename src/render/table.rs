@@ -48,6 +48,34 @@ pub fn note_extras(layer: Layer, feature: &Value, seen: &mut Vec<String>) {
     }
 }
 
+/// A FeatureCollection (an analysis product as GeoJSON) as CSV: the
+/// geometry as WKT in `wkt`, then one column per property name some feature
+/// has, in the order first seen; lists and objects as JSON text. The
+/// product's `jointmap` member (its parameters) has no place in a table:
+/// the GeoJSON form keeps it.
+pub fn collection(out: &mut dyn Write, fc: &Value) -> std::io::Result<()> {
+    let empty = Vec::new();
+    let features = fc
+        .get("features")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+    let mut columns = vec!["wkt".to_string()];
+    for f in features {
+        if let Some(props) = f.get("properties").and_then(Value::as_object) {
+            for k in props.keys() {
+                if !columns.contains(k) {
+                    columns.push(k.clone());
+                }
+            }
+        }
+    }
+    header(out, &columns)?;
+    for f in features {
+        row(out, &columns, f)?;
+    }
+    Ok(())
+}
+
 /// Writes the header row.
 pub fn header(out: &mut dyn Write, columns: &[String]) -> std::io::Result<()> {
     let cells: Vec<String> = columns.iter().map(|c| quote(c)).collect();
@@ -159,6 +187,19 @@ mod tests {
         // A property outside the columns is an error, never dropped.
         let e = row(&mut Vec::new(), &columns(Layer::Patrols, &[]), &f).unwrap_err();
         assert!(e.to_string().contains("\"note\""), "{e}");
+    }
+
+    #[test]
+    fn a_collection_has_a_column_per_property() {
+        let fc = json!({"type":"FeatureCollection","jointmap":{"analysis":"x"},"features":[
+            {"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"cell":"a","count":3}},
+            {"type":"Feature","geometry":null,"properties":{"cell":"b","z":-1.5}}]});
+        let mut out = Vec::new();
+        collection(&mut out, &fc).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "wkt,cell,count,z\r\nPOINT (1 2),a,3,\r\n,b,,-1.5\r\n"
+        );
     }
 
     #[test]
