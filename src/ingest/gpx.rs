@@ -125,11 +125,13 @@ pub fn read_features<R: BufRead>(
             Event::Start(e) => {
                 let name = local(&e);
                 start(&name, &e, &path, records, &mut record, line)?;
+                bounded(&record, max_feature_bytes, line)?;
                 path.push(name);
             }
             Event::Empty(e) => {
                 let name = local(&e);
                 start(&name, &e, &path, records, &mut record, line)?;
+                bounded(&record, max_feature_bytes, line)?;
                 path.push(name);
                 end(&path, &mut record, line, &mut |r: Record| {
                     emit(r, &mut index, max_feature_bytes, sink)
@@ -169,6 +171,22 @@ pub fn read_features<R: BufRead>(
         return Err("no <gpx> element: not a GPX file".into());
     }
     Ok(index)
+}
+
+/// Refuses a track whose points could not fit in a feature of
+/// `max_feature_bytes` (each takes at least `[x,y],`, six bytes), while it
+/// is read: memory stays bounded whatever the file holds.
+fn bounded(record: &Option<Record>, max_feature_bytes: usize, line: usize) -> Result<(), String> {
+    let points: usize = record
+        .as_ref()
+        .map_or(0, |r| r.segments.iter().map(Vec::len).sum());
+    if points.saturating_mul(6) > max_feature_bytes {
+        let began = record.as_ref().map_or(line, |r| r.line);
+        return Err(format!(
+            "line {line}: the track that begins on line {began} has more points than a feature of at most {max_feature_bytes} bytes holds (see --max-feature-bytes)"
+        ));
+    }
+    Ok(())
 }
 
 fn root(e: &BytesStart<'_>, line: usize) -> Result<(), String> {

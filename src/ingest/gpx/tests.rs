@@ -165,3 +165,33 @@ fn empty_tracks_and_files() {
             .is_empty()
     );
 }
+
+/// A track too long for a feature is refused while it is read, naming it.
+#[test]
+fn an_oversized_track_is_refused_while_read() {
+    let points: String = (0..200)
+        .map(|i| {
+            format!(
+                "<trkpt lat=\"4.4\" lon=\"{}\"/>\n",
+                18.0 + f64::from(i) * 0.001
+            )
+        })
+        .collect();
+    let text = format!("<gpx>\n<trk><trkseg>\n{points}</trkseg></trk></gpx>");
+    let mut n = 0;
+    let e = read_features(
+        text.as_bytes(),
+        &opts(Layer::Patrols, None),
+        600,
+        &mut |_| {
+            n += 1;
+            Ok(())
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("the track that begins on line 2 has more points"),
+        "{e}"
+    );
+    assert_eq!(n, 0);
+}
