@@ -130,13 +130,14 @@ fn inputs_that_are_not_geojson_say_what_they_are() {
     let dir = TempDir::new().unwrap();
     let store = dir.path().join("store.gpkg");
     let cases: [(&str, &[u8], &str); 7] = [
+        // Named .csv or .gpx, they are read as CSV or GPX (tests/cli_formats.rs).
         (
-            "events.csv",
+            "events.txt",
             b"event_id,latitude,longitude\n1,4.3,18.5\n",
             "looks like CSV",
         ),
         (
-            "track.gpx",
+            "track.xml",
             b"<?xml version=\"1.0\"?>\n<gpx version=\"1.1\">",
             "looks like GPX",
         ),

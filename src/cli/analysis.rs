@@ -29,6 +29,19 @@ pub struct Shell {
     /// apply with --as-role (default: the built-in policy, no limits).
     #[arg(long, value_name = "FILE", requires = "as_role")]
     pub config: Option<PathBuf>,
+    /// Output format: the GeoJSON product (with its parameters), or its
+    /// features as CSV (geometry as WKT, a column per property).
+    #[arg(long, value_enum, default_value = "geojson")]
+    pub format: ProductFormat,
+}
+
+/// The format an analysis product is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProductFormat {
+    /// A GeoJSON FeatureCollection with a `jointmap` member.
+    Geojson,
+    /// The features as CSV: `wkt`, then a column per property.
+    Csv,
 }
 
 /// Runs `req` as the operator or, with `--as-role`, through the gate; prints
@@ -111,12 +124,33 @@ pub(super) fn gate(config: Option<&std::path::Path>) -> super::Result<(Gate, Bud
 }
 
 impl Shell {
-    /// Writes a product as GeoJSON to the output file or standard output.
+    /// Writes a product in the shell's format to the output file or
+    /// standard output.
     pub fn write(&self, product: &Product) -> super::Result<()> {
-        super::Output {
-            output: self.output.clone(),
+        self.write_to(self.output.clone(), product)
+    }
+
+    /// Writes a product in the shell's format to `output` (or standard
+    /// output).
+    fn write_to(&self, output: Option<PathBuf>, product: &Product) -> super::Result<()> {
+        let value = crate::render::geojson::to_value(product);
+        match self.format {
+            ProductFormat::Geojson => super::Output { output }.write(&value),
+            ProductFormat::Csv => {
+                use std::io::Write;
+                let io = |e: std::io::Error| {
+                    crate::store::StoreError::Aborted(format!("writing output: {e}"))
+                };
+                let out: Box<dyn Write> = match &output {
+                    Some(p) => Box::new(std::fs::File::create(p).map_err(io)?),
+                    None => Box::new(super::stdout()),
+                };
+                let mut out = std::io::BufWriter::new(out);
+                crate::render::table::collection(&mut out, &value).map_err(io)?;
+                out.flush().map_err(io)?;
+                Ok(())
+            }
         }
-        .write(&crate::render::geojson::to_value(product))
     }
 }
 
@@ -173,8 +207,7 @@ pub(super) fn clusters(
             if !cli.quiet {
                 eprintln!("{name}: {}", path.display());
             }
-            super::Output { output: Some(path) }
-                .write(&crate::render::geojson::to_value(&product))?;
+            args.shell.write_to(Some(path), &product)?;
         }
     }
     Ok(())

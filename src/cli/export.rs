@@ -1,10 +1,24 @@
 //! `jointmap export`
 
 use super::{existing_store, parse_bbox, parse_time_arg, parse_to_arg, Cli};
-use crate::model::Layer;
+use crate::access::{Principal, Role};
+use crate::model::{Feature, Layer};
 use crate::store::{Query, StoreError};
+use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
+
+/// The format `jointmap export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// A GeoJSON FeatureCollection.
+    Geojson,
+    /// Newline-delimited GeoJSON: one Feature per line.
+    Ndjson,
+    /// CSV: `id`, the geometry as WKT in `wkt`, one column per property
+    /// (what `jointmap ingest` reads back).
+    Csv,
+}
 
 /// Arguments of `jointmap export`.
 #[derive(Debug, clap::Args)]
@@ -23,9 +37,23 @@ pub struct Args {
     /// Only features whose time overlaps up to this time (RFC 3339, or a date: through the end of that day).
     #[arg(long, value_parser = parse_to_arg)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
-    /// Newline-delimited GeoJSON (one Feature per line) instead of a FeatureCollection.
-    #[arg(long)]
+    /// Newline-delimited GeoJSON (one Feature per line) instead of a
+    /// FeatureCollection: the same as `--format ndjson`.
+    #[arg(long, conflicts_with = "format")]
     pub ndjson: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "geojson")]
+    pub format: ExportFormat,
+    /// Export exactly what ROLE (hr, military, jmac, partner) may see of the
+    /// layer, through the access gate as the server serves it to a token of
+    /// that role: features it may not see left out, properties it may not
+    /// see removed. For handing a partner its share.
+    #[arg(long, value_name = "ROLE")]
+    pub as_role: Option<Role>,
+    /// The server configuration whose `[access]` policy applies with
+    /// --as-role (default: the built-in policy).
+    #[arg(long, value_name = "FILE", requires = "as_role")]
+    pub config: Option<PathBuf>,
 }
 
 pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
@@ -36,6 +64,16 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         to: args.to,
     };
     query.validate()?;
+    let (gate, _) = super::analysis::gate(args.config.as_deref())?;
+    let principal = args.as_role.map(|role| Principal {
+        name: format!("cli export --as-role {role}"),
+        role,
+        ingest: Vec::new(),
+    });
+    let view = match &principal {
+        Some(p) => Some(gate.features(p, args.layer)?),
+        None => None,
+    };
     // Write beside the target and rename on success, so a failed export never
     // destroys the previous file.
     let tmp = args.output.as_ref().map(|p| {
@@ -52,25 +90,63 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let io = |e: std::io::Error| StoreError::Aborted(format!("writing output: {e}"));
-    if !args.ndjson {
-        out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
-            .map_err(io)?;
-    }
-    let mut first = true;
-    let n = store.query(args.layer, &query, &mut |f| {
-        if !args.ndjson && !first {
-            out.write_all(b",\n").map_err(io)?;
+    let format = if args.ndjson {
+        ExportFormat::Ndjson
+    } else {
+        args.format
+    };
+    // What the role sees of each feature (everything, for the operator).
+    let shown = |f: &Feature| match &view {
+        Some(v) => v.show(f),
+        None => Some(f.to_geojson()),
+    };
+    let each = |sink: &mut dyn FnMut(&Value) -> std::io::Result<()>| {
+        let mut n = 0u64;
+        store.query(args.layer, &query, &mut |f| {
+            if let Some(v) = shown(&f) {
+                n += 1;
+                sink(&v).map_err(io)?;
+            }
+            Ok(())
+        })?;
+        Ok::<u64, crate::Error>(n)
+    };
+    let n = match format {
+        ExportFormat::Geojson | ExportFormat::Ndjson => {
+            let nd = format == ExportFormat::Ndjson;
+            if !nd {
+                out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
+                    .map_err(io)?;
+            }
+            let mut first = true;
+            let n = each(&mut |v| {
+                if !nd && !first {
+                    out.write_all(b",\n")?;
+                }
+                first = false;
+                serde_json::to_writer(&mut out, v)?;
+                if nd {
+                    out.write_all(b"\n")?;
+                }
+                Ok(())
+            })?;
+            if !nd {
+                out.write_all(b"\n]}\n").map_err(io)?;
+            }
+            n
         }
-        first = false;
-        serde_json::to_writer(&mut out, &f.to_geojson()).map_err(|e| io(e.into()))?;
-        if args.ndjson {
-            out.write_all(b"\n").map_err(io)?;
+        ExportFormat::Csv => {
+            // Two reads: the header names every property some feature has.
+            let mut extras = Vec::new();
+            each(&mut |v| {
+                crate::render::table::note_extras(args.layer, v, &mut extras);
+                Ok(())
+            })?;
+            let columns = crate::render::table::columns(args.layer, &extras);
+            crate::render::table::header(&mut out, &columns).map_err(io)?;
+            each(&mut |v| crate::render::table::row(&mut out, &columns, v))?
         }
-        Ok(())
-    })?;
-    if !args.ndjson {
-        out.write_all(b"\n]}\n").map_err(io)?;
-    }
+    };
     out.flush().map_err(io)?;
     drop(out);
     if let (Some(tmp), Some(target)) = (&tmp, &args.output) {

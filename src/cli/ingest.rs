@@ -1,7 +1,7 @@
 //! `jointmap ingest`
 
 use super::{progress_bar, Cli};
-use crate::ingest::{ingest, IngestError, IngestOptions, Input, Mapping, Preset};
+use crate::ingest::{ingest, Format, IngestError, IngestOptions, Input, Mapping, Preset};
 use crate::model::Layer;
 use std::path::PathBuf;
 
@@ -11,9 +11,14 @@ pub struct Args {
     /// Target layer: incidents, sightings, patrols, bases or sites (the
     /// singular, e.g. `incident`, is accepted too).
     pub layer: Layer,
-    /// GeoJSON files (FeatureCollection, Feature or newline-delimited); `-` reads stdin.
+    /// Input files: GeoJSON (FeatureCollection, Feature or newline-delimited),
+    /// CSV (`.csv`) or GPX (`.gpx`), by extension unless --format says; `-`
+    /// reads stdin (GeoJSON unless --format says).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// The format of every input, whatever its extension (docs/formats.md).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Store the valid features even when some are rejected.
     #[arg(long)]
     pub skip_invalid: bool,
@@ -27,7 +32,7 @@ pub struct Args {
     /// Plausibility bounds (docs/data-model.md#plausibility-bounds).
     #[command(flatten)]
     pub bounds: BoundsArgs,
-    /// Read a foreign schema through a built-in mapping: ucdp-ged.
+    /// Read a foreign schema through a built-in mapping: ucdp-ged, acled.
     #[arg(long, value_name = "NAME", conflicts_with = "mapping")]
     pub preset: Option<String>,
     /// Read a foreign schema through a mapping file (TOML; see docs/data-model.md).
@@ -124,6 +129,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
                 .unwrap_or_else(|| default_source(&args.files)),
         ),
         bounds: args.bounds.bounds(),
+        format: args.format,
         // A local operator with the file: full rights, recorded as "cli".
         ..IngestOptions::new(args.layer)
     };

@@ -167,6 +167,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         output: args.output.clone(),
         as_role: rec.role,
         config: args.config.clone(),
+        format: super::analysis::ProductFormat::Geojson,
     };
     let dir = tempfile::TempDir::new().map_err(|e| bad(path, e))?;
     let area = dir.path().join("area.geojson");

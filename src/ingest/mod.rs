@@ -15,12 +15,17 @@
 //! Checked features are held until the input is read (the server's bodies are
 //! bounded); without a check, memory stays flat.
 
+pub mod csv;
+pub mod formats;
 pub mod geojson;
+pub mod gpx;
 pub mod mapping;
 pub mod paths;
 pub mod presets;
 mod split;
+mod wkt;
 
+pub use formats::Format;
 pub use mapping::Mapping;
 pub use presets::Preset;
 
@@ -233,6 +238,8 @@ pub struct IngestOptions {
     pub source: Option<String>,
     /// Plausibility bounds every feature must keep (times, counts, sizes).
     pub bounds: Bounds,
+    /// The format of the input files; `None`: by each file's extension.
+    pub format: Option<Format>,
 }
 
 impl IngestOptions {
@@ -247,6 +254,7 @@ impl IngestOptions {
             author: LOCAL_AUTHOR.to_string(),
             source: None,
             bounds: Bounds::default(),
+            format: None,
         }
     }
 }
@@ -311,8 +319,7 @@ pub fn ingest(
     let (ok_tx, ok_rx) = sync_channel::<Result<Checked, IngestError>>(4);
     let outcome = std::thread::scope(|s| {
         let bytes_r = bytes.clone();
-        let max = opts.bounds.max_feature_bytes;
-        s.spawn(move || read_inputs(inputs, max, raw_tx, bytes_r, progress));
+        s.spawn(move || read_inputs(inputs, opts, raw_tx, bytes_r, progress));
         s.spawn(move || validate(opts, raw_rx, ok_tx));
         write(opts, &names, ok_rx, &mut *batch)
     });
@@ -366,7 +373,7 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
 
 fn read_inputs(
     inputs: Vec<Input<'_>>,
-    max_feature_bytes: usize,
+    opts: &IngestOptions,
     tx: SyncSender<Msg>,
     bytes: Arc<AtomicU64>,
     progress: Progress<'_>,
@@ -401,11 +408,9 @@ fn read_inputs(
                             1 << 16,
                             geojson::CountingReader::new(r, bytes.clone()),
                         );
-                        geojson::read_features_limited(r, max_feature_bytes, &mut |f| {
-                            send(f, &mut chunk)
-                        })
-                        .map(|_| ())
-                        .map_err(|reason| IngestError::Syntax { path: name, reason })
+                        formats::read_features(r, &path, opts, &mut |f| send(f, &mut chunk))
+                            .map(|_| ())
+                            .map_err(|reason| IngestError::Syntax { path: name, reason })
                     }
                 }
             }

@@ -4,4 +4,5 @@
 
 pub mod csv;
 pub mod geojson;
+pub mod table;
 pub mod tiles;

@@ -1,5 +1,6 @@
 //! Built-in mappings for well-known foreign datasets.
 
+pub mod acled;
 pub mod ucdp_ged;
 
 use super::mapping::Mapping;
@@ -10,6 +11,8 @@ use serde_json::Value;
 pub enum Preset {
     /// UCDP Georeferenced Event Dataset (GED) events, into the incidents layer.
     UcdpGed,
+    /// ACLED events (its export layout), into the incidents layer.
+    Acled,
     /// A user's mapping file.
     File(Mapping),
 }
@@ -19,17 +22,19 @@ impl Preset {
     pub fn builtin(name: &str) -> Option<Preset> {
         match name {
             "ucdp-ged" | "ucdp" => Some(Preset::UcdpGed),
+            "acled" => Some(Preset::Acled),
             _ => None,
         }
     }
 
     /// Names of the built-in presets.
-    pub const NAMES: &'static [&'static str] = &["ucdp-ged"];
+    pub const NAMES: &'static [&'static str] = &["ucdp-ged", "acled"];
 
     /// Rewrites one feature into jointmap's schema.
     pub fn apply(&self, feature: &mut Value) {
         match self {
             Preset::UcdpGed => ucdp_ged::apply(feature),
+            Preset::Acled => acled::apply(feature),
             Preset::File(m) => m.apply(feature),
         }
     }

@@ -16,6 +16,34 @@
 
 use serde_json::{Map, Value};
 
+/// The integer columns of GED's CSV download (every other column is text,
+/// as in its GeoJSON form; `latitude`, `longitude` and `geom_wkt` are the
+/// geometry, which the GeoJSON form holds as its geometry alone).
+pub const CSV_INTEGERS: &[&str] = &[
+    "id",
+    "relid",
+    "year",
+    "active_year",
+    "type_of_violence",
+    "conflict_new_id",
+    "dyad_new_id",
+    "side_a_new_id",
+    "side_b_new_id",
+    "number_of_sources",
+    "where_prec",
+    "priogrid_gid",
+    "country_id",
+    "event_clarity",
+    "date_prec",
+    "deaths_a",
+    "deaths_b",
+    "deaths_civilians",
+    "deaths_unknown",
+    "best",
+    "high",
+    "low",
+];
+
 /// Rewrites one GED feature in place.
 pub fn apply(feature: &mut Value) {
     let Some(obj) = feature.as_object_mut() else {
@@ -92,7 +120,7 @@ pub fn apply(feature: &mut Value) {
 /// A UCDP end date (a day: `YYYY-MM-DD`, or that day at midnight without or
 /// with a UTC offset of zero) as the last millisecond of that day; any other
 /// value is left for validation to judge.
-fn end_of_day(v: Value) -> Value {
+pub(super) fn end_of_day(v: Value) -> Value {
     let Value::String(s) = &v else {
         return v;
     };
@@ -103,7 +131,12 @@ fn end_of_day(v: Value) -> Value {
     };
     let midnight = matches!(
         rest,
-        "" | "T00:00:00" | "T00:00:00Z" | "T00:00:00.000" | "T00:00:00.000Z" | " 00:00:00"
+        "" | "T00:00:00"
+            | "T00:00:00Z"
+            | "T00:00:00.000"
+            | "T00:00:00.000Z"
+            | " 00:00:00"
+            | " 00:00:00.000"
     );
     match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
         Ok(d) if midnight => Value::String(format!("{}T23:59:59.999Z", d.format("%Y-%m-%d"))),
@@ -153,6 +186,8 @@ mod tests {
             ("2014-01-03T00:00:00", "2014-01-03T23:59:59.999Z"),
             ("2014-01-03T00:00:00Z", "2014-01-03T23:59:59.999Z"),
             ("2014-01-03T00:00:00.000Z", "2014-01-03T23:59:59.999Z"),
+            // The CSV download's form.
+            ("2014-01-03 00:00:00.000", "2014-01-03T23:59:59.999Z"),
             // A time of day is kept: it is not a UCDP day.
             ("2014-01-03T12:00:00Z", "2014-01-03T12:00:00Z"),
             ("2014-01-03T00:00:00+02:00", "2014-01-03T00:00:00+02:00"),

@@ -1,0 +1,239 @@
+//! Whole-flow tests of `jointmap export --format csv` (read back by ingest)
+//! and `jointmap export --as-role` (a role's share, as the server serves it).
+
+mod common;
+mod server_common;
+
+use common::{features_of, incident, others, run, stderr, write_fc};
+use serde_json::{json, Value};
+use server_common::{config, Server, PARTNER};
+use tempfile::TempDir;
+
+/// Every layer exported as CSV (WKT geometry, typed columns, vertex times
+/// as JSON) ingests back into the same features.
+#[test]
+fn csv_export_round_trips_every_layer() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("a.gpkg");
+    let incidents: Vec<Value> = (0..50)
+        .map(|i| {
+            let mut f = incident(i);
+            // A nested extra comes back as its JSON text: not in this test.
+            f["properties"]
+                .as_object_mut()
+                .unwrap()
+                .shift_remove("nested");
+            f["properties"]["note"] = json!(format!("line one, \"two\"\r\nline {i}"));
+            f
+        })
+        .collect();
+    let (s, p, b) = others();
+    let again = dir.path().join("b.gpkg");
+    for (layer, feats) in [
+        ("incidents", incidents),
+        ("sightings", vec![s]),
+        ("patrols", vec![p]),
+        ("bases", vec![b]),
+    ] {
+        let file = write_fc(dir.path(), &format!("{layer}.geojson"), &feats);
+        let o = run(&store, &["ingest", layer, file.to_str().unwrap()]);
+        assert!(o.status.success(), "{layer}: {}", stderr(&o));
+        let csv = dir.path().join(format!("{layer}.csv"));
+        let o = run(
+            &store,
+            &[
+                "export",
+                layer,
+                "--format",
+                "csv",
+                "-o",
+                csv.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{layer}: {}", stderr(&o));
+        let o = run(&again, &["ingest", layer, csv.to_str().unwrap()]);
+        assert!(o.status.success(), "{layer}: {}", stderr(&o));
+        let want = features_of(&run(&store, &["export", layer]).stdout);
+        let got = features_of(&run(&again, &["export", layer]).stdout);
+        assert_eq!(got.len(), feats.len(), "{layer}");
+        assert_eq!(got, want, "{layer}");
+    }
+}
+
+/// Incidents a partner may see (published data), each carrying values only
+/// hr may see, and incidents it may not see at all.
+fn canary_incidents() -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..40 {
+        let mut f = incident(i);
+        if i % 4 == 0 {
+            f["id"] = json!(format!("CANARY-HIDDEN-{i}"));
+        }
+        let p = f["properties"].as_object_mut().unwrap();
+        if i % 4 == 0 {
+            // Not for partners at all.
+            p.insert("consent".into(), json!("hr-only"));
+        } else {
+            p.insert("owner".into(), json!("mission"));
+            p.insert("classification".into(), json!("public"));
+            p.insert("consent".into(), json!("partners"));
+        }
+        p.insert("narrative".into(), json!(format!("CANARY-NARRATIVE-{i}")));
+        p.insert("source_name".into(), json!(format!("CANARY-SOURCE-{i}")));
+        p.insert("perpetrator".into(), json!("CANARY-PERPETRATOR"));
+        p.insert("village_code".into(), json!(format!("CANARY-EXTRA-{i}")));
+        p.shift_remove("nested");
+        out.push(f);
+    }
+    out
+}
+
+/// A partner's export holds none of what a partner may not see, in any
+/// format, and is exactly what the server returns to a partner's token.
+#[test]
+fn a_partner_export_is_the_partners_share() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let file = write_fc(dir.path(), "i.geojson", &canary_incidents());
+    let o = run(&store, &["ingest", "incidents", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut exported = Vec::new();
+    for format in ["geojson", "ndjson", "csv"] {
+        let o = run(
+            &store,
+            &[
+                "export",
+                "incidents",
+                "--as-role",
+                "partner",
+                "--format",
+                format,
+            ],
+        );
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        assert!(
+            !o.stdout.windows(6).any(|w| w == b"CANARY"),
+            "{format}: a canary in the partner's export:\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        if format == "geojson" {
+            exported = features_of(&o.stdout);
+        }
+    }
+    assert_eq!(exported.len(), 30, "the partner sees the published records");
+    // The operator's export holds them all (the canaries are really there).
+    let all = run(&store, &["export", "incidents", "--format", "csv"]);
+    assert!(all.stdout.windows(14).any(|w| w == b"CANARY-HIDDEN-"));
+    assert!(all.stdout.windows(17).any(|w| w == b"CANARY-NARRATIVE-"));
+    // The same as the server returns to a partner.
+    let server = Server::start(&config(dir.path(), &store, ""));
+    let doc = server.json("/collections/incidents/items?limit=1000", PARTNER);
+    let mut served: Vec<Value> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| json!({"type": "Feature", "id": f["id"], "geometry": f["geometry"], "properties": f["properties"]}))
+        .collect();
+    let mut mine: Vec<Value> = exported
+        .iter()
+        .map(|f| json!({"type": "Feature", "id": f["id"], "geometry": f["geometry"], "properties": f["properties"]}))
+        .collect();
+    // The server pages in id order, export writes in storage order.
+    let by_id = |a: &Value, b: &Value| a["id"].as_str().cmp(&b["id"].as_str());
+    served.sort_by(by_id);
+    mine.sort_by(by_id);
+    assert_eq!(mine, served);
+}
+
+/// A product as CSV holds the features of its GeoJSON form, one row each,
+/// and goes through the gate with --as-role like the GeoJSON form.
+#[test]
+fn a_product_as_csv_is_its_features() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let file = write_fc(dir.path(), "i.geojson", &canary_incidents());
+    assert!(
+        run(&store, &["ingest", "incidents", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let partner = [
+        "hotspots",
+        "--cell-km",
+        "10",
+        "--as-role",
+        "partner",
+        "--format",
+        "csv",
+    ];
+    let o = run(&store, &partner);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!o.stdout.windows(6).any(|w| w == b"CANARY"));
+    let args = ["hotspots", "--cell-km", "10"];
+    let o = run(&store, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let features = features_of(&o.stdout);
+    let o = run(&store, &[&args[..], &["--format", "csv"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut r = csv::Reader::from_reader(&o.stdout[..]);
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[0], "wkt");
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert!(!features.is_empty());
+    assert_eq!(rows.len(), features.len());
+    for (row, f) in rows.iter().zip(&features) {
+        for (k, v) in f["properties"].as_object().unwrap() {
+            let i = header.iter().position(|h| h == k).unwrap();
+            let want = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            assert_eq!(&row[i], want, "{k}");
+        }
+    }
+}
+
+/// A role that may see a layer only as aggregates (patrol tracks, for all
+/// but the military) gets an error naming why, and no file.
+#[test]
+fn a_layer_the_role_may_not_see_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let (_, p, _) = others();
+    let file = write_fc(dir.path(), "p.geojson", &[p]);
+    assert!(run(&store, &["ingest", "patrols", file.to_str().unwrap()])
+        .status
+        .success());
+    let out = dir.path().join("patrols.csv");
+    for role in ["partner", "jmac", "hr"] {
+        let o = run(
+            &store,
+            &[
+                "export",
+                "patrols",
+                "--as-role",
+                role,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(!o.status.success(), "{role}");
+        assert!(stderr(&o).contains("only as aggregates"), "{}", stderr(&o));
+        assert!(!out.exists());
+        assert!(!dir.path().join("patrols.csv.partial").exists());
+    }
+    let o = run(
+        &store,
+        &[
+            "export",
+            "patrols",
+            "--as-role",
+            "military",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+}
