@@ -1,13 +1,14 @@
 //! The store contract ([`FeatureSource`], [`FeatureSink`], [`Batch`]) as
-//! tests: each body runs on every backend (the GeoPackage and the
-//! in-memory store), so a backend that passes them behaves as the
+//! tests: each body runs on every backend (the GeoPackage, the in-memory
+//! store, and PostGIS when `JOINTMAP_TEST_PG` names a server, each test in a
+//! fresh schema), so a backend that passes them behaves as the
 //! documentation says, and the backends agree.
 
 use super::*;
 use serde_json::{json, Value};
 use std::ops::{Bound, ControlFlow};
 
-/// Runs each contract test on both backends.
+/// Runs each contract test on every backend.
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod gpkg {
@@ -26,6 +27,19 @@ macro_rules! on_every_backend {
                 #[test]
                 fn $name() {
                     super::$name(&crate::store::MemoryStore::new());
+                }
+            )*
+        }
+        mod postgis {
+            $(
+                #[test]
+                #[cfg_attr(
+                    not(jointmap_test_pg),
+                    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+                )]
+                fn $name() {
+                    let db = crate::store::postgis::tests::TestDb::new();
+                    super::$name(&*db);
                 }
             )*
         }
