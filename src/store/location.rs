@@ -233,8 +233,13 @@ mod tests {
             .expect("unreachable");
         assert_eq!(e.kind(), super::super::ErrorKind::NotFound, "{e}");
         let msg = e.to_string();
-        assert!(msg.contains("cannot connect") && !msg.contains("s3cret"), "{msg}");
-        let e = open("postgresql://jm:s3cret@h/m?pool=0").err().expect("bad");
+        assert!(
+            msg.contains("cannot connect") && !msg.contains("s3cret"),
+            "{msg}"
+        );
+        let e = open("postgresql://jm:s3cret@h/m?pool=0")
+            .err()
+            .expect("bad");
         assert!(e.is_bad_input() && !e.to_string().contains("s3cret"), "{e}");
         let e = "ftp://u:pw@h/x"
             .parse::<Location>()

@@ -52,7 +52,9 @@ pub enum PgError {
         supported: i64,
     },
     /// The database holds no store and the caller did not want one created.
-    #[error("no jointmap store in schema {0}; create one with `jointmap migrate`, `ingest` or `demo`")]
+    #[error(
+        "no jointmap store in schema {0}; create one with `jointmap migrate`, `ingest` or `demo`"
+    )]
     Missing(String),
     /// PostGIS is not installed and could not be.
     #[error("PostGIS is not available in this database: {0}")]
@@ -147,7 +149,14 @@ impl PgStore {
 
 /// The columns of a layer's table after `fid`, in the order reads and writes list them.
 fn columns(layer: Layer) -> Vec<&'static str> {
-    let mut c = vec!["id", "geom", "time_start", "time_end", "owner", "classification"];
+    let mut c = vec![
+        "id",
+        "geom",
+        "time_start",
+        "time_end",
+        "owner",
+        "classification",
+    ];
     c.extend(layer.fields().iter().map(|f| f.name));
     c.extend(["extra", "jointmap_source"]);
     c

@@ -221,11 +221,17 @@ mod tests {
         let s = settings("postgresql://u:secret@h:5433/db?pool=8&connect_timeout=5&schema=m1")
             .expect("valid");
         assert_eq!((s.size, s.schema.as_str()), (8, "m1"));
-        assert_eq!(s.config.get_connect_timeout(), Some(&Duration::from_secs(5)));
+        assert_eq!(
+            s.config.get_connect_timeout(),
+            Some(&Duration::from_secs(5))
+        );
         assert_eq!(s.config.get_dbname(), Some("db"));
         let s = settings("postgres://h/db").expect("valid");
         assert_eq!((s.size, s.schema.as_str()), (4, "jointmap"));
-        assert_eq!(s.config.get_connect_timeout(), Some(&Duration::from_secs(10)));
+        assert_eq!(
+            s.config.get_connect_timeout(),
+            Some(&Duration::from_secs(10))
+        );
         for bad in [
             "postgresql://u:secret@h/db?pool=0",
             "postgresql://u:secret@h/db?pool=65",

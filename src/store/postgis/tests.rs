@@ -174,7 +174,8 @@ fn a_batch_is_one_transaction_and_history_keeps_what_it_replaced() {
         .expect("count")
         .get(0);
     assert_eq!(n, 2);
-    conn.batch_execute("SET lock_timeout = '200ms'").expect("set");
+    conn.batch_execute("SET lock_timeout = '200ms'")
+        .expect("set");
     let e = conn
         .query_one(
             "SELECT value FROM jointmap_meta WHERE key = 'data_version' FOR UPDATE",
