@@ -485,7 +485,7 @@ fn every_command_answers_the_same_on_postgis() {
     let stores = [Path::new(gpkg.to_str().unwrap()), Path::new(pg.as_str())];
     // Before anything is written, reading commands refuse a store that is not there.
     let o = run(stores[1], &["layers"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no jointmap store"), "{}", stderr(&o));
     let steps: &[&[&str]] = &[
         &["demo", "--incidents", "300"],

@@ -101,6 +101,11 @@ impl PgError {
                 location: location.to_string(),
                 reason: format!("invalid connection URL: {reason}"),
             },
+            // As a missing GeoPackage file is: the caller named no store.
+            missing @ PgError::Missing(_) => StoreError::Invalid {
+                location: location.to_string(),
+                reason: missing.to_string(),
+            },
             other => StoreError::Backend {
                 location: location.to_string(),
                 kind: other.kind(),
@@ -276,11 +281,14 @@ impl ToSql for Cell {
         ty: &Type,
         out: &mut BytesMut,
     ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        // Each value only into its own column type: binary COPY would take the bytes of
+        // another one silently.
         match self {
             Cell::Null => Ok(IsNull::Yes),
-            Cell::Text(s) => s.to_sql(ty, out),
-            Cell::Int(n) => n.to_sql(ty, out),
-            Cell::Real(x) => x.to_sql(ty, out),
+            Cell::Text(s) if *ty == Type::TEXT => s.to_sql(ty, out),
+            Cell::Int(n) if *ty == Type::INT8 => n.to_sql(ty, out),
+            Cell::Real(x) if *ty == Type::FLOAT8 => x.to_sql(ty, out),
+            other => Err(format!("{other:?} does not fit a column of type {ty}").into()),
         }
     }
 

@@ -109,7 +109,7 @@ fn a_newer_schema_and_a_missing_store_are_refused_by_name() {
     let e = PgStore::open(&url, "absent", IfMissing::Refuse)
         .err()
         .expect("refused");
-    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(e.is_bad_input(), "{e}");
     assert!(e.to_string().contains("no jointmap store"), "{e}");
     // A version from the future.
     let mut conn = db.pool.get().expect("conn");
@@ -185,6 +185,21 @@ fn a_batch_is_one_transaction_and_history_keeps_what_it_replaced() {
     assert_eq!(PgError::from(e).kind(), ErrorKind::Busy);
     drop(open);
     assert!(db.get(Layer::Incidents, "c").expect("get").is_none());
+}
+
+#[test]
+fn cells_go_only_into_their_own_column_type() {
+    let mut out = BytesMut::new();
+    assert!(Cell::Int(3).to_sql(&Type::INT8, &mut out).is_ok());
+    assert!(Cell::Null.to_sql(&Type::TEXT, &mut out).is_ok());
+    for (cell, ty) in [
+        (Cell::Int(3), Type::TEXT),
+        (Cell::Text("3".into()), Type::INT8),
+        (Cell::Real(0.5), Type::INT8),
+        (Cell::Int(1), Type::FLOAT8),
+    ] {
+        assert!(cell.to_sql(&ty, &mut out).is_err(), "{cell:?} into {ty}");
+    }
 }
 
 #[test]
