@@ -6,6 +6,7 @@
 # Prints each run, then per tool the median wall time and the ratio ogr2ogr / jointmap.
 #
 #   benches/compare/postgis.sh [N_INCIDENTS] [ROUNDS]      (default 100000 3)
+#   BIN=target/debug/jointmap benches/compare/postgis.sh 2000 1   (checks the script only)
 #
 # Needs postgresql-15, postgresql-15-postgis-3 and gdal-bin from Debian.
 set -euo pipefail
@@ -14,8 +15,11 @@ ROUNDS=${2:-3}
 cd "$(dirname "$0")/../.."
 OUT=bench-out/postgis-$N
 mkdir -p "$OUT"
-cargo build --release --quiet
-BIN=target/release/jointmap
+# BIN=path/to/jointmap uses that binary instead of building the release one.
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=target/release/jointmap
+fi
 IN=$OUT/incidents.geojson
 [ -f "$IN" ] || $BIN --quiet demo --incidents "$N" --write-geojson "$OUT" --no-store
 echo "input: $IN, $N incidents, $(du -hL "$IN" | cut -f1)"
