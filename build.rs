@@ -41,10 +41,22 @@ fn main() {
             what: "schemathesis (pip install -r tools/requirements-clients.txt)",
             find: || on_path("schemathesis", &["--version"]),
         },
+        // The PostGIS store's tests (contract matrix): a server to run them on.
+        Need {
+            cfg: "jointmap_test_pg",
+            what: "JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)",
+            find: || {
+                std::env::var("JOINTMAP_TEST_PG")
+                    .is_ok_and(|u| !u.trim().is_empty())
+                    // Rerun on the variable (below), not on a file.
+                    .then(|| PathBuf::from("build.rs"))
+            },
+        },
     ];
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=JOINTMAP_REQUIRE_TOOLS");
     println!("cargo::rerun-if-env-changed=PATH");
+    println!("cargo::rerun-if-env-changed=JOINTMAP_TEST_PG");
     let required = std::env::var("JOINTMAP_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
     let mut missing = Vec::new();
     for need in &needs {

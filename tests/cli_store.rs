@@ -381,18 +381,21 @@ fn the_demo_keeps_to_its_own_store() {
 }
 
 /// `--store` and `JOINTMAP_STORE` take a location: a path is a GeoPackage,
-/// `memory:` an empty in-memory store, `postgresql://` is refused as not in
-/// this build (password never shown), any other scheme is refused; every
-/// command and `serve` open the store the same way.
+/// `memory:` an empty in-memory store, `postgresql://` a PostGIS database
+/// (here one nobody listens for: an error naming it, password never shown),
+/// any other scheme is refused; every command and `serve` open the store the
+/// same way.
 #[test]
 fn store_locations_are_opened_the_same_way_by_every_command() {
     let dir = TempDir::new().unwrap();
-    let url = "postgresql://jm:s3cret@db.example/mission";
-    let refused = |o: &Output, says: &str| {
+    let url = "postgresql://jm:s3cret@127.0.0.1:1/mission?connect_timeout=2";
+    let failed = |o: &Output, code: i32, says: &str| {
         let e = stderr(o);
-        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert_eq!(o.status.code(), Some(code), "{e}");
         assert!(e.contains(says) && !e.contains("s3cret"), "{e}");
     };
+    let refused = |o: &Output, says: &str| failed(o, 2, says);
+    let unreachable = |o: &Output| failed(o, 1, "cannot connect");
     let cfg = dir.path().join("serve.toml");
     std::fs::write(&cfg, format!("store = {url:?}\n")).unwrap();
     let config = cfg.to_str().unwrap();
@@ -403,19 +406,19 @@ fn store_locations_are_opened_the_same_way_by_every_command() {
         vec!["hotspots"],
         vec!["serve", "--listen", "127.0.0.1:0"],
     ] {
-        refused(&run(Path::new(url), &args), "not supported in this build");
+        unreachable(&run(Path::new(url), &args));
         let o = bin()
             .env("JOINTMAP_STORE", url)
             .args(&args)
             .output()
             .unwrap();
-        refused(&o, "not supported in this build");
+        unreachable(&o);
     }
     let o = bin()
         .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
-    refused(&o, "not supported in this build");
+    unreachable(&o);
     let file = write_fc(
         dir.path(),
         "in.geojson",
@@ -427,7 +430,7 @@ fn store_locations_are_opened_the_same_way_by_every_command() {
         Path::new(url),
         &["ingest", "incidents", file.to_str().unwrap()],
     );
-    refused(&o, "not supported in this build");
+    unreachable(&o);
     refused(
         &run(Path::new("ftp://x/y.gpkg"), &["layers"]),
         "no store backend for ftp://",
@@ -451,4 +454,62 @@ fn store_locations_are_opened_the_same_way_by_every_command() {
     let missing = dir.path().join("missing.gpkg");
     refused(&run(&missing, &["layers"]), "no such store");
     assert!(!missing.exists());
+}
+
+/// A store location on the test server (`JOINTMAP_TEST_PG`) in a fresh schema.
+fn postgis_store(tag: &str) -> String {
+    let url = std::env::var("JOINTMAP_TEST_PG")
+        .expect("JOINTMAP_TEST_PG: a PostgreSQL URL (tools/pg-test-cluster.sh start)");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{sep}schema=jm_cli_{tag}_{}_{nanos}",
+        std::process::id()
+    )
+}
+
+/// The same commands on a GeoPackage and on PostGIS give the same answers: a
+/// demo mission written by `demo`, then `layers`, `export`, `hotspots`,
+/// `clusters`, `check`, `delete` and an analysis after it.
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn every_command_answers_the_same_on_postgis() {
+    let dir = TempDir::new().unwrap();
+    let gpkg = dir.path().join("m.gpkg");
+    let pg = postgis_store("flow");
+    let stores = [Path::new(gpkg.to_str().unwrap()), Path::new(pg.as_str())];
+    // Before anything is written, reading commands refuse a store that is not there.
+    let o = run(stores[1], &["layers"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no jointmap store"), "{}", stderr(&o));
+    let steps: &[&[&str]] = &[
+        &["demo", "--incidents", "300"],
+        &["layers"],
+        &["export", "incidents"],
+        &["export", "patrols"],
+        &["hotspots"],
+        &["clusters", "--eps-km", "10", "--min-points", "5"],
+        &["check"],
+        &["delete", "incidents", "--before", "2024-06-01"],
+        &["layers"],
+        &["hotspots"],
+    ];
+    for step in steps {
+        let out: Vec<String> = stores
+            .iter()
+            .map(|s| {
+                let o = run(s, step);
+                assert!(o.status.success(), "{step:?} on {s:?}: {}", stderr(&o));
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            })
+            .collect();
+        let answers = ["export", "hotspots", "clusters"].contains(&step[0]);
+        assert!(!answers || !out[0].is_empty(), "{step:?}: no output");
+        assert_eq!(out[0], out[1], "{step:?}: the backends differ");
+    }
 }

@@ -59,7 +59,7 @@ pub struct Config {
     /// Address to listen on.
     pub listen: String,
     /// The store's location ([`crate::store::Location`]): a GeoPackage
-    /// file's path (`postgresql://...` is not in this build yet).
+    /// file's path or a `postgresql://` URL (PostGIS).
     pub store: crate::store::Location,
     /// Append-only audit log (JSON lines). Not given: beside the store, see
     /// [`Config::audit_path`]; an empty path turns it off (audit records then

@@ -1,13 +1,14 @@
 //! The store contract ([`FeatureSource`], [`FeatureSink`], [`Batch`]) as
-//! tests: each body runs on every backend (the GeoPackage and the
-//! in-memory store), so a backend that passes them behaves as the
+//! tests: each body runs on every backend (the GeoPackage, the in-memory
+//! store, and PostGIS when `JOINTMAP_TEST_PG` names a server, each test in a
+//! fresh schema), so a backend that passes them behaves as the
 //! documentation says, and the backends agree.
 
 use super::*;
 use serde_json::{json, Value};
 use std::ops::{Bound, ControlFlow};
 
-/// Runs each contract test on both backends.
+/// Runs each contract test on every backend.
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod gpkg {
@@ -26,6 +27,19 @@ macro_rules! on_every_backend {
                 #[test]
                 fn $name() {
                     super::$name(&crate::store::MemoryStore::new());
+                }
+            )*
+        }
+        mod postgis {
+            $(
+                #[test]
+                #[cfg_attr(
+                    not(jointmap_test_pg),
+                    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+                )]
+                fn $name() {
+                    let db = crate::store::postgis::tests::TestDb::new();
+                    super::$name(&*db);
                 }
             )*
         }
@@ -532,13 +546,12 @@ fn bad_queries_are_refused_everywhere(store: &dyn Store) {
     }
 }
 
-/// The same data written to both backends reads back identically: every
-/// layer of a demo mission, through `query`, `get` and `summary`.
-#[test]
-fn both_backends_read_back_the_same_features() {
+/// The same data written to the GeoPackage and to `other` reads back
+/// identically: every layer of a demo mission, through `query`, `get` and
+/// `summary`.
+fn reads_back_as_the_geopackage_does(other: &dyn Store) {
     let dir = tempfile::TempDir::new().expect("temp dir");
     let gpkg = GpkgStore::open(dir.path().join("d.gpkg")).expect("open");
-    let memory = MemoryStore::new();
     let scenario = crate::demo::Scenario::new(&crate::demo::DemoConfig {
         seed: 7,
         incidents: 400,
@@ -550,7 +563,7 @@ fn both_backends_read_back_the_same_features() {
             .collect();
         assert_eq!(
             write(&gpkg, layer, &features),
-            write(&memory, layer, &features)
+            write(other, layer, &features)
         );
         let read = |s: &dyn FeatureSource| {
             let mut out = Vec::new();
@@ -561,15 +574,33 @@ fn both_backends_read_back_the_same_features() {
             .expect("query");
             out
         };
-        let (g, m) = (read(&gpkg), read(&memory));
+        let (g, m) = (read(&gpkg), read(other));
         assert_eq!(g.len(), features.len());
         assert!(g == m, "{layer}: the backends differ");
         for f in g.iter().step_by(37) {
-            assert_eq!(memory.get(layer, &f.id).expect("get").as_ref(), Some(f));
+            assert_eq!(other.get(layer, &f.id).expect("get").as_ref(), Some(f));
         }
         assert_eq!(
             gpkg.summary(layer).expect("summary"),
-            memory.summary(layer).expect("summary")
+            other.summary(layer).expect("summary")
         );
+        // Written again unchanged: every feature counts as updated, nothing moves.
+        let again = write(other, layer, &features);
+        assert_eq!((again.inserted, again.updated), (0, features.len() as u64));
+        assert!(read(other) == g, "{layer}: changed by an identical write");
     }
+}
+
+#[test]
+fn the_memory_store_reads_back_as_the_geopackage_does() {
+    reads_back_as_the_geopackage_does(&MemoryStore::new());
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn postgis_reads_back_as_the_geopackage_does() {
+    reads_back_as_the_geopackage_does(&*crate::store::postgis::tests::TestDb::new());
 }

@@ -3,11 +3,12 @@
 //! command or configuration names a backend type.
 //!
 //! - a path (`mission.gpkg`): the GeoPackage file;
-//! - `postgresql://...` (or `postgres://...`): PostGIS, not in this build yet;
+//! - `postgresql://...` (or `postgres://...`): PostgreSQL with PostGIS (`postgis/`; the URL's
+//!   password is never shown);
 //! - `memory:`: an empty in-memory store that lives as long as the process
 //!   (tests, trying the server out).
 
-use super::{GpkgStore, MemoryStore, Result, Store, StoreError};
+use super::{GpkgStore, MemoryStore, PgStore, Result, Store, StoreError};
 use std::path::{Path, PathBuf};
 
 /// A store's location.
@@ -160,11 +161,11 @@ pub fn open(location: &str) -> Result<Box<dyn Store>> {
 pub fn open_with(location: &Location, options: &OpenOptions) -> Result<Box<dyn Store>> {
     match location {
         Location::GeoPackage(_) => Ok(Box::new(open_geopackage(location, options)?)),
-        Location::PostGis(_) => Err(StoreError::Unsupported {
-            location: location.to_string(),
-            reason: "PostGIS stores are not supported in this build yet; use a GeoPackage file"
-                .into(),
-        }),
+        Location::PostGis(url) => Ok(Box::new(PgStore::open(
+            url,
+            &location.to_string(),
+            options.if_missing,
+        )?)),
         Location::Memory => Ok(Box::new(MemoryStore::new())),
     }
 }
@@ -226,10 +227,20 @@ mod tests {
             loc.to_string(),
             "postgresql://jm:***@db:5432/mission?sslmode=require"
         );
-        let e = open(url).err().expect("not in this build");
-        assert!(matches!(e, StoreError::Unsupported { .. }), "{e}");
+        // Nothing listens on port 1: refused, and neither error shows the password.
+        let e = open("postgresql://jm:s3cret@127.0.0.1:1/mission?connect_timeout=2")
+            .err()
+            .expect("unreachable");
+        assert_eq!(e.kind(), super::super::ErrorKind::NotFound, "{e}");
         let msg = e.to_string();
-        assert!(msg.contains("not supported in this build") && !msg.contains("s3cret"));
+        assert!(
+            msg.contains("cannot connect") && !msg.contains("s3cret"),
+            "{msg}"
+        );
+        let e = open("postgresql://jm:s3cret@h/m?pool=0")
+            .err()
+            .expect("bad");
+        assert!(e.is_bad_input() && !e.to_string().contains("s3cret"), "{e}");
         let e = "ftp://u:pw@h/x"
             .parse::<Location>()
             .unwrap_err()

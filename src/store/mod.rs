@@ -3,9 +3,8 @@
 //!
 //! Analyses, the access gate and the server's read paths see only
 //! `FeatureSource`; ingest and maintenance commands the whole `Store`. The
-//! embedded default is [`GpkgStore`], an OGC GeoPackage on SQLite; a PostGIS
-//! backend for several stateless servers can implement the same traits
-//! later from their documentation. [`open`] opens a store from a location
+//! embedded default is [`GpkgStore`], an OGC GeoPackage on SQLite; the shared
+//! one, for several stateless servers, [`PgStore`] on PostgreSQL with PostGIS. [`open`] opens a store from a location
 //! string, so no command or configuration names a backend type.
 
 pub mod check;
@@ -16,6 +15,7 @@ mod gpkg;
 mod index;
 mod location;
 mod memory;
+mod postgis;
 pub mod wkb;
 
 pub use columns::{Consent, EventColumns};
@@ -23,6 +23,7 @@ pub use gpkg::{Change, GpkgStore, HistoryEntry};
 pub use index::LayerIndex;
 pub use location::{open, open_geopackage, open_with, IfMissing, Indexes, Location, OpenOptions};
 pub use memory::MemoryStore;
+pub use postgis::PgStore;
 
 use crate::model::{Feature, Layer};
 use chrono::{DateTime, Utc};
@@ -49,7 +50,7 @@ pub enum ErrorKind {
 /// its errors as [`StoreError::Backend`] with their [`ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The backend (SQLite, later PostgreSQL) failed.
+    /// The backend (SQLite, PostgreSQL) failed.
     #[error("store {location}: {message}")]
     Backend {
         /// The store, as [`Location`] shows it.

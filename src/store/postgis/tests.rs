@@ -1,0 +1,218 @@
+//! Unit tests of the PostGIS backend. Those needing a server run when `JOINTMAP_TEST_PG`
+//! names one (`tools/pg-test-cluster.sh start`), each in a fresh schema it drops at the end.
+
+use super::*;
+use crate::store::{FeatureSink, FeatureSource};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A store in a schema of its own on the test server, dropped with it.
+pub(crate) struct TestDb {
+    store: Option<PgStore>,
+}
+
+impl TestDb {
+    /// A new store in a fresh schema on the server `JOINTMAP_TEST_PG` names.
+    pub(crate) fn new() -> Self {
+        TestDb {
+            store: Some(open_fresh("").expect("open a fresh store")),
+        }
+    }
+}
+
+/// The URL of a fresh schema on the test server, with `extra` query parameters.
+fn fresh_url(extra: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let url = std::env::var("JOINTMAP_TEST_PG")
+        .expect("JOINTMAP_TEST_PG: a PostgreSQL URL (tools/pg-test-cluster.sh start)");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let schema = format!(
+        "jm_t_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}{extra}")
+}
+
+fn open_fresh(extra: &str) -> Result<PgStore> {
+    let url = fresh_url(extra);
+    PgStore::open(&url, "test", IfMissing::Create)
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = PgStore;
+    fn deref(&self) -> &PgStore {
+        self.store.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take() {
+            drop_schema(&store);
+        }
+    }
+}
+
+fn drop_schema(store: &PgStore) {
+    if let Ok(mut conn) = store.pool.get() {
+        let _ = conn.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            store.pool.schema()
+        ));
+    }
+}
+
+#[test]
+fn geometries_go_in_as_ewkb_and_come_back_the_same() {
+    use geo_types::{line_string, point, polygon, Geometry, MultiLineString};
+    let mut blob = Vec::new();
+    let shapes: Vec<Geometry<f64>> = vec![
+        point!(x: 18.25, y: 4.5).into(),
+        line_string![(x: 17.0, y: 4.0), (x: 18.0, y: 5.0)].into(),
+        MultiLineString::new(vec![line_string![(x: 1.0, y: 2.0), (x: 3.0, y: 4.0)]]).into(),
+        polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 0.0)].into(),
+    ];
+    for g in shapes {
+        let e = Ewkb::new(&g, &mut blob).expect("encodes");
+        // Little-endian, the SRID flag on the type, SRID 4326 after it.
+        assert_eq!(e.0[0], 1);
+        let ty = u32::from_le_bytes([e.0[1], e.0[2], e.0[3], e.0[4]]);
+        assert_eq!(ty & 0x2000_0000, 0x2000_0000);
+        assert_eq!(u32::from_le_bytes([e.0[5], e.0[6], e.0[7], e.0[8]]), 4326);
+        // Without the SRID it is the WKB of the GeoPackage blob, which decodes to `g`.
+        let mut wkb = vec![1];
+        wkb.extend_from_slice(&(ty & !0x2000_0000).to_le_bytes());
+        wkb.extend_from_slice(&e.0[9..]);
+        assert_eq!(&wkb[..], &blob[gpkg_header_len(&blob)..]);
+        assert_eq!(decode_wkb(&wkb).expect("decodes"), g);
+    }
+    assert!(decode_wkb(&[1, 2]).is_err());
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_newer_schema_and_a_missing_store_are_refused_by_name() {
+    let db = TestDb::new();
+    assert_eq!(db.schema_version().expect("version"), schema::latest());
+    // A second process opens the same schema: nothing to migrate.
+    let url = fresh_url("");
+    let (base, _) = url.rsplit_once("schema=").expect("schema");
+    let same = format!("{base}schema={}", db.pool.schema());
+    PgStore::open(&same, "same", IfMissing::Refuse).expect("opens as it is");
+    // A schema without a store is not created when refused.
+    let e = PgStore::open(&url, "absent", IfMissing::Refuse)
+        .err()
+        .expect("refused");
+    assert!(e.is_bad_input(), "{e}");
+    assert!(e.to_string().contains("no jointmap store"), "{e}");
+    // A version from the future.
+    let mut conn = db.pool.get().expect("conn");
+    conn.execute(
+        "UPDATE jointmap_meta SET value = value + 1 WHERE key = 'schema_version'",
+        &[],
+    )
+    .expect("bump");
+    drop(conn);
+    let e = PgStore::open(&same, "newer", IfMissing::Create)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("newer than this jointmap"), "{e}");
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_batch_is_one_transaction_and_history_keeps_what_it_replaced() {
+    use crate::model::Feature;
+    let db = TestDb::new();
+    let f = |id: &str, n: i64| {
+        let v = serde_json::json!({"type": "Feature", "id": id,
+            "geometry": {"type": "Point", "coordinates": [18.0, 4.0]},
+            "properties": {"category": "killing", "killed_men": n, "time": "2024-01-01",
+                "note": {"nested": [1, 2]}}});
+        Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
+    };
+    let write = |fs: &[Feature]| {
+        let mut b = db.begin().expect("begin");
+        for x in fs {
+            b.upsert(Layer::Incidents, x).expect("upsert");
+        }
+        b.commit().expect("commit")
+    };
+    write(&[f("a", 1), f("b", 1)]);
+    // Identical again: nothing replaced. Changed: the old version kept.
+    write(&[f("a", 1), f("b", 2)]);
+    let mut conn = db.pool.get().expect("conn");
+    let rows = conn
+        .query(
+            "SELECT id, killed_men, change FROM jointmap_history_incidents ORDER BY seq",
+            &[],
+        )
+        .expect("history");
+    let got: Vec<(String, i64, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(got, [("b".to_string(), 1, "replaced".to_string())]);
+    // Extras survive as JSON, in their order.
+    let b = db.get(Layer::Incidents, "b").expect("get").expect("b");
+    assert_eq!(b, f("b", 2));
+    // Another connection does not see an open batch, and waits to write.
+    let mut open = db.begin().expect("begin");
+    open.upsert(Layer::Incidents, &f("c", 1)).expect("upsert");
+    assert!(open.get(Layer::Incidents, "c").expect("get").is_some());
+    let n: i64 = conn
+        .query_one("SELECT count(*) FROM incidents", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 2);
+    conn.batch_execute("SET lock_timeout = '200ms'")
+        .expect("set");
+    let e = conn
+        .query_one(
+            "SELECT value FROM jointmap_meta WHERE key = 'data_version' FOR UPDATE",
+            &[],
+        )
+        .expect_err("the batch holds the write lock");
+    assert_eq!(PgError::from(e).kind(), ErrorKind::Busy);
+    drop(open);
+    assert!(db.get(Layer::Incidents, "c").expect("get").is_none());
+}
+
+#[test]
+fn cells_go_only_into_their_own_column_type() {
+    let mut out = BytesMut::new();
+    assert!(Cell::Int(3).to_sql(&Type::INT8, &mut out).is_ok());
+    assert!(Cell::Null.to_sql(&Type::TEXT, &mut out).is_ok());
+    for (cell, ty) in [
+        (Cell::Int(3), Type::TEXT),
+        (Cell::Text("3".into()), Type::INT8),
+        (Cell::Real(0.5), Type::INT8),
+        (Cell::Int(1), Type::FLOAT8),
+    ] {
+        assert!(cell.to_sql(&ty, &mut out).is_err(), "{cell:?} into {ty}");
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_full_pool_waits_then_fails_as_busy() {
+    let store = open_fresh("&pool=1&pool_timeout=1").expect("open");
+    let held = store.pool.get().expect("the one connection");
+    let e = store.data_version().expect_err("no connection free");
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    drop(held);
+    store.data_version().expect("free again");
+    drop_schema(&store);
+}
