@@ -236,7 +236,7 @@ pub fn tested_cells(counts: &[f64], w: &Weights) -> Vec<bool> {
 /// and Local Moran's I say more about the grid than about the events.
 pub const SPARSE_EMPTY_SHARE: f64 = 0.9;
 
-fn default_area(events: &Events, pad_m: f64) -> Area {
+pub(crate) fn default_area(events: &Events, pad_m: f64) -> Area {
     let (mut b0, mut b1, mut b2, mut b3) = (
         f64::INFINITY,
         f64::INFINITY,
