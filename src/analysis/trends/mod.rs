@@ -197,6 +197,44 @@ pub fn resolve_steps(events: &Events, params: &TrendParams) -> Result<(Steps, i6
     ))
 }
 
+/// The statistics of a cube's bins (cell-major `values`, `w` the spatial
+/// weights of its cells): space-time Gi* per bin, its class (FDR over every
+/// bin when `fdr`), and per cell the Mann-Kendall tests, Sen's slopes and the
+/// emerging hot spot category (`TrendCell::cell` is the cube cell's index).
+/// In parallel over cells; the same whatever the thread count.
+pub fn classify_bins(
+    values: &[f64],
+    steps: usize,
+    w: &Weights,
+    window: usize,
+    fdr: bool,
+    trend_alpha: f64,
+) -> Result<(super::getis_ord::GiStar, Vec<HotspotClass>, Vec<TrendCell>), AnalysisError> {
+    let gi = st_gistar::st_gi_star_values(values, steps, w, window)?;
+    let class = classify(&gi.z, &gi.p, fdr);
+    let n = steps;
+    let cells: Vec<TrendCell> = (0..w.len())
+        .into_par_iter()
+        .map(|c| {
+            let r = c * n..(c + 1) * n;
+            let bins: Vec<i8> = class[r.clone()].iter().map(|k| k.bin().signum()).collect();
+            let mk_z = mann_kendall(&gi.z[r.clone()]);
+            TrendCell {
+                cell: c,
+                pattern: emerging::classify(&bins, &mk_z, trend_alpha),
+                mk_value: mann_kendall(&values[r.clone()]),
+                sen_value: sen_slope(&values[r.clone()]),
+                mk_z,
+                sen_z: sen_slope(&gi.z[r]),
+                hot_steps: bins.iter().filter(|&&b| b > 0).count(),
+                cold_steps: bins.iter().filter(|&&b| b < 0).count(),
+            }
+        })
+        .collect();
+    crate::cancel::check()?;
+    Ok((gi, class, cells))
+}
+
 /// Runs the trends analysis.
 pub fn trends(events: &Events, params: &TrendParams) -> Result<Trends, AnalysisError> {
     if events.is_empty() {
@@ -265,27 +303,18 @@ pub fn trends(events: &Events, params: &TrendParams) -> Result<Trends, AnalysisE
         None => cell_m,
     };
     let w = Weights::distance_band(&centres, band_m)?;
-    let gi = st_gistar::st_gi_star(&cube, &w, params.window)?;
-    let class = classify(&gi.z, &gi.p, params.fdr);
+    let (gi, class, mut cells) = classify_bins(
+        &cube.values,
+        steps.count,
+        &w,
+        params.window,
+        params.fdr,
+        params.trend_alpha,
+    )?;
+    for c in &mut cells {
+        c.cell = cube.cells[c.cell] as usize;
+    }
     let n = steps.count;
-    let cells: Vec<TrendCell> = (0..cube.len())
-        .into_par_iter()
-        .map(|c| {
-            let r = c * n..(c + 1) * n;
-            let bins: Vec<i8> = class[r.clone()].iter().map(|k| k.bin().signum()).collect();
-            let mk_z = mann_kendall(&gi.z[r.clone()]);
-            TrendCell {
-                cell: cube.cells[c] as usize,
-                pattern: emerging::classify(&bins, &mk_z, params.trend_alpha),
-                mk_value: mann_kendall(&cube.values[r.clone()]),
-                sen_value: sen_slope(&cube.values[r.clone()]),
-                mk_z,
-                sen_z: sen_slope(&gi.z[r]),
-                hot_steps: bins.iter().filter(|&&b| b > 0).count(),
-                cold_steps: bins.iter().filter(|&&b| b < 0).count(),
-            }
-        })
-        .collect();
     crate::cancel::check()?;
     let mut warnings = Vec::new();
     if n < MIN_TREND_STEPS {
