@@ -12,8 +12,8 @@ pub mod sen;
 pub mod st_gistar;
 
 use super::fdr::{classify, HotspotClass};
-use super::hotspots::{default_area, GridSpec};
-use super::product::{Field, Fields, Item, Param, Product, ProductGrid, Shape};
+use super::hotspots::{default_area, grid_param, GridSpec};
+use super::product::{Field, Fields, Item, Param, Product, Shape};
 use super::weights::{auto_distance_band, Weights};
 use super::{AnalysisError, Events};
 use crate::grid::{Area, Grid, GridKind};
@@ -359,33 +359,6 @@ fn mk_fields(prefix: [&'static str; 5], m: &MannKendall, slope: f64) -> Fields {
         (prefix[3], Field::Value(m.p)),
         (prefix[4], Field::Value(slope)),
     ]
-}
-
-/// The grid of a product and its description.
-fn grid_param(grid: GridSpec, anchor: Option<[f64; 2]>) -> (Param, ProductGrid) {
-    match grid {
-        GridSpec::Square { cell_m } => (
-            Param::Object(vec![
-                ("type", "square".into()),
-                ("cell_m", cell_m.into()),
-                ("projection", "Lambert azimuthal equal-area".into()),
-                (
-                    "anchor",
-                    anchor.map_or(Param::Text("area".into()), |[x, y]| {
-                        Param::List(vec![x.into(), y.into()])
-                    }),
-                ),
-            ]),
-            ProductGrid::Square(cell_m),
-        ),
-        GridSpec::H3 { resolution } => (
-            Param::Object(vec![
-                ("type", "h3".into()),
-                ("resolution", resolution.into()),
-            ]),
-            ProductGrid::H3(resolution),
-        ),
-    }
 }
 
 impl TrendParams {
