@@ -453,6 +453,10 @@ impl Trends {
                         "count_sensitive",
                         Field::Sensitive(u64::from(self.cube.sensitive[b])),
                     ),
+                    // The cell's total too: the gate drops every row of a cell
+                    // whose total is under k with the cell's item, so no zero
+                    // row tells that a suppressed cell held events.
+                    ("cell_count", Field::Count { layer, n: count }),
                     ("value", Field::Value(self.cube.values[b])),
                     ("gi_z", Field::Value(self.z[b])),
                     ("gi_p", Field::Value(self.p[b])),
