@@ -301,3 +301,59 @@ impl Analysis for request::impact::ImpactRequest {
         self.run_protected(store, protect)
     }
 }
+
+/// Trends: the space-time cube of one point layer. For a role without full
+/// view of it, besides the event filter's restrictions: steps of whole
+/// protection time steps (the step rounded up to a multiple of the
+/// partition's), aligned to the partition's first step, and an as-of time
+/// at the end of a protection step, so every bin is a sum of whole
+/// released groups.
+impl Analysis for request::trends::TrendRequest {
+    const NAME: &'static str = "trends";
+    fn layer(&self) -> Layer {
+        self.events.layer
+    }
+    fn restrict(&mut self, cx: &Context<'_>) -> crate::Result<()> {
+        restrict_grid(self.grid, &mut self.cell_km, &mut self.h3_resolution, cx)?;
+        self.max_cells = cell_budget(cx, self.all_cells);
+        // At most 100 steps of a full grid on this server.
+        self.max_bins = self.max_bins.min(cx.budget.max_cells.saturating_mul(100));
+        restrict_filter(&mut self.events.filter, self.events.layer, cx)?;
+        if let Some(c) = cx.rules.cutoff(cx.now) {
+            self.as_of = self.as_of.map(|t| t.min(c));
+        }
+        if cx.layers.get(&self.events.layer).is_some_and(|r| r.full) {
+            return Ok(());
+        }
+        let part_days = (cx.partition.step_s / 86_400).max(1);
+        let days = i64::from(self.step_days.max(1));
+        let whole = (days + part_days - 1) / part_days * part_days;
+        self.step_days = u32::try_from(whole)
+            .map_err(|_| param("step-days", "too long for this role's protection steps"))?;
+        if self.step_days > request::trends::MAX_STEP_DAYS {
+            return Err(param(
+                "step-days",
+                format!(
+                    "whole protection steps of {part_days} days make {} days, more than {}",
+                    self.step_days,
+                    request::trends::MAX_STEP_DAYS
+                ),
+            ));
+        }
+        self.reference = DateTime::from_timestamp(cx.partition.step_start(0), 0);
+        let (_, to) = cx
+            .partition
+            .snap_window(None, self.as_of.map(|t| t.timestamp()));
+        if let Some(t) = to {
+            self.as_of = DateTime::from_timestamp(t, 0);
+        }
+        Ok(())
+    }
+    fn run(
+        &self,
+        store: &dyn FeatureSource,
+        protect: Option<&Protect<'_>>,
+    ) -> crate::Result<Outcome> {
+        self.run_protected(store, protect)
+    }
+}

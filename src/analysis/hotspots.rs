@@ -236,7 +236,7 @@ pub fn tested_cells(counts: &[f64], w: &Weights) -> Vec<bool> {
 /// and Local Moran's I say more about the grid than about the events.
 pub const SPARSE_EMPTY_SHARE: f64 = 0.9;
 
-fn default_area(events: &Events, pad_m: f64) -> Area {
+pub(crate) fn default_area(events: &Events, pad_m: f64) -> Area {
     let (mut b0, mut b1, mut b2, mut b3) = (
         f64::INFINITY,
         f64::INFINITY,
@@ -465,6 +465,34 @@ fn fdr_warning(kept: usize, uncorrected: usize, m: usize, permutations: usize) -
     )
 }
 
+/// A grid as a product records it (type, size, projection, anchor) and
+/// the product's grid, for the gate's minimum cell.
+pub(crate) fn grid_param(grid: GridSpec, anchor: Option<[f64; 2]>) -> (Param, ProductGrid) {
+    match grid {
+        GridSpec::Square { cell_m } => (
+            Param::Object(vec![
+                ("type", "square".into()),
+                ("cell_m", cell_m.into()),
+                ("projection", "Lambert azimuthal equal-area".into()),
+                (
+                    "anchor",
+                    anchor.map_or(Param::Text("area".into()), |[x, y]| {
+                        Param::List(vec![x.into(), y.into()])
+                    }),
+                ),
+            ]),
+            ProductGrid::Square(cell_m),
+        ),
+        GridSpec::H3 { resolution } => (
+            Param::Object(vec![
+                ("type", "h3".into()),
+                ("resolution", resolution.into()),
+            ]),
+            ProductGrid::H3(resolution),
+        ),
+    }
+}
+
 impl HotspotParams {
     /// The product of an analysis over no event: no cell, the parameters.
     pub fn empty_product(&self) -> Product {
@@ -544,31 +572,7 @@ impl Hotspots {
                 }
             })
             .collect();
-        let (grid, product_grid) = match self.params.grid {
-            GridSpec::Square { cell_m } => (
-                Param::Object(vec![
-                    ("type", "square".into()),
-                    ("cell_m", cell_m.into()),
-                    ("projection", "Lambert azimuthal equal-area".into()),
-                    (
-                        "anchor",
-                        self.params
-                            .anchor
-                            .map_or(Param::Text("area".into()), |[x, y]| {
-                                Param::List(vec![x.into(), y.into()])
-                            }),
-                    ),
-                ]),
-                ProductGrid::Square(cell_m),
-            ),
-            GridSpec::H3 { resolution } => (
-                Param::Object(vec![
-                    ("type", "h3".into()),
-                    ("resolution", resolution.into()),
-                ]),
-                ProductGrid::H3(resolution),
-            ),
-        };
+        let (grid, product_grid) = grid_param(self.params.grid, self.params.anchor);
         let neighbours = match self.params.neighbours {
             Neighbours::Auto if self.band_m.is_none() => Param::Object(vec![
                 ("type", "contiguity".into()),

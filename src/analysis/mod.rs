@@ -24,6 +24,7 @@ pub mod product;
 pub(crate) mod spatial_hash;
 pub mod st_dbscan;
 pub mod threat;
+pub mod trends;
 pub mod visits;
 pub mod weights;
 

@@ -96,6 +96,17 @@ pub enum Command {
     ///   jointmap clusters --method st-dbscan --eps-km 15 --eps-days 14
     #[command(verbatim_doc_comment)]
     Clusters(analysis::Args<crate::request::clusters::ClusterRequest>),
+    /// Trends and emerging hot spots: events in a space-time cube (cells x
+    /// time steps), space-time Gi* per bin, Mann-Kendall and Sen's slope per
+    /// cell, and each cell's emerging hot spot category (new, consecutive,
+    /// intensifying, persistent, diminishing, sporadic, oscillating,
+    /// historical; hot or cold), as GeoJSON cells with the per-step series.
+    ///
+    /// Examples:
+    ///   jointmap trends --cell-km 10 --band-km 15 --as-of 2025-12-31 -o trends.geojson
+    ///   jointmap trends --step-days 7 --window-steps 2 --reference 2025-01-06 --steps 26
+    #[command(verbatim_doc_comment)]
+    Trends(analysis::Args<crate::request::trends::TrendRequest>),
     /// Presence per grid cell: patrol effort (km and hours per mode, within
     /// each mode's corridor), base reach and information coverage.
     ///
@@ -275,6 +286,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(a) => demo::run(&cli, a),
         Command::Hotspots(a) => analysis::command(&cli, a),
         Command::Clusters(a) => analysis::clusters(&cli, a),
+        Command::Trends(a) => analysis::command(&cli, a),
         Command::Coverage(a) => analysis::command(&cli, a),
         Command::Blindspots(a) => analysis::command(&cli, a),
         Command::Impact(a) => impact::run(&cli, a),
@@ -310,6 +322,7 @@ fn refuse_overwrites(cli: &Cli) -> Result<()> {
         Command::Export(a) => outputs.extend(a.output.as_deref().map(|o| ("-o", o))),
         Command::Hotspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Clusters(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Trends(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Coverage(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Blindspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Impact(a) => {

@@ -174,6 +174,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     match rec.analysis {
         "hotspots" => again::<request::hotspots::HotspotRequest>(cli, &rec, &shell, &area),
         "clusters" => again::<request::clusters::ClusterRequest>(cli, &rec, &shell, &area),
+        "trends" => again::<request::trends::TrendRequest>(cli, &rec, &shell, &area),
         "coverage" => again::<request::coverage::CoverageRequest>(cli, &rec, &shell, &area),
         "blindspots" => again::<request::blindspots::BlindspotRequest>(cli, &rec, &shell, &area),
         "impact" => again::<request::impact::ImpactRequest>(cli, &rec, &shell, &area),

@@ -15,6 +15,7 @@ pub mod hotspots;
 pub mod impact;
 pub mod record;
 pub mod surface;
+pub mod trends;
 
 use crate::analysis::AnalysisError;
 use crate::grid::Area;

@@ -45,6 +45,9 @@ impl AnalysisRequest for request::hotspots::HotspotRequest {
     const LOCAL_ONLY: &'static [&'static str] = &["area"];
 }
 impl AnalysisRequest for request::clusters::ClusterRequest {}
+impl AnalysisRequest for request::trends::TrendRequest {
+    const LOCAL_ONLY: &'static [&'static str] = &["area"];
+}
 impl AnalysisRequest for request::coverage::CoverageRequest {
     const LOCAL_ONLY: &'static [&'static str] = &["area"];
 }
@@ -148,6 +151,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>(r: Router<S>) -> Router<S> {
         "/analysis/impact",
         get(handle::<request::impact::ImpactRequest>),
     )
+    .route(
+        "/analysis/trends",
+        get(handle::<request::trends::TrendRequest>),
+    )
 }
 
 /// One analysis endpoint, for the API document.
@@ -178,6 +185,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         one::<request::coverage::CoverageRequest>(),
         one::<request::blindspots::BlindspotRequest>(),
         one::<request::impact::ImpactRequest>(),
+        one::<request::trends::TrendRequest>(),
     ]
 }
 
