@@ -667,7 +667,13 @@ fn write(
         if rejections.is_empty() && !ready.is_empty() {
             batch.upsert_prepared(opts.layer, &ready)?;
         }
-        ready.clear();
+        // The chunk's texts and rows are freed on a worker, not by the
+        // single writer.
+        let spent = (
+            raws,
+            std::mem::replace(&mut ready, Vec::with_capacity(CHUNK)),
+        );
+        rayon::spawn(move || drop(spent));
     }
     if rejections.is_empty() {
         if let Some(check) = &opts.write_check {
