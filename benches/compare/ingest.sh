@@ -12,7 +12,7 @@
 # Needs: gdal-bin, time and util-linux (taskset) from Debian (apt-get install gdal-bin time), python3 with
 # venv. pyogrio is installed into benches/compare/.venv on first use (skipped if that
 # fails); ogr2ogr is skipped when absent. SKIP="ogr2ogr" (space-separated names)
-# leaves tools out.
+# leaves tools out; JOINTMAP_BIN=path takes that jointmap binary instead of building one.
 set -euo pipefail
 N=${1:-1000000}
 ROUNDS=${2:-3}
@@ -20,8 +20,12 @@ SKIP=${SKIP:-}
 cd "$(dirname "$0")/../.."
 OUT=bench-out/ingest-$N
 mkdir -p "$OUT"
-cargo build --release --quiet
-BIN=target/release/jointmap
+# JOINTMAP_BIN=path uses a binary built already (e.g. while other builds share the machine).
+BIN=${JOINTMAP_BIN:-}
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet
+  BIN=target/release/jointmap
+fi
 IN=$OUT/incidents.geojson
 [ -f "$IN" ] || $BIN --quiet demo --incidents "$N" --write-geojson "$OUT" --no-store
 echo "input: $IN, $N incidents, $(du -hL "$IN" | cut -f1)"

@@ -30,7 +30,7 @@ pub use mapping::Mapping;
 pub use presets::Preset;
 
 use crate::model::{Bounds, Feature, Layer, Problem, RawFeature};
-use crate::store::{BatchStats, Store, StoreError, LOCAL_AUTHOR};
+use crate::store::{BatchStats, Prepared, Store, StoreError, LOCAL_AUTHOR};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
@@ -284,10 +284,30 @@ enum Msg {
     Failed(IngestError),
 }
 
+/// A chunk of one input, validated: each feature with its row prepared by
+/// the store (encoded on the validation workers), or why it is invalid.
 type Checked = (
     usize,
-    Vec<(RawFeature, Result<Feature, crate::model::feature::Invalid>)>,
+    Vec<RawFeature>,
+    Vec<Result<Valid, crate::model::feature::Invalid>>,
 );
+
+/// A valid feature as the writer gets it.
+enum Valid {
+    /// Waiting for the write check, which sees features.
+    Checked(Feature),
+    /// Prepared by the store (its row encoded), to be written as it is.
+    Ready(Prepared),
+}
+
+impl Valid {
+    fn id(&self) -> &str {
+        match self {
+            Valid::Checked(f) => &f.id,
+            Valid::Ready(p) => p.id(),
+        }
+    }
+}
 
 /// Reads, validates and stores features from `inputs` into one atomic batch.
 pub fn ingest(
@@ -320,7 +340,7 @@ pub fn ingest(
     let outcome = std::thread::scope(|s| {
         let bytes_r = bytes.clone();
         s.spawn(move || read_inputs(inputs, opts, raw_tx, bytes_r, progress));
-        s.spawn(move || validate(opts, raw_rx, ok_tx));
+        s.spawn(move || validate(opts, store, raw_rx, ok_tx));
         write(opts, &names, ok_rx, &mut *batch)
     });
     let (mut report, rejections, rejects) = outcome?;
@@ -437,19 +457,28 @@ fn read_inputs(
     }
 }
 
-fn validate(opts: &IngestOptions, rx: Receiver<Msg>, tx: SyncSender<Result<Checked, IngestError>>) {
+fn validate(
+    opts: &IngestOptions,
+    store: &dyn Store,
+    rx: Receiver<Msg>,
+    tx: SyncSender<Result<Checked, IngestError>>,
+) {
     for msg in rx {
         let out = match msg {
             Msg::Failed(e) => Err(e),
-            Msg::Chunk(n, raws) => Ok((
-                n,
-                raws.into_par_iter()
+            Msg::Chunk(n, raws) => {
+                let checked = raws
+                    .par_iter()
                     .map(|raw| {
-                        let checked = check(opts, &raw);
-                        (raw, checked)
+                        // A write check sees features, not rows.
+                        check(opts, raw).map(|f| match opts.write_check {
+                            None => Valid::Ready(store.prepare(opts.layer, f)),
+                            Some(_) => Valid::Checked(f),
+                        })
                     })
-                    .collect(),
-            )),
+                    .collect();
+                Ok((n, raws, checked))
+            }
         };
         if tx.send(out).is_err() {
             return;
@@ -579,15 +608,17 @@ fn write(
     let mut seen: FxHashMap<String, usize> = FxHashMap::default();
     // With a write check, valid features wait for it: (input, index, feature).
     let mut held: Vec<(usize, usize, Feature)> = Vec::new();
+    // The valid features of the current chunk, written together.
+    let mut ready: Vec<Prepared> = Vec::with_capacity(CHUNK);
     let mut current = usize::MAX;
     for msg in rx {
-        let (n, items) = msg?;
+        let (n, raws, items) = msg?;
         if n != current {
             // Duplicate ids are checked within one file; across files the later one wins.
             seen.clear();
             current = n;
         }
-        for (raw, checked) in items {
+        for (raw, checked) in raws.iter().zip(items) {
             report.read += 1;
             let mut reject = |id: Option<String>,
                               problems: Vec<Problem>,
@@ -610,23 +641,22 @@ fn write(
             };
             match checked {
                 Ok(feature) => {
-                    if let Some(first) = seen.get(&feature.id) {
+                    if let Some(first) = seen.get(feature.id()) {
                         let problem = Problem::new(
                             "id",
                             format!(
                                 "duplicate id {:?}: also feature #{first} of this file",
-                                feature.id
+                                feature.id()
                             ),
                         );
-                        reject(Some(feature.id.clone()), vec![problem], &raw.text)?;
+                        reject(Some(feature.id().to_string()), vec![problem], &raw.text)?;
                         continue;
                     }
-                    seen.insert(feature.id.clone(), raw.index);
+                    seen.insert(feature.id().to_string(), raw.index);
                     if rejections.is_empty() {
-                        if opts.write_check.is_some() {
-                            held.push((n, raw.index, feature));
-                        } else {
-                            batch.upsert(opts.layer, &feature)?;
+                        match feature {
+                            Valid::Checked(f) => held.push((n, raw.index, f)),
+                            Valid::Ready(p) => ready.push(p),
                         }
                         report.stored += 1;
                     }
@@ -639,6 +669,16 @@ fn write(
                 }
             }
         }
+        if rejections.is_empty() && !ready.is_empty() {
+            batch.upsert_prepared(opts.layer, &ready)?;
+        }
+        // The chunk's texts and rows are freed on a worker, not by the
+        // single writer.
+        let spent = (
+            raws,
+            std::mem::replace(&mut ready, Vec::with_capacity(CHUNK)),
+        );
+        rayon::spawn(move || drop(spent));
     }
     if rejections.is_empty() {
         if let Some(check) = &opts.write_check {

@@ -101,19 +101,19 @@ impl Feature {
             )),
             None => problems.push(Problem::new("type", "missing \"type\": \"Feature\"")),
         }
-        let mut props = match obj.shift_remove("properties") {
+        let mut props = Props::new(match obj.shift_remove("properties") {
             Some(Value::Object(m)) => m,
             None | Some(Value::Null) => Map::new(),
             Some(_) => {
                 problems.push(Problem::new("properties", "must be an object or null"));
                 Map::new()
             }
-        };
+        });
         // The id: the Feature's own, else a property `id`, else derived from the text
         // so that re-ingesting the same file stays idempotent.
         let id = match obj.shift_remove("id").filter(|v| !v.is_null()) {
             Some(v) => id_string(&v, &mut problems),
-            None => match props.shift_remove("id").filter(|v| !v.is_null()) {
+            None => match props.take("id").filter(|v| !v.is_null()) {
                 Some(v) => id_string(&v, &mut problems),
                 None => Some(format!("h{:016x}", fnv1a(text.as_bytes()))),
             },
@@ -142,7 +142,7 @@ impl Feature {
         )
         .and_then(|s| s.parse::<Level>().ok());
 
-        let mut fields = Map::new();
+        let mut fields = Map::with_capacity(layer.fields().len() + props.items.len());
         for spec in layer.fields() {
             take_field(spec, &mut props, &mut fields, &mut problems, bounds);
         }
@@ -155,7 +155,7 @@ impl Feature {
             time.as_ref(),
             &mut problems,
         );
-        fields.extend(props); // extras, kept as they came
+        fields.extend(props.rest()); // extras, kept as they came
 
         match (id, geometry, time) {
             (Some(id), Some(geometry), Some(time)) if problems.is_empty() => Ok(Feature {
@@ -254,14 +254,49 @@ fn id_string(v: &Value, problems: &mut Vec<Problem>) -> Option<String> {
     }
 }
 
+/// A feature's input properties, taken by name one at a time; what is left
+/// are its extras, in their order. Inputs usually give the schema's fields
+/// in the schema's order, so the search starts after the last one taken:
+/// no hashing, and no shifting of a map's entries on every removal.
+struct Props {
+    items: Vec<(String, Option<Value>)>,
+    next: usize,
+}
+
+impl Props {
+    fn new(m: Map<String, Value>) -> Self {
+        Props {
+            items: m.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            next: 0,
+        }
+    }
+
+    /// Removes and returns the value of `name` (keys are unique: the
+    /// strict parse refuses repeated ones).
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let n = self.items.len();
+        let at = (self.next..n)
+            .chain(0..self.next.min(n))
+            .find(|&i| self.items[i].0 == name)?;
+        let v = self.items[at].1.take()?;
+        self.next = at + 1;
+        Some(v)
+    }
+
+    /// The properties not taken, in their order.
+    fn rest(self) -> impl Iterator<Item = (String, Value)> {
+        self.items.into_iter().filter_map(|(k, v)| Some((k, v?)))
+    }
+}
+
 fn take_time(
     layer: Layer,
-    props: &mut Map<String, Value>,
+    props: &mut Props,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
 ) -> Option<TimeSpan> {
     let mut one = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ()> {
-        match props.shift_remove(name) {
+        match props.take(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => parse_time(&s)
                 .and_then(|t| bounds.check_time(&t).map(|()| t))
@@ -348,12 +383,12 @@ fn unknown_value(found: &Value, allowed: &[&str]) -> String {
 }
 
 fn take_enum(
-    props: &mut Map<String, Value>,
+    props: &mut Props,
     name: &str,
     allowed: &'static [&'static str],
     problems: &mut Vec<Problem>,
 ) -> Option<&'static str> {
-    match props.shift_remove(name) {
+    match props.take(name) {
         None | Some(Value::Null) => None,
         Some(v) => {
             let hit = v.as_str().and_then(|s| match_enum(s, allowed));
@@ -367,13 +402,13 @@ fn take_enum(
 
 fn take_field(
     spec: &FieldSpec,
-    props: &mut Map<String, Value>,
+    props: &mut Props,
     out: &mut Map<String, Value>,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
 ) {
     let name = spec.name;
-    let v = match props.shift_remove(name) {
+    let v = match props.take(name) {
         None | Some(Value::Null) => {
             if spec.required {
                 problems.push(Problem::new(name, "missing required field"));
@@ -611,6 +646,69 @@ mod tests {
     fn check(layer: Layer, v: Value) -> Result<Feature, Invalid> {
         let text = v.to_string();
         Feature::from_geojson(layer, v, &text)
+    }
+
+    /// Whatever order the input gives its properties in, the feature is the
+    /// same: schema fields in schema order, then the extras in the input's
+    /// order; taken names (times, owner, a property `id`) are not extras.
+    #[test]
+    fn property_order_does_not_matter_but_extras_keep_theirs() {
+        let props = [
+            ("zeta", json!(1)),
+            ("narrative", json!("n")),
+            ("id", json!("p-1")),
+            ("killed_men", json!(2)),
+            ("alpha", json!({"b": [1]})),
+            ("category", json!("killing")),
+            ("owner", json!("hr")),
+            ("time_start", json!("2024-01-02")),
+            ("consent", json!("hr-only")),
+            ("mid", json!(null)),
+        ];
+        let features: Vec<Feature> = [false, true]
+            .iter()
+            .map(|&reverse| {
+                let mut p = props.to_vec();
+                if reverse {
+                    p.reverse();
+                }
+                let m: Map<String, Value> =
+                    p.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                let mut v = incident(Value::Object(m));
+                v.as_object_mut().unwrap().shift_remove("id");
+                check(Layer::Incidents, v).unwrap()
+            })
+            .collect();
+        let keys = |f: &Feature| -> Vec<String> { f.properties.keys().cloned().collect() };
+        let fields: Vec<&str> = Layer::Incidents.fields().iter().map(|s| s.name).collect();
+        let extras = |f: &Feature| -> Vec<String> {
+            keys(f)
+                .into_iter()
+                .filter(|k| !fields.contains(&k.as_str()))
+                .collect()
+        };
+        assert_eq!(extras(&features[0]), ["zeta", "alpha", "mid"]);
+        assert_eq!(extras(&features[1]), ["mid", "alpha", "zeta"]);
+        for f in &features {
+            assert_eq!(f.id, "p-1");
+            assert_eq!(f.owner, Owner::Hr);
+            assert_eq!(f.int("killed_men"), Some(2));
+            let schema: Vec<String> = keys(f)
+                .into_iter()
+                .filter(|k| fields.contains(&k.as_str()))
+                .collect();
+            let mut sorted = schema.clone();
+            sorted.sort_by_key(|k| fields.iter().position(|n| n == k));
+            assert_eq!(schema, sorted);
+        }
+        let schema_part = |f: &Feature| -> Vec<(String, Value)> {
+            f.properties
+                .iter()
+                .filter(|(k, _)| fields.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        assert_eq!(schema_part(&features[0]), schema_part(&features[1]));
     }
 
     #[test]

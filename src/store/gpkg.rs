@@ -17,11 +17,13 @@ mod keyset;
 mod quarantine;
 mod read;
 mod remove;
+mod row;
 mod rtree;
 mod schema;
 mod write;
 
 pub use history::{Change, HistoryEntry};
+pub(crate) use row::Row;
 
 use super::index::LayerIndex;
 use super::{
@@ -367,6 +369,10 @@ impl GpkgStore {
 impl FeatureSink for GpkgStore {
     fn begin(&self) -> Result<Box<dyn Batch + '_>> {
         Ok(Box::new(write::GpkgBatch::begin(self)?))
+    }
+
+    fn prepare(&self, layer: Layer, feature: Feature) -> super::Prepared {
+        super::Prepared(super::Ready::Row(Row::encode(layer, &feature)))
     }
 
     fn maintain(&self) -> Result<()> {

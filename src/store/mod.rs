@@ -237,6 +237,33 @@ pub struct Quarantined {
     pub by: String,
 }
 
+/// A valid feature made ready for a batch by [`FeatureSink::prepare`]: as
+/// it is, or already encoded as the store that prepared it writes it.
+#[derive(Debug, Clone)]
+pub struct Prepared(Ready);
+
+#[derive(Debug, Clone)]
+enum Ready {
+    Feature(Feature),
+    Row(gpkg::Row),
+}
+
+impl Prepared {
+    /// The feature's id.
+    pub fn id(&self) -> &str {
+        match &self.0 {
+            Ready::Feature(f) => &f.id,
+            Ready::Row(r) => &r.id,
+        }
+    }
+}
+
+impl From<Feature> for Prepared {
+    fn from(f: Feature) -> Self {
+        Prepared(Ready::Feature(f))
+    }
+}
+
 /// An atomic write: nothing is visible until [`Batch::commit`]; dropping the
 /// batch without committing discards it.
 pub trait Batch {
@@ -278,6 +305,21 @@ pub trait Batch {
     /// A replaced version is kept in the store's history, with the time and
     /// the batch's author, unless the new version is stored identically.
     fn upsert(&mut self, layer: Layer, feature: &Feature) -> Result<()>;
+    /// Upserts features made ready by [`FeatureSink::prepare`] of the same
+    /// store, in order, each as [`Batch::upsert`] would.
+    fn upsert_prepared(&mut self, layer: Layer, items: &[Prepared]) -> Result<()> {
+        for item in items {
+            match &item.0 {
+                Ready::Feature(f) => self.upsert(layer, f)?,
+                Ready::Row(_) => {
+                    return Err(StoreError::Aborted(
+                        "a feature prepared by another kind of store".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
     /// Makes the whole batch durable at once.
     fn commit(self: Box<Self>) -> Result<BatchStats>;
 }
@@ -423,6 +465,13 @@ pub trait FeatureSink: Send + Sync {
     /// One batch at a time per store: a second `begin` (in this process or
     /// another) waits for the first to end, or fails as busy.
     fn begin(&self) -> Result<Box<dyn Batch + '_>>;
+    /// Makes a valid feature ready for [`Batch::upsert_prepared`] on any
+    /// thread, so that the work of encoding it is not the single writer's
+    /// (ingest prepares on its validation workers). By default the feature
+    /// as it is.
+    fn prepare(&self, _layer: Layer, feature: Feature) -> Prepared {
+        Prepared(Ready::Feature(feature))
+    }
     /// Housekeeping between writes, called regularly by a long-running
     /// server: the GeoPackage moves its write-ahead log into the file, so a
     /// plain copy of the file is a whole store. Nothing to do by default.

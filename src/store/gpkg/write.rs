@@ -1,6 +1,8 @@
 //! The write side of the GeoPackage: an atomic batch in one SQLite transaction.
 
 use super::*;
+use crate::store::{Prepared, Ready};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 
 pub(super) struct GpkgBatch<'a> {
     store: &'a GpkgStore,
@@ -8,7 +10,6 @@ pub(super) struct GpkgBatch<'a> {
     before: [u64; N_LAYERS],
     upserts: u64,
     bbox: [Option<[f64; 4]>; N_LAYERS],
-    blob: Vec<u8>,
     /// Update statement per layer, built once per batch.
     sql: [String; N_LAYERS],
     /// Insert-if-new statement per layer: a new id costs one statement, and
@@ -85,7 +86,6 @@ impl<'a> GpkgBatch<'a> {
             before: counts,
             upserts: 0,
             bbox: [None; N_LAYERS],
-            blob: Vec::with_capacity(256),
             sql: Layer::ALL.map(update_sql),
             insert: Layer::ALL.map(insert_sql),
             author: LOCAL_AUTHOR.to_string(),
@@ -115,6 +115,59 @@ impl<'a> GpkgBatch<'a> {
         self.conn
             .as_deref()
             .ok_or_else(|| StoreError::Aborted("batch already finished".into()))
+    }
+}
+
+impl GpkgBatch<'_> {
+    /// Writes encoded rows in order through one prepared statement: a new id
+    /// costs one insert; an existing one is replaced, keeping its history.
+    fn write_rows(
+        &mut self,
+        layer: Layer,
+        rows: impl Iterator<Item = impl std::borrow::Borrow<Row>>,
+    ) -> Result<()> {
+        let store = self.store;
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        let slot = layer_slot(layer);
+        if self.deferred[slot].is_none() {
+            // Index this layer's new rows in bulk at the end (see `settle`).
+            self.deferred[slot] = Some(rtree::defer(conn, layer).map_err(|e| store.err(e))?);
+        }
+        let source = self.source.as_deref().unwrap_or(&self.author);
+        let mut insert = conn
+            .prepare_cached(&self.insert[slot])
+            .map_err(|e| store.err(e))?;
+        let bbox = &mut self.bbox[slot];
+        let source = ToSqlOutput::Borrowed(ValueRef::Text(source.as_bytes()));
+        for row in rows {
+            let row = row.borrow();
+            let values = || row.values().chain(std::iter::once(source.clone()));
+            for (i, v) in values().enumerate() {
+                insert
+                    .raw_bind_parameter(i + 1, v)
+                    .map_err(|e| store.err(e))?;
+            }
+            let added = insert.raw_execute().map_err(|e| store.err(e))?;
+            if added == 0 {
+                let values: Vec<_> = values().collect();
+                store.replace_on(conn, layer, &row.id, &values, &self.sql[slot], &self.author)?;
+            }
+            let b = row.bbox;
+            *bbox = Some(match *bbox {
+                None => b,
+                Some(a) => [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ],
+            });
+            self.upserts += 1;
+        }
+        Ok(())
     }
 }
 
@@ -177,85 +230,19 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn upsert(&mut self, layer: Layer, f: &Feature) -> Result<()> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        wkb::encode(&f.geometry, &mut self.blob);
-        let start = fmt_time(&f.time.start);
-        let end = f.time.end.as_ref().map(fmt_time);
-        fn text(s: &str) -> ToSqlOutput<'_> {
-            ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
-        }
-        let fields = layer.fields();
-        // Bind by reference: no copies of the feature's strings on this hot path.
-        let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(fields.len() + 7);
-        values.push(ToSqlOutput::Borrowed(ValueRef::Blob(&self.blob)));
-        values.push(text(&f.id));
-        values.push(text(start.as_str()));
-        values.push(
-            end.as_ref()
-                .map_or(ToSqlOutput::Borrowed(ValueRef::Null), |e| text(e.as_str())),
-        );
-        values.push(text(f.owner.as_str()));
-        values.push(text(f.level.as_str()));
-        let mut present = 0;
-        for spec in fields {
-            let v = f.properties.get(spec.name);
-            present += usize::from(v.is_some());
-            values.push(match (v, spec.kind) {
-                (None | Some(Value::Null), _) => ToSqlOutput::Borrowed(ValueRef::Null),
-                (Some(Value::String(s)), _) => text(s),
-                (Some(Value::Number(n)), FieldKind::PositiveReal | FieldKind::Fraction) => {
-                    ToSqlOutput::Owned(Sql::Real(n.as_f64().unwrap_or(f64::NAN)))
-                }
-                (Some(Value::Number(n)), _) => ToSqlOutput::Owned(
-                    n.as_i64()
-                        .map_or_else(|| Sql::Real(n.as_f64().unwrap_or(0.0)), Sql::Integer),
-                ),
-                (Some(other), _) => ToSqlOutput::Owned(Sql::Text(other.to_string())),
-            });
-        }
-        // Properties beyond the schema fields are extras, kept as JSON.
-        values.push(if f.properties.len() > present {
-            let extra: Map<String, Value> = f
-                .properties
-                .iter()
-                .filter(|(k, _)| !fields.iter().any(|s| s.name == k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            ToSqlOutput::Owned(Sql::Text(Value::Object(extra).to_string()))
-        } else {
-            ToSqlOutput::Borrowed(ValueRef::Null)
-        });
-        values.push(text(self.source.as_deref().unwrap_or(&self.author)));
-        let store = self.store;
-        let conn = self
-            .conn
-            .as_ref()
-            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
-        let slot = layer_slot(layer);
-        if self.deferred[slot].is_none() {
-            // Index this layer's new rows in bulk at the end (see `settle`).
-            self.deferred[slot] = Some(rtree::defer(conn, layer).map_err(|e| store.err(e))?);
-        }
-        let added = conn
-            .prepare_cached(&self.insert[slot])
-            .and_then(|mut s| s.execute(params_from_iter(values.iter())))
-            .map_err(|e| store.err(e))?;
-        if added == 0 {
-            store.replace_on(conn, layer, &f.id, &values, &self.sql[slot], &self.author)?;
-        }
-        let b = crate::model::geometry::bbox(&f.geometry);
-        let slot = &mut self.bbox[layer_slot(layer)];
-        *slot = Some(match slot {
-            None => b,
-            Some(a) => [
-                a[0].min(b[0]),
-                a[1].min(b[1]),
-                a[2].max(b[2]),
-                a[3].max(b[3]),
-            ],
-        });
-        self.upserts += 1;
-        Ok(())
+        self.write_rows(layer, std::iter::once(Row::encode(layer, f)))
+    }
+
+    fn upsert_prepared(&mut self, layer: Layer, items: &[Prepared]) -> Result<()> {
+        use std::borrow::Cow;
+        self.write_rows(
+            layer,
+            items.iter().map(|item| match &item.0 {
+                Ready::Row(r) => Cow::Borrowed(r),
+                // Not prepared by this store: encoded here.
+                Ready::Feature(f) => Cow::Owned(Row::encode(layer, f)),
+            }),
+        )
     }
 
     fn commit(mut self: Box<Self>) -> Result<BatchStats> {
