@@ -35,6 +35,7 @@
 //! exact DBSCAN, time grows with the number of neighbour pairs: k events at one
 //! coordinate cost about k^2 / 2 distance tests.
 
+mod cells;
 mod label;
 mod sphere;
 mod union_find;
@@ -47,6 +48,7 @@ pub(crate) use label::{cluster, Neighbours};
 pub(crate) use sphere::{by_position, haversine_rdist, rdist_degrees, unit_vector, EpsTest};
 
 use crate::analysis::AnalysisError;
+use cells::Cubes;
 use sphere::SphereIndex;
 
 /// Radius of the sphere distances are measured on, in metres (the IUGG mean
@@ -103,9 +105,12 @@ pub fn dbscan(
     if lon.is_empty() {
         return Ok(Clustering::default());
     }
-    let index = SphereIndex::new(lon, lat, eps_m);
-    crate::cancel::check()?;
-    let clustering = cluster(&index, min_points);
+    let eps = EpsTest::new(eps_m);
+    let clustering = match Cubes::new(&eps) {
+        Some(cubes) => cells::cluster(lon, lat, eps, cubes, min_points),
+        // An eps of micrometres: the pair-by-pair test over cubes one eps wide.
+        None => cluster(&SphereIndex::new(lon, lat, eps_m), min_points),
+    };
     crate::cancel::check()?;
     Ok(clustering)
 }
