@@ -25,7 +25,7 @@
 //! test's: scikit-learn's.
 
 use super::label::{number, positions_in, NONE};
-use super::sphere::{at, by_position, rdist_degrees, unit_vector, EpsTest, CUBE_SLACK};
+use super::sphere::{at, by_position, rdist_degrees, EpsTest, CUBE_SLACK};
 use super::union_find::UnionFind;
 use super::Clustering;
 use crate::analysis::spatial_hash::Grid;
@@ -134,21 +134,18 @@ fn runs(r: Range<usize>) -> impl Iterator<Item = Range<usize>> {
     r.clone().step_by(64).map(move |s| s..(s + 64).min(r.end))
 }
 
-/// DBSCAN over the cubes; see the module documentation.
+/// DBSCAN over the cubes of the points' unit vectors `xyz`; see the module
+/// documentation.
 pub(super) fn cluster(
     lon: &[f64],
     lat: &[f64],
+    xyz: &[[f64; 3]],
     eps: EpsTest,
     cubes: Cubes,
     min_points: usize,
 ) -> Clustering {
-    let xyz: Vec<[f64; 3]> = lon
-        .par_iter()
-        .zip(lat)
-        .map(|(&x, &y)| unit_vector(x, y))
-        .collect();
     let grid = Grid::with_reach(xyz.par_iter().map(|v| cubes.cube(v)).collect(), cubes.reach);
-    let xyz = by_position(&grid.original, &xyz);
+    let xyz = by_position(&grid.original, xyz);
     let index = CubeIndex {
         lon,
         lat,
