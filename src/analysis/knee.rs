@@ -173,11 +173,10 @@ pub fn choose_eps(
 
 /// The knee, the sorted sampled k-distance curve it was read from, and the
 /// points' unit vectors.
-fn knee_curve(
-    lon: &[f64],
-    lat: &[f64],
-    min_points: usize,
-) -> Result<(KneeEps, Vec<f64>, Vec<[f64; 3]>), AnalysisError> {
+type KneeCurve = (KneeEps, Vec<f64>, Vec<[f64; 3]>);
+
+/// The [`KneeCurve`] of the points.
+fn knee_curve(lon: &[f64], lat: &[f64], min_points: usize) -> Result<KneeCurve, AnalysisError> {
     super::dbscan::validate(lon, lat, 1.0, min_points)?;
     let n = lon.len();
     if n <= min_points {

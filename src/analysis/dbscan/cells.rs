@@ -54,7 +54,7 @@ impl Cubes {
         // The diagonal of a cube widened by the allowance on both sides is
         // the inside chord less a relative margin far beyond rounding.
         let side = inside / 3f64.sqrt() * (1.0 - 1e-6) - 2.0 * CUBE_SLACK;
-        if !(side > 0.0) {
+        if side.is_nan() || side <= 0.0 {
             return None;
         }
         let cubes = Cubes { side, reach: 0 };
