@@ -6,7 +6,13 @@
 //! ```text
 //! cargo bench --bench clusters                      # DBSCAN 100k (1 and 2 threads), ST-DBSCAN 100k
 //! JOINTMAP_BENCH_1M=1 cargo bench --bench clusters  # adds DBSCAN 1M (1 and 2 threads)
+//! JOINTMAP_BENCH_DEMO=1000000 cargo bench --bench clusters -- demo  # the demo's incidents
 //! ```
+//!
+//! `JOINTMAP_BENCH_DEMO=N` adds `dbscan_demo/N/tT`: DBSCAN (eps 2 km, min 20) on
+//! the positions of the incidents of `jointmap demo --incidents N` (default
+//! seed), the layout of the issue's end-to-end `clusters` figure: towns,
+//! roads and flare-ups, far denser than the peers' layout.
 //!
 //! HDBSCAN (min cluster size 20, planar metres) runs on 100k points of the same
 //! layout, projected as the peers' script projects them (`hdbscan/100000/tT`).
@@ -20,8 +26,9 @@
 //! - `JOINTMAP_BENCH_POINTS=FILE`: benchmark DBSCAN on FILE (little-endian f64
 //!   lon, lat pairs, from `benches/compare/dbscan.py`) instead of the built-in
 //!   generator, as `dbscan_file/N/tT` for T in 1 and 2 threads;
-//! - `JOINTMAP_BENCH_ONCE=1`: no criterion: cluster the points once (FILE, or
-//!   `JOINTMAP_BENCH_N` generated points, default 1M) and print the time, for
+//! - `JOINTMAP_BENCH_ONCE=1`: no criterion: cluster the points once (FILE, the
+//!   demo's incidents with `JOINTMAP_BENCH_DEMO=N`, or `JOINTMAP_BENCH_N`
+//!   generated points, default 1M) and print the time, for
 //!   peak-memory measurements; with `JOINTMAP_BENCH_LABELS=FILE` (i32 labels)
 //!   also check the labels against scikit-learn's.
 
@@ -29,6 +36,8 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use jointmap::analysis::dbscan::{dbscan, Clustering};
 use jointmap::analysis::hdbscan::{hdbscan_planar, HdbscanParams};
 use jointmap::analysis::st_dbscan::st_dbscan;
+use jointmap::demo::{DemoConfig, Scenario};
+use rayon::prelude::*;
 use std::time::Instant;
 
 const EPS_M: f64 = 2000.0;
@@ -81,6 +90,23 @@ fn times(n: usize, seed: u64) -> Vec<i64> {
     (0..n)
         .map(|_| 1_672_531_200 + r.uniform(0.0, 365.0 * 86_400.0) as i64)
         .collect()
+}
+
+/// The positions of the demo's first `n` incidents (default seed).
+fn demo_layout(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let s = Scenario::new(&DemoConfig {
+        incidents: n,
+        ..DemoConfig::default()
+    });
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let f = s.incident(i);
+            let c = &f["geometry"]["coordinates"];
+            let get = |k: usize| c[k].as_f64().expect("a point incident");
+            (get(0), get(1))
+        })
+        .unzip()
 }
 
 fn read_points(path: &str) -> (Vec<f64>, Vec<f64>) {
@@ -159,6 +185,13 @@ fn benches(c: &mut Criterion) {
         bench_dbscan(c, "dbscan_file", &lon, &lat);
         return;
     }
+    if let Some(n) = std::env::var("JOINTMAP_BENCH_DEMO")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        let (lon, lat) = demo_layout(n);
+        bench_dbscan(c, "dbscan_demo", &lon, &lat);
+    }
     let (lon, lat) = peer_layout(100_000, 42);
     bench_dbscan(c, "dbscan", &lon, &lat);
     bench_hdbscan(c, "hdbscan", &proj_m(&lon, &lat));
@@ -207,9 +240,13 @@ fn once() {
         once_hdbscan(&path);
         return;
     }
-    let (lon, lat) = match std::env::var("JOINTMAP_BENCH_POINTS") {
-        Ok(path) => read_points(&path),
-        Err(_) => {
+    let demo = std::env::var("JOINTMAP_BENCH_DEMO")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let (lon, lat) = match (std::env::var("JOINTMAP_BENCH_POINTS"), demo) {
+        (Ok(path), _) => read_points(&path),
+        (Err(_), Some(n)) => demo_layout(n),
+        (Err(_), None) => {
             let n = std::env::var("JOINTMAP_BENCH_N")
                 .ok()
                 .and_then(|s| s.parse().ok())

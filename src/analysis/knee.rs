@@ -31,7 +31,7 @@
 //! passes (most points stacked on one coordinate), the knee stays. Every step
 //! is recorded, so the radius can be checked and reproduced.
 
-use super::dbscan::{dbscan, unit_vector, Clustering, EARTH_RADIUS_M};
+use super::dbscan::{dbscan_unit, unit_vectors, Clustering, EARTH_RADIUS_M};
 use super::kdtree::KdTree;
 use super::AnalysisError;
 use crate::rng::SplitMix64;
@@ -94,7 +94,7 @@ pub struct Chaining {
 /// Errors when there are fewer than `min_points + 1` points (no curve to
 /// read), or `min_points` is 0.
 pub fn knee_eps(lon: &[f64], lat: &[f64], min_points: usize) -> Result<KneeEps, AnalysisError> {
-    knee_curve(lon, lat, min_points).map(|(k, _)| k)
+    knee_curve(lon, lat, min_points).map(|(k, ..)| k)
 }
 
 /// The radius from the knee with the chaining check (see the module
@@ -106,7 +106,9 @@ pub fn choose_eps(
     lat: &[f64],
     min_points: usize,
 ) -> Result<(KneeEps, Clustering), AnalysisError> {
-    let (mut knee, curve) = knee_curve(lon, lat, min_points)?;
+    let (mut knee, curve, xyz) = knee_curve(lon, lat, min_points)?;
+    // The points were checked and made unit vectors once, for every run.
+    let dbscan = |eps_m: f64| dbscan_unit(lon, lat, &xyz, eps_m, min_points);
     let n = lon.len() as f64;
     let share = |c: &Clustering| {
         let mut sizes = vec![0usize; c.cluster_count()];
@@ -118,7 +120,7 @@ pub fn choose_eps(
         sizes.into_iter().max().unwrap_or(0) as f64 / n
     };
     let radius = |rank: usize| curve[rank].max(MIN_EPS_M);
-    let at_knee = dbscan(lon, lat, knee.eps_m, min_points)?;
+    let at_knee = dbscan(knee.eps_m)?;
     let knee_share = share(&at_knee);
     if knee_share <= MAX_SHARE {
         return Ok((knee, at_knee));
@@ -131,7 +133,7 @@ pub fn choose_eps(
     while hi > lo + 1 && radius(hi) > SEARCH_RATIO * radius(lo) {
         crate::cancel::check()?;
         let mid = lo + (hi - lo) / 2;
-        let c = dbscan(lon, lat, radius(mid), min_points)?;
+        let c = dbscan(radius(mid))?;
         runs += 1;
         let s = share(&c);
         if s <= MAX_SHARE {
@@ -141,7 +143,7 @@ pub fn choose_eps(
         }
     }
     if best.is_none() && radius(lo) < knee.eps_m {
-        let c = dbscan(lon, lat, radius(lo), min_points)?;
+        let c = dbscan(radius(lo))?;
         runs += 1;
         let s = share(&c);
         if s <= MAX_SHARE {
@@ -169,12 +171,12 @@ pub fn choose_eps(
     Ok((knee, best))
 }
 
-/// The knee and the sorted sampled k-distance curve it was read from.
-fn knee_curve(
-    lon: &[f64],
-    lat: &[f64],
-    min_points: usize,
-) -> Result<(KneeEps, Vec<f64>), AnalysisError> {
+/// The knee, the sorted sampled k-distance curve it was read from, and the
+/// points' unit vectors.
+type KneeCurve = (KneeEps, Vec<f64>, Vec<[f64; 3]>);
+
+/// The [`KneeCurve`] of the points.
+fn knee_curve(lon: &[f64], lat: &[f64], min_points: usize) -> Result<KneeCurve, AnalysisError> {
     super::dbscan::validate(lon, lat, 1.0, min_points)?;
     let n = lon.len();
     if n <= min_points {
@@ -185,11 +187,7 @@ fn knee_curve(
             ),
         ));
     }
-    let xyz: Vec<[f64; 3]> = lon
-        .par_iter()
-        .zip(lat)
-        .map(|(&x, &y)| unit_vector(x, y))
-        .collect();
+    let xyz = unit_vectors(lon, lat);
     let tree = KdTree::new(&xyz);
     crate::cancel::check()?;
     let sample = sample(n, SAMPLE, SEED);
@@ -220,6 +218,7 @@ fn knee_curve(
             chaining: None,
         },
         kdist,
+        xyz,
     ))
 }
 
@@ -264,8 +263,8 @@ fn sample(n: usize, m: usize, seed: u64) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::dbscan::haversine_rdist;
     use crate::analysis::dbscan::tests::{blobs, Rng};
+    use crate::analysis::dbscan::{dbscan, haversine_rdist};
 
     #[test]
     fn kneedle_finds_the_corner_of_a_hockey_stick() {

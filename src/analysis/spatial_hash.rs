@@ -1,8 +1,9 @@
 //! The shared spatial hash: points sorted into the cells of a regular grid in
 //! `D` dimensions (cell keys are integer coordinates), with, for each occupied
 //! cell, the list of occupied cells adjacent to it (keys within one on every
-//! axis). Cells are as wide as the largest distance a query needs, so that
-//! every neighbour of a point lies in its own or an adjacent cell.
+//! axis, or within a given reach). Cells are as wide as the largest distance a
+//! query needs, so that every neighbour of a point lies in its own or an
+//! adjacent cell; or narrower, with a reach of several cells (grid DBSCAN).
 //!
 //! Used by DBSCAN (cubes over unit vectors on the sphere), ST-DBSCAN
 //! (those cubes times time slices), KDE, and the distance-band weights
@@ -30,7 +31,7 @@ pub(crate) struct Grid<const D: usize> {
     /// Column index by column key (the key with its last coordinate 0).
     columns: FxHashMap<[i64; D], u32>,
     /// Cell `c`'s adjacent cells are `adjacent[adjacent_starts[c]..adjacent_starts[c + 1]]`
-    /// (empty for a grid made with [`Grid::unlinked`]).
+    /// (empty for a grid made with [`Grid::unlinked`]): itself first.
     adjacent: Vec<u32>,
     adjacent_starts: Vec<u32>,
 }
@@ -46,8 +47,14 @@ impl<const D: usize> Grid<D> {
     /// Sorts the points by cell key (then input index, so the order is
     /// deterministic) and finds each cell's adjacent cells, for [`Grid::near`].
     pub(crate) fn new(cell_of_point: Vec<[i64; D]>) -> Self {
+        Self::with_reach(cell_of_point, 1)
+    }
+
+    /// As [`Grid::new`], with the occupied cells whose keys differ by at most
+    /// `reach` (at least 1) on every axis as each cell's adjacent cells.
+    pub(crate) fn with_reach(cell_of_point: Vec<[i64; D]>, reach: u32) -> Self {
         let mut grid = Self::unlinked(cell_of_point);
-        let (adjacent, adjacent_starts) = adjacency(&grid);
+        let (adjacent, adjacent_starts) = adjacency(&grid, reach.max(1));
         grid.adjacent = adjacent;
         grid.adjacent_starts = adjacent_starts;
         grid
@@ -101,8 +108,9 @@ impl<const D: usize> Grid<D> {
         self.starts[c] as usize..self.starts[c + 1] as usize
     }
 
-    /// Cell `c` and the occupied cells whose keys differ from its key by at
-    /// most one on every axis (a grid made with [`Grid::new`]).
+    /// Cell `c` (first) and the occupied cells whose keys differ from its key
+    /// by at most one on every axis (a grid made with [`Grid::new`]; at most
+    /// the reach with [`Grid::with_reach`]).
     pub(crate) fn near(&self, c: usize) -> &[u32] {
         &self.adjacent[self.adjacent_starts[c] as usize..self.adjacent_starts[c + 1] as usize]
     }
@@ -155,35 +163,37 @@ impl<const D: usize> Grid<D> {
 }
 
 /// For each cell (keys sorted), itself and the occupied cells whose keys differ
-/// by at most one on every axis, as a flat list and its offsets. Found once,
-/// used by all three passes.
+/// by at most `reach` on every axis, as a flat list and its offsets. Found
+/// once, used by all the passes of a clustering.
 ///
 /// Cells sharing all but the last coordinate (a *column*) are consecutive in
-/// key order, so only the 3^(D-1) neighbouring columns are looked up, once per
+/// key order, so only the (2 reach + 1)^(D-1) neighbouring columns are looked up, once per
 /// column, and the cells of each are found by binary search on the last
 /// coordinate: few hash lookups even when most cells hold a single point
 /// (short ST-DBSCAN time windows).
-fn adjacency<const D: usize>(grid: &Grid<D>) -> (Vec<u32>, Vec<u32>) {
+fn adjacency<const D: usize>(grid: &Grid<D>, reach: u32) -> (Vec<u32>, Vec<u32>) {
     let keys = &grid.keys;
     let column_starts = &grid.column_starts;
     let lookup = &grid.columns;
+    let width = 2 * reach as usize + 1;
+    let reach = i64::from(reach);
     let lists: Vec<Vec<u32>> = column_starts
         .par_windows(2)
         .flat_map_iter(|w| {
             let own = column(&keys[w[0]]);
-            let mut columns = Vec::with_capacity(3usize.pow(D as u32 - 1));
-            for code in 0..3usize.pow(D as u32 - 1) {
+            let mut columns = Vec::with_capacity(width.pow(D as u32 - 1));
+            for code in 0..width.pow(D as u32 - 1) {
                 let mut k = own;
                 let mut rest = code;
                 // A key at the edge of i64 (a band of a few ulps: every
                 // point saturates to one cell) has no column beyond it.
                 let mut inside = true;
                 for axis in k[..D - 1].iter_mut() {
-                    match axis.checked_add((rest % 3) as i64 - 1) {
+                    match axis.checked_add((rest % width) as i64 - reach) {
                         Some(v) => *axis = v,
                         None => inside = false,
                     }
-                    rest /= 3;
+                    rest /= width;
                 }
                 if !inside {
                     continue;
@@ -197,9 +207,9 @@ fn adjacency<const D: usize>(grid: &Grid<D>) -> (Vec<u32>, Vec<u32>) {
                 let mut near = vec![c as u32];
                 for run in &columns {
                     let cells = &keys[run.clone()];
-                    let from = cells.partition_point(|k| k[D - 1] < last.saturating_sub(1));
+                    let from = cells.partition_point(|k| k[D - 1] < last.saturating_sub(reach));
                     for (i, k) in cells[from..].iter().enumerate() {
-                        if k[D - 1] > last.saturating_add(1) {
+                        if k[D - 1] > last.saturating_add(reach) {
                             break;
                         }
                         let other = run.start + from + i;
@@ -234,9 +244,9 @@ mod tests {
             .collect()
     }
 
-    fn check_box<const D: usize>(seed: u64) {
+    fn check_box<const D: usize>(seed: u64, reach: u32) {
         let k = keys::<D>(seed, 500, 9);
-        let grid = Grid::new(k.clone());
+        let grid = Grid::with_reach(k.clone(), reach);
         let mut r = Rng(seed + 100);
         for _ in 0..50 {
             let lo: [i64; D] = std::array::from_fn(|_| (r.next_u64() % 9) as i64 - 5);
@@ -251,14 +261,16 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "box {lo:?}..={hi:?}");
         }
-        // Adjacent cells: exactly the occupied keys within one on every axis.
+        // Adjacent cells: exactly the occupied keys within the reach on every
+        // axis, the cell itself first.
         for c in 0..grid.cell_count() {
+            assert_eq!(grid.near(c)[0] as usize, c);
             let mut near: Vec<[i64; D]> = grid.near(c).iter().map(|&o| *grid.key(o)).collect();
             near.sort_unstable();
             let own = grid.key(c as u32);
             let mut want: Vec<[i64; D]> = (0..grid.cell_count() as u32)
                 .map(|o| *grid.key(o))
-                .filter(|o| (0..D).all(|d| (o[d] - own[d]).abs() <= 1))
+                .filter(|o| (0..D).all(|d| (o[d] - own[d]).abs() <= i64::from(reach)))
                 .collect();
             want.sort_unstable();
             assert_eq!(near, want);
@@ -267,9 +279,12 @@ mod tests {
 
     #[test]
     fn box_queries_and_adjacency_match_brute_force() {
-        check_box::<2>(1);
-        check_box::<3>(2);
-        check_box::<4>(3);
+        check_box::<2>(1, 1);
+        check_box::<3>(2, 1);
+        check_box::<4>(3, 1);
+        check_box::<2>(4, 2);
+        check_box::<3>(5, 2);
+        check_box::<3>(6, 3);
         // An empty box and an empty grid.
         let grid = Grid::<2>::unlinked(vec![[0, 0], [5, 5]]);
         let mut n = 0;

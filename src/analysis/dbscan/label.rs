@@ -8,7 +8,7 @@ use crate::analysis::spatial_hash::Grid;
 use rayon::prelude::*;
 
 /// "No index": no core neighbour, hence noise.
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 
 /// The neighbour relation the clustering runs on, over the positions of a
 /// [`Grid`] whose cells are at least as wide as the neighbourhood, so that
@@ -58,7 +58,7 @@ fn scan<const D: usize, N: Neighbours<D>>(
 
 /// The positions whose bits are set in `mask`, counting from `start`.
 #[inline]
-fn positions_in(start: usize, mut mask: u64) -> impl Iterator<Item = usize> {
+pub(super) fn positions_in(start: usize, mut mask: u64) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         (mask != 0).then(|| {
             let k = mask.trailing_zeros() as usize;
@@ -157,8 +157,14 @@ pub(crate) fn cluster<const D: usize, N: Neighbours<D>>(nb: &N, min_points: usiz
     });
     drop(root);
     drop(first);
+    number(orig, &core, &attach)
+}
 
-    // Number the clusters in the order of their first input index.
+/// Clusters numbered in the order of their first input index, back in input
+/// order: `attach[p]` is the first input index of position `p`'s cluster
+/// ([`NONE`] for noise), `orig[p]` its input index.
+pub(super) fn number(orig: &[u32], core: &[bool], attach: &[u32]) -> Clustering {
+    let n = orig.len();
     let mut label_at = vec![-1i32; n];
     for (p, &c) in core.iter().enumerate() {
         if c {

@@ -1,8 +1,9 @@
 //! DBSCAN on lon/lat points with great-circle distances in metres.
 //!
 //! Files: this one (parameters, checks, the entry point), `sphere.rs` (the
-//! eps test on unit vectors and scikit-learn's haversine), `label.rs` (core,
-//! border and noise over any neighbour relation, scikit-learn's numbering),
+//! eps test on unit vectors and scikit-learn's haversine), `cells.rs` (grid
+//! DBSCAN over cubes surely within eps), `label.rs` (core, border and noise
+//! over any neighbour relation, pair by pair, and scikit-learn's numbering),
 //! `union_find.rs` (the lock-free union-find), `tests.rs`; the grid of cells
 //! is the shared [`spatial_hash`](crate::analysis::spatial_hash).
 //!
@@ -25,16 +26,24 @@
 //!
 //! How: points become unit vectors in 3-D, so that the eps ball is a chord ball
 //! (chord `2 sin(eps / 2R)`), with no special case at the antimeridian or the
-//! poles. The vectors are sorted into a grid of cubes one chord wide, so that
-//! every neighbour of a point lies in its own or an adjacent cube; pairs whose
-//! chord lies within a hair of the threshold are decided with scikit-learn's own
-//! haversine formula, so boundary cases fall the same way. Three parallel passes
-//! over the cubes keep memory O(n), about 100 bytes a point (no neighbour lists
-//! are stored): count neighbours (stopping at `min_points`), link core
-//! neighbours in a lock-free union-find, and attach border points. As in any
-//! exact DBSCAN, time grows with the number of neighbour pairs: k events at one
-//! coordinate cost about k^2 / 2 distance tests.
+//! poles. Pairs whose chord lies within a hair of the threshold are decided
+//! with scikit-learn's own haversine formula, so boundary cases fall the same
+//! way (`sphere.rs`). The vectors are sorted into a grid of cubes whose
+//! diagonal is surely within eps (`cells.rs`, grid DBSCAN after Gunawan 2013):
+//! any two points of a cube are neighbours, so a cube of at least `min_points`
+//! points is wholly core without a distance test, a cube's core points are
+//! one connected set, and two cubes are linked by the first pair of core
+//! points found within eps (not searched when the union-find already joins
+//! them). Parallel passes over the cubes keep memory O(n), about 100 bytes a
+//! point (no neighbour lists are stored): count neighbours (stopping at
+//! `min_points`), link cubes in a lock-free union-find, attach border points.
+//! Time grows mostly with the number of points and occupied cubes rather
+//! than with neighbour pairs: thousands of events at one coordinate make one
+//! cube, wholly core, with no test at all. For an eps of micrometres, where no cube is
+//! surely inside, `label.rs` runs the pair-by-pair test over cubes one chord
+//! wide instead (ST-DBSCAN uses that path too).
 
+mod cells;
 mod label;
 mod sphere;
 mod union_find;
@@ -47,6 +56,7 @@ pub(crate) use label::{cluster, Neighbours};
 pub(crate) use sphere::{by_position, haversine_rdist, rdist_degrees, unit_vector, EpsTest};
 
 use crate::analysis::AnalysisError;
+use cells::Cubes;
 use sphere::SphereIndex;
 
 /// Radius of the sphere distances are measured on, in metres (the IUGG mean
@@ -103,11 +113,36 @@ pub fn dbscan(
     if lon.is_empty() {
         return Ok(Clustering::default());
     }
-    let index = SphereIndex::new(lon, lat, eps_m);
-    crate::cancel::check()?;
-    let clustering = cluster(&index, min_points);
+    dbscan_unit(lon, lat, &unit_vectors(lon, lat), eps_m, min_points)
+}
+
+/// [`dbscan`] on points already checked by [`validate`] (at any eps), with
+/// their [`unit_vectors`]: for several runs over the same points.
+pub(crate) fn dbscan_unit(
+    lon: &[f64],
+    lat: &[f64],
+    xyz: &[[f64; 3]],
+    eps_m: f64,
+    min_points: usize,
+) -> Result<Clustering, AnalysisError> {
+    validate(&[], &[], eps_m, min_points)?;
+    let eps = EpsTest::new(eps_m);
+    let clustering = match Cubes::new(&eps) {
+        Some(cubes) => cells::cluster(lon, lat, xyz, eps, cubes, min_points),
+        // An eps of micrometres: the pair-by-pair test over cubes one eps wide.
+        None => cluster(&SphereIndex::new(lon, lat, eps_m), min_points),
+    };
     crate::cancel::check()?;
     Ok(clustering)
+}
+
+/// The unit vectors of lon/lat points in degrees, in parallel.
+pub(crate) fn unit_vectors(lon: &[f64], lat: &[f64]) -> Vec<[f64; 3]> {
+    use rayon::prelude::*;
+    lon.par_iter()
+        .zip(lat)
+        .map(|(&x, &y)| unit_vector(x, y))
+        .collect()
 }
 
 /// Checks the inputs shared by [`dbscan`] and

@@ -20,18 +20,18 @@ pub(crate) fn unit_vector(lon: f64, lat: f64) -> [f64; 3] {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EpsTest {
     /// Squared chords below this are inside for sure.
-    inside2: f64,
+    pub(super) inside2: f64,
     /// Squared chords above this are outside for sure.
-    outside2: f64,
+    pub(super) outside2: f64,
     /// scikit-learn's reduced eps, `sin(eps / 2)^2`, eps in radians.
     rdist_eps: f64,
     /// Side of the grid cubes: above the outer chord by more than the rounding
     /// of the cube coordinates, so that neighbours are in adjacent cubes.
-    side: f64,
+    pub(super) side: f64,
 }
 
 /// Rounding allowance for cube coordinates and bounds (unit-sphere units).
-const CUBE_SLACK: f64 = 1e-14;
+pub(super) const CUBE_SLACK: f64 = 1e-14;
 
 impl EpsTest {
     pub(crate) fn new(eps_m: f64) -> Self {
@@ -76,6 +76,34 @@ impl EpsTest {
             }
         }
         result
+    }
+
+    /// The neighbours of `v` among the unit vectors `run` of `xyz` (at most
+    /// 64): bit `k` is set when `run.start + k` is within eps, `rdist(k)`
+    /// giving its [`haversine_rdist`] to `v` for the boundary band.
+    #[inline]
+    pub(super) fn mask(
+        &self,
+        v: &[f64; 3],
+        xyz: &[Vec<f64>; 3],
+        run: std::ops::Range<usize>,
+        rdist: impl Fn(usize) -> f64,
+    ) -> u64 {
+        let [x, y, z] = xyz;
+        let [px, py, pz] = *v;
+        let (mut inside, mut near) = (0u64, 0u64);
+        for (k, ((qx, qy), qz)) in x[run.clone()]
+            .iter()
+            .zip(&y[run.clone()])
+            .zip(&z[run])
+            .enumerate()
+        {
+            let (dx, dy, dz) = (px - qx, py - qy, pz - qz);
+            let (i, n) = self.flags(dx * dx + dy * dy + dz * dz, k);
+            inside |= i;
+            near |= n;
+        }
+        self.settle(inside, near, rdist)
     }
 
     /// The cube holding a unit vector.
@@ -164,26 +192,18 @@ impl Neighbours<3> for SphereIndex<'_> {
 
     #[inline]
     fn mask(&self, p: usize, start: usize, len: usize) -> u64 {
-        let [x, y, z] = &self.xyz;
-        let (px, py, pz) = (x[p], y[p], z[p]);
-        let run = start..start + len;
-        let (mut inside, mut near) = (0u64, 0u64);
-        for (k, ((qx, qy), qz)) in x[run.clone()]
-            .iter()
-            .zip(&y[run.clone()])
-            .zip(&z[run])
-            .enumerate()
-        {
-            let (dx, dy, dz) = (px - qx, py - qy, pz - qz);
-            let (i, n) = self.eps.flags(dx * dx + dy * dy + dz * dz, k);
-            inside |= i;
-            near |= n;
-        }
         let o = &self.grid.original;
-        self.eps.settle(inside, near, |k| {
-            rdist_degrees(self.lon, self.lat, o[p] as usize, o[start + k] as usize)
-        })
+        self.eps
+            .mask(&at(&self.xyz, p), &self.xyz, start..start + len, |k| {
+                rdist_degrees(self.lon, self.lat, o[p] as usize, o[start + k] as usize)
+            })
     }
+}
+
+/// The unit vector at index `i` of arrays by axis.
+#[inline]
+pub(super) fn at(xyz: &[Vec<f64>; 3], i: usize) -> [f64; 3] {
+    [xyz[0][i], xyz[1][i], xyz[2][i]]
 }
 
 /// Unit vectors reordered by position, one array per axis.

@@ -157,6 +157,110 @@ fn matches_the_brute_force_reference_exactly() {
     }
 }
 
+/// A seeded layout that stresses grid DBSCAN's shortcuts: around `centre`,
+/// Gaussian groups a fraction to a few eps wide, stacks of copies, points
+/// exactly eps from another along a meridian or a parallel (decided by the
+/// haversine arbiter), and scatter; longitudes wrapped, latitudes clamped (so
+/// a group near a pole spills over it and piles points on it).
+fn tricky_layout(r: &mut Rng, centre: (f64, f64), eps_m: f64, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let eps_deg = (eps_m / EARTH_RADIUS_M).to_degrees();
+    let wrap = |x: f64| (x + 180.0).rem_euclid(360.0) - 180.0;
+    let (mut lon, mut lat) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let groups: Vec<(f64, f64, f64)> = (0..1 + r.below(5))
+        .map(|_| {
+            let spread = 10.0 * eps_deg;
+            (
+                centre.0 + r.uniform(-spread, spread),
+                centre.1 + r.uniform(-spread, spread),
+                eps_deg * r.uniform(0.2, 3.0),
+            )
+        })
+        .collect();
+    while lon.len() < n {
+        let (x, y) = match r.below(10) {
+            0 | 1 if !lon.is_empty() => {
+                let j = r.below(lon.len());
+                (lon[j], lat[j])
+            }
+            2 if !lon.is_empty() => {
+                let j = r.below(lon.len());
+                (lon[j], lat[j] + eps_deg)
+            }
+            3 if !lon.is_empty() => {
+                let j = r.below(lon.len());
+                (lon[j] + eps_deg, lat[j])
+            }
+            4 => (
+                centre.0 + r.uniform(-30.0, 30.0) * eps_deg,
+                centre.1 + r.uniform(-30.0, 30.0) * eps_deg,
+            ),
+            _ => {
+                let (gx, gy, sigma) = groups[r.below(groups.len())];
+                (gx + sigma * r.normal(), gy + sigma * r.normal())
+            }
+        };
+        lon.push(wrap(x));
+        lat.push(y.clamp(-90.0, 90.0));
+    }
+    (lon, lat)
+}
+
+/// Grid DBSCAN (the cubes of `cells.rs`) against the pair-by-pair test over
+/// cubes one eps wide and against scikit-learn's algorithm literally, label
+/// for label and core flag for core flag, on seeded layouts with stacks of
+/// copies, pairs exactly eps apart, the antimeridian and both poles, for eps
+/// from a metre to 50 km and min_points from 1 to 30.
+#[test]
+fn grid_dbscan_equals_the_brute_force_on_random_layouts() {
+    let centres = [
+        (20.0, 6.0),
+        (180.0, -17.0),
+        (-179.99, 60.0),
+        (45.0, 89.99),
+        (-120.0, -90.0),
+    ];
+    let mut r = Rng(2026);
+    // Cases with several clusters, and with border points: not trivial.
+    let (mut several, mut borders) = (0, 0);
+    for case in 0..120 {
+        let eps_m = [1.0, 30.0, 500.0, 2000.0, 50_000.0][case % 5] * r.uniform(0.5, 2.0);
+        let min_points = 1 + r.below(if case % 3 == 0 { 30 } else { 8 });
+        let centre = centres[r.below(centres.len())];
+        let n = 50 + r.below(500);
+        let (lon, lat) = tricky_layout(&mut r, centre, eps_m, n);
+        assert!(
+            cells::Cubes::new(&EpsTest::new(eps_m)).is_some(),
+            "eps {eps_m} takes the grid path"
+        );
+        let what =
+            format!("case {case}: {n} points near {centre:?}, eps {eps_m} m, min {min_points}");
+        let want = brute_force(n, sklearn_within(&lon, &lat, eps_m), min_points);
+        let got = dbscan(&lon, &lat, eps_m, min_points).expect("valid input");
+        assert_eq!(got, want, "{what}");
+        let pairwise = cluster(&SphereIndex::new(&lon, &lat, eps_m), min_points);
+        assert_eq!(pairwise, want, "{what}: pair by pair");
+        several += usize::from(want.cluster_count() > 1);
+        borders += usize::from((0..n).any(|i| !want.core[i] && want.labels[i] >= 0));
+    }
+    assert!(
+        several > 60 && borders > 60,
+        "{several} with clusters, {borders} with borders"
+    );
+}
+
+/// An eps of micrometres has no cube surely inside it: the pair-by-pair path
+/// answers, with the same labels.
+#[test]
+fn a_tiny_eps_takes_the_pair_by_pair_path() {
+    let eps_m = 1e-7;
+    assert!(cells::Cubes::new(&EpsTest::new(eps_m)).is_none());
+    let lon = [10.0, 10.0, 10.0 + 1e-13, 11.0];
+    let lat = [5.0, 5.0, 5.0, 5.0];
+    let c = dbscan(&lon, &lat, eps_m, 2).expect("valid input");
+    assert_eq!(c, brute_force(4, sklearn_within(&lon, &lat, eps_m), 2));
+    assert_eq!(c.labels, vec![0, 0, 0, -1]);
+}
+
 #[test]
 fn boundary_pairs_fall_as_in_the_reference() {
     // Points exactly eps apart along a meridian and a parallel: decided by
