@@ -12,6 +12,7 @@ mod ingest;
 mod layers;
 mod rerun;
 mod serve;
+mod tiles;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -174,6 +175,21 @@ pub enum Command {
     ///   jointmap backup /backups/jointmap-$(date +%F).gpkg
     #[command(verbatim_doc_comment)]
     Backup(backup::Args),
+    /// Pre-render the tiles of a layer over an area into a tile tree
+    /// (DIR/{layer}/{z}/{x}/{y}.png), in parallel; with --as-role, exactly
+    /// the tiles the server gives that role.
+    ///
+    ///   jointmap render-tiles --layer heat --bbox 15,4,19,7 --zoom 5-10 --as-role partner
+    #[command(verbatim_doc_comment)]
+    RenderTiles(tiles::RenderArgs),
+    /// Write the tiles of a layer over an area as an MBTiles 1.3 package
+    /// (PNG or vector tiles) for QGIS or a field office without a server;
+    /// with --as-role, exactly the tiles the server gives that role.
+    ///
+    ///   jointmap export-mbtiles --layer incidents --bbox 15,4,19,7 --zoom 5-12 \
+    ///       --as-role partner --format mvt -o field.mbtiles
+    #[command(verbatim_doc_comment)]
+    ExportMbtiles(tiles::MbtilesArgs),
 }
 
 /// What a command can fail with: the library's errors, and the server's
@@ -296,6 +312,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(a) => check::run(&cli, a),
         Command::Delete(a) => delete::run(&cli, a),
         Command::Backup(a) => backup::run(&cli, a),
+        Command::RenderTiles(a) => tiles::render(&cli, a),
+        Command::ExportMbtiles(a) => tiles::mbtiles(&cli, a),
     }
 }
 
@@ -325,6 +343,7 @@ fn refuse_overwrites(cli: &Cli) -> Result<()> {
         Command::Trends(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Coverage(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Blindspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::ExportMbtiles(a) => outputs.push(("-o", &a.output)),
         Command::Impact(a) => {
             outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o)));
             outputs.extend(a.csv.as_deref().map(|o| ("--csv", o)));

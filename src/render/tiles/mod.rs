@@ -10,7 +10,8 @@
 //! - `raster.rs`: anti-aliased drawing with tiny-skia, PNG encoding;
 //! - `heat.rs`: the kernel density surface (`analysis::kde`);
 //! - `aggregate.rs`: points counted per screen cell at low zoom;
-//! - `mvt.rs`: the vector tile encoder (protobuf written by hand).
+//! - `mvt.rs`: the vector tile encoder (protobuf written by hand);
+//! - `mbtiles.rs`: MBTiles 1.3 packages of tiles for offline use.
 //!
 //! **No seams**: every renderer is given the features of the tile's bounds
 //! widened by [`BUFFER_PX`] pixels (and by a base's reach, a protection
@@ -20,6 +21,7 @@
 
 mod aggregate;
 mod heat;
+pub mod mbtiles;
 pub mod mercator;
 pub mod mvt;
 pub mod palette;
@@ -69,6 +71,9 @@ pub enum TileError {
     /// Encoding failed.
     #[error("tile encoding: {0}")]
     Encode(String),
+    /// Writing a tile package failed.
+    #[error("tile package: {0}")]
+    Package(String),
 }
 
 /// The layers tiles are drawn for (`/tiles/{layer}/...`).
