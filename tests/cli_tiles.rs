@@ -1,0 +1,439 @@
+//! Offline packages: `jointmap render-tiles` (a tile tree on disk) and
+//! `jointmap export-mbtiles` (MBTiles 1.3), on a small seeded demo store.
+//!
+//! A partner's package is attacked with a canary incident (unique id,
+//! narrative and village code): no byte of the package or of any tile may
+//! carry it, and every tile must equal the tile the server gives a partner
+//! token. hr, who sees the canary, is the positive control.
+
+mod common;
+mod server_common;
+
+use common::{run, stderr};
+use serde_json::json;
+use server_common::{config, Server, PARTNER};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+const BBOX: &str = "15,4,19,7";
+const BOX: [f64; 4] = [15.0, 4.0, 19.0, 7.0];
+const CANARY: &str = "CANARY-7f3a9c";
+
+/// The tiles touching `BOX` at zoom z, counted from the tile bounds (not
+/// from the command's own arithmetic).
+fn expected_tiles(z: u32) -> usize {
+    let n = 1u32 << z;
+    let lon = |x: u32| f64::from(x) / f64::from(n) * 360.0 - 180.0;
+    let lat = |y: u32| {
+        let t = std::f64::consts::PI * (1.0 - 2.0 * f64::from(y) / f64::from(n));
+        t.sinh().atan().to_degrees()
+    };
+    let mut c = 0;
+    for x in 0..n {
+        for y in 0..n {
+            let (w, e, north, s) = (lon(x), lon(x + 1), lat(y), lat(y + 1));
+            if w < BOX[2] && e > BOX[0] && s < BOX[3] && north > BOX[1] {
+                c += 1;
+            }
+        }
+    }
+    c
+}
+
+/// A demo store of 400 incidents with one canary incident inside the box.
+fn store(dir: &Path) -> PathBuf {
+    let store = dir.join("demo.gpkg");
+    let o = run(&store, &["demo", "--incidents", "400"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut f = common::incident(0);
+    f["id"] = json!(format!("{CANARY}-id"));
+    f["geometry"]["coordinates"] = json!([17.123_457, 5.654_321]);
+    let p = &mut f["properties"];
+    p["time_start"] = json!("2025-03-10T08:00:00Z");
+    p["narrative"] = json!(format!("{CANARY}-narrative"));
+    p["village_code"] = json!(format!("{CANARY}-village"));
+    p.as_object_mut().unwrap().remove("nested");
+    let file = common::write_fc(dir, "canary.geojson", &[f]);
+    let o = run(&store, &["ingest", "incidents", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    store
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The PNG's width and height, after checking its signature and IHDR.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert!(bytes.len() > 33, "too short for a PNG");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// (z, x, y as XYZ, data) of every tile of a package.
+fn package_tiles(path: &Path) -> Vec<(u32, u32, u32, Vec<u8>)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut s = conn
+        .prepare("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles")
+        .unwrap();
+    let rows = s
+        .query_map([], |r| {
+            let z: u32 = r.get(0)?;
+            let row: u32 = r.get(2)?;
+            Ok((z, r.get(1)?, (1 << z) - 1 - row, r.get(3)?))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn render_tiles_writes_every_tile_of_the_box_and_refuses_absurd_requests() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path());
+    let out = dir.path().join("tiles");
+    let o = run(
+        &store,
+        &[
+            "render-tiles",
+            "--layer",
+            "incidents",
+            "--bbox",
+            BBOX,
+            "--zoom",
+            "5-8",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let all = files(&out.join("incidents"));
+    let want: usize = (5..=8).map(expected_tiles).sum();
+    assert_eq!(all.len(), want);
+    for z in 5..=8u32 {
+        let n = files(&out.join("incidents").join(z.to_string())).len();
+        assert_eq!(n, expected_tiles(z), "zoom {z}");
+    }
+    for f in &all {
+        assert_eq!(f.extension().unwrap(), "png", "{}", f.display());
+        assert_eq!(
+            png_size(&std::fs::read(f).unwrap()),
+            (256, 256),
+            "{}",
+            f.display()
+        );
+    }
+    // @2x tiles, as the server names them.
+    let o = run(
+        &store,
+        &[
+            "render-tiles",
+            "--layer",
+            "heat",
+            "--bbox",
+            BBOX,
+            "--zoom",
+            "6",
+            "--format",
+            "png2x",
+            "--as-role",
+            "partner",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let heat = files(&out.join("heat"));
+    assert_eq!(heat.len(), expected_tiles(6));
+    for f in &heat {
+        assert!(f.to_str().unwrap().ends_with("@2x.png"));
+        assert_eq!(png_size(&std::fs::read(f).unwrap()), (512, 512));
+    }
+
+    // Refused before anything is drawn, as bad input (exit code 2).
+    let bad = dir.path().join("bad");
+    for (what, args) in [
+        ("zoom above 18", vec!["--bbox", BBOX, "--zoom", "5-19"]),
+        ("empty zoom range", vec!["--bbox", BBOX, "--zoom", "9-5"]),
+        ("negative zoom", vec!["--bbox", BBOX, "--zoom", "-1"]),
+        ("too many tiles", vec!["--bbox", BBOX, "--zoom", "0-18"]),
+        (
+            "whole world at z12",
+            vec!["--bbox", "-180,-85,180,85", "--zoom", "12"],
+        ),
+        ("reversed box", vec!["--bbox", "19,4,15,7", "--zoom", "5"]),
+        ("empty box", vec!["--bbox", "15,7,19,4", "--zoom", "5"]),
+        (
+            "latitude out of range",
+            vec!["--bbox", "15,4,19,95", "--zoom", "5"],
+        ),
+        ("not a number", vec!["--bbox", "15,4,19,NaN", "--zoom", "5"]),
+    ] {
+        let mut a = vec![
+            "render-tiles",
+            "--layer",
+            "incidents",
+            "--out",
+            bad.to_str().unwrap(),
+        ];
+        a.extend(args);
+        let o = run(&store, &a);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
+        assert!(!bad.exists(), "{what}: wrote tiles");
+    }
+    for (what, args) in [
+        (
+            "heat has no vector tiles",
+            vec!["--layer", "heat", "--format", "mvt"],
+        ),
+        ("an undrawn layer", vec!["--layer", "risk"]),
+        (
+            "a role without patrols",
+            vec!["--layer", "patrols", "--as-role", "partner"],
+        ),
+    ] {
+        let mut a = vec![
+            "render-tiles",
+            "--bbox",
+            BBOX,
+            "--zoom",
+            "5",
+            "--out",
+            bad.to_str().unwrap(),
+        ];
+        a.extend(args);
+        let o = run(&store, &a);
+        assert!(!o.status.success(), "{what}");
+        assert!(!bad.exists(), "{what}: wrote tiles");
+    }
+}
+
+#[test]
+fn a_partner_package_has_no_canary_and_equals_the_servers_tiles() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path());
+    let export = |role: &str, format: &str, name: &str| {
+        let path = dir.path().join(name);
+        let o = run(
+            &store,
+            &[
+                "export-mbtiles",
+                "--layer",
+                "incidents",
+                "--bbox",
+                BBOX,
+                "--zoom",
+                "5-9",
+                "--as-role",
+                role,
+                "--format",
+                format,
+                "-o",
+                path.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        path
+    };
+    let want: usize = (5..=9).map(expected_tiles).sum();
+    // Positive control: hr sees the canary's id and narrative in a tile.
+    let hr = export("hr", "mvt", "hr.mbtiles");
+    let hr_tiles = package_tiles(&hr);
+    assert_eq!(hr_tiles.len(), want);
+    assert!(hr_tiles.iter().any(|t| contains(&gunzip(&t.3), CANARY)));
+
+    let partner = export("partner", "mvt", "partner.mbtiles");
+    assert!(!contains(&std::fs::read(&partner).unwrap(), CANARY));
+    let tiles = package_tiles(&partner);
+    assert_eq!(tiles.len(), want);
+    let mut drawn = 0;
+    for (_, _, _, data) in &tiles {
+        let mvt = gunzip(data);
+        assert!(!contains(&mvt, CANARY));
+        drawn += usize::from(!mvt.is_empty());
+    }
+    assert!(drawn > 0, "the partner's package shows released cells");
+
+    // Every tile is the one the server gives a partner token.
+    let cfg = config(dir.path(), &store, "");
+    let server = Server::start(&cfg);
+    for (z, x, y, data) in &tiles {
+        let r = server.get(&format!("/tiles/incidents/{z}/{x}/{y}.mvt"), Some(PARTNER));
+        assert_eq!(r.status, 200, "{z}/{x}/{y}");
+        assert_eq!(r.body, gunzip(data), "{z}/{x}/{y}");
+    }
+    let png = export("partner", "png", "partner-png.mbtiles");
+    for (z, x, y, data) in package_tiles(&png) {
+        let r = server.get(&format!("/tiles/incidents/{z}/{x}/{y}.png"), Some(PARTNER));
+        assert_eq!(r.status, 200, "{z}/{x}/{y}");
+        assert_eq!(r.body, data, "{z}/{x}/{y}.png");
+        assert!(!contains(&data, CANARY));
+    }
+}
+
+/// The TMS row flip: each package tile, read by SQL, is the disk tile of
+/// the same z/x/y; and the package's metadata.
+#[test]
+fn package_rows_are_flipped_to_tms() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path());
+    let pkg = dir.path().join("p.mbtiles");
+    let out = dir.path().join("tiles");
+    for cmd in ["export-mbtiles", "render-tiles"] {
+        let target = if cmd == "render-tiles" { &out } else { &pkg };
+        let flag = if cmd == "render-tiles" { "--out" } else { "-o" };
+        let o = run(
+            &store,
+            &[
+                cmd,
+                "--layer",
+                "incidents",
+                "--bbox",
+                BBOX,
+                "--zoom",
+                "6-7",
+                "--as-role",
+                "jmac",
+                flag,
+                target.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let tiles = package_tiles(&pkg);
+    assert_eq!(tiles.len(), expected_tiles(6) + expected_tiles(7));
+    let mut asymmetric = 0;
+    for (z, x, y, data) in &tiles {
+        let disk = std::fs::read(out.join(format!("incidents/{z}/{x}/{y}.png"))).unwrap();
+        assert_eq!(&disk, data, "{z}/{x}/{y}");
+        asymmetric += usize::from(y * 2 + 1 != 1 << z);
+    }
+    assert!(asymmetric > 0);
+    let conn = rusqlite::Connection::open(&pkg).unwrap();
+    let meta = |k: &str| -> String {
+        conn.query_row("SELECT value FROM metadata WHERE name = ?1", [k], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(meta("format"), "png");
+    assert_eq!(meta("bounds"), "15,4,19,7");
+    assert_eq!(meta("minzoom"), "6");
+    assert_eq!(meta("maxzoom"), "7");
+    assert_eq!(meta("version"), "1.3");
+    assert_eq!(meta("center"), "17,5.5,6");
+    // No temporary file is left beside the package.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+}
+
+/// A failed export leaves the previous package as it was.
+#[test]
+fn a_refused_export_keeps_the_previous_package() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path());
+    let pkg = dir.path().join("p.mbtiles");
+    std::fs::write(&pkg, b"previous").unwrap();
+    let o = run(
+        &store,
+        &[
+            "export-mbtiles",
+            "--layer",
+            "patrols",
+            "--bbox",
+            BBOX,
+            "--zoom",
+            "5",
+            "--as-role",
+            "partner",
+            "-o",
+            pkg.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&pkg).unwrap(), b"previous");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        3,
+        "store, canary, package"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_ogrinfo),
+    ignore = "gdalinfo/ogrinfo are missing (apt-get install gdal-bin)"
+)]
+fn gdal_opens_the_packages() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path());
+    for format in ["png", "mvt"] {
+        let pkg = dir.path().join(format!("{format}.mbtiles"));
+        let o = run(
+            &store,
+            &[
+                "export-mbtiles",
+                "--layer",
+                "incidents",
+                "--bbox",
+                BBOX,
+                "--zoom",
+                "5-8",
+                "--format",
+                format,
+                "-o",
+                pkg.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let tool = if format == "png" {
+            "gdalinfo"
+        } else {
+            "ogrinfo"
+        };
+        let mut cmd = std::process::Command::new(tool);
+        if format == "mvt" {
+            cmd.args(["-ro", "-so", "-al"]);
+        }
+        let o = cmd.arg(&pkg).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{tool}: {}", stderr(&o));
+        assert!(text.contains("MBTiles") || format == "mvt", "{text}");
+        assert!(text.contains("minzoom=5"), "{text}");
+        assert!(text.contains("maxzoom=8"), "{text}");
+        assert!(text.contains("bounds=15,4,19,7"), "{text}");
+        if format == "png" {
+            assert!(text.contains("Driver: MBTiles/MBTiles"), "{text}");
+            assert!(text.contains("ZOOM_LEVEL=8"), "{text}");
+        } else {
+            assert!(text.contains("Layer name: incidents"), "{text}");
+        }
+    }
+}
