@@ -25,7 +25,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 /// The most tiles one command draws: z5-z12 over a country the size of the
-/// Central African Republic is about 25,000.
+/// Central African Republic is about 20,400.
 pub const MAX_TILES: u64 = 200_000;
 
 /// Tiles drawn in parallel before they are written.
