@@ -10,8 +10,10 @@ mod export;
 mod impact;
 mod ingest;
 mod layers;
+mod migrate;
 mod rerun;
 mod serve;
+mod store_copy;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -174,6 +176,22 @@ pub enum Command {
     ///   jointmap backup /backups/jointmap-$(date +%F).gpkg
     #[command(verbatim_doc_comment)]
     Backup(backup::Args),
+    /// Bring the store's schema to this jointmap's version (creating the store
+    /// when absent), printing the version before and after
+    ///
+    /// A schema written by a newer jointmap is refused. Examples:
+    ///   jointmap migrate --dry-run --store postgresql://jointmap@db/mission
+    ///   jointmap migrate --store mission.gpkg
+    #[command(verbatim_doc_comment)]
+    Migrate(migrate::Args),
+    /// Copy every layer of the store SRC into DST (GeoPackage or PostGIS, either
+    /// way), all or nothing; the global --store is ignored
+    ///
+    /// DST is created when absent; one holding features is refused unless
+    /// --replace. Prints each layer's count, verified after the commit. Example:
+    ///   jointmap store-copy mission.gpkg postgresql://jointmap@db/hq
+    #[command(verbatim_doc_comment)]
+    StoreCopy(store_copy::Args),
 }
 
 /// What a command can fail with: the library's errors, and the server's
@@ -296,6 +314,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(a) => check::run(&cli, a),
         Command::Delete(a) => delete::run(&cli, a),
         Command::Backup(a) => backup::run(&cli, a),
+        Command::Migrate(a) => migrate::run(&cli, a),
+        Command::StoreCopy(a) => store_copy::run(&cli, a),
     }
 }
 
