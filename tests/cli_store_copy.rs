@@ -106,6 +106,25 @@ fn a_destination_that_holds_features_is_refused_unless_replace() {
     assert_eq!(exports(&dst), exports(&src));
 }
 
+/// Runs `sql` on the GeoPackage at `path` as a GIS might, without jointmap's
+/// functions: the `sites` triggers, which call them, are dropped first (the
+/// next open by jointmap puts them back).
+fn edit_sites(path: &str, sql: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'sites'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in triggers {
+        conn.execute_batch(&format!("DROP TRIGGER \"{t}\""))
+            .unwrap();
+    }
+    conn.execute_batch(sql).unwrap();
+}
+
 #[test]
 fn a_failure_mid_copy_leaves_the_destination_unchanged() {
     let dir = TempDir::new().unwrap();
@@ -113,24 +132,10 @@ fn a_failure_mid_copy_leaves_the_destination_unchanged() {
     let dst = demo(dir.path(), "dst.gpkg", "50");
     // The last layer copied holds a row that cannot be read as a feature (as
     // an edit in a GIS may leave it): the copy fails after four layers.
-    {
-        let conn = rusqlite::Connection::open(&src).unwrap();
-        let triggers: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'sites'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        for t in triggers {
-            conn.execute_batch(&format!("DROP TRIGGER \"{t}\""))
-                .unwrap();
-        }
-        conn.execute_batch(
-            "UPDATE sites SET classification = 'bogus' WHERE fid = (SELECT max(fid) FROM sites)",
-        )
-        .unwrap();
-    }
+    edit_sites(
+        &src,
+        "UPDATE sites SET classification = 'bogus' WHERE fid = (SELECT max(fid) FROM sites)",
+    );
     let before = exports(&dst);
     let o = copy(&src, &dst, &["--replace"]);
     assert!(!o.status.success());
@@ -276,22 +281,7 @@ fn a_round_trip_through_postgis_is_identical() {
     let o = copy(&src, &pg, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let small = demo(dir.path(), "small.gpkg", "20");
-    {
-        let conn = rusqlite::Connection::open(&small).unwrap();
-        let triggers: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'sites'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        for t in triggers {
-            conn.execute_batch(&format!("DROP TRIGGER \"{t}\""))
-                .unwrap();
-        }
-        conn.execute_batch("UPDATE sites SET owner = 'nobody'")
-            .unwrap();
-    }
+    edit_sites(&small, "UPDATE sites SET owner = 'nobody'");
     let o = copy(&small, &pg, &["--replace"]);
     assert!(!o.status.success());
     assert_eq!(exports(&pg), b, "a failed copy changed the PostGIS DST");

@@ -26,10 +26,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "jointmap", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: a GeoPackage file's path (`postgresql://...` is not in
-    /// this build yet; `memory:` is an empty store that lasts one command).
-    /// `ingest` and `demo` create it when absent; every other command needs
-    /// an existing one.
+    /// The store: a GeoPackage file's path, `postgresql://...` (PostGIS), or
+    /// `memory:` (an empty store that lasts one command). `ingest`, `demo`
+    /// and `migrate` create it when absent; every other command needs an
+    /// existing one.
     #[arg(
         long,
         global = true,
