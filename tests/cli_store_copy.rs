@@ -335,3 +335,47 @@ fn a_round_trip_through_postgis_is_identical() {
         );
     }
 }
+
+/// A copy killed (SIGKILL) after its first layer was written into the batch
+/// leaves DST as it was: the batch commits only at the end.
+#[test]
+fn a_copy_killed_midway_leaves_the_destination_unchanged() {
+    use std::io::BufRead;
+    let dir = TempDir::new().unwrap();
+    let src = demo(dir.path(), "src.gpkg", "200");
+    // Many sightings, copied after incidents: the kill lands well before the commit.
+    let (sighting, _, _) = others();
+    let many: Vec<_> = (0..20_000)
+        .map(|i| {
+            let mut f = sighting.clone();
+            f["id"] = format!("sig-many-{i}").into();
+            f
+        })
+        .collect();
+    let file = write_fc(dir.path(), "sightings.geojson", &many);
+    let o = run(
+        Path::new(&src),
+        &["ingest", "sightings", file.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dst = demo(dir.path(), "dst.gpkg", "50");
+    let before = exports(&dst);
+    let mut child = bin()
+        .args(["store-copy", &src, &dst, "--replace"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a progress line").unwrap();
+    // Incidents are in the batch; the 20,000 sightings are not yet.
+    assert!(first.starts_with("incidents: 200"), "{first}");
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the copy finished before it was killed");
+    assert_eq!(exports(&dst), before, "a killed copy changed DST");
+    // And the store is whole: a copy after it works.
+    let o = copy(&src, &dst, &["--replace"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(exports(&dst), exports(&src));
+}
