@@ -10,8 +10,10 @@ mod export;
 mod impact;
 mod ingest;
 mod layers;
+mod migrate;
 mod rerun;
 mod serve;
+mod store_copy;
 mod tiles;
 
 use clap::{Parser, Subcommand};
@@ -25,10 +27,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "jointmap", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: a GeoPackage file's path (`postgresql://...` is not in
-    /// this build yet; `memory:` is an empty store that lasts one command).
-    /// `ingest` and `demo` create it when absent; every other command needs
-    /// an existing one.
+    /// The store: a GeoPackage file's path, `postgresql://...` (PostGIS), or
+    /// `memory:` (an empty store that lasts one command). `ingest`, `demo`
+    /// and `migrate` create it when absent; every other command needs an
+    /// existing one.
     #[arg(
         long,
         global = true,
@@ -190,6 +192,22 @@ pub enum Command {
     ///       --as-role partner --format mvt -o field.mbtiles
     #[command(verbatim_doc_comment)]
     ExportMbtiles(tiles::MbtilesArgs),
+    /// Bring the store's schema to this jointmap's version (creating the store
+    /// when absent), printing the version before and after
+    ///
+    /// A schema written by a newer jointmap is refused. Examples:
+    ///   jointmap migrate --dry-run --store postgresql://jointmap@db/mission
+    ///   jointmap migrate --store mission.gpkg
+    #[command(verbatim_doc_comment)]
+    Migrate(migrate::Args),
+    /// Copy every layer of the store SRC into DST (GeoPackage or PostGIS, either
+    /// way), all or nothing; the global --store is ignored
+    ///
+    /// DST is created when absent; one holding features is refused unless
+    /// --replace. Prints each layer's count, verified after the commit. Example:
+    ///   jointmap store-copy mission.gpkg postgresql://jointmap@db/hq
+    #[command(verbatim_doc_comment)]
+    StoreCopy(store_copy::Args),
 }
 
 /// What a command can fail with: the library's errors, and the server's
@@ -314,6 +332,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Backup(a) => backup::run(&cli, a),
         Command::RenderTiles(a) => tiles::render(&cli, a),
         Command::ExportMbtiles(a) => tiles::mbtiles(&cli, a),
+        Command::Migrate(a) => migrate::run(&cli, a),
+        Command::StoreCopy(a) => store_copy::run(&cli, a),
     }
 }
 

@@ -8,7 +8,7 @@
 //! - `memory:`: an empty in-memory store that lives as long as the process
 //!   (tests, trying the server out).
 
-use super::{GpkgStore, MemoryStore, PgStore, Result, Store, StoreError};
+use super::{GpkgStore, MemoryStore, PgStore, Result, SchemaStatus, Store, StoreError};
 use std::path::{Path, PathBuf};
 
 /// A store's location.
@@ -186,6 +186,39 @@ pub fn open_geopackage(location: &Location, options: &OpenOptions) -> Result<Gpk
         Indexes::OnOpen => GpkgStore::open(path),
         Indexes::OnFirstUse => GpkgStore::open_unindexed(path),
     }
+}
+
+/// The schema of the store at `location` against this build's, read without
+/// changing or creating anything.
+pub fn schema_status(location: &Location) -> Result<SchemaStatus> {
+    match location {
+        Location::GeoPackage(path) => GpkgStore::schema_status(path),
+        Location::PostGis(url) => PgStore::schema_status(url, &location.to_string()),
+        Location::Memory => Err(StoreError::Unsupported {
+            location: location.to_string(),
+            reason: "an in-memory store has no stored schema to migrate".into(),
+        }),
+    }
+}
+
+/// Brings the store at `location` to this build's schema (creating it when
+/// absent), all in one transaction, and returns its status before and after;
+/// with `dry_run`, only the status before, nothing written. A schema from a
+/// newer jointmap is refused, naming both versions.
+pub fn migrate(location: &Location, dry_run: bool) -> Result<(SchemaStatus, SchemaStatus)> {
+    let before = schema_status(location)?;
+    if let Some(found) = before.found.filter(|_| before.is_newer()) {
+        return Err(StoreError::Invalid {
+            location: location.to_string(),
+            reason: super::newer_schema(found, before.supported),
+        });
+    }
+    if dry_run || !before.pending {
+        return Ok((before, before));
+    }
+    // Opening migrates: each backend does it in one transaction, under its lock.
+    drop(open_with(location, &OpenOptions::default())?);
+    Ok((before, schema_status(location)?))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod check;
 pub mod columns;
 #[cfg(test)]
 mod contract_tests;
+mod copy;
 mod gpkg;
 mod index;
 mod location;
@@ -19,9 +20,13 @@ mod postgis;
 pub mod wkb;
 
 pub use columns::{Consent, EventColumns};
+pub use copy::{copy, CopyMode};
 pub use gpkg::{Change, GpkgStore, HistoryEntry};
 pub use index::LayerIndex;
-pub use location::{open, open_geopackage, open_with, IfMissing, Indexes, Location, OpenOptions};
+pub use location::{
+    migrate, open, open_geopackage, open_with, schema_status, IfMissing, Indexes, Location,
+    OpenOptions,
+};
 pub use memory::MemoryStore;
 pub use postgis::PgStore;
 
@@ -166,6 +171,33 @@ impl Query {
         }
         Ok(())
     }
+}
+
+/// A store's schema against this build's, as `jointmap migrate` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaStatus {
+    /// The stored schema version; `None` when the location holds no store yet.
+    pub found: Option<i64>,
+    /// The version this build writes.
+    pub supported: i64,
+    /// Whether opening the store would change its schema (create or migrate it).
+    pub pending: bool,
+}
+
+impl SchemaStatus {
+    /// Whether a newer jointmap wrote the schema: this build refuses it.
+    pub fn is_newer(&self) -> bool {
+        self.found.is_some_and(|v| v > self.supported)
+    }
+}
+
+/// Why a store written by a newer jointmap is refused, naming both versions
+/// (the same words on every backend).
+pub(crate) fn newer_schema(found: i64, supported: i64) -> String {
+    format!(
+        "the store's schema is version {found}, newer than this jointmap's {supported}; \
+         upgrade jointmap"
+    )
 }
 
 /// Counts, extent and time span of one layer.

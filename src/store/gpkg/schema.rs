@@ -9,11 +9,18 @@
 //! complete store; otherwise what is missing is added in one transaction.
 
 use super::{
-    column_type, data_columns, geometry_type_name, history, quarantine, rtree, GpkgStore, Result,
-    StoreError, GPKG_APPLICATION_ID, GPKG_USER_VERSION, SOURCE_COLUMN, WGS84_WKT,
+    backend_error, column_type, data_columns, geometry_type_name, history, quarantine, rtree,
+    GpkgStore, Result, StoreError, GPKG_APPLICATION_ID, GPKG_USER_VERSION, SOURCE_COLUMN,
+    WGS84_WKT,
 };
 use crate::model::Layer;
-use rusqlite::Connection;
+use crate::store::{newer_schema, SchemaStatus};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::path::Path;
+
+/// The version of jointmap's own schema this build writes (`schema_version` in
+/// `jointmap_meta`); a store with a larger one is refused.
+const SCHEMA_VERSION: i64 = 1;
 
 /// What an existing file lacks.
 #[derive(Debug, Default, PartialEq)]
@@ -135,6 +142,21 @@ fn missing(conn: &Connection) -> rusqlite::Result<Missing> {
     Ok(m)
 }
 
+/// The `schema_version` in `jointmap_meta`; `None` without that table.
+fn stored_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    if !has(conn, "table", "jointmap_meta")? {
+        return Ok(None);
+    }
+    let v: Option<i64> = conn
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM jointmap_meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(Some(v.unwrap_or(0)))
+}
+
 /// The SQL that adds what `m` names, without the surrounding transaction.
 fn migration_sql(m: &Missing) -> String {
     let mut sql = format!(
@@ -160,7 +182,7 @@ fn migration_sql(m: &Missing) -> String {
           CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
           CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
         CREATE TABLE IF NOT EXISTS jointmap_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        INSERT OR IGNORE INTO jointmap_meta VALUES ('schema_version', '1'), ('data_version', '0');
+        INSERT OR IGNORE INTO jointmap_meta VALUES ('schema_version', '{SCHEMA_VERSION}'), ('data_version', '0');
         "
     );
     for layer in &m.source {
@@ -218,6 +240,14 @@ impl GpkgStore {
                 reason: "not a GeoPackage (application_id is not GPKG)".into(),
             });
         }
+        if let Some(found) = stored_version(&conn).map_err(|e| self.err(e))? {
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::Invalid {
+                    location: self.path.display().to_string(),
+                    reason: newer_schema(found, SCHEMA_VERSION),
+                });
+            }
+        }
         let wal: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
@@ -247,6 +277,51 @@ impl GpkgStore {
         run().map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             self.err(e)
+        })
+    }
+}
+
+impl GpkgStore {
+    /// The schema of the GeoPackage at `path` against this build's, read
+    /// without changing the file (or creating it when it is absent).
+    pub fn schema_status(path: &Path) -> Result<SchemaStatus> {
+        let location = path.display().to_string();
+        let fresh = SchemaStatus {
+            found: None,
+            supported: SCHEMA_VERSION,
+            pending: true,
+        };
+        if !path.exists() {
+            return Ok(fresh);
+        }
+        let err = |e| backend_error(&location, e);
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        let tables: i64 = count(&conn, "SELECT count(*) FROM sqlite_master", &[]).map_err(err)?;
+        if tables == 0 {
+            return Ok(fresh);
+        }
+        let app_id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(err)?;
+        if app_id != GPKG_APPLICATION_ID {
+            return Err(StoreError::Invalid {
+                location,
+                reason: "not a GeoPackage (application_id is not GPKG)".into(),
+            });
+        }
+        let found = stored_version(&conn).map_err(err)?;
+        let pending = match found {
+            Some(v) if v > SCHEMA_VERSION => false,
+            _ => !missing(&conn).map_err(err)?.nothing(),
+        };
+        Ok(SchemaStatus {
+            found,
+            supported: SCHEMA_VERSION,
+            pending,
         })
     }
 }

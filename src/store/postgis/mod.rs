@@ -143,6 +143,20 @@ impl PgStore {
         e.into().into_store(&self.location)
     }
 
+    /// The schema of the store at `url` against this build's, read without
+    /// changing the database (or creating anything).
+    pub fn schema_status(url: &str, location: &str) -> Result<super::SchemaStatus> {
+        let err = |e: PgError| e.into_store(location);
+        let pool = pool::Pool::new(pool::settings(url).map_err(err)?);
+        let mut conn = pool.get().map_err(err)?;
+        let found = schema::version(&mut *conn, pool.schema()).map_err(err)?;
+        Ok(super::SchemaStatus {
+            found,
+            supported: schema::latest(),
+            pending: found.is_none_or(|v| v < schema::latest()),
+        })
+    }
+
     /// The schema version the store is at (the latest this build knows, once opened).
     pub fn schema_version(&self) -> Result<i64> {
         let mut conn = self.pool.get().map_err(|e| self.err(e))?;
