@@ -456,20 +456,6 @@ fn store_locations_are_opened_the_same_way_by_every_command() {
     assert!(!missing.exists());
 }
 
-/// A store location on the test server (`JOINTMAP_TEST_PG`) in a fresh schema.
-fn postgis_store(tag: &str) -> String {
-    let url = std::env::var("JOINTMAP_TEST_PG")
-        .expect("JOINTMAP_TEST_PG: a PostgreSQL URL (tools/pg-test-cluster.sh start)");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!(
-        "{url}{sep}schema=jm_cli_{tag}_{}_{nanos}",
-        std::process::id()
-    )
-}
-
 /// The same commands on a GeoPackage and on PostGIS give the same answers: a
 /// demo mission written by `demo`, then `layers`, `export`, `hotspots`,
 /// `clusters`, `check`, `delete` and an analysis after it.
@@ -481,7 +467,7 @@ fn postgis_store(tag: &str) -> String {
 fn every_command_answers_the_same_on_postgis() {
     let dir = TempDir::new().unwrap();
     let gpkg = dir.path().join("m.gpkg");
-    let pg = postgis_store("flow");
+    let pg = postgis_store("cli_flow");
     let stores = [Path::new(gpkg.to_str().unwrap()), Path::new(pg.as_str())];
     // Before anything is written, reading commands refuse a store that is not there.
     let o = run(stores[1], &["layers"]);

@@ -240,20 +240,6 @@ fn migrate_reports_versions_and_refuses_a_newer_schema_by_name() {
     assert_eq!(v, "9");
 }
 
-/// A fresh schema on the test server for this test.
-fn postgis_store(tag: &str) -> String {
-    let url = std::env::var("JOINTMAP_TEST_PG")
-        .expect("JOINTMAP_TEST_PG: a PostgreSQL URL (tools/pg-test-cluster.sh start)");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!(
-        "{url}{sep}schema=jm_copy_{tag}_{}_{nanos}",
-        std::process::id()
-    )
-}
-
 /// GeoPackage -> PostGIS -> GeoPackage exports identically; a PostGIS DST
 /// that is refused or fails leaves nothing behind; migrate on PostGIS reports
 /// its versions and refuses a newer schema.
@@ -265,7 +251,7 @@ fn postgis_store(tag: &str) -> String {
 fn a_round_trip_through_postgis_is_identical() {
     let dir = TempDir::new().unwrap();
     let src = demo(dir.path(), "src.gpkg", "300");
-    let pg = postgis_store("trip");
+    let pg = postgis_store("copy_trip");
     let back = dir.path().join("back.gpkg").to_str().unwrap().to_string();
     let o = copy(&src, &pg, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -297,7 +283,7 @@ fn a_round_trip_through_postgis_is_identical() {
     );
     assert_eq!(exports(&src), a);
     // migrate on PostGIS: a fresh schema, an up-to-date one, a newer one.
-    let fresh = postgis_store("mig");
+    let fresh = postgis_store("copy_mig");
     let o = jm(&["--store", &fresh, "migrate", "--dry-run"]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(

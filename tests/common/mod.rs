@@ -102,3 +102,15 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
         .join(name);
     p.exists().then_some(p)
 }
+
+/// A store location on the test server (`JOINTMAP_TEST_PG`) in a schema of
+/// its own (`tag`, the process and the clock make it fresh).
+pub fn postgis_store(tag: &str) -> String {
+    let url = std::env::var("JOINTMAP_TEST_PG")
+        .expect("JOINTMAP_TEST_PG: a PostgreSQL URL (tools/pg-test-cluster.sh start)");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema=jm_{tag}_{}_{nanos}", std::process::id())
+}

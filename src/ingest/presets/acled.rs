@@ -32,20 +32,9 @@ pub const CSV_INTEGERS: &[&str] = &[
 
 /// Rewrites one ACLED feature in place.
 pub fn apply(feature: &mut Value) {
-    let Some(obj) = feature.as_object_mut() else {
+    let Some((obj, mut p)) = super::take_properties(feature, "event_id_cnty", "acled") else {
         return;
     };
-    let mut p = match obj.shift_remove("properties") {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    if let Some(id) = p.shift_remove("event_id_cnty") {
-        let id = match id {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        obj.insert("id".into(), Value::String(format!("acled-{id}")));
-    }
     let mut out = Map::with_capacity(p.len() + 12);
     if let Some(v) = p.shift_remove("event_date") {
         let day = iso_day(v);

@@ -4,7 +4,7 @@ pub mod acled;
 pub mod ucdp_ged;
 
 use super::mapping::Mapping;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A foreign schema jointmap knows how to read.
 #[derive(Debug, Clone)]
@@ -38,4 +38,30 @@ impl Preset {
             Preset::File(m) => m.apply(feature),
         }
     }
+}
+
+/// A JSON object's members.
+type Members = Map<String, Value>;
+
+/// A feature's object and its properties taken out of it, the feature's id
+/// set to `prefix-<property id_key>` when it has that property: where every
+/// preset starts. `None` for a feature that is not an object.
+fn take_properties<'a>(
+    feature: &'a mut Value,
+    id_key: &str,
+    prefix: &str,
+) -> Option<(&'a mut Members, Members)> {
+    let obj = feature.as_object_mut()?;
+    let mut p = match obj.shift_remove("properties") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    if let Some(id) = p.shift_remove(id_key) {
+        let id = match id {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        obj.insert("id".into(), Value::String(format!("{prefix}-{id}")));
+    }
+    Some((obj, p))
 }
