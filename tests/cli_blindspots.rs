@@ -166,7 +166,7 @@ fn impact_table_in_geojson_and_csv_agree() {
     assert!(!table.is_empty(), "the demo has patrol and base onsets");
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("group,kind,key,name,cells,unmatched,before,after"));
+    assert!(lines[0].starts_with("group,kind,key,name,cells,unmatched,before,after,spanning,"));
     assert_eq!(lines.len(), table.len() + 1);
     for (row, line) in table.iter().zip(&lines[1..]) {
         assert!(
@@ -175,6 +175,8 @@ fn impact_table_in_geojson_and_csv_agree() {
         );
         let before: u64 = line.split(',').nth(6).unwrap().parse().unwrap();
         assert_eq!(before, row["before"].as_u64().unwrap());
+        let spanning: u64 = line.split(',').nth(8).unwrap().parse().unwrap();
+        assert_eq!(spanning, row["spanning"].as_u64().unwrap());
     }
     // Each group's counts are the sums over its matched treated cells.
     for row in table {

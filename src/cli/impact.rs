@@ -21,7 +21,7 @@ pub struct Args {
 pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let product = super::analysis::run(cli, &args.request, &args.shell)?;
     if let Some(path) = &args.csv {
-        let (csv, _) = crate::request::impact::table_csv(&product);
+        let (csv, _) = crate::render::csv::impact_table(&product);
         std::fs::write(path, csv).map_err(|e| {
             crate::store::StoreError::Aborted(format!("writing {}: {e}", path.display()))
         })?;

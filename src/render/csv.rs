@@ -45,3 +45,30 @@ pub fn table(p: &Product, name: &str, columns: &[&str]) -> (String, u64) {
         .map_or(&empty, |(_, r)| r);
     (rows(columns, t), t.len() as u64)
 }
+
+/// Column order of the impact table as CSV: the rows of the GeoJSON's
+/// `jointmap.table`, `spanning` being the incidents under way at an onset.
+pub const IMPACT_COLUMNS: &[&str] = &[
+    "group",
+    "kind",
+    "key",
+    "name",
+    "cells",
+    "unmatched",
+    "before",
+    "after",
+    "spanning",
+    "rate_before",
+    "rate_after",
+    "control_before",
+    "control_after",
+    "control_rate_before",
+    "control_rate_after",
+    "did",
+];
+
+/// The impact table of a (gated) product as CSV (RFC 4180), with its
+/// number of rows: the same rows as the GeoJSON's `jointmap.table`.
+pub fn impact_table(product: &Product) -> (String, u64) {
+    table(product, "table", IMPACT_COLUMNS)
+}

@@ -116,28 +116,3 @@ impl ImpactRequest {
         Ok(Outcome { product, summary })
     }
 }
-
-/// Column order of the CSV table.
-pub const CSV_COLUMNS: &[&str] = &[
-    "group",
-    "kind",
-    "key",
-    "name",
-    "cells",
-    "unmatched",
-    "before",
-    "after",
-    "rate_before",
-    "rate_after",
-    "control_before",
-    "control_after",
-    "control_rate_before",
-    "control_rate_after",
-    "did",
-];
-
-/// The impact table of a (gated) product as CSV (RFC 4180), with its
-/// number of rows: the same rows as the GeoJSON's `jointmap.table`.
-pub fn table_csv(product: &crate::analysis::product::Product) -> (String, u64) {
-    crate::render::csv::table(product, "table", CSV_COLUMNS)
-}

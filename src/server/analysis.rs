@@ -62,7 +62,7 @@ impl AnalysisRequest for request::impact::ImpactRequest {
 
 /// The impact table of a gated product as CSV, with its number of rows.
 fn impact_csv(p: &Product) -> (Vec<u8>, u64) {
-    let (csv, n) = request::impact::table_csv(p);
+    let (csv, n) = crate::render::csv::impact_table(p);
     (csv.into_bytes(), n)
 }
 

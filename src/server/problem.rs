@@ -201,6 +201,34 @@ pub fn from_crate(e: crate::Error) -> ApiError {
             ),
             other => ApiError::internal(other),
         },
+        crate::Error::Access(crate::access::AccessError::Forbidden { reason }) => {
+            ApiError::forbidden(reason)
+        }
         other => ApiError::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_of_the_gate_is_a_403_naming_only_its_reason() {
+        let e = from_crate(crate::Error::Access(
+            crate::access::AccessError::Forbidden {
+                reason: "role partner may not read layer patrols".into(),
+            },
+        ));
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert_eq!(e.detail, "role partner may not read layer patrols");
+    }
+
+    #[test]
+    fn a_broken_audit_log_stays_a_500_with_a_generic_text() {
+        let e = from_crate(crate::Error::Access(crate::access::AccessError::Audit(
+            "/var/log/jointmap/audit.jsonl: disk full".into(),
+        )));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.detail.contains("disk full"));
     }
 }
