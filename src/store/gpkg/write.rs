@@ -22,6 +22,9 @@ pub(super) struct GpkgBatch<'a> {
     /// Per layer: whether its first upsert took the index's insert trigger
     /// out, and the index work left for [`GpkgBatch::settle`].
     deferred: [Option<Option<rtree::Deferred>>; N_LAYERS],
+    /// Per layer: the secondary indexes its first upsert took out because
+    /// the layer was empty (built in bulk by [`GpkgBatch::settle`]).
+    indexes: [Option<bulk::Deferred>; N_LAYERS],
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -91,12 +94,14 @@ impl<'a> GpkgBatch<'a> {
             author: LOCAL_AUTHOR.to_string(),
             source: None,
             deferred: [const { None }; N_LAYERS],
+            indexes: [const { None }; N_LAYERS],
         })
     }
 
     /// Indexes the rows inserted so far in bulk and puts every insert
-    /// trigger taken out back, so the index is whole again: before the
-    /// commit, and before any other kind of write or read in the batch.
+    /// trigger and secondary index taken out back, so the indexes are whole
+    /// again: before the commit, and before any other kind of write or read
+    /// in the batch.
     fn settle(&mut self) -> Result<()> {
         let conn = self
             .conn
@@ -105,6 +110,9 @@ impl<'a> GpkgBatch<'a> {
         for (i, layer) in Layer::ALL.iter().enumerate() {
             if let Some(Some(d)) = self.deferred[i].take() {
                 rtree::settle(conn, *layer, d).map_err(|e| self.store.err(e))?;
+            }
+            if let Some(d) = self.indexes[i].take() {
+                bulk::settle(conn, d).map_err(|e| self.store.err(e))?;
             }
         }
         Ok(())
@@ -135,6 +143,7 @@ impl GpkgBatch<'_> {
         if self.deferred[slot].is_none() {
             // Index this layer's new rows in bulk at the end (see `settle`).
             self.deferred[slot] = Some(rtree::defer(conn, layer).map_err(|e| store.err(e))?);
+            self.indexes[slot] = bulk::defer(conn, layer).map_err(|e| store.err(e))?;
         }
         let source = self.source.as_deref().unwrap_or(&self.author);
         let mut insert = conn
