@@ -237,3 +237,116 @@ fn a_layer_the_role_may_not_see_is_refused() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
 }
+
+/// A partner's GeoPackage export: GDAL reads it as one layer of the
+/// partner's features, with typed columns, the same ids and values as the
+/// partner's GeoJSON export; no byte of the file holds a canary.
+#[test]
+#[cfg_attr(
+    not(jointmap_ogrinfo),
+    ignore = "ogrinfo is not installed (apt-get install gdal-bin)"
+)]
+fn a_partner_geopackage_export_is_the_partners_share_for_gdal() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let file = write_fc(dir.path(), "i.geojson", &canary_incidents());
+    let o = run(&store, &["ingest", "incidents", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let gpkg = dir.path().join("partner.gpkg");
+    let args = ["export", "incidents", "--as-role", "partner"];
+    let o = run(
+        &store,
+        &[
+            &args[..],
+            &["--format", "gpkg", "-o", gpkg.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&gpkg).unwrap();
+    assert!(
+        !bytes.windows(6).any(|w| w == b"CANARY"),
+        "a canary in the partner's GeoPackage"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("partner.gpkg.")),
+        "{names:?}"
+    );
+    let o = std::process::Command::new("ogrinfo")
+        .args(["-ro", "-so", "-al"])
+        .arg(&gpkg)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{info}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(info.contains("Layer name: incidents"), "{info}");
+    assert!(info.contains("Feature Count: 30"), "{info}");
+    assert!(info.contains("Geometry: Point"), "{info}");
+    assert!(info.contains("time_start: DateTime"), "{info}");
+    // Back through GDAL into GeoJSON: the partner's GeoJSON export.
+    let back = dir.path().join("back.geojson");
+    let o = std::process::Command::new("ogr2ogr")
+        .args(["-f", "GeoJSON"])
+        .arg(&back)
+        .arg(&gpkg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = features_of(&std::fs::read(&back).unwrap());
+    let want = features_of(&run(&store, &args).stdout);
+    assert_eq!(got.len(), want.len());
+    let by_id = |fs: &[Value]| {
+        let mut m = std::collections::BTreeMap::new();
+        for f in fs {
+            let id = f["properties"]["id"]
+                .as_str()
+                .or(f["id"].as_str())
+                .unwrap()
+                .to_string();
+            m.insert(id, f.clone());
+        }
+        m
+    };
+    let (got, want) = (by_id(&got), by_id(&want));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (id, w) in &want {
+        let g = &got[id];
+        assert_eq!(g["geometry"], w["geometry"], "{id}");
+        for (k, v) in w["properties"].as_object().unwrap() {
+            let gv = &g["properties"][k];
+            match v {
+                // GDAL writes DateTime in its own form: same instant.
+                Value::String(s) if s.ends_with('Z') && s.len() >= 20 => {
+                    let a = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+                    let b = chrono::DateTime::parse_from_rfc3339(gv.as_str().unwrap()).unwrap();
+                    assert_eq!(a, b, "{id}.{k}");
+                }
+                Value::Object(_) | Value::Array(_) => {
+                    assert_eq!(
+                        gv.as_str()
+                            .map(|t| serde_json::from_str::<Value>(t).unwrap())
+                            .as_ref(),
+                        Some(v),
+                        "{id}.{k}"
+                    )
+                }
+                _ => assert_eq!(gv, v, "{id}.{k}"),
+            }
+        }
+    }
+    // Without --output: a clear error, no file.
+    let o = run(&store, &["export", "incidents", "--format", "gpkg"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--output"), "{}", stderr(&o));
+}

@@ -18,6 +18,10 @@ pub enum ExportFormat {
     /// CSV: `id`, the geometry as WKT in `wkt`, one column per property
     /// (what `jointmap ingest` reads back).
     Csv,
+    /// A GeoPackage with one table named after the layer, its columns the
+    /// exported properties, typed from their values (for QGIS, ArcGIS,
+    /// GDAL); needs --output.
+    Gpkg,
 }
 
 /// Arguments of `jointmap export`.
@@ -25,8 +29,8 @@ pub enum ExportFormat {
 pub struct Args {
     /// Layer to export.
     pub layer: Layer,
-    /// Output file (default: standard output).
-    #[arg(long, short)]
+    /// Output file (default: standard output; required for gpkg).
+    #[arg(long, short, required_if_eq("format", "gpkg"))]
     pub output: Option<PathBuf>,
     /// Only features touching min_lon,min_lat,max_lon,max_lat (min_lon > max_lon crosses the antimeridian).
     #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]
@@ -74,6 +78,45 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         Some(p) => Some(gate.features(p, args.layer)?),
         None => None,
     };
+    let format = if args.ndjson {
+        ExportFormat::Ndjson
+    } else {
+        args.format
+    };
+    // What the role sees of each feature (everything, for the operator).
+    let shown = |f: &Feature| match &view {
+        Some(v) => v.show(f),
+        None => Some(f.to_geojson()),
+    };
+    let each = |sink: &mut dyn FnMut(&Value) -> crate::store::Result<()>| {
+        let mut n = 0u64;
+        store.query(args.layer, &query, &mut |f| {
+            if let Some(v) = shown(&f) {
+                n += 1;
+                sink(&v)?;
+            }
+            Ok(())
+        })?;
+        Ok::<u64, crate::Error>(n)
+    };
+    if format == ExportFormat::Gpkg {
+        let path = args.output.as_ref().ok_or_else(|| {
+            StoreError::Aborted("--format gpkg writes a file: give it with --output".into())
+        })?;
+        // Two reads: the columns and their types come from every feature.
+        let mut schema = crate::store::PlainSchema::default();
+        each(&mut |v| {
+            schema.note(v);
+            Ok(())
+        })?;
+        let mut gpkg = crate::store::PlainGpkg::create(path, args.layer, &schema)?;
+        each(&mut |v| gpkg.add(v))?;
+        let n = gpkg.finish()?;
+        if !cli.quiet {
+            eprintln!("{}: exported {n} features", args.layer);
+        }
+        return Ok(());
+    }
     // Write beside the target and rename on success, so a failed export never
     // destroys the previous file.
     let tmp = args.output.as_ref().map(|p| {
@@ -90,36 +133,26 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let io = |e: std::io::Error| StoreError::Aborted(format!("writing output: {e}"));
-    let format = if args.ndjson {
-        ExportFormat::Ndjson
-    } else {
-        args.format
-    };
-    // What the role sees of each feature (everything, for the operator).
-    let shown = |f: &Feature| match &view {
-        Some(v) => v.show(f),
-        None => Some(f.to_geojson()),
-    };
-    let each = |sink: &mut dyn FnMut(&Value) -> std::io::Result<()>| {
-        let mut n = 0u64;
-        store.query(args.layer, &query, &mut |f| {
-            if let Some(v) = shown(&f) {
-                n += 1;
-                sink(&v).map_err(io)?;
-            }
+    // Text formats: GeoJSON, NDJSON or CSV (a GeoPackage was written above).
+    let n = if format == ExportFormat::Csv {
+        // Two reads: the header names every property some feature has.
+        let mut extras = Vec::new();
+        each(&mut |v| {
+            crate::render::table::note_extras(args.layer, v, &mut extras);
             Ok(())
         })?;
-        Ok::<u64, crate::Error>(n)
-    };
-    let n = match format {
-        ExportFormat::Geojson | ExportFormat::Ndjson => {
-            let nd = format == ExportFormat::Ndjson;
-            if !nd {
-                out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
-                    .map_err(io)?;
-            }
-            let mut first = true;
-            let n = each(&mut |v| {
+        let columns = crate::render::table::columns(args.layer, &extras);
+        crate::render::table::header(&mut out, &columns).map_err(io)?;
+        each(&mut |v| crate::render::table::row(&mut out, &columns, v).map_err(io))?
+    } else {
+        let nd = format == ExportFormat::Ndjson;
+        if !nd {
+            out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
+                .map_err(io)?;
+        }
+        let mut first = true;
+        let n = each(&mut |v| {
+            let mut write = || -> std::io::Result<()> {
                 if !nd && !first {
                     out.write_all(b",\n")?;
                 }
@@ -129,23 +162,13 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
                     out.write_all(b"\n")?;
                 }
                 Ok(())
-            })?;
-            if !nd {
-                out.write_all(b"\n]}\n").map_err(io)?;
-            }
-            n
+            };
+            write().map_err(io)
+        })?;
+        if !nd {
+            out.write_all(b"\n]}\n").map_err(io)?;
         }
-        ExportFormat::Csv => {
-            // Two reads: the header names every property some feature has.
-            let mut extras = Vec::new();
-            each(&mut |v| {
-                crate::render::table::note_extras(args.layer, v, &mut extras);
-                Ok(())
-            })?;
-            let columns = crate::render::table::columns(args.layer, &extras);
-            crate::render::table::header(&mut out, &columns).map_err(io)?;
-            each(&mut |v| crate::render::table::row(&mut out, &columns, v))?
-        }
+        n
     };
     out.flush().map_err(io)?;
     drop(out);

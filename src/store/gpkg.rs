@@ -15,6 +15,7 @@ mod functions;
 mod history;
 mod inspect;
 mod keyset;
+mod plain;
 mod quarantine;
 mod read;
 mod remove;
@@ -24,6 +25,7 @@ mod schema;
 mod write;
 
 pub use history::{Change, HistoryEntry};
+pub use plain::{PlainGpkg, PlainSchema, PlainType};
 pub(crate) use row::Row;
 
 use super::index::LayerIndex;

@@ -21,7 +21,7 @@ pub mod wkb;
 
 pub use columns::{Consent, EventColumns};
 pub use copy::{copy, CopyMode};
-pub use gpkg::{Change, GpkgStore, HistoryEntry};
+pub use gpkg::{Change, GpkgStore, HistoryEntry, PlainGpkg, PlainSchema, PlainType};
 pub use index::LayerIndex;
 pub use location::{
     migrate, open, open_geopackage, open_with, schema_status, IfMissing, Indexes, Location,
