@@ -350,3 +350,66 @@ fn a_partner_geopackage_export_is_the_partners_share_for_gdal() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--output"), "{}", stderr(&o));
 }
+
+/// Every product as a GeoPackage: GDAL reads one table named after the
+/// analysis, with the GeoJSON product's features and its parameters as the
+/// description; a partner's holds no canary byte.
+#[test]
+#[cfg_attr(
+    not(jointmap_ogrinfo),
+    ignore = "ogrinfo is not installed (apt-get install gdal-bin)"
+)]
+fn products_as_geopackages_are_their_features_for_gdal() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let o = run(&store, &["demo", "--incidents", "2000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = write_fc(dir.path(), "i.geojson", &canary_incidents());
+    let o = run(&store, &["ingest", "incidents", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (name, args) in [
+        ("hotspots", vec!["hotspots", "--cell-km", "10"]),
+        ("clusters", vec!["clusters"]),
+        ("coverage", vec!["coverage"]),
+        ("blindspots", vec!["blindspots"]),
+        (
+            "hotspots",
+            vec!["hotspots", "--cell-km", "10", "--as-role", "partner"],
+        ),
+    ] {
+        let gpkg = dir.path().join(format!("{name}.gpkg"));
+        let _ = std::fs::remove_file(&gpkg);
+        let o = run(
+            &store,
+            &[
+                &args[..],
+                &["--format", "gpkg", "-o", gpkg.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let want = features_of(&run(&store, &args).stdout).len();
+        let o = std::process::Command::new("ogrinfo")
+            .args(["-ro", "-so", "-al"])
+            .arg(&gpkg)
+            .output()
+            .unwrap();
+        let info = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{info}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(info.contains(&format!("Layer name: {name}")), "{info}");
+        assert!(
+            info.contains(&format!("Feature Count: {want}")),
+            "{args:?}: {info}"
+        );
+        let bytes = std::fs::read(&gpkg).unwrap();
+        let description = b"\"analysis\":\"";
+        assert!(bytes.windows(description.len()).any(|w| w == description));
+        if args.contains(&"partner") {
+            assert!(!bytes.windows(6).any(|w| w == b"CANARY"), "{args:?}");
+        }
+    }
+}

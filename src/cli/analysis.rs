@@ -17,8 +17,8 @@ use std::path::PathBuf;
 /// Output and role options shared by the analysis commands.
 #[derive(Debug, clap::Args)]
 pub struct Shell {
-    /// Output GeoJSON file (default: standard output).
-    #[arg(long, short)]
+    /// Output file (default: standard output; required for gpkg).
+    #[arg(long, short, required_if_eq("format", "gpkg"))]
     pub output: Option<PathBuf>,
     /// Preview what ROLE (hr, military, jmac, partner) would receive: the
     /// analysis runs through the access gate as the server runs it for a
@@ -42,6 +42,10 @@ pub enum ProductFormat {
     Geojson,
     /// The features as CSV: `wkt`, then a column per property.
     Csv,
+    /// The features as a GeoPackage table named after the analysis, its
+    /// parameters (the `jointmap` member) as the table's description;
+    /// needs --output.
+    Gpkg,
 }
 
 /// Runs `req` as the operator or, with `--as-role`, through the gate; prints
@@ -148,6 +152,24 @@ impl Shell {
                 let mut out = std::io::BufWriter::new(out);
                 crate::render::table::collection(&mut out, &value).map_err(io)?;
                 out.flush().map_err(io)?;
+                Ok(())
+            }
+            ProductFormat::Gpkg => {
+                let path = output.ok_or_else(|| {
+                    crate::store::StoreError::Aborted(
+                        "--format gpkg writes a file: give it with --output".into(),
+                    )
+                })?;
+                let features = value["features"].as_array().map_or(&[][..], Vec::as_slice);
+                let mut schema = crate::store::PlainSchema::default();
+                features.iter().for_each(|f| schema.note(f));
+                let name = value["jointmap"]["analysis"].as_str().unwrap_or("product");
+                let about = value["jointmap"].to_string();
+                let mut gpkg = crate::store::PlainGpkg::create(&path, name, &about, &schema)?;
+                for f in features {
+                    gpkg.add(f)?;
+                }
+                gpkg.finish()?;
                 Ok(())
             }
         }

@@ -109,7 +109,12 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             schema.note(v);
             Ok(())
         })?;
-        let mut gpkg = crate::store::PlainGpkg::create(path, args.layer, &schema)?;
+        let mut gpkg = crate::store::PlainGpkg::create(
+            path,
+            args.layer.name(),
+            &format!("jointmap export of {}", args.layer),
+            &schema,
+        )?;
         each(&mut |v| gpkg.add(v))?;
         let n = gpkg.finish()?;
         if !cli.quiet {

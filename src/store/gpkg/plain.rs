@@ -1,5 +1,6 @@
 //! A plain GeoPackage of one feature table, for exports: what a role may see
-//! of a layer, for QGIS, ArcGIS or GDAL, with no jointmap tables. Unlike a
+//! of a layer or of a product, for QGIS, ArcGIS or GDAL, with no jointmap
+//! tables. Unlike a
 //! store, its columns are the exported properties (a role's share may lack
 //! fields the store requires), typed from the values: INTEGER, REAL,
 //! BOOLEAN, DATETIME (RFC 3339 in UTC) or TEXT (objects and arrays as their
@@ -7,7 +8,6 @@
 //! file, and indexed with the GeoPackage R-tree extension.
 
 use super::{backend_error, functions, rtree, GPKG_APPLICATION_ID, GPKG_USER_VERSION, WGS84_WKT};
-use crate::model::Layer;
 use crate::store::{wkb, Result, StoreError};
 use geo_types::Geometry;
 use rusqlite::types::Value as Sql;
@@ -148,7 +148,7 @@ pub struct PlainGpkg {
     conn: Option<Connection>,
     path: PathBuf,
     partial: PathBuf,
-    layer: Layer,
+    table: String,
     names: Vec<String>,
     insert: String,
     blob: Vec<u8>,
@@ -157,10 +157,31 @@ pub struct PlainGpkg {
 }
 
 impl PlainGpkg {
-    /// Starts writing `layer`'s table with `schema`'s columns to `path`
-    /// (written beside it and renamed at the end, so a failed export never
-    /// leaves a half-written file nor destroys the previous one).
-    pub fn create(path: &Path, layer: Layer, schema: &PlainSchema) -> Result<PlainGpkg> {
+    /// Starts writing the table `table` (its name reduced to lower-case
+    /// letters, digits and `_`), described by `description` in
+    /// `gpkg_contents`, with `schema`'s columns to `path` (written beside it
+    /// and renamed at the end, so a failed export never leaves a
+    /// half-written file nor destroys the previous one).
+    pub fn create(
+        path: &Path,
+        table: &str,
+        description: &str,
+        schema: &PlainSchema,
+    ) -> Result<PlainGpkg> {
+        let t: String = table
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | '0'..='9' | '_' => c,
+                'A'..='Z' => c.to_ascii_lowercase(),
+                _ => '_',
+            })
+            .collect();
+        let t = if t.starts_with(|c: char| c.is_ascii_lowercase()) {
+            t
+        } else {
+            format!("t_{t}")
+        };
+        let description = description.replace('\'', "''");
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
@@ -169,7 +190,6 @@ impl PlainGpkg {
         let _ = std::fs::remove_file(&partial);
         let conn = Connection::open(&partial).map_err(fail)?;
         functions::register(&conn).map_err(fail)?;
-        let t = layer.name();
         let mut cols = String::from("fid INTEGER PRIMARY KEY AUTOINCREMENT");
         cols.push_str(&format!(
             ", geom {} NOT NULL, id TEXT",
@@ -215,7 +235,7 @@ impl PlainGpkg {
                CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
              CREATE TABLE {t} ({cols});
              INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
-               VALUES ('{t}', 'features', '{t}', 'jointmap export of {t}', 4326);
+               VALUES ('{t}', 'features', '{t}', '{description}', 4326);
              INSERT INTO gpkg_geometry_columns VALUES ('{t}', 'geom', '{}', 4326, 0, 0);",
             schema.geometry_type()
         ))
@@ -232,7 +252,7 @@ impl PlainGpkg {
             conn: Some(conn),
             path: path.to_path_buf(),
             partial,
-            layer,
+            table: t,
             names,
             insert,
             blob: Vec::new(),
@@ -327,8 +347,8 @@ impl PlainGpkg {
     /// Indexes the table, records its extent, commits, and puts the file in
     /// place; the number of features written.
     pub fn finish(mut self) -> Result<u64> {
-        let t = self.layer.name();
-        let mut sql = rtree::create_sql(self.layer, true);
+        let t = &self.table;
+        let mut sql = rtree::create_sql_for(t, true);
         if let Some(e) = self.extent {
             sql.push_str(&format!(
                 "UPDATE gpkg_contents SET min_x = {}, min_y = {}, max_x = {}, max_y = {} WHERE table_name = '{t}';",
@@ -401,7 +421,7 @@ mod tests {
         let f = json!({"type": "Feature", "id": "a",
             "geometry": {"type": "Point", "coordinates": [18.5, 4.4]}, "properties": {"k": 1}});
         s.note(&f);
-        let mut w = PlainGpkg::create(&path, Layer::Incidents, &s).expect("create");
+        let mut w = PlainGpkg::create(&path, "incidents", "test", &s).expect("create");
         w.add(&f).expect("add");
         let bad = json!({"type": "Feature", "id": "b",
             "geometry": {"type": "Point", "coordinates": [218.5, 4.4]}, "properties": {}});

@@ -22,8 +22,13 @@ pub(super) fn table(layer: Layer) -> String {
 /// `fill` also indexes the rows already stored (a new virtual table on an
 /// existing layer); the triggers keep it current from then on.
 pub(super) fn create_sql(layer: Layer, fill: bool) -> String {
-    let t = layer.name();
-    let r = table(layer);
+    create_sql_for(layer.name(), fill)
+}
+
+/// [`create_sql`] for the feature table `t` (a name of plain letters,
+/// digits and underscores).
+pub(super) fn create_sql_for(t: &str, fill: bool) -> String {
+    let r = format!("rtree_{t}_geom");
     // The envelope of a non-empty new geometry, as the triggers insert it.
     let values = r#"(NEW."fid", ST_MinX(NEW."geom"), ST_MaxX(NEW."geom"), ST_MinY(NEW."geom"), ST_MaxY(NEW."geom"))"#;
     let mut sql = format!(
