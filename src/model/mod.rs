@@ -7,6 +7,7 @@
 
 pub mod bounds;
 pub mod classification;
+pub mod crs;
 pub mod feature;
 pub mod geometry;
 pub mod json;
@@ -15,6 +16,7 @@ pub mod time;
 
 pub use bounds::Bounds;
 pub use classification::{Level, Owner};
+pub use crs::Crs;
 pub use feature::{Feature, RawFeature};
 pub use geometry::GeomKind;
 pub use schema::{FieldKind, FieldSpec};
