@@ -5,7 +5,7 @@ use super::auth::{counted, Caller};
 use super::params::{self, pairs};
 use super::problem::ApiError;
 use super::schema::{cql_queryables, SCHEMA_JSON};
-use crate::model::Layer;
+use crate::model::{Crs, Layer};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -27,6 +27,7 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -98,6 +99,36 @@ pub fn respond(body: impl Into<Bytes>, content_type: &'static str) -> Response {
     r
 }
 
+/// Marks the CRS of a response's coordinates (OGC API - Features Part 2).
+fn with_crs(mut r: Response, crs: Crs) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        r.headers_mut().insert("content-crs", v);
+    }
+    r
+}
+
+/// A feature's JSON with its geometry in `crs`.
+fn in_crs(feature: &[u8], crs: Crs) -> Result<Vec<u8>, ApiError> {
+    let mut v: Value = serde_json::from_slice(feature).map_err(ApiError::internal)?;
+    crs.transform_geometry(&mut v["geometry"]);
+    serde_json::to_vec(&v).map_err(ApiError::internal)
+}
+
+/// The CRSs a collection is served in: CRS84 (its storage CRS), EPSG:4326,
+/// Web Mercator, and the UTM zones (at most three) of the extent the
+/// caller is shown; any UTM zone on WGS 84 is accepted.
+fn served_crs(bbox: Option<[f64; 4]>) -> Vec<String> {
+    let mut out = vec![
+        CRS84.to_string(),
+        Crs::Epsg4326.uri(),
+        Crs::WebMercator.uri(),
+    ];
+    if let Some(b) = bbox {
+        out.extend(Crs::utm_zones(b, 3).into_iter().map(Crs::uri));
+    }
+    out
+}
+
 fn json_response(v: &Value, content_type: &'static str) -> Response {
     respond(serde_json::to_vec(v).unwrap_or_default(), content_type)
 }
@@ -144,7 +175,7 @@ async fn collection_doc(caller: &Caller, b: &str, layer: Layer) -> Result<Value,
         "id": name,
         "title": title(layer),
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": served_crs(extent.bbox),
         "storageCrs": CRS84,
         "links": [
             link(format!("{b}/collections/{name}"), "self", JSON, title(layer)),
@@ -249,6 +280,7 @@ pub async fn items(
         &|n| caller.hidden(layer, n),
         &cql_queryables(&caller, layer)?,
     )?;
+    let crs = query.crs;
     let page = caller.items(layer, query).await?;
     let b = base(&caller);
     let href = format!("{b}/collections/{id}/items");
@@ -294,7 +326,11 @@ pub async fn items(
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(f);
+        if crs == Crs::Crs84 {
+            out.extend_from_slice(f);
+        } else {
+            out.extend_from_slice(&in_crs(f, crs)?);
+        }
     }
     out.extend_from_slice(b"],\"links\":");
     serde_json::to_writer(&mut out, &links).map_err(ApiError::internal)?;
@@ -313,7 +349,7 @@ pub async fn items(
     out.push(b',');
     let tail = serde_json::to_vec(&tail).map_err(ApiError::internal)?;
     out.extend_from_slice(&tail[1..]);
-    Ok(counted(respond(out, GEOJSON), n as u64))
+    Ok(counted(with_crs(respond(out, GEOJSON), crs), n as u64))
 }
 
 /// `GET /collections/{id}/items/{featureId}`
@@ -323,12 +359,18 @@ pub async fn item(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    params::check_plain(&pairs(q.as_deref()), params::COMMON)?;
+    let pairs = pairs(q.as_deref());
+    params::check_plain(&pairs, params::ITEM)?;
+    let crs = match pairs.iter().find(|(k, _)| k == "crs") {
+        Some((k, v)) => params::crs(k, v)?,
+        None => Crs::Crs84,
+    };
     let layer = layer(&id)?;
     caller.may_see(layer)?;
     negotiate(&headers)?;
     let bytes = caller.item(layer, &fid).await?;
     let mut v: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    crs.transform_geometry(&mut v["geometry"]);
     let b = base(&caller);
     let enc: String = form_urlencoded::byte_serialize(fid.as_bytes()).collect();
     let enc = enc.replace('+', "%20");
@@ -346,7 +388,7 @@ pub async fn item(
             title(layer)
         ),
     ]);
-    Ok(counted(json_response(&v, GEOJSON), 1))
+    Ok(counted(with_crs(json_response(&v, GEOJSON), crs), 1))
 }
 
 /// `POST /collections/{id}/items`: a Feature or FeatureCollection, all or

@@ -51,6 +51,16 @@ fn field_schema(kind: FieldKind) -> Value {
     }
 }
 
+fn crs_param(name: &str, description: &str) -> Value {
+    param(
+        name,
+        "query",
+        description,
+        json!({"type": "string", "format": "uri", "default": ogc::CRS84}),
+        false,
+    )
+}
+
 fn items_params(caller: &Caller, layer: Layer) -> Vec<Value> {
     let max = caller.settings().paging.max_limit;
     let default = caller.settings().paging.default_limit;
@@ -72,6 +82,8 @@ fn items_params(caller: &Caller, layer: Layer) -> Vec<Value> {
             json!({"type": "string", "enum": [params::CQL2_TEXT], "default": params::CQL2_TEXT}), false),
         param("filter-crs", "query", "The CRS of coordinates in `filter`: CRS84 only.",
             json!({"type": "string", "enum": [ogc::CRS84], "default": ogc::CRS84}), false),
+        crs_param("crs", "The CRS of the answer's coordinates (OGC API - Features Part 2): CRS84 (the default), EPSG:4326 (latitude first), EPSG:3857 or a UTM zone on WGS 84 (EPSG:32601-32660, 32701-32760), as an http://www.opengis.net/def/crs/ URI; the answer's Content-Crs header names it."),
+        crs_param("bbox-crs", "The CRS of `bbox` (same values as `crs`; default CRS84)."),
         f_param(),
     ];
     let specs = crate::model::schema::COMMON.iter().chain(layer.fields());
@@ -257,6 +269,10 @@ pub fn document(caller: &Caller, base: &str) -> Value {
             json!({"type": "string"}),
             true,
         )];
+        item_params.push(crs_param(
+            "crs",
+            "The CRS of the answer's coordinates, as for the items (OGC API - Features Part 2).",
+        ));
         item_params.push(f_param());
         paths.insert(
             format!("/collections/{name}/items/{{featureId}}"),

@@ -4,7 +4,7 @@
 use super::ogc::CRS84;
 use super::problem::ApiError;
 use super::view::{queryables, Cursor, Filter};
-use crate::model::Layer;
+use crate::model::{Crs, Layer};
 use crate::request::cql2::{Filter as Cql2Filter, Queryables};
 
 /// Parameters every endpoint accepts.
@@ -21,7 +21,12 @@ pub const ITEMS: &[&str] = &[
     "filter",
     "filter-lang",
     "filter-crs",
+    "crs",
+    "bbox-crs",
 ];
+
+/// Parameters of `/collections/{id}/items/{featureId}`.
+pub const ITEM: &[&str] = &["f", "crs"];
 
 /// The one filter language served (`filter-lang`).
 pub const CQL2_TEXT: &str = "cql2-text";
@@ -113,6 +118,8 @@ pub struct ItemsQuery {
     pub cursor: Cursor,
     /// Page size.
     pub limit: usize,
+    /// The CRS of the answer's coordinates (`crs`).
+    pub crs: Crs,
 }
 
 /// Parses an items query for `layer`; `hidden` tells which properties the
@@ -131,7 +138,10 @@ pub fn items_query(
         filter: Filter::default(),
         cursor: Cursor::Start,
         limit: default_limit,
+        crs: Crs::Crs84,
     };
+    let mut bbox_text: Option<&str> = None;
+    let mut bbox_crs = Crs::Crs84;
     let mut seen: Vec<&str> = Vec::new();
     for (k, v) in pairs {
         let k = k.as_str();
@@ -162,7 +172,9 @@ pub fn items_query(
                     ));
                 }
             }
-            "bbox" => q.filter.bbox = Some(bbox(v)?),
+            "bbox" => bbox_text = Some(v),
+            "bbox-crs" => bbox_crs = crs("bbox-crs", v)?,
+            "crs" => q.crs = crs("crs", v)?,
             "datetime" => {
                 if hidden("time_start") {
                     return Err(ApiError::param("datetime", "not available to your role"));
@@ -203,6 +215,9 @@ pub fn items_query(
             }
         }
     }
+    if let Some(v) = bbox_text {
+        q.filter.bbox = Some(bbox_in(v, bbox_crs)?);
+    }
     if let Some((_, text)) = pairs.iter().find(|(k, _)| k == "filter") {
         let f = Cql2Filter::parse(text, filterable).map_err(|e| {
             let mut err = ApiError::param("filter", &e);
@@ -213,6 +228,83 @@ pub fn items_query(
         q.filter.cql = Some(std::sync::Arc::new(f));
     }
     Ok(q)
+}
+
+/// A `crs` or `bbox-crs` value: a CRS served (OGC API - Features Part 2),
+/// else a 400 naming those served.
+pub fn crs(name: &str, v: &str) -> Result<Crs, ApiError> {
+    Crs::from_uri(v).ok_or_else(|| {
+        ApiError::param(
+            name,
+            format!(
+                "{v:?} is not served; use {CRS84}, {}, {} or a UTM zone on WGS 84 ({}, ...)",
+                Crs::Epsg4326,
+                Crs::WebMercator,
+                Crs::Utm {
+                    zone: 34,
+                    north: true
+                }
+            ),
+        )
+    })
+}
+
+/// `bbox` given in `crs` (`bbox-crs`), as the CRS84 box covering it.
+pub fn bbox_in(v: &str, crs: Crs) -> Result<[f64; 4], ApiError> {
+    match crs {
+        Crs::Crs84 => bbox(v),
+        Crs::Epsg4326 => {
+            // Latitude first: min_lat,min_lon,max_lat,max_lon.
+            let b = numbers(v)?;
+            bbox(&format!("{},{},{},{}", b[1], b[0], b[3], b[2]))
+        }
+        projected => {
+            let b = numbers(v)?;
+            if b[0] > b[2] || b[1] > b[3] {
+                return Err(ApiError::param(
+                    "bbox",
+                    format!("in {projected} the minimum x and y must not exceed the maximum"),
+                ));
+            }
+            let limit = 4.0e7;
+            if b.iter().any(|x| x.abs() > limit) {
+                return Err(ApiError::param(
+                    "bbox",
+                    format!("coordinates beyond {limit} m are outside {projected}"),
+                ));
+            }
+            let g = projected.bbox_to_crs84(b);
+            if g.iter().any(|x| !x.is_finite()) {
+                return Err(ApiError::param(
+                    "bbox",
+                    format!("the box is outside the area of {projected}"),
+                ));
+            }
+            Ok(g)
+        }
+    }
+}
+
+/// Four finite numbers (or six, heights dropped) of a `bbox`.
+fn numbers(v: &str) -> Result<[f64; 4], ApiError> {
+    let bad = |r: String| ApiError::param("bbox", r);
+    let nums: Vec<f64> = v
+        .split(',')
+        .map(|p| {
+            let p = p.trim();
+            p.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| bad(format!("{p:?} is not a finite number")))
+        })
+        .collect::<Result<_, _>>()?;
+    match nums.len() {
+        4 => Ok([nums[0], nums[1], nums[2], nums[3]]),
+        6 => Ok([nums[0], nums[1], nums[3], nums[4]]),
+        n => Err(bad(format!(
+            "expected 4 numbers (or 6 with heights), got {n}"
+        ))),
+    }
 }
 
 /// `limit`: an integer in 1..=max (out of range is refused, not clamped).
@@ -234,25 +326,16 @@ pub fn limit(v: &str, max: usize) -> Result<usize, ApiError> {
 /// in CRS84; `min_lon > max_lon` crosses the antimeridian.
 pub fn bbox(v: &str) -> Result<[f64; 4], ApiError> {
     let bad = |r: String| ApiError::param("bbox", r);
-    let nums: Vec<f64> = v
-        .split(',')
-        .map(|p| {
-            let p = p.trim();
-            p.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| bad(format!("{p:?} is not a finite number")))
-        })
-        .collect::<Result<_, _>>()?;
-    let b = match nums.len() {
-        4 => [nums[0], nums[1], nums[2], nums[3]],
-        6 => [nums[0], nums[1], nums[3], nums[4]],
-        n => {
-            return Err(bad(format!(
-                "expected 4 numbers min_lon,min_lat,max_lon,max_lat (or 6 with heights), got {n}"
-            )))
+    let b = numbers(v).map_err(|e| {
+        if e.detail.starts_with("expected") {
+            bad(format!(
+                "expected 4 numbers min_lon,min_lat,max_lon,max_lat (or 6 with heights), got {}",
+                v.split(',').count()
+            ))
+        } else {
+            e
         }
-    };
+    })?;
     if !(-180.0..=180.0).contains(&b[0]) || !(-180.0..=180.0).contains(&b[2]) {
         return Err(bad("longitudes must be within [-180, 180]".into()));
     }
