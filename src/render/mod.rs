@@ -2,6 +2,7 @@
 //! (next: tiles and documents). They never decide what a role sees: they
 //! write what [`crate::access::Gate::disclose`] returned.
 
+pub mod brief;
 pub mod csv;
 pub mod geojson;
 pub mod table;
