@@ -72,7 +72,9 @@ pub fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         eprintln!(
             "brief {}: {n} areas as of {}{}",
             args.kind.as_str(),
-            args.request.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            args.request
+                .as_of
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             args.as_role
                 .map_or_else(String::new, |r| format!(" for role {r}"))
         );

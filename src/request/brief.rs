@@ -19,7 +19,7 @@ use crate::analysis::product::{Field, Fields, Item, Param, Product, Shape};
 use crate::analysis::AnalysisError;
 use crate::model::Layer;
 use chrono::{DateTime, Duration, Utc};
-use geo::{Contains, Haversine, Distance};
+use geo::{Contains, Distance, Haversine};
 
 /// The briefs that can be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -312,9 +312,9 @@ fn refused(e: &crate::Error) -> Option<String> {
 /// corroborated incident, no sighting in the window).
 fn none_match(r: crate::Result<Product>) -> crate::Result<Product> {
     match r {
-        Err(crate::Error::Analysis(AnalysisError::InvalidParameter { name: "filters", .. })) => {
-            Ok(Product::new("trends"))
-        }
+        Err(crate::Error::Analysis(AnalysisError::InvalidParameter {
+            name: "filters", ..
+        })) => Ok(Product::new("trends")),
         r => r,
     }
 }
@@ -386,10 +386,54 @@ fn cells<'a>(p: &'a Product, value: &str) -> Vec<(PartCell, &'a Item)> {
         .collect()
 }
 
-/// The cell of `cells` whose ring holds `at`.
-fn holding<'a, 'b>(cells: &'a [(PartCell, &'b Item)], at: [f64; 2]) -> Option<&'a (PartCell, &'b Item)> {
-    let pt = geo_types::Point::new(at[0], at[1]);
-    cells.iter().find(|(c, _)| polygon(&c.ring).contains(&pt))
+/// The share of `area`'s surface each cell of `cells` covers (cells
+/// overlapping it only). Grids of different parts may be anchored apart
+/// (for the operator each analysis anchors its grid on its own area), so
+/// cells are matched by overlap, not by key.
+fn overlaps<'a, 'b>(
+    cells: &'a [(PartCell, &'b Item)],
+    area: &[[f64; 2]],
+) -> Vec<(&'a (PartCell, &'b Item), f64)> {
+    use geo::{Area as _, BooleanOps, BoundingRect, Intersects};
+    let a = polygon(area);
+    let (Some(rect), total) = (a.bounding_rect(), a.unsigned_area()) else {
+        return Vec::new();
+    };
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    cells
+        .iter()
+        .filter_map(|c| {
+            let p = polygon(&c.0.ring);
+            if !p.bounding_rect().is_some_and(|r| r.intersects(&rect)) {
+                return None;
+            }
+            let share = a.intersection(&p).unsigned_area() / total;
+            (share > 1e-9).then_some((c, share))
+        })
+        .collect()
+}
+
+/// The cell of `cells` covering most of `area`, if it covers at least half.
+fn matching<'a, 'b>(
+    cells: &'a [(PartCell, &'b Item)],
+    area: &[[f64; 2]],
+) -> Option<&'a (PartCell, &'b Item)> {
+    overlaps(cells, area)
+        .into_iter()
+        .filter(|(_, s)| *s >= 0.5)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
+}
+
+/// The mean value of `cells` over `area`, weighted by the share each
+/// covers (cells absent count 0).
+fn weighted(cells: &[(PartCell, &Item)], area: &[[f64; 2]]) -> f64 {
+    overlaps(cells, area)
+        .into_iter()
+        .map(|(c, s)| c.0.value * s)
+        .sum()
 }
 
 impl Brief {
@@ -440,7 +484,11 @@ impl Brief {
             parts: Vec::new(),
             unavailable: Vec::new(),
         };
-        let trends = runner.run(Part::Trends(Box::new(parse(&trend_args(req.as_of, req.steps, &[]))?)))?;
+        let trends = runner.run(Part::Trends(Box::new(parse(&trend_args(
+            req.as_of,
+            req.steps,
+            &[],
+        ))?)))?;
         // The step as the gate applied it (whole protection steps for a
         // role without full view).
         let applied_days = param_num(&trends, "step_days").unwrap_or(f64::from(step_days));
@@ -448,15 +496,17 @@ impl Brief {
         blind_args.extend(["--to".into(), rfc3339(req.as_of), "--cells".into()]);
         let blind = runner.run(Part::Blindspots(Box::new(parse(&blind_args)?)));
         let blind = brief.optional("blindspots", blind)?;
-        let blind_cells = blind.as_ref().map(|b| cells(b, "impact")).unwrap_or_default();
+        let blind_cells = blind
+            .as_ref()
+            .map(|b| cells(b, "impact"))
+            .unwrap_or_default();
         if let Some(b) = &blind {
             for it in &b.items {
                 if let (Shape::Cells(mp), Some(kind)) = (&it.geometry, text(it, "kind")) {
-                    let rings = mp
-                        .0
-                        .iter()
-                        .map(|p| p.exterior().0.iter().map(|c| [c.x, c.y]).collect())
-                        .collect();
+                    let rings =
+                        mp.0.iter()
+                            .map(|p| p.exterior().0.iter().map(|c| [c.x, c.y]).collect())
+                            .collect();
                     let rank = number(it, "rank").unwrap_or(0.0) as u64;
                     brief.blind_spots.push((rings, kind, rank));
                 }
@@ -494,7 +544,7 @@ impl Brief {
                 .iter()
                 .find(|(rings, _, _)| rings.iter().any(|r| polygon(r).contains(&pt)))
                 .map(|(_, k, r)| (k.clone(), *r));
-            a.impact5 = holding(&blind_cells, a.centre).map_or(1, |(c, _)| c.value.max(1.0) as u64);
+            a.impact5 = matching(&blind_cells, &a.ring).map_or(1, |(c, _)| c.value.max(1.0) as u64);
         }
         brief.parts.push(("trends", trends));
         if let Some(b) = blind {
@@ -503,7 +553,8 @@ impl Brief {
         match kind {
             BriefKind::WeeklyHotspot => brief.weekly(req, &common, runner, &mut areas)?,
             BriefKind::EarlyWarning => {
-                let prev_as_of = req.as_of - Duration::seconds((2.0 * applied_days * 86_400.0) as i64);
+                let prev_as_of =
+                    req.as_of - Duration::seconds((2.0 * applied_days * 86_400.0) as i64);
                 let previous = none_match(runner.run(Part::Trends(Box::new(parse(
                     &trend_args(prev_as_of, req.steps, &[]),
                 )?))))?;
@@ -511,7 +562,7 @@ impl Brief {
                 // Became: the pattern two steps ago was another one.
                 areas.retain_mut(|a| {
                     a.previous = Some(
-                        holding(&prev_cells, a.centre)
+                        matching(&prev_cells, &a.ring)
                             .and_then(|(_, it)| text(it, "pattern"))
                             .unwrap_or_else(|| "no-pattern".into()),
                     );
@@ -583,7 +634,7 @@ impl Brief {
         if let Some(cov) = self.optional("coverage", coverage)? {
             let cov_cells = cells(&cov, "presence");
             for a in areas.iter_mut() {
-                a.presence = holding(&cov_cells, a.centre).map_or(0.0, |(c, _)| c.value);
+                a.presence = weighted(&cov_cells, &a.ring);
             }
             self.presence = cov_cells
                 .into_iter()
@@ -630,7 +681,7 @@ impl Brief {
             a.status = Some(match &verified_cells {
                 None => Status::Unsplit,
                 Some(v) => {
-                    let holds = holding(v, a.centre)
+                    let holds = matching(v, &a.ring)
                         .and_then(|(_, it)| text(it, "pattern"))
                         .is_some_and(|p| BriefKind::EarlyWarning.patterns().contains(&p.as_str()));
                     if holds {
@@ -687,7 +738,9 @@ impl Brief {
                 Field::Param(Param::List(
                     self.unavailable
                         .iter()
-                        .map(|(n, r)| Param::Object(vec![("part", (*n).into()), ("reason", r.clone().into())]))
+                        .map(|(n, r)| {
+                            Param::Object(vec![("part", (*n).into()), ("reason", r.clone().into())])
+                        })
                         .collect(),
                 )),
             ),
@@ -746,7 +799,8 @@ impl Brief {
                 "likelihood 1-3 = 3 intensifying, 2 consecutive, 1 new, +1 with armed-group \
                  sightings near (max 3); impact 1-3 = 5x5 impact 1-2 -> 1, 3 -> 2, 4-5 -> 3, \
                  +1 in a blind spot (max 3); priority by likelihood x impact: 9 top, 6 high, \
-                 3-4 medium, 1-2 low; higher priority first, then more incidents, then cell key"
+                 3-4 medium, 1-2 low; higher priority first, then higher likelihood x impact, \
+                 then more incidents, then cell key"
             }
         }
     }

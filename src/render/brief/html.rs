@@ -82,10 +82,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
     let kind = brief.kind.as_str();
     let mut h = String::new();
     let title = t(lang, &format!("title.{kind}"));
-    let role = brief
-        .role
-        .clone()
-        .unwrap_or_else(|| t(lang, "operator"));
+    let role = brief.role.clone().unwrap_or_else(|| t(lang, "operator"));
     let classification = if brief.role.as_deref() == Some("partner") {
         t(lang, "class.partner")
     } else {
@@ -132,11 +129,18 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
                     .iter()
                     .filter(|a| a.status == Some(status))
                     .collect();
-                let split = brief.areas.iter().all(|a| a.status != Some(Status::Unsplit));
+                let split = brief
+                    .areas
+                    .iter()
+                    .all(|a| a.status != Some(Status::Unsplit));
                 if areas.is_empty() && (status == Status::Unsplit || !split) {
                     continue;
                 }
-                let _ = write!(h, "<h2>{}</h2>\n", l(&format!("section.{}", status.as_str())));
+                let _ = write!(
+                    h,
+                    "<h2>{}</h2>\n",
+                    l(&format!("section.{}", status.as_str()))
+                );
                 table(&mut h, brief, &areas);
             }
         }
@@ -178,7 +182,13 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
         let _ = write!(h, "<p>{}</p>\n", l("none"));
         return;
     }
-    let mut cols = vec!["col.rank", "col.cell", "col.pattern", "col.count", "col.hot_steps"];
+    let mut cols = vec![
+        "col.rank",
+        "col.cell",
+        "col.pattern",
+        "col.count",
+        "col.hot_steps",
+    ];
     match brief.kind {
         BriefKind::WeeklyHotspot => cols.extend(["col.presence", "col.blind", "col.score"]),
         BriefKind::EarlyWarning => cols.extend([
@@ -271,7 +281,10 @@ fn how(h: &mut String, brief: &Brief) {
         let _ = write!(h, "<dt>{}</dt><dd>{}</dd>\n", l(k), escape(&v));
     };
     let days = t(lang, "days");
-    row("p.cell", format!("{} km", number(lang, brief.request.cell_km, 1)));
+    row(
+        "p.cell",
+        format!("{} km", number(lang, brief.request.cell_km, 1)),
+    );
     if let Some((_, trends)) = brief.parts.iter().find(|(n, _)| *n == "trends") {
         if let Some(s) = meta_text(trends, "step_days") {
             row("p.step", format!("{s} {days}"));
@@ -311,7 +324,10 @@ fn how(h: &mut String, brief: &Brief) {
             }
         }
         BriefKind::EarlyWarning => {
-            row("p.near", format!("{} km", number(lang, brief.request.near_km, 1)));
+            row(
+                "p.near",
+                format!("{} km", number(lang, brief.request.near_km, 1)),
+            );
         }
     }
     if !brief.unavailable.is_empty() {

@@ -74,27 +74,44 @@ const LABELS: &[(&str, &str, &str)] = &[
 ];
 
 const MONTHS_EN: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const MONTHS_FR: [&str; 12] = [
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 ];
 
 /// The label `key` in `lang`; a key without a label is written as it is
 /// (a pattern name the table does not translate, for instance).
 pub fn t(lang: Lang, key: &str) -> String {
-    LABELS
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .map_or_else(
-            || key.rsplit('.').next().unwrap_or(key).to_string(),
-            |(_, en, fr)| match lang {
-                Lang::En => (*en).to_string(),
-                Lang::Fr => (*fr).to_string(),
-            },
-        )
+    LABELS.iter().find(|(k, _, _)| *k == key).map_or_else(
+        || key.rsplit('.').next().unwrap_or(key).to_string(),
+        |(_, en, fr)| match lang {
+            Lang::En => (*en).to_string(),
+            Lang::Fr => (*fr).to_string(),
+        },
+    )
 }
 
 /// A date as the language writes it: `2 December 2026`, `2 décembre 2026`.

@@ -48,15 +48,19 @@ pub fn area_colour(kind: BriefKind, pattern: &str, priority: Option<Priority>) -
 
 /// The map of `brief`, or `None` when it has nothing to draw.
 pub fn draw(brief: &Brief) -> Result<Option<MapImage>, TileError> {
-    let mut all: Vec<[f64; 2]> = Vec::new();
-    for a in &brief.areas {
-        all.extend(&a.ring);
-    }
-    for c in brief.presence.iter().chain(&brief.sightings) {
-        all.extend(&c.ring);
-    }
-    for (rings, _, _) in &brief.blind_spots {
-        all.extend(rings.iter().flatten());
+    // The listed areas with a margin of a quarter of their extent (at
+    // least 0.1 degree), else everything drawn: context outside is clipped.
+    let mut all: Vec<[f64; 2]> = brief.areas.iter().flat_map(|a| a.ring.clone()).collect();
+    if let Some(b) = bounds(&all) {
+        let m = ((b[2] - b[0]).max(b[3] - b[1]) / 4.0).max(0.1);
+        all = vec![[b[0] - m, b[1] - m], [b[2] + m, b[3] + m]];
+    } else {
+        for c in brief.presence.iter().chain(&brief.sightings) {
+            all.extend(&c.ring);
+        }
+        for (rings, _, _) in &brief.blind_spots {
+            all.extend(rings.iter().flatten());
+        }
     }
     if all.is_empty() {
         return Ok(None);
@@ -110,13 +114,25 @@ pub fn draw(brief: &Brief) -> Result<Option<MapImage>, TileError> {
     for (rings, _, _) in &brief.blind_spots {
         for r in rings {
             if let Some(path) = ring_path(r.iter().map(|&p| px(p))) {
-                stroke(&mut pixmap, &path, Rgba(200, 0, 0, 255), 1.5, Some(&[5.0, 3.0]), t);
+                stroke(
+                    &mut pixmap,
+                    &path,
+                    Rgba(200, 0, 0, 255),
+                    1.5,
+                    Some(&[5.0, 3.0]),
+                    t,
+                );
             }
         }
     }
     for c in &brief.sightings {
         let [x, y] = px(c.centre);
-        let tri = [[x, y - 5.0], [x + 4.5, y + 3.5], [x - 4.5, y + 3.5], [x, y - 5.0]];
+        let tri = [
+            [x, y - 5.0],
+            [x + 4.5, y + 3.5],
+            [x - 4.5, y + 3.5],
+            [x, y - 5.0],
+        ];
         if let Some(path) = ring_path(tri.into_iter()) {
             fill(&mut pixmap, &path, Rgba(0, 0, 0, 230), t);
             stroke(&mut pixmap, &path, Rgba(255, 255, 255, 230), 0.8, None, t);
@@ -139,6 +155,22 @@ pub fn draw(brief: &Brief) -> Result<Option<MapImage>, TileError> {
         height,
         labels,
     }))
+}
+
+fn bounds(points: &[[f64; 2]]) -> Option<[f64; 4]> {
+    points.first()?;
+    Some(
+        points
+            .iter()
+            .fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, p| {
+                [
+                    b[0].min(p[0]),
+                    b[1].min(p[1]),
+                    b[2].max(p[0]),
+                    b[3].max(p[1]),
+                ]
+            }),
+    )
 }
 
 fn ring_path(points: impl Iterator<Item = [f64; 2]>) -> Option<Path> {

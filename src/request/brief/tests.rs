@@ -31,7 +31,7 @@ fn kinds_parse_by_name_only() {
 }
 
 #[test]
-fn a_cell_holds_its_centre_and_not_its_neighbours() {
+fn cells_match_by_overlap_and_weigh_by_share() {
     let ring = vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
     assert_eq!(centre(&ring), [0.5, 0.5]);
     let mut item = Item {
@@ -45,8 +45,18 @@ fn a_cell_holds_its_centre_and_not_its_neighbours() {
     };
     let c = cells(&p, "presence");
     assert_eq!(c[0].0.value, 0.25);
-    assert!(holding(&c, [0.5, 0.5]).is_some());
-    assert!(holding(&c, [1.5, 0.5]).is_none());
+    let same = c[0].0.ring.clone();
+    assert!(matching(&c, &same).is_some());
+    assert!((weighted(&c, &same) - 0.25).abs() < 1e-12);
+    // Shifted by 0.6: 40 % covered, no match, 40 % of the value.
+    let shifted: Vec<[f64; 2]> = same.iter().map(|p| [p[0] + 0.6, p[1]]).collect();
+    assert!(matching(&c, &shifted).is_none());
+    assert!((weighted(&c, &shifted) - 0.1).abs() < 1e-9);
+    // Shifted by 0.3: 70 % covered, a match.
+    let near: Vec<[f64; 2]> = same.iter().map(|p| [p[0] + 0.3, p[1]]).collect();
+    assert!(matching(&c, &near).is_some());
+    let far: Vec<[f64; 2]> = same.iter().map(|p| [p[0] + 2.0, p[1]]).collect();
+    assert_eq!(weighted(&c, &far), 0.0);
     item.geometry = Shape::Point([0.5, 0.5]);
     let p = Product {
         items: vec![item],
