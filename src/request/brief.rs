@@ -260,6 +260,17 @@ pub struct PartCell {
     pub value: f64,
 }
 
+/// A gated blind spot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlindSpot {
+    /// The exterior rings of its cells' union.
+    pub rings: Vec<Vec<[f64; 2]>>,
+    /// Threat or information.
+    pub kind: String,
+    /// Its priority rank among blind spots of its kind.
+    pub rank: u64,
+}
+
 /// A brief: its areas ranked, the context drawn on its map, and the
 /// provenance of every part.
 #[derive(Debug, Clone)]
@@ -274,8 +285,8 @@ pub struct Brief {
     pub areas: Vec<Area>,
     /// Cells with presence in the last 7 days (weekly brief).
     pub presence: Vec<PartCell>,
-    /// Blind spot polygons: rings of their cells' union, kind and rank.
-    pub blind_spots: Vec<(Vec<Vec<[f64; 2]>>, String, u64)>,
+    /// Blind spot polygons.
+    pub blind_spots: Vec<BlindSpot>,
     /// Cells with sightings in the last two steps (early-warning brief).
     pub sightings: Vec<PartCell>,
     /// Each part's gated product, by name, for the method box and the
@@ -508,7 +519,7 @@ impl Brief {
                             .map(|p| p.exterior().0.iter().map(|c| [c.x, c.y]).collect())
                             .collect();
                     let rank = number(it, "rank").unwrap_or(0.0) as u64;
-                    brief.blind_spots.push((rings, kind, rank));
+                    brief.blind_spots.push(BlindSpot { rings, kind, rank });
                 }
             }
         }
@@ -542,8 +553,8 @@ impl Brief {
             a.blind_spot = brief
                 .blind_spots
                 .iter()
-                .find(|(rings, _, _)| rings.iter().any(|r| polygon(r).contains(&pt)))
-                .map(|(_, k, r)| (k.clone(), *r));
+                .find(|b| b.rings.iter().any(|r| polygon(r).contains(&pt)))
+                .map(|b| (b.kind.clone(), b.rank));
             a.impact5 = matching(&blind_cells, &a.ring).map_or(1, |(c, _)| c.value.max(1.0) as u64);
         }
         brief.parts.push(("trends", trends));
@@ -660,7 +671,7 @@ impl Brief {
     fn early_warning(
         &mut self,
         req: &BriefRequest,
-        areas: &mut Vec<Area>,
+        areas: &mut [Area],
         verified: Option<&Product>,
         sightings: Option<&Product>,
     ) {

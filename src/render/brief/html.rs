@@ -110,16 +110,16 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
         l_role = l("made_for"),
         role = escape(&role),
     );
-    let _ = write!(h, "<h2>{}</h2>\n", l("map"));
+    let _ = writeln!(h, "<h2>{}</h2>", l("map"));
     match map::draw(brief)? {
         Some(img) => figure(&mut h, &img, &l(&format!("map.{kind}"))),
         None => {
-            let _ = write!(h, "<p>{}</p>\n", l("map.none"));
+            let _ = writeln!(h, "<p>{}</p>", l("map.none"));
         }
     }
     match brief.kind {
         BriefKind::WeeklyHotspot => {
-            let _ = write!(h, "<h2>{}</h2>\n", l("section.weekly-hotspot"));
+            let _ = writeln!(h, "<h2>{}</h2>", l("section.weekly-hotspot"));
             table(&mut h, brief, &brief.areas.iter().collect::<Vec<_>>());
         }
         BriefKind::EarlyWarning => {
@@ -136,18 +136,14 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
                 if areas.is_empty() && (status == Status::Unsplit || !split) {
                     continue;
                 }
-                let _ = write!(
-                    h,
-                    "<h2>{}</h2>\n",
-                    l(&format!("section.{}", status.as_str()))
-                );
+                let _ = writeln!(h, "<h2>{}</h2>", l(&format!("section.{}", status.as_str())));
                 table(&mut h, brief, &areas);
             }
         }
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"rule\"><b>{}:</b> {}</p>\n",
+        "<p class=\"rule\"><b>{}:</b> {}</p>",
         l("rule"),
         escape(brief.rule())
     );
@@ -172,14 +168,14 @@ fn figure(h: &mut String, img: &MapImage, caption: &str) {
             y * 100.0
         );
     }
-    let _ = write!(h, "</div><figcaption>{caption}</figcaption></figure>\n");
+    let _ = writeln!(h, "</div><figcaption>{caption}</figcaption></figure>");
 }
 
 fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
     let lang = brief.request.lang;
     let l = |k: &str| escape(&t(lang, k));
     if areas.is_empty() {
-        let _ = write!(h, "<p>{}</p>\n", l("none"));
+        let _ = writeln!(h, "<p>{}</p>", l("none"));
         return;
     }
     let mut cols = vec![
@@ -271,14 +267,14 @@ fn how(h: &mut String, brief: &Brief) {
     let lang = brief.request.lang;
     let l = |k: &str| escape(&t(lang, k));
     let kind = brief.kind.as_str();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section class=\"how\"><h2>{}</h2>\n<p>{}</p>\n<dl>\n",
+        "<section class=\"how\"><h2>{}</h2>\n<p>{}</p>\n<dl>",
         l("how"),
         l(&format!("how.{kind}"))
     );
     let mut row = |k: &str, v: String| {
-        let _ = write!(h, "<dt>{}</dt><dd>{}</dd>\n", l(k), escape(&v));
+        let _ = writeln!(h, "<dt>{}</dt><dd>{}</dd>", l(k), escape(&v));
     };
     let days = t(lang, "days");
     row(

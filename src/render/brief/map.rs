@@ -58,8 +58,8 @@ pub fn draw(brief: &Brief) -> Result<Option<MapImage>, TileError> {
         for c in brief.presence.iter().chain(&brief.sightings) {
             all.extend(&c.ring);
         }
-        for (rings, _, _) in &brief.blind_spots {
-            all.extend(rings.iter().flatten());
+        for b in &brief.blind_spots {
+            all.extend(b.rings.iter().flatten());
         }
     }
     if all.is_empty() {
@@ -111,8 +111,8 @@ pub fn draw(brief: &Brief) -> Result<Option<MapImage>, TileError> {
             stroke(&mut pixmap, &path, Rgba(40, 40, 40, 255), 1.0, None, t);
         }
     }
-    for (rings, _, _) in &brief.blind_spots {
-        for r in rings {
+    for b in &brief.blind_spots {
+        for r in &b.rings {
             if let Some(path) = ring_path(r.iter().map(|&p| px(p))) {
                 stroke(
                     &mut pixmap,
