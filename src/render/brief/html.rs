@@ -123,19 +123,22 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
             table(&mut h, brief, &brief.areas.iter().collect::<Vec<_>>());
         }
         BriefKind::EarlyWarning => {
-            for status in [Status::Warning, Status::Alert, Status::Unsplit] {
+            // Alerts apart from warnings where the role could split them.
+            let split = !brief
+                .unavailable
+                .iter()
+                .any(|(n, _)| *n == "trends_verified");
+            let sections: &[Status] = if split {
+                &[Status::Warning, Status::Alert]
+            } else {
+                &[Status::Unsplit]
+            };
+            for &status in sections {
                 let areas: Vec<&Area> = brief
                     .areas
                     .iter()
                     .filter(|a| a.status == Some(status))
                     .collect();
-                let split = brief
-                    .areas
-                    .iter()
-                    .all(|a| a.status != Some(Status::Unsplit));
-                if areas.is_empty() && (status == Status::Unsplit || !split) {
-                    continue;
-                }
                 let _ = writeln!(h, "<h2>{}</h2>", l(&format!("section.{}", status.as_str())));
                 table(&mut h, brief, &areas);
             }
@@ -145,7 +148,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
         h,
         "<p class=\"rule\"><b>{}:</b> {}</p>",
         l("rule"),
-        escape(brief.rule())
+        l(&format!("rule.{kind}"))
     );
     how(&mut h, brief);
     h.push_str("</body>\n</html>\n");
