@@ -42,8 +42,12 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .how dd { margin: 0; word-break: break-all; }
 .page-break { break-before: page; page-break-before: always; }
 .swatch { display: inline-block; width: 3mm; height: 3mm; border: 0.5pt solid #333; margin-right: 1mm; }
-@media print { body { max-width: none; } .classification { position: running(top); } }
+@media print { body { max-width: none; } }
 ";
+
+/// The most areas the document lists (by rank), so that it stays within
+/// two pages; the GeoJSON and CSV hold every area.
+pub const MAX_ROWS: usize = 20;
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -120,7 +124,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
     match brief.kind {
         BriefKind::WeeklyHotspot => {
             let _ = writeln!(h, "<h2>{}</h2>", l("section.weekly-hotspot"));
-            table(&mut h, brief, &brief.areas.iter().collect::<Vec<_>>());
+            table(&mut h, brief, &listed(brief).collect::<Vec<_>>());
         }
         BriefKind::EarlyWarning => {
             // Alerts apart from warnings where the role could split them.
@@ -134,15 +138,19 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
                 &[Status::Unsplit]
             };
             for &status in sections {
-                let areas: Vec<&Area> = brief
-                    .areas
-                    .iter()
-                    .filter(|a| a.status == Some(status))
-                    .collect();
+                let areas: Vec<&Area> =
+                    listed(brief).filter(|a| a.status == Some(status)).collect();
                 let _ = writeln!(h, "<h2>{}</h2>", l(&format!("section.{}", status.as_str())));
                 table(&mut h, brief, &areas);
             }
         }
+    }
+    if brief.areas.len() > MAX_ROWS {
+        let _ = writeln!(
+            h,
+            "<p>{}</p>",
+            escape(&t(lang, "more").replace("{n}", &(brief.areas.len() - MAX_ROWS).to_string()))
+        );
     }
     let _ = writeln!(
         h,
@@ -153,6 +161,11 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
     how(&mut h, brief);
     h.push_str("</body>\n</html>\n");
     Ok(h)
+}
+
+/// The areas the document lists: the first [`MAX_ROWS`] by rank.
+fn listed(brief: &Brief) -> impl Iterator<Item = &Area> {
+    brief.areas.iter().filter(|a| a.rank <= MAX_ROWS)
 }
 
 fn figure(h: &mut String, img: &MapImage, caption: &str) {

@@ -117,3 +117,6 @@ pub fn as_operator(store: &dyn FeatureSource, part: Part) -> crate::Result<Produ
         Part::Blindspots(r) => r.run(store)?.product,
     })
 }
+
+#[cfg(test)]
+mod tests;
