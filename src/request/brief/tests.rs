@@ -1,3 +1,4 @@
+use super::cells::centre;
 use super::*;
 
 #[test]
