@@ -127,6 +127,6 @@ pub(super) fn matching<'a, 'b>(
 pub(super) fn weighted(cells: &[(PartCell, &Item)], area: &[[f64; 2]]) -> f64 {
     overlaps(cells, area)
         .into_iter()
-        .map(|(c, s)| c.0.value * s)
-        .sum()
+        // A fold from +0: an empty sum of floats is -0.
+        .fold(0.0, |acc, (c, s)| acc + c.0.value * s)
 }

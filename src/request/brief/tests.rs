@@ -58,6 +58,7 @@ fn cells_match_by_overlap_and_weigh_by_share() {
     assert!(matching(&c, &near).is_some());
     let far: Vec<[f64; 2]> = same.iter().map(|p| [p[0] + 2.0, p[1]]).collect();
     assert_eq!(weighted(&c, &far), 0.0);
+    assert!(weighted(&c, &far).is_sign_positive(), "written as -0");
     item.geometry = Shape::Point([0.5, 0.5]);
     let p = Product {
         items: vec![item],
