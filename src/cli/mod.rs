@@ -3,6 +3,7 @@
 
 mod analysis;
 mod backup;
+mod brief;
 mod check;
 mod delete;
 mod demo;
@@ -110,6 +111,18 @@ pub enum Command {
     ///   jointmap trends --step-days 7 --window-steps 2 --reference 2025-01-06 --steps 26
     #[command(verbatim_doc_comment)]
     Trends(analysis::Args<crate::request::trends::TrendRequest>),
+    /// The mission's briefs as of a date: weekly-hotspot (new, intensifying
+    /// and persistent hot spots against last week's patrol presence, with
+    /// patrol priorities) and early-warning (areas that became hot spots in
+    /// the last two steps, sightings near them, blind spots, alerts apart
+    /// from warnings, ranked on the EWRR 3x3 grid). HTML (prints to A4 PDF),
+    /// GeoJSON or CSV, in English or French (docs/briefs.md).
+    ///
+    /// Examples:
+    ///   jointmap brief weekly-hotspot --as-of 2025-06-30 --out brief.html
+    ///   jointmap brief early-warning --as-of 2025-06-30 --lang fr --as-role partner --format geojson
+    #[command(verbatim_doc_comment)]
+    Brief(brief::Args),
     /// Presence per grid cell: patrol effort (km and hours per mode, within
     /// each mode's corridor), base reach and information coverage.
     ///
@@ -321,6 +334,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hotspots(a) => analysis::command(&cli, a),
         Command::Clusters(a) => analysis::clusters(&cli, a),
         Command::Trends(a) => analysis::command(&cli, a),
+        Command::Brief(a) => brief::run(&cli, a),
         Command::Coverage(a) => analysis::command(&cli, a),
         Command::Blindspots(a) => analysis::command(&cli, a),
         Command::Impact(a) => impact::run(&cli, a),
@@ -361,6 +375,7 @@ fn refuse_overwrites(cli: &Cli) -> Result<()> {
         Command::Hotspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Clusters(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Trends(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
+        Command::Brief(a) => outputs.extend(a.out.as_deref().map(|o| ("--out", o))),
         Command::Coverage(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::Blindspots(a) => outputs.extend(a.shell.output.as_deref().map(|o| ("-o", o))),
         Command::ExportMbtiles(a) => outputs.push(("-o", &a.output)),

@@ -1,7 +1,8 @@
-//! Encoders: typed analysis products, once gated, written as GeoJSON or CSV
-//! (next: tiles and documents). They never decide what a role sees: they
+//! Encoders: typed analysis products, once gated, written as GeoJSON, CSV,
+//! map tiles and brief documents. They never decide what a role sees: they
 //! write what [`crate::access::Gate::disclose`] returned.
 
+pub mod brief;
 pub mod csv;
 pub mod geojson;
 pub mod table;

@@ -7,6 +7,7 @@
 //! one validation everywhere, and neither shell knows the other.
 
 pub mod blindspots;
+pub mod brief;
 pub mod clusters;
 pub mod coverage;
 pub mod cql2;

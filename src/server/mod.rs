@@ -17,6 +17,7 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod briefs;
 pub mod cache;
 pub mod config;
 mod ingest;
@@ -144,7 +145,7 @@ pub fn router(access: Arc<Access>) -> Router {
     // refuses (401, or 403 for an ingest without the right) before any
     // body is read, so a refused request holds a slot only for that long.
     let routes = viewer::routes(routes, &access);
-    tiles::routes(analysis::routes(routes))
+    briefs::routes(tiles::routes(analysis::routes(routes)))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_max))
         .layer(middleware::from_fn_with_state(limits.clone(), timeout))
