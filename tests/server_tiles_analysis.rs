@@ -325,7 +325,11 @@ fn vector_tiles_hold_the_cells_the_analysis_endpoint_gives_the_role() {
             }
             let doc = a.json();
             let cells = items(layer, &doc);
-            assert!(!cells.is_empty() || layer == "blindspots", "{role} {layer}: no cells: {}", &a.text()[..a.text().len().min(1500)]);
+            assert!(
+                !cells.is_empty() || layer == "blindspots",
+                "{role} {layer}: no cells: {}",
+                &a.text()[..a.text().len().min(1500)]
+            );
             for z in [7u32, 9, 11] {
                 let (cx, cy) = tile_of(TOWN[0], TOWN[1], z);
                 for (x, y) in [(cx, cy), (cx + 1, cy), (cx, cy + 1)] {
@@ -360,7 +364,11 @@ fn vector_tiles_hold_the_cells_the_analysis_endpoint_gives_the_role() {
                         let carried = attributes(layer);
                         for k in carried {
                             let want = &item["properties"][k];
-                            assert_eq!(f.get(*k).is_some(), !want.is_null(), "{role} {layer} {id}.{k}");
+                            assert_eq!(
+                                f.get(*k).is_some(),
+                                !want.is_null(),
+                                "{role} {layer} {id}.{k}"
+                            );
                         }
                         for k in f.keys() {
                             assert!(k == "id" || carried.contains(&k.as_str()), "{layer}: {k}");
@@ -378,7 +386,10 @@ fn vector_tiles_hold_the_cells_the_analysis_endpoint_gives_the_role() {
                         let drawn = layer != "presence"
                             || item["properties"]["presence"].as_f64().is_some();
                         if inside && drawn {
-                            assert!(seen.contains(id), "{role} {layer} {z}/{x}/{y}: {id} missing");
+                            assert!(
+                                seen.contains(id),
+                                "{role} {layer} {z}/{x}/{y}: {id} missing"
+                            );
                         }
                     }
                     compared += feats.len();
@@ -394,7 +405,13 @@ fn attributes(layer: &str) -> &'static [&'static str] {
     match layer {
         "hotspots" => &["class", "gi_z", "gi_p", "count", "value", "density_km2"],
         "moran" => &["moran_type", "moran_i", "moran_p", "count", "value"],
-        "presence" => &["presence", "patrol_score", "info_score", "visits", "reports"],
+        "presence" => &[
+            "presence",
+            "patrol_score",
+            "info_score",
+            "visits",
+            "reports",
+        ],
         "risk" => &[
             "risk_level",
             "risk",
@@ -449,7 +466,10 @@ fn overlay_tiles_around_groups_under_k_equal_those_of_a_store_without_them() {
                         let a = without.server.get(&path, Some(token));
                         let b = with.server.get(&path, Some(token));
                         assert_eq!(a.status, b.status, "{role} {path}: {}", b.text());
-                        assert!(a.body == b.body, "{role} {path}: the canaries changed the tile");
+                        assert!(
+                            a.body == b.body,
+                            "{role} {path}: the canaries changed the tile"
+                        );
                         assert!(!contains(&b.body, "CANARY"), "{role} {path}");
                         compared += 1;
                     }
@@ -469,19 +489,27 @@ fn overlay_tiles_around_groups_under_k_equal_those_of_a_store_without_them() {
                     let a = empty.server.get(&path, Some(token));
                     let b = only.server.get(&path, Some(token));
                     assert_eq!(a.status, b.status, "{role} {path}: {}", b.text());
-                    assert!(a.body == b.body, "{role} {path}: differs from an empty store");
+                    assert!(
+                        a.body == b.body,
+                        "{role} {path}: differs from an empty store"
+                    );
                 }
             }
         }
         for (role, token) in ROLES {
             for f in ["", "?f=mvt"] {
-                let r = with.server.get(&format!("/tiles/{layer}.json{f}"), Some(token));
+                let r = with
+                    .server
+                    .get(&format!("/tiles/{layer}.json{f}"), Some(token));
                 assert!(!contains(&r.body, "CANARY"), "{role} {layer}.json{f}");
             }
         }
     }
     assert!(compared > 200, "{compared}");
-    assert!(hr_differs >= 5, "hr saw the canaries in only {hr_differs} tiles");
+    assert!(
+        hr_differs >= 5,
+        "hr saw the canaries in only {hr_differs} tiles"
+    );
 }
 
 /// Each overlay's TileJSON (PNG and MVT) is complete and names tiles
@@ -500,10 +528,7 @@ fn tilejson_of_each_overlay_names_tiles_that_answer() {
                 assert_eq!(doc["maxzoom"], 18);
                 let template = doc["tiles"][0].as_str().unwrap();
                 let ext = if f.is_empty() { ".png" } else { ".mvt" };
-                assert!(
-                    template.ends_with(&format!("{{y}}{ext}?{Q}")),
-                    "{template}"
-                );
+                assert!(template.ends_with(&format!("{{y}}{ext}?{Q}")), "{template}");
                 let vl = doc["vector_layers"].as_array().unwrap();
                 if *layer != "joint" {
                     assert_eq!(vl.len(), 1);
@@ -517,7 +542,10 @@ fn tilejson_of_each_overlay_names_tiles_that_answer() {
                     assert_eq!(got, want, "{layer}");
                 } else {
                     let ids: Vec<&str> = vl.iter().map(|l| l["id"].as_str().unwrap()).collect();
-                    assert!(ids.contains(&"blindspots") && ids.contains(&"incidents"), "{ids:?}");
+                    assert!(
+                        ids.contains(&"blindspots") && ids.contains(&"incidents"),
+                        "{ids:?}"
+                    );
                     assert_eq!(ids.contains(&"patrols"), role == "military", "{role}");
                 }
                 let url = template
@@ -614,6 +642,8 @@ fn overlay_tiles_match_golden_images() {
             }
         }
     }
-    assert!(!regenerate, "{written} goldens written; run again without JOINTMAP_REGENERATE_GOLDENS");
+    assert!(
+        !regenerate,
+        "{written} goldens written; run again without JOINTMAP_REGENERATE_GOLDENS"
+    );
 }
-

@@ -126,12 +126,18 @@ mod tests {
         assert_eq!(ns, Some(CellStyle::Fill(NOT_SIGNIFICANT)));
         let hot = style(TileLayer::Hotspots, &p(json!({"class": "hot-99"})));
         assert_eq!(hot, Some(CellStyle::Fill(HOTSPOT[0].1)));
-        assert_eq!(style(TileLayer::Hotspots, &p(json!({"class": "warm"}))), None);
+        assert_eq!(
+            style(TileLayer::Hotspots, &p(json!({"class": "warm"}))),
+            None
+        );
         assert_eq!(
             style(TileLayer::Moran, &p(json!({"moran_type": null}))),
             Some(CellStyle::Outline(NOT_SIGNIFICANT))
         );
-        assert_eq!(style(TileLayer::Presence, &p(json!({"presence": 0.0}))), None);
+        assert_eq!(
+            style(TileLayer::Presence, &p(json!({"presence": 0.0}))),
+            None
+        );
         assert_eq!(style(TileLayer::Risk, &p(json!({}))), None);
     }
 

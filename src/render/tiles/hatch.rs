@@ -5,9 +5,7 @@
 //! tile, and are stroked anti-aliased through a mask of the area.
 
 use super::mercator::TileId;
-use tiny_skia::{
-    FillRule, Mask, Paint, Path, PathBuilder, Pixmap, Stroke, Transform,
-};
+use tiny_skia::{FillRule, Mask, Paint, Path, PathBuilder, Pixmap, Stroke, Transform};
 
 /// Distance between hatch lines along an axis, pixels of a 256-px tile.
 /// Not a divisor of 256, so lines anchored per tile would break at edges.
@@ -81,6 +79,87 @@ pub fn draw(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::tiles::mercator::Frame;
+    use crate::render::tiles::{Canvas, OverlayCell, Scale, TileLayer};
+
+    /// A hatched blind spot straddling the corner of four tiles: the
+    /// stitched tiles are one pattern, constant along the hatch direction
+    /// and periodic across it, over both seams.
+    #[test]
+    fn a_hatched_area_on_a_tile_corner_continues_across_the_four_tiles() {
+        let (z, x, y) = (12, 2258, 1998);
+        let nw = TileId::new(z, x, y).unwrap();
+        let f = Frame::new(nw, 256.0);
+        let ring: Vec<(f64, f64)> = [
+            (196.0, 196.0),
+            (316.0, 196.0),
+            (316.0, 316.0),
+            (196.0, 316.0),
+            (196.0, 196.0),
+        ]
+        .iter()
+        .map(|&(px, py)| {
+            let [lon, lat] = f.unproject(px, py);
+            (lon, lat)
+        })
+        .collect();
+        let poly = geo_types::Polygon::new(ring.into(), vec![]);
+        for (kind, rising) in [("threat", true), ("information", false)] {
+            let cell = OverlayCell {
+                id: "T1".into(),
+                geometry: geo_types::MultiPolygon(vec![poly.clone()]),
+                bbox: [-180.0, -85.0, 180.0, 85.0],
+                properties: serde_json::json!({"kind": kind})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            };
+            // Stitched alpha of the four tiles, 512 x 512.
+            let mut a = vec![0u8; 512 * 512];
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let t = TileId::new(z, x + dx, y + dy).unwrap();
+                let mut c = Canvas::new(t, Scale::X1).unwrap();
+                c.overlay(TileLayer::Blindspots, std::iter::once(&cell));
+                let p = Pixmap::decode_png(&c.png().unwrap()).unwrap();
+                let mut lit = 0;
+                for py in 0..256 {
+                    for px in 0..256 {
+                        let v = p.pixel(px, py).unwrap().alpha();
+                        a[(dy * 256 + py) as usize * 512 + (dx * 256 + px) as usize] = v;
+                        lit += usize::from(v > 150);
+                    }
+                }
+                assert!(lit > 300, "{kind}: tile {dx},{dy} has {lit} hatch pixels");
+            }
+            let at = |px: i64, py: i64| a[(py * 512 + px) as usize];
+            // Inside the area, off its outline (196..316 in stitched pixels).
+            let (mut along, mut period) = (0, 0);
+            for py in 204..308i64 {
+                for px in 204..296i64 {
+                    let next = if rising {
+                        at(px + 1, py - 1)
+                    } else {
+                        at(px + 1, py + 1)
+                    };
+                    assert!(
+                        at(px, py).abs_diff(next) <= 3,
+                        "{kind}: breaks at {px},{py}"
+                    );
+                    assert!(
+                        at(px, py).abs_diff(at(px + SPACING as i64, py)) <= 3,
+                        "{kind}: not periodic at {px},{py}"
+                    );
+                    along += 1;
+                    period += usize::from(at(px, py) > 150);
+                }
+            }
+            // Lines of 1.5 px every 10 px along x: about a fifth lit.
+            assert!(
+                period * 10 > along && period * 3 < along,
+                "{kind}: {period}/{along}"
+            );
+        }
+    }
 
     #[test]
     fn the_phase_follows_the_global_grid() {

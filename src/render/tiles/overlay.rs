@@ -130,7 +130,10 @@ impl Overlay {
     /// The cells whose bounds meet `bbox`.
     pub fn within(&self, bbox: [f64; 4]) -> impl Iterator<Item = &OverlayCell> {
         self.cells.iter().filter(move |c| {
-            c.bbox[0] <= bbox[2] && c.bbox[2] >= bbox[0] && c.bbox[1] <= bbox[3] && c.bbox[3] >= bbox[1]
+            c.bbox[0] <= bbox[2]
+                && c.bbox[2] >= bbox[0]
+                && c.bbox[1] <= bbox[3]
+                && c.bbox[3] >= bbox[1]
         })
     }
 }
@@ -190,7 +193,8 @@ mod tests {
 
     #[test]
     fn reads_the_items_of_its_layer_only() {
-        let sq = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]});
+        let sq =
+            json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]});
         let doc = json!({"type": "FeatureCollection", "features": [
             {"type": "Feature", "id": "T1", "geometry": {"type": "MultiPolygon", "coordinates": [sq["coordinates"]]},
              "properties": {"kind": "threat", "rank": 1}},
@@ -209,12 +213,16 @@ mod tests {
         assert_eq!(r.within([2.0, 2.0, 3.0, 3.0]).count(), 0);
         assert_eq!(r.within([0.5, 0.5, 3.0, 3.0]).count(), 1);
         for bad in ["", "{}", "[1]", "{\"features\": 3}"] {
-            assert!(Overlay::from_geojson(TileLayer::Risk, bad.as_bytes()).is_err(), "{bad}");
+            assert!(
+                Overlay::from_geojson(TileLayer::Risk, bad.as_bytes()).is_err(),
+                "{bad}"
+            );
         }
         // A malformed ring is skipped, not drawn half.
         let odd = json!({"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, "x"], [0, 0], [0, 0]]]}, "properties": {}}]});
-        let o = Overlay::from_geojson(TileLayer::Hotspots, &serde_json::to_vec(&odd).unwrap()).unwrap();
+        let o =
+            Overlay::from_geojson(TileLayer::Hotspots, &serde_json::to_vec(&odd).unwrap()).unwrap();
         assert!(o.cells.is_empty());
     }
 }

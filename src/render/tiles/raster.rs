@@ -5,9 +5,9 @@
 use super::aggregate::{self, bins};
 use super::classes::{self, CellStyle};
 use super::hatch;
-use super::overlay::OverlayCell;
 use super::heat::{self, HeatParams};
 use super::mercator::{Frame, TileId};
+use super::overlay::OverlayCell;
 use super::palette::{viridis, Rgba, HALO};
 use super::style::{self, LineStyle, PointStyle, Shape};
 use super::{TileError, TileLayer, AGGREGATE_BELOW_ZOOM};

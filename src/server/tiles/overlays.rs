@@ -55,7 +55,11 @@ fn refused_params<A: AnalysisRequest>(layer: TileLayer) -> Vec<&'static str> {
 }
 
 fn parse<A: AnalysisRequest>(layer: TileLayer, pairs: &[(String, String)]) -> Result<A, ApiError> {
-    parse_args(pairs, &format!("/tiles/{layer}"), &refused_params::<A>(layer))
+    parse_args(
+        pairs,
+        &format!("/tiles/{layer}"),
+        &refused_params::<A>(layer),
+    )
 }
 
 /// The gated GeoJSON behind overlay `layer` for the caller, as
@@ -198,9 +202,8 @@ fn joint_params(pairs: &[(String, String)]) -> Result<Joint, ApiError> {
     for (k, v) in pairs {
         match k.as_str() {
             "surface" => {
-                surface = <Surface as clap::ValueEnum>::from_str(v, false).map_err(|_| {
-                    ApiError::param(k, format!("{v:?} is not hotspots or heat"))
-                })?
+                surface = <Surface as clap::ValueEnum>::from_str(v, false)
+                    .map_err(|_| ApiError::param(k, format!("{v:?} is not hotspots or heat")))?
             }
             "from" | "to" => window.push((k.clone(), v.clone())),
             _ => {
@@ -320,8 +323,14 @@ pub(super) async fn joint_tile(
             };
             let heat = match (joint.surface, format) {
                 (Surface::Heat, Format::Png(_)) => {
-                    part(&caller, TileLayer::Heat, Layer::Incidents, id, joint.filter.clone())
-                        .await?
+                    part(
+                        &caller,
+                        TileLayer::Heat,
+                        Layer::Incidents,
+                        id,
+                        joint.filter.clone(),
+                    )
+                    .await?
                 }
                 _ => None,
             };
