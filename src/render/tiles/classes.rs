@@ -6,14 +6,15 @@
 //!   significant in light grey; a cell not tested (no event in its
 //!   neighbourhood, too few events to say anything) only outlined, never
 //!   filled like a result.
-//! - Risk levels: a sequential yellow-to-red scheme (ColorBrewer YlOrRd),
+//! - Risk levels: a sequential yellow-to-brown scheme (ColorBrewer YlOrBr),
 //!   ordered by lightness.
-//! - Presence: viridis on 0-1.
+//! - Presence: four classes of a sequential green scheme (ColorBrewer
+//!   Greens), as the viewer's legend names them.
 //! - Blind spots: hatched ([`super::hatch`]): threat blind spots in
-//!   vermillion on one diagonal, information blind spots in blue on the
+//!   vermillion on one diagonal, information blind spots in purple on the
 //!   other, so that they differ without colour.
 
-use super::palette::{viridis, Rgba};
+use super::palette::Rgba;
 use super::TileLayer;
 use serde_json::{Map, Value};
 
@@ -33,41 +34,52 @@ pub enum CellStyle {
     },
 }
 
-/// Hot spot classes, hottest first: name, colour.
+// The viewer's legend (src/server/viewer/viewer.js) names these same
+// colours: change both together.
+
+/// Hot spot classes, hottest first: name, colour (RdBu, 7 classes).
 pub const HOTSPOT: [(&str, Rgba); 7] = [
     ("hot-99", Rgba(178, 24, 43, 255)),
-    ("hot-95", Rgba(214, 96, 77, 255)),
-    ("hot-90", Rgba(244, 165, 130, 255)),
-    ("not-significant", Rgba(210, 210, 210, 255)),
-    ("cold-90", Rgba(146, 197, 222, 255)),
-    ("cold-95", Rgba(67, 147, 195, 255)),
+    ("hot-95", Rgba(239, 138, 98, 255)),
+    ("hot-90", Rgba(253, 219, 199, 255)),
+    ("not-significant", Rgba(247, 247, 247, 255)),
+    ("cold-90", Rgba(209, 229, 240, 255)),
+    ("cold-95", Rgba(103, 169, 207, 255)),
     ("cold-99", Rgba(33, 102, 172, 255)),
 ];
 
 /// Local Moran cluster and outlier types: name, colour.
 pub const MORAN: [(&str, Rgba); 4] = [
     ("HH", Rgba(178, 24, 43, 255)),
-    ("HL", Rgba(244, 165, 130, 255)),
-    ("LH", Rgba(146, 197, 222, 255)),
+    ("HL", Rgba(239, 138, 98, 255)),
+    ("LH", Rgba(103, 169, 207, 255)),
     ("LL", Rgba(33, 102, 172, 255)),
 ];
 
-/// Risk levels, lowest first: name, colour.
+/// Risk levels, lowest first: name, colour (YlOrBr).
 pub const RISK: [(&str, Rgba); 4] = [
-    ("low", Rgba(255, 255, 178, 255)),
-    ("medium", Rgba(254, 204, 92, 255)),
-    ("high", Rgba(253, 141, 60, 255)),
-    ("extreme", Rgba(227, 26, 28, 255)),
+    ("low", Rgba(254, 227, 145, 255)),
+    ("medium", Rgba(254, 153, 41, 255)),
+    ("high", Rgba(204, 76, 2, 255)),
+    ("extreme", Rgba(102, 37, 6, 255)),
 ];
 
-/// Not significant, and outlines of cells without a result.
-pub const NOT_SIGNIFICANT: Rgba = Rgba(210, 210, 210, 255);
+/// Presence classes, from 0.75 down: lower bound, colour (Greens).
+pub const PRESENCE: [(f64, Rgba); 4] = [
+    (0.75, Rgba(35, 139, 69, 255)),
+    (0.5, Rgba(116, 196, 118, 255)),
+    (0.25, Rgba(199, 233, 192, 255)),
+    (0.0, Rgba(255, 255, 255, 255)),
+];
 
-/// Threat blind spots.
+/// Outlines of cells without a result.
+pub const NOT_SIGNIFICANT: Rgba = Rgba(150, 150, 150, 255);
+
+/// Threat blind spots (Okabe-Ito vermillion).
 pub const THREAT: Rgba = Rgba(213, 94, 0, 255);
 
-/// Information blind spots.
-pub const INFORMATION: Rgba = Rgba(0, 114, 178, 255);
+/// Information blind spots (Okabe-Ito reddish purple).
+pub const INFORMATION: Rgba = Rgba(204, 121, 167, 255);
 
 fn named(table: &[(&str, Rgba)], v: Option<&str>) -> Option<Rgba> {
     let v = v?;
@@ -92,7 +104,13 @@ pub fn style(layer: TileLayer, p: &Map<String, Value>) -> Option<CellStyle> {
         TileLayer::Risk => named(&RISK, s("risk_level")).map(CellStyle::Fill),
         TileLayer::Presence => {
             let v = p.get("presence").and_then(Value::as_f64)?;
-            (v.is_finite() && v > 0.0).then(|| CellStyle::Fill(viridis(v.min(1.0))))
+            if !(v.is_finite() && v > 0.0) {
+                return None;
+            }
+            PRESENCE
+                .iter()
+                .find(|(lo, _)| v >= *lo)
+                .map(|(_, c)| CellStyle::Fill(*c))
         }
         TileLayer::Blindspots => match s("kind")? {
             "threat" => Some(CellStyle::Hatch {
@@ -123,7 +141,7 @@ mod tests {
         let untested = style(TileLayer::Hotspots, &p(json!({"class": null, "count": 1})));
         assert_eq!(untested, Some(CellStyle::Outline(NOT_SIGNIFICANT)));
         let ns = style(TileLayer::Hotspots, &p(json!({"class": "not-significant"})));
-        assert_eq!(ns, Some(CellStyle::Fill(NOT_SIGNIFICANT)));
+        assert_eq!(ns, Some(CellStyle::Fill(HOTSPOT[3].1)));
         let hot = style(TileLayer::Hotspots, &p(json!({"class": "hot-99"})));
         assert_eq!(hot, Some(CellStyle::Fill(HOTSPOT[0].1)));
         assert_eq!(
