@@ -390,11 +390,11 @@ async fn tilejson(
     ))
 }
 
+/// Query pairs.
+type Pairs = Vec<(String, String)>;
+
 /// The layer, the parameters without `f`, and whether `f=mvt`.
-fn tilejson_params(
-    name: &str,
-    q: Option<&str>,
-) -> Result<(TileLayer, Vec<(String, String)>, bool), ApiError> {
+fn tilejson_params(name: &str, q: Option<&str>) -> Result<(TileLayer, Pairs, bool), ApiError> {
     let l: TileLayer = name.parse().map_err(ApiError::not_found)?;
     let mut pairs = params::pairs(q);
     let mut vector = false;
