@@ -647,3 +647,69 @@ fn overlay_tiles_match_golden_images() {
         "{written} goldens written; run again without JOINTMAP_REGENERATE_GOLDENS"
     );
 }
+
+/// The joint map's vector tiles hold one layer per part the role may
+/// have: patrols for the military only, incidents as released cells for
+/// roles without full view, hot spots only where significant and exactly
+/// as the hotspots overlay gives them; `surface=heat` draws the heat
+/// surface instead of the hot spots.
+#[test]
+fn the_joint_map_is_composed_of_the_roles_own_parts() {
+    let e = env(&base());
+    let s = &e.server;
+    let (x, y) = tile_of(TOWN[0], TOWN[1], 9);
+    for (role, token) in ROLES {
+        let joint = s.get(&format!("/tiles/joint/9/{x}/{y}.mvt?{Q}"), Some(token));
+        assert_eq!(joint.status, 200, "{role}: {}", joint.text());
+        let layers = decode(&joint.body);
+        let names: Vec<&str> = layers.keys().map(String::as_str).collect();
+        for n in &names {
+            assert!(
+                [
+                    "blindspots",
+                    "hotspots",
+                    "patrols",
+                    "bases",
+                    "sites",
+                    "incidents"
+                ]
+                .contains(n),
+                "{role}: {n}"
+            );
+        }
+        assert_eq!(
+            names.contains(&"patrols"),
+            role == "military",
+            "{role}: {names:?}"
+        );
+        let hot = decode(
+            &s.get(&format!("/tiles/hotspots/9/{x}/{y}.mvt?{Q}"), Some(token))
+                .body,
+        );
+        let significant: Vec<&Map<String, Value>> = hot["hotspots"]
+            .iter()
+            .filter(|f| {
+                f.get("class")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| c.starts_with("hot-") || c.starts_with("cold-"))
+            })
+            .collect();
+        assert!(!significant.is_empty(), "{role}: no hot spot at the town");
+        let got: Vec<&Map<String, Value>> = layers["hotspots"].iter().collect();
+        assert_eq!(got, significant, "{role}");
+        if role != "hr" {
+            for f in &layers["incidents"] {
+                let keys: Vec<&str> = f.keys().map(String::as_str).collect();
+                assert_eq!(keys, ["count"], "{role}");
+            }
+        }
+        let a = s.get(&format!("/tiles/joint/9/{x}/{y}.png?{Q}"), Some(token));
+        let b = s.get(
+            &format!("/tiles/joint/9/{x}/{y}.png?{Q}&surface=heat"),
+            Some(token),
+        );
+        assert_eq!((a.status, b.status), (200, 200), "{role}");
+        assert_ne!(a.body, b.body, "{role}: heat and hot spots drew alike");
+        assert!(opaque_pixels(&b.body) > 100, "{role}");
+    }
+}
