@@ -568,6 +568,8 @@ fn tilejson_of_each_overlay_names_tiles_that_answer() {
         ("/tiles/hotspots.json?cell-km=-1", None),
         ("/tiles/hotspots.json?area=/etc/passwd", Some("area")),
         ("/tiles/risk.json?cells=false", Some("cells")),
+        ("/tiles/blindspots.json?cells=true", Some("cells")),
+        ("/tiles/presence.json?all-cells=true", Some("all-cells")),
         ("/tiles/joint.json?surface=moon", Some("surface")),
         ("/tiles/joint.json?category=killing", Some("category")),
         ("/tiles/moran/9/0/0.png?f=json", Some("f")),

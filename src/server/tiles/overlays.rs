@@ -47,7 +47,7 @@ pub enum Surface {
 fn refused_params<A: AnalysisRequest>(layer: TileLayer) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = A::LOCAL_ONLY.to_vec();
     match layer {
-        TileLayer::Risk => v.push("cells"),
+        TileLayer::Risk | TileLayer::Blindspots => v.push("cells"),
         TileLayer::Hotspots | TileLayer::Moran | TileLayer::Presence => v.push("all-cells"),
         _ => {}
     }
