@@ -325,8 +325,8 @@ fn tile_scheme_errors_and_roles() {
         ("/tiles/incidents/-1/0/0.png".to_string(), 404),
         ("/tiles/incidents/99999999999/0/0.png".to_string(), 404),
         ("/tiles/nope/2/0/0.png".to_string(), 404),
-        ("/tiles/joint/2/0/0.png".to_string(), 404),
-        ("/tiles/hotspots.json".to_string(), 404),
+        ("/tiles/joint/2/0/0.jpg".to_string(), 404),
+        ("/tiles/hotspots/19/0/0.mvt".to_string(), 404),
         ("/tiles/heat/2/0/0.mvt".to_string(), 404),
         (format!("/tiles/incidents/12/{x}/{y}.png?bbox=1,2,3,4"), 400),
         (

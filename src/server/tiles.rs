@@ -32,6 +32,8 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+mod overlays;
+
 /// `Cache-Control` of tiles and TileJSON: private (they depend on the
 /// token), fresh for a minute, then revalidated by ETag.
 const CACHE_CONTROL: &str = "private, max-age=60";
@@ -177,6 +179,11 @@ async fn tile(
     Path((layer_name, z, x, file)): Path<(String, String, String, String)>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
+    if let Ok(l) = layer_name.parse::<TileLayer>() {
+        if l.source().is_none() {
+            return overlay_tile(caller, headers, l, (z, x, file), q).await;
+        }
+    }
     let (tile_layer, source) = layer(&layer_name)?;
     let (y, format) = split_y(&file)?;
     let id = TileId::new(number("z", &z)?, number("x", &x)?, y)
@@ -188,6 +195,31 @@ async fn tile(
     }
     let (filter, _) = filter(q.as_deref(), "/tiles")?;
     let body = caller.tile(tile_layer, source, id, format, filter).await?;
+    Ok(cached_response(
+        &headers,
+        body,
+        format.media_type(),
+        format == Format::Mvt,
+    ))
+}
+
+/// A tile of an analysis overlay or of the joint map.
+async fn overlay_tile(
+    caller: Caller,
+    headers: HeaderMap,
+    layer: TileLayer,
+    (z, x, file): (String, String, String),
+    q: Option<String>,
+) -> Result<Response, ApiError> {
+    let (y, format) = split_y(&file)?;
+    let id = TileId::new(number("z", &z)?, number("x", &x)?, y)
+        .map_err(|e| ApiError::not_found(e.to_string()))?;
+    let pairs = params::pairs(q.as_deref());
+    let body = if layer == TileLayer::Joint {
+        overlays::joint_tile(&caller, id, format, &pairs).await?
+    } else {
+        overlays::overlay_tile(&caller, layer, id, format, &pairs).await?
+    };
     Ok(cached_response(
         &headers,
         body,
@@ -275,6 +307,10 @@ async fn tilejson(
     let name = file
         .strip_suffix(".json")
         .ok_or_else(|| ApiError::not_found("no such path; see /api"))?;
+    let (tile_layer, pairs, vector) = tilejson_params(name, q.as_deref())?;
+    if tile_layer.source().is_none() {
+        return overlay_tilejson(caller, headers, tile_layer, pairs, vector);
+    }
     let (tile_layer, source) = layer(name)?;
     let mut pairs = params::pairs(q.as_deref());
     let mut vector = false;
@@ -354,7 +390,92 @@ async fn tilejson(
     ))
 }
 
+/// Query pairs.
+type Pairs = Vec<(String, String)>;
+
+/// The layer, the parameters without `f`, and whether `f=mvt`.
+fn tilejson_params(name: &str, q: Option<&str>) -> Result<(TileLayer, Pairs, bool), ApiError> {
+    let l: TileLayer = name.parse().map_err(ApiError::not_found)?;
+    let mut pairs = params::pairs(q);
+    let mut vector = false;
+    for (k, v) in pairs.iter().filter(|(k, _)| k == "f") {
+        match v.to_ascii_lowercase().as_str() {
+            "mvt" => vector = true,
+            "png" | "json" => vector = false,
+            _ => return Err(ApiError::param(k, "use png (the default) or mvt")),
+        }
+    }
+    pairs.retain(|(k, _)| k != "f");
+    Ok((l, pairs, vector))
+}
+
+/// TileJSON of an overlay or of the joint map: world bounds (the
+/// analysis area is the data's), the parameters carried into the URL
+/// templates, and the vector layers with their fields.
+fn overlay_tilejson(
+    caller: Caller,
+    headers: HeaderMap,
+    layer: TileLayer,
+    pairs: Vec<(String, String)>,
+    vector: bool,
+) -> Result<Response, ApiError> {
+    overlays::check_params(layer, &pairs)?;
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter())
+        .finish();
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    let base = ogc::base(&caller);
+    let ext = if vector { "mvt" } else { "png" };
+    let bounds = [-180.0, -85.051_128_779_806_6, 180.0, 85.051_128_779_806_6];
+    let vector_layers = if layer == TileLayer::Joint {
+        overlays::joint_vector_layers(&caller)
+    } else {
+        vec![json!({
+            "id": layer.name(),
+            "description": description(layer, true),
+            "minzoom": 0,
+            "maxzoom": MAX_ZOOM,
+            "fields": overlays::overlay_fields(layer),
+        })]
+    };
+    let doc = json!({
+        "tilejson": "3.0.0",
+        "name": format!("jointmap {layer}"),
+        "description": description(layer, true),
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/{layer}/{{z}}/{{x}}/{{y}}.{ext}{query}")],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds,
+        "center": [0.0, 0.0, 2],
+        "vector_layers": vector_layers,
+    });
+    let body = serde_json::to_vec(&doc).map_err(ApiError::internal)?;
+    Ok(cached_response(
+        &headers,
+        Encoded::new(body, 0),
+        "application/json",
+        true,
+    ))
+}
+
 fn description(layer: TileLayer, individual: bool) -> String {
+    let overlay = match layer {
+        TileLayer::Hotspots => Some("Getis-Ord Gi* class per cell (hot/cold at 99, 95, 90 % confidence, not significant; no class: not tested, too few events nearby), from /analysis/hotspots for this role"),
+        TileLayer::Moran => Some("Local Moran type per cell (HH, LL: clusters; HL, LH: outliers; none: not significant), from /analysis/hotspots for this role"),
+        TileLayer::Presence => Some("presence per cell (0-1: patrol effort, base reach, information), from /analysis/coverage for this role"),
+        TileLayer::Risk => Some("risk level per cell (likelihood x impact: low, medium, high, extreme), from /analysis/blindspots?cells=true for this role"),
+        TileLayer::Blindspots => Some("threat blind spots (hatched /) and information blind spots (hatched \\), from /analysis/blindspots for this role"),
+        TileLayer::Joint => Some("the joint map: blind spots hatched under significant hot spots (or heat), patrols, bases, sites and incidents, each as this role may see them"),
+        _ => None,
+    };
+    if let Some(how) = overlay {
+        return format!("{layer}: {how}");
+    }
     let how = if !individual {
         "counts per protection cell of the events released to this role (groups of at least k)"
     } else if layer == TileLayer::Heat {
@@ -391,11 +512,7 @@ fn vector_fields(caller: &Caller, layer: Layer) -> Map<String, Value> {
 /// parameters (as the analyses document them), `problems` the problem
 /// responses.
 pub fn api_paths(filter: Vec<Value>, problems: Value) -> Vec<(String, Value)> {
-    let layers: Vec<&str> = TileLayer::ALL
-        .iter()
-        .filter(|l| l.source().is_some())
-        .map(|l| l.name())
-        .collect();
+    let layers: Vec<&str> = TileLayer::ALL.iter().map(|l| l.name()).collect();
     let path_param = |name: &str, schema: Value| json!({"name": name, "in": "path", "required": true, "schema": schema});
     let mut tile_params = vec![
         path_param("layer", json!({"type": "string", "enum": layers})),
@@ -486,6 +603,8 @@ mod tests {
             assert_eq!(split_y(bad).unwrap_err().status, 404, "{bad}");
         }
         assert!(layer("joint").is_err());
+        assert!(tilejson_params("moran", Some("f=MVT&cell-km=5")).unwrap().2);
+        assert!(tilejson_params("moran", Some("f=svg")).is_err());
         assert!(layer("nope").is_err());
         assert_eq!(layer("heat").unwrap().1, Layer::Incidents);
     }

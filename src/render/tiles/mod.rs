@@ -11,6 +11,10 @@
 //! - `heat.rs`: the kernel density surface (`analysis::kde`);
 //! - `aggregate.rs`: points counted per screen cell at low zoom;
 //! - `mvt.rs`: the vector tile encoder (protobuf written by hand);
+//! - `overlay.rs`: the cells of a gated analysis product (as its
+//!   `/analysis/*` GeoJSON gave them to the role), `classes.rs` their
+//!   classes and colours, `hatch.rs` blind-spot hatching anchored in the
+//!   world's pixel grid;
 //! - `mbtiles.rs`: MBTiles 1.3 packages of tiles for offline use.
 //!
 //! **No seams**: every renderer is given the features of the tile's bounds
@@ -20,17 +24,21 @@
 //! tile, so neighbouring tiles agree on every count.
 
 mod aggregate;
+pub mod classes;
+mod hatch;
 mod heat;
 pub mod mbtiles;
 pub mod mercator;
 pub mod mvt;
+pub mod overlay;
 pub mod palette;
 mod raster;
 mod style;
 
 pub use heat::{HeatParams, HEAT_BANDWIDTH_M};
 pub use mercator::{Frame, TileId, MAX_ZOOM};
-pub use raster::{png, Scale};
+pub use overlay::{Overlay, OverlayCell};
+pub use raster::{png, Canvas, Scale};
 
 use crate::model::Layer;
 use std::fmt;
@@ -93,6 +101,8 @@ pub enum TileLayer {
     Heat,
     /// Getis-Ord Gi* hot spot classes.
     Hotspots,
+    /// Local Moran cluster and outlier types.
+    Moran,
     /// Presence (coverage).
     Presence,
     /// Threat x vulnerability risk.
@@ -105,7 +115,7 @@ pub enum TileLayer {
 
 impl TileLayer {
     /// Every layer name of the URL scheme.
-    pub const ALL: [TileLayer; 11] = [
+    pub const ALL: [TileLayer; 12] = [
         TileLayer::Incidents,
         TileLayer::Sightings,
         TileLayer::Patrols,
@@ -113,6 +123,7 @@ impl TileLayer {
         TileLayer::Sites,
         TileLayer::Heat,
         TileLayer::Hotspots,
+        TileLayer::Moran,
         TileLayer::Presence,
         TileLayer::Risk,
         TileLayer::Blindspots,
@@ -129,6 +140,7 @@ impl TileLayer {
             TileLayer::Sites => "sites",
             TileLayer::Heat => "heat",
             TileLayer::Hotspots => "hotspots",
+            TileLayer::Moran => "moran",
             TileLayer::Presence => "presence",
             TileLayer::Risk => "risk",
             TileLayer::Blindspots => "blindspots",
@@ -136,9 +148,9 @@ impl TileLayer {
         }
     }
 
-    /// The store layer it is drawn from, when this build draws it: the
-    /// five store layers, and heat (from incidents). The analysis layers
-    /// are not drawn yet.
+    /// The store layer it is drawn from: the five store layers, and heat
+    /// (from incidents). The overlays ([`TileLayer::is_overlay`]) and the
+    /// joint map have none.
     pub fn source(self) -> Option<Layer> {
         match self {
             TileLayer::Incidents | TileLayer::Heat => Some(Layer::Incidents),
@@ -152,7 +164,19 @@ impl TileLayer {
 
     /// Whether it has vector tiles (heat is a raster surface only).
     pub fn has_vector(self) -> bool {
-        self.source().is_some() && self != TileLayer::Heat
+        self != TileLayer::Heat
+    }
+
+    /// Whether it is drawn from an analysis product ([`overlay`]).
+    pub fn is_overlay(self) -> bool {
+        matches!(
+            self,
+            TileLayer::Hotspots
+                | TileLayer::Moran
+                | TileLayer::Presence
+                | TileLayer::Risk
+                | TileLayer::Blindspots
+        )
     }
 
     /// How far beyond the tile, in metres, a feature of this layer may

@@ -14,6 +14,7 @@
 
 use super::aggregate::bins;
 use super::mercator::{Frame, TileId};
+use super::overlay::{self, OverlayCell};
 use super::{TileLayer, AGGREGATE_BELOW_ZOOM};
 use crate::access::TileContent;
 use geo_types::Geometry;
@@ -468,6 +469,13 @@ fn clip_ring(pts: &[[f64; 2]]) -> Vec<[f64; 2]> {
 /// The vector tile of `layer`'s `content` on `tile`: one MVT layer named
 /// like the jointmap layer (empty tiles have the layer with no feature).
 pub fn encode(layer: TileLayer, tile: TileId, content: &TileContent) -> Vec<u8> {
+    let mut out = Vec::new();
+    content_layer(layer, tile, content).encode(&mut out);
+    out
+}
+
+/// The MVT layer of a store layer's (gated) `content` on `tile`.
+pub fn content_layer(layer: TileLayer, tile: TileId, content: &TileContent) -> LayerBuilder {
     let mut b = LayerBuilder::new(layer.name(), tile);
     match content {
         TileContent::Cells { cells, .. } => {
@@ -513,8 +521,40 @@ pub fn encode(layer: TileLayer, tile: TileId, content: &TileContent) -> Vec<u8> 
             }
         }
     }
+    b
+}
+
+/// The MVT layer of an analysis overlay's `cells` on `tile`: each cell's
+/// `id` and the layer's attributes ([`overlay::attributes`]) among the
+/// properties the role was given; nulls are left out.
+pub fn overlay_layer<'a>(
+    layer: TileLayer,
+    tile: TileId,
+    cells: impl Iterator<Item = &'a OverlayCell>,
+) -> LayerBuilder {
+    let mut b = LayerBuilder::new(layer.name(), tile);
+    let names = overlay::attributes(layer);
+    for c in cells {
+        let mut attrs: Vec<(&str, MvtValue)> = Vec::with_capacity(names.len() + 1);
+        if !c.id.is_empty() {
+            attrs.push(("id", MvtValue::Str(c.id.clone())));
+        }
+        for (name, _) in names {
+            if let Some(v) = c.properties.get(*name).and_then(MvtValue::from_json) {
+                attrs.push((name, v));
+            }
+        }
+        b.add(&Geometry::MultiPolygon(c.geometry.clone()), &attrs);
+    }
+    b
+}
+
+/// A vector tile of several layers, in order.
+pub fn tile(layers: &[LayerBuilder]) -> Vec<u8> {
     let mut out = Vec::new();
-    b.encode(&mut out);
+    for l in layers {
+        l.encode(&mut out);
+    }
     out
 }
 

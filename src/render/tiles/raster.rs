@@ -3,8 +3,11 @@
 //! crate: no second image library).
 
 use super::aggregate::{self, bins};
+use super::classes::{self, CellStyle};
+use super::hatch;
 use super::heat::{self, HeatParams};
 use super::mercator::{Frame, TileId};
+use super::overlay::OverlayCell;
 use super::palette::{viridis, Rgba, HALO};
 use super::style::{self, LineStyle, PointStyle, Shape};
 use super::{TileError, TileLayer, AGGREGATE_BELOW_ZOOM};
@@ -48,14 +51,73 @@ pub fn png(
     content: &TileContent,
     heat_params: &HeatParams,
 ) -> Result<Vec<u8>, TileError> {
-    let side = scale.pixels();
-    let mut pixmap =
-        Pixmap::new(side, side).ok_or_else(|| TileError::Encode("no pixmap".into()))?;
-    let t = Transform::from_scale(scale.factor(), scale.factor());
-    let frame = Frame::new(tile, 256.0);
-    if layer == TileLayer::Heat {
-        heat::draw(&mut pixmap, tile, content, heat_params)?;
-    } else {
+    let mut canvas = Canvas::new(tile, scale)?;
+    canvas.content(layer, content, heat_params)?;
+    canvas.png()
+}
+
+/// One raster tile being drawn, layer over layer (the joint map draws
+/// several on one canvas).
+pub struct Canvas {
+    pixmap: Pixmap,
+    tile: TileId,
+    t: Transform,
+    frame: Frame,
+    /// Whether anything was drawn yet.
+    drawn: bool,
+}
+
+impl Canvas {
+    /// A transparent tile.
+    pub fn new(tile: TileId, scale: Scale) -> Result<Canvas, TileError> {
+        let side = scale.pixels();
+        let pixmap =
+            Pixmap::new(side, side).ok_or_else(|| TileError::Encode("no pixmap".into()))?;
+        Ok(Canvas {
+            pixmap,
+            tile,
+            t: Transform::from_scale(scale.factor(), scale.factor()),
+            frame: Frame::new(tile, 256.0),
+            drawn: false,
+        })
+    }
+
+    /// The tile as PNG.
+    pub fn png(self) -> Result<Vec<u8>, TileError> {
+        self.pixmap
+            .encode_png()
+            .map_err(|e| TileError::Encode(e.to_string()))
+    }
+
+    /// Draws a store layer's (or heat's) gated content over what is drawn.
+    pub fn content(
+        &mut self,
+        layer: TileLayer,
+        content: &TileContent,
+        heat_params: &HeatParams,
+    ) -> Result<(), TileError> {
+        let (tile, t, frame) = (self.tile, self.t, self.frame);
+        let pixmap = &mut self.pixmap;
+        let first = !std::mem::replace(&mut self.drawn, true);
+        if layer == TileLayer::Heat && first {
+            return heat::draw(pixmap, tile, content, heat_params);
+        }
+        if layer == TileLayer::Heat {
+            // The surface is written pixel by pixel: on its own image,
+            // laid over what is drawn.
+            let mut heat = Pixmap::new(pixmap.width(), pixmap.height())
+                .ok_or_else(|| TileError::Encode("no pixmap".into()))?;
+            heat::draw(&mut heat, tile, content, heat_params)?;
+            pixmap.draw_pixmap(
+                0,
+                0,
+                heat.as_ref(),
+                &tiny_skia::PixmapPaint::default(),
+                Transform::identity(),
+                None,
+            );
+            return Ok(());
+        }
         match content {
             TileContent::Cells { cells, .. } => {
                 for c in cells {
@@ -63,8 +125,8 @@ pub fn png(
                         c.ring.iter().map(|p| frame.project(p[0], p[1])).collect();
                     if let Some(path) = polygon_path(&[ring]) {
                         let colour = viridis(aggregate::ramp(c.count)).alpha(190);
-                        fill(&mut pixmap, &path, colour, t);
-                        stroke(&mut pixmap, &path, HALO.alpha(160), 0.5, &[], t);
+                        fill(pixmap, &path, colour, t);
+                        stroke(pixmap, &path, HALO.alpha(160), 0.5, &[], t);
                     }
                 }
             }
@@ -84,19 +146,53 @@ pub fn png(
                             radius: aggregate::radius(b.count),
                             hollow: false,
                         };
-                        symbol(&mut pixmap, b.centre, &style, t);
+                        symbol(pixmap, b.centre, &style, t);
                     }
                 } else {
                     for f in features {
-                        feature(&mut pixmap, layer, tile, &frame, f, t);
+                        feature(pixmap, layer, tile, &frame, f, t);
                     }
                 }
             }
         }
+        Ok(())
     }
-    pixmap
-        .encode_png()
-        .map_err(|e| TileError::Encode(e.to_string()))
+
+    /// Draws the cells of an analysis overlay (in their order) that meet
+    /// the tile, by their class ([`classes::style`]).
+    pub fn overlay<'a>(&mut self, layer: TileLayer, cells: impl Iterator<Item = &'a OverlayCell>) {
+        let (tile, t, frame) = (self.tile, self.t, self.frame);
+        self.drawn = true;
+        for c in cells {
+            let Some(style) = classes::style(layer, &c.properties) else {
+                continue;
+            };
+            let rings: Vec<Vec<[f64; 2]>> = c
+                .geometry
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .map(|r| r.coords().map(|q| frame.project(q.x, q.y)).collect())
+                .collect();
+            let Some(path) = polygon_path(&rings) else {
+                continue;
+            };
+            let pixmap = &mut self.pixmap;
+            match style {
+                CellStyle::Fill(colour) => {
+                    fill(pixmap, &path, colour.alpha(170), t);
+                    stroke(pixmap, &path, colour.alpha(220), 0.5, &[], t);
+                }
+                CellStyle::Outline(colour) => {
+                    stroke(pixmap, &path, colour, 0.75, &[2.0, 2.0], t);
+                }
+                CellStyle::Hatch { colour, rising } => {
+                    fill(pixmap, &path, colour.alpha(40), t);
+                    hatch::draw(pixmap, tile, &path, rising, &paint(colour.alpha(220)), t);
+                    stroke(pixmap, &path, colour, 1.25, &[], t);
+                }
+            }
+        }
+    }
 }
 
 fn feature(

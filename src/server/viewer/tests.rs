@@ -205,8 +205,9 @@ fn both_languages_have_every_key() {
     all.extend(used(&script, "t(\""));
     assert!(all.len() > 20, "{all:?}");
     for family in [
-        "layer.incidents, sightings, patrols, bases, sites, hotspots, presence, risk, blindspots, heat, joint",
-        "gi.hot-99, hot-95, hot-90, not-significant, cold-90, cold-95, cold-99",
+        "layer.incidents, sightings, patrols, bases, sites, hotspots, moran, presence, risk, blindspots, heat, joint",
+        "gi.hot-99, hot-95, hot-90, not-significant, cold-90, cold-95, cold-99, untested",
+        "moran.HH, LL, HL, LH, none",
         "presence.0, 1, 2, 3",
         "risk.low, medium, high, extreme",
         "blind.threat, information",
@@ -217,6 +218,36 @@ fn both_languages_have_every_key() {
     for k in all {
         assert!(en.contains_key(&k), "missing i18n key {k:?}");
     }
+}
+
+/// The legend's colours are the rendered tiles' colours.
+#[test]
+fn the_legend_names_the_colours_of_the_rendered_overlays() {
+    use crate::render::tiles::classes;
+    let script = String::from_utf8_lossy(ASSETS[0].body);
+    let hex =
+        |c: crate::render::tiles::palette::Rgba| format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2);
+    for (name, c) in classes::HOTSPOT {
+        let want = format!("\"{name}\": \"{}\"", hex(c));
+        assert!(script.contains(&want), "{want}");
+    }
+    for (name, c) in classes::MORAN.iter().chain(&classes::RISK) {
+        let want = format!("{name}: \"{}\"", hex(*c));
+        assert!(script.contains(&want), "{want}");
+    }
+    for (lo, c) in classes::PRESENCE {
+        let want = format!("[{lo}, \"{}\"]", hex(c));
+        assert!(script.contains(&want), "{want}");
+    }
+    let css = String::from_utf8_lossy(ASSETS[1].body);
+    assert!(css.contains(&format!(
+        ".c-threat {{ background: {}; }}",
+        hex(classes::THREAT)
+    )));
+    assert!(css.contains(&format!(
+        ".c-information {{ background: {}; }}",
+        hex(classes::INFORMATION)
+    )));
 }
 
 #[test]

@@ -11,7 +11,7 @@
   const LANG_KEY = "jointmap.lang";
   const LANGS = ["en", "fr"];
   // Tile layers agreed with the server (/tiles/{layer}.json, TileJSON 3.0).
-  const TILE_LAYERS = ["joint", "heat", "hotspots", "presence", "risk", "blindspots",
+  const TILE_LAYERS = ["joint", "heat", "hotspots", "moran", "presence", "risk", "blindspots",
     "incidents", "sightings", "patrols", "bases", "sites"];
   // Most features drawn per record layer, and per page request.
   const MAX_FEATURES = 5000;
@@ -25,12 +25,16 @@
     "hot-99": "#b2182b", "hot-95": "#ef8a62", "hot-90": "#fddbc7", "not-significant": "#f7f7f7",
     "cold-90": "#d1e5f0", "cold-95": "#67a9cf", "cold-99": "#2166ac",
   };
+  // Local Moran types, the same colours as the rendered tiles
+  // (src/render/tiles/classes.rs).
+  const MORAN = { HH: "#b2182b", HL: "#ef8a62", LH: "#67a9cf", LL: "#2166ac" };
   const RISK = { low: "#fee391", medium: "#fe9929", high: "#cc4c02", extreme: "#662506" };
   const PRESENCE = [[0.75, "#238b45"], [0.5, "#74c476"], [0.25, "#c7e9c0"], [0, "#ffffff"]];
   // The analysis overlays: endpoint, its parameters, and which of its
   // features this overlay draws.
   const ANALYSES = {
     hotspots: { path: "/analysis/hotspots", params: {}, keep: () => true },
+    moran: { path: "/analysis/hotspots", params: {}, keep: () => true },
     presence: { path: "/analysis/coverage", params: {}, keep: () => true },
     risk: {
       path: "/analysis/blindspots", params: { cells: "true" },
@@ -201,6 +205,11 @@
     hatchRenderer = L.svg({ padding: 0.5 });
     map.addLayer(hatchRenderer);
     addHatchPattern(hatchRenderer);
+    map.on("click", (e) => {
+      const target = e.originalEvent && e.originalEvent.target;
+      if (target && target.closest && target.closest(".jm-feature")) return;
+      clickTiles(e).catch(() => {});
+    });
     map.on("moveend", () => later("move", 250, () => {
       for (const [key, o] of active) if (o.kind === "features") loadOverlay(key);
     }));
@@ -451,9 +460,17 @@
   // --- analysis overlays -----------------------------------------------------
 
   function styleFor(name, p) {
+    if (name === "hotspots" && !p.class) {
+      // Not tested (no event nearby): outlined only, as on the rendered map.
+      return { color: "#969696", weight: 0.75, dashArray: "2 2", fillOpacity: 0 };
+    }
     if (name === "hotspots") {
       const c = GI[p.class] || GI["not-significant"];
       return { color: "#555", weight: 0.3, fillColor: c, fillOpacity: p.class && p.class !== "not-significant" ? 0.75 : 0.15 };
+    }
+    if (name === "moran") {
+      const c = MORAN[p.moran_type];
+      return { color: "#555", weight: 0.3, fillColor: c || "#f7f7f7", fillOpacity: c ? 0.75 : 0.15 };
     }
     if (name === "presence") {
       const v = Number(p.presence) || 0;
@@ -524,6 +541,50 @@
     return layer;
   }
 
+  // --- cells of rendered analysis maps ---------------------------------------
+
+  // Whether lon/lat lies in a GeoJSON Polygon or MultiPolygon (even-odd).
+  function inside(g, lon, lat) {
+    if (!g) return false;
+    const polys = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+    return polys.some((rings) => {
+      let odd = false;
+      for (const ring of rings) {
+        for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+          const [xi, yi] = ring[i];
+          const [xj, yj] = ring[j];
+          if ((yi > lat) !== (yj > lat) && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) odd = !odd;
+        }
+      }
+      return odd;
+    });
+  }
+
+  // A click on a rendered analysis map shows the cell under it, as the
+  // analysis endpoint gives it to this role (the tiles are cut from that
+  // same document); the joint map answers with its blind spots and hot spots.
+  async function clickTiles(e) {
+    const names = [...active.values()].filter((o) => o.kind === "tiles").map((o) => o.name);
+    const wanted = names.flatMap((n) => (n === "joint" ? ["blindspots", "hotspots"] : [n]))
+      .filter((n) => ANALYSES[n]);
+    for (const name of wanted) {
+      const o = [...active.values()].find((x) => x.kind === "tiles" && (x.name === name || x.name === "joint"));
+      if (!o) continue;
+      const a = ANALYSES[name];
+      const window = iso(state.start) + "/" + iso(state.end);
+      o.cells = o.cells || {};
+      if (!o.cells[name] || o.cells[name].window !== window) {
+        const params = Object.assign({}, a.params, { from: iso(state.start), to: iso(state.end) });
+        const r = await api(a.path + "?" + query(params));
+        if (!r.ok) continue;
+        const doc = await r.json();
+        o.cells[name] = { window, features: (doc.features || []).filter(a.keep) };
+      }
+      const hit = o.cells[name].features.find((f) => inside(f.geometry, e.latlng.lng, e.latlng.lat));
+      if (hit) { showAttributes(t("layer." + name), hit); return; }
+    }
+  }
+
   // --- attributes and legend -------------------------------------------------
 
   // A drawn feature shows its attributes when clicked; its element carries
@@ -590,8 +651,14 @@
         features.map((n) => ["", t("layer." + n), COLOURS[n] || "#333"])));
     }
     const any = (n) => names.has("analysis:" + n) || names.has("tiles:" + n);
-    if (any("hotspots")) {
-      box.appendChild(legendBlock(t("legend.hotspots"), Object.keys(GI).map((c) => ["c-" + c, t("gi." + c)])));
+    if (any("hotspots") || names.has("tiles:joint")) {
+      box.appendChild(legendBlock(t("legend.hotspots"),
+        Object.keys(GI).map((c) => ["c-" + c, t("gi." + c)]).concat([["c-untested", t("gi.untested")]])));
+    }
+    if (any("moran")) {
+      box.appendChild(legendBlock(t("legend.moran"),
+        Object.keys(MORAN).map((c) => ["", t("moran." + c), MORAN[c]])
+          .concat([["c-not-significant", t("moran.none")]])));
     }
     if (any("presence")) {
       box.appendChild(legendBlock(t("legend.presence"),
@@ -601,7 +668,7 @@
       box.appendChild(legendBlock(t("legend.risk"),
         Object.keys(RISK).map((l) => ["", t("risk." + l), RISK[l]])));
     }
-    if (any("blindspots")) {
+    if (any("blindspots") || names.has("tiles:joint")) {
       box.appendChild(legendBlock(t("legend.blindspots"),
         [["hatched c-threat", t("blind.threat")], ["hatched c-information", t("blind.information")]]));
     }
