@@ -320,6 +320,38 @@ pub fn document(caller: &Caller, base: &str) -> Value {
             ),
         );
     }
+    for kind in crate::request::brief::BriefKind::ALL {
+        let name = kind.as_str();
+        let mut params = analysis_params(
+            &analysis::command::<crate::request::brief::BriefRequest>(),
+            &[],
+        );
+        params[0] = param(
+            "f",
+            "query",
+            "Format: html (the printable document), geojson or json (the areas, with every part's provenance), or csv; without it, HTML when Accept prefers text/html, else GeoJSON.",
+            json!({"type": "string", "enum": ["html", "geojson", "json", "csv"]}),
+            false,
+        );
+        let mut responses = ok(
+            GEOJSON,
+            json!({"$ref": "#/components/schemas/FeatureCollection"}),
+            "The brief for your role: its areas as GeoJSON, or the document",
+        );
+        responses["200"]["content"]["text/html"] = json!({"schema": {"type": "string"}});
+        responses["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+        paths.insert(
+            format!("/products/briefs/{name}"),
+            get(
+                &format!(
+                    "the {name} brief (parameters as the CLI's `jointmap brief {name}` flags)"
+                ),
+                &format!("brief_{}", name.replace('-', "_")),
+                params,
+                responses,
+            ),
+        );
+    }
     let mut filter = analysis_params(
         &analysis::command::<crate::request::events::FilterArgs>(),
         super::tiles::NOT_FOR_TILES,
