@@ -96,9 +96,8 @@ fn bench_tiles(c: &mut Criterion) {
         .iter()
         .map(|t| jointmap::request::widen_bbox(t.bounds(), 60_000.0))
         .collect();
-    let inside = |p: &[f64; 2], b: &[f64; 4]| {
-        p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
-    };
+    let inside =
+        |p: &[f64; 2], b: &[f64; 4]| p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3];
     let texts: Vec<String> = positions
         .iter()
         .enumerate()
@@ -137,7 +136,10 @@ fn bench_tiles(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("tile_png");
     group.sample_size(20);
-    for (layer, tile) in [(TileLayer::Heat, tiles[0]), (TileLayer::Incidents, tiles[1])] {
+    for (layer, tile) in [
+        (TileLayer::Heat, tiles[0]),
+        (TileLayer::Incidents, tiles[1]),
+    ] {
         for role in [Role::Hr, Role::Partner] {
             let content = content(layer, tile, role);
             let what = match &content {
