@@ -85,8 +85,11 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -TERM $p 2>/dev/null || true; wait $p 2>/dev/null || true; done' EXIT
 $BIN serve --config "$OUT/jointmap.toml" 2> "$OUT/serve.log" &
 PIDS+=($!)
-for _ in $(seq 600); do grep -q "listening on" "$OUT/serve.log" && break; sleep 0.1; done
+# The server checks the whole store before it listens: minutes for 1M incidents.
+for _ in $(seq 6000); do grep -q "listening on" "$OUT/serve.log" && break; sleep 0.1; done
 JM=$(grep -o "http://127.0.0.1:[0-9]*" "$OUT/serve.log" | head -1)
+[ -n "$JM" ] || { echo "jointmap serve did not start: $(tail -3 "$OUT/serve.log")"; exit 1; }
+echo "jointmap serve listening after $SECONDS s of this script"
 AUTH="Authorization: Bearer $SECRET"
 # Warm the cache: every tile once (drawn now, cached from here on), and
 # check that the server's tile is the package's.
@@ -124,7 +127,8 @@ done
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 echo
 for tool in jointmap martin; do
+  grep -q "^$tool " "$OUT/runs.txt" || continue
   m=$(awk -v t=$tool '$1 == t {print $2}' "$OUT/runs.txt" | median)
-  [ -n "$m" ] && echo "$tool: median $m tiles/s over $ROUNDS runs of ${SECS}s (wrk -t2 -c64)"
+  echo "$tool: median $m tiles/s over $ROUNDS runs of ${SECS}s (wrk -t2 -c64)"
 done
 grep -h "Non-2xx\|Socket errors" "$OUT"/wrk-*.log | sort | uniq -c || true
