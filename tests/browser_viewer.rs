@@ -9,6 +9,8 @@
 //! clicks show it to the hr role; the time window changes what is drawn;
 //! clicking a feature shows exactly the attributes the server gives that
 //! role; French is chosen from the browser's language and can be switched.
+//! jointmap's raster tiles are waited for (every tile image decoded) before
+//! a layer is toggled, and the slider changes the tiles' pixels.
 //! Screenshots go to target/browser-viewer/.
 
 mod cdp;
@@ -70,6 +72,77 @@ fn idle(b: &mut Browser, p: &Page) {
         "document.body.dataset.state === 'ready' && document.body.dataset.pending === '0'",
         90,
     );
+}
+
+/// Waits until the map's jointmap tiles are in: at least one tile image,
+/// and every tile image of every tile layer decoded (complete, with a
+/// width), nothing loading.
+fn tiles_loaded(b: &mut Browser, p: &Page) {
+    idle(b, p);
+    let t = std::time::Instant::now();
+    loop {
+        let state = b.eval(
+            p,
+            "(() => { const imgs = [...document.querySelectorAll('.tile-layer img')];
+               return [imgs.length, imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+                       document.body.dataset.pending]; })()",
+        );
+        if state[0].as_u64() > Some(0) && state[0] == state[1] && state[2] == json!("0") {
+            return;
+        }
+        if t.elapsed() > std::time::Duration::from_secs(120) {
+            let asked: Vec<&String> = b
+                .requests
+                .iter()
+                .filter(|u| u.contains("/tiles/"))
+                .collect();
+            panic!(
+                "tiles not loaded: [images, decoded, pending] = {state}; tile requests {asked:?}; errors {:?}",
+                b.errors
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// What the tile layers show: a digest of every tile image's pixels (read
+/// back through a canvas), in the order of their map positions, and how
+/// many of their pixels are not transparent.
+fn tile_pixels(b: &mut Browser, p: &Page) -> (String, u64) {
+    let v = b.eval(
+        p,
+        "(() => {
+           const imgs = [...document.querySelectorAll('.tile-layer img')]
+             .sort((a, b) => (a.style.transform + a.style.left + a.style.top)
+               .localeCompare(b.style.transform + b.style.left + b.style.top));
+           let h = 2166136261 >>> 0, opaque = 0;
+           const c = document.createElement('canvas');
+           const g = c.getContext('2d', { willReadFrequently: true });
+           for (const img of imgs) {
+             c.width = img.naturalWidth; c.height = img.naturalHeight;
+             g.clearRect(0, 0, c.width, c.height);
+             g.drawImage(img, 0, 0);
+             const d = g.getImageData(0, 0, c.width, c.height).data;
+             for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i], 16777619) >>> 0;
+             for (let i = 3; i < d.length; i += 4) if (d[i] > 0) opaque++;
+           }
+           return [imgs.length + ':' + h.toString(16), opaque];
+         })()",
+    );
+    (
+        v[0].as_str().unwrap_or("").to_string(),
+        v[1].as_u64().unwrap_or(0),
+    )
+}
+
+/// The tile URLs of `layer` the browser asked for so far.
+fn tile_requests(b: &Browser, layer: &str) -> Vec<String> {
+    let part = format!("/tiles/{layer}/");
+    b.requests
+        .iter()
+        .filter(|u| u.contains(&part))
+        .cloned()
+        .collect()
 }
 
 /// The layer keys the switcher offers.
@@ -268,6 +341,15 @@ fn the_viewer_works_offline_per_role_in_two_languages() {
 
     // --- hr, same clicks: the canary is there (so the check above can fail) -
     sign_in(&mut b, &p, HR);
+    // jointmap's heat tiles first: every tile image decoded before anything
+    // else is toggled.
+    assert!(offered(&mut b, &p).contains(&"tiles:heat".to_string()));
+    toggle(&mut b, &p, "tiles:heat");
+    tiles_loaded(&mut b, &p);
+    let heat_before = tile_requests(&b, "heat");
+    let (pixels_before, opaque_before) = tile_pixels(&mut b, &p);
+    assert!(!heat_before.is_empty(), "{:?}", b.requests);
+    assert!(opaque_before > 0, "the heat tiles show nothing");
     toggle(&mut b, &p, "features:incidents");
     let all = count(&mut b, &p, "features:incidents");
     assert!(all > 1);
@@ -289,6 +371,23 @@ fn the_viewer_works_offline_per_role_in_two_languages() {
     idle(&mut b, &p);
     let early = count(&mut b, &p, "features:incidents");
     assert!(early < all, "time window: {early} of {all}");
+    // The heat tiles were asked for again with the new window, and what
+    // they show changed: less heat in a quarter of the time.
+    tiles_loaded(&mut b, &p);
+    let heat_after: Vec<String> = tile_requests(&b, "heat")
+        .into_iter()
+        .filter(|u| !heat_before.contains(u))
+        .collect();
+    assert!(
+        !heat_after.is_empty(),
+        "no heat tile asked for after the slider moved"
+    );
+    let (pixels_after, opaque_after) = tile_pixels(&mut b, &p);
+    assert_ne!(pixels_after, pixels_before, "the heat tiles did not change");
+    assert!(
+        opaque_after < opaque_before,
+        "heat pixels: {opaque_after} after, {opaque_before} before"
+    );
     toggle(&mut b, &p, "analysis:hotspots");
     assert!(
         html(&mut b, &p).contains("Getis-Ord"),

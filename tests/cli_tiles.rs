@@ -11,7 +11,7 @@ mod server_common;
 
 use common::{run, stderr};
 use serde_json::json;
-use server_common::{config, Server, PARTNER};
+use server_common::{config, Server, HR, PARTNER};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -408,6 +408,10 @@ fn gdal_opens_the_packages() {
                 "5-8",
                 "--format",
                 format,
+                "--from",
+                "2024-06-01",
+                "--to",
+                "2025-06-30",
                 "-o",
                 pkg.to_str().unwrap(),
             ],
@@ -429,11 +433,188 @@ fn gdal_opens_the_packages() {
         assert!(text.contains("minzoom=5"), "{text}");
         assert!(text.contains("maxzoom=8"), "{text}");
         assert!(text.contains("bounds=15,4,19,7"), "{text}");
+        // The time window, as the tile endpoints' query, among the metadata.
+        assert!(
+            text.contains("filter=from=2024-06-01T00%3A00%3A00Z&to=2025-06-30T23%3A59%3A59.999Z"),
+            "{text}"
+        );
         if format == "png" {
             assert!(text.contains("Driver: MBTiles/MBTiles"), "{text}");
             assert!(text.contains("ZOOM_LEVEL=8"), "{text}");
         } else {
             assert!(text.contains("Layer name: incidents"), "{text}");
         }
+    }
+}
+
+/// The value of a package's metadata row, if it has one.
+fn meta_row(pkg: &Path, name: &str) -> Option<String> {
+    let conn = rusqlite::Connection::open(pkg).unwrap();
+    conn.query_row("SELECT value FROM metadata WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .ok()
+}
+
+/// The time window and filters of the tile endpoints: a package drawn with
+/// a window that leaves the canary out has no byte of it (as hr and as the
+/// operator, who would see it otherwise), one whose window holds it does;
+/// the window is recorded in the metadata, and a partner's filtered tiles
+/// are the server's for the same query.
+#[test]
+fn a_time_window_leaves_out_what_is_outside_it_and_is_recorded() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path());
+    // A partner sees released cells only where k events share a cell and a
+    // quarter: a larger demo store of its own, without the canary.
+    let busy = dir.path().join("busy.gpkg");
+    let o = run(&busy, &["demo", "--incidents", "3000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let export_from =
+        |store: &Path, name: &str, extra: &[&str]| -> (std::process::Output, PathBuf) {
+            let path = dir.path().join(name);
+            let mut args = vec![
+                "export-mbtiles",
+                "--layer",
+                "incidents",
+                "--bbox",
+                BBOX,
+                "--zoom",
+                "6-9",
+                "--format",
+                "mvt",
+                "-o",
+                path.to_str().unwrap(),
+            ];
+            args.extend(extra);
+            (run(store, &args), path)
+        };
+    let export = |name: &str, extra: &[&str]| export_from(&store, name, extra);
+    let has_canary = |pkg: &Path| {
+        package_tiles(pkg)
+            .iter()
+            .any(|t| contains(&gunzip(&t.3), CANARY))
+    };
+    // The canary is dated 2025-03-10T08:00Z.
+    let after = ["--from", "2025-03-11"];
+    let before = ["--to", "2025-03-09"];
+    let around = ["--from", "2025-03-10", "--to", "2025-03-10"];
+    for role in [None, Some("hr")] {
+        let with_role = |w: &[&'static str]| -> Vec<&'static str> {
+            let mut v = w.to_vec();
+            if let Some(r) = role {
+                v.extend(["--as-role", r]);
+            }
+            v
+        };
+        for (window, kept) in [
+            (&after[..], false),
+            (&before[..], false),
+            (&around[..], true),
+        ] {
+            let name = format!("{}-{}.mbtiles", role.unwrap_or("op"), window.join("_"));
+            let (o, pkg) = export(&name, &with_role(window));
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_eq!(has_canary(&pkg), kept, "{role:?} {window:?}");
+        }
+        // Without a window: the canary is there, and no filter row.
+        let (o, pkg) = export(
+            &format!("{}-all.mbtiles", role.unwrap_or("op")),
+            &with_role(&[]),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(has_canary(&pkg), "{role:?}");
+        assert_eq!(meta_row(&pkg, "filter"), None);
+    }
+    // Recorded as the tile endpoints' query string, and in the description;
+    // each role's filtered tiles are the server's for the same query, and
+    // differ from its unfiltered ones (the filter reached the gate).
+    // The demo spans 2024 and 2025: a partner's window leaves out 2025
+    // (released groups are whole quarters), hr's its last months.
+    for (role, token, store, args, query) in [
+        (
+            "partner",
+            PARTNER,
+            busy.as_path(),
+            vec!["--to", "2024-12-31"],
+            "to=2024-12-31T23%3A59%3A59.999Z",
+        ),
+        (
+            "hr",
+            HR,
+            store.as_path(),
+            vec!["--to", "2025-03-09", "--category", "killing,abduction"],
+            "to=2025-03-09T23%3A59%3A59.999Z&category=killing%2Cabduction",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--as-role", role]);
+        let (o, pkg) = export_from(store, &format!("recorded-{role}.mbtiles"), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(meta_row(&pkg, "filter").as_deref(), Some(query));
+        let description = meta_row(&pkg, "description").unwrap();
+        assert!(
+            description.contains(&format!("filtered by {query}")),
+            "{description}"
+        );
+        let tiles = package_tiles(&pkg);
+        let cfg = config(dir.path(), store, "");
+        let server = Server::start(&cfg);
+        let mut drawn = 0;
+        for (z, x, y, data) in &tiles {
+            let r = server.get(
+                &format!("/tiles/incidents/{z}/{x}/{y}.mvt?{query}"),
+                Some(token),
+            );
+            assert_eq!(r.status, 200, "{role} {z}/{x}/{y}");
+            assert_eq!(r.body, gunzip(data), "{role} {z}/{x}/{y}");
+            drawn += usize::from(!r.body.is_empty());
+        }
+        assert!(drawn > 0, "{role}: the filtered package shows something");
+        let (o, all) = export_from(store, &format!("all-{role}.mbtiles"), &["--as-role", role]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let differ = package_tiles(&all)
+            .iter()
+            .zip(&tiles)
+            .filter(|(a, b)| a != b)
+            .count();
+        assert!(differ > 0, "{role}: the filter changed no tile");
+    }
+
+    // Bad filters are refused before anything is written, as bad input.
+    for (what, args) in [
+        (
+            "window ends before it starts",
+            vec!["--from", "2025-03-10", "--to", "2025-03-01"],
+        ),
+        ("unknown verification", vec!["--min-verification", "rumour"]),
+        ("unknown category", vec!["--category", "not-a-category"]),
+        ("not a time", vec!["--from", "yesterday"]),
+        (
+            "a filter the gate refuses a partner",
+            vec!["--category", "killing", "--as-role", "partner"],
+        ),
+        (
+            "a category filter on bases",
+            vec!["--layer", "bases", "--category", "killing"],
+        ),
+    ] {
+        let pkg = dir.path().join("refused.mbtiles");
+        let mut a = vec![
+            "export-mbtiles",
+            "--bbox",
+            BBOX,
+            "--zoom",
+            "8",
+            "-o",
+            pkg.to_str().unwrap(),
+        ];
+        if !args.contains(&"--layer") {
+            a.extend(["--layer", "incidents"]);
+        }
+        a.extend(args);
+        let o = run(&store, &a);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
+        assert!(!pkg.exists(), "{what}: wrote a package");
     }
 }

@@ -49,6 +49,74 @@ pub struct Area {
     /// The server configuration whose `[access]` policy applies with --as-role.
     #[arg(long, value_name = "FILE", requires = "as_role")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub filter: TileFilter,
+}
+
+/// The tile endpoints' filter parameters (`/tiles/{layer}/{z}/{x}/{y}.png?from=...`),
+/// by the same names and parsers; with --as-role they pass through the
+/// gate as the server's do.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TileFilter {
+    /// Only features from this time on (RFC 3339 or date), as the endpoints' `from`.
+    #[arg(long, value_parser = crate::request::parse_time_arg)]
+    pub from: Option<DateTime<Utc>>,
+    /// Only features up to this time (RFC 3339, or a date: through the end of that day).
+    #[arg(long, value_parser = crate::request::parse_to_arg)]
+    pub to: Option<DateTime<Utc>>,
+    /// Incidents and sightings only: these categories (sightings: activities), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub category: Vec<String>,
+    /// Incidents and sightings only: these perpetrators (a category or an exact name), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub perpetrator: Vec<String>,
+    /// Incidents and sightings only: at least this established (alert, reported, corroborated, verified).
+    #[arg(long, value_name = "STATUS")]
+    pub min_verification: Option<String>,
+    /// Incidents and sightings only: at least this precisely located (exact, settlement, district, province).
+    #[arg(long, value_name = "PRECISION")]
+    pub min_precision: Option<String>,
+}
+
+impl TileFilter {
+    /// The analyses' filter these parameters make (tiles count events and
+    /// take their bounds as the box).
+    fn args(&self) -> FilterArgs {
+        FilterArgs {
+            from: self.from,
+            to: self.to,
+            bbox: None,
+            category: self.category.clone(),
+            perpetrator: self.perpetrator.clone(),
+            min_verification: self.min_verification.clone(),
+            min_precision: self.min_precision.clone(),
+            weight: "count".into(),
+        }
+    }
+
+    /// The parameters as the tile endpoints' query string; `None` when
+    /// there are none.
+    pub fn query(&self) -> Option<String> {
+        let time = |t: &Option<DateTime<Utc>>| t.as_ref().map(crate::model::time::format_time);
+        let list = |v: &[String]| (!v.is_empty()).then(|| v.join(","));
+        let pairs = [
+            ("from", time(&self.from)),
+            ("to", time(&self.to)),
+            ("category", list(&self.category)),
+            ("perpetrator", list(&self.perpetrator)),
+            ("min-verification", self.min_verification.clone()),
+            ("min-precision", self.min_precision.clone()),
+        ];
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        let mut any = false;
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                q.append_pair(k, &v);
+                any = true;
+            }
+        }
+        any.then(|| q.finish())
+    }
 }
 
 /// The format of a disk tile tree.
@@ -186,6 +254,9 @@ struct Drawer {
     principal: Option<Principal>,
     layer: TileLayer,
     source: Layer,
+    filter: FilterArgs,
+    /// The filter as the tile endpoints' query string, if any.
+    query: Option<String>,
     now: DateTime<Utc>,
 }
 
@@ -211,11 +282,24 @@ impl Drawer {
             // Refused before anything is drawn when the role gets no tile.
             gate.tile_kind(p, source)?;
         }
+        // Checked as the gate checks a tile's parameters, before anything
+        // is drawn (the gate checks them again for a role).
+        let filter = area.filter.args();
+        filter.event_filter()?.validate(source)?;
+        if !matches!(source, Layer::Incidents | Layer::Sightings) && !filter.is_plain() {
+            return Err(AnalysisError::param(
+                "category",
+                format!("{source} tiles take only --from and --to as filters"),
+            )
+            .into());
+        }
         Ok(Drawer {
             gate,
             principal,
             layer: area.layer,
             source,
+            filter,
+            query: area.filter.query(),
             now: Utc::now(),
         })
     }
@@ -227,7 +311,7 @@ impl Drawer {
         let bbox = crate::request::widen_bbox(id.buffered(BUFFER_PX, 256.0), self.layer.reach_m());
         let req = TileRequest {
             layer: self.source,
-            filter: plain_filter(),
+            filter: self.filter.clone(),
             bbox,
         };
         let content = match &self.principal {
@@ -286,40 +370,36 @@ impl Drawer {
     }
 
     fn description(&self) -> String {
-        format!(
-            "jointmap {} tiles as {} receives them",
-            self.layer,
-            self.principal
-                .as_ref()
-                .map_or("the operator", |p| p.role.as_str())
-        )
+        let role = self
+            .principal
+            .as_ref()
+            .map_or("the operator", |p| p.role.as_str());
+        match &self.query {
+            Some(q) => format!(
+                "jointmap {} tiles as {role} receives them, filtered by {q}",
+                self.layer
+            ),
+            None => format!("jointmap {} tiles as {role} receives them", self.layer),
+        }
     }
 }
 
-/// No filter: every event of the layer, counted.
-fn plain_filter() -> FilterArgs {
-    FilterArgs {
-        from: None,
-        to: None,
-        bbox: None,
-        category: Vec::new(),
-        perpetrator: Vec::new(),
-        min_verification: None,
-        min_precision: None,
-        weight: "count".into(),
-    }
-}
-
-/// What the operator's tile shows: every feature in the bounds, with every
-/// property (the operator holds the store file; nothing is withheld).
+/// What the operator's tile shows: every feature in the bounds and the
+/// filter's window (events: that pass the filter), with every property
+/// (the operator holds the store file; nothing is withheld).
 fn operator(store: &dyn FeatureSource, req: &TileRequest) -> crate::Result<TileContent> {
     let mut out = Vec::new();
     let query = Query {
         bbox: Some(req.bbox),
-        from: None,
-        to: None,
+        from: req.filter.from,
+        to: req.filter.to,
     };
+    let events = matches!(req.layer, Layer::Incidents | Layer::Sightings);
+    let filter = req.filter.event_filter()?;
     store.query(req.layer, &query, &mut |f| {
+        if events && !filter.keeps(req.layer, &f) {
+            return Ok(());
+        }
         let properties = match f.to_geojson() {
             Value::Object(mut o) => match o.remove("properties") {
                 Some(Value::Object(p)) => p,
@@ -434,6 +514,7 @@ pub fn mbtiles(cli: &Cli, args: &MbtilesArgs) -> super::Result<()> {
         maxzoom: *a.zoom.end(),
         attribution: "jointmap".into(),
         json,
+        filter: drawer.query.clone(),
     };
     let mut w = MbtilesWriter::create(&args.output, &meta).map_err(tile_error)?;
     draw_all(cli, &drawer, &ids, draw, &mut |id, bytes| {

@@ -51,6 +51,10 @@ pub struct Metadata {
     pub attribution: String,
     /// `json` (vector tiles: the `vector_layers` document).
     pub json: Option<String>,
+    /// `filter`, a row of jointmap's own: the tile endpoints' filter
+    /// parameters the tiles were drawn with, as a query string
+    /// (`from=...&to=...`); absent when every feature was drawn.
+    pub filter: Option<String>,
 }
 
 impl Metadata {
@@ -79,6 +83,9 @@ impl Metadata {
         ];
         if let Some(j) = &self.json {
             rows.push(("json", j.clone()));
+        }
+        if let Some(f) = &self.filter {
+            rows.push(("filter", f.clone()));
         }
         rows
     }
@@ -221,6 +228,7 @@ mod tests {
             maxzoom: 6,
             attribution: "a".into(),
             json: None,
+            filter: None,
         }
     }
 
