@@ -506,7 +506,9 @@
 
   function tileLayer(o) {
     // Sharp screens get the @2x tiles the server renders beside each tile.
-    const base = local(o.template);
+    // `new URL` percent-encodes the template's braces: put them back, or
+    // every tile request would ask for /tiles/heat/%7Bz%7D/...
+    const base = local(o.template).replace(/%7B/gi, "{").replace(/%7D/gi, "}");
     const template = window.devicePixelRatio > 1 ? base.replace("{y}.png", "{y}@2x.png") : base;
     const timeWindow = query({ from: iso(state.start), to: iso(state.end) });
     const Tiles = L.GridLayer.extend({
