@@ -13,6 +13,7 @@
 //! No PostgreSQL type leaves this module: errors become [`StoreError::Backend`] with the URL
 //! shown without its password.
 
+mod listen;
 mod pool;
 mod read;
 mod schema;
@@ -120,6 +121,8 @@ pub struct PgStore {
     /// The URL without its password, for errors.
     location: String,
     pool: pool::Pool,
+    /// The connection listening for commits (`listen.rs`).
+    listener: listen::Listener,
 }
 
 impl PgStore {
@@ -131,6 +134,7 @@ impl PgStore {
         let store = PgStore {
             location: location.to_string(),
             pool: pool::Pool::new(settings),
+            listener: listen::Listener::default(),
         };
         {
             let mut conn = store.pool.get().map_err(err)?;

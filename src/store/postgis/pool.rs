@@ -160,7 +160,8 @@ impl Pool {
         }
     }
 
-    fn connect(&self) -> Result<Client, PgError> {
+    /// A new connection outside the pool's count, set up as the pool's are.
+    pub fn connect(&self) -> Result<Client, PgError> {
         let mut client = self
             .settings
             .config

@@ -490,8 +490,8 @@ impl Batch for PgBatch<'_> {
                 .get(0);
             // Servers sharing the database hear of the new version at once.
             conn.execute(
-                "SELECT pg_notify('jointmap', $1)",
-                &[&format!("{schema} {v}")],
+                "SELECT pg_notify($1, $2)",
+                &[&super::listen::CHANNEL, &format!("{schema} {v}")],
             )?;
             conn.batch_execute("COMMIT")?;
             Ok(())
