@@ -82,7 +82,11 @@ impl PgStore {
                 state.client = None;
                 state.failed_at = Some(Instant::now());
                 drop(state);
-                crate::store::poll_for_change(self, seen, end.saturating_duration_since(Instant::now()))
+                crate::store::poll_for_change(
+                    self,
+                    seen,
+                    end.saturating_duration_since(Instant::now()),
+                )
             }
         }
     }

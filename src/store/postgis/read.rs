@@ -9,7 +9,7 @@ use super::{decode_wkb, millis, PgError, PgStore};
 use crate::model::schema::FieldKind;
 use crate::model::{Feature, Layer, Level, Owner, TimeSpan};
 use crate::store::{
-    gpkg::touches, Direction, FeatureSource, LayerSummary, Watched, Query, Result, StoreError,
+    gpkg::touches, Direction, FeatureSource, LayerSummary, Query, Result, StoreError, Watched,
 };
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;

@@ -246,7 +246,9 @@ fn a_commit_by_another_store_is_heard_at_once_and_other_schemas_are_not() {
     std::thread::scope(|s| {
         let waiting = s.spawn(|| {
             let t = Instant::now();
-            let w = db.wait_for_change(v0, Duration::from_secs(20)).expect("waits");
+            let w = db
+                .wait_for_change(v0, Duration::from_secs(20))
+                .expect("waits");
             (w, t.elapsed())
         });
         std::thread::sleep(Duration::from_millis(300));
@@ -262,7 +264,9 @@ fn a_commit_by_another_store_is_heard_at_once_and_other_schemas_are_not() {
     });
     // A version that moved before the wait began is answered at once.
     let t = Instant::now();
-    let w = db.wait_for_change(v0, Duration::from_secs(20)).expect("waits");
+    let w = db
+        .wait_for_change(v0, Duration::from_secs(20))
+        .expect("waits");
     assert_eq!(w.version, v0 + 1);
     assert!(t.elapsed() < Duration::from_secs(1));
     drop(writer);
