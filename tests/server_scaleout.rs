@@ -120,3 +120,146 @@ fn an_ingest_through_one_server_is_served_by_the_other_within_a_second() {
         }
     }
 }
+
+/// Tells whether a batch holds the store's write lock right now, from
+/// outside the server.
+enum WriteProbe {
+    /// A connection of the test's own to the GeoPackage: `BEGIN IMMEDIATE`
+    /// fails at once while another connection writes.
+    Gpkg(rusqlite::Connection),
+    /// A connection to the database, and the store's schema: a batch holds
+    /// the data version's row from `begin` to `commit`.
+    Pg(postgres::Client, String),
+}
+
+impl WriteProbe {
+    fn of(location: &str) -> WriteProbe {
+        match location.rsplit_once("schema=") {
+            Some((_, schema)) => WriteProbe::Pg(
+                postgres::Client::connect(
+                    &std::env::var("JOINTMAP_TEST_PG").unwrap(),
+                    postgres::NoTls,
+                )
+                .unwrap(),
+                schema.to_string(),
+            ),
+            None => {
+                let c = rusqlite::Connection::open(location).unwrap();
+                c.busy_timeout(Duration::ZERO).unwrap();
+                WriteProbe::Gpkg(c)
+            }
+        }
+    }
+
+    fn writer_holds(&mut self) -> bool {
+        match self {
+            WriteProbe::Gpkg(c) => match c.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => {
+                    c.execute_batch("ROLLBACK").unwrap();
+                    false
+                }
+                Err(e) => {
+                    assert_eq!(
+                        e.sqlite_error_code(),
+                        Some(rusqlite::ErrorCode::DatabaseBusy),
+                        "{e}"
+                    );
+                    true
+                }
+            },
+            WriteProbe::Pg(c, schema) => {
+                let mut tx = c.transaction().unwrap();
+                let locked = tx.query(
+                    &format!(
+                        "SELECT 1 FROM \"{schema}\".jointmap_meta \
+                         WHERE key = 'data_version' FOR UPDATE NOWAIT"
+                    ),
+                    &[],
+                );
+                match locked {
+                    Ok(_) => false,
+                    Err(e) => {
+                        assert_eq!(e.code().map(|c| c.code()), Some("55P03"), "{e}");
+                        true
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// While the server's own ingest of a large batch holds the write lock, an
+/// item, a page of items and a cached analysis are answered (each request
+/// ends while the lock is still held), with the data as it was before.
+fn reads_are_answered_while_a_batch_holds_the_write_lock(location: &str) {
+    const BIG: usize = 12_000;
+    let dir = TempDir::new().unwrap();
+    let store = Path::new(location);
+    let first = dir.path().join("first.geojson");
+    std::fs::write(&first, incidents_at("base", 300, 18.0, 5.0).to_string()).unwrap();
+    cli(store, &["ingest", "incidents", first.to_str().unwrap()]);
+    let server = Server::start(&config(dir.path(), store, ""));
+    let path = "/analysis/hotspots?cell-km=10&permutations=0";
+    let before = server.json(path, HR);
+    let page = server.json("/collections/incidents/items?limit=5", HR);
+    let body = incidents_at("big", BIG, 18.3, 5.2).to_string().into_bytes();
+    let mut probe = WriteProbe::of(location);
+    assert!(!probe.writer_holds());
+    std::thread::scope(|s| {
+        let ingest = s.spawn(|| {
+            server.post(
+                "/collections/incidents/items",
+                Some(HR),
+                "application/geo+json",
+                &body,
+            )
+        });
+        while !probe.writer_holds() {
+            assert!(!ingest.is_finished(), "the batch ended before it was seen");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let mut answered_while_held = 0;
+        while !ingest.is_finished() {
+            let t = Instant::now();
+            let item = server.get("/collections/incidents/items/base-7", Some(HR));
+            let items = server.json("/collections/incidents/items?limit=5", HR);
+            let answer = server.json(path, HR);
+            let took = t.elapsed();
+            // Only rounds that ended inside the batch count: the commit may
+            // come at any moment, and then the new data is served.
+            if probe.writer_holds() {
+                answered_while_held += 1;
+                assert_eq!(item.status, 200, "{}", item.text());
+                assert!(
+                    items["features"] == page["features"],
+                    "a page changed inside the batch"
+                );
+                assert!(answer == before, "the analysis changed inside the batch");
+                assert!(took < Duration::from_secs(2), "{took:?}");
+            }
+        }
+        let r = ingest.join().unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert!(
+            answered_while_held >= 3,
+            "only {answered_while_held} rounds of reads ended inside the batch"
+        );
+    });
+    assert_eq!(counted(&server.json(path, HR)), 300 + BIG as u64);
+}
+
+#[test]
+fn reads_never_wait_for_a_writer_on_the_geopackage() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("s.gpkg");
+    reads_are_answered_while_a_batch_holds_the_write_lock(store.to_str().unwrap());
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn reads_never_wait_for_a_writer_on_postgis() {
+    reads_are_answered_while_a_batch_holds_the_write_lock(&common::postgis_store("readers"));
+}
