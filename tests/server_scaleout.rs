@@ -263,3 +263,52 @@ fn reads_never_wait_for_a_writer_on_the_geopackage() {
 fn reads_never_wait_for_a_writer_on_postgis() {
     reads_are_answered_while_a_batch_holds_the_write_lock(&common::postgis_store("readers"));
 }
+
+/// `jointmap serve` on `location`: refused at start, with this on stderr.
+fn serve_refuses(location: &str, expect: &[&str]) {
+    let dir = TempDir::new().unwrap();
+    let cfg = config(dir.path(), Path::new(location), "");
+    let o = bin()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run jointmap serve");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for e in expect {
+        assert!(err.to_lowercase().contains(e), "{e:?} not in {err}");
+    }
+    assert!(!err.contains("secret"), "{err}");
+    assert!(!err.contains("listening"), "{err}");
+}
+
+#[test]
+fn a_server_on_an_unreachable_database_says_so_and_stops() {
+    // Nothing listens on port 1.
+    serve_refuses(
+        "postgresql://jm:secret@127.0.0.1:1/jointmap?connect_timeout=2",
+        &["cannot connect", "refused", "jm:***@127.0.0.1:1"],
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_server_on_a_schema_from_a_newer_jointmap_says_so_and_stops() {
+    let store = common::postgis_store("newer");
+    cli(Path::new(&store), &["migrate"]);
+    let (_, schema) = store.rsplit_once("schema=").unwrap();
+    let mut db =
+        postgres::Client::connect(&std::env::var("JOINTMAP_TEST_PG").unwrap(), postgres::NoTls)
+            .unwrap();
+    db.execute(
+        &format!(
+            "UPDATE \"{schema}\".jointmap_meta SET value = value + 1 WHERE key = 'schema_version'"
+        ),
+        &[],
+    )
+    .unwrap();
+    serve_refuses(&store, &["newer than this jointmap", "upgrade jointmap"]);
+}

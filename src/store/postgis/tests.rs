@@ -271,3 +271,41 @@ fn a_commit_by_another_store_is_heard_at_once_and_other_schemas_are_not() {
     assert!(t.elapsed() < Duration::from_secs(1));
     drop(writer);
 }
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_statement_past_its_timeout_is_cancelled_as_busy() {
+    let db = TestDb {
+        store: Some(open_fresh("&statement_timeout=1").expect("opens")),
+    };
+    let mut conn = db.pool.get().expect("conn");
+    let e = conn
+        .batch_execute("SELECT pg_sleep(3)")
+        .map_err(|e| PgError::from(e).into_store("test"))
+        .expect_err("cancelled");
+    drop(conn);
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.to_string().contains("statement timeout"), "{e}");
+    // Within the limit, as before.
+    assert!(db.data_version().is_ok());
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_its_cause() {
+    // Nothing listens on port 1; the password never shows.
+    let e = PgStore::open(
+        "postgresql://u:secret@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://u:***@127.0.0.1:1/db",
+        IfMissing::Create,
+    )
+    .err()
+    .expect("refused");
+    let text = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{text}");
+    assert!(text.contains("cannot connect"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+}
