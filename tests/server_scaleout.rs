@@ -129,18 +129,20 @@ enum WriteProbe {
     Gpkg(rusqlite::Connection),
     /// A connection to the database, and the store's schema: a batch holds
     /// the data version's row from `begin` to `commit`.
-    Pg(postgres::Client, String),
+    Pg(Box<postgres::Client>, String),
 }
 
 impl WriteProbe {
     fn of(location: &str) -> WriteProbe {
         match location.rsplit_once("schema=") {
             Some((_, schema)) => WriteProbe::Pg(
-                postgres::Client::connect(
-                    &std::env::var("JOINTMAP_TEST_PG").unwrap(),
-                    postgres::NoTls,
-                )
-                .unwrap(),
+                Box::new(
+                    postgres::Client::connect(
+                        &std::env::var("JOINTMAP_TEST_PG").unwrap(),
+                        postgres::NoTls,
+                    )
+                    .unwrap(),
+                ),
                 schema.to_string(),
             ),
             None => {
