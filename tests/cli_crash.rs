@@ -12,6 +12,19 @@ use tempfile::TempDir;
 const BIG: usize = 60_000;
 const BASE: usize = 1_000;
 
+/// The big batch: it updates the first BASE ids (as verified) and adds the rest.
+fn big_batch(dir: &std::path::Path) -> std::path::PathBuf {
+    let big = dir.join("big.ndjson");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    for i in 0..BIG {
+        let mut f = incident(i);
+        f["properties"]["verification"] = json!("verified");
+        writeln!(w, "{f}").unwrap();
+    }
+    w.flush().unwrap();
+    big
+}
+
 #[test]
 fn sigkill_during_ingest_leaves_all_or_nothing() {
     let dir = TempDir::new().unwrap();
@@ -24,16 +37,7 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
             .success()
     );
 
-    // The big batch updates the first BASE ids and adds the rest.
-    let big = dir.path().join("big.ndjson");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-    for i in 0..BIG {
-        let mut f = incident(i);
-        f["properties"]["verification"] = json!("verified");
-        writeln!(w, "{f}").unwrap();
-    }
-    w.flush().unwrap();
-    drop(w);
+    let big = big_batch(dir.path());
 
     // How long a whole ingest takes here, to spread the kills over it.
     let probe = dir.path().join("probe.gpkg");
@@ -216,4 +220,79 @@ fn sigkill_during_skip_invalid_keeps_store_and_rejects_consistent() {
     );
     assert!(outcomes.0 > 0, "at least one kill landed before the commit");
     assert!(outcomes.1 > 0, "at least one kill landed after the commit");
+}
+
+/// The same on PostGIS: a killed ingest (its connection gone in the middle of
+/// the COPY, the upsert or the commit) leaves the whole batch or none.
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn sigkill_during_ingest_into_postgis_leaves_all_or_nothing() {
+    let dir = TempDir::new().unwrap();
+    let first: Vec<_> = (0..BASE).map(incident).collect();
+    let file = write_fc(dir.path(), "first.geojson", &first);
+    let big = big_batch(dir.path());
+    let fresh = |tag: &str| {
+        let store = postgis_store(tag);
+        let o = run(
+            std::path::Path::new(&store),
+            &["ingest", "incidents", file.to_str().unwrap()],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        store
+    };
+    // Rows and verified rows, read by SQL on the schema the location names.
+    let mut db =
+        postgres::Client::connect(&std::env::var("JOINTMAP_TEST_PG").unwrap(), postgres::NoTls)
+            .unwrap();
+    let mut counts = |store: &str| -> (i64, i64) {
+        let (_, schema) = store.rsplit_once("schema=").unwrap();
+        let row = db
+            .query_one(
+                &format!(
+                    "SELECT count(*), count(*) FILTER (WHERE verification = 'verified') \
+                     FROM \"{schema}\".incidents"
+                ),
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let probe = fresh("crash_probe");
+    let t = Instant::now();
+    let o = run(
+        std::path::Path::new(&probe),
+        &["ingest", "incidents", big.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let full = t.elapsed();
+    assert_eq!(counts(&probe), (BIG as i64, BIG as i64));
+
+    let mut outcomes = (0, 0);
+    for step in 1..=6u32 {
+        let store = fresh(&format!("crash{step}"));
+        let mut child = bin()
+            .arg("--store")
+            .arg(&store)
+            .args(["--quiet", "ingest", "incidents", big.to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(f64::from(step) / 6.0));
+        let _ = child.kill();
+        let _ = child.wait();
+        match counts(&store) {
+            (n, 0) if n == BASE as i64 => outcomes.0 += 1,
+            (n, v) if n == BIG as i64 && v == BIG as i64 => outcomes.1 += 1,
+            other => panic!("kill {step}: {other:?} rows (all, verified): neither all nor none"),
+        }
+        let o = run(std::path::Path::new(&store), &["layers"]);
+        assert!(o.status.success(), "kill {step}: {}", stderr(&o));
+    }
+    eprintln!(
+        "full ingest {full:?}; kills that left none: {}, all: {}",
+        outcomes.0, outcomes.1
+    );
+    assert!(outcomes.0 > 0, "at least one kill landed before the commit");
 }

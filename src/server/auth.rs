@@ -67,6 +67,8 @@ pub struct Access {
     views: Mutex<HashMap<(Role, Layer), Arc<ViewSlot>>>,
     view_max: u64,
     pub(super) cache: ResponseCache,
+    /// The data version as the change feed sees it (`watch.rs`).
+    pub(super) feed: super::watch::Feed,
     pub(super) analysis_permits: Semaphore,
     ingest_lock: tokio::sync::Mutex<()>,
     /// Ingest bodies being read (separate from the request slots, so that
@@ -116,6 +118,7 @@ impl Access {
             views: Mutex::new(HashMap::new()),
             view_max: cfg.cache.view_max_features,
             cache: ResponseCache::new(cfg.cache.entries, cfg.cache.bytes),
+            feed: super::watch::Feed::default(),
             analysis_permits: Semaphore::new(cfg.limits.analysis_concurrency),
             ingest_lock: tokio::sync::Mutex::new(()),
             ingest_reads: Semaphore::new(cfg.limits.ingest_concurrency),
@@ -147,16 +150,34 @@ impl Access {
         r
     }
 
-    /// The store's data version.
+    /// The store's data version: the change feed's while the store pushes
+    /// commits, read from the store otherwise.
     pub(super) async fn version(&self) -> Result<u64, ApiError> {
+        match self.feed.current() {
+            Some(v) => Ok(v),
+            None => self.stored_version().await,
+        }
+    }
+
+    /// The data version, read from the store.
+    async fn stored_version(&self) -> Result<u64, ApiError> {
         self.blocking(|s| s.data_version())
             .await?
             .map_err(|e| problem::from_crate(e.into()))
     }
 
-    /// Whether the store answers (for `/health`).
+    /// Whether the store answers (for `/health`): always asks it.
     pub async fn healthy(&self) -> Result<u64, ApiError> {
-        self.version().await
+        self.stored_version().await
+    }
+
+    /// Drops the cached answers and the views made before `version`.
+    pub(super) fn forget_before(&self, version: u64) {
+        self.cache.clear();
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, slot| slot.version >= version);
     }
 
     fn principal(&self, secret: &[u8]) -> Option<Arc<Principal>> {
@@ -436,6 +457,11 @@ impl Caller {
                 super::ingest::ingest_body(store, layer, &body, check, author, bounds)
             })
             .await??;
+        // This server's next request sees its own write, whenever the
+        // change feed hears of it.
+        if let Ok(v) = self.access.stored_version().await {
+            self.access.feed.advance(v);
+        }
         // Created and updated stay in the operator's log; the caller's reply
         // has the total only (docs/security.md).
         tracing::info!(token = %self.principal.name, %layer, inserted = report.inserted,

@@ -140,6 +140,16 @@ impl ResponseCache {
         out
     }
 
+    /// Drops every cached response (the store changed: keys carry the
+    /// data version, so none would be served again).
+    pub fn clear(&self) {
+        let mut l = self.lru.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(map) = l.map.as_mut() {
+            map.clear();
+        }
+        l.bytes = 0;
+    }
+
     /// Number of cached responses.
     pub fn len(&self) -> usize {
         let l = self.lru.lock().unwrap_or_else(|p| p.into_inner());
@@ -179,6 +189,11 @@ mod tests {
             small.put(k.into(), Encoded::new(vec![0u8; 10], 0));
         }
         assert_eq!(small.len(), 2);
+        small.clear();
+        assert!(small.is_empty() && small.get("z").is_none());
+        small.put("w".into(), Encoded::new(vec![0u8; 10], 0));
+        small.put("v".into(), Encoded::new(vec![0u8; 10], 0));
+        assert_eq!(small.len(), 2, "clear resets the byte count too");
         let big = Encoded::new(vec![b'a'; 10_000], 3);
         let mut out = Vec::new();
         std::io::Read::read_to_end(

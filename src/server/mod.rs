@@ -9,6 +9,8 @@
 //! - [`analysis`]: `/analysis/*`, parameters parsed by the CLI's own grammar;
 //! - [`viewer`]: the joint map viewer at `/` for browsers (negotiated with
 //!   the OGC landing page) and its embedded assets;
+//! - `watch.rs`: follows the store's data version (commits by other servers
+//!   and processes) and drops what was cached before it moved;
 //! - [`view`], [`params`], [`cache`], [`problem`], [`redact`]: the pieces
 //!   under them.
 //!
@@ -30,6 +32,7 @@ pub mod schema;
 pub mod tiles;
 pub mod view;
 pub mod viewer;
+mod watch;
 
 pub use config::Config;
 
@@ -368,6 +371,7 @@ pub fn run(cfg: &Config, store: Arc<dyn Store>) -> Result<(), ServerError> {
             }
         });
         let access = Arc::new(Access::new(&cfg, store)?);
+        watch::spawn(access.clone());
         tracing::info!(%local, "listening");
         eprintln!("jointmap: listening on http://{local}");
         serve(listener, router(access), &limits, shutdown_signal()).await;

@@ -18,6 +18,7 @@ mod keyset;
 mod plain;
 mod quarantine;
 mod read;
+mod readers;
 mod remove;
 mod row;
 mod rtree;
@@ -72,6 +73,8 @@ pub struct GpkgStore {
     indexes: RwLock<HashMap<Layer, (u64, Arc<LayerIndex>)>>,
     /// Per point layer: its columns for analysis, kept warm (`columns.rs`).
     held: Mutex<HashMap<Layer, columns::Held>>,
+    /// Connections for reads, so that none waits for a batch (`readers.rs`).
+    readers: readers::Readers,
 }
 
 /// Wraps an SQLite error as a backend-neutral one, with its kind. Nothing
@@ -195,8 +198,7 @@ impl GpkgStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
+        conn.busy_timeout(readers::BUSY_WAIT).map_err(err)?;
         functions::register(&conn).map_err(err)?;
         // Queries keep their statements: one per layer and time filter, plus writes.
         conn.set_prepared_statement_cache_capacity(64);
@@ -205,6 +207,7 @@ impl GpkgStore {
             conn: Mutex::new(conn),
             indexes: RwLock::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
+            readers: readers::Readers::default(),
         };
         store.init()?;
         Ok(store)
@@ -248,7 +251,7 @@ impl GpkgStore {
             }
         }
         let blobs: Vec<(i64, Vec<u8>)> = {
-            let conn = self.conn();
+            let conn = self.reader()?;
             let mut stmt = conn
                 .prepare(&format!("SELECT fid, geom FROM {}", layer.name()))
                 .map_err(|e| self.err(e))?;
@@ -390,7 +393,7 @@ impl FeatureSource for GpkgStore {
             return Ok(s);
         }
         let idx = self.index(layer)?;
-        let conn = self.conn();
+        let conn = self.reader()?;
         let (count, first, last): (i64, Option<String>, Option<String>) = conn
             .query_row(
                 &format!(
@@ -426,7 +429,7 @@ impl FeatureSource for GpkgStore {
         let names = select_names(layer);
         if let Some(b) = q.bbox {
             let fids = self.index(layer)?.intersecting(b);
-            let mut conn = self.conn();
+            let mut conn = self.reader()?;
             let threaded = fids.len() > read::THREADED_ROWS;
             // Row ids in groups, each group padded with its last id so that
             // one statement serves all; `fid IN` yields each row once, in fid
@@ -467,7 +470,7 @@ impl FeatureSource for GpkgStore {
                 )
             })
         } else {
-            let mut conn = self.conn();
+            let mut conn = self.reader()?;
             // The largest row id bounds the number of rows (a rowid lookup).
             let last: Option<i64> = conn
                 .prepare_cached(&format!("SELECT max(fid) FROM {}", layer.name()))
@@ -503,7 +506,7 @@ impl FeatureSource for GpkgStore {
     }
 
     fn data_version(&self) -> Result<u64> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let v: Option<String> = conn
             .query_row(
                 "SELECT value FROM jointmap_meta WHERE key = 'data_version'",
@@ -516,7 +519,7 @@ impl FeatureSource for GpkgStore {
     }
 
     fn get(&self, layer: Layer, id: &str) -> Result<Option<Feature>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         self.get_on(&conn, layer, id)
     }
 

@@ -470,6 +470,52 @@ pub trait FeatureSource: Send + Sync {
     fn disclosed_version(&self) -> Result<Option<u64>> {
         self.data_version().map(Some)
     }
+    /// Blocks until the data version differs from `seen` (a commit by this
+    /// process or any other sharing the store) or `timeout` passed, and
+    /// returns the version then. A backend that can be told of commits
+    /// (PostgreSQL's LISTEN) waits for that; the default polls
+    /// [`FeatureSource::data_version`] every [`POLL_EVERY`]. Long-running
+    /// readers (the server) call it in a loop to drop what they cached.
+    fn wait_for_change(&self, seen: u64, timeout: std::time::Duration) -> Result<Watched> {
+        poll_for_change(self, seen, timeout)
+    }
+}
+
+/// How often [`FeatureSource::wait_for_change`] reads the data version when
+/// the backend cannot tell of commits.
+pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What [`FeatureSource::wait_for_change`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watched {
+    /// The data version when the wait ended.
+    pub version: u64,
+    /// Whether the backend was listening for commits during the whole wait,
+    /// so that one made anywhere reaches the caller within milliseconds:
+    /// the caller may then trust `version` instead of reading it on every
+    /// request. `false` when the version was polled.
+    pub pushed: bool,
+}
+
+/// [`FeatureSource::wait_for_change`] by reading the data version every
+/// [`POLL_EVERY`].
+pub(crate) fn poll_for_change<S: FeatureSource + ?Sized>(
+    source: &S,
+    seen: u64,
+    timeout: std::time::Duration,
+) -> Result<Watched> {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        let version = source.data_version()?;
+        let now = std::time::Instant::now();
+        if version != seen || now >= end {
+            return Ok(Watched {
+                version,
+                pushed: false,
+            });
+        }
+        std::thread::sleep(POLL_EVERY.min(end - now));
+    }
 }
 
 /// Whether `id` lies at or beyond `from` in `direction` (see

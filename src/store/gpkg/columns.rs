@@ -27,8 +27,9 @@
 //! The triggers are installed, in a write transaction of their own, before
 //! the first columns of a layer are made; a table dropped and created again
 //! (e.g. `ogr2ogr -overwrite`) loses them, which forces a full read. Writing
-//! the columns back is best effort: it needs the write lock (waiting as a
-//! writer does), checks again that the layer has not changed since the
+//! the columns back is best effort: it needs the write lock (given up at
+//! once while a batch holds it: reads run on a connection of their own,
+//! `readers.rs`, and never wait for a writer), checks again that the layer has not changed since the
 //! snapshot, and when it cannot write (read-only file, busy) the columns are
 //! still answered, just not kept for the next process.
 //!
@@ -283,7 +284,7 @@ impl GpkgStore {
     /// Every row of `layer` as columns, current; `None` when the triggers
     /// that keep them honest cannot be installed (read through `query`).
     fn layer_columns(&self, layer: Layer) -> Result<Option<Arc<EventColumns>>> {
-        let mut conn = self.conn();
+        let mut conn = self.columns_reader()?;
         let sql = |e| self.err(e);
         let stamp = stamp(&conn).map_err(sql)?;
         if let Some(h) = self
@@ -311,8 +312,11 @@ impl GpkgStore {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&layer);
-                let installed =
-                    conn.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", install_sql(layer)));
+                // On a read connection: while a batch writes, read through
+                // `query` this time rather than wait for it.
+                let installed = super::readers::without_waiting(&conn, || {
+                    conn.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", install_sql(layer)))
+                });
                 if installed.is_err() {
                     let _ = conn.execute_batch("ROLLBACK");
                     return Ok(None);
@@ -496,7 +500,10 @@ impl GpkgStore {
             )?;
             Ok(true)
         };
-        let committed = matches!(write(), Ok(true)) && conn.execute_batch("COMMIT").is_ok();
+        // Never waits for a batch holding the write lock: kept next time.
+        let committed = super::readers::without_waiting(conn, || {
+            matches!(write(), Ok(true)) && conn.execute_batch("COMMIT").is_ok()
+        });
         if committed {
             held.stored_chunks = Some(chunks);
         } else {

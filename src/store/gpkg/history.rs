@@ -103,7 +103,7 @@ impl GpkgStore {
     /// operators (restoring a record, looking into who changed it); the
     /// server never serves it.
     pub fn history(&self, layer: Layer, id: &str) -> Result<Vec<HistoryEntry>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare(
                 "SELECT layer, id, feature, replaced_at, replaced_by, change FROM jointmap_history

@@ -59,7 +59,7 @@ impl GpkgStore {
             Bound::Excluded(k) => Some((k.to_string(), false)),
             Bound::Unbounded => None,
         };
-        let mut conn = self.conn();
+        let mut conn = self.reader()?;
         let rounds = |conn: &mut Connection| -> Result<u64> {
             let sql = |e| self.err(e);
             let mut n = 0u64;

@@ -128,7 +128,7 @@ impl GpkgStore {
 
     /// The quarantined rows of `layer`, oldest first.
     pub fn quarantined(&self, layer: Layer) -> Result<Vec<Quarantined>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT CAST(id AS TEXT), reasons, quarantined_at, quarantined_by FROM {} ORDER BY seq",

@@ -13,6 +13,7 @@
 //! No PostgreSQL type leaves this module: errors become [`StoreError::Backend`] with the URL
 //! shown without its password.
 
+mod listen;
 mod pool;
 mod read;
 mod schema;
@@ -31,8 +32,9 @@ pub enum PgError {
     /// The connection URL is not one (the message never quotes it).
     #[error("invalid connection URL: {0}")]
     Url(String),
-    /// The database could not be reached.
-    #[error("cannot connect: {0}")]
+    /// The database could not be reached (the message names the cause: refused, timed
+    /// out, authentication, no such database).
+    #[error("cannot connect: {}", with_causes(.0))]
     Connect(#[source] postgres::Error),
     /// A statement failed.
     #[error("{}", sql_message(.0))]
@@ -64,6 +66,25 @@ pub enum PgError {
     Value(String),
 }
 
+/// An error with the causes under it (the driver's connect errors say only "error
+/// connecting to server" at the top), or the server's own message.
+fn with_causes(e: &postgres::Error) -> String {
+    if e.as_db_error().is_some() {
+        return sql_message(e);
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// A server error with its detail, without the driver's generic prefix.
 fn sql_message(e: &postgres::Error) -> String {
     match e.as_db_error() {
@@ -83,8 +104,9 @@ impl PgError {
             PgError::PoolTimeout(_) => ErrorKind::Busy,
             PgError::Newer { .. } | PgError::NoPostgis(_) => ErrorKind::Other,
             PgError::Sql(e) => match e.code().map(|c| c.code()) {
-                // Serialization failure, deadlock, lock not available, too many connections.
-                Some("40001" | "40P01" | "55P03" | "53300") => ErrorKind::Busy,
+                // Serialization failure, deadlock, lock not available, too many connections,
+                // cancelled by `statement_timeout`.
+                Some("40001" | "40P01" | "55P03" | "53300" | "57014") => ErrorKind::Busy,
                 Some(c) if c.starts_with("22") || c.starts_with("23") => ErrorKind::BadInput,
                 Some("XX001" | "XX002") => ErrorKind::Corrupt,
                 Some("3D000" | "3F000" | "28000" | "28P01") => ErrorKind::NotFound,
@@ -120,6 +142,8 @@ pub struct PgStore {
     /// The URL without its password, for errors.
     location: String,
     pool: pool::Pool,
+    /// The connection listening for commits (`listen.rs`).
+    listener: listen::Listener,
 }
 
 impl PgStore {
@@ -131,6 +155,7 @@ impl PgStore {
         let store = PgStore {
             location: location.to_string(),
             pool: pool::Pool::new(settings),
+            listener: listen::Listener::default(),
         };
         {
             let mut conn = store.pool.get().map_err(err)?;

@@ -6,7 +6,11 @@
 //! - `pool_timeout=S`: seconds a call waits for a free connection before it fails as busy
 //!   (default 30);
 //! - `schema=NAME`: the schema the store's tables live in (default `jointmap`; lowercase
-//!   letters, digits and `_`), so several stores can share one database.
+//!   letters, digits and `_`), so several stores can share one database;
+//! - `statement_timeout=S`: seconds any one statement may run before the database cancels
+//!   it (default 0: no limit; a batch's statements are bounded by the same);
+//!
+//! and libpq's `connect_timeout=S` (default 10 here).
 
 use super::PgError;
 use postgres::{Client, Config, NoTls};
@@ -20,6 +24,8 @@ pub(super) struct Settings {
     pub size: usize,
     pub wait: Duration,
     pub schema: String,
+    /// `statement_timeout` of every connection; zero for none.
+    pub statement_timeout: Duration,
 }
 
 /// Parses the URL; errors never quote it (it may carry a password).
@@ -29,6 +35,7 @@ pub(super) fn settings(url: &str) -> Result<Settings, PgError> {
     let mut size = 4usize;
     let mut wait = Duration::from_secs(30);
     let mut schema = "jointmap".to_string();
+    let mut statement_timeout = Duration::ZERO;
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let bad = |what: &str| PgError::Url(format!("{key}={value}: {what}"));
         match key.as_ref() {
@@ -46,6 +53,14 @@ pub(super) fn settings(url: &str) -> Result<Settings, PgError> {
                     .filter(|s| *s <= 3600)
                     .map(Duration::from_secs)
                     .ok_or_else(|| bad("whole seconds, at most 3600"))?
+            }
+            "statement_timeout" => {
+                statement_timeout = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s <= 86_400)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| bad("whole seconds, at most 86400 (0: no limit)"))?
             }
             "schema" => {
                 let ok = !value.is_empty()
@@ -84,6 +99,7 @@ pub(super) fn settings(url: &str) -> Result<Settings, PgError> {
         size,
         wait,
         schema,
+        statement_timeout,
     })
 }
 
@@ -160,7 +176,8 @@ impl Pool {
         }
     }
 
-    fn connect(&self) -> Result<Client, PgError> {
+    /// A new connection outside the pool's count, set up as the pool's are.
+    pub fn connect(&self) -> Result<Client, PgError> {
         let mut client = self
             .settings
             .config
@@ -168,8 +185,9 @@ impl Pool {
             .map_err(PgError::Connect)?;
         // Unqualified names are the store's tables; PostGIS lives in `public`.
         client.batch_execute(&format!(
-            "SET search_path TO \"{}\", public",
-            self.settings.schema
+            "SET search_path TO \"{}\", public; SET statement_timeout = {}",
+            self.settings.schema,
+            self.settings.statement_timeout.as_millis()
         ))?;
         Ok(client)
     }
@@ -226,6 +244,9 @@ mod tests {
             Some(&Duration::from_secs(5))
         );
         assert_eq!(s.config.get_dbname(), Some("db"));
+        assert_eq!(s.statement_timeout, Duration::ZERO);
+        let s = settings("postgresql://h/db?statement_timeout=30").expect("valid");
+        assert_eq!(s.statement_timeout, Duration::from_secs(30));
         let s = settings("postgres://h/db").expect("valid");
         assert_eq!((s.size, s.schema.as_str()), (4, "jointmap"));
         assert_eq!(
@@ -237,6 +258,9 @@ mod tests {
             "postgresql://u:secret@h/db?pool=65",
             "postgresql://u:secret@h/db?pool=x",
             "postgresql://u:secret@h/db?pool_timeout=-1",
+            "postgresql://u:secret@h/db?statement_timeout=-1",
+            "postgresql://u:secret@h/db?statement_timeout=1.5",
+            "postgresql://u:secret@h/db?statement_timeout=86401",
             "postgresql://u:secret@h/db?schema=Bad",
             "postgresql://u:secret@h/db?schema=a%22b",
             "postgresql://u:secret@h/db?schema=1a",

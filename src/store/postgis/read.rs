@@ -9,7 +9,7 @@ use super::{decode_wkb, millis, PgError, PgStore};
 use crate::model::schema::FieldKind;
 use crate::model::{Feature, Layer, Level, Owner, TimeSpan};
 use crate::store::{
-    gpkg::touches, Direction, FeatureSource, LayerSummary, Query, Result, StoreError,
+    gpkg::touches, Direction, FeatureSource, LayerSummary, Query, Result, StoreError, Watched,
 };
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
@@ -315,6 +315,10 @@ impl FeatureSource for PgStore {
     fn data_version(&self) -> Result<u64> {
         let mut conn = self.pool.get().map_err(|e| self.err(e))?;
         data_version_on(&mut *conn).map_err(|e| self.err(e))
+    }
+
+    fn wait_for_change(&self, seen: u64, timeout: std::time::Duration) -> Result<Watched> {
+        self.wait_listening(seen, timeout)
     }
 }
 

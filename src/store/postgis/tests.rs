@@ -216,3 +216,96 @@ fn a_full_pool_waits_then_fails_as_busy() {
     store.data_version().expect("free again");
     drop_schema(&store);
 }
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_commit_by_another_store_is_heard_at_once_and_other_schemas_are_not() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::new();
+    let other = TestDb::new();
+    let url = fresh_url("");
+    let (base, _) = url.rsplit_once("schema=").expect("schema");
+    // A second process on the same schema (its own pool and listener).
+    let writer = PgStore::open(
+        &format!("{base}schema={}", db.pool.schema()),
+        "writer",
+        IfMissing::Refuse,
+    )
+    .expect("opens");
+    let v0 = db.data_version().expect("version");
+    // Nothing changes: the wait lasts its timeout, listening all along.
+    let t = Instant::now();
+    let w = db
+        .wait_for_change(v0, Duration::from_millis(300))
+        .expect("waits");
+    assert_eq!((w.version, w.pushed), (v0, true));
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| {
+            let t = Instant::now();
+            let w = db
+                .wait_for_change(v0, Duration::from_secs(20))
+                .expect("waits");
+            (w, t.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // A commit in another schema of the database wakes nobody up for good.
+        other.begin().expect("begin").commit().expect("commit");
+        std::thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        writer.begin().expect("begin").commit().expect("commit");
+        let (w, waited) = waiting.join().expect("joins");
+        assert_eq!((w.version, w.pushed), (v0 + 1, true));
+        // Heard within a second of the commit (not at the 20 s timeout).
+        assert!(waited < Duration::from_secs(5) && t.elapsed() < Duration::from_secs(1));
+    });
+    // A version that moved before the wait began is answered at once.
+    let t = Instant::now();
+    let w = db
+        .wait_for_change(v0, Duration::from_secs(20))
+        .expect("waits");
+    assert_eq!(w.version, v0 + 1);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    drop(writer);
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_statement_past_its_timeout_is_cancelled_as_busy() {
+    let db = TestDb {
+        store: Some(open_fresh("&statement_timeout=1").expect("opens")),
+    };
+    let mut conn = db.pool.get().expect("conn");
+    let e = conn
+        .batch_execute("SELECT pg_sleep(3)")
+        .map_err(|e| PgError::from(e).into_store("test"))
+        .expect_err("cancelled");
+    drop(conn);
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.to_string().contains("statement timeout"), "{e}");
+    // Within the limit, as before.
+    assert!(db.data_version().is_ok());
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_its_cause() {
+    // Nothing listens on port 1; the password never shows.
+    let e = PgStore::open(
+        "postgresql://u:secret@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://u:***@127.0.0.1:1/db",
+        IfMissing::Create,
+    )
+    .err()
+    .expect("refused");
+    let text = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{text}");
+    assert!(text.contains("cannot connect"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+}

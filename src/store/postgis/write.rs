@@ -276,7 +276,12 @@ impl<'a> PgBatch<'a> {
 
 impl Batch for PgBatch<'_> {
     fn get(&mut self, layer: Layer, id: &str) -> Result<Option<Feature>> {
-        self.flush(layer)?;
+        // Only a staged row with this id changes the answer: flushing for
+        // every lookup (the server's write check asks for each feature)
+        // would cost a COPY per feature.
+        if self.staged_ids[slot(layer)].contains(id) {
+            self.flush(layer)?;
+        }
         let store = self.store;
         get_on(store, &mut **self.conn()?, layer, id)
     }
@@ -490,8 +495,8 @@ impl Batch for PgBatch<'_> {
                 .get(0);
             // Servers sharing the database hear of the new version at once.
             conn.execute(
-                "SELECT pg_notify('jointmap', $1)",
-                &[&format!("{schema} {v}")],
+                "SELECT pg_notify($1, $2)",
+                &[&super::listen::CHANNEL, &format!("{schema} {v}")],
             )?;
             conn.batch_execute("COMMIT")?;
             Ok(())
