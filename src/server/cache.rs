@@ -24,6 +24,9 @@ pub struct Encoded {
     pub gzip: Option<Bytes>,
     /// Features in it (for the audit log).
     pub features: u64,
+    /// Its ETag, computed on first use and shared by every clone, so a
+    /// cache hit does not digest the body again.
+    tag: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Encoded {
@@ -46,7 +49,13 @@ impl Encoded {
             plain: Bytes::from(plain),
             gzip,
             features,
+            tag: Arc::default(),
         }
+    }
+
+    /// The body's ETag as `digest` makes it, computed once per body.
+    pub fn tag(&self, digest: impl FnOnce(&[u8]) -> String) -> &str {
+        self.tag.get_or_init(|| digest(&self.plain))
     }
 
     fn weight(&self) -> usize {

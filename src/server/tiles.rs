@@ -132,7 +132,7 @@ fn cached_response(
     media_type: &'static str,
     gzip_ok: bool,
 ) -> Response {
-    let tag = etag(&body.plain);
+    let tag = body.tag(etag).to_string();
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
