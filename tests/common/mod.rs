@@ -1,6 +1,8 @@
 //! Shared helpers for the whole-flow tests: run the binary, make inputs.
 #![allow(dead_code)]
 
+pub mod mvt;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
