@@ -628,7 +628,7 @@ fn index_sql(store: &GpkgStore, layer: Layer) -> Vec<String> {
 #[test]
 fn a_batch_into_an_empty_layer_builds_its_time_index_in_bulk() {
     let dir = tempfile::TempDir::new().expect("temp dir");
-    let store = GpkgStore::open(&dir.path().join("s.gpkg")).expect("open");
+    let store = GpkgStore::open(dir.path().join("s.gpkg")).expect("open");
     let before = index_sql(&store, Layer::Sites);
     assert!(
         before.iter().any(|s| s.contains("sites_time")),
