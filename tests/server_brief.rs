@@ -76,6 +76,7 @@ fn briefs_for_every_role_and_none_leaks_a_canary_to_the_partner() {
             assert!(doc
                 .header("content-security-policy")
                 .is_some_and(|c| c.contains("default-src 'none'")));
+            assert_eq!(doc.header("cache-control"), Some("private, no-store"));
             let html = doc.text();
             assert!(html.starts_with("<!DOCTYPE html>"));
             for bad in ["http://", "https://", "<script", "<link", "url("] {

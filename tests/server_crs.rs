@@ -221,6 +221,13 @@ fn a_crs_not_served_is_a_400_naming_the_parameter() {
             &format!("bbox=0,0,nan,1&bbox-crs={}", enc(&format!("{EPSG}32634"))),
             "bbox",
         ),
+        (
+            &format!(
+                "bbox=3e7,0,3.5e7,1e6&bbox-crs={}",
+                enc(&format!("{EPSG}3857"))
+            ),
+            "bbox",
+        ),
         ("crs=CRS84&crs=CRS84", "crs"),
     ] {
         let r = server.get(&format!("/collections/incidents/items?{q}"), Some(HR));

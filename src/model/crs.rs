@@ -182,11 +182,17 @@ impl Crs {
                     f64::NEG_INFINITY,
                 ];
                 const STEPS: usize = 32;
+                // On a UTM box's top and bottom edges latitude peaks at the
+                // central meridian: sample it too.
+                let meridian =
+                    matches!(self, Crs::Utm { .. }) && b[0] < 500_000.0 && 500_000.0 < b[2];
+                let extra = meridian.then_some([(500_000.0, b[1]), (500_000.0, b[3])]);
                 for i in 0..=STEPS {
                     let t = i as f64 / STEPS as f64;
                     let x = b[0] + (b[2] - b[0]) * t;
                     let y = b[1] + (b[3] - b[1]) * t;
-                    for (px, py) in [(x, b[1]), (x, b[3]), (b[0], y), (b[2], y)] {
+                    let edge = [(x, b[1]), (x, b[3]), (b[0], y), (b[2], y)];
+                    for (px, py) in edge.into_iter().chain(extra.into_iter().flatten()) {
                         let [lon, lat] = self.inverse(px, py);
                         out = [
                             out[0].min(lon),

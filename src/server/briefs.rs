@@ -94,7 +94,15 @@ async fn handle(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.media_type()),
     );
-    h.insert(header::VARY, HeaderValue::from_static("accept"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("accept, authorization"),
+    );
+    // Made for the caller's role: no shared cache may keep it for another.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     if format == BriefFormat::Html {
         // The document needs nothing from anywhere: no script, no fetch.
         h.insert(

@@ -274,7 +274,9 @@ pub fn bbox_in(v: &str, crs: Crs) -> Result<[f64; 4], ApiError> {
                 ));
             }
             let g = projected.bbox_to_crs84(b);
-            if g.iter().any(|x| !x.is_finite()) {
+            // A projected box never crosses the antimeridian here: a cover with
+            // min_lon > max_lon is a box beyond the CRS's area.
+            if g.iter().any(|x| !x.is_finite()) || g[0] > g[2] || g[1] > g[3] {
                 return Err(ApiError::param(
                     "bbox",
                     format!("the box is outside the area of {projected}"),

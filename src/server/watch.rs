@@ -21,15 +21,28 @@ const WAIT: Duration = Duration::from_secs(1);
 pub(super) struct Feed {
     version: AtomicU64,
     pushed: AtomicBool,
+    /// When the watch task last heard from the store (milliseconds since
+    /// `epoch`): a feed not heard from for two waits is not trusted.
+    heard_ms: AtomicU64,
+    epoch: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Feed {
+    fn now_ms(&self) -> u64 {
+        let epoch = self.epoch.get_or_init(std::time::Instant::now);
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// The version, when the store is pushing commits to this process (so it is current
-    /// within milliseconds); `None` when requests must read it from the store.
+    /// within milliseconds) and the watch task heard from it within two waits; `None`
+    /// when requests must read it from the store (a listening connection that died
+    /// without closing must not freeze the version).
     pub(super) fn current(&self) -> Option<u64> {
-        self.pushed
-            .load(Ordering::Acquire)
-            .then(|| self.version.load(Ordering::Acquire))
+        let fresh = self
+            .now_ms()
+            .saturating_sub(self.heard_ms.load(Ordering::Acquire))
+            <= 2 * WAIT.as_millis() as u64;
+        (fresh && self.pushed.load(Ordering::Acquire)).then(|| self.version.load(Ordering::Acquire))
     }
 
     /// This process committed and read `version` after it: never behind its own write.
@@ -37,11 +50,14 @@ impl Feed {
         self.version.fetch_max(version, Ordering::AcqRel);
     }
 
+    /// What the watch task read: the version never goes back (a read made just
+    /// before this process's own commit must not undo [`Feed::advance`]).
     fn set(&self, version: u64, pushed: bool) {
         if !pushed {
             self.pushed.store(false, Ordering::Release);
         }
-        self.version.store(version, Ordering::Release);
+        self.version.fetch_max(version, Ordering::AcqRel);
+        self.heard_ms.store(self.now_ms(), Ordering::Release);
         if pushed {
             self.pushed.store(true, Ordering::Release);
         }
@@ -75,4 +91,32 @@ pub(super) fn spawn(access: Arc<Access>) {
             tokio::time::sleep(WAIT).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_feed_never_goes_back_and_is_not_trusted_when_silent() {
+        let f = Feed::default();
+        // The feed's clock started ten seconds ago.
+        let start = std::time::Instant::now().checked_sub(Duration::from_secs(10));
+        f.epoch.set(start.expect("a clock")).expect("unset");
+        assert_eq!(f.current(), None, "nothing heard yet: not pushed");
+        f.set(5, true);
+        assert_eq!(f.current(), Some(5));
+        // This process's own commit, then a read the watch task made before it.
+        f.advance(6);
+        f.set(5, true);
+        assert_eq!(f.current(), Some(6));
+        // Heard from more than two waits ago: requests read the store.
+        let old = f.now_ms() - 3 * WAIT.as_millis() as u64;
+        f.heard_ms.store(old, Ordering::Release);
+        assert_eq!(f.current(), None);
+        f.set(7, true);
+        assert_eq!(f.current(), Some(7));
+        f.set(7, false);
+        assert_eq!(f.current(), None, "not pushed: read the store");
+    }
 }

@@ -52,8 +52,11 @@ impl GpkgStore {
             .map(|i| 1 + (start + i) % (READERS - 1))
             .chain([0]);
         for i in order {
-            if let Ok(slot) = self.readers.slots[i].try_lock() {
-                return self.ready(slot);
+            match self.readers.slots[i].try_lock() {
+                Ok(slot) => return self.ready(slot),
+                // A read that panicked: the connection is still good (see `ready`).
+                Err(std::sync::TryLockError::Poisoned(p)) => return self.ready(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
             }
         }
         let i = 1 + start % (READERS - 1);
@@ -74,8 +77,17 @@ impl GpkgStore {
     }
 
     fn ready<'a>(&self, mut slot: MutexGuard<'a, Option<Connection>>) -> super::Result<Reader<'a>> {
-        if slot.is_none() {
-            *slot = Some(self.open_reader().map_err(|e| self.err(e))?);
+        match slot.as_ref() {
+            None => *slot = Some(self.open_reader().map_err(|e| self.err(e))?),
+            // A read that panicked inside its read transaction left it open: without a
+            // rollback this connection would keep answering from that old snapshot (an
+            // old data version) and hold back the WAL's checkpoints.
+            Some(conn) if !conn.is_autocommit() => {
+                if conn.execute_batch("ROLLBACK").is_err() {
+                    *slot = Some(self.open_reader().map_err(|e| self.err(e))?);
+                }
+            }
+            Some(_) => {}
         }
         Ok(Reader(slot))
     }

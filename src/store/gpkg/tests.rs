@@ -696,3 +696,20 @@ fn a_batch_into_an_empty_layer_builds_its_time_index_in_bulk() {
     let want = (0..51).filter(|i| day(*i).as_str() <= "2024-03-31").count();
     assert_eq!(got, want);
 }
+
+/// A read connection given back inside a transaction (a read that
+/// panicked) is rolled back before its next use, so it never answers from
+/// an old snapshot.
+#[test]
+fn a_reader_left_in_a_transaction_is_rolled_back_before_reuse() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let store = GpkgStore::open(dir.path().join("s.gpkg")).expect("open");
+    {
+        let r = store.columns_reader().expect("reader");
+        r.execute_batch("BEGIN; SELECT count(*) FROM sites;")
+            .expect("begin");
+        assert!(!r.is_autocommit());
+    }
+    let r = store.columns_reader().expect("reader again");
+    assert!(r.is_autocommit(), "rolled back before reuse");
+}
