@@ -332,14 +332,7 @@ async fn tilejson(
         )));
     }
     parse_args::<FilterArgs>(&pairs, "/tiles", NOT_FOR_TILES)?;
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs.iter())
-        .finish();
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
+    let query = query_suffix(&pairs);
     let base = ogc::base(&caller);
     let ext = if vector { "mvt" } else { "png" };
     let individual = caller
@@ -412,6 +405,19 @@ fn tilejson_params(name: &str, q: Option<&str>) -> Result<(TileLayer, Pairs, boo
 /// TileJSON of an overlay or of the joint map: world bounds (the
 /// analysis area is the data's), the parameters carried into the URL
 /// templates, and the vector layers with their fields.
+/// The parameters as a query string to append to tile URLs (`?a=b&...`,
+/// or nothing).
+fn query_suffix(pairs: &[(String, String)]) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter())
+        .finish();
+    if query.is_empty() {
+        query
+    } else {
+        format!("?{query}")
+    }
+}
+
 fn overlay_tilejson(
     caller: Caller,
     headers: HeaderMap,
@@ -420,14 +426,7 @@ fn overlay_tilejson(
     vector: bool,
 ) -> Result<Response, ApiError> {
     overlays::check_params(layer, &pairs)?;
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs.iter())
-        .finish();
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
+    let query = query_suffix(&pairs);
     let base = ogc::base(&caller);
     let ext = if vector { "mvt" } else { "png" };
     let bounds = [-180.0, -85.051_128_779_806_6, 180.0, 85.051_128_779_806_6];
