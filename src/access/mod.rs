@@ -272,6 +272,9 @@ impl AccessError {
 #[derive(Debug)]
 pub struct Gate {
     policy: Policy,
+    /// [`Gate::policy_sha256`], computed once: cache keys carry it on every
+    /// request.
+    policy_sha256: String,
     audit: Option<Mutex<std::fs::File>>,
 }
 
@@ -284,7 +287,12 @@ impl Gate {
             Some(path) => Some(Mutex::new(audit::open(path)?)),
             None => None,
         };
-        Ok(Gate { policy, audit })
+        let policy_sha256 = run::digest(&policy);
+        Ok(Gate {
+            policy,
+            policy_sha256,
+            audit,
+        })
     }
 
     /// The policy in force.

@@ -15,7 +15,7 @@
 use super::admitted::{analysis_rules, hour, Admitted, Shown};
 use super::disclose::Disclosure;
 use super::release::{release, Partition};
-use super::{AggregateRules, Gate, LayerView, Principal};
+use super::{AggregateRules, Gate, LayerView, Policy, Principal};
 use crate::analysis::product::{Field, Param, Product};
 use crate::model::Layer;
 use crate::request::{Outcome, Protect};
@@ -116,15 +116,22 @@ impl Plan {
     }
 }
 
+/// The SHA-256 (lowercase hex) of `policy`'s every value.
+pub(super) fn digest(policy: &Policy) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    let d = sha2::Sha256::digest(format!("{policy:?}").as_bytes());
+    d.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 impl Gate {
     /// The SHA-256 (lowercase hex) of the policy's every value: the same
     /// for the same policy whatever file it came from.
-    pub fn policy_sha256(&self) -> String {
-        use sha2::Digest;
-        sha2::Sha256::digest(format!("{:?}", self.policy()).as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+    pub fn policy_sha256(&self) -> &str {
+        &self.policy_sha256
     }
 
     /// The fixed partition of the policy.

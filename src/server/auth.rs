@@ -153,8 +153,13 @@ impl Access {
     /// The store's data version: the change feed's while the store pushes
     /// commits, read from the store otherwise.
     pub(super) async fn version(&self) -> Result<u64, ApiError> {
-        match self.feed.current() {
-            Some(v) => Ok(v),
+        if let Some(v) = self.feed.current() {
+            return Ok(v);
+        }
+        // A GeoPackage answers from shared memory while nothing was committed: no
+        // hand-off to a blocking thread on every request.
+        match self.store.data_version_now() {
+            Some(v) => v.map_err(|e| problem::from_crate(e.into())),
             None => self.stored_version().await,
         }
     }

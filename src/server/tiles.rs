@@ -103,6 +103,16 @@ fn filter(
     endpoint: &str,
 ) -> Result<(FilterArgs, Vec<(String, String)>), ApiError> {
     let pairs = params::pairs(q);
+    if pairs.is_empty() {
+        // No parameter (most tile requests): the defaults, parsed once; building the
+        // parser costs more than the rest of a cached tile.
+        static NONE: std::sync::OnceLock<FilterArgs> = std::sync::OnceLock::new();
+        if let Some(f) = NONE.get() {
+            return Ok((f.clone(), pairs));
+        }
+        let f: FilterArgs = parse_args(&pairs, endpoint, NOT_FOR_TILES)?;
+        return Ok((NONE.get_or_init(|| f).clone(), pairs));
+    }
     let f: FilterArgs = parse_args(&pairs, endpoint, NOT_FOR_TILES)?;
     Ok((f, pairs))
 }

@@ -23,6 +23,7 @@ mod remove;
 mod row;
 mod rtree;
 mod schema;
+mod version;
 mod write;
 
 pub use history::{Change, HistoryEntry};
@@ -39,7 +40,7 @@ use crate::model::time::parse_time;
 use crate::model::{Feature, Layer, Level, Owner, TimeSpan};
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as Sql;
-use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params_from_iter, Connection, OpenFlags};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::ops::{Bound, ControlFlow};
@@ -75,6 +76,8 @@ pub struct GpkgStore {
     held: Mutex<HashMap<Layer, columns::Held>>,
     /// Connections for reads, so that none waits for a batch (`readers.rs`).
     readers: readers::Readers,
+    /// The data version's own connection (`version.rs`).
+    version: version::VersionReader,
 }
 
 /// Wraps an SQLite error as a backend-neutral one, with its kind. Nothing
@@ -208,6 +211,7 @@ impl GpkgStore {
             indexes: RwLock::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
             readers: readers::Readers::default(),
+            version: version::VersionReader::default(),
         };
         store.init()?;
         Ok(store)
@@ -506,16 +510,11 @@ impl FeatureSource for GpkgStore {
     }
 
     fn data_version(&self) -> Result<u64> {
-        let conn = self.reader()?;
-        let v: Option<String> = conn
-            .query_row(
-                "SELECT value FROM jointmap_meta WHERE key = 'data_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        self.stamped_version()
+    }
+
+    fn data_version_now(&self) -> Option<Result<u64>> {
+        self.version_at_once()
     }
 
     fn get(&self, layer: Layer, id: &str) -> Result<Option<Feature>> {

@@ -250,6 +250,10 @@ impl FeatureSource for MemoryStore {
     fn data_version(&self) -> Result<u64> {
         Ok(self.snapshot().version)
     }
+
+    fn data_version_now(&self) -> Option<Result<u64>> {
+        Some(self.data_version())
+    }
 }
 
 impl FeatureSink for MemoryStore {

@@ -462,6 +462,13 @@ pub trait FeatureSource: Send + Sync {
     /// one sharing the store) and at no other time: a cache made at one
     /// version holds while the version is the same.
     fn data_version(&self) -> Result<u64>;
+    /// [`FeatureSource::data_version`] when the backend can give it at once, without
+    /// I/O or waiting for a lock (so that an async caller may ask on its own thread);
+    /// `None` when it must be asked for with [`FeatureSource::data_version`] on a
+    /// thread that may block. The default: `None`.
+    fn data_version_now(&self) -> Option<Result<u64>> {
+        None
+    }
     /// The data version as it may be written into what is made from this
     /// source: the store's own by default; `None` from a view that hides
     /// rows (a role's admitted store, see `access`), where the store's

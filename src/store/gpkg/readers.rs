@@ -92,7 +92,7 @@ impl GpkgStore {
         Ok(Reader(slot))
     }
 
-    fn open_reader(&self) -> rusqlite::Result<Connection> {
+    pub(super) fn open_reader(&self) -> rusqlite::Result<Connection> {
         // Not SQLITE_OPEN_CREATE: the writer made the file; read-write so that the columns
         // can be written back (`columns.rs`), never for anything else.
         let conn = Connection::open_with_flags(

@@ -713,3 +713,38 @@ fn a_reader_left_in_a_transaction_is_rolled_back_before_reuse() {
     let r = store.columns_reader().expect("reader again");
     assert!(r.is_autocommit(), "rolled back before reuse");
 }
+
+/// The version read at once (a server's every request) moves with every commit, by this
+/// handle's writer or another handle's (a CLI ingest in another process), and never
+/// answers from a stale stamp.
+#[test]
+fn the_version_read_at_once_follows_every_commit() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let path = dir.path().join("s.gpkg");
+    let server = GpkgStore::open(&path).expect("open");
+    let cli = GpkgStore::open(&path).expect("open again");
+    let v0 = server.data_version().expect("version");
+    assert_eq!(server.data_version_now().expect("open").expect("read"), v0);
+    let write = |store: &GpkgStore, id: &str| {
+        let mut b = store.begin().expect("begin");
+        b.upsert(
+            Layer::Sites,
+            &site(
+                id,
+                json!({"name": id, "site_type": "village", "time_start": "2024-01-01"}),
+            ),
+        )
+        .expect("upsert");
+        b.commit().expect("commit");
+    };
+    let mut last = v0;
+    for (i, writer) in [&cli, &server, &cli, &cli, &server].into_iter().enumerate() {
+        write(writer, &format!("s{i}"));
+        let now = server.data_version_now().expect("open").expect("read");
+        assert!(now > last, "commit {i}: {now} after {last}");
+        assert_eq!(now, cli.data_version().expect("version"), "commit {i}");
+        // Asked again without a commit: the same, from the stamp.
+        assert_eq!(server.data_version_now().expect("open").expect("read"), now);
+        last = now;
+    }
+}
