@@ -108,7 +108,8 @@ const MONTHS_FR: [&str; 12] = [
 /// The label `key` in `lang`; a key without a label is written as it is
 /// (a pattern name the table does not translate, for instance).
 pub fn t(lang: Lang, key: &str) -> String {
-    LABELS.iter().find(|(k, _, _)| *k == key).map_or_else(
+    let mut all = LABELS.iter().chain(super::outlook::LABELS);
+    all.find(|(k, _, _)| *k == key).map_or_else(
         || key.rsplit('.').next().unwrap_or(key).to_string(),
         |(_, en, fr)| match lang {
             Lang::En => (*en).to_string(),
