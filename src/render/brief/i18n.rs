@@ -169,6 +169,6 @@ mod tests {
         assert_eq!(number(Lang::En, 0.126, 2), "0.13");
         assert_eq!(number(Lang::Fr, 1.5, 1), "1,5");
         assert_eq!(t(Lang::Fr, "col.rank"), "Rang");
-        assert_eq!(t(Lang::En, "pattern.sporadic-hot"), "sporadic-hot");
+        assert_eq!(t(Lang::En, "pattern.made-up-hot"), "made-up-hot");
     }
 }

@@ -272,3 +272,25 @@ pub fn how_rows(brief: &Brief, row: &mut dyn FnMut(&str, String)) {
         row("q.window", format!("{} — {}", o.window.0, o.window.1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outlook_labels_are_new_keys_in_both_languages() {
+        let shared = ["title.weekly-hotspot", "col.rank", "pattern.new-hot"];
+        let mut keys: Vec<&str> = LABELS.iter().map(|l| l.0).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "a key is repeated");
+        for (k, en, fr) in LABELS {
+            assert!(!en.is_empty() && !fr.is_empty(), "{k}");
+            // A key of the shared table would be shadowed by it.
+            assert!(!shared.contains(k), "{k}");
+            assert_eq!(t(Lang::Fr, k), *fr, "{k} is shadowed");
+        }
+        assert_eq!(t(Lang::Fr, "q.group.girls"), "Filles");
+    }
+}
