@@ -11,12 +11,16 @@ use std::path::PathBuf;
 /// Arguments of `jointmap brief`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which brief: weekly-hotspot or early-warning.
+    /// Which brief: weekly-hotspot, early-warning or quarterly-outlook.
     #[arg(value_enum)]
     pub kind: BriefKind,
     /// The brief's parameters.
     #[command(flatten)]
     pub request: BriefRequest,
+    /// The trigger calendar of the quarterly outlook (a TOML file,
+    /// docs/briefs.md).
+    #[arg(long, value_name = "FILE")]
+    pub calendar: Option<PathBuf>,
     /// Make it for ROLE (hr, military, jmac, partner): every part runs
     /// through the access gate for that role.
     #[arg(long, value_name = "ROLE")]
@@ -36,8 +40,12 @@ pub struct Args {
 /// Makes the brief and writes it.
 pub fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     let store = existing_store(cli)?;
+    let mut request = args.request.clone();
+    if let Some(p) = &args.calendar {
+        request.calendar = Some(crate::request::brief::outlook::load_calendar(p)?);
+    }
     let brief = match args.as_role {
-        None => Brief::assemble(args.kind, &args.request, None, &mut |part| {
+        None => Brief::assemble(args.kind, &request, None, &mut |part| {
             brief::as_operator(&*store, part)
         })?,
         Some(role) => {
@@ -50,7 +58,7 @@ pub fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             let now = chrono::Utc::now();
             Brief::assemble(
                 args.kind,
-                &args.request,
+                &request,
                 Some(role.as_str().to_string()),
                 &mut |part| brief::through_gate(&gate, &principal, &budget, now, &*store, part),
             )?

@@ -115,12 +115,16 @@ pub enum Command {
     /// and persistent hot spots against last week's patrol presence, with
     /// patrol priorities) and early-warning (areas that became hot spots in
     /// the last two steps, sightings near them, blind spots, alerts apart
-    /// from warnings, ranked on the EWRR 3x3 grid). HTML (prints to A4 PDF),
+    /// from warnings, ranked on the EWRR 3x3 grid), quarterly-outlook (the
+    /// last quarter's hot spots, casualties by sex and age against the
+    /// quarter before, and the triggers of a --calendar file in the next
+    /// three months near them). HTML (prints to A4 PDF),
     /// GeoJSON or CSV, in English or French (docs/briefs.md).
     ///
     /// Examples:
     ///   jointmap brief weekly-hotspot --as-of 2025-06-30 --out brief.html
     ///   jointmap brief early-warning --as-of 2025-06-30 --lang fr --as-role partner --format geojson
+    ///   jointmap brief quarterly-outlook --as-of 2025-12-31 --calendar data/triggers-demo.toml
     #[command(verbatim_doc_comment)]
     Brief(brief::Args),
     /// Presence per grid cell: patrol effort (km and hours per mode, within

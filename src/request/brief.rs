@@ -32,17 +32,25 @@ pub enum BriefKind {
     /// Areas that became new, consecutive or intensifying hot spots in the
     /// last two steps, ranked on the 3x3 priority grid.
     EarlyWarning,
+    /// The last quarter's trends and casualties by sex and age against the
+    /// quarter before, and the trigger calendar of the next three months.
+    QuarterlyOutlook,
 }
 
 impl BriefKind {
     /// Every kind.
-    pub const ALL: [BriefKind; 2] = [BriefKind::WeeklyHotspot, BriefKind::EarlyWarning];
+    pub const ALL: [BriefKind; 3] = [
+        BriefKind::WeeklyHotspot,
+        BriefKind::EarlyWarning,
+        BriefKind::QuarterlyOutlook,
+    ];
 
     /// Its name (the command's argument and the endpoint's path segment).
     pub fn as_str(self) -> &'static str {
         match self {
             BriefKind::WeeklyHotspot => "weekly-hotspot",
             BriefKind::EarlyWarning => "early-warning",
+            BriefKind::QuarterlyOutlook => "quarterly-outlook",
         }
     }
 
@@ -50,7 +58,7 @@ impl BriefKind {
     pub fn step_days(self) -> u32 {
         match self {
             BriefKind::WeeklyHotspot => 7,
-            BriefKind::EarlyWarning => 14,
+            BriefKind::EarlyWarning | BriefKind::QuarterlyOutlook => 14,
         }
     }
 
@@ -59,6 +67,7 @@ impl BriefKind {
         match self {
             BriefKind::WeeklyHotspot => &["intensifying-hot", "new-hot", "persistent-hot"],
             BriefKind::EarlyWarning => &["new-hot", "consecutive-hot", "intensifying-hot"],
+            BriefKind::QuarterlyOutlook => &outlook::LISTED,
         }
     }
 }
@@ -126,6 +135,10 @@ pub struct BriefRequest {
     /// The mission's name, for the title block.
     #[arg(long, default_value = "")]
     pub mission: String,
+    /// The trigger calendar (quarterly outlook): set by the command's
+    /// `--calendar` or the server's configuration, never by a request.
+    #[arg(skip)]
+    pub calendar: Option<std::sync::Arc<calendar::Calendar>>,
 }
 
 /// One analysis a brief is made of, as an ordinary request.
@@ -285,6 +298,8 @@ pub struct Brief {
     pub parts: Vec<(&'static str, Product)>,
     /// Parts the role could not have, with the gate's reason.
     pub unavailable: Vec<(&'static str, String)>,
+    /// The quarterly outlook's figures and triggers.
+    pub outlook: Option<outlook::Outlook>,
 }
 
 /// Parses a part's arguments with its own clap definitions, so a part has
@@ -368,6 +383,7 @@ impl Brief {
             sightings: Vec::new(),
             parts: Vec::new(),
             unavailable: Vec::new(),
+            outlook: None,
         };
         let trends = runner.run(Part::Trends(Box::new(parse(&trend_args(
             req.as_of,
@@ -437,6 +453,9 @@ impl Brief {
         }
         match kind {
             BriefKind::WeeklyHotspot => brief.weekly(req, &common, runner, &mut areas)?,
+            BriefKind::QuarterlyOutlook => {
+                outlook::build(&mut brief, req, &common, runner, &mut areas)?
+            }
             BriefKind::EarlyWarning => {
                 let prev_as_of =
                     req.as_of - Duration::seconds((2.0 * applied_days * 86_400.0) as i64);
@@ -630,6 +649,8 @@ impl Brief {
                 )),
             ),
         ]);
+        p.meta
+            .extend(self.outlook.iter().flat_map(outlook::Outlook::meta));
         for a in &self.areas {
             let mut f: Fields = vec![
                 ("rank", Field::Tally(a.rank as u64)),
@@ -663,6 +684,9 @@ impl Brief {
                     f.push(("impact", Field::Tally(u64::from(a.impact))));
                     f.push(("priority", Field::class(a.priority.map(Priority::as_str))));
                 }
+                BriefKind::QuarterlyOutlook => {
+                    f.extend(self.outlook.iter().flat_map(|o| o.area_fields(a)))
+                }
             }
             p.items.push(Item {
                 id: Field::Key(format!("{}-{}", self.kind.as_str(), a.rank)),
@@ -687,6 +711,10 @@ impl Brief {
                  3-4 medium, 1-2 low; higher priority first, then higher likelihood x impact, \
                  then more incidents, then cell key"
             }
+            BriefKind::QuarterlyOutlook => {
+                "intensifying, then new, then persistent hot spots; then more incidents, \
+                 then cell key"
+            }
         }
     }
 }
@@ -708,6 +736,8 @@ fn count_of(f: &Field) -> u64 {
     }
 }
 
+pub mod calendar;
 mod cells;
+pub mod outlook;
 #[cfg(test)]
 mod tests;

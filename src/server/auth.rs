@@ -45,6 +45,8 @@ pub struct Settings {
     pub listen: String,
     /// Country outlines for the viewer's basemap, when configured.
     pub basemap: Option<std::path::PathBuf>,
+    /// The quarterly outlook's trigger calendar (`[briefs] calendar`).
+    pub calendar: Option<std::path::PathBuf>,
 }
 
 enum ViewState {
@@ -128,6 +130,7 @@ impl Access {
                 public_url: cfg.public_url.clone(),
                 listen: cfg.listen.clone(),
                 basemap: cfg.basemap.clone(),
+                calendar: cfg.briefs.calendar.clone(),
             },
         })
     }

@@ -60,8 +60,14 @@ async fn handle(
         },
     );
     let endpoint = format!("/products/briefs/{}", kind.as_str());
-    let req: BriefRequest = super::analysis::parse_args(&rest, &endpoint, &[])?;
+    let mut req: BriefRequest = super::analysis::parse_args(&rest, &endpoint, &[])?;
     let access = caller.access.clone();
+    if let (BriefKind::QuarterlyOutlook, Some(p)) = (kind, &access.settings.calendar) {
+        // The configured file only; a bad edit since start-up names it.
+        let cal = crate::request::brief::outlook::load_calendar(p)
+            .map_err(|e| ApiError::internal(format!("[briefs] calendar: {e}")))?;
+        req.calendar = Some(cal);
+    }
     let limits = &access.settings.limits;
     let budget = Budget {
         min_cell_km: limits.min_cell_km,

@@ -41,6 +41,9 @@
 //! ingest = ["incidents"]
 //!
 //! [access]   # the access policy; absent: the default matrix
+//!
+//! [briefs]
+//! calendar = "triggers.toml"    # the quarterly outlook's trigger calendar (docs/briefs.md)
 //! ```
 
 use serde::Deserialize;
@@ -84,6 +87,19 @@ pub struct Config {
     /// simplified to the viewer at `/basemap/countries.geojson`; absent:
     /// no basemap.
     pub basemap: Option<PathBuf>,
+    /// The briefs' files (`[briefs]`).
+    pub briefs: Briefs,
+}
+
+/// The files the briefs read (`[briefs]`): paths of the server's
+/// configuration, never of a request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Briefs {
+    /// The trigger calendar of the quarterly outlook; absent: the outlook
+    /// says no calendar was given. Read for each outlook (so edits take
+    /// effect without a restart) and checked at start-up.
+    pub calendar: Option<PathBuf>,
 }
 
 /// Request limits.
@@ -223,6 +239,7 @@ impl Default for Config {
             tokens: Vec::new(),
             access: None,
             basemap: None,
+            briefs: Briefs::default(),
         }
     }
 }
@@ -348,6 +365,10 @@ impl Config {
         }
         if !(l.min_cell_km.is_finite() && l.min_cell_km > 0.0) {
             return Err(ConfigError("limits: min_cell_km must be positive".into()));
+        }
+        if let Some(p) = &self.briefs.calendar {
+            crate::request::brief::calendar::Calendar::read(p)
+                .map_err(|e| ConfigError(format!("briefs.calendar {}: {e}", p.display())))?;
         }
         match &self.public_url {
             Some(u) => check_public_url(u)?,

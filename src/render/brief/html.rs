@@ -144,6 +144,11 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
                 table(&mut h, brief, &areas);
             }
         }
+        BriefKind::QuarterlyOutlook => {
+            let _ = writeln!(h, "<h2>{}</h2>", l("section.quarterly-outlook"));
+            table(&mut h, brief, &listed(brief).collect::<Vec<_>>());
+            super::outlook::sections(&mut h, brief);
+        }
     }
     if brief.areas.len() > MAX_ROWS {
         let _ = writeln!(
@@ -211,6 +216,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
             "col.impact",
             "col.priority",
         ]),
+        BriefKind::QuarterlyOutlook => cols.extend(["col.persistence", "col.blind"]),
     }
     h.push_str("<table>\n<thead><tr>");
     for c in &cols {
@@ -269,6 +275,10 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
                         a.priority.map_or("low", |p| p.as_str())
                     )),
                 );
+            }
+            BriefKind::QuarterlyOutlook => {
+                h.push_str(&super::outlook::persistence_cell(brief, a));
+                let _ = write!(h, "<td>{}</td>", escape(&blind));
             }
         }
         h.push_str("</tr>\n");
@@ -341,6 +351,7 @@ fn how(h: &mut String, brief: &Brief) {
                 format!("{} km", number(lang, brief.request.near_km, 1)),
             );
         }
+        BriefKind::QuarterlyOutlook => super::outlook::how_rows(brief, &mut row),
     }
     if !brief.unavailable.is_empty() {
         let parts: Vec<String> = brief

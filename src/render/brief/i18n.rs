@@ -108,7 +108,8 @@ const MONTHS_FR: [&str; 12] = [
 /// The label `key` in `lang`; a key without a label is written as it is
 /// (a pattern name the table does not translate, for instance).
 pub fn t(lang: Lang, key: &str) -> String {
-    LABELS.iter().find(|(k, _, _)| *k == key).map_or_else(
+    let mut all = LABELS.iter().chain(super::outlook::LABELS);
+    all.find(|(k, _, _)| *k == key).map_or_else(
         || key.rsplit('.').next().unwrap_or(key).to_string(),
         |(_, en, fr)| match lang {
             Lang::En => (*en).to_string(),
@@ -168,6 +169,6 @@ mod tests {
         assert_eq!(number(Lang::En, 0.126, 2), "0.13");
         assert_eq!(number(Lang::Fr, 1.5, 1), "1,5");
         assert_eq!(t(Lang::Fr, "col.rank"), "Rang");
-        assert_eq!(t(Lang::En, "pattern.sporadic-hot"), "sporadic-hot");
+        assert_eq!(t(Lang::En, "pattern.made-up-hot"), "made-up-hot");
     }
 }

@@ -32,7 +32,7 @@ pub struct MapImage {
 /// The colour of an area: by pattern (weekly) or priority (early warning).
 pub fn area_colour(kind: BriefKind, pattern: &str, priority: Option<Priority>) -> Rgba {
     match kind {
-        BriefKind::WeeklyHotspot => match pattern {
+        BriefKind::WeeklyHotspot | BriefKind::QuarterlyOutlook => match pattern {
             "intensifying-hot" => Rgba(200, 30, 30, 255),
             "new-hot" => Rgba(230, 159, 0, 255),
             _ => Rgba(150, 80, 160, 255),

@@ -11,6 +11,7 @@
 pub mod html;
 pub mod i18n;
 pub mod map;
+pub mod outlook;
 
 use crate::access::{Budget, Gate, Principal};
 use crate::analysis::product::Product;
