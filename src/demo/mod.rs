@@ -22,6 +22,7 @@
 //! ```
 
 mod bases;
+mod escalation;
 mod incidents;
 mod patrols;
 mod sightings;
@@ -30,6 +31,8 @@ mod world;
 
 use serde_json::{Map, Value};
 use std::io::Write;
+
+pub use self::escalation::{Escalation, ESCALATION, ESCALATION_DAYS};
 
 use self::bases::Base;
 use self::incidents::Flare;
@@ -112,6 +115,8 @@ pub struct Scenario {
     all_days: Table,
     bases: Vec<Base>,
     flares: Vec<Flare>,
+    /// Index in `groups` of [`ESCALATION`]'s group.
+    escalation_group: usize,
 }
 
 impl Scenario {
@@ -140,7 +145,13 @@ impl Scenario {
             all_days: Table::new(&all),
             bases: Vec::new(),
             flares: Vec::new(),
+            escalation_group: 0,
         };
+        s.escalation_group = s
+            .groups
+            .iter()
+            .position(|g| g.name == ESCALATION.group)
+            .unwrap_or(0);
         s.bases = bases::build_bases(&s);
         s.flares = incidents::build_flares(&s);
         s
