@@ -129,8 +129,7 @@ fn the_seeded_escalation_is_a_new_hot_spot_and_an_early_warning() {
     );
     // The cell holding the village is one of them.
     assert!(
-        hot.iter()
-            .any(|(_, d)| *d <= 5.0 * FRAC_1_SQRT_2 + 0.5),
+        hot.iter().any(|(_, d)| *d <= 5.0 * FRAC_1_SQRT_2 + 0.5),
         "{around:?}"
     );
     // The control place has hot spots of its own, none new or intensifying.
