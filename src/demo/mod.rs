@@ -5,7 +5,9 @@
 //! fictional, all events are synthetic) between 2024-01-01 and 2025-12-31
 //! UTC. It produces five GeoJSON layers as `serde_json::Value` features:
 //! [`Scenario::bases`], [`Scenario::sites`], [`Scenario::sightings`],
-//! [`Scenario::patrols`] and the streaming [`Scenario::incidents`].
+//! [`Scenario::patrols`] and the streaming [`Scenario::incidents`]. The
+//! incidents hold one seeded escalation, [`ESCALATION`], whose place and time
+//! are public so tests find it where the generator put it.
 //!
 //! Output is byte-identical for the same [`DemoConfig`] on every platform:
 //! the PRNG and the transcendental functions are our own ([`crate::rng`]), there is
