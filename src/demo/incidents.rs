@@ -3,12 +3,14 @@
 //! Each incident is drawn from one of four processes: an episodic flare-up
 //! (many incidents within days and ~10 km), a group's home area (around its
 //! villages, following its seasonal curve), a road corridor near the towns
-//! (banditry, checkpoints, ambushes) or scattered background violence.
-//! Incident `i` is generated from its own counter-based seed, so the stream
+//! (banditry, checkpoints, ambushes) or scattered background violence; one
+//! in [`ESCALATION`]'s `every` belongs instead to the seeded escalation
+//! (`escalation.rs`), drawn from a stream of its own. Incident `i` is generated from its own counter-based seed, so the stream
 //! needs O(1) memory and could be generated in parallel.
 
 use serde_json::{Map, Value};
 
+use super::escalation::ESCALATION;
 use super::world::{self, stream, PERIOD_END, PERIOD_START, TOWNS};
 use super::{feature, point, put_str, put_time, Marking, Scenario, CATEGORIES, RELIABILITY};
 use crate::rng::Rng;
@@ -202,6 +204,13 @@ impl Incident {
     }
 }
 
+/// The process number of the escalation's incidents (the others are 0 to 3).
+const CAMPAIGN: usize = 4;
+
+/// The escalation's dominant categories: killings, looting and burning,
+/// displacement and attacks on civilian sites (order of [`CATEGORIES`]).
+const CAMPAIGN_CATEGORIES: [f64; 12] = [30., 8., 8., 4., 10., 25., 15., 0., 0., 0., 0., 0.];
+
 /// Hour-of-day weights: attacks cluster at night and dawn, reports of
 /// detentions and threats during the day.
 const HOURS: [f64; 24] = [
@@ -223,10 +232,29 @@ fn categories_for(perp: usize) -> [f64; 12] {
 impl Scenario {
     /// Incident number `i`, a pure function of `(seed, i)` and the flare-ups.
     pub(crate) fn incident_record(&self, i: usize) -> Incident {
-        let mut rng = Rng::for_item(self.seed, stream::INCIDENTS, i as u64);
+        // The escalation's incidents come from a stream of their own, so the
+        // others are exactly what they would be without it.
+        let campaign = ESCALATION.includes(i);
+        let mut rng = if campaign {
+            Rng::for_item(self.seed, stream::ESCALATION, i as u64)
+        } else {
+            Rng::for_item(self.seed, stream::INCIDENTS, i as u64)
+        };
 
         // Where, when and by whom (group index for armed-group perpetrators).
-        let (true_pos, t0, group, perp, flare_cat) = match rng.weighted(&[0.22, 0.43, 0.25, 0.10]) {
+        let process = if campaign {
+            CAMPAIGN
+        } else {
+            rng.weighted(&[0.22, 0.43, 0.25, 0.10])
+        };
+        let (true_pos, t0, group, perp, flare_cat) = match process {
+            CAMPAIGN => {
+                // The escalation: around its village, rising to the end.
+                let (pos, t) = ESCALATION.draw(&mut rng);
+                let perp = rng.weighted(&[90., 3., 0., 2., 0., 0., 5.]);
+                let cat = rng.weighted(&CAMPAIGN_CATEGORIES);
+                (pos, t, self.escalation_group, perp, Some(cat))
+            }
             0 => {
                 // Flare-up: within a few days and ~10 km of its centre.
                 let k = rng.below(self.flares.len() as u64) as usize;

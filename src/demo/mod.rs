@@ -5,7 +5,9 @@
 //! fictional, all events are synthetic) between 2024-01-01 and 2025-12-31
 //! UTC. It produces five GeoJSON layers as `serde_json::Value` features:
 //! [`Scenario::bases`], [`Scenario::sites`], [`Scenario::sightings`],
-//! [`Scenario::patrols`] and the streaming [`Scenario::incidents`].
+//! [`Scenario::patrols`] and the streaming [`Scenario::incidents`]. The
+//! incidents hold one seeded escalation, [`ESCALATION`], whose place and time
+//! are public so tests find it where the generator put it.
 //!
 //! Output is byte-identical for the same [`DemoConfig`] on every platform:
 //! the PRNG and the transcendental functions are our own ([`crate::rng`]), there is
@@ -22,6 +24,7 @@
 //! ```
 
 mod bases;
+mod escalation;
 mod incidents;
 mod patrols;
 mod sightings;
@@ -30,6 +33,8 @@ mod world;
 
 use serde_json::{Map, Value};
 use std::io::Write;
+
+pub use self::escalation::{Escalation, ESCALATION, ESCALATION_DAYS};
 
 use self::bases::Base;
 use self::incidents::Flare;
@@ -112,6 +117,8 @@ pub struct Scenario {
     all_days: Table,
     bases: Vec<Base>,
     flares: Vec<Flare>,
+    /// Index in `groups` of [`ESCALATION`]'s group.
+    escalation_group: usize,
 }
 
 impl Scenario {
@@ -140,7 +147,13 @@ impl Scenario {
             all_days: Table::new(&all),
             bases: Vec::new(),
             flares: Vec::new(),
+            escalation_group: 0,
         };
+        s.escalation_group = s
+            .groups
+            .iter()
+            .position(|g| g.name == ESCALATION.group)
+            .unwrap_or(0);
         s.bases = bases::build_bases(&s);
         s.flares = incidents::build_flares(&s);
         s

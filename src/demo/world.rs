@@ -31,6 +31,7 @@ pub(crate) mod stream {
     pub const PATROLS: u64 = 6;
     pub const INCIDENTS: u64 = 7;
     pub const SITES: u64 = 8;
+    pub const ESCALATION: u64 = 9;
 }
 
 const KM_PER_DEG_LAT: f64 = 110.574;
