@@ -5,6 +5,10 @@
 //! narrative and village code): no byte of the package or of any tile may
 //! carry it, and every tile must equal the tile the server gives a partner
 //! token. hr, who sees the canary, is the positive control.
+//!
+//! The analysis overlays and the joint map: each package is the server's
+//! tiles for the same role and recorded parameters, and hr-only canaries
+//! (consent `none`) change nothing in a partner's package.
 
 mod common;
 mod server_common;
@@ -216,7 +220,7 @@ fn render_tiles_writes_every_tile_of_the_box_and_refuses_absurd_requests() {
             "heat has no vector tiles",
             vec!["--layer", "heat", "--format", "mvt"],
         ),
-        ("an undrawn layer", vec!["--layer", "risk"]),
+        ("an unknown layer", vec!["--layer", "danger"]),
         (
             "a role without patrols",
             vec!["--layer", "patrols", "--as-role", "partner"],
@@ -627,5 +631,212 @@ fn a_time_window_leaves_out_what_is_outside_it_and_is_recorded() {
         let o = run(&store, &a);
         assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
         assert!(!pkg.exists(), "{what}: wrote a package");
+    }
+}
+
+/// `n` incidents with consent `none` (counted for hr only, in no other
+/// role's aggregate) clustered at one village in the demo's time span:
+/// they would raise a hot spot and a released group if they leaked.
+fn hr_only_canaries(n: usize) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| {
+            let mut f = common::incident(i);
+            f["id"] = json!(format!("{CANARY}-hr-{i}"));
+            let d = i as f64 * 1e-3;
+            f["geometry"]["coordinates"] = json!([16.31 + d, 6.42 - d]);
+            let p = &mut f["properties"];
+            p["time_start"] = json!(format!("2025-02-{:02}T08:00:00Z", 3 + i % 20));
+            p["category"] = json!("killing");
+            p["consent"] = json!("none");
+            p["classification"] = json!("strictly-confidential");
+            p["perpetrator"] = json!(format!("{CANARY}-perp"));
+            p["narrative"] = json!(format!("{CANARY}-narrative"));
+            p["village_code"] = json!(format!("{CANARY}-village"));
+            p.as_object_mut().unwrap().remove("nested");
+            f
+        })
+        .collect()
+}
+
+/// Overlay and joint packages: every tile is the server's tile for the
+/// same role and the parameters the package records (in its `filter`
+/// row); hr's joint package shows the planted hr-only canaries (positive
+/// control) and hr's hot spots move with them; a partner's packages hold
+/// no byte of them and equal, tile for tile, those of the same store
+/// without them.
+#[test]
+fn overlay_and_joint_packages_are_the_servers_tiles_without_canaries() {
+    let dir = TempDir::new().unwrap();
+    let clean = dir.path().join("clean.gpkg");
+    let o = run(&clean, &["demo", "--incidents", "3000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let store = dir.path().join("store.gpkg");
+    let o = run(&store, &["demo", "--incidents", "3000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = common::write_fc(dir.path(), "hr-only.geojson", &hr_only_canaries(30));
+    let o = run(&store, &["ingest", "incidents", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = config(dir.path(), &store, "");
+    let server = Server::start(&cfg);
+    // z9 draws hr's incidents one by one (below it, counts per screen cell).
+    let zooms = "5-9";
+    let want: usize = (5..=9).map(expected_tiles).sum();
+
+    let export =
+        |store: &Path, name: &str, layer: &str, role: &str, format: &str, extra: &[&str]| {
+            let path = dir.path().join(name);
+            let mut args = vec![
+                "export-mbtiles",
+                "--layer",
+                layer,
+                "--bbox",
+                BBOX,
+                "--zoom",
+                zooms,
+                "--as-role",
+                role,
+                "--config",
+                cfg.to_str().unwrap(),
+                "--format",
+                format,
+                "-o",
+                path.to_str().unwrap(),
+            ];
+            args.extend(extra);
+            let o = run(store, &args);
+            assert!(o.status.success(), "{name}: {}", stderr(&o));
+            path
+        };
+    let hot = ["--cell-km", "10", "--permutations", "0"];
+    let cases: [(&str, &str, &[&str], &str); 5] = [
+        ("hotspots", "mvt", &hot, "cell-km=10&permutations=0"),
+        ("hotspots", "png", &hot, "cell-km=10&permutations=0"),
+        (
+            "blindspots",
+            "mvt",
+            &[
+                "--cell-km",
+                "10",
+                "--min-risk",
+                "low",
+                "--max-presence",
+                "0.9",
+            ],
+            "cell-km=10&min-risk=low&max-presence=0.9",
+        ),
+        (
+            "joint",
+            "mvt",
+            &["--from", "2024-01-01"],
+            "from=2024-01-01T00%3A00%3A00Z",
+        ),
+        ("joint", "png", &["--surface", "heat"], "surface=heat"),
+    ];
+    let mut hr_canary = false;
+    let mut hr_moved = false;
+    for (role, token) in [("hr", HR), ("partner", PARTNER)] {
+        for (layer, format, extra, query) in cases {
+            let name = format!("{role}-{layer}-{format}-{}.mbtiles", extra.len());
+            let pkg = export(&store, &name, layer, role, format, extra);
+            assert_eq!(meta_row(&pkg, "filter").as_deref(), Some(query), "{name}");
+            let stored = if format == "mvt" { "pbf" } else { "png" };
+            assert_eq!(meta_row(&pkg, "format").as_deref(), Some(stored), "{name}");
+            let tiles = package_tiles(&pkg);
+            assert_eq!(tiles.len(), want, "{name}");
+            let mut drawn = 0;
+            for (z, x, y, data) in &tiles {
+                let data = if format == "mvt" {
+                    gunzip(data)
+                } else {
+                    data.clone()
+                };
+                let r = server.get(
+                    &format!("/tiles/{layer}/{z}/{x}/{y}.{format}?{query}"),
+                    Some(token),
+                );
+                assert_eq!(r.status, 200, "{name} {z}/{x}/{y}: {}", r.text());
+                assert_eq!(r.body, data, "{name} {z}/{x}/{y}");
+                drawn += if format == "mvt" {
+                    common::mvt::decode(&data)
+                        .values()
+                        .map(Vec::len)
+                        .sum::<usize>()
+                } else {
+                    usize::from(data.len() > 1000)
+                };
+                if role == "hr" && contains(&data, CANARY) {
+                    hr_canary = true;
+                }
+            }
+            assert!(drawn > 0, "{name}: the package shows nothing");
+            if role == "hr" && layer != "hotspots" {
+                continue;
+            }
+            let without = export(&clean, &format!("clean-{name}"), layer, role, format, extra);
+            let same = package_tiles(&without) == tiles;
+            if role == "partner" {
+                let bytes = std::fs::read(&pkg).unwrap();
+                assert!(!contains(&bytes, CANARY), "{name}");
+                for (_, _, _, data) in &tiles {
+                    let data = if format == "mvt" {
+                        gunzip(data)
+                    } else {
+                        data.clone()
+                    };
+                    assert!(!contains(&data, CANARY), "{name}");
+                }
+                assert!(same, "{name}: the hr-only records changed a partner's tile");
+            } else if layer == "hotspots" && !same {
+                hr_moved = true;
+            }
+        }
+    }
+    assert!(hr_canary, "hr's joint tiles show the hr-only incidents");
+    assert!(hr_moved, "hr's hot spots count the hr-only incidents");
+}
+
+/// An overlay's parameters are the server's: one a layer does not take,
+/// a value out of its domain, a store layer given analysis parameters,
+/// a joint map given a filter it does not take: each refused before
+/// anything is written, as bad input, naming the parameter.
+#[test]
+fn bad_layer_and_parameter_combinations_are_named() {
+    let dir = TempDir::new().unwrap();
+    let store = store(dir.path());
+    let pkg = dir.path().join("refused.mbtiles");
+    for (layer, args, named) in [
+        ("incidents", vec!["--cell-km", "10"], "--cell-km"),
+        ("heat", vec!["--surface", "heat"], "--surface"),
+        ("hotspots", vec!["--min-risk", "high"], "--min-risk"),
+        ("hotspots", vec!["--cell-km", "abc"], "cell-km"),
+        ("hotspots", vec!["--cell-km", "1e9"], "cell-km"),
+        (
+            "presence",
+            vec!["--event-layer", "sightings"],
+            "--event-layer",
+        ),
+        ("blindspots", vec!["--surface", "heat"], "--surface"),
+        ("joint", vec!["--surface", "lava"], "--surface"),
+        ("joint", vec!["--category", "killing"], "--category"),
+        ("joint", vec!["--cell-km", "10"], "--cell-km"),
+        ("risk", vec!["--max-presence", "nope"], "max-presence"),
+    ] {
+        let mut a = vec![
+            "export-mbtiles",
+            "--layer",
+            layer,
+            "--bbox",
+            BBOX,
+            "--zoom",
+            "6",
+            "-o",
+            pkg.to_str().unwrap(),
+        ];
+        a.extend(&args);
+        let o = run(&store, &a);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{layer} {args:?}: {err}");
+        assert!(err.contains(named), "{layer} {args:?}: {err}");
+        assert!(!pkg.exists(), "{layer} {args:?}: wrote a package");
     }
 }

@@ -8,15 +8,21 @@
 //! export` gives it. Tiles are drawn in parallel (rayon) and written in
 //! chunks, behind a progress bar.
 
+mod params;
+
+pub use params::{AnalysisParams, TileFilter};
+
 use super::{existing_store, progress_bar, Cli};
-use crate::access::{Gate, Principal, Role, TileContent, TileFeature, TileKind, TileRequest};
+use crate::access::{Gate, Principal, Role, TileContent, TileFeature, TileKind};
 use crate::analysis::AnalysisError;
 use crate::model::{FieldKind, Layer};
+use crate::render::tiles::cut::{self, Surface, TileFormat, JOINT_STORE};
 use crate::render::tiles::mbtiles::{MbtilesWriter, Metadata, PackageFormat};
 use crate::render::tiles::{
-    self, HeatParams, Scale, TileError, TileId, TileLayer, BUFFER_PX, MAX_ZOOM,
+    self, HeatParams, Overlay, Scale, TileError, TileId, TileLayer, MAX_ZOOM,
 };
 use crate::request::events::FilterArgs;
+use crate::server::problem::ApiError;
 use crate::store::{FeatureSource, Query, StoreError};
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -34,7 +40,9 @@ const CHUNK: usize = 512;
 /// What both commands take: the layer, the area, the zooms and the role.
 #[derive(Debug, clap::Args)]
 pub struct Area {
-    /// The tile layer: incidents, sightings, patrols, bases, sites or heat.
+    /// The tile layer: incidents, sightings, patrols, bases, sites, heat,
+    /// or an analysis overlay (hotspots, moran, presence, risk,
+    /// blindspots) or the joint map, computed once for the whole package.
     #[arg(long, value_parser = parse_layer)]
     pub layer: TileLayer,
     /// The area, min_lon,min_lat,max_lon,max_lat (not across the antimeridian).
@@ -51,71 +59,16 @@ pub struct Area {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub filter: TileFilter,
+    #[command(flatten)]
+    pub analysis: AnalysisParams,
 }
 
-/// The tile endpoints' filter parameters (`/tiles/{layer}/{z}/{x}/{y}.png?from=...`),
-/// by the same names and parsers; with --as-role they pass through the
-/// gate as the server's do.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct TileFilter {
-    /// Only features from this time on (RFC 3339 or date), as the endpoints' `from`.
-    #[arg(long, value_parser = crate::request::parse_time_arg)]
-    pub from: Option<DateTime<Utc>>,
-    /// Only features up to this time (RFC 3339, or a date: through the end of that day).
-    #[arg(long, value_parser = crate::request::parse_to_arg)]
-    pub to: Option<DateTime<Utc>>,
-    /// Incidents and sightings only: these categories (sightings: activities), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub category: Vec<String>,
-    /// Incidents and sightings only: these perpetrators (a category or an exact name), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub perpetrator: Vec<String>,
-    /// Incidents and sightings only: at least this established (alert, reported, corroborated, verified).
-    #[arg(long, value_name = "STATUS")]
-    pub min_verification: Option<String>,
-    /// Incidents and sightings only: at least this precisely located (exact, settlement, district, province).
-    #[arg(long, value_name = "PRECISION")]
-    pub min_precision: Option<String>,
-}
-
-impl TileFilter {
-    /// The analyses' filter these parameters make (tiles count events and
-    /// take their bounds as the box).
-    fn args(&self) -> FilterArgs {
-        FilterArgs {
-            from: self.from,
-            to: self.to,
-            bbox: None,
-            category: self.category.clone(),
-            perpetrator: self.perpetrator.clone(),
-            min_verification: self.min_verification.clone(),
-            min_precision: self.min_precision.clone(),
-            weight: "count".into(),
-        }
-    }
-
-    /// The parameters as the tile endpoints' query string; `None` when
-    /// there are none.
-    pub fn query(&self) -> Option<String> {
-        let time = |t: &Option<DateTime<Utc>>| t.as_ref().map(crate::model::time::format_time);
-        let list = |v: &[String]| (!v.is_empty()).then(|| v.join(","));
-        let pairs = [
-            ("from", time(&self.from)),
-            ("to", time(&self.to)),
-            ("category", list(&self.category)),
-            ("perpetrator", list(&self.perpetrator)),
-            ("min-verification", self.min_verification.clone()),
-            ("min-precision", self.min_precision.clone()),
-        ];
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        let mut any = false;
-        for (k, v) in pairs {
-            if let Some(v) = v {
-                q.append_pair(k, &v);
-                any = true;
-            }
-        }
-        any.then(|| q.finish())
+impl Area {
+    /// Every tile parameter given, as the server's query pairs.
+    fn pairs(&self) -> params::Pairs {
+        let mut pairs = self.filter.pairs();
+        pairs.extend(self.analysis.pairs.iter().cloned());
+        pairs
     }
 }
 
@@ -166,11 +119,7 @@ pub struct MbtilesArgs {
 }
 
 fn parse_layer(s: &str) -> Result<TileLayer, String> {
-    let layer: TileLayer = s.parse()?;
-    if layer.source().is_none() {
-        return Err(format!("layer {layer} is not drawn by this build"));
-    }
-    Ok(layer)
+    s.parse()
 }
 
 /// `MIN-MAX` or `Z`, within 0 to [`MAX_ZOOM`].
@@ -248,105 +197,226 @@ fn tile_error(e: TileError) -> crate::Error {
     StoreError::Aborted(e.to_string()).into()
 }
 
+/// A refusal of the server's tile grammar as the command line's error,
+/// naming the flag.
+fn param_error(e: ApiError) -> crate::Error {
+    let name = e
+        .extra
+        .get("parameter")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let reason = e.detail.replacen(&format!("parameter `{name}`: "), "", 1);
+    let flag = AnalysisParams::flag(name);
+    StoreError::BadQuery(format!("{flag}: {reason}")).into()
+}
+
+/// What a package's tiles are drawn from.
+enum Content {
+    /// A store layer (or heat), through `Gate::tile` tile by tile.
+    Store { source: Layer, filter: FilterArgs },
+    /// The cells of the overlay's gated product, computed once.
+    Overlay(Overlay),
+    /// The joint map: its overlays computed once, the store layers tile by
+    /// tile.
+    Joint {
+        blind: Option<Overlay>,
+        hot: Option<Overlay>,
+        surface: Surface,
+        filter: FilterArgs,
+    },
+}
+
 /// How tiles are drawn: for a role through the gate, else for the operator.
 struct Drawer {
     gate: Gate,
     principal: Option<Principal>,
     layer: TileLayer,
-    source: Layer,
-    filter: FilterArgs,
-    /// The filter as the tile endpoints' query string, if any.
+    content: Content,
+    /// Every tile parameter as the tile endpoints' query string, if any.
     query: Option<String>,
     now: DateTime<Utc>,
 }
 
-/// The format one tile is drawn in.
-#[derive(Debug, Clone, Copy)]
-enum Draw {
-    Png(Scale),
-    Mvt,
-}
-
 impl Drawer {
-    fn new(area: &Area, what: &str) -> super::Result<Drawer> {
-        let (gate, _) = super::analysis::gate(area.config.as_deref())?;
-        let source = area.layer.source().ok_or_else(|| {
-            AnalysisError::param("layer", format!("layer {} is not drawn", area.layer))
-        })?;
+    /// Checks the parameters as the server's tile endpoints do, then, for
+    /// an overlay or the joint map, runs its analyses once for the whole
+    /// package (through the gate for a role).
+    fn new(area: &Area, what: &str, store: &dyn FeatureSource) -> super::Result<Drawer> {
+        let (gate, budget) = super::analysis::gate(area.config.as_deref())?;
         let principal = area.as_role.map(|role| Principal {
             name: format!("cli {what} --as-role {role}"),
             role,
             ingest: Vec::new(),
         });
-        if let Some(p) = &principal {
-            // Refused before anything is drawn when the role gets no tile.
-            gate.tile_kind(p, source)?;
-        }
-        // Checked as the gate checks a tile's parameters, before anything
-        // is drawn (the gate checks them again for a role).
-        let filter = area.filter.args();
-        filter.event_filter()?.validate(source)?;
-        if !matches!(source, Layer::Incidents | Layer::Sightings) && !filter.is_plain() {
-            return Err(AnalysisError::param(
-                "category",
-                format!("{source} tiles take only --from and --to as filters"),
-            )
-            .into());
-        }
+        let pairs = area.pairs();
+        let now = Utc::now();
+        let layer = area.layer;
+        let content = match layer.source() {
+            Some(source) => {
+                if let Some((name, _)) = area.analysis.pairs.first() {
+                    return Err(AnalysisError::param(
+                        "layer",
+                        format!(
+                            "{} is an analysis parameter: {layer} tiles take none \
+                             (only hotspots, moran, presence, risk, blindspots and joint do)",
+                            AnalysisParams::flag(name)
+                        ),
+                    )
+                    .into());
+                }
+                if let Some(p) = &principal {
+                    // Refused before anything is drawn when the role gets no tile.
+                    gate.tile_kind(p, source)?;
+                }
+                // Checked as the gate checks a tile's parameters, before
+                // anything is drawn (the gate checks them again for a role).
+                let filter = area.filter.args();
+                filter.event_filter()?.validate(source)?;
+                if !matches!(source, Layer::Incidents | Layer::Sightings) && !filter.is_plain() {
+                    return Err(AnalysisError::param(
+                        "category",
+                        format!("{source} tiles take only --from and --to as filters"),
+                    )
+                    .into());
+                }
+                Content::Store { source, filter }
+            }
+            None if layer == TileLayer::Joint => {
+                let joint =
+                    crate::server::tiles::overlays::joint_params(&pairs).map_err(param_error)?;
+                // A part the role may not have, or with nothing to compute
+                // on, is left out, as the server leaves it out.
+                let part = |l: TileLayer| -> crate::Result<Option<Overlay>> {
+                    let req = crate::server::tiles::overlays::overlay_request(l, &joint.window)
+                        .map_err(param_error)?;
+                    match req.run(&gate, principal.as_ref(), &budget, now, store) {
+                        Ok(p) => Ok(Some(cut::overlay_of(l, &p).map_err(tile_error)?)),
+                        Err(e) => {
+                            let problem = crate::server::problem::from_crate(e);
+                            if crate::server::tiles::overlays::joint_leaves_out(&problem) {
+                                Ok(None)
+                            } else {
+                                Err(StoreError::Aborted(problem.detail).into())
+                            }
+                        }
+                    }
+                };
+                let blind = part(TileLayer::Blindspots)?;
+                let hot = match joint.surface {
+                    Surface::Hotspots => part(TileLayer::Hotspots)?,
+                    Surface::Heat => None,
+                };
+                Content::Joint {
+                    blind,
+                    hot,
+                    surface: joint.surface,
+                    filter: joint.filter,
+                }
+            }
+            None => {
+                let req = crate::server::tiles::overlays::overlay_request(layer, &pairs)
+                    .map_err(param_error)?;
+                let product = req.run(&gate, principal.as_ref(), &budget, now, store)?;
+                Content::Overlay(cut::overlay_of(layer, &product).map_err(tile_error)?)
+            }
+        };
         Ok(Drawer {
             gate,
             principal,
-            layer: area.layer,
-            source,
-            filter,
-            query: area.filter.query(),
-            now: Utc::now(),
+            layer,
+            content,
+            query: params::query(&pairs),
+            now,
         })
     }
 
+    /// The content of a store layer's tile request as the role's (or the
+    /// operator's) tile shows it; `None` when the role gets no such tile.
+    fn store_content(
+        &self,
+        store: &dyn FeatureSource,
+        req: &crate::access::TileRequest,
+    ) -> crate::Result<Option<TileContent>> {
+        match &self.principal {
+            Some(p) => match self.gate.tile(p, req, self.now, store) {
+                Ok(c) => Ok(Some(c)),
+                Err(crate::Error::Access(crate::access::AccessError::Forbidden { .. })) => Ok(None),
+                Err(e) => Err(e),
+            },
+            None => operator(store, req).map(Some),
+        }
+    }
+
     /// The tile `id` in `format`, drawn from what the server would give.
-    fn draw(&self, store: &dyn FeatureSource, id: TileId, format: Draw) -> crate::Result<Vec<u8>> {
-        // The same bounds as the server's: widened by the largest symbol and
-        // by what a feature of the layer reaches.
-        let bbox = crate::request::widen_bbox(id.buffered(BUFFER_PX, 256.0), self.layer.reach_m());
-        let req = TileRequest {
-            layer: self.source,
-            filter: self.filter.clone(),
-            bbox,
-        };
-        let content = match &self.principal {
-            Some(p) => self.gate.tile(p, &req, self.now, store)?,
-            None => operator(store, &req)?,
-        };
-        match format {
-            Draw::Mvt => Ok(tiles::mvt::encode(self.layer, id, &content)),
-            Draw::Png(scale) => {
-                let heat = HeatParams {
-                    anchor: self.gate.policy().grid_anchor,
-                    bandwidth_m: tiles::HEAT_BANDWIDTH_M,
+    fn draw(
+        &self,
+        store: &dyn FeatureSource,
+        id: TileId,
+        format: TileFormat,
+    ) -> crate::Result<Vec<u8>> {
+        match &self.content {
+            Content::Store { source, filter } => {
+                // The same bounds as the server's.
+                let req = cut::tile_request(self.layer, *source, id, filter.clone());
+                let content = match &self.principal {
+                    Some(p) => self.gate.tile(p, &req, self.now, store)?,
+                    None => operator(store, &req)?,
                 };
-                tiles::png(self.layer, id, scale, &content, &heat).map_err(tile_error)
+                match format {
+                    TileFormat::Mvt => Ok(tiles::mvt::encode(self.layer, id, &content)),
+                    TileFormat::Png(scale) => {
+                        let heat = HeatParams {
+                            anchor: self.gate.policy().grid_anchor,
+                            bandwidth_m: tiles::HEAT_BANDWIDTH_M,
+                        };
+                        tiles::png(self.layer, id, scale, &content, &heat).map_err(tile_error)
+                    }
+                }
+            }
+            Content::Overlay(o) => Ok(cut::overlay_tile(self.layer, o, id, format)
+                .map_err(tile_error)?
+                .0),
+            Content::Joint {
+                blind,
+                hot,
+                surface,
+                filter,
+            } => {
+                let parts = cut::joint_parts(id, *surface, format, filter, &mut |req| {
+                    self.store_content(store, &req)
+                })?;
+                let (bytes, _) = cut::joint_tile(
+                    id,
+                    format,
+                    blind.as_ref(),
+                    hot.as_ref(),
+                    &parts,
+                    self.gate.policy().grid_anchor,
+                )
+                .map_err(tile_error)?;
+                Ok(bytes)
             }
         }
     }
 
-    /// The attributes vector tiles may carry for this role (MBTiles `json`).
-    fn vector_layers(&self, zooms: &RangeInclusive<u8>) -> crate::Result<String> {
+    /// The fields of store layer `source`'s vector layer for this role:
+    /// `None` when it gets no tile of it.
+    fn store_fields(&self, source: Layer) -> crate::Result<Option<Map<String, Value>>> {
         let mut fields = Map::new();
         fields.insert("count".into(), "Number".into());
         let individual = match &self.principal {
-            Some(p) => self.gate.tile_kind(p, self.source)? == TileKind::Features,
+            Some(p) => match self.gate.tile_kind(p, source) {
+                Ok(kind) => kind == TileKind::Features,
+                Err(_) if self.layer == TileLayer::Joint => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
             None => true,
         };
         if individual {
             fields.insert("id".into(), "String".into());
             let specs: Vec<&crate::model::FieldSpec> = match &self.principal {
-                Some(p) => self
-                    .gate
-                    .features(p, self.source)?
-                    .schema_fields()
-                    .collect(),
-                None => self.source.fields().iter().collect(),
+                Some(p) => self.gate.features(p, source)?.schema_fields().collect(),
+                None => source.fields().iter().collect(),
             };
             for f in specs {
                 let ty = match f.kind {
@@ -359,14 +429,43 @@ impl Drawer {
                 fields.insert(f.name.into(), ty.into());
             }
         }
-        Ok(json!({"vector_layers": [{
-            "id": self.layer.name(),
-            "description": self.description(),
-            "minzoom": zooms.start(),
-            "maxzoom": zooms.end(),
-            "fields": fields,
-        }]})
-        .to_string())
+        Ok(Some(fields))
+    }
+
+    /// The vector layers of this package (MBTiles `json`): the layer, or
+    /// each part of the joint map the role gets, with its attributes.
+    fn vector_layers(&self, zooms: &RangeInclusive<u8>) -> crate::Result<String> {
+        let one = |layer: TileLayer, fields: Map<String, Value>| {
+            json!({
+                "id": layer.name(),
+                "description": self.description(),
+                "minzoom": zooms.start(),
+                "maxzoom": zooms.end(),
+                "fields": fields,
+            })
+        };
+        let mut layers = Vec::new();
+        match &self.content {
+            Content::Store { source, .. } => {
+                if let Some(f) = self.store_fields(*source)? {
+                    layers.push(one(self.layer, f));
+                }
+            }
+            Content::Overlay(_) => layers.push(one(self.layer, cut::overlay_fields(self.layer))),
+            Content::Joint { blind, hot, .. } => {
+                for (l, o) in [(TileLayer::Blindspots, blind), (TileLayer::Hotspots, hot)] {
+                    if o.is_some() {
+                        layers.push(one(l, cut::overlay_fields(l)));
+                    }
+                }
+                for (l, source) in JOINT_STORE {
+                    if let Some(f) = self.store_fields(source)? {
+                        layers.push(one(l, f));
+                    }
+                }
+            }
+        }
+        Ok(json!({ "vector_layers": layers }).to_string())
     }
 
     fn description(&self) -> String {
@@ -387,7 +486,10 @@ impl Drawer {
 /// What the operator's tile shows: every feature in the bounds and the
 /// filter's window (events: that pass the filter), with every property
 /// (the operator holds the store file; nothing is withheld).
-fn operator(store: &dyn FeatureSource, req: &TileRequest) -> crate::Result<TileContent> {
+fn operator(
+    store: &dyn FeatureSource,
+    req: &crate::access::TileRequest,
+) -> crate::Result<TileContent> {
     let mut out = Vec::new();
     let query = Query {
         bbox: Some(req.bbox),
@@ -420,22 +522,19 @@ fn operator(store: &dyn FeatureSource, req: &TileRequest) -> crate::Result<TileC
 /// Draws `ids` in parallel chunks and hands each tile to `sink` in order.
 fn draw_all(
     cli: &Cli,
+    store: &dyn FeatureSource,
     drawer: &Drawer,
     ids: &[TileId],
-    format: Draw,
+    format: TileFormat,
     sink: &mut dyn FnMut(TileId, Vec<u8>) -> crate::Result<()>,
 ) -> crate::Result<()> {
-    let store = existing_store(cli).map_err(|e| match e {
-        super::CliError::Jointmap(e) => e,
-        other => StoreError::Aborted(other.to_string()).into(),
-    })?;
     let bar = progress_bar(cli.quiet, ids.len() as u64, "tiles");
     bar.set_message(format!("{} tiles", drawer.layer));
     for chunk in ids.chunks(CHUNK) {
         let drawn: Vec<crate::Result<Vec<u8>>> = chunk
             .par_iter()
             .map(|id| {
-                let t = drawer.draw(&*store, *id, format);
+                let t = drawer.draw(store, *id, format);
                 bar.inc(1);
                 t
             })
@@ -452,25 +551,30 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> crate::Error + '_ {
     move |e| StoreError::Aborted(format!("{}: {e}", path.display())).into()
 }
 
+/// Refuses vector tiles of a layer drawn as PNG only.
+fn check_format(layer: TileLayer, format: TileFormat) -> super::Result<()> {
+    if format == TileFormat::Mvt && !layer.has_vector() {
+        return Err(
+            AnalysisError::param("format", format!("layer {layer} is drawn as PNG only")).into(),
+        );
+    }
+    Ok(())
+}
+
 /// `jointmap render-tiles`: the tile tree `DIR/{layer}/{z}/{x}/{y}.{ext}`.
 pub fn render(cli: &Cli, args: &RenderArgs) -> super::Result<()> {
     let a = &args.area;
     let ids = covering(a.bbox, a.zoom.clone())?;
-    let drawer = Drawer::new(a, "render-tiles")?;
     let (format, suffix) = match args.format {
-        TreeFormat::Png => (Draw::Png(Scale::X1), ".png"),
-        TreeFormat::Png2x => (Draw::Png(Scale::X2), "@2x.png"),
-        TreeFormat::Mvt => (Draw::Mvt, ".mvt"),
+        TreeFormat::Png => (TileFormat::Png(Scale::X1), ".png"),
+        TreeFormat::Png2x => (TileFormat::Png(Scale::X2), "@2x.png"),
+        TreeFormat::Mvt => (TileFormat::Mvt, ".mvt"),
     };
-    if matches!(format, Draw::Mvt) && !a.layer.has_vector() {
-        return Err(AnalysisError::param(
-            "format",
-            format!("layer {} is drawn as PNG only", a.layer),
-        )
-        .into());
-    }
+    check_format(a.layer, format)?;
+    let store = existing_store(cli)?;
+    let drawer = Drawer::new(a, "render-tiles", &*store)?;
     let root = args.out.join(a.layer.name());
-    draw_all(cli, &drawer, &ids, format, &mut |id, bytes| {
+    draw_all(cli, &*store, &drawer, &ids, format, &mut |id, bytes| {
         let dir = root.join(id.z.to_string()).join(id.x.to_string());
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(format!("{}{suffix}", id.y));
@@ -489,18 +593,13 @@ pub fn render(cli: &Cli, args: &RenderArgs) -> super::Result<()> {
 pub fn mbtiles(cli: &Cli, args: &MbtilesArgs) -> super::Result<()> {
     let a = &args.area;
     let ids = covering(a.bbox, a.zoom.clone())?;
-    let drawer = Drawer::new(a, "export-mbtiles")?;
     let (draw, format) = match args.format {
-        MbtilesFormat::Png => (Draw::Png(Scale::X1), PackageFormat::Png),
-        MbtilesFormat::Mvt => (Draw::Mvt, PackageFormat::Mvt),
+        MbtilesFormat::Png => (TileFormat::Png(Scale::X1), PackageFormat::Png),
+        MbtilesFormat::Mvt => (TileFormat::Mvt, PackageFormat::Mvt),
     };
-    if format == PackageFormat::Mvt && !a.layer.has_vector() {
-        return Err(AnalysisError::param(
-            "format",
-            format!("layer {} is drawn as PNG only", a.layer),
-        )
-        .into());
-    }
+    check_format(a.layer, draw)?;
+    let store = existing_store(cli)?;
+    let drawer = Drawer::new(a, "export-mbtiles", &*store)?;
     let json = match format {
         PackageFormat::Mvt => Some(drawer.vector_layers(&a.zoom)?),
         PackageFormat::Png => None,
@@ -517,7 +616,7 @@ pub fn mbtiles(cli: &Cli, args: &MbtilesArgs) -> super::Result<()> {
         filter: drawer.query.clone(),
     };
     let mut w = MbtilesWriter::create(&args.output, &meta).map_err(tile_error)?;
-    draw_all(cli, &drawer, &ids, draw, &mut |id, bytes| {
+    draw_all(cli, &*store, &drawer, &ids, draw, &mut |id, bytes| {
         w.insert(id, &bytes).map_err(tile_error)
     })?;
     w.finish().map_err(tile_error)?;

@@ -32,7 +32,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-mod overlays;
+pub mod overlays;
 
 /// `Cache-Control` of tiles and TileJSON: private (they depend on the
 /// token), fresh for a minute, then revalidated by ETag.

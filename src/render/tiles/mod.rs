@@ -15,6 +15,8 @@
 //!   `/analysis/*` GeoJSON gave them to the role), `classes.rs` their
 //!   classes and colours, `hatch.rs` blind-spot hatching anchored in the
 //!   world's pixel grid;
+//! - `cut.rs`: an overlay tile cut from its gated product, and the joint
+//!   map of the role's parts, for the server and the command line alike;
 //! - `mbtiles.rs`: MBTiles 1.3 packages of tiles for offline use.
 //!
 //! **No seams**: every renderer is given the features of the tile's bounds
@@ -25,6 +27,7 @@
 
 mod aggregate;
 pub mod classes;
+pub mod cut;
 mod hatch;
 mod heat;
 pub mod mbtiles;

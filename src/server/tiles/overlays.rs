@@ -16,11 +16,10 @@
 //! nothing to compute on (400, e.g. an empty store) is left out.
 
 use super::{refused, Format};
-use crate::access::{TileContent, TileKind, TileRequest};
-use crate::model::Layer;
-use crate::render::tiles::{
-    self, mvt, overlay, Canvas, HeatParams, Overlay, OverlayCell, TileId, TileLayer, BUFFER_PX,
-};
+use crate::access::TileKind;
+use crate::render::tiles::cut::{self, OverlayAnalysis, TileFormat, JOINT_STORE};
+pub use crate::render::tiles::cut::{overlay_fields, Surface};
+use crate::render::tiles::{Overlay, TileId, TileLayer};
 use crate::request::blindspots::BlindspotRequest;
 use crate::request::coverage::CoverageRequest;
 use crate::request::events::FilterArgs;
@@ -33,24 +32,11 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
 
-/// The parameters of the joint map besides `from` and `to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Surface {
-    /// Significant Gi* hot and cold spots.
-    Hotspots,
-    /// The kernel density of incidents.
-    Heat,
-}
-
 /// The parameters a tile of `layer` may not take: the analysis's local
 /// ones, and those a layer sets itself.
 fn refused_params<A: AnalysisRequest>(layer: TileLayer) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = A::LOCAL_ONLY.to_vec();
-    match layer {
-        TileLayer::Risk | TileLayer::Blindspots => v.push("cells"),
-        TileLayer::Hotspots | TileLayer::Moran | TileLayer::Presence => v.push("all-cells"),
-        _ => {}
-    }
+    v.extend(cut::refused_params(layer));
     v
 }
 
@@ -62,6 +48,27 @@ fn parse<A: AnalysisRequest>(layer: TileLayer, pairs: &[(String, String)]) -> Re
     )
 }
 
+/// The analysis request behind overlay `layer` for the tile parameters
+/// `pairs`, parsed by the analysis's own definitions as `/tiles/{layer}`
+/// takes them (the command line's packages parse theirs here too).
+pub fn overlay_request(
+    layer: TileLayer,
+    pairs: &[(String, String)],
+) -> Result<OverlayAnalysis, ApiError> {
+    Ok(match layer {
+        TileLayer::Hotspots | TileLayer::Moran => {
+            OverlayAnalysis::Hotspots(parse::<HotspotRequest>(layer, pairs)?)
+        }
+        TileLayer::Presence => OverlayAnalysis::Coverage(parse::<CoverageRequest>(layer, pairs)?),
+        TileLayer::Risk | TileLayer::Blindspots => {
+            let mut r: BlindspotRequest = parse(layer, pairs)?;
+            r.cells = cut::wants_cells(layer);
+            OverlayAnalysis::Blindspots(r)
+        }
+        other => return Err(ApiError::not_found(format!("{other} is not an overlay"))),
+    })
+}
+
 /// The gated GeoJSON behind overlay `layer` for the caller, as
 /// `/analysis/*` gives it (and from the same cache).
 async fn product(
@@ -69,21 +76,18 @@ async fn product(
     layer: TileLayer,
     pairs: &[(String, String)],
 ) -> Result<Encoded, ApiError> {
-    match layer {
-        TileLayer::Hotspots | TileLayer::Moran => {
-            let r: HotspotRequest = parse(layer, pairs)?;
-            caller.analyse(r, None).await
-        }
-        TileLayer::Presence => {
-            let r: CoverageRequest = parse(layer, pairs)?;
-            caller.analyse(r, None).await
-        }
-        TileLayer::Risk | TileLayer::Blindspots => {
-            let mut r: BlindspotRequest = parse(layer, pairs)?;
-            r.cells = layer == TileLayer::Risk;
-            caller.analyse(r, None).await
-        }
-        other => Err(ApiError::not_found(format!("{other} is not an overlay"))),
+    match overlay_request(layer, pairs)? {
+        OverlayAnalysis::Hotspots(r) => caller.analyse(r, None).await,
+        OverlayAnalysis::Coverage(r) => caller.analyse(r, None).await,
+        OverlayAnalysis::Blindspots(r) => caller.analyse(r, None).await,
+    }
+}
+
+/// The tile format of the route's.
+fn tile_format(format: Format) -> TileFormat {
+    match format {
+        Format::Png(scale) => TileFormat::Png(scale),
+        Format::Mvt => TileFormat::Mvt,
     }
 }
 
@@ -142,11 +146,6 @@ async fn overlay_of(
     Ok(parsed)
 }
 
-/// The cells of `o` that may reach into `id` (with the symbol buffer).
-fn cells_for(o: &Overlay, id: TileId) -> impl Iterator<Item = &OverlayCell> {
-    o.within(id.buffered(BUFFER_PX, 256.0))
-}
-
 /// A tile of overlay `layer`, cached by the digest of the document it is
 /// cut from (the document is the caller's; two roles given the same
 /// document get the same tile).
@@ -169,18 +168,9 @@ pub(super) async fn overlay_tile(
         .get_or_compute(key, || async move {
             access
                 .blocking(move |_| {
-                    let cells: Vec<&OverlayCell> = cells_for(&parsed.overlay, id).collect();
-                    let n = cells.len() as u64;
-                    let bytes = match format {
-                        Format::Mvt => {
-                            mvt::tile(&[mvt::overlay_layer(layer, id, cells.into_iter())])
-                        }
-                        Format::Png(scale) => {
-                            let mut canvas = Canvas::new(id, scale).map_err(ApiError::internal)?;
-                            canvas.overlay(layer, cells.into_iter());
-                            canvas.png().map_err(ApiError::internal)?
-                        }
-                    };
+                    let (bytes, n) =
+                        cut::overlay_tile(layer, &parsed.overlay, id, tile_format(format))
+                            .map_err(ApiError::internal)?;
                     Ok(Encoded::new(bytes, n))
                 })
                 .await?
@@ -190,13 +180,19 @@ pub(super) async fn overlay_tile(
 
 /// The joint map's parameters: `surface`, and the window passed to every
 /// part.
-struct Joint {
-    surface: Surface,
-    window: Vec<(String, String)>,
-    filter: FilterArgs,
+#[derive(Debug, Clone)]
+pub struct Joint {
+    /// What is drawn under the store layers.
+    pub surface: Surface,
+    /// `from` and `to` as given: the overlays' parameters.
+    pub window: Vec<(String, String)>,
+    /// The same window as the store layers' filter.
+    pub filter: FilterArgs,
 }
 
-fn joint_params(pairs: &[(String, String)]) -> Result<Joint, ApiError> {
+/// The joint map's parameters from the tile parameters `pairs`, as
+/// `/tiles/joint` takes them (the command line's packages too).
+pub fn joint_params(pairs: &[(String, String)]) -> Result<Joint, ApiError> {
     let mut surface = Surface::Hotspots;
     let mut window = Vec::new();
     for (k, v) in pairs {
@@ -222,36 +218,6 @@ fn joint_params(pairs: &[(String, String)]) -> Result<Joint, ApiError> {
     })
 }
 
-/// One part of the joint map as the caller's own tile content: `None`
-/// when the caller gets no tile of it.
-async fn part(
-    caller: &Caller,
-    layer: TileLayer,
-    source: Layer,
-    id: TileId,
-    filter: FilterArgs,
-) -> Result<Option<TileContent>, ApiError> {
-    let access = caller.access.clone();
-    let principal = caller.principal.clone();
-    let now = chrono::Utc::now();
-    access
-        .clone()
-        .blocking(move |store| {
-            let bbox = crate::request::widen_bbox(id.buffered(BUFFER_PX, 256.0), layer.reach_m());
-            let req = TileRequest {
-                layer: source,
-                filter,
-                bbox,
-            };
-            match access.gate.tile(&principal, &req, now, store) {
-                Ok(c) => Ok(Some(c)),
-                Err(crate::Error::Access(crate::access::AccessError::Forbidden { .. })) => Ok(None),
-                Err(e) => Err(refused(e)),
-            }
-        })
-        .await?
-}
-
 /// An overlay part of the joint map: `None` when the caller may not have
 /// it or it has nothing to compute on.
 async fn overlay_part(
@@ -261,26 +227,17 @@ async fn overlay_part(
 ) -> Result<Option<Arc<Parsed>>, ApiError> {
     match overlay_of(caller, layer, pairs).await {
         Ok(p) => Ok(Some(p)),
-        Err(e) if matches!(e.status.as_u16(), 400 | 403) => Ok(None),
+        Err(e) if joint_leaves_out(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Whether a hot spot cell is drawn on the joint map: significant only.
-fn significant(c: &&OverlayCell) -> bool {
-    c.properties
-        .get("class")
-        .and_then(Value::as_str)
-        .is_some_and(|s| s.starts_with("hot-") || s.starts_with("cold-"))
+/// Whether the joint map leaves out an overlay part that failed with
+/// `e`: the role may not have it (403) or it has nothing to compute on
+/// (400, e.g. an empty store).
+pub fn joint_leaves_out(e: &ApiError) -> bool {
+    matches!(e.status.as_u16(), 400 | 403)
 }
-
-/// The store layers of the joint map, bottom to top.
-const JOINT_STORE: [(TileLayer, Layer); 4] = [
-    (TileLayer::Patrols, Layer::Patrols),
-    (TileLayer::Bases, Layer::Bases),
-    (TileLayer::Sites, Layer::Sites),
-    (TileLayer::Incidents, Layer::Incidents),
-];
 
 /// A tile of the joint map for the caller, cached like a store layer's
 /// (role, rules, hour, data version).
@@ -321,105 +278,39 @@ pub(super) async fn joint_tile(
                 }
                 Surface::Heat => None,
             };
-            let heat = match (joint.surface, format) {
-                (Surface::Heat, Format::Png(_)) => {
-                    part(
-                        &caller,
-                        TileLayer::Heat,
-                        Layer::Incidents,
-                        id,
-                        joint.filter.clone(),
-                    )
-                    .await?
-                }
-                _ => None,
-            };
-            let mut parts = Vec::new();
-            for (layer, source) in JOINT_STORE {
-                if let Some(c) = part(&caller, layer, source, id, joint.filter.clone()).await? {
-                    parts.push((layer, c));
-                }
-            }
-            let anchor = caller.access.gate.policy().grid_anchor;
+            let access = caller.access.clone();
+            let principal = caller.principal.clone();
+            let format = tile_format(format);
             caller
                 .access
-                .blocking(move |_| {
-                    let mut n = 0u64;
-                    let bytes = match format {
-                        Format::Mvt => {
-                            let mut layers = Vec::new();
-                            if let Some(b) = &blind {
-                                let l = mvt::overlay_layer(
-                                    TileLayer::Blindspots,
-                                    id,
-                                    cells_for(&b.overlay, id),
-                                );
-                                n += l.len() as u64;
-                                layers.push(l);
+                .blocking(move |store| {
+                    let gate = &access.gate;
+                    let now = chrono::Utc::now();
+                    let parts =
+                        cut::joint_parts(id, joint.surface, format, &joint.filter, &mut |req| {
+                            match gate.tile(&principal, &req, now, store) {
+                                Ok(c) => Ok(Some(c)),
+                                Err(crate::Error::Access(
+                                    crate::access::AccessError::Forbidden { .. },
+                                )) => Ok(None),
+                                Err(e) => Err(e),
                             }
-                            if let Some(h) = &hot {
-                                let l = mvt::overlay_layer(
-                                    TileLayer::Hotspots,
-                                    id,
-                                    cells_for(&h.overlay, id).filter(significant),
-                                );
-                                n += l.len() as u64;
-                                layers.push(l);
-                            }
-                            for (layer, c) in &parts {
-                                let l = mvt::content_layer(*layer, id, c);
-                                n += l.len() as u64;
-                                layers.push(l);
-                            }
-                            mvt::tile(&layers)
-                        }
-                        Format::Png(scale) => {
-                            let mut canvas = Canvas::new(id, scale).map_err(ApiError::internal)?;
-                            let heat_params = HeatParams {
-                                anchor,
-                                bandwidth_m: tiles::HEAT_BANDWIDTH_M,
-                            };
-                            if let Some(b) = &blind {
-                                canvas.overlay(TileLayer::Blindspots, cells_for(&b.overlay, id));
-                            }
-                            if let Some(h) = &hot {
-                                canvas.overlay(
-                                    TileLayer::Hotspots,
-                                    cells_for(&h.overlay, id).filter(significant),
-                                );
-                            }
-                            if let Some(c) = &heat {
-                                canvas
-                                    .content(TileLayer::Heat, c, &heat_params)
-                                    .map_err(ApiError::internal)?;
-                            }
-                            for (layer, c) in &parts {
-                                canvas
-                                    .content(*layer, c, &heat_params)
-                                    .map_err(ApiError::internal)?;
-                                n += match c {
-                                    TileContent::Features(f) => f.len(),
-                                    TileContent::Cells { cells, .. } => cells.len(),
-                                } as u64;
-                            }
-                            canvas.png().map_err(ApiError::internal)?
-                        }
-                    };
+                        })
+                        .map_err(refused)?;
+                    let (bytes, n) = cut::joint_tile(
+                        id,
+                        format,
+                        blind.as_ref().map(|b| &b.overlay),
+                        hot.as_ref().map(|h| &h.overlay),
+                        &parts,
+                        gate.policy().grid_anchor,
+                    )
+                    .map_err(ApiError::internal)?;
                     Ok(Encoded::new(bytes, n))
                 })
                 .await?
         })
         .await
-}
-
-/// The vector layers of an overlay for TileJSON: `id` and its attributes.
-pub(super) fn overlay_fields(layer: TileLayer) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), "String".into());
-    for (name, ty) in overlay::attributes(layer) {
-        m.insert((*name).into(), (*ty).into());
-    }
-    m
 }
 
 /// The vector layers of the joint map the caller gets: the overlays, and
