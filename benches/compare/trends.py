@@ -164,6 +164,7 @@ def sen_slope(x, chunk=8192):
 
 def emerging(bins, mk_z, mk_p):
     cells, n = bins.shape
+    bins = np.sign(bins)  # hot or cold at any level, as `k.bin().signum()`
     direction = np.where((mk_p <= ALPHA) & (mk_z != 0), np.sign(mk_z), 0).astype(int)
     out = np.zeros(cells, dtype=np.int64)
     done = np.zeros(cells, dtype=bool)
