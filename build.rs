@@ -31,6 +31,16 @@ fn main() {
             what: "chromium (apt-get install chromium)",
             find: || on_path("chromium", &["--version"]),
         },
+        // The briefs printed to PDF and read back (tests/brief_pdf.rs).
+        Need {
+            cfg: "jointmap_poppler",
+            what: "poppler-utils: pdfinfo, pdftoppm, pdftotext (apt-get install poppler-utils)",
+            find: || {
+                on_path("pdfinfo", &["-v"])?;
+                on_path("pdftotext", &["-v"])?;
+                on_path("pdftoppm", &["-v"])
+            },
+        },
         Need {
             cfg: "jointmap_owslib",
             what: "OWSLib (pip install -r tools/requirements-clients.txt)",

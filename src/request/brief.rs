@@ -385,11 +385,12 @@ impl Brief {
             unavailable: Vec::new(),
             outlook: None,
         };
-        let trends = runner.run(Part::Trends(Box::new(parse(&trend_args(
+        // An empty store (or window) is a brief with nothing to report.
+        let trends = none_match(runner.run(Part::Trends(Box::new(parse(&trend_args(
             req.as_of,
             req.steps,
             &[],
-        ))?)))?;
+        ))?))))?;
         // The step as the gate applied it (whole protection steps for a
         // role without full view).
         let applied_days = param_num(&trends, "step_days").unwrap_or(f64::from(step_days));
