@@ -288,10 +288,7 @@ mod tests {
             .map(|i| {
                 let c = centres[i % centres.len()];
                 let spread = (b[2] - b[0]) / 12.0;
-                laea.forward(
-                    c[0] + rng.normal() * spread,
-                    c[1] + rng.normal() * spread,
-                )
+                laea.forward(c[0] + rng.normal() * spread, c[1] + rng.normal() * spread)
             })
             .collect()
     }
@@ -326,7 +323,10 @@ mod tests {
                 .zip(&want)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f64::max);
-            eprintln!("{tile:?} {side} px, step {step}: worst {:.5} of the peak", worst / peak);
+            eprintln!(
+                "{tile:?} {side} px, step {step}: worst {:.5} of the peak",
+                worst / peak
+            );
             if step == 1 {
                 assert!(fast == want, "{tile:?}: not the exact surface");
             }
