@@ -8,6 +8,7 @@
 //! - `palette.rs`: colour-blind-safe colours (Okabe-Ito, viridis);
 //! - `style.rs`: the symbol of each layer's features and classes;
 //! - `raster.rs`: anti-aliased drawing with tiny-skia, PNG encoding;
+//! - `stamp.rs`: point symbols stamped from sprites drawn once per style;
 //! - `heat.rs`: the kernel density surface (`analysis::kde`);
 //! - `aggregate.rs`: points counted per screen cell at low zoom;
 //! - `mvt.rs`: the vector tile encoder (protobuf written by hand);
@@ -36,6 +37,7 @@ pub mod mvt;
 pub mod overlay;
 pub mod palette;
 mod raster;
+mod stamp;
 mod style;
 
 pub use heat::{HeatParams, HEAT_BANDWIDTH_M};

@@ -9,6 +9,7 @@ use super::heat::{self, HeatParams};
 use super::mercator::{Frame, TileId};
 use super::overlay::OverlayCell;
 use super::palette::{viridis, Rgba, HALO};
+use super::stamp;
 use super::style::{self, LineStyle, PointStyle, Shape};
 use super::{TileError, TileLayer, AGGREGATE_BELOW_ZOOM};
 use crate::access::{TileContent, TileFeature};
@@ -148,6 +149,19 @@ impl Canvas {
                         };
                         symbol(pixmap, b.centre, &style, t);
                     }
+                } else if points_only && layer != TileLayer::Bases {
+                    // Bases draw their reach ring under the symbol: by path.
+                    let symbols: Vec<([f64; 2], PointStyle)> = features
+                        .iter()
+                        .filter_map(|f| match f.geometry {
+                            Geometry::Point(p) => Some((
+                                frame.project(p.x(), p.y()),
+                                point_style(layer, tile, &f.properties),
+                            )),
+                            _ => None,
+                        })
+                        .collect();
+                    stamp::draw(pixmap, t.sx, &symbols);
                 } else {
                     for f in features {
                         feature(pixmap, layer, tile, &frame, f, t);
@@ -204,12 +218,7 @@ fn feature(
     t: Transform,
 ) {
     let props = &f.properties;
-    let point_style = match layer {
-        TileLayer::Incidents => style::incident(props, tile.z),
-        TileLayer::Sightings => style::sighting(props),
-        TileLayer::Bases => style::base(props),
-        _ => style::site(props),
-    };
+    let point_style = point_style(layer, tile, props);
     if layer == TileLayer::Bases && tile.z >= 10 {
         // The reach ring, around the base's position (a polygon base's centre).
         if let (Some(reach), Some(c)) = (style::base_reach_m(props), centre(&f.geometry)) {
@@ -229,6 +238,20 @@ fn feature(
     }
     let line = style::patrol(props);
     draw_geometry(pixmap, frame, &f.geometry, &point_style, &line, t);
+}
+
+/// The symbol of a point feature of `layer` with `props` on `tile`.
+fn point_style(
+    layer: TileLayer,
+    tile: TileId,
+    props: &serde_json::Map<String, serde_json::Value>,
+) -> PointStyle {
+    match layer {
+        TileLayer::Incidents => style::incident(props, tile.z),
+        TileLayer::Sightings => style::sighting(props),
+        TileLayer::Bases => style::base(props),
+        _ => style::site(props),
+    }
 }
 
 fn draw_geometry(
@@ -322,7 +345,7 @@ fn track(pixmap: &mut Pixmap, pts: &[[f64; 2]], line: &LineStyle, t: Transform) 
 }
 
 /// A point symbol centred at `c` (256-px frame), with a white halo.
-fn symbol(pixmap: &mut Pixmap, c: [f64; 2], s: &PointStyle, t: Transform) {
+pub(super) fn symbol(pixmap: &mut Pixmap, c: [f64; 2], s: &PointStyle, t: Transform) {
     let (x, y, r) = (c[0] as f32, c[1] as f32, s.radius as f32);
     let path = match s.shape {
         Shape::Circle => PathBuilder::from_circle(x, y, r),

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 pub const MAX_REACH_M: f64 = 40_000.0;
 
 /// A point symbol's outline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shape {
     /// Circle.
     Circle,
