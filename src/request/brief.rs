@@ -22,6 +22,7 @@ pub use cells::PartCell;
 use cells::{cells, matching, number, param_num, polygon, prop, text, weighted};
 use chrono::{DateTime, Duration, Utc};
 use geo::{Contains, Distance, Haversine};
+pub use handover::Months;
 
 /// The briefs that can be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -32,17 +33,25 @@ pub enum BriefKind {
     /// Areas that became new, consecutive or intensifying hot spots in the
     /// last two steps, ranked on the 3x3 priority grid.
     EarlyWarning,
+    /// What changed in an area of responsibility over the last 6 or 12
+    /// months, for an incoming contingent (`brief/handover.rs`).
+    Handover,
 }
 
 impl BriefKind {
     /// Every kind.
-    pub const ALL: [BriefKind; 2] = [BriefKind::WeeklyHotspot, BriefKind::EarlyWarning];
+    pub const ALL: [BriefKind; 3] = [
+        BriefKind::WeeklyHotspot,
+        BriefKind::EarlyWarning,
+        BriefKind::Handover,
+    ];
 
     /// Its name (the command's argument and the endpoint's path segment).
     pub fn as_str(self) -> &'static str {
         match self {
             BriefKind::WeeklyHotspot => "weekly-hotspot",
             BriefKind::EarlyWarning => "early-warning",
+            BriefKind::Handover => "handover",
         }
     }
 
@@ -50,7 +59,7 @@ impl BriefKind {
     pub fn step_days(self) -> u32 {
         match self {
             BriefKind::WeeklyHotspot => 7,
-            BriefKind::EarlyWarning => 14,
+            BriefKind::EarlyWarning | BriefKind::Handover => 14,
         }
     }
 
@@ -59,6 +68,7 @@ impl BriefKind {
         match self {
             BriefKind::WeeklyHotspot => &["intensifying-hot", "new-hot", "persistent-hot"],
             BriefKind::EarlyWarning => &["new-hot", "consecutive-hot", "intensifying-hot"],
+            BriefKind::Handover => &[],
         }
     }
 }
@@ -126,6 +136,9 @@ pub struct BriefRequest {
     /// The mission's name, for the title block.
     #[arg(long, default_value = "")]
     pub mission: String,
+    /// The period the handover pack looks back over, months: 6 or 12.
+    #[arg(long, value_enum, default_value_t = Months::Six)]
+    pub months: Months,
 }
 
 /// One analysis a brief is made of, as an ordinary request.
@@ -285,6 +298,8 @@ pub struct Brief {
     pub parts: Vec<(&'static str, Product)>,
     /// Parts the role could not have, with the gate's reason.
     pub unavailable: Vec<(&'static str, String)>,
+    /// The handover pack's content (`None` for the other kinds).
+    pub handover: Option<Box<handover::Handover>>,
 }
 
 /// Parses a part's arguments with its own clap definitions, so a part has
@@ -336,6 +351,9 @@ impl Brief {
         if req.steps < 2 {
             return Err(AnalysisError::param("steps", "at least 2").into());
         }
+        if kind == BriefKind::Handover {
+            return handover::assemble(req, role, runner);
+        }
         let step_days = req.step_days.unwrap_or(kind.step_days());
         let cell = req.cell_km.to_string();
         let mut common = vec!["--cell-km".to_string(), cell];
@@ -368,6 +386,7 @@ impl Brief {
             sightings: Vec::new(),
             parts: Vec::new(),
             unavailable: Vec::new(),
+            handover: None,
         };
         let trends = runner.run(Part::Trends(Box::new(parse(&trend_args(
             req.as_of,
@@ -437,6 +456,7 @@ impl Brief {
         }
         match kind {
             BriefKind::WeeklyHotspot => brief.weekly(req, &common, runner, &mut areas)?,
+            BriefKind::Handover => {}
             BriefKind::EarlyWarning => {
                 let prev_as_of =
                     req.as_of - Duration::seconds((2.0 * applied_days * 86_400.0) as i64);
@@ -608,6 +628,9 @@ impl Brief {
     /// brief's parameters in its metadata. Every value is one of a gated
     /// part or computed from them.
     pub fn to_product(&self) -> Product {
+        if let Some(h) = &self.handover {
+            return h.to_product(self);
+        }
         let mut p = Product::new("brief");
         p.meta.extend([
             ("kind", Field::param(self.kind.as_str())),
@@ -663,6 +686,7 @@ impl Brief {
                     f.push(("impact", Field::Tally(u64::from(a.impact))));
                     f.push(("priority", Field::class(a.priority.map(Priority::as_str))));
                 }
+                BriefKind::Handover => {}
             }
             p.items.push(Item {
                 id: Field::Key(format!("{}-{}", self.kind.as_str(), a.rank)),
@@ -687,6 +711,7 @@ impl Brief {
                  3-4 medium, 1-2 low; higher priority first, then higher likelihood x impact, \
                  then more incidents, then cell key"
             }
+            BriefKind::Handover => handover::RULE,
         }
     }
 }
@@ -709,5 +734,6 @@ fn count_of(f: &Field) -> u64 {
 }
 
 mod cells;
+pub mod handover;
 #[cfg(test)]
 mod tests;

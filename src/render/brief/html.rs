@@ -9,7 +9,7 @@ use crate::render::tiles::TileError;
 use crate::request::brief::{Area, Brief, BriefKind, Status};
 use std::fmt::Write;
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 @page { size: A4; margin: 14mm 14mm 16mm 14mm; }
 * { box-sizing: border-box; }
 body { font-family: 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif; font-size: 10pt;
@@ -69,7 +69,7 @@ fn meta<'a>(p: &'a Product, name: &str) -> Option<&'a Field> {
     p.meta(name)
 }
 
-fn meta_text(p: &Product, name: &str) -> Option<String> {
+pub(super) fn meta_text(p: &Product, name: &str) -> Option<String> {
     match meta(p, name)? {
         Field::Param(Param::Text(s)) | Field::Key(s) | Field::Class(s) => Some(s.clone()),
         Field::Param(Param::Int(n)) => Some(n.to_string()),
@@ -81,6 +81,9 @@ fn meta_text(p: &Product, name: &str) -> Option<String> {
 
 /// The brief as an HTML document.
 pub fn document(brief: &Brief) -> Result<String, TileError> {
+    if let Some(h) = &brief.handover {
+        return super::handover::document(brief, h);
+    }
     let lang = brief.request.lang;
     let l = |k: &str| escape(&t(lang, k));
     let kind = brief.kind.as_str();
@@ -144,6 +147,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
                 table(&mut h, brief, &areas);
             }
         }
+        BriefKind::Handover => {}
     }
     if brief.areas.len() > MAX_ROWS {
         let _ = writeln!(
@@ -168,7 +172,7 @@ fn listed(brief: &Brief) -> impl Iterator<Item = &Area> {
     brief.areas.iter().filter(|a| a.rank <= MAX_ROWS)
 }
 
-fn figure(h: &mut String, img: &MapImage, caption: &str) {
+pub(super) fn figure(h: &mut String, img: &MapImage, caption: &str) {
     let _ = write!(
         h,
         "<figure><div class=\"map\"><img alt=\"map\" width=\"{}\" height=\"{}\" src=\"data:image/png;base64,{}\">",
@@ -211,6 +215,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
             "col.impact",
             "col.priority",
         ]),
+        BriefKind::Handover => {}
     }
     h.push_str("<table>\n<thead><tr>");
     for c in &cols {
@@ -270,6 +275,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
                     )),
                 );
             }
+            BriefKind::Handover => {}
         }
         h.push_str("</tr>\n");
     }
@@ -341,6 +347,7 @@ fn how(h: &mut String, brief: &Brief) {
                 format!("{} km", number(lang, brief.request.near_km, 1)),
             );
         }
+        BriefKind::Handover => {}
     }
     if !brief.unavailable.is_empty() {
         let parts: Vec<String> = brief

@@ -8,6 +8,7 @@
 //! [`crate::access::Gate`], the one way a role's brief reaches data: what
 //! is written here is only what the gate returned.
 
+pub mod handover;
 pub mod html;
 pub mod i18n;
 pub mod map;
