@@ -162,11 +162,7 @@ fn maps(h: &mut String, brief: &Brief, ho: &Handover) -> Result<(), TileError> {
     let lang = brief.request.lang;
     let _ = writeln!(h, "<h2>{}</h2>", escape(&t(lang, "ho.maps")));
     let shown = |keep: &dyn Fn(HotChange) -> bool| -> Vec<Area> {
-        ho.hot
-            .iter()
-            .filter(|x| x.label <= MAX_ROWS && keep(x.change))
-            .map(area)
-            .collect()
+        ho.hot.iter().filter(|x| keep(x.change)).map(area).collect()
     };
     let spots = |now: bool| {
         ho.blind
@@ -229,6 +225,10 @@ fn maps(h: &mut String, brief: &Brief, ho: &Handover) -> Result<(), TileError> {
         let _ = writeln!(h, "<p>{}</p>", escape(&t(lang, "map.none")));
         return Ok(());
     };
+    // Numbers only for the rows the table lists.
+    let (mut a, mut b) = (a, b);
+    a.labels.retain(|l| l.2 <= MAX_ROWS);
+    b.labels.retain(|l| l.2 <= MAX_ROWS);
     h.push_str("<div class=\"pair\">\n");
     figure(
         h,
@@ -247,6 +247,17 @@ fn maps(h: &mut String, brief: &Brief, ho: &Handover) -> Result<(), TileError> {
         escape(&t(lang, "map.handover"))
     );
     Ok(())
+}
+
+/// A pattern's label: the handover's own (every hot pattern), else the
+/// briefs' (`t` writes a name without a label as it is).
+fn pattern(lang: crate::request::brief::Lang, p: &str) -> String {
+    let s = t(lang, &format!("ho.pattern.{p}"));
+    if s == p {
+        t(lang, &format!("pattern.{p}"))
+    } else {
+        s
+    }
 }
 
 fn count_text(lang: crate::request::brief::Lang, f: &Field) -> String {
@@ -320,8 +331,8 @@ fn hot_table(h: &mut String, brief: &Brief, ho: &Handover) {
             c.1,
             c.2,
             escape(&t(lang, &format!("ho.change.{}", x.change.as_str()))),
-            escape(&t(lang, &format!("pattern.{}", x.then))),
-            escape(&t(lang, &format!("pattern.{}", x.now))),
+            escape(&pattern(lang, &x.then)),
+            escape(&pattern(lang, &x.now)),
             escape(&count_text(lang, &x.count)),
             number(lang, x.presence_now, 2),
             escape(&blind),
@@ -342,7 +353,8 @@ fn monthly(h: &mut String, brief: &Brief, ho: &Handover) {
     h.push_str("<table>\n<thead><tr>");
     let _ = write!(h, "<th>{}</th>", escape(&t(lang, "ho.col.category")));
     for s in &m.steps {
-        let _ = write!(h, "<th>{}</th>", escape(s));
+        // The step's first day.
+        let _ = write!(h, "<th>{}</th>", escape(s.get(..10).unwrap_or(s)));
     }
     let _ = write!(h, "<th>{}</th>", escape(&t(lang, "ho.col.total")));
     h.push_str("</tr></thead>\n<tbody>\n");

@@ -66,7 +66,10 @@ pub fn geojson(brief: &Brief) -> Value {
 
 /// The brief in `format`, with its number of areas (for the audit log).
 pub fn encode(brief: &Brief, format: BriefFormat) -> Result<(Vec<u8>, u64), TileError> {
-    let n = brief.areas.len() as u64;
+    let n = brief
+        .handover
+        .as_ref()
+        .map_or(brief.areas.len(), |h| h.hot.len()) as u64;
     let bytes = match format {
         BriefFormat::Html => html::document(brief)?.into_bytes(),
         // Serialising a Value of strings and finite numbers cannot fail.

@@ -65,10 +65,10 @@ pub fn is_hot(pattern: &str) -> bool {
 /// What became of a hot spot between the period's start and the as-of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum HotChange {
-    /// Hot now, not then.
-    Emerged,
     /// Hot then and now.
     Persisted,
+    /// Hot now, not then.
+    Emerged,
     /// Hot then, not now.
     Faded,
 }
@@ -263,7 +263,7 @@ pub struct Handover {
     pub months: Months,
     /// The period's start (the as-of time less `months`).
     pub start: DateTime<Utc>,
-    /// Hot spots: emerged, persisted, faded (in that order, then by count).
+    /// Hot spots: persisted, emerged, faded (in that order, then by count).
     pub hot: Vec<HotSpot>,
     /// Cells with sightings in either half.
     pub sightings: Vec<SightCell>,

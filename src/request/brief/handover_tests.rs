@@ -108,19 +108,19 @@ fn hot_spots_emerge_persist_and_fade_by_overlap() {
     assert_eq!(
         got,
         vec![
-            ("B1", HotChange::Emerged, "no-pattern", "new-hot"),
             (
                 "A1",
                 HotChange::Persisted,
                 "persistent-hot",
                 "persistent-hot"
             ),
+            ("B1", HotChange::Emerged, "no-pattern", "new-hot"),
             ("C0", HotChange::Faded, "intensifying-hot", "historical-hot"),
         ]
     );
     assert_eq!(h.hot.iter().map(|x| x.label).collect::<Vec<_>>(), [1, 2, 3]);
-    assert_eq!(h.hot[0].blind_now, Some(("threat".into(), 1)));
-    assert!((h.hot[1].presence_now - 0.8).abs() < 1e-9);
+    assert_eq!(h.hot[1].blind_now, Some(("threat".into(), 1)));
+    assert!((h.hot[0].presence_now - 0.8).abs() < 1e-9);
     // What to know: A is covered, so no persistent-uncovered line; B
     // emerged inside a blind spot.
     let know = h.what_to_know();
