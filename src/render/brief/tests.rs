@@ -51,6 +51,7 @@ fn brief(kind: BriefKind, lang: Lang, areas: Vec<Area>, mission: &str) -> Brief 
             near_km: 15.0,
             bbox: None,
             mission: mission.into(),
+            months: crate::request::brief::Months::Six,
         },
         role: Some("partner".into()),
         areas,
@@ -59,6 +60,7 @@ fn brief(kind: BriefKind, lang: Lang, areas: Vec<Area>, mission: &str) -> Brief 
         sightings: Vec::new(),
         parts: Vec::new(),
         unavailable: Vec::new(),
+        handover: None,
     }
 }
 
