@@ -22,6 +22,7 @@ pub use cells::PartCell;
 use cells::{cells, matching, number, param_num, polygon, prop, text, weighted};
 use chrono::{DateTime, Duration, Utc};
 use geo::{Contains, Distance, Haversine};
+pub use handover::Months;
 
 /// The briefs that can be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -35,14 +36,18 @@ pub enum BriefKind {
     /// The last quarter's trends and casualties by sex and age against the
     /// quarter before, and the trigger calendar of the next three months.
     QuarterlyOutlook,
+    /// What changed in an area of responsibility over the last 6 or 12
+    /// months, for an incoming contingent (`brief/handover.rs`).
+    Handover,
 }
 
 impl BriefKind {
     /// Every kind.
-    pub const ALL: [BriefKind; 3] = [
+    pub const ALL: [BriefKind; 4] = [
         BriefKind::WeeklyHotspot,
         BriefKind::EarlyWarning,
         BriefKind::QuarterlyOutlook,
+        BriefKind::Handover,
     ];
 
     /// Its name (the command's argument and the endpoint's path segment).
@@ -51,6 +56,7 @@ impl BriefKind {
             BriefKind::WeeklyHotspot => "weekly-hotspot",
             BriefKind::EarlyWarning => "early-warning",
             BriefKind::QuarterlyOutlook => "quarterly-outlook",
+            BriefKind::Handover => "handover",
         }
     }
 
@@ -58,7 +64,7 @@ impl BriefKind {
     pub fn step_days(self) -> u32 {
         match self {
             BriefKind::WeeklyHotspot => 7,
-            BriefKind::EarlyWarning | BriefKind::QuarterlyOutlook => 14,
+            BriefKind::EarlyWarning | BriefKind::QuarterlyOutlook | BriefKind::Handover => 14,
         }
     }
 
@@ -68,6 +74,7 @@ impl BriefKind {
             BriefKind::WeeklyHotspot => &["intensifying-hot", "new-hot", "persistent-hot"],
             BriefKind::EarlyWarning => &["new-hot", "consecutive-hot", "intensifying-hot"],
             BriefKind::QuarterlyOutlook => &outlook::LISTED,
+            BriefKind::Handover => &[],
         }
     }
 }
@@ -139,6 +146,9 @@ pub struct BriefRequest {
     /// `--calendar` or the server's configuration, never by a request.
     #[arg(skip)]
     pub calendar: Option<std::sync::Arc<calendar::Calendar>>,
+    /// The period the handover pack looks back over, months: 6 or 12.
+    #[arg(long, value_enum, default_value_t = Months::Six)]
+    pub months: Months,
 }
 
 /// One analysis a brief is made of, as an ordinary request.
@@ -300,6 +310,8 @@ pub struct Brief {
     pub unavailable: Vec<(&'static str, String)>,
     /// The quarterly outlook's figures and triggers.
     pub outlook: Option<outlook::Outlook>,
+    /// The handover pack's content (`None` for the other kinds).
+    pub handover: Option<Box<handover::Handover>>,
 }
 
 /// Parses a part's arguments with its own clap definitions, so a part has
@@ -351,6 +363,9 @@ impl Brief {
         if req.steps < 2 {
             return Err(AnalysisError::param("steps", "at least 2").into());
         }
+        if kind == BriefKind::Handover {
+            return handover::assemble(req, role, runner);
+        }
         let step_days = req.step_days.unwrap_or(kind.step_days());
         let cell = req.cell_km.to_string();
         let mut common = vec!["--cell-km".to_string(), cell];
@@ -384,6 +399,7 @@ impl Brief {
             parts: Vec::new(),
             unavailable: Vec::new(),
             outlook: None,
+            handover: None,
         };
         // An empty store (or window) is a brief with nothing to report.
         let trends = none_match(runner.run(Part::Trends(Box::new(parse(&trend_args(
@@ -457,6 +473,7 @@ impl Brief {
             BriefKind::QuarterlyOutlook => {
                 outlook::build(&mut brief, req, &common, runner, &mut areas)?
             }
+            BriefKind::Handover => {}
             BriefKind::EarlyWarning => {
                 let prev_as_of =
                     req.as_of - Duration::seconds((2.0 * applied_days * 86_400.0) as i64);
@@ -628,6 +645,9 @@ impl Brief {
     /// brief's parameters in its metadata. Every value is one of a gated
     /// part or computed from them.
     pub fn to_product(&self) -> Product {
+        if let Some(h) = &self.handover {
+            return h.to_product(self);
+        }
         let mut p = Product::new("brief");
         p.meta.extend([
             ("kind", Field::param(self.kind.as_str())),
@@ -688,6 +708,7 @@ impl Brief {
                 BriefKind::QuarterlyOutlook => {
                     f.extend(self.outlook.iter().flat_map(|o| o.area_fields(a)))
                 }
+                BriefKind::Handover => {}
             }
             p.items.push(Item {
                 id: Field::Key(format!("{}-{}", self.kind.as_str(), a.rank)),
@@ -716,6 +737,7 @@ impl Brief {
                 "intensifying, then new, then persistent hot spots; then more incidents, \
                  then cell key"
             }
+            BriefKind::Handover => handover::RULE,
         }
     }
 }
@@ -740,5 +762,6 @@ fn count_of(f: &Field) -> u64 {
 pub mod calendar;
 mod cells;
 pub mod outlook;
+pub mod handover;
 #[cfg(test)]
 mod tests;

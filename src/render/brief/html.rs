@@ -9,7 +9,7 @@ use crate::render::tiles::TileError;
 use crate::request::brief::{Area, Brief, BriefKind, Status};
 use std::fmt::Write;
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 @page { size: A4; margin: 14mm 14mm 16mm 14mm; }
 * { box-sizing: border-box; }
 body { font-family: 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif; font-size: 10pt;
@@ -69,7 +69,7 @@ fn meta<'a>(p: &'a Product, name: &str) -> Option<&'a Field> {
     p.meta(name)
 }
 
-fn meta_text(p: &Product, name: &str) -> Option<String> {
+pub(super) fn meta_text(p: &Product, name: &str) -> Option<String> {
     match meta(p, name)? {
         Field::Param(Param::Text(s)) | Field::Key(s) | Field::Class(s) => Some(s.clone()),
         Field::Param(Param::Int(n)) => Some(n.to_string()),
@@ -81,6 +81,9 @@ fn meta_text(p: &Product, name: &str) -> Option<String> {
 
 /// The brief as an HTML document.
 pub fn document(brief: &Brief) -> Result<String, TileError> {
+    if let Some(h) = &brief.handover {
+        return super::handover::document(brief, h);
+    }
     let lang = brief.request.lang;
     let l = |k: &str| escape(&t(lang, k));
     let kind = brief.kind.as_str();
@@ -149,6 +152,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
             table(&mut h, brief, &listed(brief).collect::<Vec<_>>());
             super::outlook::sections(&mut h, brief);
         }
+        BriefKind::Handover => {}
     }
     if brief.areas.len() > MAX_ROWS {
         let _ = writeln!(
@@ -173,7 +177,7 @@ fn listed(brief: &Brief) -> impl Iterator<Item = &Area> {
     brief.areas.iter().filter(|a| a.rank <= MAX_ROWS)
 }
 
-fn figure(h: &mut String, img: &MapImage, caption: &str) {
+pub(super) fn figure(h: &mut String, img: &MapImage, caption: &str) {
     let _ = write!(
         h,
         "<figure><div class=\"map\"><img alt=\"map\" width=\"{}\" height=\"{}\" src=\"data:image/png;base64,{}\">",
@@ -217,6 +221,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
             "col.priority",
         ]),
         BriefKind::QuarterlyOutlook => cols.extend(["col.persistence", "col.blind"]),
+        BriefKind::Handover => {}
     }
     h.push_str("<table>\n<thead><tr>");
     for c in &cols {
@@ -280,6 +285,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
                 h.push_str(&super::outlook::persistence_cell(brief, a));
                 let _ = write!(h, "<td>{}</td>", escape(&blind));
             }
+            BriefKind::Handover => {}
         }
         h.push_str("</tr>\n");
     }
@@ -352,6 +358,7 @@ fn how(h: &mut String, brief: &Brief) {
             );
         }
         BriefKind::QuarterlyOutlook => super::outlook::how_rows(brief, &mut row),
+        BriefKind::Handover => {}
     }
     if !brief.unavailable.is_empty() {
         let parts: Vec<String> = brief

@@ -43,15 +43,29 @@ pub fn area_colour(kind: BriefKind, pattern: &str, priority: Option<Priority>) -
             Some(Priority::Medium) => Rgba(230, 159, 0, 255),
             _ => Rgba(240, 228, 66, 255),
         },
+        // The handover pack's hot spots, by what became of them.
+        BriefKind::Handover => match pattern {
+            "emerged" => Rgba(230, 159, 0, 255),
+            "persisted" => Rgba(200, 30, 30, 255),
+            _ => Rgba(86, 180, 233, 255),
+        },
     }
 }
 
 /// The map of `brief`, or `None` when it has nothing to draw.
 pub fn draw(brief: &Brief) -> Result<Option<MapImage>, TileError> {
+    draw_within(brief, None)
+}
+
+/// The map of `brief` over `extent` (`[w, s, e, n]`; `None`: its own), so
+/// that maps drawn side by side share one frame.
+pub fn draw_within(brief: &Brief, extent: Option<[f64; 4]>) -> Result<Option<MapImage>, TileError> {
     // The listed areas with a margin of a quarter of their extent (at
     // least 0.1 degree), else everything drawn: context outside is clipped.
     let mut all: Vec<[f64; 2]> = brief.areas.iter().flat_map(|a| a.ring.clone()).collect();
-    if let Some(b) = bounds(&all) {
+    if let Some(e) = extent {
+        all = vec![[e[0], e[1]], [e[2], e[3]]];
+    } else if let Some(b) = bounds(&all) {
         let m = ((b[2] - b[0]).max(b[3] - b[1]) / 4.0).max(0.1);
         all = vec![[b[0] - m, b[1] - m], [b[2] + m, b[3] + m]];
     } else {
@@ -157,7 +171,7 @@ pub fn draw(brief: &Brief) -> Result<Option<MapImage>, TileError> {
     }))
 }
 
-fn bounds(points: &[[f64; 2]]) -> Option<[f64; 4]> {
+pub(super) fn bounds(points: &[[f64; 2]]) -> Option<[f64; 4]> {
     points.first()?;
     Some(
         points

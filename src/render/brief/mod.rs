@@ -8,6 +8,7 @@
 //! [`crate::access::Gate`], the one way a role's brief reaches data: what
 //! is written here is only what the gate returned.
 
+pub mod handover;
 pub mod html;
 pub mod i18n;
 pub mod map;
@@ -66,7 +67,10 @@ pub fn geojson(brief: &Brief) -> Value {
 
 /// The brief in `format`, with its number of areas (for the audit log).
 pub fn encode(brief: &Brief, format: BriefFormat) -> Result<(Vec<u8>, u64), TileError> {
-    let n = brief.areas.len() as u64;
+    let n = brief
+        .handover
+        .as_ref()
+        .map_or(brief.areas.len(), |h| h.hot.len()) as u64;
     let bytes = match format {
         BriefFormat::Html => html::document(brief)?.into_bytes(),
         // Serialising a Value of strings and finite numbers cannot fail.

@@ -52,6 +52,7 @@ fn brief(kind: BriefKind, lang: Lang, areas: Vec<Area>, mission: &str) -> Brief 
             bbox: None,
             mission: mission.into(),
             calendar: None,
+            months: crate::request::brief::Months::Six,
         },
         role: Some("partner".into()),
         areas,
@@ -61,6 +62,7 @@ fn brief(kind: BriefKind, lang: Lang, areas: Vec<Area>, mission: &str) -> Brief 
         parts: Vec::new(),
         unavailable: Vec::new(),
         outlook: None,
+        handover: None,
     }
 }
 
