@@ -22,6 +22,8 @@ pub use cells::PartCell;
 use cells::{cells, matching, number, param_num, polygon, prop, text, weighted};
 use chrono::{DateTime, Duration, Utc};
 use geo::{Contains, Distance, Haversine};
+pub use threat_matrix::{list as threat_matrix_list, site_list as threat_matrix_sites};
+pub use threat_matrix::{LayerRequest, MatrixThreat, ThreatMatrix};
 
 /// The briefs that can be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -32,17 +34,25 @@ pub enum BriefKind {
     /// Areas that became new, consecutive or intensifying hot spots in the
     /// last two steps, ranked on the 3x3 priority grid.
     EarlyWarning,
+    /// The threats on the risk surface on the handbook's 5x5 grid, pre-filled
+    /// for analysts to edit (threat_matrix.rs).
+    ThreatMatrix,
 }
 
 impl BriefKind {
     /// Every kind.
-    pub const ALL: [BriefKind; 2] = [BriefKind::WeeklyHotspot, BriefKind::EarlyWarning];
+    pub const ALL: [BriefKind; 3] = [
+        BriefKind::WeeklyHotspot,
+        BriefKind::EarlyWarning,
+        BriefKind::ThreatMatrix,
+    ];
 
     /// Its name (the command's argument and the endpoint's path segment).
     pub fn as_str(self) -> &'static str {
         match self {
             BriefKind::WeeklyHotspot => "weekly-hotspot",
             BriefKind::EarlyWarning => "early-warning",
+            BriefKind::ThreatMatrix => "threat-matrix",
         }
     }
 
@@ -50,7 +60,7 @@ impl BriefKind {
     pub fn step_days(self) -> u32 {
         match self {
             BriefKind::WeeklyHotspot => 7,
-            BriefKind::EarlyWarning => 14,
+            BriefKind::EarlyWarning | BriefKind::ThreatMatrix => 14,
         }
     }
 
@@ -59,6 +69,7 @@ impl BriefKind {
         match self {
             BriefKind::WeeklyHotspot => &["intensifying-hot", "new-hot", "persistent-hot"],
             BriefKind::EarlyWarning => &["new-hot", "consecutive-hot", "intensifying-hot"],
+            BriefKind::ThreatMatrix => &[],
         }
     }
 }
@@ -126,6 +137,12 @@ pub struct BriefRequest {
     /// The mission's name, for the title block.
     #[arg(long, default_value = "")]
     pub mission: String,
+    /// Threat matrix: days of data up to the as-of time behind the risk surface.
+    #[arg(long, default_value_t = 90)]
+    pub window_days: u32,
+    /// Threat matrix: lowest risk level of a threat's cells: low, medium, high, extreme.
+    #[arg(long, default_value = "high")]
+    pub min_risk: crate::analysis::threat::RiskLevel,
 }
 
 /// One analysis a brief is made of, as an ordinary request.
@@ -137,6 +154,8 @@ pub enum Part {
     Coverage(Box<CoverageRequest>),
     /// Blind spots and the risk surface.
     Blindspots(Box<BlindspotRequest>),
+    /// Individual bases, sites or sightings as the role's feature view shows them.
+    Layer(Box<LayerRequest>),
 }
 
 /// Runs the parts of a brief: through the access gate for a role, or as
@@ -285,6 +304,8 @@ pub struct Brief {
     pub parts: Vec<(&'static str, Product)>,
     /// Parts the role could not have, with the gate's reason.
     pub unavailable: Vec<(&'static str, String)>,
+    /// The threat-matrix draft's threats (that brief only).
+    pub threat_matrix: Option<ThreatMatrix>,
 }
 
 /// Parses a part's arguments with its own clap definitions, so a part has
@@ -336,6 +357,9 @@ impl Brief {
         if req.steps < 2 {
             return Err(AnalysisError::param("steps", "at least 2").into());
         }
+        if kind == BriefKind::ThreatMatrix {
+            return threat_matrix::assemble(req, role, runner);
+        }
         let step_days = req.step_days.unwrap_or(kind.step_days());
         let cell = req.cell_km.to_string();
         let mut common = vec!["--cell-km".to_string(), cell];
@@ -368,6 +392,7 @@ impl Brief {
             sightings: Vec::new(),
             parts: Vec::new(),
             unavailable: Vec::new(),
+            threat_matrix: None,
         };
         let trends = runner.run(Part::Trends(Box::new(parse(&trend_args(
             req.as_of,
@@ -437,6 +462,7 @@ impl Brief {
         }
         match kind {
             BriefKind::WeeklyHotspot => brief.weekly(req, &common, runner, &mut areas)?,
+            BriefKind::ThreatMatrix => {}
             BriefKind::EarlyWarning => {
                 let prev_as_of =
                     req.as_of - Duration::seconds((2.0 * applied_days * 86_400.0) as i64);
@@ -608,6 +634,9 @@ impl Brief {
     /// brief's parameters in its metadata. Every value is one of a gated
     /// part or computed from them.
     pub fn to_product(&self) -> Product {
+        if let Some(m) = &self.threat_matrix {
+            return m.to_product(self);
+        }
         let mut p = Product::new("brief");
         p.meta.extend([
             ("kind", Field::param(self.kind.as_str())),
@@ -649,6 +678,7 @@ impl Brief {
                     f.push(("presence_last_week", Field::Value(a.presence)));
                     f.push(("score", Field::Value(a.score)));
                 }
+                BriefKind::ThreatMatrix => {}
                 BriefKind::EarlyWarning => {
                     f.push(("previous_pattern", Field::class(a.previous.clone())));
                     f.push((
@@ -687,6 +717,7 @@ impl Brief {
                  3-4 medium, 1-2 low; higher priority first, then higher likelihood x impact, \
                  then more incidents, then cell key"
             }
+            BriefKind::ThreatMatrix => threat_matrix::RULE,
         }
     }
 }
@@ -711,3 +742,4 @@ fn count_of(f: &Field) -> u64 {
 mod cells;
 #[cfg(test)]
 mod tests;
+mod threat_matrix;

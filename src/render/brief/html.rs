@@ -9,7 +9,7 @@ use crate::render::tiles::TileError;
 use crate::request::brief::{Area, Brief, BriefKind, Status};
 use std::fmt::Write;
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 @page { size: A4; margin: 14mm 14mm 16mm 14mm; }
 * { box-sizing: border-box; }
 body { font-family: 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif; font-size: 10pt;
@@ -81,6 +81,9 @@ fn meta_text(p: &Product, name: &str) -> Option<String> {
 
 /// The brief as an HTML document.
 pub fn document(brief: &Brief) -> Result<String, TileError> {
+    if brief.kind == BriefKind::ThreatMatrix {
+        return super::threat_matrix::document(brief);
+    }
     let lang = brief.request.lang;
     let l = |k: &str| escape(&t(lang, k));
     let kind = brief.kind.as_str();
@@ -144,6 +147,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
                 table(&mut h, brief, &areas);
             }
         }
+        BriefKind::ThreatMatrix => {}
     }
     if brief.areas.len() > MAX_ROWS {
         let _ = writeln!(
@@ -168,7 +172,7 @@ fn listed(brief: &Brief) -> impl Iterator<Item = &Area> {
     brief.areas.iter().filter(|a| a.rank <= MAX_ROWS)
 }
 
-fn figure(h: &mut String, img: &MapImage, caption: &str) {
+pub(super) fn figure(h: &mut String, img: &MapImage, caption: &str) {
     let _ = write!(
         h,
         "<figure><div class=\"map\"><img alt=\"map\" width=\"{}\" height=\"{}\" src=\"data:image/png;base64,{}\">",
@@ -203,6 +207,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
     ];
     match brief.kind {
         BriefKind::WeeklyHotspot => cols.extend(["col.presence", "col.blind", "col.score"]),
+        BriefKind::ThreatMatrix => {}
         BriefKind::EarlyWarning => cols.extend([
             "col.previous",
             "col.sightings",
@@ -240,6 +245,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
             a.hot_steps,
         );
         match brief.kind {
+            BriefKind::ThreatMatrix => {}
             BriefKind::WeeklyHotspot => {
                 let _ = write!(
                     h,
@@ -328,6 +334,7 @@ fn how(h: &mut String, brief: &Brief) {
     }
     row("p.areas", brief.areas.len().to_string());
     match brief.kind {
+        BriefKind::ThreatMatrix => {}
         BriefKind::WeeklyHotspot => {
             if let Some((_, cov)) = brief.parts.iter().find(|(n, _)| *n == "coverage") {
                 if let (Some(a), Some(b)) = (window(cov, "from"), window(cov, "to")) {

@@ -11,6 +11,7 @@
 pub mod html;
 pub mod i18n;
 pub mod map;
+pub mod threat_matrix;
 
 use crate::access::{Budget, Gate, Principal};
 use crate::analysis::product::Product;
@@ -105,6 +106,7 @@ pub fn through_gate(
         Part::Trends(r) => one(gate, principal, budget, now, store, *r),
         Part::Coverage(r) => one(gate, principal, budget, now, store, *r),
         Part::Blindspots(r) => one(gate, principal, budget, now, store, *r),
+        Part::Layer(r) => threat_matrix::layer_through_gate(gate, principal, store, &r),
     }
 }
 
@@ -115,6 +117,7 @@ pub fn as_operator(store: &dyn FeatureSource, part: Part) -> crate::Result<Produ
         Part::Trends(r) => r.run(store)?.product,
         Part::Coverage(r) => r.run(store)?.product,
         Part::Blindspots(r) => r.run(store)?.product,
+        Part::Layer(r) => threat_matrix::layer_as_operator(store, &r)?,
     })
 }
 
