@@ -48,7 +48,7 @@ fn inc(id: String, pos: [f64; 2], cat: &str, perp: &str, consent: &str) -> Value
 }
 
 fn jitter(i: usize) -> f64 {
-    (i as f64 - 5.0) * 0.0005
+    (i as f64 - 5.0) * 2e-6
 }
 
 fn ingest(dir: &Path, store: &Path, layer: &str, features: &[Value]) {
@@ -332,7 +332,7 @@ fn bad_parameters_are_refused_by_name() {
         (vec!["--window-days", "many"], "window-days"),
         (vec!["--min-risk", "severe"], "min-risk"),
         (vec!["--cell-km", "0"], "cell-km"),
-        (vec!["--near-km", "-3"], "near-km"),
+        (vec!["--near-km=-3"], "near-km"),
         (vec!["--format", "pdf"], "format"),
         (vec!["--as-role", "visitor"], "as-role"),
     ] {

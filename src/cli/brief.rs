@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Arguments of `jointmap brief`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which brief: weekly-hotspot or early-warning.
+    /// Which brief: weekly-hotspot, early-warning or threat-matrix.
     #[arg(value_enum)]
     pub kind: BriefKind,
     /// The brief's parameters.

@@ -125,6 +125,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("col.edit", "Mitigation / owner / notes", "Mesures / responsable / notes"),
     ("armed", "armed groups", "groupes armés"),
     ("people", "people", "personnes"),
+    ("sites", "sites", "sites"),
     ("na", "not available to this role", "non disponible pour ce rôle"),
     ("suppressed", "suppressed", "masqué"),
     ("near", "near", "près de"),
@@ -170,7 +171,7 @@ fn level_colour(level: RiskLevel) -> &'static str {
 
 /// The most threats the document lists, so that it stays within two
 /// pages; the GeoJSON and CSV hold every threat.
-pub const MAX_ROWS: usize = 15;
+pub const MAX_ROWS: usize = 6;
 
 /// The draft as an HTML document.
 pub fn document(brief: &Brief) -> Result<String, TileError> {
@@ -193,7 +194,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
         "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{title} — {date}</title>\n<style>{STYLE}\
          .matrix td {{ width: 14mm; height: 9mm; text-align: center; font-weight: bold; }}\n\
-         .matrix {{ width: auto; }}\n.draft {{ font-weight: bold; }}\n</style>\n</head>\n<body>\n\
+         .matrix {{ width: auto; }}\n.threats {{ font-size: 7.5pt; }}\n.draft {{ font-weight: bold; }}\n</style>\n</head>\n<body>\n\
          <div class=\"classification\">{class}</div>\n<header>\n<h1>{title}</h1>\n<dl>\n\
          <dt>{l_mission}</dt><dd>{mission}</dd>\n<dt>{l_asof}</dt><dd>{date}</dd>\n\
          <dt>{l_role}</dt><dd>{role}</dd>\n</dl>\n</header>\n<p class=\"draft\">{draft}</p>\n",
@@ -220,7 +221,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
             let _ = writeln!(h, "<p>{}</p>", l("map.none"));
         }
     }
-    let _ = writeln!(h, "<h2 class=\"page-break\">{}</h2>", l("threats"));
+    let _ = writeln!(h, "<h2>{}</h2>", l("threats"));
     table(&mut h, lang, threats);
     if threats.len() > MAX_ROWS {
         let more = label(lang, "more").replace("{n}", &(threats.len() - MAX_ROWS).to_string());
@@ -257,7 +258,7 @@ fn matrix(h: &mut String, lang: Lang, threats: &[MatrixThreat]) {
         for im in 1..=5u8 {
             let here: Vec<String> = threats
                 .iter()
-                .filter(|t| t.likelihood == li && t.impact == im && t.number <= MAX_ROWS)
+                .filter(|t| t.likelihood == li && t.impact == im)
                 .map(|t| t.number.to_string())
                 .collect();
             let _ = write!(
@@ -278,7 +279,7 @@ fn table(h: &mut String, lang: Lang, threats: &[MatrixThreat]) {
         let _ = writeln!(h, "<p>{}</p>", l("none"));
         return;
     }
-    h.push_str("<table>\n<thead><tr>");
+    h.push_str("<table class=\"threats\">\n<thead><tr>");
     for c in [
         "col.n",
         "col.location",
@@ -340,10 +341,14 @@ fn table(h: &mut String, lang: Lang, threats: &[MatrixThreat]) {
                 if s.is_empty() {
                     "—".into()
                 } else {
+                    // The two largest by name: the CSV and GeoJSON list every site.
                     let people: u64 = s.iter().filter_map(|x| x.1).sum();
+                    let shown = crate::request::brief::threat_matrix_sites(&s[..s.len().min(2)]);
+                    let more = if s.len() > 2 { "; …" } else { "" };
                     format!(
-                        "{} — {people} {}",
-                        crate::request::brief::threat_matrix_sites(s),
+                        "{} {}, {people} {}: {shown}{more}",
+                        s.len(),
+                        label(lang, "sites"),
                         label(lang, "people")
                     )
                 }

@@ -205,9 +205,10 @@ pub(super) fn group(all: &[RiskCell], min_risk: RiskLevel) -> Vec<Vec<&RiskCell>
         out.push(members);
     }
     out.sort_by(|a, b| {
-        peak_order(a[0], b[0])
-            .then_with(|| b.len().cmp(&a.len()))
-            .then_with(|| a[0].key.cmp(&b[0].key))
+        let (p, q) = (a[0], b[0]);
+        (q.risk, q.likelihood, q.impact, b.len())
+            .cmp(&(p.risk, p.likelihood, p.impact, a.len()))
+            .then_with(|| p.key.cmp(&q.key))
     });
     out
 }
@@ -282,6 +283,24 @@ fn top(counts: Vec<(String, u64)>) -> Vec<(String, u64)> {
     v.sort_by(|a, b| b.1.cmp(&a.1));
     v.truncate(TOP);
     v
+}
+
+/// The bbox a product's grid was built on (`applied.area`).
+fn applied_area(p: &Product) -> Option<[f64; 4]> {
+    let Some(Field::Param(Param::Object(applied))) = p.meta("applied") else {
+        return None;
+    };
+    let (_, Param::List(v)) = applied.iter().find(|(k, _)| *k == "area")? else {
+        return None;
+    };
+    let n: Vec<f64> = v
+        .iter()
+        .filter_map(|x| match x {
+            Param::Num(x) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    <[f64; 4]>::try_from(n).ok()
 }
 
 /// No event of a category in the cube is a count of 0, not a refusal
@@ -371,6 +390,13 @@ pub(super) fn assemble(
             }
         })
         .collect();
+    // The later parts on the surface's own area: for the operator every
+    // grid is anchored on its area, so the cells coincide.
+    if req.bbox.is_none() {
+        if let Some(b) = applied_area(&surface) {
+            common.push(format!("--bbox={},{},{},{}", b[0], b[1], b[2], b[3]));
+        }
+    }
     brief.parts.push(("risk_surface", surface));
 
     // Presence in the last 7 and 30 days, and patrol visits in the window.
@@ -491,13 +517,14 @@ pub(super) fn assemble(
                 .iter()
                 .map(|(xy, name, _)| (name.clone(), km(t.centroid, *xy)))
                 .min_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            t.sites = Some(
-                sites
-                    .iter()
-                    .filter(|(xy, _, _)| in_or_near(t, *xy, near))
-                    .map(|(_, name, pop)| (name.clone(), pop.map(|x| x as u64)))
-                    .collect(),
-            );
+            let mut these: Vec<(String, Option<u64>)> = sites
+                .iter()
+                .filter(|(xy, _, _)| in_or_near(t, *xy, near))
+                .map(|(_, name, pop)| (name.clone(), pop.map(|x| x as u64)))
+                .collect();
+            // Most people first, then by name.
+            these.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            t.sites = Some(these);
         }
         brief.parts.push(("sites", p));
     }
