@@ -119,7 +119,7 @@ fn constructed(dir: &Path) -> std::path::PathBuf {
     );
     let sighting = |id: &str, dy: f64| {
         json!({"type": "Feature", "id": id,
-          "geometry": {"type": "Point", "coordinates": [A[0] + 0.01, A[1] + dy]},
+          "geometry": {"type": "Point", "coordinates": [A[0] + 1e-5, A[1] + dy]},
           "properties": {"time_start": "2025-03-28T06:00:00Z", "owner": "military",
             "classification": "mission", "actor": "Groupe Alpha", "activity": "attack"}})
     };
@@ -127,10 +127,10 @@ fn constructed(dir: &Path) -> std::path::PathBuf {
         dir,
         &store,
         "sightings",
-        &[sighting("s1", 0.0), sighting("s2", 0.005)],
+        &[sighting("s1", 0.0), sighting("s2", 1e-5)],
     );
     let patrol = json!({"type": "Feature", "id": "pat-a",
-      "geometry": {"type": "LineString", "coordinates": [[A[0] - 0.05, A[1]], [A[0] + 0.05, A[1]]]},
+      "geometry": {"type": "LineString", "coordinates": [[A[0] - 0.05, A[1] - 0.05], [A[0] + 0.05, A[1] + 0.05]]},
       "properties": {"time_start": "2025-03-27T06:00:00Z", "time_end": "2025-03-27T10:00:00Z",
         "owner": "military", "classification": "restricted", "unit": "Coy A", "mode": "foot",
         "kind": "routine", "period": "day"}});
@@ -214,7 +214,8 @@ fn the_constructed_threats_with_their_grid_place_actors_civilians_and_base() {
     assert!(a["presence_7d"].as_f64().unwrap() > 0.0, "{a}");
     assert!(a["presence_30d"].as_f64().unwrap() >= a["presence_7d"].as_f64().unwrap() - 1e-9);
     assert!(a["patrol_visits"].as_u64().unwrap() >= 1, "{a}");
-    assert_eq!(c["presence_7d"], 0.0);
+    // C lies within Base Est's reach: presence 1, with no patrol.
+    assert_eq!(c["presence_7d"], 1.0);
     assert_eq!(c["patrol_visits"], 0);
 
     // Medium and above: B joins, third, at likelihood 3 and impact 2.
