@@ -171,7 +171,7 @@ fn level_colour(level: RiskLevel) -> &'static str {
 
 /// The most threats the document lists, so that it stays within two
 /// pages; the GeoJSON and CSV hold every threat.
-pub const MAX_ROWS: usize = 6;
+pub const MAX_ROWS: usize = 5;
 
 /// The draft as an HTML document.
 pub fn document(brief: &Brief) -> Result<String, TileError> {
