@@ -194,7 +194,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
         "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{title} — {date}</title>\n<style>{STYLE}\
          .matrix td {{ width: 14mm; height: 9mm; text-align: center; font-weight: bold; }}\n\
-         .matrix {{ width: auto; }}\n.threats {{ font-size: 7.5pt; }}\n.draft {{ font-weight: bold; }}\n</style>\n</head>\n<body>\n\
+         .matrix {{ width: auto; }}\n.threats {{ font-size: 7.5pt; }}\n.map img {{ max-height: 80mm; width: auto; }}\n.draft {{ font-weight: bold; }}\n</style>\n</head>\n<body>\n\
          <div class=\"classification\">{class}</div>\n<header>\n<h1>{title}</h1>\n<dl>\n\
          <dt>{l_mission}</dt><dd>{mission}</dd>\n<dt>{l_asof}</dt><dd>{date}</dd>\n\
          <dt>{l_role}</dt><dd>{role}</dd>\n</dl>\n</header>\n<p class=\"draft\">{draft}</p>\n",
