@@ -11,7 +11,8 @@ use std::path::PathBuf;
 /// Arguments of `jointmap brief`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which brief: weekly-hotspot, early-warning, quarterly-outlook or handover.
+    /// Which brief: weekly-hotspot, early-warning, quarterly-outlook, handover or
+    /// threat-matrix.
     #[arg(value_enum)]
     pub kind: BriefKind,
     /// The brief's parameters.

@@ -23,6 +23,8 @@ use cells::{cells, matching, number, param_num, polygon, prop, text, weighted};
 use chrono::{DateTime, Duration, Utc};
 use geo::{Contains, Distance, Haversine};
 pub use handover::Months;
+pub use threat_matrix::{list as threat_matrix_list, site_list as threat_matrix_sites};
+pub use threat_matrix::{LayerRequest, MatrixThreat, ThreatMatrix};
 
 /// The briefs that can be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -39,15 +41,19 @@ pub enum BriefKind {
     /// What changed in an area of responsibility over the last 6 or 12
     /// months, for an incoming contingent (`brief/handover.rs`).
     Handover,
+    /// The threats on the risk surface on the handbook's 5x5 grid, pre-filled
+    /// for analysts to edit (threat_matrix.rs).
+    ThreatMatrix,
 }
 
 impl BriefKind {
     /// Every kind.
-    pub const ALL: [BriefKind; 4] = [
+    pub const ALL: [BriefKind; 5] = [
         BriefKind::WeeklyHotspot,
         BriefKind::EarlyWarning,
         BriefKind::QuarterlyOutlook,
         BriefKind::Handover,
+        BriefKind::ThreatMatrix,
     ];
 
     /// Its name (the command's argument and the endpoint's path segment).
@@ -57,6 +63,7 @@ impl BriefKind {
             BriefKind::EarlyWarning => "early-warning",
             BriefKind::QuarterlyOutlook => "quarterly-outlook",
             BriefKind::Handover => "handover",
+            BriefKind::ThreatMatrix => "threat-matrix",
         }
     }
 
@@ -64,7 +71,10 @@ impl BriefKind {
     pub fn step_days(self) -> u32 {
         match self {
             BriefKind::WeeklyHotspot => 7,
-            BriefKind::EarlyWarning | BriefKind::QuarterlyOutlook | BriefKind::Handover => 14,
+            BriefKind::EarlyWarning
+            | BriefKind::QuarterlyOutlook
+            | BriefKind::Handover
+            | BriefKind::ThreatMatrix => 14,
         }
     }
 
@@ -75,6 +85,7 @@ impl BriefKind {
             BriefKind::EarlyWarning => &["new-hot", "consecutive-hot", "intensifying-hot"],
             BriefKind::QuarterlyOutlook => &outlook::LISTED,
             BriefKind::Handover => &[],
+            BriefKind::ThreatMatrix => &[],
         }
     }
 }
@@ -149,6 +160,12 @@ pub struct BriefRequest {
     /// The period the handover pack looks back over, months: 6 or 12.
     #[arg(long, value_enum, default_value_t = Months::Six)]
     pub months: Months,
+    /// Threat matrix: days of data up to the as-of time behind the risk surface.
+    #[arg(long, default_value_t = 90)]
+    pub window_days: u32,
+    /// Threat matrix: lowest risk level of a threat's cells: low, medium, high, extreme.
+    #[arg(long, default_value = "high")]
+    pub min_risk: crate::analysis::threat::RiskLevel,
 }
 
 /// One analysis a brief is made of, as an ordinary request.
@@ -160,6 +177,8 @@ pub enum Part {
     Coverage(Box<CoverageRequest>),
     /// Blind spots and the risk surface.
     Blindspots(Box<BlindspotRequest>),
+    /// Individual bases, sites or sightings as the role's feature view shows them.
+    Layer(Box<LayerRequest>),
 }
 
 /// Runs the parts of a brief: through the access gate for a role, or as
@@ -312,6 +331,8 @@ pub struct Brief {
     pub outlook: Option<outlook::Outlook>,
     /// The handover pack's content (`None` for the other kinds).
     pub handover: Option<Box<handover::Handover>>,
+    /// The threat-matrix draft's threats (that brief only).
+    pub threat_matrix: Option<ThreatMatrix>,
 }
 
 /// Parses a part's arguments with its own clap definitions, so a part has
@@ -366,6 +387,9 @@ impl Brief {
         if kind == BriefKind::Handover {
             return handover::assemble(req, role, runner);
         }
+        if kind == BriefKind::ThreatMatrix {
+            return threat_matrix::assemble(req, role, runner);
+        }
         let step_days = req.step_days.unwrap_or(kind.step_days());
         let cell = req.cell_km.to_string();
         let mut common = vec!["--cell-km".to_string(), cell];
@@ -400,6 +424,7 @@ impl Brief {
             unavailable: Vec::new(),
             outlook: None,
             handover: None,
+            threat_matrix: None,
         };
         // An empty store (or window) is a brief with nothing to report.
         let trends = none_match(runner.run(Part::Trends(Box::new(parse(&trend_args(
@@ -474,6 +499,7 @@ impl Brief {
                 outlook::build(&mut brief, req, &common, runner, &mut areas)?
             }
             BriefKind::Handover => {}
+            BriefKind::ThreatMatrix => {}
             BriefKind::EarlyWarning => {
                 let prev_as_of =
                     req.as_of - Duration::seconds((2.0 * applied_days * 86_400.0) as i64);
@@ -648,6 +674,9 @@ impl Brief {
         if let Some(h) = &self.handover {
             return h.to_product(self);
         }
+        if let Some(m) = &self.threat_matrix {
+            return m.to_product(self);
+        }
         let mut p = Product::new("brief");
         p.meta.extend([
             ("kind", Field::param(self.kind.as_str())),
@@ -691,6 +720,7 @@ impl Brief {
                     f.push(("presence_last_week", Field::Value(a.presence)));
                     f.push(("score", Field::Value(a.score)));
                 }
+                BriefKind::ThreatMatrix => {}
                 BriefKind::EarlyWarning => {
                     f.push(("previous_pattern", Field::class(a.previous.clone())));
                     f.push((
@@ -738,6 +768,7 @@ impl Brief {
                  then cell key"
             }
             BriefKind::Handover => handover::RULE,
+            BriefKind::ThreatMatrix => threat_matrix::RULE,
         }
     }
 }
@@ -761,7 +792,8 @@ fn count_of(f: &Field) -> u64 {
 
 pub mod calendar;
 mod cells;
-pub mod outlook;
 pub mod handover;
+pub mod outlook;
 #[cfg(test)]
 mod tests;
+mod threat_matrix;

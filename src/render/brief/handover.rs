@@ -132,6 +132,7 @@ fn map_brief(
         unavailable: Vec::new(),
         handover: None,
         outlook: None,
+        threat_matrix: None,
     }
 }
 

@@ -84,6 +84,9 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
     if let Some(h) = &brief.handover {
         return super::handover::document(brief, h);
     }
+    if brief.kind == BriefKind::ThreatMatrix {
+        return super::threat_matrix::document(brief);
+    }
     let lang = brief.request.lang;
     let l = |k: &str| escape(&t(lang, k));
     let kind = brief.kind.as_str();
@@ -153,6 +156,7 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
             super::outlook::sections(&mut h, brief);
         }
         BriefKind::Handover => {}
+        BriefKind::ThreatMatrix => {}
     }
     if brief.areas.len() > MAX_ROWS {
         let _ = writeln!(
@@ -212,6 +216,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
     ];
     match brief.kind {
         BriefKind::WeeklyHotspot => cols.extend(["col.presence", "col.blind", "col.score"]),
+        BriefKind::ThreatMatrix => {}
         BriefKind::EarlyWarning => cols.extend([
             "col.previous",
             "col.sightings",
@@ -251,6 +256,7 @@ fn table(h: &mut String, brief: &Brief, areas: &[&Area]) {
             a.hot_steps,
         );
         match brief.kind {
+            BriefKind::ThreatMatrix => {}
             BriefKind::WeeklyHotspot => {
                 let _ = write!(
                     h,
@@ -344,6 +350,7 @@ fn how(h: &mut String, brief: &Brief) {
     }
     row("p.areas", brief.areas.len().to_string());
     match brief.kind {
+        BriefKind::ThreatMatrix => {}
         BriefKind::WeeklyHotspot => {
             if let Some((_, cov)) = brief.parts.iter().find(|(n, _)| *n == "coverage") {
                 if let (Some(a), Some(b)) = (window(cov, "from"), window(cov, "to")) {

@@ -37,6 +37,12 @@ pub fn area_colour(kind: BriefKind, pattern: &str, priority: Option<Priority>) -
             "new-hot" => Rgba(230, 159, 0, 255),
             _ => Rgba(150, 80, 160, 255),
         },
+        BriefKind::ThreatMatrix => match pattern {
+            "extreme" => Rgba(120, 0, 0, 255),
+            "high" => Rgba(213, 40, 20, 255),
+            "medium" => Rgba(230, 159, 0, 255),
+            _ => Rgba(240, 228, 66, 255),
+        },
         BriefKind::EarlyWarning => match priority {
             Some(Priority::Top) => Rgba(120, 0, 0, 255),
             Some(Priority::High) => Rgba(213, 40, 20, 255),

@@ -13,6 +13,7 @@ pub mod html;
 pub mod i18n;
 pub mod map;
 pub mod outlook;
+pub mod threat_matrix;
 
 use crate::access::{Budget, Gate, Principal};
 use crate::analysis::product::Product;
@@ -110,6 +111,7 @@ pub fn through_gate(
         Part::Trends(r) => one(gate, principal, budget, now, store, *r),
         Part::Coverage(r) => one(gate, principal, budget, now, store, *r),
         Part::Blindspots(r) => one(gate, principal, budget, now, store, *r),
+        Part::Layer(r) => threat_matrix::layer_through_gate(gate, principal, store, &r),
     }
 }
 
@@ -120,6 +122,7 @@ pub fn as_operator(store: &dyn FeatureSource, part: Part) -> crate::Result<Produ
         Part::Trends(r) => r.run(store)?.product,
         Part::Coverage(r) => r.run(store)?.product,
         Part::Blindspots(r) => r.run(store)?.product,
+        Part::Layer(r) => threat_matrix::layer_as_operator(store, &r)?,
     })
 }
 

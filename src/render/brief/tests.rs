@@ -53,6 +53,8 @@ fn brief(kind: BriefKind, lang: Lang, areas: Vec<Area>, mission: &str) -> Brief 
             mission: mission.into(),
             calendar: None,
             months: crate::request::brief::Months::Six,
+            window_days: 90,
+            min_risk: crate::analysis::threat::RiskLevel::High,
         },
         role: Some("partner".into()),
         areas,
@@ -63,6 +65,7 @@ fn brief(kind: BriefKind, lang: Lang, areas: Vec<Area>, mission: &str) -> Brief 
         unavailable: Vec::new(),
         outlook: None,
         handover: None,
+        threat_matrix: None,
     }
 }
 

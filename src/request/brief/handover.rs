@@ -341,6 +341,7 @@ pub(super) fn assemble(
         unavailable: Vec::new(),
         handover: None,
         outlook: None,
+        threat_matrix: None,
     };
     let trend =
         |bbox: &Option<String>, step: u32, steps: usize, at: DateTime<Utc>, extra: &[&str]| {
