@@ -224,14 +224,16 @@ fn check(dir: &Path, store: &Path, what: Store, kind: BriefKind, lang: Lang) -> 
     }
 
     // Page 1 is not blank: ink (text, tables, the map) and, on the demo,
-    // colour (the map).
+    // colour (the map). The early-warning map draws outlined cells, labels and
+    // small symbols: about 0.17 % of page 1's pixels are clearly coloured at
+    // 60 dpi (checked by eye), where a page without its map has none.
     let png = page_png(&pdf, 60, &dir.join(&name));
     let l = looks(&png);
     assert!(l.ink > 0.01, "{name}: a blank page ({:.4} ink)", l.ink);
     assert!(l.colours > 2, "{name}: {} colours", l.colours);
     if what == Store::Demo {
         assert!(
-            l.coloured > 0.002 && l.colours > 50,
+            l.coloured > 0.001 && l.colours > 50,
             "{name}: no map in colour ({:.4} coloured, {} colours)",
             l.coloured,
             l.colours

@@ -16,15 +16,23 @@ use std::fmt::Write;
 
 /// The most rows a table of the document lists; the GeoJSON and CSV hold
 /// every one.
-pub const MAX_ROWS: usize = 12;
+pub const MAX_ROWS: usize = 6;
 
 const EXTRA_STYLE: &str = "
 .pair { display: flex; gap: 2mm; break-inside: avoid; page-break-inside: avoid; }
 .pair figure { flex: 1 1 0; min-width: 0; }
 .pair .map img { width: 100%; }
-ol.know { margin: 1mm 0 2mm 0; padding-left: 6mm; }
+ol.know { margin: 1mm 0 2mm 0; padding-left: 6mm; columns: 2; column-gap: 8mm; }
 ol.know li { margin: 0.5mm 0; }
 p.summary { margin: 1mm 0; }
+body { font-size: 8.5pt; line-height: 1.2; }
+table { font-size: 7pt; margin: 0.5mm 0 1mm 0; }
+h2 { font-size: 11pt; margin: 3mm 0 1mm 0; }
+.how, .rule, figcaption { font-size: 7pt; }
+.pair .map img { max-height: 48mm; width: auto; }
+ol.know li { margin: 0; }
+.how { padding: 1.5mm; margin-top: 2mm; break-inside: auto; page-break-inside: auto; }
+.how dl { grid-template-columns: max-content 1fr max-content 1fr; }
 ";
 
 /// The pack as an HTML document.
@@ -100,6 +108,10 @@ fn know(h: &mut String, brief: &Brief, ho: &Handover) {
     let _ = writeln!(h, "<h2>{}</h2>", escape(&t(lang, "ho.know")));
     if ho.know.is_empty() {
         let _ = writeln!(h, "<p>{}</p>", escape(&t(lang, "ho.know.none")));
+        if ho.hot.is_empty() {
+            // The line every brief gives when it has no area to report.
+            let _ = writeln!(h, "<p>{}</p>", escape(&t(lang, "none")));
+        }
         return;
     }
     h.push_str("<ol class=\"know\">\n");
@@ -529,8 +541,15 @@ fn bases(h: &mut String, brief: &Brief, ho: &Handover) {
         let _ = writeln!(h, "<p>{}</p>", escape(&t(lang, "ho.bases.none")));
         return;
     }
-    let line: Vec<String> = list
+    // Opened and closed bases by name; the kept ones as a count (the GeoJSON
+    // and CSV list every one), so the pack stays within two pages.
+    let kept = list
         .iter()
+        .filter(|b| b.change == crate::request::brief::handover::BaseChange::Kept)
+        .count();
+    let mut line: Vec<String> = list
+        .iter()
+        .filter(|b| b.change != crate::request::brief::handover::BaseChange::Kept)
         .map(|b| {
             format!(
                 "{} ({})",
@@ -539,6 +558,9 @@ fn bases(h: &mut String, brief: &Brief, ho: &Handover) {
             )
         })
         .collect();
+    if kept > 0 {
+        line.push(format!("{}: {kept}", t(lang, "ho.base.kept")));
+    }
     let _ = writeln!(h, "<p class=\"summary\">{}</p>", escape(&line.join("; ")));
 }
 

@@ -76,6 +76,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("blind.information", "information", "information"),
     // The handover pack (src/render/brief/handover.rs).
     ("title.handover", "Handover pack", "Dossier de passation"),
+    ("title.threat-matrix", "Threat matrix — draft for analysts", "Matrice des menaces — projet pour les analystes"),
     ("ho.months", "months", "mois"),
     ("ho.period", "Period", "Période"),
     ("ho.aor", "Area of responsibility", "Zone de responsabilité"),

@@ -194,7 +194,8 @@ pub fn document(brief: &Brief) -> Result<String, TileError> {
         "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{title} — {date}</title>\n<style>{STYLE}\
          .matrix td {{ width: 14mm; height: 9mm; text-align: center; font-weight: bold; }}\n\
-         .matrix {{ width: auto; }}\n.threats {{ font-size: 7.5pt; }}\n.map img {{ max-height: 80mm; width: auto; }}\n.draft {{ font-weight: bold; }}\n</style>\n</head>\n<body>\n\
+         .matrix {{ width: auto; }}\n.threats {{ font-size: 7.5pt; }}\n.map img {{ max-height: 60mm; width: auto; }}\n\
+         body {{ font-size: 9pt; }}\nh2 {{ margin: 3mm 0 1mm 0; }}\n.how {{ font-size: 7.5pt; }}\n.draft {{ font-weight: bold; }}\n</style>\n</head>\n<body>\n\
          <div class=\"classification\">{class}</div>\n<header>\n<h1>{title}</h1>\n<dl>\n\
          <dt>{l_mission}</dt><dd>{mission}</dd>\n<dt>{l_asof}</dt><dd>{date}</dd>\n\
          <dt>{l_role}</dt><dd>{role}</dd>\n</dl>\n</header>\n<p class=\"draft\">{draft}</p>\n",
@@ -277,6 +278,8 @@ fn table(h: &mut String, lang: Lang, threats: &[MatrixThreat]) {
     let l = |k: &str| escape(&label(lang, k));
     if threats.is_empty() {
         let _ = writeln!(h, "<p>{}</p>", l("none"));
+        // The line every brief gives when it has no area to report.
+        let _ = writeln!(h, "<p>{}</p>", escape(&super::i18n::t(lang, "none")));
         return;
     }
     h.push_str("<table class=\"threats\">\n<thead><tr>");

@@ -355,7 +355,13 @@ pub(super) fn assemble(
         rfc3339(as_of),
         "--cells".into(),
     ]);
-    let surface = runner.run(Part::Blindspots(Box::new(parse(&args)?)))?;
+    // An empty store has no area to map: a draft with no threat, not an error.
+    let surface = match runner.run(Part::Blindspots(Box::new(parse(&args)?))) {
+        Err(crate::Error::Analysis(AnalysisError::InvalidParameter { name: "area", .. })) => {
+            Product::new("blindspots")
+        }
+        r => r?,
+    };
     let all = risk_cells(&surface);
     let mut threats: Vec<MatrixThreat> = group(&all, min_risk)
         .into_iter()

@@ -23,9 +23,11 @@ struct Stamped {
 
 impl Stamped {
     fn read(&mut self) -> rusqlite::Result<u64> {
+        // Prepared once per connection: parsing the pragma cost as much as running it.
         let stamp: i64 = self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
         if self.stamp != Some(stamp) {
             // A commit may land between the two reads: the version read is then newer
             // than the stamp, and the next call reads it again. Never older.
@@ -39,11 +41,8 @@ impl Stamped {
 /// The stored data version (0 in a store that never had a write).
 pub(super) fn read_meta(conn: &Connection) -> rusqlite::Result<u64> {
     let v: Option<String> = conn
-        .query_row(
-            "SELECT value FROM jointmap_meta WHERE key = 'data_version'",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT value FROM jointmap_meta WHERE key = 'data_version'")?
+        .query_row([], |r| r.get(0))
         .optional()?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
