@@ -280,7 +280,7 @@ fn in_or_near(t: &MatrixThreat, p: [f64; 2], near_km: f64) -> bool {
 fn top(counts: Vec<(String, u64)>) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
     // Stable: equal counts keep the schema's order.
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
     v.truncate(TOP);
     v
 }
@@ -373,7 +373,7 @@ pub(super) fn assemble(
                 .iter()
                 .fold((0.0, 0.0), |(x, y), c| (x + c.centre[0], y + c.centre[1]));
             let sum = |f: fn(&RiskCell) -> Option<u64>| {
-                cs.iter().try_fold(0u64, |s, c| f(*c).map(|n| s + n))
+                cs.iter().try_fold(0u64, |s, c| f(c).map(|n| s + n))
             };
             MatrixThreat {
                 id: format!("T-{}", peak.key),
