@@ -549,10 +549,9 @@ fn run_seed(seed: u64) {
             if now(&from_cli) != now(&from_server) {
                 from_server = server.get(path, Some(token)).json();
             }
-            assert_eq!(
-                from_cli, from_server,
-                "{role_name} {path}: CLI --as-role differs"
-            );
+            if let Some(d) = common::first_difference(&from_cli, &from_server) {
+                panic!("{role_name} {path}: CLI --as-role differs at {d}");
+            }
         }
         for (path, body) in &bodies {
             if role != Role::Hr {

@@ -377,6 +377,32 @@ mod tests {
         }
     }
 
+    /// A cached answer states the hour it was computed for, so the hour is
+    /// in its key even for a role whose output has no delay (a cached
+    /// military answer once outlived its hour and disagreed with the
+    /// command line's).
+    #[test]
+    fn plan_keys_change_with_the_hour_for_every_role() {
+        use chrono::TimeZone;
+        #[derive(clap::Parser)]
+        struct Args {
+            #[command(flatten)]
+            req: crate::request::hotspots::HotspotRequest,
+        }
+        let gate = Gate::new(Policy::default(), Option::None).unwrap();
+        let at = |h: u32, m: u32| chrono::Utc.with_ymd_and_hms(2026, 3, 1, h, m, 0).unwrap();
+        for role in Role::ALL {
+            let key = |t| {
+                let mut req = <Args as clap::Parser>::parse_from(["x"]).req;
+                gate.plan(&principal(role), &mut req, &Budget::unlimited(), t)
+                    .unwrap()
+                    .key()
+            };
+            assert_eq!(key(at(10, 5)), key(at(10, 55)), "{role}: same hour");
+            assert_ne!(key(at(10, 55)), key(at(11, 5)), "{role}: next hour");
+        }
+    }
+
     #[test]
     fn gate_is_send_and_sync() {
         fn check<T: Send + Sync>() {}

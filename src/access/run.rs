@@ -105,12 +105,17 @@ pub struct Plan {
 
 impl Plan {
     /// What, besides the request itself, makes the answer: for cache keys.
+    ///
+    /// The hour is always part of it, not only the output's cutoff: the
+    /// layers read may have delays of their own, and the answer states the
+    /// hour it was computed for (`jointmap.gate.now_unix_s`), so a cached
+    /// answer never outlives its hour.
     pub fn key(&self) -> String {
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}",
+            "{:?}\n{:?}\n{}\n{:?}",
             self.rules,
             self.layers,
-            self.rules.cutoff(self.now),
+            self.now.timestamp(),
             self.partition
         )
     }

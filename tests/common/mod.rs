@@ -116,3 +116,36 @@ pub fn postgis_store(tag: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}schema=jm_{tag}_{}_{nanos}", std::process::id())
 }
+
+/// The first place where two JSON values differ, as a JSON pointer with both
+/// sides, so an equality failure names the field rather than dumping bodies.
+pub fn first_difference(a: &Value, b: &Value) -> Option<String> {
+    fn walk(a: &Value, b: &Value, at: &str) -> Option<String> {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for k in x.keys().chain(y.keys()) {
+                    let here = format!("{at}/{k}");
+                    match (x.get(k), y.get(k)) {
+                        (Some(p), Some(q)) => {
+                            if let Some(d) = walk(p, q, &here) {
+                                return Some(d);
+                            }
+                        }
+                        (p, q) => return Some(format!("{here}: {p:?} vs {q:?}")),
+                    }
+                }
+                None
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                    if let Some(d) = walk(p, q, &format!("{at}/{i}")) {
+                        return Some(d);
+                    }
+                }
+                (x.len() != y.len()).then(|| format!("{at}: {} items vs {}", x.len(), y.len()))
+            }
+            _ => (a != b).then(|| format!("{at}: {a} vs {b}")),
+        }
+    }
+    walk(a, b, "")
+}
