@@ -116,6 +116,15 @@ fn briefs_for_every_role_and_none_leaks_a_canary_to_the_partner() {
                 );
                 let local: Value = serde_json::from_slice(&o.stdout).unwrap();
                 assert_eq!(local["features"], en["features"], "{kind}");
+                // The short route is the same product.
+                let short = get(
+                    &server,
+                    &format!("/products/{kind}?as-of={AS_OF}&f=geojson"),
+                    token,
+                    "*/*",
+                );
+                assert_eq!(short.status, 200, "{kind}: {}", short.text());
+                assert_eq!(short.json()["features"], en["features"], "{kind}");
             }
         }
     }
@@ -144,6 +153,8 @@ fn bad_brief_requests_are_problems_naming_the_parameter() {
         HR,
         "*/*",
     );
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = get(&server, "/products/monthly?as-of=2025-12-31", HR, "*/*");
     assert_eq!(r.status, 404, "{}", r.text());
     for (query, param) in [
         ("", "as-of"),

@@ -5,6 +5,7 @@
 //! one. The query parameters are the command's flags without the dashes
 //! (the same clap definitions); `f=html|geojson|json|csv`, else HTML when
 //! `Accept` ranks `text/html` at least as high as JSON, else GeoJSON.
+//! `/products/{kind}` is the same route under the shorter name.
 
 use super::auth::{counted, Caller};
 use super::params;
@@ -18,9 +19,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-/// The brief route.
+/// The brief routes: `/products/briefs/{kind}` and its short form
+/// `/products/{kind}`.
 pub fn routes<S: Clone + Send + Sync + 'static>(r: Router<S>) -> Router<S> {
     r.route("/products/briefs/{kind}", get(handle))
+        .route("/products/{kind}", get(handle))
 }
 
 /// The format `f` names.
