@@ -61,26 +61,35 @@ pub fn mann_kendall(x: &[f64]) -> MannKendall {
             }
         }
     }
-    let var_s = variance(x);
-    let z = if s == 0 || var_s <= 0.0 {
-        0.0
-    } else if s > 0 {
-        (s - 1) as f64 / var_s.sqrt()
-    } else {
-        (s + 1) as f64 / var_s.sqrt()
-    };
-    MannKendall {
-        s,
-        var_s,
-        z,
-        p: if z == 0.0 { 1.0 } else { p_two_sided(z) },
+    MannKendall::from_score(s, tie_variance(x, &mut Vec::new()))
+}
+
+impl MannKendall {
+    /// The test from its score and its variance: z with the continuity
+    /// correction, and its two-sided p-value.
+    pub fn from_score(s: i64, var_s: f64) -> MannKendall {
+        let z = if s == 0 || var_s <= 0.0 {
+            0.0
+        } else if s > 0 {
+            (s - 1) as f64 / var_s.sqrt()
+        } else {
+            (s + 1) as f64 / var_s.sqrt()
+        };
+        MannKendall {
+            s,
+            var_s,
+            z,
+            p: if z == 0.0 { 1.0 } else { p_two_sided(z) },
+        }
     }
 }
 
-/// `Var(S)` with the tie correction, in exact integers until the division.
-fn variance(x: &[f64]) -> f64 {
+/// `Var(S)` of `x` with the tie correction, in exact integers until the
+/// division; `sorted` is a buffer for a sorted copy of `x`.
+pub fn tie_variance(x: &[f64], sorted: &mut Vec<f64>) -> f64 {
     let n = x.len() as i128;
-    let mut sorted = x.to_vec();
+    sorted.clear();
+    sorted.extend_from_slice(x);
     sorted.sort_unstable_by(f64::total_cmp);
     let mut ties: i128 = 0;
     let mut i = 0;

@@ -2,12 +2,14 @@
 //! trend test and Sen's slope per cell, and the emerging hot spot category
 //! of each cell (ArcGIS's Create Space Time Cube and Emerging Hot Spot
 //! Analysis). One algorithm per file: `cube.rs`, `st_gistar.rs`,
-//! `mann_kendall.rs`, `sen.rs`, `emerging.rs`; this file composes them into
+//! `mann_kendall.rs`, `sen.rs` (and `pairs.rs`, both in one pass over a
+//! series' pairs, for speed), `emerging.rs`; this file composes them into
 //! a typed product.
 
 pub mod cube;
 pub mod emerging;
 pub mod mann_kendall;
+pub mod pairs;
 pub mod sen;
 pub mod st_gistar;
 
@@ -20,9 +22,8 @@ use crate::grid::{Area, Grid, GridKind};
 use crate::model::Layer;
 use cube::{build_cube, Cube, Steps};
 use emerging::Pattern;
-use mann_kendall::{mann_kendall, MannKendall};
+use mann_kendall::MannKendall;
 use rayon::prelude::*;
-use sen::sen_slope;
 
 /// The most time steps a cube may have.
 pub const MAX_STEPS: usize = 1_000;
@@ -215,21 +216,26 @@ pub fn classify_bins(
     let n = steps;
     let cells: Vec<TrendCell> = (0..w.len())
         .into_par_iter()
-        .map(|c| {
-            let r = c * n..(c + 1) * n;
-            let bins: Vec<i8> = class[r.clone()].iter().map(|k| k.bin().signum()).collect();
-            let mk_z = mann_kendall(&gi.z[r.clone()]);
-            TrendCell {
-                cell: c,
-                pattern: emerging::classify(&bins, &mk_z, trend_alpha),
-                mk_value: mann_kendall(&values[r.clone()]),
-                sen_value: sen_slope(&values[r.clone()]),
-                mk_z,
-                sen_z: sen_slope(&gi.z[r]),
-                hot_steps: bins.iter().filter(|&&b| b > 0).count(),
-                cold_steps: bins.iter().filter(|&&b| b < 0).count(),
-            }
-        })
+        .map_init(
+            || (pairs::Scratch::default(), Vec::new()),
+            |(scratch, bins), c| {
+                let r = c * n..(c + 1) * n;
+                bins.clear();
+                bins.extend(class[r.clone()].iter().map(|k| k.bin().signum()));
+                let (mk_z, sen_z) = pairs::mk_and_sen(&gi.z[r.clone()], scratch);
+                let (mk_value, sen_value) = pairs::mk_and_sen(&values[r], scratch);
+                TrendCell {
+                    cell: c,
+                    pattern: emerging::classify(bins, &mk_z, trend_alpha),
+                    mk_value,
+                    sen_value,
+                    mk_z,
+                    sen_z,
+                    hot_steps: bins.iter().filter(|&&b| b > 0).count(),
+                    cold_steps: bins.iter().filter(|&&b| b < 0).count(),
+                }
+            },
+        )
         .collect();
     crate::cancel::check()?;
     Ok((gi, class, cells))

@@ -22,7 +22,14 @@ pub fn sen_slope(x: &[f64]) -> f64 {
         return hi;
     }
     // The largest of the lower half is the other middle value.
-    let lo = d[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // The largest of the lower half in the same total order as the
+    // selection (-0 below +0), so the result never depends on f64::max's
+    // choice between two zeros.
+    let lo = d[..mid]
+        .iter()
+        .copied()
+        .max_by(f64::total_cmp)
+        .unwrap_or(f64::NEG_INFINITY);
     // numpy's median: the mean of the two middle values, as (a + b) / 2.
     (lo + hi) / 2.0
 }

@@ -1,6 +1,8 @@
 //! Golden comparisons (tools/reference/trends.py: pymannkendall and a numpy
 //! space-time Gi*) and whole-analysis checks of the trends module.
 
+use super::mann_kendall::mann_kendall;
+use super::sen::sen_slope;
 use super::*;
 use crate::analysis::weights::test_support::{assert_close, f64s, golden, with_threads, xy_pairs};
 
