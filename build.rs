@@ -51,6 +51,26 @@ fn main() {
             what: "schemathesis (pip install -r tools/requirements-clients.txt)",
             find: || on_path("schemathesis", &["--version"]),
         },
+        // The reverse proxy of a headquarters setup (tests/proxy_failover.rs runs the
+        // shipped deploy/nginx/jointmap.conf). Debian installs it in /usr/sbin, which
+        // an unprivileged user's PATH may lack.
+        Need {
+            cfg: "jointmap_nginx",
+            what: "nginx (apt-get install nginx-light)",
+            find: || {
+                let found = on_path("nginx", &["-v"]).or_else(|| {
+                    let p = PathBuf::from("/usr/sbin/nginx");
+                    Command::new(&p)
+                        .arg("-v")
+                        .output()
+                        .is_ok_and(|o| o.status.success())
+                        .then_some(p)
+                })?;
+                // The test runs the binary found here.
+                println!("cargo::rustc-env=JOINTMAP_NGINX={}", found.display());
+                Some(found)
+            },
+        },
         // The PostGIS store's tests (contract matrix): a server to run them on.
         Need {
             cfg: "jointmap_test_pg",

@@ -282,23 +282,24 @@ fn a_round_trip_through_postgis_is_identical() {
         String::from_utf8_lossy(&o.stdout)
     );
     assert_eq!(exports(&src), a);
-    // migrate on PostGIS: a fresh schema, an up-to-date one, a newer one.
+    // migrate on PostGIS: a fresh schema, an up-to-date one, a newer one (version 2:
+    // the audit table, src/store/postgis/schema.rs).
     let fresh = postgis_store("copy_mig");
     let o = jm(&["--store", &fresh, "migrate", "--dry-run"]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
-        text.contains("would migrate the schema from version none (no store) to 1"),
+        text.contains("would migrate the schema from version none (no store) to 2"),
         "{text}"
     );
     let o = jm(&["--store", &fresh, "migrate"]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
-        text.contains("migrated the schema from version none (no store) to 1"),
+        text.contains("migrated the schema from version none (no store) to 2"),
         "{text}"
     );
     let o = jm(&["--store", &pg, "migrate"]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(text.contains("schema version 1, up to date"), "{text}");
+    assert!(text.contains("schema version 2, up to date"), "{text}");
     let schema = fresh.rsplit_once("schema=").unwrap().1;
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     client
@@ -315,7 +316,7 @@ fn a_round_trip_through_postgis_is_identical() {
         let o = jm(&all);
         assert!(!o.status.success(), "{args:?}");
         assert!(
-            stderr(&o).contains("schema is version 4, newer than this jointmap's 1"),
+            stderr(&o).contains("schema is version 4, newer than this jointmap's 2"),
             "{args:?}: {}",
             stderr(&o)
         );

@@ -89,6 +89,7 @@
 mod admitted;
 mod aggregate;
 mod audit;
+mod audit_table;
 mod disclose;
 mod policy;
 mod release;
@@ -101,6 +102,7 @@ mod write;
 pub use admitted::{analysis_rules, hour, visible_extent, Admitted, Shown};
 pub use aggregate::AggregateRules;
 pub use audit::AuditRecord;
+pub use audit_table::AuditDone;
 pub use disclose::Disclosure;
 pub use policy::{PerLayer, PerRole, Policy};
 pub use release::{release, Partition};
@@ -275,7 +277,16 @@ pub struct Gate {
     /// [`Gate::policy_sha256`], computed once: cache keys carry it on every
     /// request.
     policy_sha256: String,
-    audit: Option<Mutex<std::fs::File>>,
+    audit: Option<AuditTo>,
+}
+
+/// Where the gate's audit records go.
+#[derive(Debug)]
+enum AuditTo {
+    /// A file, appended to under the lock.
+    File(Mutex<std::fs::File>),
+    /// The store's audit table, through a writer thread.
+    Table(audit_table::AuditQueue),
 }
 
 impl Gate {
@@ -284,7 +295,7 @@ impl Gate {
     pub fn new(policy: Policy, audit_log: Option<&Path>) -> Result<Gate, AccessError> {
         policy.validate()?;
         let audit = match audit_log {
-            Some(path) => Some(Mutex::new(audit::open(path)?)),
+            Some(path) => Some(AuditTo::File(Mutex::new(audit::open(path)?))),
             None => None,
         };
         let policy_sha256 = run::digest(&policy);
@@ -293,6 +304,18 @@ impl Gate {
             policy_sha256,
             audit,
         })
+    }
+
+    /// A gate enforcing `policy`, appending audit records to `table` (the
+    /// store's audit table, [`crate::store::open_audit`]) on a writer thread
+    /// of its own.
+    pub fn with_audit_table(
+        policy: Policy,
+        table: Box<dyn crate::store::AuditTable>,
+    ) -> Result<Gate, AccessError> {
+        let mut gate = Gate::new(policy, None)?;
+        gate.audit = Some(AuditTo::Table(audit_table::AuditQueue::start(table)?));
+        Ok(gate)
     }
 
     /// The policy in force.
@@ -357,10 +380,27 @@ impl Gate {
     /// Appends one record to the audit log as one JSON line, flushed. Lines
     /// from concurrent callers never interleave. Without an audit log, does
     /// nothing.
+    /// With an audit table, waits until the record is in the table.
     pub fn audit(&self, rec: &AuditRecord) -> Result<(), AccessError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.audit_then(
+            rec,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .unwrap_or_else(|_| Err(AccessError::Audit("the audit writer stopped".into())))
+    }
+
+    /// Appends one record as [`Gate::audit`] does, and calls `done` with the
+    /// outcome: at once for a file (or no log), from the writer thread for an
+    /// audit table, so an async caller can wait without blocking its thread.
+    pub fn audit_then(&self, rec: &AuditRecord, done: AuditDone) {
         match &self.audit {
-            Some(file) => audit::write(file, rec),
-            None => Ok(()),
+            Some(AuditTo::File(file)) => done(audit::write(file, rec)),
+            Some(AuditTo::Table(queue)) => queue.send(rec, done),
+            None => done(Ok(())),
         }
     }
 }

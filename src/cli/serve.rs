@@ -61,9 +61,10 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
     )?;
     // The audit log is on unless turned off; say where it goes.
     cfg.audit_log = cfg.audit_path();
-    match &cfg.audit_log {
-        Some(p) => eprintln!("jointmap: audit log: {}", p.display()),
-        None => eprintln!(
+    match (&cfg.audit_log, &cfg.audit_database) {
+        (_, Some(db)) => eprintln!("jointmap: audit log: {}", db.describe(&cfg.store)),
+        (Some(p), None) => eprintln!("jointmap: audit log: {}", p.display()),
+        (None, None) => eprintln!(
             "jointmap: warning: audit log off (audit_log = \"\"); audit records go to the log only"
         ),
     }

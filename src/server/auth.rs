@@ -84,8 +84,11 @@ impl Access {
     /// Builds the state from a validated configuration and an open store.
     pub fn new(cfg: &Config, store: Arc<dyn Store>) -> Result<Access, super::ServerError> {
         let policy = cfg.access.clone().unwrap_or_default();
-        let gate = Gate::new(policy, cfg.audit_log.as_deref())
-            .map_err(|e| super::ServerError::Config(e.to_string()))?;
+        let gate = match &cfg.audit_database {
+            Some(db) => super::audit_db::gate(policy, db, cfg)?,
+            None => Gate::new(policy, cfg.audit_log.as_deref())
+                .map_err(|e| super::ServerError::Config(e.to_string()))?,
+        };
         let mut tokens = HashMap::new();
         for t in &cfg.tokens {
             let role: Role = t.role.parse().map_err(|e: AccessError| {
@@ -192,8 +195,20 @@ impl Access {
         self.tokens.get(&super::config::sha256(secret)).cloned()
     }
 
-    fn audit(&self, rec: &AuditRecord) {
-        if let Err(e) = self.gate.audit(rec) {
+    /// Writes the record before the answer leaves, as a file's is; an audit
+    /// table's on its writer thread, awaited here without holding a worker.
+    async fn audit(&self, rec: &AuditRecord<'_>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.gate.audit_then(
+            rec,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        let r = rx
+            .await
+            .unwrap_or_else(|_| Err(AccessError::Audit("the audit writer stopped".into())));
+        if let Err(e) = r {
             tracing::error!(error = %e, "audit log write failed");
         }
     }
@@ -652,16 +667,18 @@ pub async fn authenticate(
                 "missing token",
             )
         };
-        access.audit(&AuditRecord {
-            time: chrono::Utc::now(),
-            token: None,
-            role: None,
-            reason: Some(reason),
-            endpoint: &endpoint,
-            params: &params,
-            status: 401,
-            returned: 0,
-        });
+        access
+            .audit(&AuditRecord {
+                time: chrono::Utc::now(),
+                token: None,
+                role: None,
+                reason: Some(reason),
+                endpoint: &endpoint,
+                params: &params,
+                status: 401,
+                returned: 0,
+            })
+            .await;
         tracing::info!(%endpoint, "401: {detail}");
         return ApiError::unauthorized(detail).into_response();
     };
@@ -687,16 +704,18 @@ pub async fn authenticate(
     };
     let returned = response.extensions().get::<Returned>().map_or(0, |r| r.0);
     let status = response.status().as_u16();
-    access.audit(&AuditRecord {
-        time: chrono::Utc::now(),
-        token: Some(&principal.name),
-        role: Some(principal.role),
-        reason: None,
-        endpoint: &endpoint,
-        params: &params,
-        status,
-        returned: returned as usize,
-    });
+    access
+        .audit(&AuditRecord {
+            time: chrono::Utc::now(),
+            token: Some(&principal.name),
+            role: Some(principal.role),
+            reason: None,
+            endpoint: &endpoint,
+            params: &params,
+            status,
+            returned: returned as usize,
+        })
+        .await;
     tracing::info!(token = %principal.name, role = %principal.role, endpoint = %endpoint, status, returned, "request");
     response
 }

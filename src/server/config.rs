@@ -5,6 +5,9 @@
 //! listen = "127.0.0.1:8080"
 //! store = "jointmap.gpkg"
 //! audit_log = "jointmap-audit.ndjson"   # default: beside the store (<store>.audit.jsonl); "" turns it off
+//! # [audit_database]            # instead of audit_log, with a PostGIS store: its jointmap_audit table
+//! # url = "postgresql://jointmap_audit@db/jointmap"   # an insert-only role; default the store's URL
+//! # server = "hq-1"             # this server's name in the records; default "<listen> pid <pid>"
 //! # public_url = "https://jointmap.example.org"   # base of links; required unless listen is loopback
 //! # basemap = "../shared/data/ne_50m_admin_0_countries.geojson"   # country outlines for the viewer
 //!
@@ -68,6 +71,9 @@ pub struct Config {
     /// [`Config::audit_path`]; an empty path turns it off (audit records then
     /// go to the log only).
     pub audit_log: Option<PathBuf>,
+    /// `[audit_database]`: audit records into the PostGIS store's append-only
+    /// table instead of `audit_log` ([`super::audit_db`]).
+    pub audit_database: Option<super::audit_db::AuditDatabase>,
     /// Base URL for links (`https://host/prefix`). Required when `listen`
     /// is not a loopback address; default `http://<listen address>`. Links
     /// never come from the request's `Host` header, which the client picks.
@@ -232,6 +238,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             store: crate::store::Location::default(),
             audit_log: None,
+            audit_database: None,
             public_url: None,
             limits: Limits::default(),
             paging: Paging::default(),
@@ -318,6 +325,9 @@ impl Config {
     /// directory for a store that is no file); `None` when turned off with an
     /// empty path.
     pub fn audit_path(&self) -> Option<PathBuf> {
+        if self.audit_database.is_some() {
+            return None;
+        }
         match &self.audit_log {
             None => Some(match self.store.path() {
                 Some(p) => p.with_extension("audit.jsonl"),
@@ -337,6 +347,16 @@ impl Config {
                 self.listen
             ))
         })?;
+        if self.audit_database.is_some()
+            && self
+                .audit_log
+                .as_ref()
+                .is_some_and(|p| !p.as_os_str().is_empty())
+        {
+            return Err(ConfigError(
+                "audit_log and [audit_database] both given: the records go to one of them".into(),
+            ));
+        }
         let p = &self.paging;
         if p.max_limit == 0 || p.default_limit == 0 || p.default_limit > p.max_limit {
             return Err(ConfigError(

@@ -18,6 +18,7 @@
 //! work runs on tokio's blocking pool.
 
 pub mod analysis;
+pub mod audit_db;
 pub mod auth;
 pub mod briefs;
 pub mod cache;

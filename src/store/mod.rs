@@ -7,6 +7,7 @@
 //! one, for several stateless servers, [`PgStore`] on PostgreSQL with PostGIS. [`open`] opens a store from a location
 //! string, so no command or configuration names a backend type.
 
+mod audit;
 pub mod check;
 pub mod columns;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod memory;
 mod postgis;
 pub mod wkb;
 
+pub use audit::{open_audit, AuditRow, AuditTable};
 pub use columns::{Consent, EventColumns};
 pub use copy::{copy, CopyMode};
 pub use gpkg::{Change, GpkgStore, HistoryEntry, PlainGpkg, PlainSchema, PlainType};
@@ -28,7 +30,7 @@ pub use location::{
     OpenOptions,
 };
 pub use memory::MemoryStore;
-pub use postgis::PgStore;
+pub use postgis::{PgAudit, PgStore};
 
 use crate::model::{Feature, Layer};
 use chrono::{DateTime, Utc};

@@ -192,6 +192,13 @@ impl Server {
         }
     }
 
+    /// SIGKILL, and waits for it: the server ends at once, in the middle of
+    /// whatever it was answering.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -13,11 +13,14 @@
 //! No PostgreSQL type leaves this module: errors become [`StoreError::Backend`] with the URL
 //! shown without its password.
 
+mod audit;
 mod listen;
 mod pool;
 mod read;
 mod schema;
 mod write;
+
+pub use audit::PgAudit;
 
 use super::{ErrorKind, IfMissing, Result, StoreError};
 use crate::model::schema::{FieldKind, FieldSpec};

@@ -14,7 +14,7 @@ const MIGRATION_LOCK: i64 = 0x6a6f_696e_746d_6170; // "jointmap"
 
 /// The migrations, in order: the store is at version N when the first N were applied.
 fn migrations() -> Vec<String> {
-    vec![initial()]
+    vec![initial(), audit().to_string()]
 }
 
 /// The version this build writes.
@@ -63,6 +63,40 @@ fn initial() -> String {
         ));
     }
     sql
+}
+
+/// Version 2: the audit table (`audit.rs`), append-only: no role but its
+/// owner is granted anything on it by default, UPDATE, DELETE and TRUNCATE
+/// are revoked from PUBLIC, and a trigger refuses them for every role (the
+/// owner included, unless it drops the trigger). A server's insert-only role
+/// needs USAGE on the schema and the id sequence and INSERT on the table
+/// (docs/deploy.md).
+fn audit() -> &'static str {
+    "CREATE TABLE jointmap_audit (
+       id bigserial PRIMARY KEY,
+       server text NOT NULL,
+       started timestamptz NOT NULL,
+       seq bigint NOT NULL,
+       time timestamptz NOT NULL,
+       token text,
+       role text,
+       reason text,
+       endpoint text NOT NULL,
+       params text NOT NULL,
+       status integer NOT NULL,
+       returned bigint NOT NULL,
+       written_at timestamptz NOT NULL DEFAULT now());
+     CREATE INDEX jointmap_audit_time ON jointmap_audit (time);
+     REVOKE UPDATE, DELETE, TRUNCATE ON jointmap_audit FROM PUBLIC;
+     CREATE FUNCTION jointmap_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         RAISE EXCEPTION 'jointmap_audit is append-only: % refused', TG_OP
+           USING ERRCODE = 'insufficient_privilege';
+       END $$;
+     CREATE TRIGGER jointmap_audit_no_change BEFORE UPDATE OR DELETE ON jointmap_audit
+       FOR EACH STATEMENT EXECUTE FUNCTION jointmap_audit_append_only();
+     CREATE TRIGGER jointmap_audit_no_truncate BEFORE TRUNCATE ON jointmap_audit
+       FOR EACH STATEMENT EXECUTE FUNCTION jointmap_audit_append_only();"
 }
 
 /// The applied version in `schema`, or `None` when it holds no store.
