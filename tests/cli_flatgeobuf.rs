@@ -39,6 +39,21 @@ fn by_id(fs: &[Value]) -> std::collections::BTreeMap<String, Value> {
         .collect()
 }
 
+/// Coordinates equal to within GDAL's 15 significant digits.
+fn assert_close(a: &Value, b: &Value, id: &str) {
+    match (a, b) {
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{id}");
+            a.iter().zip(b).for_each(|(a, b)| assert_close(a, b, id));
+        }
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{id}: {a} {b}");
+        }
+        _ => panic!("{id}: {a} against {b}"),
+    }
+}
+
 /// GDAL's GeoJSON of a file equals jointmap's GeoJSON export: same ids,
 /// geometries and properties (times as the same instant, JSON values as
 /// themselves or their text).
@@ -60,7 +75,13 @@ fn assert_same_as_gdal_reads(file: &Path, want: &[Value], dir: &Path) {
     );
     for (id, w) in &want {
         let g = &got[id];
-        assert_eq!(g["geometry"], w["geometry"], "{id}");
+        // GDAL's GeoJSON writer rounds to 15 significant digits.
+        assert_eq!(g["geometry"]["type"], w["geometry"]["type"], "{id}");
+        assert_close(
+            &g["geometry"]["coordinates"],
+            &w["geometry"]["coordinates"],
+            id,
+        );
         let props = w["properties"].as_object().unwrap();
         for (k, v) in props {
             let gv = &g["properties"][k];
@@ -235,7 +256,18 @@ fn gdal_uses_the_spatial_index() {
 )]
 fn gdal_flatgeobuf_ingests_as_its_geojson() {
     let dir = TempDir::new().unwrap();
-    let feats: Vec<Value> = (0..200).map(incident).collect();
+    // GDAL 3.6 writes a nested object as a String column (its JSON text),
+    // which jointmap then keeps as text: left out here.
+    let feats: Vec<Value> = (0..200)
+        .map(|i| {
+            let mut f = incident(i);
+            f["properties"]
+                .as_object_mut()
+                .unwrap()
+                .shift_remove("nested");
+            f
+        })
+        .collect();
     let geojson = write_fc(dir.path(), "i.geojson", &feats);
     let fgb = dir.path().join("gdal.fgb");
     ogr(&[
