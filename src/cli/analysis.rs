@@ -17,8 +17,8 @@ use std::path::PathBuf;
 /// Output and role options shared by the analysis commands.
 #[derive(Debug, clap::Args)]
 pub struct Shell {
-    /// Output file (default: standard output; required for gpkg).
-    #[arg(long, short, required_if_eq("format", "gpkg"))]
+    /// Output file (default: standard output; required for gpkg and fgb).
+    #[arg(long, short, required_if_eq_any([("format", "gpkg"), ("format", "fgb")]))]
     pub output: Option<PathBuf>,
     /// Preview what ROLE (hr, military, jmac, partner) would receive: the
     /// analysis runs through the access gate as the server runs it for a
@@ -46,6 +46,9 @@ pub enum ProductFormat {
     /// parameters (the `jointmap` member) as the table's description;
     /// needs --output.
     Gpkg,
+    /// The features as FlatGeobuf with its spatial index, the parameters
+    /// as the header's description; needs --output.
+    Fgb,
 }
 
 /// Runs `req` as the operator or, with `--as-role`, through the gate; prints
@@ -154,10 +157,10 @@ impl Shell {
                 out.flush().map_err(io)?;
                 Ok(())
             }
-            ProductFormat::Gpkg => {
+            ProductFormat::Gpkg | ProductFormat::Fgb => {
                 let path = output.ok_or_else(|| {
                     crate::store::StoreError::Aborted(
-                        "--format gpkg writes a file: give it with --output".into(),
+                        "--format gpkg and fgb write a file: give it with --output".into(),
                     )
                 })?;
                 let features = value["features"].as_array().map_or(&[][..], Vec::as_slice);
@@ -165,11 +168,20 @@ impl Shell {
                 features.iter().for_each(|f| schema.note(f));
                 let name = value["jointmap"]["analysis"].as_str().unwrap_or("product");
                 let about = value["jointmap"].to_string();
-                let mut gpkg = crate::store::PlainGpkg::create(&path, name, &about, &schema)?;
-                for f in features {
-                    gpkg.add(f)?;
+                if self.format == ProductFormat::Fgb {
+                    let mut fgb =
+                        crate::render::fgb::FgbWriter::create(&path, name, &about, &schema)?;
+                    for f in features {
+                        fgb.add(f)?;
+                    }
+                    fgb.finish()?;
+                } else {
+                    let mut gpkg = crate::store::PlainGpkg::create(&path, name, &about, &schema)?;
+                    for f in features {
+                        gpkg.add(f)?;
+                    }
+                    gpkg.finish()?;
                 }
-                gpkg.finish()?;
                 Ok(())
             }
         }

@@ -22,6 +22,9 @@ pub enum ExportFormat {
     /// exported properties, typed from their values (for QGIS, ArcGIS,
     /// GDAL); needs --output.
     Gpkg,
+    /// FlatGeobuf with its spatial index: the GeoPackage export's columns
+    /// and types (for QGIS, ArcGIS, GDAL); needs --output.
+    Fgb,
 }
 
 /// Arguments of `jointmap export`.
@@ -29,8 +32,8 @@ pub enum ExportFormat {
 pub struct Args {
     /// Layer to export.
     pub layer: Layer,
-    /// Output file (default: standard output; required for gpkg).
-    #[arg(long, short, required_if_eq("format", "gpkg"))]
+    /// Output file (default: standard output; required for gpkg and fgb).
+    #[arg(long, short, required_if_eq_any([("format", "gpkg"), ("format", "fgb")]))]
     pub output: Option<PathBuf>,
     /// Only features touching min_lon,min_lat,max_lon,max_lat (min_lon > max_lon crosses the antimeridian).
     #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]
@@ -99,9 +102,9 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         })?;
         Ok::<u64, crate::Error>(n)
     };
-    if format == ExportFormat::Gpkg {
+    if matches!(format, ExportFormat::Gpkg | ExportFormat::Fgb) {
         let path = args.output.as_ref().ok_or_else(|| {
-            StoreError::Aborted("--format gpkg writes a file: give it with --output".into())
+            StoreError::Aborted("--format gpkg and fgb write a file: give it with --output".into())
         })?;
         // Two reads: the columns and their types come from every feature.
         let mut schema = crate::store::PlainSchema::default();
@@ -109,14 +112,18 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
             schema.note(v);
             Ok(())
         })?;
-        let mut gpkg = crate::store::PlainGpkg::create(
-            path,
-            args.layer.name(),
-            &format!("jointmap export of {}", args.layer),
-            &schema,
-        )?;
-        each(&mut |v| gpkg.add(v))?;
-        let n = gpkg.finish()?;
+        let about = format!("jointmap export of {}", args.layer);
+        let n = if format == ExportFormat::Fgb {
+            let mut fgb =
+                crate::render::fgb::FgbWriter::create(path, args.layer.name(), &about, &schema)?;
+            each(&mut |v| fgb.add(v))?;
+            fgb.finish()?
+        } else {
+            let mut gpkg =
+                crate::store::PlainGpkg::create(path, args.layer.name(), &about, &schema)?;
+            each(&mut |v| gpkg.add(v))?;
+            gpkg.finish()?
+        };
         if !cli.quiet {
             eprintln!("{}: exported {n} features", args.layer);
         }

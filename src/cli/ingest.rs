@@ -12,8 +12,9 @@ pub struct Args {
     /// singular, e.g. `incident`, is accepted too).
     pub layer: Layer,
     /// Input files: GeoJSON (FeatureCollection, Feature or newline-delimited),
-    /// CSV (`.csv`) or GPX (`.gpx`), by extension unless --format says; `-`
-    /// reads stdin (GeoJSON unless --format says).
+    /// CSV (`.csv`), GPX (`.gpx`) or FlatGeobuf (`.fgb`, or its magic
+    /// bytes), by extension unless --format says; `-` reads stdin (GeoJSON
+    /// unless --format says or it starts as FlatGeobuf).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The format of every input, whatever its extension (docs/formats.md).

@@ -4,7 +4,7 @@
 //! rejects file and the messages naming a record are the same whatever the
 //! format.
 
-use super::{csv, geojson, gpx, IngestOptions};
+use super::{csv, fgb, geojson, gpx, IngestOptions};
 use crate::model::RawFeature;
 use std::io::BufRead;
 use std::path::Path;
@@ -19,11 +19,13 @@ pub enum Format {
     /// GPX: tracks as patrols (per-point times as vertex times), or
     /// waypoints as sightings or sites through a mapping.
     Gpx,
+    /// FlatGeobuf (version 3) in WGS 84; also recognised by its magic bytes.
+    Fgb,
 }
 
 impl Format {
-    /// The format of `path` by its extension (`.csv`, `.gpx`); GeoJSON for
-    /// anything else, standard input included.
+    /// The format of `path` by its extension (`.csv`, `.gpx`, `.fgb`);
+    /// GeoJSON for anything else, standard input included.
     pub fn of_path(path: &Path) -> Format {
         let ext = path
             .extension()
@@ -32,6 +34,7 @@ impl Format {
         match ext.as_deref() {
             Some("csv") => Format::Csv,
             Some("gpx") => Format::Gpx,
+            Some("fgb") => Format::Fgb,
             _ => Format::Geojson,
         }
     }
@@ -48,10 +51,20 @@ pub(super) fn read_features<R: BufRead>(
     sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
 ) -> Result<usize, String> {
     let max = opts.bounds.max_feature_bytes;
-    match opts.format.unwrap_or_else(|| Format::of_path(path)) {
+    let mut reader = reader;
+    let format = match opts.format {
+        Some(f) => f,
+        // A FlatGeobuf file is known by its magic bytes whatever its name.
+        None => match reader.fill_buf() {
+            Ok(head) if fgb::looks_like(head) => Format::Fgb,
+            _ => Format::of_path(path),
+        },
+    };
+    match format {
         Format::Geojson => geojson::read_features_limited(reader, max, sink),
         Format::Csv => csv::read_features(reader, &csv::Columns::plan(opts), max, sink),
         Format::Gpx => gpx::read_features(reader, opts, max, sink),
+        Format::Fgb => fgb::read_features(reader, max, sink),
     }
 }
 
@@ -65,6 +78,7 @@ mod tests {
             ("a.csv", Format::Csv),
             ("a.CSV", Format::Csv),
             ("dir.gpx/a.gpx", Format::Gpx),
+            ("a.fgb", Format::Fgb),
             ("a.geojson", Format::Geojson),
             ("a.json", Format::Geojson),
             ("-", Format::Geojson),

@@ -16,6 +16,7 @@
 //! bounded); without a check, memory stays flat.
 
 pub mod csv;
+pub mod fgb;
 pub mod formats;
 pub mod geojson;
 pub mod gpx;

@@ -4,6 +4,7 @@
 
 pub mod brief;
 pub mod csv;
+pub mod fgb;
 pub mod geojson;
 pub mod table;
 pub mod tiles;

@@ -28,6 +28,9 @@ pub enum PlainType {
     DateTime,
     /// Anything else.
     Text,
+    /// Objects and arrays only (a TEXT column of their JSON text in a
+    /// GeoPackage; a JSON column in FlatGeobuf).
+    Json,
 }
 
 impl PlainType {
@@ -38,6 +41,7 @@ impl PlainType {
             Value::Number(n) if n.is_i64() || n.is_u64() => PlainType::Integer,
             Value::Number(_) => PlainType::Real,
             Value::String(s) if is_utc_time(s) => PlainType::DateTime,
+            Value::Array(_) | Value::Object(_) => PlainType::Json,
             _ => PlainType::Text,
         })
     }
@@ -58,7 +62,7 @@ impl PlainType {
             PlainType::Real => "REAL",
             PlainType::Boolean => "BOOLEAN",
             PlainType::DateTime => "DATETIME",
-            PlainType::Text => "TEXT",
+            PlainType::Text | PlainType::Json => "TEXT",
         }
     }
 }
@@ -105,6 +109,21 @@ impl PlainSchema {
                 None => self.columns.push((k.clone(), t)),
             }
         }
+    }
+
+    /// The columns noted, in order: the name each is written under (a
+    /// property named like a column of the table itself gets `_1`
+    /// appended), the property it holds and its type (`None`: only nulls
+    /// were seen). For other writers of the same export (FlatGeobuf).
+    pub fn columns(&self) -> impl Iterator<Item = (String, &str, Option<PlainType>)> + '_ {
+        self.columns
+            .iter()
+            .map(|(n, t)| (PlainSchema::column_name(n), n.as_str(), *t))
+    }
+
+    /// The geometry types noted, as GeoPackage names them (`POINT`, ...).
+    pub fn geometry_types(&self) -> &[&'static str] {
+        &self.kinds
     }
 
     /// The geometry type name of the table: the one type noted, or
