@@ -198,6 +198,12 @@ impl Access {
     /// Writes the record before the answer leaves, as a file's is; an audit
     /// table's on its writer thread, awaited here without holding a worker.
     async fn audit(&self, rec: &AuditRecord<'_>) {
+        if let Some(r) = self.gate.audit_now(rec) {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "audit log write failed");
+            }
+            return;
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.gate.audit_then(
             rec,
