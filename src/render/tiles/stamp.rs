@@ -269,12 +269,10 @@ mod tests {
             shape: shapes[rng.below(4) as usize],
             radius: [4.5, 5.0, 6.0][rng.below(3) as usize],
             hollow: rng.chance(0.4),
-            grade: [
-                None,
-                Some(Band::Reliable),
-                Some(Band::Doubtful),
-                Some(Band::Weak),
-            ][rng.below(4) as usize],
+            // Grade rings are stamped too, within 14 levels of the path
+            // on a few pixels: more than these tests' tolerance; the
+            // rings are checked against golden images (grade_tests.rs).
+            grade: None,
         }
     }
 
