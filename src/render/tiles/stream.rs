@@ -21,6 +21,11 @@ use geo_types::Geometry;
 pub type Source<'a> =
     dyn FnMut(&TileRequest, &mut dyn FnMut(TileFeature)) -> crate::Result<Option<TileStream>> + 'a;
 
+/// A source that always gives a tile: the gate's streamed tile of a
+/// request, a refusal being its error.
+pub type OneSource<'a> =
+    dyn FnMut(&TileRequest, &mut dyn FnMut(TileFeature)) -> crate::Result<TileStream> + 'a;
+
 /// Gated point features counted per screen cell as they streamed past.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Counted {
@@ -123,7 +128,7 @@ pub fn gather_one(
     layer: TileLayer,
     tile: TileId,
     req: &TileRequest,
-    source: &mut dyn FnMut(&TileRequest, &mut dyn FnMut(TileFeature)) -> crate::Result<TileStream>,
+    source: &mut OneSource<'_>,
 ) -> crate::Result<LayerContent> {
     let got = gather(layer, tile, req, &mut |r, each| source(r, each).map(Some))?;
     Ok(got.unwrap_or(LayerContent::Gated(TileContent::Features(Vec::new()))))
