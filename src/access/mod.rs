@@ -107,7 +107,7 @@ pub use disclose::Disclosure;
 pub use policy::{PerLayer, PerRole, Policy};
 pub use release::{release, Partition};
 pub use run::{Analysis, Budget, Context, Plan};
-pub use tiles::{TileCell, TileContent, TileFeature, TileKind, TileRequest};
+pub use tiles::{TileCell, TileContent, TileFeature, TileKind, TileRequest, TileStream};
 pub use view::{is_sensitive, FeatureView, Marking, HR_ONLY_FIELDS};
 pub use write::{writable_owners, WriteCause};
 

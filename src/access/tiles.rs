@@ -62,6 +62,22 @@ pub enum TileContent {
     },
 }
 
+/// What a streamed tile ([`Gate::tile_each`]) gave besides the features
+/// it handed on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TileStream {
+    /// This many features were handed on, one by one.
+    Features(u64),
+    /// Counts per protection cell, for a role without full view of events
+    /// (no feature was handed on).
+    Cells {
+        /// Side of the cells, metres.
+        cell_m: f64,
+        /// The cells released to the role.
+        cells: Vec<TileCell>,
+    },
+}
+
 /// A tile's request: a store layer, the analyses' filter parameters and
 /// the area (lon/lat, already widened by what a symbol reaches).
 #[derive(Debug, Clone)]
@@ -105,9 +121,9 @@ impl Gate {
         }
     }
 
-    /// What the tile `req` shows `p` (see the module docs). The filter is
-    /// restricted as the analyses' are: `Forbidden` or a parameter error
-    /// when the role may not ask for it.
+    /// What the tile `req` shows `p` (see the module docs), collected. The
+    /// filter is restricted as the analyses' are: `Forbidden` or a
+    /// parameter error when the role may not ask for it.
     pub fn tile(
         &self,
         p: &Principal,
@@ -115,6 +131,29 @@ impl Gate {
         now: DateTime<Utc>,
         store: &dyn FeatureSource,
     ) -> crate::Result<TileContent> {
+        let mut out = Vec::new();
+        Ok(
+            match self.tile_each(p, req, now, store, &mut |f| out.push(f))? {
+                TileStream::Features(_) => TileContent::Features(out),
+                TileStream::Cells { cell_m, cells } => TileContent::Cells { cell_m, cells },
+            },
+        )
+    }
+
+    /// [`Gate::tile`] streamed: each feature the tile shows `p` is handed
+    /// to `each` as soon as it is admitted, in store order, and not kept,
+    /// so that a caller that needs only part of it (a low-zoom tile counts
+    /// positions) holds memory independent of the number of features.
+    /// Same rules, filters and views as [`Gate::tile`], which is this
+    /// collected; cells (few, and made by the analysis path) are returned.
+    pub fn tile_each(
+        &self,
+        p: &Principal,
+        req: &TileRequest,
+        now: DateTime<Utc>,
+        store: &dyn FeatureSource,
+        each: &mut dyn FnMut(TileFeature),
+    ) -> crate::Result<TileStream> {
         let kind = self.tile_kind(p, req.layer)?;
         let events = matches!(req.layer, Layer::Incidents | Layer::Sightings);
         if !events {
@@ -126,14 +165,14 @@ impl Gate {
                 .into());
             }
             let view = self.features(p, req.layer)?;
-            return features(store, req, &EventFilter::default(), &|f| view.show(f));
+            return features(store, req, &EventFilter::default(), &|f| view.show(f), each);
         }
         if kind == TileKind::Features {
             let mut filter = req.filter.event_filter()?;
             filter.validate(req.layer)?;
             filter.bbox = Some(req.bbox);
             let view = self.features(p, req.layer)?;
-            return features(store, req, &filter, &|f| view.show(f));
+            return features(store, req, &filter, &|f| view.show(f), each);
         }
         let mut groups = TileGroups {
             events: EventArgs {
@@ -155,30 +194,31 @@ impl Gate {
                 _ => None,
             })
             .collect();
-        Ok(TileContent::Cells {
+        Ok(TileStream::Cells {
             cell_m: plan.partition.cell_m,
             cells,
         })
     }
 }
 
-/// The features of `req.layer` within its bbox and window that pass
-/// `filter` and that `show` shows, in store order.
+/// Hands `each` the features of `req.layer` within its bbox and window
+/// that pass `filter` and that `show` shows, in store order.
 fn features(
     store: &dyn FeatureSource,
     req: &TileRequest,
     filter: &EventFilter,
     show: &dyn Fn(&Feature) -> Option<Value>,
-) -> crate::Result<TileContent> {
+    each: &mut dyn FnMut(TileFeature),
+) -> crate::Result<TileStream> {
     let query = Query {
         bbox: Some(req.bbox),
         from: req.filter.from,
         to: req.filter.to,
     };
     if query.from.zip(query.to).is_some_and(|(a, b)| a > b) {
-        return Ok(TileContent::Features(Vec::new()));
+        return Ok(TileStream::Features(0));
     }
-    let mut out = Vec::new();
+    let mut n = 0u64;
     store.query(req.layer, &query, &mut |f: Feature| {
         if matches!(req.layer, Layer::Incidents | Layer::Sightings) && !filter.keeps(req.layer, &f)
         {
@@ -189,7 +229,8 @@ fn features(
                 Some(Value::Object(p)) => p,
                 _ => Map::new(),
             };
-            out.push(TileFeature {
+            n += 1;
+            each(TileFeature {
                 id: f.id.clone(),
                 geometry: f.geometry,
                 properties,
@@ -197,7 +238,7 @@ fn features(
         }
         Ok(())
     })?;
-    Ok(TileContent::Features(out))
+    Ok(TileStream::Features(n))
 }
 
 /// Events of a tile counted per protection cell: an analysis the gate

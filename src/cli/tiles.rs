@@ -13,7 +13,7 @@ mod params;
 pub use params::{AnalysisParams, TileFilter};
 
 use super::{existing_store, progress_bar, Cli};
-use crate::access::{Gate, Principal, Role, TileContent, TileFeature, TileKind};
+use crate::access::{Gate, Principal, Role, TileFeature, TileKind, TileStream};
 use crate::analysis::AnalysisError;
 use crate::model::{FieldKind, Layer};
 use crate::render::tiles::cut::{self, Surface, TileFormat, JOINT_STORE};
@@ -331,19 +331,21 @@ impl Drawer {
     }
 
     /// The content of a store layer's tile request as the role's (or the
-    /// operator's) tile shows it; `None` when the role gets no such tile.
+    /// operator's) tile shows it, handed to `each` feature by feature;
+    /// `None` when the role gets no such tile.
     fn store_content(
         &self,
         store: &dyn FeatureSource,
         req: &crate::access::TileRequest,
-    ) -> crate::Result<Option<TileContent>> {
+        each: &mut dyn FnMut(TileFeature),
+    ) -> crate::Result<Option<TileStream>> {
         match &self.principal {
-            Some(p) => match self.gate.tile(p, req, self.now, store) {
+            Some(p) => match self.gate.tile_each(p, req, self.now, store, each) {
                 Ok(c) => Ok(Some(c)),
                 Err(crate::Error::Access(crate::access::AccessError::Forbidden { .. })) => Ok(None),
                 Err(e) => Err(e),
             },
-            None => operator(store, req).map(Some),
+            None => operator(store, req, each).map(Some),
         }
     }
 
@@ -356,20 +358,24 @@ impl Drawer {
     ) -> crate::Result<Vec<u8>> {
         match &self.content {
             Content::Store { source, filter } => {
-                // The same bounds as the server's.
+                // The same bounds as the server's; streamed, so that a
+                // low-zoom tile keeps only its counts.
                 let req = cut::tile_request(self.layer, *source, id, filter.clone());
-                let content = match &self.principal {
-                    Some(p) => self.gate.tile(p, &req, self.now, store)?,
-                    None => operator(store, &req)?,
-                };
+                let content =
+                    tiles::stream::gather_one(self.layer, id, &req, &mut |r, each| match &self
+                        .principal
+                    {
+                        Some(p) => self.gate.tile_each(p, r, self.now, store, each),
+                        None => operator(store, r, each),
+                    })?;
                 match format {
-                    TileFormat::Mvt => Ok(tiles::mvt::encode(self.layer, id, &content)),
+                    TileFormat::Mvt => Ok(tiles::mvt::encode_of(self.layer, id, &content)),
                     TileFormat::Png(scale) => {
                         let heat = HeatParams {
                             anchor: self.gate.policy().grid_anchor,
                             bandwidth_m: tiles::HEAT_BANDWIDTH_M,
                         };
-                        tiles::png(self.layer, id, scale, &content, &heat).map_err(tile_error)
+                        tiles::png_of(self.layer, id, scale, &content, &heat).map_err(tile_error)
                     }
                 }
             }
@@ -382,8 +388,8 @@ impl Drawer {
                 surface,
                 filter,
             } => {
-                let parts = cut::joint_parts(id, *surface, format, filter, &mut |req| {
-                    self.store_content(store, &req)
+                let parts = cut::joint_parts(id, *surface, format, filter, &mut |req, each| {
+                    self.store_content(store, req, each)
                 })?;
                 let (bytes, _) = cut::joint_tile(
                     id,
@@ -483,14 +489,15 @@ impl Drawer {
     }
 }
 
-/// What the operator's tile shows: every feature in the bounds and the
-/// filter's window (events: that pass the filter), with every property
-/// (the operator holds the store file; nothing is withheld).
+/// What the operator's tile shows, handed to `each` feature by feature:
+/// every feature in the bounds and the filter's window (events: that pass
+/// the filter), with every property (the operator holds the store file;
+/// nothing is withheld).
 fn operator(
     store: &dyn FeatureSource,
     req: &crate::access::TileRequest,
-) -> crate::Result<TileContent> {
-    let mut out = Vec::new();
+    each: &mut dyn FnMut(TileFeature),
+) -> crate::Result<TileStream> {
     let query = Query {
         bbox: Some(req.bbox),
         from: req.filter.from,
@@ -498,6 +505,7 @@ fn operator(
     };
     let events = matches!(req.layer, Layer::Incidents | Layer::Sightings);
     let filter = req.filter.event_filter()?;
+    let mut n = 0u64;
     store.query(req.layer, &query, &mut |f| {
         if events && !filter.keeps(req.layer, &f) {
             return Ok(());
@@ -509,14 +517,15 @@ fn operator(
             },
             _ => Map::new(),
         };
-        out.push(TileFeature {
+        n += 1;
+        each(TileFeature {
             id: f.id,
             geometry: f.geometry,
             properties,
         });
         Ok(())
     })?;
-    Ok(TileContent::Features(out))
+    Ok(TileStream::Features(n))
 }
 
 /// Draws `ids` in parallel chunks and hands each tile to `sink` in order.

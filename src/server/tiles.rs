@@ -21,7 +21,7 @@ use super::cache::Encoded;
 use super::ogc;
 use super::params;
 use super::problem::{self, ApiError};
-use crate::access::{TileContent, TileKind, TileRequest};
+use crate::access::{TileKind, TileRequest};
 use crate::model::{FieldKind, Layer};
 use crate::render::tiles::{self, HeatParams, Scale, TileId, TileLayer, BUFFER_PX, MAX_ZOOM};
 use crate::request::events::FilterArgs;
@@ -281,19 +281,20 @@ impl Caller {
                             filter,
                             bbox,
                         };
-                        let content = gate.tile(&principal, &req, now, store).map_err(refused)?;
-                        let n = match &content {
-                            TileContent::Features(f) => f.len(),
-                            TileContent::Cells { cells, .. } => cells.len(),
-                        } as u64;
+                        // Streamed: a low-zoom tile keeps only its counts.
+                        let content = tiles::stream::gather_one(layer, id, &req, &mut |r, each| {
+                            gate.tile_each(&principal, r, now, store, each)
+                        })
+                        .map_err(refused)?;
+                        let n = content.len();
                         let bytes = match format {
-                            Format::Mvt => tiles::mvt::encode(layer, id, &content),
+                            Format::Mvt => tiles::mvt::encode_of(layer, id, &content),
                             Format::Png(scale) => {
                                 let heat = HeatParams {
                                     anchor: gate.policy().grid_anchor,
                                     bandwidth_m: tiles::HEAT_BANDWIDTH_M,
                                 };
-                                tiles::png(layer, id, scale, &content, &heat)
+                                tiles::png_of(layer, id, scale, &content, &heat)
                                     .map_err(ApiError::internal)?
                             }
                         };

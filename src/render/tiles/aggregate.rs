@@ -19,25 +19,53 @@ pub struct Bin {
 /// The non-empty screen cells of `points` (lon/lat, each weighing its
 /// count), in a fixed order.
 pub fn bins(tile: TileId, points: impl Iterator<Item = ([f64; 2], u64)>) -> Vec<Bin> {
-    let frame = Frame::new(tile, 256.0);
-    let mut cells: std::collections::BTreeMap<(i64, i64), u64> = Default::default();
-    for ([lon, lat], n) in points {
-        let [px, py] = frame.project(lon, lat);
+    let mut cells = ScreenCells::new(tile);
+    for (p, n) in points {
+        cells.add(p, n);
+    }
+    cells.bins()
+}
+
+/// Weights summed per screen cell of one tile, point by point: all a
+/// low-zoom tile keeps of its points, whatever their number.
+#[derive(Debug, Clone)]
+pub struct ScreenCells {
+    frame: Frame,
+    cells: std::collections::BTreeMap<(i64, i64), u64>,
+}
+
+impl ScreenCells {
+    /// No point yet, on `tile`.
+    pub fn new(tile: TileId) -> Self {
+        ScreenCells {
+            frame: Frame::new(tile, 256.0),
+            cells: Default::default(),
+        }
+    }
+
+    /// Adds the point `[lon, lat]` weighing `n` to its cell (none when it
+    /// does not project).
+    pub fn add(&mut self, [lon, lat]: [f64; 2], n: u64) {
+        let [px, py] = self.frame.project(lon, lat);
         if !(px.is_finite() && py.is_finite()) {
-            continue;
+            return;
         }
         let key = ((px / CELL_PX).floor() as i64, (py / CELL_PX).floor() as i64);
-        *cells.entry(key).or_default() += n;
+        *self.cells.entry(key).or_default() += n;
     }
-    // The tile's origin is a multiple of CELL_PX in world pixels (256 is),
-    // so the cells are the world's.
-    cells
-        .into_iter()
-        .map(|((cx, cy), count)| Bin {
-            centre: [(cx as f64 + 0.5) * CELL_PX, (cy as f64 + 0.5) * CELL_PX],
-            count,
-        })
-        .collect()
+
+    /// The non-empty cells, in a fixed order (whatever the points' order).
+    pub fn bins(&self) -> Vec<Bin> {
+        // The tile's origin is a multiple of CELL_PX in world pixels (256
+        // is), so the cells are the world's.
+        self.cells
+            .iter()
+            .map(|(&(cx, cy), &count)| Bin {
+                centre: [(cx as f64 + 0.5) * CELL_PX, (cy as f64 + 0.5) * CELL_PX],
+                count,
+            })
+            .collect()
+    }
 }
 
 /// The radius of a bin's graduated circle, pixels of a 256-px tile: grows

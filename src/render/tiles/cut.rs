@@ -10,6 +10,7 @@
 //! `Gate::tile`. An analysis covers its whole area, so it is run once and
 //! every tile of it is cut from the same cells: neighbouring tiles agree.
 
+use super::stream::{self, LayerContent};
 use super::{
     mvt, Canvas, HeatParams, Overlay, OverlayCell, Scale, TileError, TileId, TileLayer, BUFFER_PX,
     HEAT_BANDWIDTH_M,
@@ -172,30 +173,29 @@ pub const JOINT_STORE: [(TileLayer, Layer); 4] = [
 pub struct JointParts {
     /// The heat surface's content.
     pub heat: Option<TileContent>,
-    /// The store layers' content, bottom to top.
-    pub layers: Vec<(TileLayer, TileContent)>,
+    /// The store layers' content, bottom to top (counted while streaming
+    /// where the layer's tile draws counts).
+    pub layers: Vec<(TileLayer, LayerContent)>,
 }
 
-/// Gathers the store parts of the joint tile `id`: `content` gives a
-/// part's content for a request, `None` when the role gets no tile of it.
+/// Gathers the store parts of the joint tile `id` from `source`, the
+/// gate's streamed content of a request (`None` when the role gets no tile
+/// of it), as [`stream::gather`] does for one layer's tile.
 pub fn joint_parts(
     id: TileId,
     surface: Surface,
     format: TileFormat,
     filter: &FilterArgs,
-    content: &mut dyn FnMut(TileRequest) -> crate::Result<Option<TileContent>>,
+    source: &mut stream::Source<'_>,
 ) -> crate::Result<JointParts> {
     let mut parts = JointParts::default();
     if surface == Surface::Heat && matches!(format, TileFormat::Png(_)) {
-        parts.heat = content(tile_request(
-            TileLayer::Heat,
-            Layer::Incidents,
-            id,
-            filter.clone(),
-        ))?;
+        let req = tile_request(TileLayer::Heat, Layer::Incidents, id, filter.clone());
+        parts.heat = stream::collect(&req, source)?;
     }
-    for (layer, source) in JOINT_STORE {
-        if let Some(c) = content(tile_request(layer, source, id, filter.clone()))? {
+    for (layer, store_layer) in JOINT_STORE {
+        let req = tile_request(layer, store_layer, id, filter.clone());
+        if let Some(c) = stream::gather(layer, id, &req, source)? {
             parts.layers.push((layer, c));
         }
     }
@@ -240,7 +240,7 @@ pub fn joint_tile(
                 layers.push(l);
             }
             for (layer, c) in &parts.layers {
-                let l = mvt::content_layer(*layer, id, c);
+                let l = mvt::layer_of(*layer, id, c);
                 n += l.len() as u64;
                 layers.push(l);
             }
@@ -262,11 +262,8 @@ pub fn joint_tile(
                 canvas.content(TileLayer::Heat, c, &heat_params)?;
             }
             for (layer, c) in &parts.layers {
-                canvas.content(*layer, c, &heat_params)?;
-                n += match c {
-                    TileContent::Features(f) => f.len(),
-                    TileContent::Cells { cells, .. } => cells.len(),
-                } as u64;
+                canvas.layer(*layer, c, &heat_params)?;
+                n += c.len();
             }
             canvas.png()?
         }
@@ -353,9 +350,9 @@ mod tests {
             (Surface::Hotspots, TileFormat::Png(Scale::X1), false),
         ] {
             let mut asked = Vec::new();
-            let parts = joint_parts(id, surface, format, &f, &mut |req| {
+            let parts = joint_parts(id, surface, format, &f, &mut |req, _| {
                 asked.push((req.layer, req.bbox));
-                Ok((req.layer != Layer::Patrols).then(|| TileContent::Features(Vec::new())))
+                Ok((req.layer != Layer::Patrols).then_some(crate::access::TileStream::Features(0)))
             })
             .unwrap();
             assert_eq!(parts.heat.is_some(), heat);

@@ -7,10 +7,14 @@
 //! - `mercator.rs`: tile numbers, bounds, the frame lon/lat -> pixels;
 //! - `palette.rs`: colour-blind-safe colours (Okabe-Ito, viridis);
 //! - `style.rs`: the symbol of each layer's features and classes;
+//! - `grade.rs`: an event's source grade as a ring at high zoom, its line
+//!   style by band (only from the grade fields the role's view shows);
 //! - `raster.rs`: anti-aliased drawing with tiny-skia, PNG encoding;
 //! - `stamp.rs`: point symbols stamped from sprites drawn once per style;
 //! - `heat.rs`: the kernel density surface (`analysis::kde`);
 //! - `aggregate.rs`: points counted per screen cell at low zoom;
+//! - `stream.rs`: a store layer's content gathered from the gate feature
+//!   by feature, kept only as those counts where the tile draws counts;
 //! - `mvt.rs`: the vector tile encoder (protobuf written by hand);
 //! - `overlay.rs`: the cells of a gated analysis product (as its
 //!   `/analysis/*` GeoJSON gave them to the role), `classes.rs` their
@@ -29,6 +33,7 @@
 mod aggregate;
 pub mod classes;
 pub mod cut;
+pub mod grade;
 mod hatch;
 mod heat;
 pub mod mbtiles;
@@ -38,12 +43,14 @@ pub mod overlay;
 pub mod palette;
 mod raster;
 mod stamp;
+pub mod stream;
 mod style;
 
 pub use heat::{HeatParams, HEAT_BANDWIDTH_M};
 pub use mercator::{Frame, TileId, MAX_ZOOM};
 pub use overlay::{Overlay, OverlayCell};
-pub use raster::{png, Canvas, Scale};
+pub use raster::{png, png_of, Canvas, Scale};
+pub use stream::{Counted, LayerContent};
 
 use crate::model::Layer;
 use std::fmt;

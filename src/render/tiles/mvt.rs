@@ -12,9 +12,10 @@
 //!   carries only `count`; below [`super::AGGREGATE_BELOW_ZOOM`] point
 //!   layers are screen-cell counts (`count`) as the PNG tiles draw them.
 
-use super::aggregate::bins;
+use super::aggregate::{bins, Bin};
 use super::mercator::{Frame, TileId};
 use super::overlay::{self, OverlayCell};
+use super::stream::LayerContent;
 use super::{TileLayer, AGGREGATE_BELOW_ZOOM};
 use crate::access::TileContent;
 use geo_types::Geometry;
@@ -495,18 +496,11 @@ pub fn content_layer(layer: TileLayer, tile: TileId, content: &TileContent) -> L
                 .iter()
                 .all(|f| matches!(f.geometry, Geometry::Point(_)));
             if points_only && tile.z < AGGREGATE_BELOW_ZOOM && layer != TileLayer::Patrols {
-                let frame = Frame::new(tile, 256.0);
                 let pts = features.iter().filter_map(|f| match f.geometry {
                     Geometry::Point(p) => Some(([p.x(), p.y()], 1)),
                     _ => None,
                 });
-                for bin in bins(tile, pts) {
-                    let [lon, lat] = frame.unproject(bin.centre[0], bin.centre[1]);
-                    b.add(
-                        &Geometry::Point(geo_types::Point::new(lon, lat)),
-                        &[("count", MvtValue::Int(bin.count as i64))],
-                    );
-                }
+                add_bins(&mut b, tile, &bins(tile, pts));
             } else {
                 for f in features {
                     let mut attrs: Vec<(&str, MvtValue)> =
@@ -522,6 +516,39 @@ pub fn content_layer(layer: TileLayer, tile: TileId, content: &TileContent) -> L
         }
     }
     b
+}
+
+/// Screen-cell counts as points carrying `count` only.
+fn add_bins(b: &mut LayerBuilder, tile: TileId, bins: &[Bin]) {
+    let frame = Frame::new(tile, 256.0);
+    for bin in bins {
+        let [lon, lat] = frame.unproject(bin.centre[0], bin.centre[1]);
+        b.add(
+            &Geometry::Point(geo_types::Point::new(lon, lat)),
+            &[("count", MvtValue::Int(bin.count as i64))],
+        );
+    }
+}
+
+/// The MVT layer of a store layer's [`LayerContent`] on `tile`: the same
+/// as [`content_layer`] of the collected content.
+pub fn layer_of(layer: TileLayer, tile: TileId, content: &LayerContent) -> LayerBuilder {
+    match content {
+        LayerContent::Gated(c) => content_layer(layer, tile, c),
+        LayerContent::Counted(c) => {
+            let mut b = LayerBuilder::new(layer.name(), tile);
+            add_bins(&mut b, tile, c.bins());
+            b
+        }
+    }
+}
+
+/// The vector tile of `layer`'s [`LayerContent`] on `tile`: the same bytes
+/// as [`encode`] of the collected content.
+pub fn encode_of(layer: TileLayer, tile: TileId, content: &LayerContent) -> Vec<u8> {
+    let mut out = Vec::new();
+    layer_of(layer, tile, content).encode(&mut out);
+    out
 }
 
 /// The MVT layer of an analysis overlay's `cells` on `tile`: each cell's

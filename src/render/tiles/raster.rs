@@ -2,14 +2,16 @@
 //! tiny-skia and encoded as PNG (tiny-skia's own encoder, over the `png`
 //! crate: no second image library).
 
-use super::aggregate::{self, bins};
+use super::aggregate::{self, bins, Bin};
 use super::classes::{self, CellStyle};
+use super::grade;
 use super::hatch;
 use super::heat::{self, HeatParams};
 use super::mercator::{Frame, TileId};
 use super::overlay::OverlayCell;
 use super::palette::{viridis, Rgba, HALO};
 use super::stamp;
+use super::stream::LayerContent;
 use super::style::{self, LineStyle, PointStyle, Shape};
 use super::{TileError, TileLayer, AGGREGATE_BELOW_ZOOM};
 use crate::access::{TileContent, TileFeature};
@@ -54,6 +56,20 @@ pub fn png(
 ) -> Result<Vec<u8>, TileError> {
     let mut canvas = Canvas::new(tile, scale)?;
     canvas.content(layer, content, heat_params)?;
+    canvas.png()
+}
+
+/// The PNG of a store layer's [`LayerContent`] on `tile` at `scale`: the
+/// same bytes as [`png`] of the collected content.
+pub fn png_of(
+    layer: TileLayer,
+    tile: TileId,
+    scale: Scale,
+    content: &LayerContent,
+    heat_params: &HeatParams,
+) -> Result<Vec<u8>, TileError> {
+    let mut canvas = Canvas::new(tile, scale)?;
+    canvas.layer(layer, content, heat_params)?;
     canvas.png()
 }
 
@@ -140,15 +156,7 @@ impl Canvas {
                         Geometry::Point(p) => Some(([p.x(), p.y()], 1)),
                         _ => None,
                     });
-                    for b in bins(tile, pts) {
-                        let style = PointStyle {
-                            colour: viridis(aggregate::ramp(b.count)),
-                            shape: Shape::Circle,
-                            radius: aggregate::radius(b.count),
-                            hollow: false,
-                        };
-                        symbol(pixmap, b.centre, &style, t);
-                    }
+                    draw_bins(pixmap, &bins(tile, pts), t);
                 } else if points_only && layer != TileLayer::Bases {
                     // Bases draw their reach ring under the symbol: by path.
                     let symbols: Vec<([f64; 2], PointStyle)> = features
@@ -170,6 +178,25 @@ impl Canvas {
             }
         }
         Ok(())
+    }
+
+    /// Draws a store layer's content, collected or counted while it
+    /// streamed ([`LayerContent`]), over what is drawn: the same pixels as
+    /// [`Canvas::content`] of the collected features.
+    pub fn layer(
+        &mut self,
+        layer: TileLayer,
+        content: &LayerContent,
+        heat_params: &HeatParams,
+    ) -> Result<(), TileError> {
+        match content {
+            LayerContent::Gated(c) => self.content(layer, c, heat_params),
+            LayerContent::Counted(c) => {
+                self.drawn = true;
+                draw_bins(&mut self.pixmap, c.bins(), self.t);
+                Ok(())
+            }
+        }
     }
 
     /// Draws the cells of an analysis overlay (in their order) that meet
@@ -209,6 +236,20 @@ impl Canvas {
     }
 }
 
+/// Screen-cell counts as graduated circles on the viridis ramp.
+fn draw_bins(pixmap: &mut Pixmap, bins: &[Bin], t: Transform) {
+    for b in bins {
+        let style = PointStyle {
+            colour: viridis(aggregate::ramp(b.count)),
+            shape: Shape::Circle,
+            radius: aggregate::radius(b.count),
+            hollow: false,
+            grade: None,
+        };
+        symbol(pixmap, b.centre, &style, t);
+    }
+}
+
 fn feature(
     pixmap: &mut Pixmap,
     layer: TileLayer,
@@ -240,18 +281,24 @@ fn feature(
     draw_geometry(pixmap, frame, &f.geometry, &point_style, &line, t);
 }
 
-/// The symbol of a point feature of `layer` with `props` on `tile`.
+/// The symbol of a point feature of `layer` with `props` on `tile`; an
+/// event's source grade ring from [`grade::GRADE_FROM_ZOOM`], when `props`
+/// show it.
 fn point_style(
     layer: TileLayer,
     tile: TileId,
     props: &serde_json::Map<String, serde_json::Value>,
 ) -> PointStyle {
-    match layer {
+    let mut s = match layer {
         TileLayer::Incidents => style::incident(props, tile.z),
         TileLayer::Sightings => style::sighting(props),
         TileLayer::Bases => style::base(props),
         _ => style::site(props),
+    };
+    if tile.z >= grade::GRADE_FROM_ZOOM {
+        s.grade = grade::band(layer, props);
     }
+    s
 }
 
 fn draw_geometry(
@@ -376,6 +423,20 @@ pub(super) fn symbol(pixmap: &mut Pixmap, c: [f64; 2], s: &PointStyle, t: Transf
     } else {
         fill(pixmap, &path, s.colour.alpha(235), t);
         stroke(pixmap, &path, HALO, 1.0, &[], t);
+    }
+    if let Some(band) = s.grade {
+        let rr = grade::ring_radius(s.radius) as f32;
+        if let Some(ring) = PathBuilder::from_circle(x, y, rr) {
+            stroke(pixmap, &ring, HALO, grade::HALO_WIDTH, &[], t);
+            stroke(
+                pixmap,
+                &ring,
+                grade::RING,
+                grade::RING_WIDTH,
+                band.dash(),
+                t,
+            );
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! last in draw order) is drawn: the ones below it are hidden by it but for
 //! their anti-aliased rim. Drawing order across styles is kept.
 
+use super::grade::Band;
 use super::style::{PointStyle, Shape};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,6 +31,7 @@ struct Key {
     shape: Shape,
     radius: u64,
     hollow: bool,
+    grade: Option<Band>,
     factor: u32,
     qx: u8,
     qy: u8,
@@ -57,7 +59,8 @@ impl Sprite {
     /// `style` drawn as [`super::raster`] draws it, its centre `q /
     /// SUBPIXEL` pixels right of and below a pixel's corner.
     fn draw(style: &PointStyle, factor: f32, qx: u8, qy: u8) -> Sprite {
-        // The largest reach of a symbol: a square's corner (1.2 r), and a
+        // The largest reach of a symbol: a square's corner (1.2 r), a
+        // grade ring with its halo (1.25 r + 4.25), and a
         // hollow triangle's mitred stroke (at most 4 half-widths).
         let reach = (style.radius as f32 * 1.25 + 8.0) * factor;
         let half = reach.ceil() as i32 + 1;
@@ -219,6 +222,7 @@ pub fn draw(pixmap: &mut Pixmap, factor: f32, symbols: &[([f64; 2], PointStyle)]
             shape: style.shape,
             radius: style.radius.to_bits(),
             hollow: style.hollow,
+            grade: style.grade,
             factor: factor.to_bits(),
             qx: sx,
             qy: sy,
@@ -265,6 +269,10 @@ mod tests {
             shape: shapes[rng.below(4) as usize],
             radius: [4.5, 5.0, 6.0][rng.below(3) as usize],
             hollow: rng.chance(0.4),
+            // Grade rings are stamped too, within 14 levels of the path
+            // on a few pixels: more than these tests' tolerance; the
+            // rings are checked against golden images (grade_tests.rs).
+            grade: None,
         }
     }
 

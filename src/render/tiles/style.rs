@@ -2,6 +2,7 @@
 //! dashes, sizes. Classes are read from the properties the role's view
 //! shows; a feature whose class property is hidden gets the neutral class.
 
+use super::grade::Band;
 use super::palette::{class_colour, Rgba};
 use crate::model::schema::{
     ACTIVITIES, BASE_REACH_KM, BASE_TYPES, CATEGORIES, MODES, PATROL_KINDS, SITE_KINDS,
@@ -46,6 +47,9 @@ pub struct PointStyle {
     pub radius: f64,
     /// Drawn hollow (an unconfirmed incident, at high zoom).
     pub hollow: bool,
+    /// The source grade's ring (an event at high zoom, when the role sees
+    /// its grade: [`super::grade`]).
+    pub grade: Option<Band>,
 }
 
 /// The neutral colour of a feature without a known class.
@@ -65,6 +69,7 @@ fn point(class: Option<usize>, shape_offset: usize, radius: f64) -> PointStyle {
                 shape: Shape::nth(shape + shape_offset),
                 radius,
                 hollow: false,
+                grade: None,
             }
         }
         None => PointStyle {
@@ -72,6 +77,7 @@ fn point(class: Option<usize>, shape_offset: usize, radius: f64) -> PointStyle {
             shape: Shape::nth(shape_offset),
             radius,
             hollow: false,
+            grade: None,
         },
     }
 }

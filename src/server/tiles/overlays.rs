@@ -286,17 +286,20 @@ pub(super) async fn joint_tile(
                 .blocking(move |store| {
                     let gate = &access.gate;
                     let now = chrono::Utc::now();
-                    let parts =
-                        cut::joint_parts(id, joint.surface, format, &joint.filter, &mut |req| {
-                            match gate.tile(&principal, &req, now, store) {
-                                Ok(c) => Ok(Some(c)),
-                                Err(crate::Error::Access(
-                                    crate::access::AccessError::Forbidden { .. },
-                                )) => Ok(None),
-                                Err(e) => Err(e),
-                            }
-                        })
-                        .map_err(refused)?;
+                    let parts = cut::joint_parts(
+                        id,
+                        joint.surface,
+                        format,
+                        &joint.filter,
+                        &mut |req, each| match gate.tile_each(&principal, req, now, store, each) {
+                            Ok(c) => Ok(Some(c)),
+                            Err(crate::Error::Access(crate::access::AccessError::Forbidden {
+                                ..
+                            })) => Ok(None),
+                            Err(e) => Err(e),
+                        },
+                    )
+                    .map_err(refused)?;
                     let (bytes, n) = cut::joint_tile(
                         id,
                         format,

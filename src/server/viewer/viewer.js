@@ -670,6 +670,15 @@
       box.appendChild(legendBlock(t("legend.risk"),
         Object.keys(RISK).map((l) => ["", t("risk." + l), RISK[l]])));
     }
+    // The source grade's ring on incident and sighting tiles from zoom 14
+    // (drawn only where the role sees the grade).
+    if (names.has("tiles:incidents") || names.has("tiles:sightings") || names.has("tiles:joint")) {
+      box.appendChild(legendBlock(t("legend.grade"), [
+        ["grade grade-reliable", t("grade.reliable")],
+        ["grade grade-doubtful", t("grade.doubtful")],
+        ["grade grade-weak", t("grade.weak")],
+      ]));
+    }
     if (any("blindspots") || names.has("tiles:joint")) {
       box.appendChild(legendBlock(t("legend.blindspots"),
         [["hatched c-threat", t("blind.threat")], ["hatched c-information", t("blind.information")]]));
