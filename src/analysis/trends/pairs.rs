@@ -103,6 +103,18 @@ fn median(d: &mut [i64]) -> f64 {
         return f64::NAN;
     }
     let mid = m / 2;
+    // Counts of tied values (zero slopes, key 0) are common: when the
+    // middle rank or ranks fall among them, the median is 0 without a
+    // selection. One branch-free pass tells.
+    let (mut negative, mut zero) = (0usize, 0usize);
+    for &k in d.iter() {
+        negative += usize::from(k < 0);
+        zero += usize::from(k == 0);
+    }
+    let first = if m % 2 == 1 { mid } else { mid - 1 };
+    if negative <= first && mid < negative + zero {
+        return 0.0;
+    }
     let (below, &mut hi, _) = d.select_nth_unstable(mid);
     if m % 2 == 1 {
         return unkey(hi);
@@ -135,6 +147,44 @@ mod tests {
             assert_eq!(unkey(key(*a)).to_bits(), a.to_bits());
             for b in &v[i + 1..] {
                 assert!(key(*a) < key(*b), "{a} {b}");
+            }
+        }
+    }
+
+    /// Zero slopes across the middle give 0 without a selection; next to
+    /// it, the selected median, as a sort gives it.
+    #[test]
+    fn a_middle_of_zero_slopes_is_zero_and_its_edges_are_selected() {
+        for m in 1usize..40 {
+            for zeros in 0..=m {
+                for start in 0..=(m - zeros) {
+                    // `start` negative slopes, `zeros` zero ones, the rest positive.
+                    let d: Vec<i64> = (0..m)
+                        .map(|i| {
+                            if i < start {
+                                key(-1.0 - i as f64)
+                            } else if i < start + zeros {
+                                key(0.0)
+                            } else {
+                                key(2.0 + i as f64)
+                            }
+                        })
+                        .rev()
+                        .collect();
+                    let mut sorted = d.clone();
+                    sorted.sort_unstable();
+                    let want = if m % 2 == 1 {
+                        unkey(sorted[m / 2])
+                    } else {
+                        (unkey(sorted[m / 2 - 1]) + unkey(sorted[m / 2])) / 2.0
+                    };
+                    let got = median(&mut d.clone());
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "m {m} zeros {zeros} start {start}"
+                    );
+                }
             }
         }
     }
