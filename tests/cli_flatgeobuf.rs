@@ -26,6 +26,24 @@ fn ogr(args: &[&str]) -> std::process::Output {
     o
 }
 
+/// `jointmap export LAYER --format fgb` into `dir/LAYER.fgb`, which must succeed.
+fn export_fgb(store: &Path, layer: &str, dir: &Path) -> std::path::PathBuf {
+    let fgb = dir.join(format!("{layer}.fgb"));
+    let o = run(
+        store,
+        &[
+            "export",
+            layer,
+            "--format",
+            "fgb",
+            "-o",
+            fgb.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{layer}: {}", stderr(&o));
+    fgb
+}
+
 fn by_id(fs: &[Value]) -> std::collections::BTreeMap<String, Value> {
     fs.iter()
         .map(|f| {
@@ -130,19 +148,7 @@ fn fgb_export_is_the_layer_for_gdal_and_ingests_back() {
         let file = write_fc(dir.path(), &format!("{layer}.geojson"), &feats);
         let o = run(&store, &["ingest", layer, file.to_str().unwrap()]);
         assert!(o.status.success(), "{layer}: {}", stderr(&o));
-        let fgb = dir.path().join(format!("{layer}.fgb"));
-        let o = run(
-            &store,
-            &[
-                "export",
-                layer,
-                "--format",
-                "fgb",
-                "-o",
-                fgb.to_str().unwrap(),
-            ],
-        );
-        assert!(o.status.success(), "{layer}: {}", stderr(&o));
+        let fgb = export_fgb(&store, layer, dir.path());
         let want = features_of(&run(&store, &["export", layer]).stdout);
         assert_eq!(want.len(), feats.len(), "{layer}");
         let info = ogr(&["ogrinfo", "-ro", "-so", "-al", fgb.to_str().unwrap()]);
@@ -424,19 +430,7 @@ fn corrupt_flatgeobuf_is_a_clear_error_never_a_panic() {
     assert!(o.status.success(), "{}", stderr(&o));
     let mut files = Vec::new();
     for layer in ["incidents", "patrols"] {
-        let fgb = dir.path().join(format!("{layer}.fgb"));
-        let o = run(
-            &store,
-            &[
-                "export",
-                layer,
-                "--format",
-                "fgb",
-                "-o",
-                fgb.to_str().unwrap(),
-            ],
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
+        let fgb = export_fgb(&store, layer, dir.path());
         files.push(std::fs::read(&fgb).unwrap());
     }
     let read = |b: &[u8]| {

@@ -50,37 +50,6 @@ pub fn mk_and_sen(x: &[f64], scratch: &mut Scratch) -> (MannKendall, f64) {
     (MannKendall::from_score(s, var_s), median(d))
 }
 
-/// The Mann-Kendall test of `x` alone, with reused buffers.
-pub fn mk(x: &[f64], scratch: &mut Scratch) -> MannKendall {
-    let n = x.len();
-    let mut s: i64 = 0;
-    for k in 1..n {
-        let mut acc: i32 = 0;
-        for (a, b) in x[..n - k].iter().zip(&x[k..]) {
-            acc += i32::from(b > a) - i32::from(b < a);
-        }
-        s += i64::from(acc);
-    }
-    MannKendall::from_score(s, tie_variance(x, &mut scratch.sorted))
-}
-
-/// Sen's slope of `x` alone, with reused buffers.
-pub fn sen(x: &[f64], scratch: &mut Scratch) -> f64 {
-    let n = x.len();
-    let d = &mut scratch.slopes;
-    d.clear();
-    for k in 1..n {
-        let lag = k as f64;
-        d.extend(
-            x[..n - k]
-                .iter()
-                .zip(&x[k..])
-                .map(|(a, b)| key((b - a) / lag)),
-        );
-    }
-    median(d)
-}
-
 /// `v` as an integer whose order is `f64::total_cmp`'s: selecting among
 /// integers is about twice as fast as among floats with a comparator.
 fn key(v: f64) -> i64 {
@@ -218,14 +187,11 @@ mod tests {
                 let (m, s) = mk_and_sen(&x, &mut scratch);
                 let want = mann_kendall(&x);
                 assert_eq!(m, want, "n {n} kind {kind}");
-                assert_eq!(mk(&x, &mut scratch), want, "n {n} kind {kind}");
                 let ws = sen_slope(&x);
                 assert!(
                     s.to_bits() == ws.to_bits() || (s.is_nan() && ws.is_nan()),
                     "n {n} kind {kind}: {s} vs {ws}"
                 );
-                let alone = sen(&x, &mut scratch);
-                assert!(alone.to_bits() == ws.to_bits() || (alone.is_nan() && ws.is_nan()));
             }
         }
     }
