@@ -71,6 +71,18 @@ fn main() {
                 Some(found)
             },
         },
+        // QGIS as a client (tests/qgis_client.rs): its Python API for Debian's own
+        // python3 (not a pyenv one) and the providers package's OAPIF (wfs) and
+        // XYZ (wms) providers.
+        Need {
+            cfg: "jointmap_qgis",
+            what: "QGIS's Python API for /usr/bin/python3 with its providers (apt-get install --no-install-recommends python3-qgis qgis-providers)",
+            find: || {
+                existing(Path::new("/usr/lib/qgis/plugins/libprovider_wfs.so"))?;
+                existing(Path::new("/usr/lib/qgis/plugins/libprovider_wms.so"))?;
+                python_module_of("/usr/bin/python3", "qgis.core")
+            },
+        },
         // The PostGIS store's tests (contract matrix): a server to run them on.
         Need {
             cfg: "jointmap_test_pg",
@@ -136,7 +148,12 @@ fn on_path(tool: &str, args: &[&str]) -> Option<PathBuf> {
 
 /// The module's file when python3 imports it.
 fn python_module(module: &str) -> Option<PathBuf> {
-    let o = Command::new("python3")
+    python_module_of("python3", module)
+}
+
+/// The module's file when `python` imports it.
+fn python_module_of(python: &str, module: &str) -> Option<PathBuf> {
+    let o = Command::new(python)
         .args(["-c", &format!("import {module} as m; print(m.__file__)")])
         .output()
         .ok()?;

@@ -22,6 +22,20 @@ pub struct JsonError {
     pub line: usize,
     /// 1-based column (bytes) of the fault (in the input when known).
     pub column: usize,
+    /// What is wrong, without position or wording for a feature (for
+    /// callers whose text is not a feature: CQL2 JSON filters).
+    pub problem: JsonProblem,
+}
+
+/// What is wrong with a JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonProblem {
+    /// Not JSON: serde_json's message without its position.
+    Syntax(String),
+    /// A key repeated in one object.
+    Duplicate(String),
+    /// A string (or key) of this many bytes, beyond the bound.
+    TooLong(usize),
 }
 
 enum Kind {
@@ -91,15 +105,20 @@ pub fn parse_at(text: &str, max_string: usize, start: Option<TextPos>) -> Result
             None => (e.line(), e.column(), "feature"),
         };
         let at = format!("line {line} column {column} of the {of}");
-        let reason = match fault.kind {
+        let problem = match &fault.kind {
             None => {
                 let text = e.to_string();
                 let what = text
                     .rsplit_once(" at line ")
                     .map_or(text.as_str(), |(m, _)| m);
-                format!("not valid JSON: {what} at {at}")
+                JsonProblem::Syntax(what.to_string())
             }
-            Some(Kind::Duplicate(key)) => {
+            Some(Kind::Duplicate(key)) => JsonProblem::Duplicate(key.clone()),
+            Some(Kind::TooLong(n)) => JsonProblem::TooLong(*n),
+        };
+        let reason = match &problem {
+            JsonProblem::Syntax(what) => format!("not valid JSON: {what} at {at}"),
+            JsonProblem::Duplicate(key) => {
                 let within = if path.is_empty() {
                     "the feature".to_string()
                 } else {
@@ -108,7 +127,7 @@ pub fn parse_at(text: &str, max_string: usize, start: Option<TextPos>) -> Result
                 path.push(key.clone());
                 format!("duplicate key {key:?} in {within} (a key may occur once per object) at {at}")
             }
-            Some(Kind::TooLong(n)) => format!(
+            JsonProblem::TooLong(n) => format!(
                 "a string of {n} bytes, more than the maximum {max_string} (see --max-string-bytes), at {at}"
             ),
         };
@@ -121,6 +140,7 @@ pub fn parse_at(text: &str, max_string: usize, start: Option<TextPos>) -> Result
             reason,
             line,
             column,
+            problem,
         }
     })
 }

@@ -5,7 +5,7 @@ use super::ogc::CRS84;
 use super::problem::ApiError;
 use super::view::{queryables, Cursor, Filter};
 use crate::model::{Crs, Layer};
-use crate::request::cql2::{Filter as Cql2Filter, Queryables};
+use crate::request::cql2::{Filter as Cql2Filter, Lang, Location, Queryables};
 
 /// Parameters every endpoint accepts.
 pub const COMMON: &[&str] = &["f"];
@@ -28,7 +28,7 @@ pub const ITEMS: &[&str] = &[
 /// Parameters of `/collections/{id}/items/{featureId}`.
 pub const ITEM: &[&str] = &["f", "crs"];
 
-/// The one filter language served (`filter-lang`).
+/// The default filter language (`filter-lang`); [`Lang::ALL`] lists those served.
 pub const CQL2_TEXT: &str = "cql2-text";
 
 /// The raw query as ordered name/value pairs.
@@ -141,6 +141,7 @@ pub fn items_query(
         crs: Crs::Crs84,
     };
     let mut bbox_text: Option<&str> = None;
+    let mut lang = Lang::Text;
     let mut bbox_crs = Crs::Crs84;
     let mut seen: Vec<&str> = Vec::new();
     for (k, v) in pairs {
@@ -157,12 +158,15 @@ pub fn items_query(
             "limit" => q.limit = limit(v, max_limit)?,
             "filter" => {}
             "filter-lang" => {
-                if v != CQL2_TEXT {
-                    return Err(ApiError::param(
+                lang = Lang::from_name(v).ok_or_else(|| {
+                    ApiError::param(
                         k,
-                        format!("{v:?} is not served; use {CQL2_TEXT}"),
-                    ));
-                }
+                        format!(
+                            "{v:?} is not served; use {}",
+                            Lang::ALL.map(Lang::name).join(" or ")
+                        ),
+                    )
+                })?;
             }
             "filter-crs" => {
                 if v != CRS84 {
@@ -219,10 +223,20 @@ pub fn items_query(
         q.filter.bbox = Some(bbox_in(v, bbox_crs)?);
     }
     if let Some((_, text)) = pairs.iter().find(|(k, _)| k == "filter") {
-        let f = Cql2Filter::parse(text, filterable).map_err(|e| {
+        let f = Cql2Filter::parse_in(lang, text, filterable).map_err(|e| {
             let mut err = ApiError::param("filter", &e);
-            err.extra
-                .insert("column".into(), serde_json::Value::from(e.column));
+            match &e.at {
+                Location::Column(c) => {
+                    err.extra.insert("column".into(), (*c).into());
+                }
+                Location::Text { line, column } => {
+                    err.extra.insert("line".into(), (*line).into());
+                    err.extra.insert("column".into(), (*column).into());
+                }
+                Location::Pointer(p) => {
+                    err.extra.insert("pointer".into(), p.as_str().into());
+                }
+            }
             err
         })?;
         q.filter.cql = Some(std::sync::Arc::new(f));

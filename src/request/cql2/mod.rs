@@ -1,7 +1,9 @@
-//! CQL2 text filters (OGC 21-065) on the features one caller sees: a small
-//! hand-written recursive-descent parser ([`parser`]) over a lexer
-//! ([`lexer`]) into a typed tree ([`ast`]), evaluated per feature
-//! ([`eval`]) on whatever the caller was shown of it.
+//! CQL2 filters (OGC 21-065) on the features one caller sees, in CQL2
+//! text or CQL2 JSON: a small hand-written recursive-descent parser
+//! ([`parser`]) over a lexer ([`lexer`]), and a walk over strict JSON
+//! ([`json`]), both into one typed tree ([`ast`]) through the same checks
+//! (`check.rs`), evaluated per feature ([`eval`]) on whatever the caller was
+//! shown of it.
 //!
 //! Supported: `=`, `<>`, `<`, `<=`, `>`, `>=`; `AND`, `OR`, `NOT` and
 //! parentheses; `[NOT] IN (...)`, `[NOT] BETWEEN ... AND ...`,
@@ -9,13 +11,14 @@
 //! strings, numbers, `TIMESTAMP('...')`, `DATE('...')`;
 //! `S_INTERSECTS(geometry, BBOX(...) | POINT(...) | POLYGON(...))` in CRS84;
 //! `T_INTERSECTS(a, b)` with instants (properties, `TIMESTAMP`, `DATE`) and
-//! `INTERVAL(start, end)` (`'..'` for an open end). Property names are
-//! resolved against the caller's [`Queryables`]: a name the caller may not
-//! see gives the very error a made-up name gives.
+//! `INTERVAL(start, end)` (`'..'` for an open end); the same in JSON (see
+//! [`json`]). Property names are resolved against the caller's
+//! [`Queryables`]: a name the caller may not see gives the very error a
+//! made-up name gives.
 //!
 //! The cost is bounded before anything is evaluated: the text
-//! ([`MAX_CHARS`]), its tokens ([`MAX_TOKENS`]), the nesting
-//! ([`MAX_DEPTH`]), the tree ([`MAX_NODES`]), `IN` lists ([`MAX_IN_ITEMS`]),
+//! ([`MAX_CHARS`]), its tokens ([`MAX_TOKENS`]; JSON values and keys), the
+//! nesting ([`MAX_DEPTH`]), the tree ([`MAX_NODES`]), `IN` lists ([`MAX_IN_ITEMS`]),
 //! polygons ([`MAX_POLYGON_VERTICES`]) and `LIKE` patterns
 //! ([`MAX_LIKE_TOKENS`], matched in one pass over the value whatever the
 //! pattern). Logic is SQL's three-valued one: a comparison with a missing
@@ -23,7 +26,11 @@
 //! pass.
 
 pub mod ast;
+mod check;
 pub mod eval;
+pub mod json;
+#[cfg(test)]
+mod json_tests;
 pub mod lexer;
 pub mod parser;
 #[cfg(test)]
@@ -31,6 +38,33 @@ mod tests;
 
 pub use ast::{Expr, Type};
 pub use eval::{Subject, Value};
+
+/// The encodings of a filter (`filter-lang`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// `cql2-text`.
+    Text,
+    /// `cql2-json`.
+    Json,
+}
+
+impl Lang {
+    /// Both, in the order documents list them.
+    pub const ALL: [Lang; 2] = [Lang::Text, Lang::Json];
+
+    /// The `filter-lang` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Text => "cql2-text",
+            Lang::Json => "cql2-json",
+        }
+    }
+
+    /// The language named `s` (exactly, as `filter-lang` gives it).
+    pub fn from_name(s: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.name() == s)
+    }
+}
 
 /// Longest filter text, in characters.
 pub const MAX_CHARS: usize = 16_384;
@@ -70,20 +104,62 @@ pub enum Fault {
     TooComplex(String),
 }
 
-/// A filter refused, with the column (1-based, in characters) of the fault.
+/// Where in a filter its fault lies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    /// CQL2 text: the 1-based column, in characters.
+    Column(usize),
+    /// CQL2 JSON that is not JSON (or repeats a key): the 1-based line and
+    /// column (in characters) of the JSON text.
+    Text {
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+    },
+    /// CQL2 JSON: the JSON Pointer (RFC 6901) of the member at fault (`""`
+    /// is the whole document).
+    Pointer(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Column(c) => write!(f, "column {c}"),
+            Location::Text { line, column } => write!(f, "line {line} column {column}"),
+            Location::Pointer(p) if p.is_empty() => {
+                f.write_str("the top of the JSON (pointer \"\")")
+            }
+            Location::Pointer(p) => write!(f, "JSON pointer {p}"),
+        }
+    }
+}
+
+/// A filter refused, with where the fault lies.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{fault} at column {column}")]
+#[error("{fault} at {at}")]
 pub struct Cql2Error {
     /// What is wrong.
     pub fault: Fault,
     /// Where.
-    pub column: usize,
+    pub at: Location,
 }
 
 impl Cql2Error {
-    /// A fault at a column.
+    /// A fault at a column of CQL2 text.
     pub fn new(fault: Fault, column: usize) -> Self {
-        Cql2Error { fault, column }
+        Cql2Error {
+            fault,
+            at: Location::Column(column),
+        }
+    }
+
+    /// The column of a fault in CQL2 text.
+    pub fn column(&self) -> Option<usize> {
+        match self.at {
+            Location::Column(c) => Some(c),
+            _ => None,
+        }
     }
 }
 
@@ -121,6 +197,20 @@ impl Filter {
     /// Parses CQL2 text against the caller's queryables.
     pub fn parse(text: &str, queryables: &Queryables) -> Result<Filter, Cql2Error> {
         parser::parse(text, queryables).map(|expr| Filter { expr })
+    }
+
+    /// Parses CQL2 JSON against the caller's queryables: the same tree,
+    /// checks and bounds as [`Filter::parse`].
+    pub fn parse_json(text: &str, queryables: &Queryables) -> Result<Filter, Cql2Error> {
+        json::parse(text, queryables).map(|expr| Filter { expr })
+    }
+
+    /// Parses `text` in `lang`.
+    pub fn parse_in(lang: Lang, text: &str, queryables: &Queryables) -> Result<Filter, Cql2Error> {
+        match lang {
+            Lang::Text => Filter::parse(text, queryables),
+            Lang::Json => Filter::parse_json(text, queryables),
+        }
     }
 
     /// The expression.

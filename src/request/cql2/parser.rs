@@ -21,8 +21,8 @@
 //! Keywords are case-insensitive; a property written in double quotes is
 //! never a keyword.
 
-use super::ast::{Bound, CmpOp, Expr, Interval, Literal, Scalar, SpatialLiteral, Type};
-use super::eval::LikePattern;
+use super::ast::{Bound, CmpOp, Expr, Interval, Literal, Scalar, SpatialLiteral};
+use super::check::{self, InstantKind};
 use super::lexer::{tokens, Tok, Token};
 use super::{
     Cql2Error, Fault, Queryables, MAX_CHARS, MAX_DEPTH, MAX_IN_ITEMS, MAX_NODES,
@@ -132,9 +132,7 @@ impl Parser<'_> {
     fn node(&mut self) -> Result<(), Cql2Error> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            return Err(self.fail(Fault::TooComplex(format!(
-                "more than {MAX_NODES} predicates and operands"
-            ))));
+            return Err(self.fail(check::too_many_nodes()));
         }
         Ok(())
     }
@@ -142,7 +140,7 @@ impl Parser<'_> {
     fn enter(&mut self) -> Result<(), Cql2Error> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.fail(Fault::TooComplex(format!("nested deeper than {MAX_DEPTH}"))));
+            return Err(self.fail(check::too_deep()));
         }
         Ok(())
     }
@@ -255,14 +253,7 @@ impl Parser<'_> {
             };
             let other = self.scalar()?;
             self.node()?;
-            let (a, b) = unify(subject, other, op_at)?;
-            if a.ty() == Type::Boolean && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                return Err(Cql2Error::new(
-                    Fault::Type("booleans compare only with = and <>".into()),
-                    op_at,
-                ));
-            }
-            return Ok(Expr::Cmp(op, a, b));
+            return check::comparison(op, subject, other).map_err(|f| Cql2Error::new(f, op_at));
         }
         let negated = self.is_kw("NOT")
             && (self.is_kw_at(1, "LIKE") || self.is_kw_at(1, "BETWEEN") || self.is_kw_at(1, "IN"));
@@ -280,20 +271,8 @@ impl Parser<'_> {
             self.expect_kw("AND")?;
             let high = self.scalar()?;
             self.node()?;
-            let (subject, low) = unify(subject, low, op_at)?;
-            let (subject, high) = unify(subject, high, op_at)?;
-            if !matches!(subject.ty(), Type::Number | Type::Instant | Type::String) {
-                return Err(Cql2Error::new(
-                    Fault::Type(format!("BETWEEN does not apply to {}", subject.ty().name())),
-                    op_at,
-                ));
-            }
-            return Ok(Expr::Between {
-                subject,
-                low,
-                high,
-                negated,
-            });
+            return check::between(subject, low, high, negated)
+                .map_err(|f| Cql2Error::new(f, op_at));
         }
         if self.is_kw("IN") {
             self.next();
@@ -302,14 +281,13 @@ impl Parser<'_> {
             let mut subject = subject;
             loop {
                 if list.len() >= MAX_IN_ITEMS {
-                    return Err(self.fail(Fault::TooComplex(format!(
-                        "more than {MAX_IN_ITEMS} values in an IN list"
-                    ))));
+                    return Err(self.fail(check::too_many_in_items()));
                 }
                 let item_at = self.column();
                 let item = self.scalar()?;
                 self.node()?;
-                let (s, item) = unify(subject, item, item_at)?;
+                let (s, item) =
+                    check::unify(subject, item).map_err(|f| Cql2Error::new(f, item_at))?;
                 subject = s;
                 list.push(item);
                 if *self.peek() == Tok::Comma {
@@ -347,15 +325,7 @@ impl Parser<'_> {
     }
 
     fn like(&mut self, subject: Scalar, negated: bool, op_at: usize) -> Result<Expr, Cql2Error> {
-        if subject.ty() != Type::String {
-            return Err(Cql2Error::new(
-                Fault::Type(format!(
-                    "LIKE applies to strings, not to {}",
-                    subject.ty().name()
-                )),
-                op_at,
-            ));
-        }
+        check::like_subject(&subject).map_err(|f| Cql2Error::new(f, op_at))?;
         let at = self.column();
         let Tok::Str(p) = self.next() else {
             return Err(Cql2Error::new(
@@ -364,12 +334,7 @@ impl Parser<'_> {
             ));
         };
         self.node()?;
-        let pattern = LikePattern::compile(&p).map_err(|f| Cql2Error::new(f, at))?;
-        Ok(Expr::Like {
-            subject,
-            pattern,
-            negated,
-        })
+        check::like(subject, &p, negated).map_err(|f| Cql2Error::new(f, at))
     }
 
     /// A property or a literal.
@@ -401,7 +366,7 @@ impl Parser<'_> {
                         "TRUE" => return Ok(Scalar::Literal(Literal::Bool(true))),
                         "FALSE" => return Ok(Scalar::Literal(Literal::Bool(false))),
                         "TIMESTAMP" | "DATE" if *self.peek() == Tok::Open => {
-                            let (t, _) = self.instant_literal(&up, at)?;
+                            let (t, _) = self.instant_literal(&up)?;
                             return Ok(Scalar::Literal(Literal::Instant(t)));
                         }
                         _ if KEYWORDS.contains(&up.as_str()) => {
@@ -415,14 +380,7 @@ impl Parser<'_> {
                         _ => {}
                     }
                 }
-                match self.queryables.get(&name) {
-                    Some(Type::Geometry) => Err(Cql2Error::new(
-                        Fault::Type(format!("{name:?} is a geometry: use it in S_INTERSECTS")),
-                        at,
-                    )),
-                    Some(ty) => Ok(Scalar::Property(name, ty)),
-                    None => Err(Cql2Error::new(Fault::UnknownProperty(name), at)),
-                }
+                check::scalar_property(&name, self.queryables).map_err(|f| Cql2Error::new(f, at))
             }
             other => Err(Cql2Error::new(
                 Fault::Syntax(format!(
@@ -436,7 +394,7 @@ impl Parser<'_> {
 
     /// `TIMESTAMP('...')` or `DATE('...')` after the keyword: the instant,
     /// and for a date the last millisecond of that day.
-    fn instant_literal(&mut self, kw: &str, at: usize) -> Result<(i64, i64), Cql2Error> {
+    fn instant_literal(&mut self, kw: &str) -> Result<(i64, i64), Cql2Error> {
         self.expect(Tok::Open, "'('")?;
         let s_at = self.column();
         let Tok::Str(s) = self.next() else {
@@ -446,23 +404,12 @@ impl Parser<'_> {
             ));
         };
         self.expect(Tok::Close, "')'")?;
-        let date_only = crate::model::time::is_date_only(&s);
-        if kw == "DATE" && !date_only {
-            return Err(Cql2Error::new(
-                Fault::Literal(format!("DATE('{s}'): expected YYYY-MM-DD")),
-                s_at,
-            ));
-        }
-        if kw == "TIMESTAMP" && date_only {
-            return Err(Cql2Error::new(
-                Fault::Literal(format!(
-                    "TIMESTAMP('{s}'): expected a date and time (use DATE for a day)"
-                )),
-                s_at,
-            ));
-        }
-        let _ = at;
-        instant(&s, s_at)
+        let kind = if kw == "DATE" {
+            InstantKind::Date
+        } else {
+            InstantKind::Timestamp
+        };
+        check::instant_literal(kind, &s).map_err(|f| Cql2Error::new(f, s_at))
     }
 
     fn spatial(&mut self) -> Result<Expr, Cql2Error> {
@@ -488,37 +435,18 @@ impl Parser<'_> {
                 {
                     self.next();
                     if shape.is_some() {
-                        return Err(Cql2Error::new(
-                            Fault::Syntax(
-                                "S_INTERSECTS compares the geometry property with one literal"
-                                    .into(),
-                            ),
-                            at,
-                        ));
+                        return Err(Cql2Error::new(check::one_property_one_literal(), at));
                     }
                     shape = Some(self.geometry_literal(&name.to_ascii_uppercase())?);
                 }
                 Some((name, _)) => {
                     self.next();
-                    match self.queryables.get(&name) {
-                        Some(Type::Geometry) if !prop => prop = true,
-                        Some(Type::Geometry) => {
-                            return Err(Cql2Error::new(
-                                Fault::Syntax(
-                                    "S_INTERSECTS compares the geometry property with one literal"
-                                        .into(),
-                                ),
-                                at,
-                            ))
-                        }
-                        Some(t) => {
-                            return Err(Cql2Error::new(
-                                Fault::Type(format!("{name:?} is {}, not a geometry", t.name())),
-                                at,
-                            ))
-                        }
-                        None => return Err(Cql2Error::new(Fault::UnknownProperty(name), at)),
+                    check::geometry_property(&name, self.queryables)
+                        .map_err(|f| Cql2Error::new(f, at))?;
+                    if prop {
+                        return Err(Cql2Error::new(check::one_property_one_literal(), at));
                     }
+                    prop = true;
                 }
                 None => {
                     return Err(self.fail(Fault::Syntax(format!(
@@ -531,9 +459,7 @@ impl Parser<'_> {
         self.expect(Tok::Close, "')'")?;
         match (prop, shape) {
             (true, Some(s)) => Ok(Expr::SIntersects(s)),
-            _ => Err(self.fail(Fault::Syntax(
-                "S_INTERSECTS compares the geometry property with one literal".into(),
-            ))),
+            _ => Err(self.fail(check::one_property_one_literal())),
         }
     }
 
@@ -563,7 +489,7 @@ impl Parser<'_> {
         let at = self.column();
         let x = self.coordinate()?;
         let y = self.coordinate()?;
-        lonlat(x, y, at)
+        check::lonlat(x, y).map_err(|f| Cql2Error::new(f, at))
     }
 
     fn geometry_literal(&mut self, kw: &str) -> Result<SpatialLiteral, Cql2Error> {
@@ -576,29 +502,7 @@ impl Parser<'_> {
                     self.next();
                     n.push(self.coordinate()?);
                 }
-                let b = match n.len() {
-                    4 => [n[0], n[1], n[2], n[3]],
-                    6 => [n[0], n[1], n[3], n[4]],
-                    k => {
-                        return Err(Cql2Error::new(
-                            Fault::Literal(format!(
-                                "BBOX takes 4 numbers (or 6 with heights), not {k}"
-                            )),
-                            at,
-                        ))
-                    }
-                };
-                lonlat(b[0], b[1], at)?;
-                lonlat(b[2], b[3], at)?;
-                if b[1] > b[3] {
-                    return Err(Cql2Error::new(
-                        Fault::Literal(
-                            "BBOX: the southern edge is north of the northern one".into(),
-                        ),
-                        at,
-                    ));
-                }
-                SpatialLiteral::bbox(b)
+                check::bbox(&n).map_err(|f| Cql2Error::new(f, at))?
             }
             "POINT" => {
                 let c = self.position()?;
@@ -614,9 +518,7 @@ impl Parser<'_> {
                     loop {
                         vertices += 1;
                         if vertices > MAX_POLYGON_VERTICES {
-                            return Err(self.fail(Fault::TooComplex(format!(
-                                "a polygon of more than {MAX_POLYGON_VERTICES} vertices"
-                            ))));
+                            return Err(self.fail(check::too_many_vertices()));
                         }
                         ring.push(self.position()?);
                         if *self.peek() == Tok::Comma {
@@ -626,15 +528,7 @@ impl Parser<'_> {
                         self.expect(Tok::Close, "',' or ')' in a ring")?;
                         break;
                     }
-                    if ring.len() < 4 || ring.first() != ring.last() {
-                        return Err(Cql2Error::new(
-                            Fault::Literal(
-                                "a polygon ring needs at least 4 positions, the last equal to the first".into(),
-                            ),
-                            ring_at,
-                        ));
-                    }
-                    rings.push(geo_types::LineString::new(ring));
+                    rings.push(check::ring(ring).map_err(|f| Cql2Error::new(f, ring_at))?);
                     if *self.peek() == Tok::Comma {
                         self.next();
                         continue;
@@ -672,20 +566,13 @@ impl Parser<'_> {
             self.expect(Tok::Comma, "',' between the interval's ends")?;
             let end = self.bound(true)?;
             self.expect(Tok::Close, "')'")?;
-            if let (Bound::At(a), Bound::At(z)) = (&start, &end) {
-                if z < a {
-                    return Err(Cql2Error::new(
-                        Fault::Literal("the interval ends before it starts".into()),
-                        at,
-                    ));
-                }
-            }
+            check::interval_order(&start, &end).map_err(|f| Cql2Error::new(f, at))?;
             return Ok(Interval { start, end });
         }
         for kw in ["TIMESTAMP", "DATE"] {
             if self.is_kw(kw) && *self.peek_at(1) == Tok::Open {
                 self.next();
-                let (a, z) = self.instant_literal(kw, at)?;
+                let (a, z) = self.instant_literal(kw)?;
                 return Ok(Interval {
                     start: Bound::At(a),
                     end: Bound::At(z),
@@ -710,14 +597,7 @@ impl Parser<'_> {
                         at,
                     ));
                 }
-                match self.queryables.get(&name) {
-                    Some(Type::Instant) => Ok(name),
-                    Some(t) => Err(Cql2Error::new(
-                        Fault::Type(format!("{name:?} is {}, not an instant", t.name())),
-                        at,
-                    )),
-                    None => Err(Cql2Error::new(Fault::UnknownProperty(name), at)),
-                }
+                check::instant_property(&name, self.queryables).map_err(|f| Cql2Error::new(f, at))
             }
             other => Err(Cql2Error::new(
                 Fault::Syntax(format!(
@@ -737,13 +617,13 @@ impl Parser<'_> {
             if s == ".." {
                 return Ok(Bound::Open);
             }
-            let (a, z) = instant(&s, at)?;
+            let (a, z) = check::instant(&s).map_err(|f| Cql2Error::new(f, at))?;
             return Ok(Bound::At(if is_end { z } else { a }));
         }
         for kw in ["TIMESTAMP", "DATE"] {
             if self.is_kw(kw) && *self.peek_at(1) == Tok::Open {
                 self.next();
-                let (a, z) = self.instant_literal(kw, at)?;
+                let (a, z) = self.instant_literal(kw)?;
                 return Ok(Bound::At(if is_end { z } else { a }));
             }
         }
@@ -751,65 +631,7 @@ impl Parser<'_> {
     }
 }
 
-/// An RFC 3339 time or a date: its first and last millisecond.
-fn instant(s: &str, at: usize) -> Result<(i64, i64), Cql2Error> {
-    let bad = |e: String| Cql2Error::new(Fault::Literal(e), at);
-    let a = crate::model::time::parse_time(s).map_err(bad)?;
-    let z = crate::request::parse_to_arg(s).map_err(bad)?;
-    Ok((a.timestamp_millis(), z.timestamp_millis()))
-}
-
 fn number(text: &str, sign: f64, at: usize) -> Result<f64, Cql2Error> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite())
-        .map(|x| sign * x)
-        .ok_or_else(|| {
-            Cql2Error::new(
-                Fault::Literal(format!("{text:?} is not a finite number")),
-                at,
-            )
-        })
-}
-
-fn lonlat(x: f64, y: f64, at: usize) -> Result<geo_types::Coord<f64>, Cql2Error> {
-    if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
-        return Err(Cql2Error::new(
-            Fault::Literal(format!(
-                "({x} {y}) is outside CRS84 (longitude in [-180, 180], latitude in [-90, 90])"
-            )),
-            at,
-        ));
-    }
-    Ok(geo_types::coord! {x: x, y: y})
-}
-
-/// Checks two operands compare, turning a string compared with an instant
-/// into that instant.
-fn unify(a: Scalar, b: Scalar, at: usize) -> Result<(Scalar, Scalar), Cql2Error> {
-    let to_instant = |s: Scalar| -> Result<Scalar, Cql2Error> {
-        match s {
-            Scalar::Literal(Literal::Str(t)) => {
-                let (ms, _) = instant(&t, at)?;
-                Ok(Scalar::Literal(Literal::Instant(ms)))
-            }
-            other => Ok(other),
-        }
-    };
-    let (a, b) = match (a.ty(), b.ty()) {
-        (Type::Instant, Type::String) => (a, to_instant(b)?),
-        (Type::String, Type::Instant) => (to_instant(a)?, b),
-        _ => (a, b),
-    };
-    if a.ty() != b.ty() {
-        return Err(Cql2Error::new(
-            Fault::Type(format!(
-                "cannot compare {} with {}",
-                a.ty().name(),
-                b.ty().name()
-            )),
-            at,
-        ));
-    }
-    Ok((a, b))
+    let x = text.parse::<f64>().unwrap_or(f64::NAN);
+    check::finite(sign * x, text).map_err(|f| Cql2Error::new(f, at))
 }
