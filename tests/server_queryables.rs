@@ -797,16 +797,16 @@ fn bad_and_costly_json_filters_are_400_with_the_fault_and_place() {
         assert!(p["detail"].as_str().unwrap().contains(words), "{f}: {p}");
     }
     for (f, line, column) in [
-        (r#"{"op":"=","op":"<>","args":[]}"#, 1, 15),
+        (r#"{"op":"=","op":"<>","args":[]}"#, 1, 14),
         (
             r#"{"op":"=","args":[{"property":"killed_total"},1e999]}"#,
             1,
-            52,
+            51,
         ),
         (
             "{\"op\":\n\"=\",\"args\":[{\"property\":\"category\"},'x']}",
             2,
-            30,
+            37,
         ),
     ] {
         let p = json_items(&s, PARTNER, f, "").problem(400, Some("filter"));
