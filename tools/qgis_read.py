@@ -115,13 +115,17 @@ def xyz(base, token, name, z, x, y):
         return {"valid": False}
     block = layer.dataProvider().block(1, tile_extent(z, x, y), 256, 256)
     img = block.image() if block is not None else QImage()
-    img = img.convertToFormat(QImage.Format_ARGB32)
+    # Compared premultiplied, as QGIS keeps rendered images: a colour under
+    # alpha 1/255 does not survive premultiplication, in either image.
+    img = img.convertToFormat(QImage.Format_ARGB32_Premultiplied)
     # The same tile straight from the server.
     req = urllib.request.Request(
         f"{base}/tiles/{name}/{z}/{x}/{y}.png", headers={"Authorization": f"Bearer {token}"}
     )
     with urllib.request.urlopen(req) as r:
-        direct = QImage.fromData(QByteArray(r.read()), "PNG").convertToFormat(QImage.Format_ARGB32)
+        direct = QImage.fromData(QByteArray(r.read()), "PNG").convertToFormat(
+            QImage.Format_ARGB32_Premultiplied
+        )
     differ = 0
     if img.size() == direct.size():
         for j in range(img.height()):
