@@ -492,10 +492,12 @@ fn check(
     raw: &RawFeature,
 ) -> Result<Feature, crate::model::feature::Invalid> {
     let text = &raw.text;
+    let Some(preset) = &opts.preset else {
+        // No mapping to apply: the properties are read as a list, not a map.
+        return Feature::from_text_at(opts.layer, text, &opts.bounds, raw.start);
+    };
     let mut v = crate::model::feature::parse_strict_at(text, &opts.bounds, raw.start)?;
-    if let Some(preset) = &opts.preset {
-        preset.apply(&mut v);
-    }
+    preset.apply(&mut v);
     Feature::from_geojson_with(opts.layer, v, text, &opts.bounds)
 }
 

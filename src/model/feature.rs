@@ -83,6 +83,34 @@ impl Feature {
         text: &str,
         bounds: &Bounds,
     ) -> Result<Feature, Invalid> {
+        Feature::from_parts(layer, v, None, text, bounds)
+    }
+
+    /// Validates a feature's text for `layer` within `bounds`, as
+    /// [`parse_strict_at`] then [`Feature::from_geojson_with`] do, without
+    /// building a map of its properties; JSON error positions are counted
+    /// in the input when `start` is known.
+    pub fn from_text_at(
+        layer: Layer,
+        text: &str,
+        bounds: &Bounds,
+        start: Option<json::TextPos>,
+    ) -> Result<Feature, Invalid> {
+        check_size(text, bounds)?;
+        let (v, props) =
+            json::parse_feature_at(text, bounds.max_string_bytes, start).map_err(json_invalid)?;
+        Feature::from_parts(layer, v, Some(props), text, bounds)
+    }
+
+    /// Validates a parsed feature whose `properties` member, when `given`,
+    /// was parsed apart (`Some(None)`: it had none).
+    fn from_parts(
+        layer: Layer,
+        v: Value,
+        given: Option<Option<json::Properties>>,
+        text: &str,
+        bounds: &Bounds,
+    ) -> Result<Feature, Invalid> {
         let mut problems = Vec::new();
         let Value::Object(mut obj) = v else {
             return Err(Invalid {
@@ -101,12 +129,19 @@ impl Feature {
             )),
             None => problems.push(Problem::new("type", "missing \"type\": \"Feature\"")),
         }
-        let mut props = Props::new(match obj.shift_remove("properties") {
-            Some(Value::Object(m)) => m,
-            None | Some(Value::Null) => Map::new(),
-            Some(_) => {
+        let given = match given {
+            Some(p) => p,
+            None => obj.shift_remove("properties").map(|v| match v {
+                Value::Object(m) => json::Properties::Members(m.into_iter().collect()),
+                other => json::Properties::Other(other),
+            }),
+        };
+        let mut props = Props::new(match given {
+            Some(json::Properties::Members(m)) => m,
+            None | Some(json::Properties::Other(Value::Null)) => Vec::new(),
+            Some(json::Properties::Other(_)) => {
                 problems.push(Problem::new("properties", "must be an object or null"));
-                Map::new()
+                Vec::new()
             }
         });
         // The id: the Feature's own, else a property `id`, else derived from the text
@@ -215,6 +250,18 @@ pub fn parse_strict_at(
     bounds: &Bounds,
     start: Option<json::TextPos>,
 ) -> Result<Value, Invalid> {
+    check_size(text, bounds)?;
+    json::parse_at(text, bounds.max_string_bytes, start).map_err(json_invalid)
+}
+
+fn json_invalid(e: json::JsonError) -> Invalid {
+    Invalid {
+        id: None,
+        problems: vec![Problem::new(e.field, e.reason)],
+    }
+}
+
+fn check_size(text: &str, bounds: &Bounds) -> Result<(), Invalid> {
     if text.len() > bounds.max_feature_bytes {
         return Err(Invalid {
             id: None,
@@ -228,10 +275,7 @@ pub fn parse_strict_at(
             )],
         });
     }
-    json::parse_at(text, bounds.max_string_bytes, start).map_err(|e| Invalid {
-        id: None,
-        problems: vec![Problem::new(e.field, e.reason)],
-    })
+    Ok(())
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -264,7 +308,7 @@ struct Props {
 }
 
 impl Props {
-    fn new(m: Map<String, Value>) -> Self {
+    fn new(m: Vec<(String, Value)>) -> Self {
         Props {
             items: m.into_iter().map(|(k, v)| (k, Some(v))).collect(),
             next: 0,
@@ -274,13 +318,27 @@ impl Props {
     /// Removes and returns the value of `name` (keys are unique: the
     /// strict parse refuses repeated ones).
     fn take(&mut self, name: &str) -> Option<Value> {
-        let n = self.items.len();
-        let at = (self.next..n)
-            .chain(0..self.next.min(n))
-            .find(|&i| self.items[i].0 == name)?;
-        let v = self.items[at].1.take()?;
+        let at = self.find(name)?;
+        let v = self.items.get_mut(at)?.1.take()?;
         self.next = at + 1;
         Some(v)
+    }
+
+    /// As [`Props::take`], with the input's key, so that the output map
+    /// reuses it instead of allocating another.
+    fn take_entry(&mut self, name: &str) -> Option<(String, Value)> {
+        let at = self.find(name)?;
+        let (k, v) = self.items.get_mut(at)?;
+        let v = v.take()?;
+        self.next = at + 1;
+        Some((std::mem::take(k), v))
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        let n = self.items.len();
+        (self.next..n)
+            .chain(0..self.next.min(n))
+            .find(|&i| self.items.get(i).is_some_and(|(k, _)| k == name))
     }
 
     /// The properties not taken, in their order.
@@ -408,8 +466,8 @@ fn take_field(
     bounds: &Bounds,
 ) {
     let name = spec.name;
-    let v = match props.take(name) {
-        None | Some(Value::Null) => {
+    let (key, v) = match props.take_entry(name) {
+        None | Some((_, Value::Null)) => {
             if spec.required {
                 problems.push(Problem::new(name, "missing required field"));
             } else if let Some(d) = spec.default {
@@ -417,15 +475,16 @@ fn take_field(
             }
             return;
         }
-        Some(v) => v,
+        Some(kv) => kv,
     };
     let checked: Result<Value, String> = match spec.kind {
-        FieldKind::Text => match &v {
+        // Valid values move into the output, with their keys: no copies.
+        FieldKind::Text => match v {
             Value::String(s) if s.trim().is_empty() && spec.required => {
                 Err("must not be empty".into())
             }
-            Value::String(_) => Ok(v.clone()),
-            _ => Err(format!("expected text, found {v}")),
+            Value::String(s) => Ok(Value::String(s)),
+            other => Err(format!("expected text, found {other}")),
         },
         FieldKind::Enum(allowed) => v
             .as_str()
@@ -443,11 +502,11 @@ fn take_field(
             }
         }),
         FieldKind::PositiveReal => match v.as_f64() {
-            Some(x) if x.is_finite() && x > 0.0 => Ok(v.clone()),
+            Some(x) if x.is_finite() && x > 0.0 => Ok(v),
             _ => Err(format!("expected a positive number, found {v}")),
         },
         FieldKind::Fraction => match v.as_f64() {
-            Some(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(v.clone()),
+            Some(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(v),
             _ => Err(format!(
                 "expected a number greater than 0 and at most 1, found {v}"
             )),
@@ -472,7 +531,7 @@ fn take_field(
     };
     match checked {
         Ok(v) => {
-            out.insert(name.into(), v);
+            out.insert(key, v);
         }
         Err(reason) => problems.push(Problem::new(name, reason)),
     }

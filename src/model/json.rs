@@ -85,13 +85,48 @@ pub fn parse(text: &str, max_string: usize) -> Result<Value, JsonError> {
 /// As [`parse`], with positions counted in the input `text` was cut from
 /// when `start` (where it began there) is known.
 pub fn parse_at(text: &str, max_string: usize, start: Option<TextPos>) -> Result<Value, JsonError> {
+    run(text, max_string, start, |seed, de| seed.deserialize(de))
+}
+
+/// A feature's `properties` member as [`parse_feature_at`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Properties {
+    /// An object's members, in their order.
+    Members(Vec<(String, Value)>),
+    /// Any other value (`null`, or something that is not an object).
+    Other(Value),
+}
+
+/// As [`parse_at`] for a feature: when the text is an object, its
+/// `properties` member comes apart, as its members in their order, with no
+/// map built for it (validation takes its fields one by one). The same
+/// checks and errors as [`parse_at`]; `None` when there is no such member.
+pub fn parse_feature_at(
+    text: &str,
+    max_string: usize,
+    start: Option<TextPos>,
+) -> Result<(Value, Option<Properties>), JsonError> {
+    run(text, max_string, start, |seed, de| {
+        de::Deserializer::deserialize_any(de, Top(seed))
+    })
+}
+
+fn run<T>(
+    text: &str,
+    max_string: usize,
+    start: Option<TextPos>,
+    parse: impl FnOnce(
+        Strict<'_>,
+        &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
+    ) -> Result<T, serde_json::Error>,
+) -> Result<T, JsonError> {
     let fault = RefCell::new(Fault::default());
     let mut de = serde_json::Deserializer::from_str(text);
     let seed = Strict {
         max_string,
         fault: &fault,
     };
-    let result = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let result = parse(seed, &mut de).and_then(|v| de.end().map(|()| v));
     result.map_err(|e| {
         let fault = fault.into_inner();
         let mut path: Vec<String> = fault.path.into_iter().rev().collect();
@@ -261,9 +296,228 @@ impl<'de> Visitor<'de> for Strict<'_> {
     }
 }
 
+impl Strict<'_> {
+    /// Records `key` as repeated and fails.
+    fn duplicate<E: de::Error>(self, key: String) -> E {
+        self.fault.borrow_mut().kind = Some(Kind::Duplicate(key));
+        E::custom("duplicate key")
+    }
+
+    /// Adds `member` to the fault's path when the error is one of ours.
+    fn within(self, member: impl FnOnce() -> String) {
+        let mut f = self.fault.borrow_mut();
+        if f.kind.is_some() {
+            f.path.push(member());
+        }
+    }
+}
+
+/// The top level of a feature: an object keeps its members but
+/// `properties`, which [`Members`] reads; any other value is [`Strict`]'s.
+struct Top<'a>(Strict<'a>);
+
+/// A `properties` member: an object as its members in order, refusing a
+/// repeated key as [`Strict`] does (a set of the keys' hashes, the keys
+/// compared only when two hashes meet); any other value is [`Strict`]'s.
+struct Members<'a>(Strict<'a>);
+
+/// Delegates the visits of every value but an object to [`Strict`].
+macro_rules! other_values {
+    ($wrap:expr) => {
+        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Bool(v)))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Number(v.into())))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Number(v.into())))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            self.0.visit_f64(v).map($wrap)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            self.0.visit_str(v).map($wrap)
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            self.0.visit_string(v).map($wrap)
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($wrap(Value::Null))
+        }
+
+        fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self.0).map($wrap)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            self.0.visit_seq(seq).map($wrap)
+        }
+    };
+}
+
+impl<'de> Visitor<'de> for Top<'_> {
+    type Value = (Value, Option<Properties>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    other_values!(|v| (v, None));
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let strict = self.0;
+        let mut out = Map::new();
+        let mut props = None;
+        while let Some(key) = map.next_key::<String>()? {
+            strict.check_len(&key)?;
+            if key == "properties" {
+                if props.is_some() {
+                    return Err(strict.duplicate(key));
+                }
+                match map.next_value_seed(Members(strict)) {
+                    Ok(p) => props = Some(p),
+                    Err(err) => {
+                        strict.within(|| key);
+                        return Err(err);
+                    }
+                }
+                continue;
+            }
+            match out.entry(key) {
+                Entry::Occupied(e) => return Err(strict.duplicate(e.key().clone())),
+                Entry::Vacant(e) => match map.next_value_seed(strict) {
+                    Ok(v) => {
+                        e.insert(v);
+                    }
+                    Err(err) => {
+                        strict.within(|| e.key().clone());
+                        return Err(err);
+                    }
+                },
+            }
+        }
+        Ok((Value::Object(out), props))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Members<'_> {
+    type Value = Properties;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Properties, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Members<'_> {
+    type Value = Properties;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    other_values!(Properties::Other);
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
+        use std::hash::BuildHasher;
+        let strict = self.0;
+        let hasher = rustc_hash::FxBuildHasher;
+        let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(32, hasher);
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(32);
+        while let Some(key) = map.next_key::<String>()? {
+            strict.check_len(&key)?;
+            if !seen.insert(hasher.hash_one(key.as_str())) && out.iter().any(|(k, _)| *k == key) {
+                return Err(strict.duplicate(key));
+            }
+            match map.next_value_seed(strict) {
+                Ok(v) => out.push((key, v)),
+                Err(err) => {
+                    strict.within(|| key);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Properties::Members(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The feature form gives the generic parse's value, with `properties`
+    /// apart, and exactly its errors (field, reason, position), for every
+    /// case below.
+    #[test]
+    fn the_feature_form_is_the_generic_parse() {
+        let texts = [
+            r#"{"type":"Feature","id":"a","geometry":null,"properties":{"b":1,"a":[1,{"x":null}],"c":"\u00e9"}}"#,
+            r#"{"properties":null,"type":"Feature"}"#,
+            r#"{"type":"Feature"}"#,
+            r#"{"properties":[1,2],"id":3}"#,
+            r#"{"properties":"x"}"#,
+            r#"{"properties":{}}"#,
+            r#"[1,2,{"properties":{"a":1,"a":2}}]"#,
+            r#""just a string""#,
+            r#"12.5"#,
+            r#"null"#,
+            r#"true"#,
+            r#"{"properties":{"a":1},"properties":{"b":2}}"#,
+            r#"{"properties":{"a":1},"x":1,"properties":null}"#,
+            r#"{"properties":{"classification":"x","n":{"a":1,"a":2}}}"#,
+            r#"{"properties":{"classification":"x","y":2,"classification":"public"}}"#,
+            r#"{"properties":{"0123456789abcdef":1}}"#,
+            r#"{"properties":{"a":"0123456789abcdef"}}"#,
+            r#"{"properties":{"a":[1,"0123456789abcdef"]}}"#,
+            r#"{"0123456789abcdef":1}"#,
+            r#"{"type":"Feature","type":"Feature"}"#,
+            r#"{"properties":{"a":1e999}}"#,
+            r#"{"properties":{"a":1,}}"#,
+            r#"{"properties":{"a":1}"#,
+            r#"{"properties":{"a":1}} x"#,
+            r#"{"geometry":{"type":"Point","coordinates":[1,2],"type":"x"},"properties":{}}"#,
+            "{\n\"properties\": {\n  \"a\": 1,\n  \"a\": 2}}",
+        ];
+        let start = Some(TextPos { line: 4, column: 9 });
+        for text in texts {
+            for at in [None, start] {
+                let generic = parse_at(text, 15, at);
+                let feature = parse_feature_at(text, 15, at);
+                match (generic, feature) {
+                    (Ok(g), Ok((mut v, props))) => {
+                        let props = props.map(|p| match p {
+                            Properties::Members(m) => Value::Object(m.into_iter().collect()),
+                            Properties::Other(v) => v,
+                        });
+                        if let (Value::Object(o), Some(p)) = (&mut v, props) {
+                            o.insert("properties".into(), p);
+                        }
+                        // Maps compare whatever their order.
+                        assert_eq!(g, v, "{text}");
+                    }
+                    (Err(g), Err(f)) => assert_eq!(g, f, "{text}"),
+                    (g, f) => panic!("{text}: {g:?} vs {f:?}"),
+                }
+            }
+        }
+        // The members keep their order, not a sorted one.
+        let (_, p) =
+            parse_feature_at(r#"{"properties":{"z":1,"a":2,"m":3}}"#, 100, None).expect("valid");
+        let Some(Properties::Members(m)) = p else {
+            panic!("{p:?}")
+        };
+        let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["z", "a", "m"]);
+    }
 
     #[test]
     fn same_value_as_serde_json() {
