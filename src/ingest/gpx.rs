@@ -409,6 +409,7 @@ fn emit(
         index: *index,
         text,
         start,
+        origin: None,
     })?;
     *index += 1;
     Ok(())
