@@ -107,7 +107,31 @@ fn assert_gdal_equal(got: &[Value], want: &[Value], names: &BTreeMap<String, Str
             g["geometry"]["type"].as_str().unwrap(),
             w["geometry"]["type"].as_str().unwrap(),
         );
-        if gt == wt {
+        if gt == wt && gt.ends_with("Polygon") {
+            // Shapefile keeps exterior rings clockwise: each ring as it was
+            // or reversed.
+            let (gc, wc) = (&g["geometry"]["coordinates"], &w["geometry"]["coordinates"]);
+            let rings = |c: &Value| -> Vec<Value> {
+                if gt == "Polygon" {
+                    c.as_array().unwrap().clone()
+                } else {
+                    c.as_array()
+                        .unwrap()
+                        .iter()
+                        .flat_map(|p| p.as_array().unwrap().clone())
+                        .collect()
+                }
+            };
+            let (gr, wr) = (rings(gc), rings(wc));
+            assert_eq!(gr.len(), wr.len(), "{what}");
+            for (a, b) in gr.iter().zip(&wr) {
+                let mut rev = b.as_array().unwrap().clone();
+                rev.reverse();
+                if a != b {
+                    close(a, &Value::Array(rev), 1e-12, &what);
+                }
+            }
+        } else if gt == wt {
             close(
                 &g["geometry"]["coordinates"],
                 &w["geometry"]["coordinates"],
@@ -128,9 +152,13 @@ fn assert_gdal_equal(got: &[Value], want: &[Value], names: &BTreeMap<String, Str
             let field = names.get(k).unwrap_or(k);
             let gv = &g["properties"][field.as_str()];
             match v {
+                // JSON text (GDAL's GeoJSON writer may turn it back into JSON).
                 Value::Array(_) | Value::Object(_) => {
-                    let t: Value = serde_json::from_str(gv.as_str().unwrap()).unwrap();
-                    assert_eq!(&t, v, "{what}.{k}");
+                    let t: Value = match gv.as_str() {
+                        Some(text) => serde_json::from_str(text).unwrap(),
+                        None => gv.clone(),
+                    };
+                    assert_eq!(&t, v, "{what}.{k} ({field})");
                 }
                 Value::Number(n) if n.is_f64() => {
                     close(gv, v, 1e-12, &format!("{what}.{k}"));
@@ -175,7 +203,11 @@ fn layers() -> Vec<(&'static str, Vec<Value>)> {
             f
         })
         .collect();
-    let (sighting, patrol, base) = others();
+    let (mut sighting, patrol, base) = others();
+    // An extra within 10 bytes (a mapping renames only the schema's fields).
+    let p = sighting["properties"].as_object_mut().unwrap();
+    let unit = p.shift_remove("reporter_unit").unwrap();
+    p.insert("reporter".into(), unit);
     vec![
         ("incidents", incidents),
         ("sightings", vec![sighting]),
@@ -340,8 +372,20 @@ fn a_utm_shapefile_lands_at_its_wgs84_positions() {
     let prj = std::fs::read_to_string(shp.with_extension("prj")).unwrap();
     assert!(prj.contains("UTM") && prj.contains("34N"), "{prj}");
     // Really in metres.
-    let utm = gdal_reads(&shp, dir.path());
-    assert!(utm[0]["geometry"]["coordinates"][0].as_f64().unwrap() > 1000.0);
+    let o = ogr(&["ogrinfo", "-ro", "-so", "-al", s(&shp)]);
+    let info = String::from_utf8_lossy(&o.stdout);
+    assert!(info.contains("UTM zone 34N"), "{info}");
+    let extent = info.lines().find(|l| l.starts_with("Extent: (")).unwrap();
+    let y: f64 = extent
+        .split(", ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(y > 100_000.0, "{extent}");
     let store = dir.path().join("s.gpkg");
     // ogr2ogr cut perpetrator_category & co: a mapping names them.
     let mapping = dir.path().join("m.toml");
@@ -480,7 +524,7 @@ fn malformed_inputs_are_refused_naming_the_record() {
     );
     assert!(e.contains("\"k2\"") && e.contains("geometry"), "{e}");
     // GPX through GDAL: a time that is no time refuses the file, naming the
-    // layer and FID.
+    // line.
     let gpx = d.join("broken.gpx");
     std::fs::write(
         &gpx,
@@ -509,8 +553,9 @@ fn malformed_inputs_are_refused_naming_the_record() {
             s(&map),
         ],
     );
+    // GDAL itself reads it as midnight of its date: jointmap's check names it.
     assert!(
-        e.contains("broken.gpx") && e.contains("layer \"waypoints\" FID"),
+        e.contains("broken.gpx: line 4: <time> of <wpt>") && e.contains("7h"),
         "{e}"
     );
     assert!(e.contains("7h"), "{e}");
@@ -618,7 +663,7 @@ fn a_partners_shapefile_and_kml_hold_no_canary() {
     assert!(o.status.success(), "{}", stderr(&o));
     let role = ["--as-role", "partner"];
     let partner = features_of(&run(&store, &[&["export", "incidents"][..], &role].concat()).stdout);
-    assert!(partner.len() > 2000, "{}", partner.len());
+    assert!(partner.len() >= 30, "{}", partner.len());
     for format in ["shp", "kml"] {
         let sub = d.join(format!("p-{format}"));
         std::fs::create_dir(&sub).unwrap();

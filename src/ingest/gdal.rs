@@ -21,8 +21,11 @@
 //!   with `--source-layer` (an error lists them otherwise).
 //! - **Faults**: a file GDAL cannot open, a Shapefile without its `.shx` or
 //!   `.dbf`, or any error or warning GDAL raises while reading a record
-//!   (a truncated `.shp`, a GPX time that is no time, ...) refuses the file,
-//!   naming the layer and FID; nothing is stored. A record GDAL reads but
+//!   (a truncated `.shp`, ...) refuses the file, naming the layer and FID;
+//!   nothing is stored. GDAL reads a GPX `<time>` that is no time as
+//!   midnight of its date without a warning, so a GPX file's times are
+//!   first checked by jointmap's GPX reader (`gpx::check_times`), which
+//!   names the line. A record GDAL reads but
 //!   that is not a valid feature (no geometry, a KML placemark without
 //!   coordinates, a bad value) is refused by validation like any format's,
 //!   its message naming the layer and FID too.
@@ -168,9 +171,11 @@ pub fn read_features(
         check_shapefile_parts(path)?;
     }
     let name = if path.as_os_str() == "-" {
-        Path::new("/vsistdin/")
+        std::path::PathBuf::from("/vsistdin/")
+    } else if ext == "kmz" {
+        kml_in_kmz(path)
     } else {
-        path
+        path.to_path_buf()
     };
     let (drivers, open_options): (Option<&[&str]>, Option<&[&str]>) = match ext.as_str() {
         "csv" => (Some(&["CSV"]), Some(CSV_OPEN_OPTIONS)),
@@ -179,7 +184,7 @@ pub fn read_features(
     };
     reset();
     let ds = Dataset::open_ex(
-        name,
+        &name,
         DatasetOptions {
             open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
             allowed_drivers: drivers,
@@ -195,6 +200,12 @@ pub fn read_features(
         return Err(format!("opening it: {msg}"));
     }
     let driver = ds.driver().short_name();
+    if driver == "GPX" && path.as_os_str() != "-" {
+        // GDAL reads a <time> that is no time as midnight of its date,
+        // silently: jointmap's own check names it.
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        super::gpx::check_times(std::io::BufReader::new(file))?;
+    }
     let target = wgs84()?;
     let prj = match prj_beside(path) {
         Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?),
@@ -251,6 +262,28 @@ pub fn read_features(
         }
     }
     Ok(index)
+}
+
+/// The KML document of a KMZ archive as GDAL names it inside the zip (its
+/// `doc.kml`, else its first `.kml`): read there, LIBKML finds the
+/// document's `Schema`, which it misses reading the archive itself (every
+/// `ExtendedData` field then lost). The archive itself when it has none.
+fn kml_in_kmz(path: &Path) -> std::path::PathBuf {
+    let zip = std::path::PathBuf::from(format!("/vsizip/{}", path.display()));
+    let entries = gdal::vsi::read_dir(&zip, false).unwrap_or_default();
+    let is_kml = |p: &&std::path::PathBuf| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("kml"))
+    };
+    let doc = entries
+        .iter()
+        .find(|p| p.as_os_str().eq_ignore_ascii_case("doc.kml"))
+        .or_else(|| entries.iter().find(is_kml));
+    match doc {
+        Some(d) => zip.join(d),
+        None => path.to_path_buf(),
+    }
 }
 
 /// The indexes of the layers to read (see the module's documentation).
@@ -429,7 +462,8 @@ pub fn rfc3339(gdal: &str) -> String {
     format!("{date}T{clock}{zone}")
 }
 
-/// A GDAL geometry as a GeoJSON geometry (two dimensions, exact doubles).
+/// A GDAL geometry as a GeoJSON geometry (two dimensions, exact doubles,
+/// polygon rings oriented as RFC 7946 says).
 fn geojson_geometry(g: &Geometry) -> Result<Value, String> {
     let geo = g
         .to_geo()
@@ -452,7 +486,22 @@ fn polygon(p: &geo_types::Polygon<f64>) -> Value {
 }
 
 fn to_geojson(g: &geo_types::Geometry<f64>) -> Result<Value, String> {
+    use geo::orient::{Direction, Orient};
     use geo_types::Geometry as G;
+    // Rings as RFC 7946 wants them (exterior counter-clockwise, holes
+    // clockwise): a Shapefile's are the other way round.
+    let oriented;
+    let g = match g {
+        G::Polygon(p) => {
+            oriented = G::Polygon(p.orient(Direction::Default));
+            &oriented
+        }
+        G::MultiPolygon(m) => {
+            oriented = G::MultiPolygon(m.orient(Direction::Default));
+            &oriented
+        }
+        other => other,
+    };
     let (kind, coordinates) = match g {
         G::Point(p) => ("Point", position(p.0)),
         G::LineString(l) => ("LineString", line(l)),

@@ -3,7 +3,8 @@
 //! The columns are the GeoPackage export's ([`PlainSchema`]: `id` first,
 //! then every exported property in the order first seen), in WGS 84.
 //!
-//! - **Types**: integers as 64-bit integers, numbers as reals, `true` and
+//! - **Types**: integers as 64-bit integers (KML: 32-bit `int`, a column
+//!   with a wider value text), numbers as reals, `true` and
 //!   `false` as the integers 1 and 0, times (RFC 3339) and lists or objects
 //!   (their JSON) as text, a null as an unset field; a column whose values
 //!   differ in type is text, each value its JSON text.
@@ -73,6 +74,8 @@ pub struct OgrSchema {
     /// Bytes of the longest value (as written) per property, and of ids.
     longest: HashMap<String, usize>,
     longest_id: usize,
+    /// Properties with an integer outside 32 bits (KML's `int` holds 32).
+    wide: std::collections::HashSet<String>,
     /// The first value too long for dBASE: (feature id, property, bytes).
     too_long: Option<(String, String, usize)>,
 }
@@ -104,6 +107,11 @@ impl OgrSchema {
             return;
         };
         for (k, v) in props {
+            if v.as_i64().is_some_and(|n| i32::try_from(n).is_err())
+                || v.is_u64() && v.as_i64().is_none()
+            {
+                self.wide.insert(k.clone());
+            }
             let n = text_of(v).map_or(0, |t| t.len());
             let e = self.longest.entry(k.clone()).or_default();
             *e = (*e).max(n);
@@ -157,10 +165,12 @@ enum Kind {
     Text,
 }
 
-/// A column: the property it holds (`None`: the id), its kind.
+/// A column: the property it holds (`None`: the id), its kind, the index
+/// of its field in the layer.
 struct Column {
     property: Option<String>,
     kind: Kind,
+    field: usize,
 }
 
 /// A Shapefile or KML file being written; see the module's documentation.
@@ -284,6 +294,7 @@ impl OgrWriter {
         let mut columns = vec![Column {
             property: None,
             kind: Kind::Text,
+            field: 0,
         }];
         let mut names = vec!["id".to_string()];
         let mut widths = vec![schema.longest_id];
@@ -297,6 +308,7 @@ impl OgrWriter {
             columns.push(Column {
                 property: Some(property.to_string()),
                 kind,
+                field: 0,
             });
             names.push(written);
             widths.push(schema.longest.get(property).copied().unwrap_or(0));
@@ -304,8 +316,14 @@ impl OgrWriter {
         if format == OgrFormat::Shapefile {
             names = shapefile_names(&names);
         }
-        for ((c, n), w) in columns.iter().zip(&names).zip(widths) {
+        for ((c, n), w) in columns.iter_mut().zip(&names).zip(widths) {
+            let wide = c.property.as_ref().is_some_and(|p| schema.wide.contains(p));
+            if format == OgrFormat::Kml && c.kind == Kind::Integer && wide {
+                // KML's Schema types integers as 32-bit `int`.
+                c.kind = Kind::Text;
+            }
             let ty = match c.kind {
+                Kind::Integer if format == OgrFormat::Kml => OGRFieldType::OFTInteger,
                 Kind::Integer => OGRFieldType::OFTInteger64,
                 Kind::Real => OGRFieldType::OFTReal,
                 Kind::Boolean => OGRFieldType::OFTInteger,
@@ -316,6 +334,14 @@ impl OgrWriter {
                 field.set_width(w.clamp(1, DBF_MAX_TEXT) as i32);
             }
             field.add_to_layer(&layer).map_err(fault)?;
+        }
+        // The field each column went to: KML's layer has its own `Name` and
+        // `Description` first, which `name` and `description` are.
+        let defn = layer.defn();
+        for (c, n) in columns.iter_mut().zip(&names) {
+            c.field = defn
+                .field_index(n)
+                .map_err(|e| fault(format!("field {n:?}: {e}")))?;
         }
         if let Some(msg) = last_message() {
             return Err(StoreError::Aborted(format!("{}: {msg}", path.display())));
@@ -341,7 +367,8 @@ impl OgrWriter {
         let layer = ds.layer(0).map_err(fault)?;
         let mut f = gdal::vector::Feature::new(layer.defn()).map_err(fault)?;
         reset();
-        for (i, c) in self.columns.iter().enumerate() {
+        for c in &self.columns {
+            let i = c.field;
             let v = match &c.property {
                 None => &feature["id"],
                 Some(p) => &feature["properties"][p.as_str()],
