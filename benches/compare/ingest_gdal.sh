@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shapefile and FlatGeobuf ingest side by side (issue 19): the demo's incidents written once
 # as GeoJSON (`jointmap demo --write-geojson`), converted once by ogr2ogr into a Shapefile
-# (times kept as text: -mapFieldType DateTime=String) and a FlatGeobuf, then in every round,
+# (times kept as their text: -oo DATE_AS_STRING=YES) and a FlatGeobuf, then in every round,
 # taking turns on the same files:
 #   jointmap-shp       jointmap ingest of the Shapefile (read through GDAL, the `gdal` feature),
 #                      with a mapping of ogr2ogr's 10-byte field names back to the schema's
@@ -34,18 +34,23 @@ GEOJSON=$OUT/incidents.geojson
 [ -f "$GEOJSON" ] || $BIN --quiet demo --incidents "$N" --write-geojson "$OUT" --no-store
 SHP=$OUT/incidents.shp
 FGB=$OUT/incidents.fgb
-[ -f "$SHP" ] || ogr2ogr -q -mapFieldType DateTime=String "$SHP" "$GEOJSON"
+[ -f "$SHP" ] || ogr2ogr -q -oo DATE_AS_STRING=YES "$SHP" "$GEOJSON"
 [ -f "$FGB" ] || ogr2ogr -q -f FlatGeobuf "$FGB" "$GEOJSON"
-# ogr2ogr cut the field names to 10 bytes: a mapping names them back, the Shapefile's fields
-# matched to the GeoJSON's properties in order (ogr2ogr keeps the order).
+# ogr2ogr cut the field names to 10 bytes (and orders them its own way): a mapping names them
+# back, each cut name matched to the one property it is the cut of (the demo writes a feature a line).
 MAP=$OUT/shp-mapping.toml
 python3 - "$GEOJSON" "$SHP" "$MAP" <<'PY'
-import json, subprocess, sys
+import itertools, json, subprocess, sys
 geojson, shp, out = sys.argv[1:]
+props = []
 with open(geojson) as f:
-    head = f.read(1 << 20)
-start = head.index('"properties"')
-props = json.JSONDecoder().raw_decode(head[head.index("{", start):])[0]
+    for line in itertools.islice(f, 1, 20001):
+        line = line.strip().rstrip(",")
+        if not line.startswith("{"):
+            continue
+        for k in json.loads(line)["properties"]:
+            if k not in props:
+                props.append(k)
 info = subprocess.run(["ogrinfo", "-ro", "-so", "-al", shp], capture_output=True, text=True, check=True).stdout
 fields, on = [], False
 for line in info.splitlines():
@@ -54,11 +59,20 @@ for line in info.splitlines():
         continue
     if on and ": " in line and "(" in line:
         fields.append(line.split(": ")[0])
+rename, left = {}, [p for p in props if p not in fields]
+for f in fields:  # in GDAL's order: the plain cut before x_1, x_2, ...
+    if f in props:
+        continue
+    match = [p for p in left if p[:10] == f]
+    if not match and "_" in f:
+        match = [p for p in left if p.startswith(f[: f.rindex("_")])]
+    if match:
+        rename[match[0]] = f
+        left.remove(match[0])
 with open(out, "w") as m:
     m.write("[rename]\n")
-    for long, short in zip(props, fields):
-        if long != short:
-            m.write(f'{long} = "{short}"\n')
+    for long, short in rename.items():
+        m.write(f'{long} = "{short}"\n')
 PY
 echo "inputs: $N incidents; $SHP $(du -chL "$OUT"/incidents.{shp,shx,dbf,prj} | tail -1 | cut -f1), $FGB $(du -hL "$FGB" | cut -f1)"
 

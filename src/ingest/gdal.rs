@@ -231,7 +231,7 @@ pub fn read_features(
             let Some(f) = features.next() else {
                 if let Some(msg) = last_message() {
                     return Err(format!(
-                        "layer {lname:?}: after {index} records: {msg} (a truncated or corrupt file?); nothing was stored"
+                        "layer {lname:?}: after {index} records: {msg} (a truncated or corrupt file?)"
                     ));
                 }
                 break;
