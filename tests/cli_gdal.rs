@@ -523,6 +523,16 @@ fn malformed_inputs_are_refused_naming_the_record() {
         "{e}"
     );
     assert!(e.contains("\"k2\"") && e.contains("geometry"), "{e}");
+    // The same KML cut in half, and an empty .shp with its parts.
+    let text = std::fs::read(&kml).unwrap();
+    let half = d.join("half.kml");
+    std::fs::write(&half, &text[..text.len() / 2]).unwrap();
+    let e = refused(&store, &["ingest", "incidents", s(&half)]);
+    assert!(e.contains("half.kml") && e.contains("GDAL"), "{e}");
+    let empty = copy("empty", &[]);
+    std::fs::write(&empty, b"").unwrap();
+    let e = refused(&store, &["ingest", "incidents", s(&empty)]);
+    assert!(e.contains("empty.shp") && e.contains("GDAL"), "{e}");
     // GPX through GDAL: a time that is no time refuses the file, naming the
     // line.
     let gpx = d.join("broken.gpx");
@@ -596,9 +606,75 @@ fn malformed_inputs_are_refused_naming_the_record() {
         e.contains("EPSG:32634") && e.contains("--format gdal"),
         "{e}"
     );
-    // No rejects file left from a refused batch, no partial output.
     assert_eq!(common::count(&store, "incidents"), 0);
     assert_eq!(common::count(&store, "bases"), 1);
+    // With --skip-invalid, the KML's valid placemark is stored and the
+    // other is in the rejects file, named by its layer and FID.
+    let rejects = d.join("rejects.ndjson");
+    let o = run(
+        &store,
+        &[
+            "ingest",
+            "incidents",
+            s(&kml),
+            "--skip-invalid",
+            "--rejects",
+            s(&rejects),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(common::count(&store, "incidents"), 1);
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
+    assert_eq!(line["index"], 1, "{line}");
+    assert_eq!(line["record"], "layer \"events\" FID 2", "{line}");
+    assert_eq!(line["id"], "k2", "{line}");
+}
+
+/// What a Shapefile cannot hold refuses the export, naming the feature, and
+/// leaves no file: a text over dBASE's 254 bytes, points and polygons in
+/// one layer.
+#[test]
+fn what_a_shapefile_cannot_hold_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let store = d.join("s.gpkg");
+    let mut long = incident(7);
+    long["properties"]["narrative"] = json!("x".repeat(255));
+    let file = write_fc(d, "i.geojson", &[incident(1), long]);
+    assert!(run(&store, &["ingest", "incidents", s(&file)])
+        .status
+        .success());
+    let (_, _, polygon) = others();
+    let mut point = polygon.clone();
+    point["id"] = json!("base-2");
+    point["geometry"] = json!({"type": "Point", "coordinates": [18.5, 4.4]});
+    let file = write_fc(d, "b.geojson", &[polygon, point]);
+    assert!(run(&store, &["ingest", "bases", s(&file)]).status.success());
+    for (layer, want) in [
+        (
+            "incidents",
+            "feature \"inc-7\": property \"narrative\" holds 255 bytes",
+        ),
+        ("bases", "this export has points and polygons"),
+    ] {
+        let out = d.join(format!("{layer}.shp"));
+        let o = run(&store, &["export", layer, "--format", "shp", "-o", s(&out)]);
+        assert!(!o.status.success(), "{layer}");
+        assert!(stderr(&o).contains(want), "{layer}: {}", stderr(&o));
+        let left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.starts_with(layer) && !n.ends_with(".geojson") || n.starts_with(".jointmap")
+            })
+            .collect();
+        assert!(left.is_empty(), "{layer}: {left:?}");
+        // KML holds both whole.
+        let kml = d.join(format!("{layer}.kml"));
+        export(&store, layer, "kml", &kml);
+        assert_eq!(gdal_reads(&kml, d).len(), 2, "{layer}");
+    }
 }
 
 /// Incidents a partner may see, each with values only hr may see, and
