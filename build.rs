@@ -23,8 +23,11 @@ fn main() {
         },
         Need {
             cfg: "jointmap_ogrinfo",
-            what: "ogrinfo (apt-get install gdal-bin)",
-            find: || on_path("ogrinfo", &["--version"]),
+            what: "ogrinfo and ogr2ogr (apt-get install gdal-bin)",
+            find: || {
+                on_path("ogr2ogr", &["--version"])?;
+                on_path("ogrinfo", &["--version"])
+            },
         },
         Need {
             cfg: "jointmap_chromium",
@@ -95,12 +98,33 @@ fn main() {
             },
         },
     ];
+    // The `gdal` feature links libgdal (Debian's libgdal-dev), found by
+    // gdal-sys through gdal-config / pkg-config: said here by name.
+    let gdal = Need {
+        cfg: "jointmap_libgdal",
+        what: "libgdal-dev for the gdal feature (apt-get install libgdal-dev)",
+        find: || on_path("gdal-config", &["--version"]),
+    };
+    if std::env::var_os("CARGO_FEATURE_GDAL").is_some() {
+        // jointmap links its own SQLite (rusqlite's `bundled`) and libgdal the
+        // system's libsqlite3. The linker would export the bundled copy's
+        // symbols from the executable (libgdal references them), so GDAL would
+        // bind to one copy and SpatiaLite to the other: a crash on the first
+        // GeoPackage GDAL opens. Keeping static archives' symbols out of the
+        // executable's dynamic table gives each its own, consistent copy.
+        println!("cargo::rustc-link-arg=-Wl,--exclude-libs,ALL");
+    }
+    let needs: Vec<&Need> = needs
+        .iter()
+        .chain(std::env::var_os("CARGO_FEATURE_GDAL").map(|_| &gdal))
+        .collect();
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=JOINTMAP_REQUIRE_TOOLS");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=JOINTMAP_TEST_PG");
     let required = std::env::var("JOINTMAP_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
     let mut missing = Vec::new();
+    println!("cargo::rustc-check-cfg=cfg(jointmap_libgdal)");
     for need in &needs {
         println!("cargo::rustc-check-cfg=cfg({})", need.cfg);
         match (need.find)() {

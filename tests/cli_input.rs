@@ -130,7 +130,9 @@ fn inputs_that_are_not_geojson_say_what_they_are() {
     let dir = TempDir::new().unwrap();
     let store = dir.path().join("store.gpkg");
     let cases: [(&str, &[u8], &str); 7] = [
-        // Named .csv or .gpx, they are read as CSV or GPX (tests/cli_formats.rs).
+        // Named .csv or .gpx, they are read as CSV or GPX (tests/cli_formats.rs);
+        // named .kml, .gpkg or .shp, through GDAL (tests/cli_gdal.rs), or refused
+        // by a build without it (tests/cli_no_gdal.rs).
         (
             "events.txt",
             b"event_id,latitude,longitude\n1,4.3,18.5\n",
@@ -142,7 +144,7 @@ fn inputs_that_are_not_geojson_say_what_they_are() {
             "looks like GPX",
         ),
         (
-            "places.kml",
+            "places.xml",
             b"<?xml version=\"1.0\"?><kml xmlns=\"x\">",
             "looks like KML",
         ),
@@ -152,12 +154,12 @@ fn inputs_that_are_not_geojson_say_what_they_are() {
             "looks like a zip archive",
         ),
         (
-            "other.gpkg",
+            "other.db",
             b"SQLite format 3\0\x10\x00",
             "looks like a SQLite database",
         ),
         (
-            "roads.shp",
+            "roads.dat",
             &[0x00, 0x00, 0x27, 0x0a, 0, 0, 0, 0],
             "looks like an ESRI Shapefile",
         ),

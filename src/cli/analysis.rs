@@ -17,8 +17,9 @@ use std::path::PathBuf;
 /// Output and role options shared by the analysis commands.
 #[derive(Debug, clap::Args)]
 pub struct Shell {
-    /// Output file (default: standard output; required for gpkg and fgb).
-    #[arg(long, short, required_if_eq_any([("format", "gpkg"), ("format", "fgb")]))]
+    /// Output file (default: standard output; required for gpkg, fgb, shp
+    /// and kml).
+    #[arg(long, short, required_if_eq_any([("format", "gpkg"), ("format", "fgb"), ("format", "shp"), ("format", "kml")]))]
     pub output: Option<PathBuf>,
     /// Preview what ROLE (hr, military, jmac, partner) would receive: the
     /// analysis runs through the access gate as the server runs it for a
@@ -49,6 +50,12 @@ pub enum ProductFormat {
     /// The features as FlatGeobuf with its spatial index, the parameters
     /// as the header's description; needs --output.
     Fgb,
+    /// The features as an ESRI Shapefile (`-o NAME.shp`; field names cut to
+    /// 10 bytes, docs/formats.md): only in a build with the `gdal` feature.
+    Shp,
+    /// The features as KML: only in a build with the `gdal` feature; needs
+    /// --output.
+    Kml,
 }
 
 /// Runs `req` as the operator or, with `--as-role`, through the gate; prints
@@ -155,6 +162,32 @@ impl Shell {
                 let mut out = std::io::BufWriter::new(out);
                 crate::render::table::collection(&mut out, &value).map_err(io)?;
                 out.flush().map_err(io)?;
+                Ok(())
+            }
+            ProductFormat::Shp | ProductFormat::Kml => {
+                let path = output.ok_or_else(|| {
+                    crate::store::StoreError::Aborted(
+                        "--format shp and kml write a file: give it with --output".into(),
+                    )
+                })?;
+                let features = value["features"].as_array().map_or(&[][..], Vec::as_slice);
+                let name = value["jointmap"]["analysis"].as_str().unwrap_or("product");
+                let format = if self.format == ProductFormat::Shp {
+                    super::export::Ogr::Shp
+                } else {
+                    super::export::Ogr::Kml
+                };
+                let mut each = |sink: &mut dyn FnMut(
+                    &serde_json::Value,
+                )
+                    -> crate::store::Result<()>|
+                 -> super::Result<u64> {
+                    for f in features {
+                        sink(f)?;
+                    }
+                    Ok(features.len() as u64)
+                };
+                super::export::write_ogr(format, &path, name, &mut each)?;
                 Ok(())
             }
             ProductFormat::Gpkg | ProductFormat::Fgb => {

@@ -25,6 +25,68 @@ pub enum ExportFormat {
     /// FlatGeobuf with its spatial index: the GeoPackage export's columns
     /// and types (for QGIS, ArcGIS, GDAL); needs --output.
     Fgb,
+    /// ESRI Shapefile (`-o NAME.shp`, with its .shx, .dbf, .prj and .cpg;
+    /// field names cut to 10 bytes, docs/formats.md): only in a build with
+    /// the `gdal` feature.
+    Shp,
+    /// KML (for Google Earth): only in a build with the `gdal` feature;
+    /// needs --output.
+    Kml,
+}
+
+/// A format written through GDAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ogr {
+    /// ESRI Shapefile.
+    Shp,
+    /// KML.
+    Kml,
+}
+
+/// Visits every feature to write, handing each to the sink; the count.
+pub(super) type EachFeature<'a> =
+    dyn FnMut(&mut dyn FnMut(&Value) -> crate::store::Result<()>) -> super::Result<u64> + 'a;
+
+/// Writes the features `each` visits (twice: the columns first) into
+/// `path` through GDAL; the number written.
+#[cfg(feature = "gdal")]
+pub(super) fn write_ogr(
+    format: Ogr,
+    path: &std::path::Path,
+    name: &str,
+    each: &mut EachFeature<'_>,
+) -> super::Result<u64> {
+    use crate::render::ogr::{OgrFormat, OgrSchema, OgrWriter};
+    let mut schema = OgrSchema::default();
+    each(&mut |v| {
+        schema.note(v);
+        Ok(())
+    })?;
+    let format = match format {
+        Ogr::Shp => OgrFormat::Shapefile,
+        Ogr::Kml => OgrFormat::Kml,
+    };
+    let mut out = OgrWriter::create(format, path, name, &schema)?;
+    each(&mut |v| out.add(v))?;
+    Ok(out.finish()?)
+}
+
+/// Without the `gdal` feature: an error saying so.
+#[cfg(not(feature = "gdal"))]
+pub(super) fn write_ogr(
+    format: Ogr,
+    _path: &std::path::Path,
+    _name: &str,
+    _each: &mut EachFeature<'_>,
+) -> super::Result<u64> {
+    let what = match format {
+        Ogr::Shp => "Shapefile",
+        Ogr::Kml => "KML",
+    };
+    Err(StoreError::Aborted(format!(
+        "{what} is written through GDAL, but this build of jointmap lacks GDAL support (build it with `cargo build --release --features gdal`, README.md); or export --format gpkg and convert that with ogr2ogr"
+    ))
+    .into())
 }
 
 /// Arguments of `jointmap export`.
@@ -32,8 +94,9 @@ pub enum ExportFormat {
 pub struct Args {
     /// Layer to export.
     pub layer: Layer,
-    /// Output file (default: standard output; required for gpkg and fgb).
-    #[arg(long, short, required_if_eq_any([("format", "gpkg"), ("format", "fgb")]))]
+    /// Output file (default: standard output; required for gpkg, fgb, shp
+    /// and kml).
+    #[arg(long, short, required_if_eq_any([("format", "gpkg"), ("format", "fgb"), ("format", "shp"), ("format", "kml")]))]
     pub output: Option<PathBuf>,
     /// Only features touching min_lon,min_lat,max_lon,max_lat (min_lon > max_lon crosses the antimeridian).
     #[arg(long, value_parser = parse_bbox, allow_hyphen_values = true)]
@@ -102,6 +165,24 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         })?;
         Ok::<u64, crate::Error>(n)
     };
+    if let Some(ogr) = match format {
+        ExportFormat::Shp => Some(Ogr::Shp),
+        ExportFormat::Kml => Some(Ogr::Kml),
+        _ => None,
+    } {
+        let path = args.output.as_ref().ok_or_else(|| {
+            StoreError::Aborted("--format shp and kml write a file: give it with --output".into())
+        })?;
+        let mut visit =
+            |sink: &mut dyn FnMut(&Value) -> crate::store::Result<()>| -> super::Result<u64> {
+                Ok(each(sink)?)
+            };
+        let n = write_ogr(ogr, path, args.layer.name(), &mut visit)?;
+        if !cli.quiet {
+            eprintln!("{}: exported {n} features", args.layer);
+        }
+        return Ok(());
+    }
     if matches!(format, ExportFormat::Gpkg | ExportFormat::Fgb) {
         let path = args.output.as_ref().ok_or_else(|| {
             StoreError::Aborted("--format gpkg and fgb write a file: give it with --output".into())

@@ -14,12 +14,18 @@ pub struct Args {
     /// Input files: GeoJSON (FeatureCollection, Feature or newline-delimited),
     /// CSV (`.csv`), GPX (`.gpx`) or FlatGeobuf (`.fgb`, or its magic
     /// bytes), by extension unless --format says; `-` reads stdin (GeoJSON
-    /// unless --format says or it starts as FlatGeobuf).
+    /// unless --format says or it starts as FlatGeobuf). With the `gdal`
+    /// feature also whatever GDAL reads (`.shp`, `.kml`, `.kmz`, `.gpkg`,
+    /// ... by extension, anything with `--format gdal`), reprojected to WGS 84.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The format of every input, whatever its extension (docs/formats.md).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Of an input read through GDAL with several layers holding records
+    /// (a GeoPackage), the layer to read.
+    #[arg(long, value_name = "NAME")]
+    pub source_layer: Option<String>,
     /// Store the valid features even when some are rejected.
     #[arg(long)]
     pub skip_invalid: bool,
@@ -131,6 +137,7 @@ pub(super) fn run(cli: &Cli, args: &Args) -> super::Result<()> {
         ),
         bounds: args.bounds.bounds(),
         format: args.format,
+        source_layer: args.source_layer.clone(),
         // A local operator with the file: full rights, recorded as "cli".
         ..IngestOptions::new(args.layer)
     };

@@ -127,6 +127,25 @@ impl Columns {
     }
 }
 
+impl Columns {
+    /// A text cell of the column `name` as the JSON value its column's type
+    /// makes of it (a cell that does not parse kept as text), or `None` for
+    /// an empty cell that is absent. For other readers whose fields arrive
+    /// as text (GDAL's CSV and KML).
+    pub fn typed(&self, name: &str, cell: &str) -> Option<Value> {
+        if cell.is_empty() && !self.keep_empty {
+            return None;
+        }
+        Some(match (self.kind)(name) {
+            Kind::Int => int_cell(cell),
+            Kind::Real => real_cell(cell),
+            Kind::Text => Value::String(cell.to_string()),
+            Kind::Json => serde_json::from_str::<Vec<Value>>(cell)
+                .map_or_else(|_| Value::from(cell), Value::Array),
+        })
+    }
+}
+
 /// Where a row's geometry comes from.
 enum Geometry {
     Point { lon: usize, lat: usize },
@@ -249,6 +268,7 @@ pub fn read_features<R: BufRead>(
             index,
             text: feature.to_string(),
             start,
+            origin: None,
         })?;
         index += 1;
     }

@@ -238,8 +238,13 @@ fn check_crs(h: &Table<'_>) -> Result<(), String> {
     } else {
         format!(" ({name})")
     };
+    let how = if cfg!(feature = "gdal") {
+        "read it with --format gdal, which reprojects through GDAL"
+    } else {
+        super::formats::NO_GDAL
+    };
     Err(format!(
-        "the file's CRS is {id}{named}, not WGS 84 (EPSG:4326); without the gdal feature jointmap does not reproject: convert it first (ogr2ogr -t_srs EPSG:4326)"
+        "the file's CRS is {id}{named}, not WGS 84 (EPSG:4326), and jointmap does not guess: {how}"
     ))
 }
 
@@ -319,6 +324,7 @@ pub fn read_features<R: BufRead>(
             index,
             text,
             start: None,
+            origin: None,
         })?;
         index += 1;
     }

@@ -132,7 +132,12 @@ fn read_fast<R: BufRead>(
         let text = super::split::check_element(bytes, at)?;
         // Only an object has a place to count from, as in the streaming path.
         let start = text.starts_with('{').then_some(at);
-        sink(RawFeature { index, text, start })?;
+        sink(RawFeature {
+            index,
+            text,
+            start,
+            origin: None,
+        })?;
         index += 1;
     }
     // The members after the array, through the object's closing brace, get
@@ -250,6 +255,7 @@ fn stream<R: BufRead>(
             index,
             text: text.to_owned(),
             start: place.start_of(text),
+            origin: None,
         })?;
         index += 1;
     }
@@ -483,6 +489,7 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                     index: *self.index,
                     text,
                     start: None,
+                    origin: None,
                 })
                 .map_err(de::Error::custom)?;
                 *self.index += 1;
@@ -526,6 +533,7 @@ impl<'de> Visitor<'de> for Features<'_> {
                 index: *self.index,
                 text: text.to_owned(),
                 start: self.place.start_of(text),
+                origin: None,
             })
             .map_err(de::Error::custom)?;
             *self.index += 1;
@@ -543,7 +551,12 @@ fn check_crs(crs: &serde_json::Value) -> Result<(), String> {
         None => Ok(()),
         Some(n) if WGS84_NAMES.iter().any(|w| w.eq_ignore_ascii_case(n)) => Ok(()),
         Some(n) => Err(format!(
-            "unsupported CRS {n:?}: jointmap reads WGS 84 longitude/latitude (RFC 7946); reproject first, e.g. ogr2ogr -t_srs EPSG:4326"
+            "unsupported CRS {n:?}: jointmap reads WGS 84 longitude/latitude (RFC 7946) and does not guess; {}",
+            if cfg!(feature = "gdal") {
+                "read it with --format gdal, which reprojects through GDAL"
+            } else {
+                super::formats::NO_GDAL
+            }
         )),
     }
 }
@@ -649,7 +662,14 @@ mod tests {
             .unwrap_err()
             .contains("Topology"));
         let crs = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:32633"}},"features":[]}"#;
-        assert!(read(crs).unwrap_err().contains("unsupported CRS"));
+        let e = read(crs).unwrap_err();
+        assert!(e.contains("unsupported CRS \"EPSG:32633\""), "{e}");
+        let how = if cfg!(feature = "gdal") {
+            "--format gdal"
+        } else {
+            "lacks GDAL support"
+        };
+        assert!(e.contains(how), "{e}");
         let ok = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[]}"#;
         assert_eq!(read(ok).unwrap().len(), 0);
     }

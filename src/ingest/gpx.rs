@@ -173,6 +173,45 @@ pub fn read_features<R: BufRead>(
     Ok(index)
 }
 
+/// Checks every `<time>` of a GPX file (any element's), naming the first
+/// that is no time by line and parent element. For GDAL's GPX reader, which
+/// reads such a time as midnight of its date without a word.
+pub fn check_times<R: BufRead>(reader: R) -> Result<(), String> {
+    let mut xml = quick_xml::Reader::from_reader(Lines {
+        inner: reader,
+        line: 0,
+    });
+    xml.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        let line = xml.get_ref().line + 1;
+        let event = xml
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("line {line}: not well-formed XML: {e}"))?;
+        let line = xml.get_ref().line + 1;
+        match event {
+            Event::Start(e) => path.push(local(&e)),
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Text(t) if path.last().is_some_and(|e| e == "time") => {
+                let text = t.unescape().map_err(|e| format!("line {line}: {e}"))?;
+                let parent = path
+                    .len()
+                    .checked_sub(2)
+                    .and_then(|i| path.get(i))
+                    .map_or("gpx", String::as_str);
+                crate::model::time::parse_time(&text)
+                    .map_err(|e| format!("line {line}: <time> of <{parent}>: {e}"))?;
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
 /// Refuses a track whose points could not fit in a feature of
 /// `max_feature_bytes` (each takes at least `[x,y],`, six bytes), while it
 /// is read: memory stays bounded whatever the file holds.
@@ -409,6 +448,7 @@ fn emit(
         index: *index,
         text,
         start,
+        origin: None,
     })?;
     *index += 1;
     Ok(())

@@ -18,6 +18,8 @@
 pub mod csv;
 pub mod fgb;
 pub mod formats;
+#[cfg(feature = "gdal")]
+pub mod gdal;
 pub mod geojson;
 pub mod gpx;
 pub mod mapping;
@@ -152,6 +154,9 @@ pub struct Rejection {
     pub source: String,
     /// 0-based position of the feature in that input.
     pub index: usize,
+    /// Where in the input the record was when the index alone does not say
+    /// (`layer "x" FID 3` of an input read through GDAL).
+    pub origin: Option<String>,
     /// The feature's id, when it had a readable one.
     pub id: Option<String>,
     /// Every problem found.
@@ -161,6 +166,9 @@ pub struct Rejection {
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: feature #{}", self.source, self.index)?;
+        if let Some(origin) = &self.origin {
+            write!(f, " ({origin})")?;
+        }
         if let Some(id) = &self.id {
             write!(f, " (id {id:?})")?;
         }
@@ -241,6 +249,9 @@ pub struct IngestOptions {
     pub bounds: Bounds,
     /// The format of the input files; `None`: by each file's extension.
     pub format: Option<Format>,
+    /// Of an input read through GDAL, only this layer (`None`: every layer
+    /// with records; see `ingest/gdal.rs`).
+    pub source_layer: Option<String>,
 }
 
 impl IngestOptions {
@@ -256,6 +267,7 @@ impl IngestOptions {
             source: None,
             bounds: Bounds::default(),
             format: None,
+            source_layer: None,
         }
     }
 }
@@ -443,7 +455,15 @@ fn read_inputs(
                 .try_for_each(|(index, text)| {
                     // Separate texts: no input to count positions in.
                     let start = None;
-                    send(RawFeature { index, text, start }, &mut chunk)
+                    send(
+                        RawFeature {
+                            index,
+                            text,
+                            start,
+                            origin: None,
+                        },
+                        &mut chunk,
+                    )
                 })
                 .map_err(|reason| IngestError::Syntax { path: name, reason }),
         };
@@ -557,6 +577,8 @@ impl Rejects {
         struct Line<'a> {
             source: &'a str,
             index: usize,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            record: &'a Option<String>,
             id: &'a Option<String>,
             problems: &'a [Problem],
             feature: &'a RawValue,
@@ -564,6 +586,7 @@ impl Rejects {
         let line = Line {
             source: &r.source,
             index: r.index,
+            record: &r.origin,
             id: &r.id,
             problems: &r.problems,
             feature: &feature,
@@ -630,6 +653,7 @@ fn write(
                 let r = Rejection {
                     source: names.get(n).cloned().unwrap_or_default(),
                     index: raw.index,
+                    origin: raw.origin.clone(),
                     id,
                     problems,
                 };

@@ -49,6 +49,9 @@ pub struct RawFeature {
     /// Where `text` began in the input (JSON errors are then counted there),
     /// or `None` when it was not cut verbatim from a known position.
     pub start: Option<json::TextPos>,
+    /// Where the record came from when its index alone does not say it
+    /// (a layer and FID of an input read through GDAL), for messages.
+    pub origin: Option<String>,
 }
 
 impl Feature {

@@ -6,5 +6,7 @@ pub mod brief;
 pub mod csv;
 pub mod fgb;
 pub mod geojson;
+#[cfg(feature = "gdal")]
+pub mod ogr;
 pub mod table;
 pub mod tiles;
