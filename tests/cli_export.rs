@@ -4,7 +4,7 @@
 mod common;
 mod server_common;
 
-use common::{features_of, incident, others, run, stderr, write_fc};
+use common::{canary_incidents, features_of, incident, others, run, stderr, write_fc};
 use serde_json::{json, Value};
 use server_common::{config, Server, PARTNER};
 use tempfile::TempDir;
@@ -58,34 +58,6 @@ fn csv_export_round_trips_every_layer() {
         assert_eq!(got.len(), feats.len(), "{layer}");
         assert_eq!(got, want, "{layer}");
     }
-}
-
-/// Incidents a partner may see (published data), each carrying values only
-/// hr may see, and incidents it may not see at all.
-fn canary_incidents() -> Vec<Value> {
-    let mut out = Vec::new();
-    for i in 0..40 {
-        let mut f = incident(i);
-        if i % 4 == 0 {
-            f["id"] = json!(format!("CANARY-HIDDEN-{i}"));
-        }
-        let p = f["properties"].as_object_mut().unwrap();
-        if i % 4 == 0 {
-            // Not for partners at all.
-            p.insert("consent".into(), json!("hr-only"));
-        } else {
-            p.insert("owner".into(), json!("mission"));
-            p.insert("classification".into(), json!("public"));
-            p.insert("consent".into(), json!("partners"));
-        }
-        p.insert("narrative".into(), json!(format!("CANARY-NARRATIVE-{i}")));
-        p.insert("source_name".into(), json!(format!("CANARY-SOURCE-{i}")));
-        p.insert("perpetrator".into(), json!("CANARY-PERPETRATOR"));
-        p.insert("village_code".into(), json!(format!("CANARY-EXTRA-{i}")));
-        p.shift_remove("nested");
-        out.push(f);
-    }
-    out
 }
 
 /// A partner's export holds none of what a partner may not see, in any

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{features_of, incident, others, run, stderr, write_fc};
+use common::{canary_incidents, features_of, incident, others, run, stderr, write_fc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -675,33 +675,6 @@ fn what_a_shapefile_cannot_hold_is_refused() {
         export(&store, layer, "kml", &kml);
         assert_eq!(gdal_reads(&kml, d).len(), 2, "{layer}");
     }
-}
-
-/// Incidents a partner may see, each with values only hr may see, and
-/// incidents it may not see at all (the pattern of tests/cli_export.rs).
-fn canary_incidents() -> Vec<Value> {
-    (0..40)
-        .map(|i| {
-            let mut f = incident(i);
-            if i % 4 == 0 {
-                f["id"] = json!(format!("CANARY-HIDDEN-{i}"));
-            }
-            let p = f["properties"].as_object_mut().unwrap();
-            if i % 4 == 0 {
-                p.insert("consent".into(), json!("hr-only"));
-            } else {
-                p.insert("owner".into(), json!("mission"));
-                p.insert("classification".into(), json!("public"));
-                p.insert("consent".into(), json!("partners"));
-            }
-            p.insert("narrative".into(), json!(format!("CANARY-NARRATIVE-{i}")));
-            p.insert("source_name".into(), json!(format!("CANARY-SOURCE-{i}")));
-            p.insert("perpetrator".into(), json!("CANARY-PERPETRATOR"));
-            p.insert("village_code".into(), json!(format!("CANARY-EXTRA-{i}")));
-            p.shift_remove("nested");
-            f
-        })
-        .collect()
 }
 
 /// Every file of an export (a Shapefile's parts), its bytes.

@@ -50,6 +50,16 @@ struct Lines<R> {
     line: usize,
 }
 
+/// An XML reader over `reader` that counts lines, trimming text.
+fn xml_reader<R: BufRead>(reader: R) -> quick_xml::Reader<Lines<R>> {
+    let mut xml = quick_xml::Reader::from_reader(Lines {
+        inner: reader,
+        line: 0,
+    });
+    xml.config_mut().trim_text(true);
+    xml
+}
+
 impl<R: BufRead> std::io::Read for Lines<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -95,11 +105,7 @@ pub fn read_features<R: BufRead>(
             ))
         }
     };
-    let mut xml = quick_xml::Reader::from_reader(Lines {
-        inner: reader,
-        line: 0,
-    });
-    xml.config_mut().trim_text(true);
+    let mut xml = xml_reader(reader);
     let mut buf = Vec::new();
     // Element names from the root down (local names, without prefixes).
     let mut path: Vec<String> = Vec::new();
@@ -177,11 +183,7 @@ pub fn read_features<R: BufRead>(
 /// that is no time by line and parent element. For GDAL's GPX reader, which
 /// reads such a time as midnight of its date without a word.
 pub fn check_times<R: BufRead>(reader: R) -> Result<(), String> {
-    let mut xml = quick_xml::Reader::from_reader(Lines {
-        inner: reader,
-        line: 0,
-    });
-    xml.config_mut().trim_text(true);
+    let mut xml = xml_reader(reader);
     let mut buf = Vec::new();
     let mut path: Vec<String> = Vec::new();
     loop {

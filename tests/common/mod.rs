@@ -149,3 +149,31 @@ pub fn first_difference(a: &Value, b: &Value) -> Option<String> {
     }
     walk(a, b, "")
 }
+
+/// Incidents a partner may see (published data), each carrying values only
+/// hr may see, and incidents it may not see at all.
+pub fn canary_incidents() -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..40 {
+        let mut f = incident(i);
+        if i % 4 == 0 {
+            f["id"] = json!(format!("CANARY-HIDDEN-{i}"));
+        }
+        let p = f["properties"].as_object_mut().unwrap();
+        if i % 4 == 0 {
+            // Not for partners at all.
+            p.insert("consent".into(), json!("hr-only"));
+        } else {
+            p.insert("owner".into(), json!("mission"));
+            p.insert("classification".into(), json!("public"));
+            p.insert("consent".into(), json!("partners"));
+        }
+        p.insert("narrative".into(), json!(format!("CANARY-NARRATIVE-{i}")));
+        p.insert("source_name".into(), json!(format!("CANARY-SOURCE-{i}")));
+        p.insert("perpetrator".into(), json!("CANARY-PERPETRATOR"));
+        p.insert("village_code".into(), json!(format!("CANARY-EXTRA-{i}")));
+        p.shift_remove("nested");
+        out.push(f);
+    }
+    out
+}

@@ -83,6 +83,22 @@ pub enum CmpOp {
     Ge,
 }
 
+impl CmpOp {
+    /// The operator of its symbol (`=`, `<>`, `<`, `<=`, `>`, `>=`), the same
+    /// in CQL2 text and JSON.
+    pub fn of_symbol(symbol: &str) -> Option<CmpOp> {
+        Some(match symbol {
+            "=" => CmpOp::Eq,
+            "<>" => CmpOp::Ne,
+            "<" => CmpOp::Lt,
+            "<=" => CmpOp::Le,
+            ">" => CmpOp::Gt,
+            ">=" => CmpOp::Ge,
+            _ => return None,
+        })
+    }
+}
+
 /// A spatial literal of `S_INTERSECTS`, in CRS84.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SpatialLiteral {

@@ -260,6 +260,12 @@ impl Walker<'_> {
         let (op, args) = op_args(o, at)?;
         let args_at = Ptr::Key(at, "args");
         let arg = |i: usize| Ptr::Index(&args_at, i);
+        if let Some(cmp) = CmpOp::of_symbol(op) {
+            let [a, b] = take(op, args, &args_at)?;
+            let a = self.scalar(a, &arg(0))?;
+            let b = self.scalar(b, &arg(1))?;
+            return check::comparison(cmp, a, b).map_err(|f| at.fail(f));
+        }
         match op {
             "and" | "or" => {
                 if args.len() < 2 {
@@ -294,20 +300,6 @@ impl Walker<'_> {
                 let e = self.boolean(a, &arg(0), true)?;
                 self.depth -= 1;
                 Ok(Expr::Not(Box::new(e)))
-            }
-            "=" | "<>" | "<" | "<=" | ">" | ">=" => {
-                let [a, b] = take(op, args, &args_at)?;
-                let cmp = match op {
-                    "=" => CmpOp::Eq,
-                    "<>" => CmpOp::Ne,
-                    "<" => CmpOp::Lt,
-                    "<=" => CmpOp::Le,
-                    ">" => CmpOp::Gt,
-                    _ => CmpOp::Ge,
-                };
-                let a = self.scalar(a, &arg(0))?;
-                let b = self.scalar(b, &arg(1))?;
-                check::comparison(cmp, a, b).map_err(|f| at.fail(f))
             }
             "like" => {
                 let [a, p] = take(op, args, &args_at)?;

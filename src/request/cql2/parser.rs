@@ -241,16 +241,11 @@ impl Parser<'_> {
         let subject = self.scalar()?;
         self.node()?;
         let op_at = self.column();
-        if let Tok::Op(op) = self.peek().clone() {
+        if let Some(op) = match self.peek() {
+            Tok::Op(symbol) => CmpOp::of_symbol(symbol),
+            _ => None,
+        } {
             self.next();
-            let op = match op {
-                "=" => CmpOp::Eq,
-                "<>" => CmpOp::Ne,
-                "<" => CmpOp::Lt,
-                "<=" => CmpOp::Le,
-                ">" => CmpOp::Gt,
-                _ => CmpOp::Ge,
-            };
             let other = self.scalar()?;
             self.node()?;
             return check::comparison(op, subject, other).map_err(|f| Cql2Error::new(f, op_at));
