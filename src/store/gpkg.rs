@@ -8,6 +8,7 @@
 //! versions are kept in a history table (`history.rs`).
 
 mod backup;
+mod bind;
 mod bulk;
 mod columns;
 mod data_columns;

@@ -25,6 +25,9 @@ pub(super) struct GpkgBatch<'a> {
     /// Per layer: the secondary indexes its first upsert took out because
     /// the layer was empty (built in bulk by [`GpkgBatch::settle`]).
     indexes: [Option<bulk::Deferred>; N_LAYERS],
+    /// Per layer: `insert`, prepared once per batch; finalized before the
+    /// batch lets the connection go.
+    prepared: [Option<bind::Insert>; N_LAYERS],
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -95,6 +98,7 @@ impl<'a> GpkgBatch<'a> {
             source: None,
             deferred: [const { None }; N_LAYERS],
             indexes: [const { None }; N_LAYERS],
+            prepared: [const { None }; N_LAYERS],
         })
     }
 
@@ -146,20 +150,19 @@ impl GpkgBatch<'_> {
             self.indexes[slot] = bulk::defer(conn, layer).map_err(|e| store.err(e))?;
         }
         let source = self.source.as_deref().unwrap_or(&self.author);
-        let mut insert = conn
-            .prepare_cached(&self.insert[slot])
-            .map_err(|e| store.err(e))?;
+        if self.prepared[slot].is_none() {
+            self.prepared[slot] =
+                Some(bind::Insert::prepare(conn, &self.insert[slot]).map_err(|e| store.err(e))?);
+        }
+        let Some(insert) = self.prepared[slot].as_mut() else {
+            return Err(StoreError::Aborted("statement not prepared".into()));
+        };
         let bbox = &mut self.bbox[slot];
         let source = ToSqlOutput::Borrowed(ValueRef::Text(source.as_bytes()));
         for row in rows {
             let row = row.borrow();
             let values = || row.values().chain(std::iter::once(source.clone()));
-            for (i, v) in values().enumerate() {
-                insert
-                    .raw_bind_parameter(i + 1, v)
-                    .map_err(|e| store.err(e))?;
-            }
-            let added = insert.raw_execute().map_err(|e| store.err(e))?;
+            let added = insert.execute(conn, values()).map_err(|e| store.err(e))?;
             if added == 0 {
                 let values: Vec<_> = values().collect();
                 store.replace_on(conn, layer, &row.id, &values, &self.sql[slot], &self.author)?;
@@ -256,6 +259,8 @@ impl Batch for GpkgBatch<'_> {
 
     fn commit(mut self: Box<Self>) -> Result<BatchStats> {
         self.settle()?;
+        // Finalized while the connection is still this batch's.
+        self.prepared = [const { None }; N_LAYERS];
         let store = self.store;
         let conn = self
             .conn
@@ -312,6 +317,8 @@ impl Batch for GpkgBatch<'_> {
 
 impl Drop for GpkgBatch<'_> {
     fn drop(&mut self) {
+        // Finalized while the connection is still this batch's.
+        self.prepared = [const { None }; N_LAYERS];
         if let Some(conn) = self.conn.take() {
             // Not committed: discard everything this batch wrote.
             let _ = conn.execute_batch("ROLLBACK");
