@@ -392,8 +392,9 @@ impl FeatureSource for Admitted<'_> {
             return Ok(Arc::new(EventColumns::new(layer)));
         };
         let all = self.inner.columns(layer, query)?;
-        let admit = || -> crate::store::Result<Arc<EventColumns>> {
-            let rows: Vec<usize> = (0..all.len())
+        // The admitted rows of `all` from row `from` on.
+        let admitted_rows = |from: usize| -> Vec<usize> {
+            (from..all.len())
                 .filter(|&i| {
                     let m = Marking {
                         level: all.level[i],
@@ -402,7 +403,10 @@ impl FeatureSource for Admitted<'_> {
                     };
                     rules.admits_marked(&m, all.last[i], self.now)
                 })
-                .collect();
+                .collect()
+        };
+        let admit = || -> crate::store::Result<Arc<EventColumns>> {
+            let rows = admitted_rows(0);
             if rows.len() == all.len() {
                 return Ok(all.clone());
             }
@@ -411,10 +415,30 @@ impl FeatureSource for Admitted<'_> {
         if *query != Query::default() {
             return admit();
         }
+        // Rows added to a layer admitted before (an ingest): the rows
+        // admitted then, and the new ones admitted now (at the same hour,
+        // under the same rules: the same rows `admit` would keep).
+        let extend =
+            |old: Arc<Arc<EventColumns>>, n: usize| -> crate::store::Result<Arc<EventColumns>> {
+                let rows = admitted_rows(n);
+                if rows.len() == all.len() - n && old.len() == n {
+                    return Ok(all.clone());
+                }
+                let new = all.take(&rows);
+                let mut out = EventColumns::new(layer);
+                out.reserve(
+                    old.len() + new.len(),
+                    old.raw_ids().0.len() + new.raw_ids().0.len(),
+                );
+                out.append_from(&old);
+                out.append(new);
+                Ok(Arc::new(out))
+            };
         // A whole layer: the same columns admitted under the same rules at
         // the same hour are the same rows (and the same `Arc`, so that what
         // is made from them can be shared too).
-        let admitted = ADMITTED.get_or_make(&all, (layer, rules.clone(), self.now), admit)?;
+        let admitted =
+            ADMITTED.get_or_extend(&all, (layer, rules.clone(), self.now), admit, extend)?;
         Ok((*admitted).clone())
     }
     fn data_version(&self) -> crate::store::Result<u64> {

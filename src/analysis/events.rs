@@ -219,9 +219,21 @@ pub fn load_events_shared(
     filter.validate(layer)?;
     let began = std::time::Instant::now();
     let columns = store.columns(layer, &Query::default())?;
-    let events = SHARED.get_or_make(&columns, (layer, filter.clone(), weight.clone()), || {
-        Ok::<_, AnalysisError>(from_columns(layer, filter, weight, &columns))
-    })?;
+    // After rows were only added (an ingest), the events of the rows seen
+    // before and those of the new rows: the same as made anew, in order.
+    let extend = |old: Arc<Events>, n: usize| {
+        let rows: Vec<usize> = (n..columns.len()).collect();
+        let new = from_columns(layer, filter, weight, &columns.take(&rows));
+        let mut events = Arc::try_unwrap(old).unwrap_or_else(|a| (*a).clone());
+        events.extend_from(&new);
+        Ok::<_, AnalysisError>(events)
+    };
+    let events = SHARED.get_or_extend(
+        &columns,
+        (layer, filter.clone(), weight.clone()),
+        || Ok(from_columns(layer, filter, weight, &columns)),
+        extend,
+    )?;
     tracing::info!(%layer, events = events.len(), ms = began.elapsed().as_secs_f64() * 1e3,
         "events loaded (shared)");
     Ok(events)
@@ -306,38 +318,40 @@ fn from_columns(layer: Layer, filter: &EventFilter, weight: &Weight, c: &EventCo
         Weight::PeopleAffected => Some(&c.people_affected),
         Weight::Count | Weight::Field(_) => None,
     };
-    let parts: Vec<Events> = (0..c.len().div_ceil(PART_ROWS))
+    // The rows kept, then each event column collected straight into its
+    // final place: no parts to join, no column grown (fresh memory is what
+    // a million events cost most).
+    let kept: Vec<usize> = (0..c.len().div_ceil(PART_ROWS))
         .into_par_iter()
-        .map(|p| {
-            let rows = p * PART_ROWS..((p + 1) * PART_ROWS).min(c.len());
-            let mut e = Events::default();
-            for i in rows.filter(|&i| keeps(i)) {
-                let start = c.start[i].timestamp();
-                e.id.push(c.id(i).to_string());
-                e.lon.push(c.lon[i]);
-                e.lat.push(c.lat[i]);
-                e.time.push(start);
-                e.time_end.push(c.last[i].timestamp().max(start));
-                e.weight.push(weights.map_or(1.0, |w| w[i]));
-                e.category.push(names[c.category[i] as usize].clone());
-                e.actor.push(names[c.actor[i] as usize].clone());
-                e.sensitive.push(c.sensitive[i]);
-            }
-            e
+        .flat_map_iter(|p| {
+            (p * PART_ROWS..((p + 1) * PART_ROWS).min(c.len())).filter(|&i| keeps(i))
         })
         .collect();
     let mut out = Events::default();
-    for p in parts {
-        out.id.extend(p.id);
-        out.lon.extend(p.lon);
-        out.lat.extend(p.lat);
-        out.time.extend(p.time);
-        out.time_end.extend(p.time_end);
-        out.weight.extend(p.weight);
-        out.category.extend(p.category);
-        out.actor.extend(p.actor);
-        out.sensitive.extend(p.sensitive);
-    }
+    let rows = || kept.par_iter().copied();
+    rows()
+        .map(|i| c.id(i).to_string())
+        .collect_into_vec(&mut out.id);
+    rows().map(|i| c.lon[i]).collect_into_vec(&mut out.lon);
+    rows().map(|i| c.lat[i]).collect_into_vec(&mut out.lat);
+    rows()
+        .map(|i| c.start[i].timestamp())
+        .collect_into_vec(&mut out.time);
+    rows()
+        .map(|i| c.last[i].timestamp().max(c.start[i].timestamp()))
+        .collect_into_vec(&mut out.time_end);
+    rows()
+        .map(|i| weights.map_or(1.0, |w| w[i]))
+        .collect_into_vec(&mut out.weight);
+    rows()
+        .map(|i| names[c.category[i] as usize].clone())
+        .collect_into_vec(&mut out.category);
+    rows()
+        .map(|i| names[c.actor[i] as usize].clone())
+        .collect_into_vec(&mut out.actor);
+    rows()
+        .map(|i| c.sensitive[i])
+        .collect_into_vec(&mut out.sensitive);
     out
 }
 

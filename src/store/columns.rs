@@ -279,33 +279,107 @@ impl EventColumns {
         out
     }
 
+    /// Room for `rows` more rows whose ids take `id_bytes` bytes: appending
+    /// many parts then grows no column again (each growth copies the column
+    /// into fresh memory, which on a million rows costs more than the copy).
+    pub fn reserve(&mut self, rows: usize, id_bytes: usize) {
+        self.id_text.reserve(id_bytes);
+        self.id_end.reserve(rows);
+        self.lon.reserve(rows);
+        self.lat.reserve(rows);
+        self.point.reserve(rows);
+        self.start.reserve(rows);
+        self.last.reserve(rows);
+        self.category.reserve(rows);
+        self.actor.reserve(rows);
+        self.actor_category.reserve(rows);
+        self.verification.reserve(rows);
+        self.precision.reserve(rows);
+        self.fatalities.reserve(rows);
+        self.casualties.reserve(rows);
+        self.people_affected.reserve(rows);
+        self.sensitive.reserve(rows);
+        self.owner.reserve(rows);
+        self.level.reserve(rows);
+        self.consent.reserve(rows);
+    }
+
     /// Appends every row of `other` (its names recoded into ours).
     pub fn append(&mut self, other: EventColumns) {
+        self.append_from(&other);
+    }
+
+    /// [`EventColumns::append`] from a borrowed `other` (copied once).
+    pub fn append_from(&mut self, other: &EventColumns) {
         if self.layer.is_none() {
             self.layer = other.layer;
         }
         let map: Vec<u32> = other.names.iter().map(|n| self.code(n)).collect();
-        let recode = |v: Vec<u32>| v.into_iter().map(|c| map[c as usize]);
+        let recode = |v: &'_ [u32]| v.iter().map(|c| map[*c as usize]).collect::<Vec<_>>();
         let base = self.id_text.len();
         self.id_text.push_str(&other.id_text);
         self.id_end.extend(other.id_end.iter().map(|e| e + base));
-        self.lon.extend(other.lon);
-        self.lat.extend(other.lat);
-        self.point.extend(other.point);
-        self.start.extend(other.start);
-        self.last.extend(other.last);
-        self.category.extend(recode(other.category));
-        self.actor.extend(recode(other.actor));
-        self.actor_category.extend(recode(other.actor_category));
-        self.verification.extend(other.verification);
-        self.precision.extend(other.precision);
-        self.fatalities.extend(other.fatalities);
-        self.casualties.extend(other.casualties);
-        self.people_affected.extend(other.people_affected);
-        self.sensitive.extend(other.sensitive);
-        self.owner.extend(other.owner);
-        self.level.extend(other.level);
-        self.consent.extend(other.consent);
+        self.lon.extend_from_slice(&other.lon);
+        self.lat.extend_from_slice(&other.lat);
+        self.point.extend_from_slice(&other.point);
+        self.start.extend_from_slice(&other.start);
+        self.last.extend_from_slice(&other.last);
+        let identity = map.iter().enumerate().all(|(i, c)| *c as usize == i);
+        if identity {
+            self.category.extend_from_slice(&other.category);
+            self.actor.extend_from_slice(&other.actor);
+            self.actor_category.extend_from_slice(&other.actor_category);
+        } else {
+            self.category.extend(recode(&other.category));
+            self.actor.extend(recode(&other.actor));
+            self.actor_category.extend(recode(&other.actor_category));
+        }
+        self.verification.extend_from_slice(&other.verification);
+        self.precision.extend_from_slice(&other.precision);
+        self.fatalities.extend_from_slice(&other.fatalities);
+        self.casualties.extend_from_slice(&other.casualties);
+        self.people_affected
+            .extend_from_slice(&other.people_affected);
+        self.sensitive.extend_from_slice(&other.sensitive);
+        self.owner.extend_from_slice(&other.owner);
+        self.level.extend_from_slice(&other.level);
+        self.consent.extend_from_slice(&other.consent);
+    }
+
+    /// Whether the rows of `prefix` are exactly the first rows of these
+    /// columns, coded in the same names (as after [`EventColumns::append`]
+    /// of more rows): what was made from `prefix` holds for those rows.
+    pub fn starts_with(&self, prefix: &EventColumns) -> bool {
+        let n = prefix.len();
+        fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+            a.get(..b.len()) == Some(b)
+        }
+        let bits = |a: &[f64], b: &[f64]| {
+            a.len() >= b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        self.layer == prefix.layer
+            && self.len() >= n
+            && same(&self.names, &prefix.names)
+            && same(&self.id_end, &prefix.id_end)
+            && self.id_text.as_bytes().get(..prefix.id_text.len())
+                == Some(prefix.id_text.as_bytes())
+            && bits(&self.lon, &prefix.lon)
+            && bits(&self.lat, &prefix.lat)
+            && same(&self.point, &prefix.point)
+            && same(&self.start, &prefix.start)
+            && same(&self.last, &prefix.last)
+            && same(&self.category, &prefix.category)
+            && same(&self.actor, &prefix.actor)
+            && same(&self.actor_category, &prefix.actor_category)
+            && same(&self.verification, &prefix.verification)
+            && same(&self.precision, &prefix.precision)
+            && bits(&self.fatalities, &prefix.fatalities)
+            && bits(&self.casualties, &prefix.casualties)
+            && bits(&self.people_affected, &prefix.people_affected)
+            && same(&self.sensitive, &prefix.sensitive)
+            && same(&self.owner, &prefix.owner)
+            && same(&self.level, &prefix.level)
+            && same(&self.consent, &prefix.consent)
     }
 
     /// The ids as a backend stores them: their text, one after another, and

@@ -219,6 +219,10 @@ fn load_chunks(
     let parts: Option<Vec<EventColumns>> = blobs.par_iter().map(|b| decode(layer, b)).collect();
     Ok(parts.map(|parts| {
         let mut all = EventColumns::new(layer);
+        all.reserve(
+            parts.iter().map(EventColumns::len).sum(),
+            parts.iter().map(|p| p.raw_ids().0.len()).sum(),
+        );
         for p in parts {
             all.append(p);
         }
@@ -391,7 +395,12 @@ impl GpkgStore {
                 .map_err(sql)?;
             if b.state.count + added == state.count {
                 let new = self.read_rows(conn, layer, b.state.max_fid, added as usize)?;
-                let mut all = (*b.columns).clone();
+                let mut all = EventColumns::new(layer);
+                all.reserve(
+                    b.columns.len() + new.len(),
+                    b.columns.raw_ids().0.len() + new.raw_ids().0.len(),
+                );
+                all.append_from(&b.columns);
                 all.append(new);
                 return Ok(Held {
                     state,
