@@ -491,7 +491,7 @@ fn description(layer: TileLayer, individual: bool) -> String {
     } else if layer == TileLayer::Heat {
         "kernel density of incidents (quartic, 10 km), events per km2 on a log viridis ramp"
     } else {
-        "features as this role may see them; below zoom 9, point counts per 16-px screen cell"
+        "features as this role may see them; below zoom 9 (and on a PNG tile with over 4,096 points), point counts per 16-px screen cell"
     };
     format!("{layer}: {how}")
 }

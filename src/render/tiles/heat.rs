@@ -24,9 +24,11 @@ pub const HEAT_BANDWIDTH_M: f64 = 10_000.0;
 /// spans four decades above it.
 const FLOOR_PER_KM2: f64 = 1e-3;
 
-/// Above this many events, events are summed on a grid of an eighth of the
-/// bandwidth before the kernel runs (the surface moves by at most a
-/// sixteenth of the bandwidth; a low-zoom tile of a million events stays fast).
+/// Above this many events, events are summed on a world grid in degrees,
+/// cells at most an eighth of the bandwidth on a side, before they are
+/// projected and the kernel runs (an event moves by at most a cell's
+/// diagonal; a dense tile projects a few thousand cells, not a hundred
+/// thousand events).
 const BIN_ABOVE: usize = 4096;
 
 /// What the surface is computed with.
@@ -45,17 +47,19 @@ pub fn draw(
     content: &TileContent,
     params: &HeatParams,
 ) -> Result<(), TileError> {
-    let laea = Laea::wgs84(params.anchor[0], params.anchor[1]);
-    let mut xy: Vec<[f64; 2]> = Vec::new();
+    // Events as (lon, lat) and weight; projected one by one, or per bin
+    // when there are many (a projection costs a logarithm and two sines).
+    let mut ll: Vec<[f64; 2]> = Vec::new();
     let mut w: Vec<f64> = Vec::new();
     match content {
         TileContent::Features(fs) => {
+            ll.reserve(fs.len());
             for f in fs {
                 if let Geometry::Point(p) = f.geometry {
-                    xy.push(laea.forward(p.x(), p.y()));
-                    w.push(1.0);
+                    ll.push([p.x(), p.y()]);
                 }
             }
+            w.resize(ll.len(), 1.0);
         }
         TileContent::Cells { cells, .. } => {
             for c in cells {
@@ -65,19 +69,23 @@ pub fn draw(
                     .iter()
                     .take(n as usize)
                     .fold((0.0, 0.0), |a, p| (a.0 + p[0] / n, a.1 + p[1] / n));
-                xy.push(laea.forward(lon, lat));
+                ll.push([lon, lat]);
                 w.push(c.count as f64);
             }
         }
     }
-    let keep = |p: &[f64; 2]| p[0].is_finite() && p[1].is_finite();
-    let (mut xy, mut w): (Vec<[f64; 2]>, Vec<f64>) =
-        xy.into_iter().zip(w).filter(|(p, _)| keep(p)).unzip();
+    if ll.len() > BIN_ABOVE {
+        (ll, w) = binned(&ll, &w, params.bandwidth_m / 8.0);
+    }
+    let laea = Laea::wgs84(params.anchor[0], params.anchor[1]);
+    let (xy, w): (Vec<[f64; 2]>, Vec<f64>) = ll
+        .iter()
+        .map(|p| laea.forward(p[0], p[1]))
+        .zip(w)
+        .filter(|(p, _)| p[0].is_finite() && p[1].is_finite())
+        .unzip();
     if xy.is_empty() {
         return Ok(());
-    }
-    if xy.len() > BIN_ABOVE {
-        (xy, w) = binned(&xy, &w, params.bandwidth_m / 8.0);
     }
     let side = pixmap.width();
     let density = surface(tile, side, &xy, &w, params)?;
@@ -169,20 +177,58 @@ fn node_step(tile: TileId, side: u32, params: &HeatParams) -> u32 {
     step
 }
 
-/// Events summed per square of side `cell` (a grid fixed in the
-/// projection, so every tile sums alike), at each square's weighted mean.
-fn binned(xy: &[[f64; 2]], w: &[f64], cell: f64) -> (Vec<[f64; 2]>, Vec<f64>) {
-    let mut sums: std::collections::BTreeMap<(i64, i64), (f64, f64, f64)> = Default::default();
-    for (p, &wi) in xy.iter().zip(w) {
-        let key = ((p[0] / cell).floor() as i64, (p[1] / cell).floor() as i64);
-        let s = sums.entry(key).or_default();
-        s.0 += p[0] * wi;
-        s.1 += p[1] * wi;
-        s.2 += wi;
+/// Events (lon, lat) summed per cell of a world grid of `cell_m` metres of
+/// latitude (a fixed grid, so every tile sums alike; a cell is at most
+/// `cell_m` wide and high anywhere), at each cell's weighted mean position,
+/// in row-major order of the cells. A dense array over the events' extent
+/// when it is small (a tile at z9 and above), a hash map otherwise; the
+/// result is the same.
+fn binned(ll: &[[f64; 2]], w: &[f64], cell_m: f64) -> (Vec<[f64; 2]>, Vec<f64>) {
+    // Metres per degree of latitude are at least 110,574 (the equator).
+    let deg = cell_m / 110_574.0;
+    let key = |p: &[f64; 2]| ((p[0] / deg).floor(), (p[1] / deg).floor());
+    let finite = |p: &[f64; 2]| p[0].is_finite() && p[1].is_finite();
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for p in ll.iter().filter(|p| finite(p)) {
+        let (kx, ky) = key(p);
+        (x0, y0, x1, y1) = (x0.min(kx), y0.min(ky), x1.max(kx), y1.max(ky));
     }
-    sums.into_values()
-        .filter(|s| s.2 > 0.0)
-        .map(|(x, y, n)| ([x / n, y / n], n))
+    if x0 > x1 {
+        return (Vec::new(), Vec::new());
+    }
+    let (nx, ny) = (x1 - x0 + 1.0, y1 - y0 + 1.0);
+    let mut sums: Vec<(u64, [f64; 3])> = if nx * ny <= (ll.len() * 4).max(1 << 16) as f64 {
+        let nx = nx as usize;
+        let mut grid = vec![[0.0f64; 3]; nx * ny as usize];
+        for (p, &wi) in ll.iter().zip(w).filter(|(p, _)| finite(p)) {
+            let (kx, ky) = key(p);
+            let s = &mut grid[(ky - y0) as usize * nx + (kx - x0) as usize];
+            s[0] += p[0] * wi;
+            s[1] += p[1] * wi;
+            s[2] += wi;
+        }
+        grid.into_iter()
+            .enumerate()
+            .filter(|(_, s)| s[2] > 0.0)
+            .map(|(i, s)| (i as u64, s))
+            .collect()
+    } else {
+        let mut map: rustc_hash::FxHashMap<u64, [f64; 3]> = Default::default();
+        for (p, &wi) in ll.iter().zip(w).filter(|(p, _)| finite(p)) {
+            let (kx, ky) = key(p);
+            // Row-major index in the extent, as the dense array's.
+            let i = ((ky - y0) * nx + (kx - x0)) as u64;
+            let s = map.entry(i).or_default();
+            s[0] += p[0] * wi;
+            s[1] += p[1] * wi;
+            s[2] += wi;
+        }
+        let mut v: Vec<(u64, [f64; 3])> = map.into_iter().filter(|(_, s)| s[2] > 0.0).collect();
+        v.sort_unstable_by_key(|e| e.0);
+        v
+    };
+    sums.drain(..)
+        .map(|(_, s)| ([s[0] / s[2], s[1] / s[2]], s[2]))
         .unzip()
 }
 
@@ -336,12 +382,20 @@ mod tests {
 
     #[test]
     fn binning_keeps_the_total_weight() {
-        let xy: Vec<[f64; 2]> = (0..10_000)
-            .map(|i| [f64::from(i) * 7.0, f64::from(i % 13) * 300.0])
+        let ll: Vec<[f64; 2]> = (0..10_000)
+            .map(|i| [18.0 + f64::from(i) * 7e-5, 4.0 + f64::from(i % 13) * 3e-3])
             .collect();
-        let w = vec![1.0; xy.len()];
-        let (bxy, bw) = binned(&xy, &w, 1250.0);
-        assert!(bxy.len() < xy.len());
+        let w = vec![1.0; ll.len()];
+        let (bll, bw) = binned(&ll, &w, 1250.0);
+        assert!(bll.len() < ll.len());
         assert_eq!(bw.iter().sum::<f64>(), 10_000.0);
+        // Spread over a continent, the map path gives what the array gives.
+        let mut far = ll.clone();
+        far.push([-70.0, -50.0]);
+        let wf = vec![1.0; far.len()];
+        let (fll, fw) = binned(&far, &wf, 1250.0);
+        assert_eq!(fw.iter().sum::<f64>(), 10_001.0);
+        assert_eq!(&fll[1..], &bll[..]);
+        assert_eq!(fll[0], [-70.0, -50.0]);
     }
 }

@@ -9,10 +9,12 @@
 //! - `style.rs`: the symbol of each layer's features and classes;
 //! - `grade.rs`: an event's source grade as a ring at high zoom, its line
 //!   style by band (only from the grade fields the role's view shows);
-//! - `raster.rs`: anti-aliased drawing with tiny-skia, PNG encoding;
+//! - `raster.rs`: anti-aliased drawing with tiny-skia;
+//! - `encode.rs`: PNG encoding (fast deflate, demultiplied in place);
 //! - `stamp.rs`: point symbols stamped from sprites drawn once per style;
 //! - `heat.rs`: the kernel density surface (`analysis::kde`);
-//! - `aggregate.rs`: points counted per screen cell at low zoom;
+//! - `aggregate.rs`: points counted per screen cell at low zoom and on
+//!   crowded tiles;
 //! - `stream.rs`: a store layer's content gathered from the gate feature
 //!   by feature, kept only as those counts where the tile draws counts;
 //! - `mvt.rs`: the vector tile encoder (protobuf written by hand);
@@ -33,6 +35,7 @@
 mod aggregate;
 pub mod classes;
 pub mod cut;
+mod encode;
 pub mod grade;
 mod hatch;
 mod heat;
@@ -63,6 +66,15 @@ pub const BUFFER_PX: f64 = 32.0;
 /// Below this zoom, point features are counted per screen cell instead of
 /// drawn one by one.
 pub const AGGREGATE_BELOW_ZOOM: u8 = 9;
+
+/// At any zoom, a raster tile with more point features than this on the
+/// tile itself is drawn as counts per screen cell, as below
+/// [`AGGREGATE_BELOW_ZOOM`]: a 256-px tile shows about 600 symbols side by
+/// side, so beyond this many they are a solid pile that hides every class,
+/// verification and grade it is meant to show (and costs a blend per
+/// symbol). Zooming in shows the symbols; vector tiles and items always
+/// carry every feature.
+pub const CROWDED_ABOVE: usize = 4096;
 
 /// Errors of the tile renderers.
 #[derive(Debug, thiserror::Error)]

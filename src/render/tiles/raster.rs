@@ -13,7 +13,7 @@ use super::palette::{viridis, Rgba, HALO};
 use super::stamp;
 use super::stream::LayerContent;
 use super::style::{self, LineStyle, PointStyle, Shape};
-use super::{TileError, TileLayer, AGGREGATE_BELOW_ZOOM};
+use super::{TileError, TileLayer, AGGREGATE_BELOW_ZOOM, CROWDED_ABOVE};
 use crate::access::{TileContent, TileFeature};
 use geo_types::Geometry;
 use tiny_skia::{FillRule, Paint, Path, PathBuilder, Pixmap, Rect, Stroke, StrokeDash, Transform};
@@ -101,9 +101,7 @@ impl Canvas {
 
     /// The tile as PNG.
     pub fn png(self) -> Result<Vec<u8>, TileError> {
-        self.pixmap
-            .encode_png()
-            .map_err(|e| TileError::Encode(e.to_string()))
+        super::encode::png(self.pixmap)
     }
 
     /// Draws a store layer's (or heat's) gated content over what is drawn.
@@ -151,7 +149,8 @@ impl Canvas {
                 let points_only = features
                     .iter()
                     .all(|f| matches!(f.geometry, Geometry::Point(_)));
-                if points_only && tile.z < AGGREGATE_BELOW_ZOOM && layer != TileLayer::Patrols {
+                let counted = tile.z < AGGREGATE_BELOW_ZOOM || crowded(tile, features);
+                if points_only && counted && layer != TileLayer::Patrols {
                     let pts = features.iter().filter_map(|f| match f.geometry {
                         Geometry::Point(p) => Some(([p.x(), p.y()], 1)),
                         _ => None,
@@ -236,18 +235,40 @@ impl Canvas {
     }
 }
 
-/// Screen-cell counts as graduated circles on the viridis ramp.
-fn draw_bins(pixmap: &mut Pixmap, bins: &[Bin], t: Transform) {
-    for b in bins {
-        let style = PointStyle {
-            colour: viridis(aggregate::ramp(b.count)),
-            shape: Shape::Circle,
-            radius: aggregate::radius(b.count),
-            hollow: false,
-            grade: None,
-        };
-        symbol(pixmap, b.centre, &style, t);
+/// Whether more than [`CROWDED_ABOVE`] of `features` lie on `tile` itself:
+/// more symbols than the tile can show one by one.
+fn crowded(tile: TileId, features: &[TileFeature]) -> bool {
+    if features.len() <= CROWDED_ABOVE {
+        return false;
     }
+    let [w, s, e, n] = tile.bounds();
+    features
+        .iter()
+        .filter(|f| match f.geometry {
+            Geometry::Point(p) => p.x() >= w && p.x() <= e && p.y() >= s && p.y() <= n,
+            _ => false,
+        })
+        .count()
+        > CROWDED_ABOVE
+}
+
+/// Screen-cell counts as graduated circles on the viridis ramp, stamped
+/// ([`stamp`]: a crowded tile has hundreds of large overlapping circles).
+fn draw_bins(pixmap: &mut Pixmap, bins: &[Bin], t: Transform) {
+    let symbols: Vec<([f64; 2], PointStyle)> = bins
+        .iter()
+        .map(|b| {
+            let style = PointStyle {
+                colour: viridis(aggregate::ramp(b.count)),
+                shape: Shape::Circle,
+                radius: aggregate::radius(b.count),
+                hollow: false,
+                grade: None,
+            };
+            (b.centre, style)
+        })
+        .collect();
+    stamp::draw(pixmap, t.sx, &symbols);
 }
 
 fn feature(
@@ -515,6 +536,44 @@ mod tests {
             let g = sw.pixel(255, i).unwrap();
             assert!(e.alpha().abs_diff(g.alpha()) <= 2, "column edge {i}");
         }
+    }
+
+    /// A tile with more than [`CROWDED_ABOVE`] points on it is drawn as the
+    /// counts per screen cell; one point fewer, as symbols.
+    #[test]
+    fn a_crowded_tile_is_drawn_as_counts_per_screen_cell() {
+        let t = TileId::new(12, 2250, 2001).unwrap();
+        let b = t.bounds();
+        let mut rng = crate::rng::Rng::new(3);
+        let many: Vec<TileFeature> = (0..=CROWDED_ABOVE)
+            .map(|i| TileFeature {
+                id: format!("p{i}"),
+                geometry: Geometry::Point(geo_types::Point::new(
+                    rng.range(b[0], b[2]),
+                    rng.range(b[1], b[3]),
+                )),
+                properties: serde_json::json!({"category": "killing"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            })
+            .collect();
+        let counts = |fs: &[TileFeature]| {
+            let mut p = Pixmap::new(256, 256).unwrap();
+            let pts = fs.iter().map(|f| match f.geometry {
+                Geometry::Point(p) => ([p.x(), p.y()], 1),
+                _ => unreachable!(),
+            });
+            draw_bins(&mut p, &bins(t, pts), Transform::identity());
+            super::super::encode::png(p).unwrap()
+        };
+        let drawn = |fs: &[TileFeature]| {
+            let content = TileContent::Features(fs.to_vec());
+            png(TileLayer::Incidents, t, Scale::X1, &content, &heat()).unwrap()
+        };
+        assert_eq!(drawn(&many), counts(&many));
+        let fewer = &many[..CROWDED_ABOVE];
+        assert_ne!(drawn(fewer), counts(fewer));
     }
 
     #[test]
