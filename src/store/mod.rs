@@ -280,6 +280,7 @@ pub struct Prepared(Ready);
 enum Ready {
     Feature(Feature),
     Row(gpkg::Row),
+    Pg(postgis::PgRow),
 }
 
 impl Prepared {
@@ -288,6 +289,7 @@ impl Prepared {
         match &self.0 {
             Ready::Feature(f) => &f.id,
             Ready::Row(r) => &r.id,
+            Ready::Pg(r) => &r.id,
         }
     }
 }
@@ -345,7 +347,7 @@ pub trait Batch {
         for item in items {
             match &item.0 {
                 Ready::Feature(f) => self.upsert(layer, f)?,
-                Ready::Row(_) => {
+                Ready::Row(_) | Ready::Pg(_) => {
                     return Err(StoreError::Aborted(
                         "a feature prepared by another kind of store".into(),
                     ))

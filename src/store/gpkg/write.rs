@@ -247,12 +247,18 @@ impl Batch for GpkgBatch<'_> {
 
     fn upsert_prepared(&mut self, layer: Layer, items: &[Prepared]) -> Result<()> {
         use std::borrow::Cow;
+        if items.iter().any(|item| matches!(item.0, Ready::Pg(_))) {
+            return Err(StoreError::Aborted(
+                "a feature prepared by another kind of store".into(),
+            ));
+        }
         self.write_rows(
             layer,
             items.iter().map(|item| match &item.0 {
                 Ready::Row(r) => Cow::Borrowed(r),
                 // Not prepared by this store: encoded here.
                 Ready::Feature(f) => Cow::Owned(Row::encode(layer, f)),
+                Ready::Pg(_) => unreachable!("refused above"),
             }),
         )
     }

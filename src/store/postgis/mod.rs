@@ -14,6 +14,7 @@
 //! shown without its password.
 
 mod audit;
+mod copy;
 mod listen;
 mod pool;
 mod read;
@@ -21,6 +22,7 @@ mod schema;
 mod write;
 
 pub use audit::PgAudit;
+pub(crate) use copy::PgRow;
 
 use super::{ErrorKind, IfMissing, Result, StoreError};
 use crate::model::schema::{FieldKind, FieldSpec};

@@ -188,6 +188,74 @@ fn a_batch_is_one_transaction_and_history_keeps_what_it_replaced() {
 }
 
 #[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_bulk_load_into_an_empty_layer_upserts_as_any_batch_and_keeps_its_indexes() {
+    use crate::model::Feature;
+    let f = |id: &str, n: i64| {
+        let v = serde_json::json!({"type": "Feature", "id": id,
+            "geometry": {"type": "Point", "coordinates": [18.0, 4.0]},
+            "properties": {"category": "killing", "killed_men": n, "time": "2024-01-01"}});
+        Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
+    };
+    for extra in ["", "&bulk_indexes=rebuild"] {
+        let db = TestDb {
+            store: Some(open_fresh(extra).expect("open")),
+        };
+        let indexes = || -> Vec<String> {
+            let mut conn = db.pool.get().expect("conn");
+            conn.query(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() \
+                 AND tablename = 'incidents' ORDER BY 1",
+                &[],
+            )
+            .expect("indexes")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        };
+        let before = indexes();
+        assert_eq!(before.len(), 5, "{before:?}");
+        // Dropped uncommitted: nothing stored, every index back.
+        {
+            let mut b = db.begin().expect("begin");
+            b.upsert(Layer::Incidents, &f("x", 1)).expect("upsert");
+        }
+        assert_eq!(indexes(), before, "{extra}");
+        // New ids copied in, then one of them again: upserted over, the first kept in history.
+        let mut b = db.begin().expect("begin");
+        let ready: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|id| db.prepare(Layer::Incidents, f(id, 1)))
+            .collect();
+        b.upsert_prepared(Layer::Incidents, &ready).expect("upsert");
+        assert_eq!(b.get(Layer::Incidents, "b").expect("get"), Some(f("b", 1)));
+        b.upsert(Layer::Incidents, &f("b", 2)).expect("upsert");
+        b.upsert(Layer::Incidents, &f("d", 1)).expect("upsert");
+        let stats = b.commit().expect("commit");
+        assert_eq!((stats.inserted, stats.updated), (4, 1), "{extra}");
+        assert_eq!(indexes(), before, "{extra}");
+        assert_eq!(db.get(Layer::Incidents, "b").expect("get"), Some(f("b", 2)));
+        let mut conn = db.pool.get().expect("conn");
+        let got: Vec<(i64, String)> = conn
+            .query("SELECT fid, id FROM incidents ORDER BY fid", &[])
+            .expect("rows")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let ids: Vec<&str> = got.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"], "{extra}");
+        let history: i64 = conn
+            .query_one("SELECT count(*) FROM jointmap_history_incidents", &[])
+            .expect("history")
+            .get(0);
+        assert_eq!(history, 1, "{extra}");
+    }
+}
+
+#[test]
 fn cells_go_only_into_their_own_column_type() {
     let mut out = BytesMut::new();
     assert!(Cell::Int(3).to_sql(&Type::INT8, &mut out).is_ok());

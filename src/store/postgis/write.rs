@@ -1,27 +1,31 @@
 //! The write side: a batch is one transaction on one pooled connection.
 //!
-//! Upserts are collected per layer and written in bulk: binary COPY into a temporary staging
-//! table (dropped at commit), then, in two statements, the versions they replace copied into
-//! the layer's history and `INSERT ... ON CONFLICT (id) DO UPDATE`. A new id takes the next
-//! `fid` (storage order); a replacement keeps its row; an identical version (every column but
-//! the source the same) writes nothing and adds no history. Anything else the batch does
-//! (get, delete, inspect, ...) first writes what is staged, so it sees the batch's own writes.
+//! Upserts are collected per layer as binary COPY tuples (encoded on ingest's validation
+//! workers, `copy.rs`) and written in bulk. Into a layer that was empty at the batch's first
+//! write, rows are copied straight into the layer, its plain indexes dropped and built again
+//! once at the end (in the same transaction), for as long as the batch only adds new ids.
+//! Otherwise: COPY into a temporary staging table (dropped at commit), then, in two statements,
+//! the versions they replace copied into the layer's history and
+//! `INSERT ... ON CONFLICT (id) DO UPDATE`. A new id takes the next `fid` (storage order); a
+//! replacement keeps its row; an identical version (every column but the source the same)
+//! writes nothing and adds no history. Anything else the batch does (get, delete, inspect,
+//! ...) first writes what is staged, so it sees the batch's own writes.
 //! `begin` locks the data version's row: one batch at a time across every process on the
 //! database; `commit` advances it and notifies the channel `jointmap` in the same transaction.
 
+use super::copy::{self, Deferred, PgRow};
 use super::read::{decode, get_on, select};
-use super::{column_list, columns, millis, pool::Conn, Cell, Ewkb, PgError, PgStore};
-use crate::model::schema::FieldKind;
+use super::{column_list, columns, millis, pool::Conn, PgError, PgStore};
 use crate::model::{Feature, Layer};
 use crate::store::{
-    Batch, BatchStats, FeatureSink, Result, Selection, StoreError, StoredRow, LOCAL_AUTHOR,
+    Batch, BatchStats, FeatureSink, Prepared, Ready, Result, Selection, StoreError, StoredRow,
+    LOCAL_AUTHOR,
 };
-use chrono::{DateTime, Utc};
-use postgres::binary_copy::BinaryCopyInWriter;
+use chrono::Utc;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use serde_json::{Map, Value};
 use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 /// Upserts staged per layer before they are written.
 const STAGE_ROWS: usize = 8192;
@@ -32,49 +36,38 @@ fn slot(layer: Layer) -> usize {
     Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
 }
 
-/// One upsert, as its columns hold it.
-struct Staged {
-    id: String,
-    geom: Ewkb,
-    start: DateTime<Utc>,
-    end: Option<DateTime<Utc>>,
-    owner: &'static str,
-    level: &'static str,
-    cells: Vec<Cell>,
-    extra: Option<Value>,
-    source: String,
+/// A fixed hash of an id: a batch keeps ids as these, not as strings.
+fn hash(id: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
-/// The feature's schema fields as their typed columns hold them, and its other properties.
-fn cells(layer: Layer, f: &Feature) -> std::result::Result<(Vec<Cell>, Option<Value>), PgError> {
-    let fields = layer.fields();
-    let mut out = Vec::with_capacity(fields.len());
-    for spec in fields {
-        let bad = |what: &str| {
-            PgError::Value(format!(
-                "{layer}, feature {:?}: field `{}`: {what}",
-                f.id, spec.name
-            ))
-        };
-        out.push(match (f.properties.get(spec.name), spec.kind) {
-            (None | Some(Value::Null), _) => Cell::Null,
-            (Some(v), FieldKind::Count | FieldKind::IntRange(..)) => {
-                Cell::Int(v.as_i64().ok_or_else(|| bad("not an integer"))?)
-            }
-            (Some(v), FieldKind::PositiveReal | FieldKind::Fraction) => {
-                Cell::Real(v.as_f64().ok_or_else(|| bad("not a number"))?)
-            }
-            (Some(Value::String(s)), _) => Cell::Text(s.clone()),
-            (Some(other), _) => Cell::Text(other.to_string()),
-        });
-    }
-    let extra: Map<String, Value> = f
-        .properties
-        .iter()
-        .filter(|(k, _)| !fields.iter().any(|s| s.name == k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok((out, (!extra.is_empty()).then_some(Value::Object(extra))))
+/// How a batch writes a layer.
+#[derive(Debug, Default)]
+enum Mode {
+    /// Not written yet by this batch.
+    #[default]
+    Unknown,
+    /// The layer was empty at the batch's first write and has taken only new ids since:
+    /// rows are copied straight into it, with its plain indexes built at the end.
+    Bulk(Deferred),
+    /// Through the staging table: history, then `INSERT ... ON CONFLICT`.
+    Upsert,
+}
+
+/// A layer's upserts waiting for the next COPY.
+#[derive(Debug, Default)]
+struct Lane {
+    mode: Mode,
+    /// Whole binary COPY tuples (`PgRow::tuple`).
+    tuples: Vec<u8>,
+    rows: usize,
+    /// Hashes of the staged ids (`Upsert`), or of every id the bulk load wrote (`Bulk`):
+    /// an id seen again is written after what came before it.
+    ids: HashSet<u64>,
+    /// Whether this batch's staging table for the layer exists.
+    stage_made: bool,
 }
 
 /// `a` and `b` (table aliases) differ in any column but the source.
@@ -97,10 +90,7 @@ fn differs(layer: Layer, a: &str, b: &str) -> String {
 pub(super) struct PgBatch<'a> {
     store: &'a PgStore,
     conn: Option<Conn<'a>>,
-    staged: [Vec<Staged>; N_LAYERS],
-    staged_ids: [HashSet<String>; N_LAYERS],
-    stage_made: [bool; N_LAYERS],
-    blob: Vec<u8>,
+    lanes: [Lane; N_LAYERS],
     author: String,
     source: Option<String>,
     upserts: u64,
@@ -123,15 +113,21 @@ impl FeatureSink for PgStore {
         Ok(Box::new(PgBatch {
             store: self,
             conn: Some(conn),
-            staged: Default::default(),
-            staged_ids: Default::default(),
-            stage_made: [false; N_LAYERS],
-            blob: Vec::with_capacity(256),
+            lanes: Default::default(),
             author: LOCAL_AUTHOR.to_string(),
             source: None,
             upserts: 0,
             inserted: 0,
         }))
+    }
+
+    /// Encodes the COPY row on the caller's thread; a feature that cannot be encoded is
+    /// left as it is, for the batch to report.
+    fn prepare(&self, layer: Layer, feature: Feature) -> Prepared {
+        match PgRow::encode(layer, &feature) {
+            Ok(row) => Prepared(Ready::Pg(row)),
+            Err(_) => Prepared(Ready::Feature(feature)),
+        }
     }
 }
 
@@ -146,24 +142,97 @@ impl<'a> PgBatch<'a> {
         self.store.err(e)
     }
 
-    /// Writes what is staged for every layer.
-    fn flush_all(&mut self) -> Result<()> {
+    /// Writes what is staged for every layer and ends every bulk load (its indexes built):
+    /// what follows may read or change the layers in any way.
+    fn settle_all(&mut self) -> Result<()> {
         for layer in Layer::ALL {
-            self.flush(layer)?;
+            self.settle(layer)?;
         }
         Ok(())
     }
 
-    /// Writes what is staged for `layer`: COPY, history, upsert.
-    fn flush(&mut self, layer: Layer) -> Result<()> {
-        let i = slot(layer);
-        if self.staged[i].is_empty() {
+    /// Writes what is staged for `layer`; a bulk load into it ends (its indexes built).
+    fn settle(&mut self, layer: Layer) -> Result<()> {
+        self.flush(layer)?;
+        let lane = &mut self.lanes[slot(layer)];
+        if !matches!(lane.mode, Mode::Bulk(_)) {
             return Ok(());
         }
-        let rows = std::mem::take(&mut self.staged[i]);
-        self.staged_ids[i].clear();
-        let made = self.stage_made[i];
-        self.stage_made[i] = true;
+        if let Mode::Bulk(d) = std::mem::replace(&mut lane.mode, Mode::Upsert) {
+            lane.ids.clear();
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+            copy::settle(conn, d).map_err(|e| self.store.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Stages `row` for `layer`, writing what is staged first when it holds the same id or
+    /// is full. The first write into a layer decides how the batch writes it.
+    fn push(&mut self, layer: Layer, row: &PgRow) -> Result<()> {
+        let i = slot(layer);
+        if matches!(self.lanes[i].mode, Mode::Unknown) {
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+            // The data version's row lock keeps every other writer out until the commit.
+            let rebuild = self.store.pool.rebuild_indexes();
+            let mode = (|| -> std::result::Result<Mode, PgError> {
+                Ok(if copy::is_empty(conn, layer)? {
+                    // Dropping indexes locks the table against readers: only when asked.
+                    Mode::Bulk(if rebuild {
+                        copy::defer(conn, layer)?
+                    } else {
+                        Deferred::default()
+                    })
+                } else {
+                    Mode::Upsert
+                })
+            })()
+            .map_err(|e| self.store.err(e))?;
+            self.lanes[i].mode = mode;
+        }
+        let h = hash(&row.id);
+        let lane = &self.lanes[i];
+        match lane.mode {
+            // A bulk load takes each id once; one seen again is upserted over it.
+            Mode::Bulk(_) if lane.ids.contains(&h) => self.settle(layer)?,
+            _ if lane.ids.contains(&h) || lane.rows >= STAGE_ROWS => self.flush(layer)?,
+            _ => {}
+        }
+        let source = self.source.as_deref().unwrap_or(&self.author);
+        let lane = &mut self.lanes[i];
+        let seq = match lane.mode {
+            Mode::Bulk(_) => None,
+            _ => Some(lane.rows as i64),
+        };
+        row.tuple(layer, source, seq, &mut lane.tuples)
+            .map_err(|e| self.store.err(e))?;
+        lane.rows += 1;
+        lane.ids.insert(h);
+        self.upserts += 1;
+        Ok(())
+    }
+
+    /// Writes what is staged for `layer`: straight into it (a bulk load), or COPY into the
+    /// staging table, history, upsert.
+    fn flush(&mut self, layer: Layer) -> Result<()> {
+        let i = slot(layer);
+        let lane = &mut self.lanes[i];
+        if lane.rows == 0 {
+            return Ok(());
+        }
+        let tuples = std::mem::take(&mut lane.tuples);
+        let rows = std::mem::take(&mut lane.rows);
+        let bulk = matches!(lane.mode, Mode::Bulk(_));
+        if !bulk {
+            lane.ids.clear();
+        }
+        let made = lane.stage_made;
+        lane.stage_made |= !bulk;
         let at = millis(Utc::now());
         let author = self.author.clone();
         let result = (|| -> std::result::Result<u64, PgError> {
@@ -172,8 +241,12 @@ impl<'a> PgBatch<'a> {
                 .as_mut()
                 .ok_or_else(|| PgError::Value("batch already finished".into()))?;
             let name = layer.name();
-            let stage = format!("jm_stage_{name}");
             let cols = column_list(layer, None);
+            if bulk {
+                copy::copy(conn, name, &cols, &tuples)?;
+                return Ok(rows as u64);
+            }
+            let stage = format!("jm_stage_{name}");
             if made {
                 conn.batch_execute(&format!("TRUNCATE {stage}"))?;
             } else {
@@ -182,32 +255,7 @@ impl<'a> PgBatch<'a> {
                      WITH NO DATA; ALTER TABLE {stage} ADD COLUMN seq bigint"
                 ))?;
             }
-            let types: Vec<_> = conn
-                .prepare(&format!("SELECT {cols}, seq FROM {stage}"))?
-                .columns()
-                .iter()
-                .map(|c| c.type_().clone())
-                .collect();
-            let sink = conn.copy_in(&format!(
-                "COPY {stage} ({cols}, seq) FROM STDIN (FORMAT binary)"
-            ))?;
-            let mut writer = BinaryCopyInWriter::new(sink, &types);
-            for (seq, r) in rows.iter().enumerate() {
-                let seq = seq as i64;
-                let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
-                values.extend([
-                    &r.id as &(dyn ToSql + Sync),
-                    &r.geom,
-                    &r.start,
-                    &r.end,
-                    &r.owner,
-                    &r.level,
-                ]);
-                values.extend(r.cells.iter().map(|c| c as &(dyn ToSql + Sync)));
-                values.extend([&r.extra as &(dyn ToSql + Sync), &r.source, &seq]);
-                writer.write(&values)?;
-            }
-            writer.finish()?;
+            copy::copy(conn, &stage, &format!("{cols}, seq"), &tuples)?;
             conn.execute(
                 &format!(
                     "INSERT INTO jointmap_history_{name} (fid, {cols}, change, changed_at, \
@@ -279,7 +327,7 @@ impl Batch for PgBatch<'_> {
         // Only a staged row with this id changes the answer: flushing for
         // every lookup (the server's write check asks for each feature)
         // would cost a COPY per feature.
-        if self.staged_ids[slot(layer)].contains(id) {
+        if self.lanes[slot(layer)].ids.contains(&hash(id)) {
             self.flush(layer)?;
         }
         let store = self.store;
@@ -295,7 +343,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>> {
-        self.flush_all()?;
+        self.settle_all()?;
         match selection {
             Selection::Ids(ids) => {
                 let mut ids = ids.clone();
@@ -342,7 +390,7 @@ impl Batch for PgBatch<'_> {
         layer: Layer,
         visit: &mut dyn FnMut(StoredRow) -> Result<()>,
     ) -> Result<u64> {
-        self.flush_all()?;
+        self.settle_all()?;
         let store = self.store;
         let conn = self.conn()?;
         let mut rows = conn
@@ -367,7 +415,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()> {
-        self.flush_all()?;
+        self.settle_all()?;
         let at = millis(Utc::now());
         let author = self.author.clone();
         let name = layer.name();
@@ -390,7 +438,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn restore(&mut self, layer: Layer, id: &str) -> Result<u64> {
-        self.flush_all()?;
+        self.settle_all()?;
         let name = layer.name();
         let cols = column_list(layer, None);
         let store = self.store;
@@ -437,7 +485,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn sources(&mut self, layer: Layer) -> Result<Vec<(Option<String>, u64)>> {
-        self.flush_all()?;
+        self.settle_all()?;
         let rows = self
             .conn()?
             .query(
@@ -455,31 +503,28 @@ impl Batch for PgBatch<'_> {
     }
 
     fn upsert(&mut self, layer: Layer, f: &Feature) -> Result<()> {
-        let i = slot(layer);
-        // The same id twice among the staged rows: the first is written before the second.
-        if self.staged_ids[i].contains(&f.id) || self.staged[i].len() >= STAGE_ROWS {
-            self.flush(layer)?;
+        let row = PgRow::encode(layer, f).map_err(|e| self.err(e))?;
+        self.push(layer, &row)
+    }
+
+    fn upsert_prepared(&mut self, layer: Layer, items: &[Prepared]) -> Result<()> {
+        for item in items {
+            match &item.0 {
+                Ready::Pg(row) => self.push(layer, row)?,
+                // Not prepared by this store: encoded here.
+                Ready::Feature(f) => self.upsert(layer, f)?,
+                Ready::Row(_) => {
+                    return Err(StoreError::Aborted(
+                        "a feature prepared by another kind of store".into(),
+                    ))
+                }
+            }
         }
-        let (cells, extra) = cells(layer, f).map_err(|e| self.err(e))?;
-        let geom = Ewkb::new(&f.geometry, &mut self.blob).map_err(|e| self.err(e))?;
-        self.staged[i].push(Staged {
-            id: f.id.clone(),
-            geom,
-            start: millis(f.time.start),
-            end: f.time.end.map(millis),
-            owner: f.owner.as_str(),
-            level: f.level.as_str(),
-            cells,
-            extra,
-            source: self.source.clone().unwrap_or_else(|| self.author.clone()),
-        });
-        self.staged_ids[i].insert(f.id.clone());
-        self.upserts += 1;
         Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<BatchStats> {
-        self.flush_all()?;
+        self.settle_all()?;
         let schema = self.store.pool.schema().to_string();
         let mut conn = self
             .conn

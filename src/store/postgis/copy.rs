@@ -1,0 +1,241 @@
+//! Rows as binary COPY sends them, encoded on any thread (ingest encodes on its validation
+//! workers), so the batch's single writer only streams bytes; and the bulk load of a layer
+//! that was empty, with its secondary indexes built once after the rows are in.
+//!
+//! A row's bytes are the binary COPY fields from `id` to `extra` (each an `int32` length and
+//! the value, `-1` for NULL); the batch adds the tuple's field count, the source and, for the
+//! staging table, the row's sequence number.
+
+use super::{column_type, columns, millis, pool::Conn, Cell, Ewkb, PgError};
+use crate::model::schema::FieldKind;
+use crate::model::{Feature, Layer};
+use bytes::{BufMut, BytesMut};
+use postgres::types::{IsNull, ToSql, Type};
+use serde_json::{Map, Value};
+use std::io::Write;
+
+/// The binary COPY header: signature, flags, no extension.
+pub(super) const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The binary COPY trailer: a field count of -1.
+pub(super) const TRAILER: &[u8] = &[0xff, 0xff];
+
+/// A feature's row, encoded for binary COPY into its layer (or the staging table).
+#[derive(Debug, Clone)]
+pub(crate) struct PgRow {
+    /// The feature's id.
+    pub(crate) id: String,
+    /// The fields `id` to `extra`, as binary COPY sends them.
+    bytes: BytesMut,
+}
+
+/// The feature's schema fields as their typed columns hold them, and its other properties.
+pub(super) fn cells(layer: Layer, f: &Feature) -> Result<(Vec<Cell>, Option<Value>), PgError> {
+    let fields = layer.fields();
+    let mut out = Vec::with_capacity(fields.len());
+    for spec in fields {
+        let bad = |what: &str| {
+            PgError::Value(format!(
+                "{layer}, feature {:?}: field `{}`: {what}",
+                f.id, spec.name
+            ))
+        };
+        out.push(match (f.properties.get(spec.name), spec.kind) {
+            (None | Some(Value::Null), _) => Cell::Null,
+            (Some(v), FieldKind::Count | FieldKind::IntRange(..)) => {
+                Cell::Int(v.as_i64().ok_or_else(|| bad("not an integer"))?)
+            }
+            (Some(v), FieldKind::PositiveReal | FieldKind::Fraction) => {
+                Cell::Real(v.as_f64().ok_or_else(|| bad("not a number"))?)
+            }
+            (Some(Value::String(s)), _) => Cell::Text(s.clone()),
+            (Some(other), _) => Cell::Text(other.to_string()),
+        });
+    }
+    let extra: Map<String, Value> = f
+        .properties
+        .iter()
+        .filter(|(k, _)| !fields.iter().any(|s| s.name == k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok((out, (!extra.is_empty()).then_some(Value::Object(extra))))
+}
+
+/// The type a schema field's column has.
+fn sql_type(kind: &str) -> Type {
+    match kind {
+        "bigint" => Type::INT8,
+        "double precision" => Type::FLOAT8,
+        _ => Type::TEXT,
+    }
+}
+
+/// Appends one binary COPY field: its length, then `v` as a column of type `ty` holds it.
+fn field<T: ToSql>(out: &mut BytesMut, v: &T, ty: &Type) -> Result<(), PgError> {
+    let at = out.len();
+    out.put_i32(0);
+    let null = v
+        .to_sql(ty, out)
+        .map_err(|e| PgError::Value(e.to_string()))?;
+    match null {
+        IsNull::Yes => {
+            out.truncate(at);
+            out.put_i32(-1);
+        }
+        IsNull::No => {
+            let n = i32::try_from(out.len() - at - 4)
+                .map_err(|_| PgError::Value("a value too large for a column".into()))?;
+            out[at..at + 4].copy_from_slice(&n.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+impl PgRow {
+    /// Encodes `f` as a row of `layer`.
+    pub(crate) fn encode(layer: Layer, f: &Feature) -> Result<PgRow, PgError> {
+        let (cells, extra) = cells(layer, f)?;
+        let mut blob = Vec::with_capacity(64);
+        let geom = Ewkb::new(&f.geometry, &mut blob)?;
+        let mut out = BytesMut::with_capacity(160 + f.id.len() + geom.0.len());
+        field(&mut out, &f.id, &Type::TEXT)?;
+        field(&mut out, &geom, &Type::BYTEA)?;
+        field(&mut out, &millis(f.time.start), &Type::TIMESTAMPTZ)?;
+        field(&mut out, &f.time.end.map(millis), &Type::TIMESTAMPTZ)?;
+        field(&mut out, &f.owner.as_str(), &Type::TEXT)?;
+        field(&mut out, &f.level.as_str(), &Type::TEXT)?;
+        for (cell, spec) in cells.iter().zip(layer.fields()) {
+            field(&mut out, cell, &sql_type(column_type(spec)))?;
+        }
+        field(&mut out, &extra, &Type::JSON)?;
+        Ok(PgRow {
+            id: f.id.clone(),
+            bytes: out,
+        })
+    }
+
+    /// Appends the whole tuple to `out`: the field count, the row, the source and, when
+    /// given, the sequence number (the staging table's last column).
+    pub(super) fn tuple(
+        &self,
+        layer: Layer,
+        source: &str,
+        seq: Option<i64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), PgError> {
+        let n = columns(layer).len() + usize::from(seq.is_some());
+        let n = i16::try_from(n).map_err(|_| PgError::Value("too many columns".into()))?;
+        out.extend_from_slice(&n.to_be_bytes());
+        out.extend_from_slice(&self.bytes);
+        let len = i32::try_from(source.len())
+            .map_err(|_| PgError::Value("a source name too long".into()))?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(source.as_bytes());
+        if let Some(seq) = seq {
+            out.extend_from_slice(&8i32.to_be_bytes());
+            out.extend_from_slice(&seq.to_be_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// Streams `tuples` (whole tuples, see [`PgRow::tuple`]) into `table` with binary COPY.
+pub(super) fn copy(
+    conn: &mut Conn<'_>,
+    table: &str,
+    cols: &str,
+    tuples: &[u8],
+) -> Result<(), PgError> {
+    let mut sink = conn.copy_in(&format!("COPY {table} ({cols}) FROM STDIN (FORMAT binary)"))?;
+    // One message for the header and the tuples: the writer sends what it is given whole.
+    let mut io = || -> std::io::Result<()> {
+        sink.write_all(HEADER)?;
+        sink.write_all(tuples)?;
+        sink.write_all(TRAILER)
+    };
+    io().map_err(|e| PgError::Value(format!("COPY: {e}")))?;
+    sink.finish()?;
+    Ok(())
+}
+
+/// The secondary indexes a bulk load took out of a layer: their definitions.
+#[derive(Debug, Default)]
+pub(super) struct Deferred {
+    sql: Vec<String>,
+}
+
+/// Whether `layer` holds no row (as the batch sees it).
+pub(super) fn is_empty(conn: &mut Conn<'_>, layer: Layer) -> Result<bool, PgError> {
+    Ok(conn
+        .query_one(
+            &format!("SELECT NOT EXISTS (SELECT 1 FROM {})", layer.name()),
+            &[],
+        )?
+        .get(0))
+}
+
+/// Drops the plain (not unique) indexes of `layer` for the rest of the transaction: a
+/// rollback restores them with everything else. Unique indexes stay: `id`'s is what the
+/// upserts' `ON CONFLICT` relies on.
+pub(super) fn defer(conn: &mut Conn<'_>, layer: Layer) -> Result<Deferred, PgError> {
+    let rows = conn.query(
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                pg_get_indexdef(i.indexrelid)
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE i.indrelid = $1::text::regclass AND NOT i.indisunique AND NOT i.indisprimary
+         ORDER BY c.relname",
+        &[&layer.name()],
+    )?;
+    let mut sql = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let name: String = r.get(0);
+        conn.batch_execute(&format!("DROP INDEX {name}"))?;
+        sql.push(r.get(1));
+    }
+    Ok(Deferred { sql })
+}
+
+/// Builds the deferred indexes again from the rows now stored.
+pub(super) fn settle(conn: &mut Conn<'_>, d: Deferred) -> Result<(), PgError> {
+    if d.sql.is_empty() {
+        return Ok(());
+    }
+    // A sort in memory instead of on disk for the index builds (this transaction only).
+    conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+    for sql in &d.sql {
+        conn.batch_execute(sql)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The encoded row is what `BinaryCopyInWriter` would send for the same values.
+    #[test]
+    fn a_row_is_encoded_field_by_field_as_binary_copy_sends_it() {
+        let v = json!({"type": "Feature", "id": "a1",
+            "geometry": {"type": "Point", "coordinates": [18.5, 4.4]},
+            "properties": {"time_start": "2025-02-14T03:00:00Z", "category": "killing",
+                "killed_men": 2, "z_note": {"nested": [1]}}});
+        let f = Feature::from_geojson(Layer::Incidents, v, "").expect("valid incident");
+        let row = PgRow::encode(Layer::Incidents, &f).expect("encode");
+        let mut t = Vec::new();
+        row.tuple(Layer::Incidents, "src", Some(7), &mut t)
+            .expect("tuple");
+        let n = columns(Layer::Incidents).len() + 1;
+        assert_eq!(&t[..2], &(n as i16).to_be_bytes());
+        // id first: length 2, "a1".
+        assert_eq!(&t[2..8], &[0, 0, 0, 2, b'a', b'1']);
+        // Then the source and the sequence number last.
+        let tail = &t[t.len() - 19..];
+        assert_eq!(&tail[..7], &[0, 0, 0, 3, b's', b'r', b'c']);
+        assert_eq!(&tail[7..11], &[0, 0, 0, 8]);
+        assert_eq!(&tail[11..], &7i64.to_be_bytes());
+        // The extras as JSON, as the feature's properties order them.
+        let text = String::from_utf8_lossy(&t);
+        assert!(text.contains(r#"{"z_note":{"nested":[1]}}"#), "{text}");
+    }
+}
