@@ -350,36 +350,60 @@ impl EventColumns {
     /// columns, coded in the same names (as after [`EventColumns::append`]
     /// of more rows): what was made from `prefix` holds for those rows.
     pub fn starts_with(&self, prefix: &EventColumns) -> bool {
-        let n = prefix.len();
+        // Every column named, so that a column added later cannot be left
+        // out of the comparison (the gate's admissions are reused on it).
+        let EventColumns {
+            layer,
+            id_text,
+            id_end,
+            lon,
+            lat,
+            point,
+            start,
+            last,
+            category,
+            actor,
+            actor_category,
+            verification,
+            precision,
+            fatalities,
+            casualties,
+            people_affected,
+            sensitive,
+            owner,
+            level,
+            consent,
+            names,
+            codes: _, // derived from `names`
+        } = prefix;
         fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
             a.get(..b.len()) == Some(b)
         }
         let bits = |a: &[f64], b: &[f64]| {
             a.len() >= b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
         };
-        self.layer == prefix.layer
-            && self.len() >= n
-            && same(&self.names, &prefix.names)
-            && same(&self.id_end, &prefix.id_end)
-            && self.id_text.as_bytes().get(..prefix.id_text.len())
-                == Some(prefix.id_text.as_bytes())
-            && bits(&self.lon, &prefix.lon)
-            && bits(&self.lat, &prefix.lat)
-            && same(&self.point, &prefix.point)
-            && same(&self.start, &prefix.start)
-            && same(&self.last, &prefix.last)
-            && same(&self.category, &prefix.category)
-            && same(&self.actor, &prefix.actor)
-            && same(&self.actor_category, &prefix.actor_category)
-            && same(&self.verification, &prefix.verification)
-            && same(&self.precision, &prefix.precision)
-            && bits(&self.fatalities, &prefix.fatalities)
-            && bits(&self.casualties, &prefix.casualties)
-            && bits(&self.people_affected, &prefix.people_affected)
-            && same(&self.sensitive, &prefix.sensitive)
-            && same(&self.owner, &prefix.owner)
-            && same(&self.level, &prefix.level)
-            && same(&self.consent, &prefix.consent)
+        self.layer == *layer
+            && self.len() >= prefix.len()
+            && same(&self.names, names)
+            && same(&self.id_end, id_end)
+            && self.id_text.as_bytes().get(..id_text.len()) == Some(id_text.as_bytes())
+            && bits(&self.lon, lon)
+            && bits(&self.lat, lat)
+            && same(&self.point, point)
+            && same(&self.start, start)
+            && same(&self.last, last)
+            && same(&self.category, category)
+            && same(&self.actor, actor)
+            && same(&self.actor_category, actor_category)
+            && same(&self.verification, verification)
+            && same(&self.precision, precision)
+            && bits(&self.fatalities, fatalities)
+            && bits(&self.casualties, casualties)
+            && bits(&self.people_affected, people_affected)
+            && same(&self.sensitive, sensitive)
+            && same(&self.owner, owner)
+            && same(&self.level, level)
+            && same(&self.consent, consent)
     }
 
     /// The ids as a backend stores them: their text, one after another, and

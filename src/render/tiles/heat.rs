@@ -197,7 +197,7 @@ fn binned(ll: &[[f64; 2]], w: &[f64], cell_m: f64) -> (Vec<[f64; 2]>, Vec<f64>) 
         return (Vec::new(), Vec::new());
     }
     let (nx, ny) = (x1 - x0 + 1.0, y1 - y0 + 1.0);
-    let mut sums: Vec<(u64, [f64; 3])> = if nx * ny <= (ll.len() * 4).max(1 << 16) as f64 {
+    let sums: Vec<(u64, [f64; 3])> = if nx * ny <= (ll.len() * 4).max(1 << 16) as f64 {
         let nx = nx as usize;
         let mut grid = vec![[0.0f64; 3]; nx * ny as usize];
         for (p, &wi) in ll.iter().zip(w).filter(|(p, _)| finite(p)) {
@@ -227,7 +227,7 @@ fn binned(ll: &[[f64; 2]], w: &[f64], cell_m: f64) -> (Vec<[f64; 2]>, Vec<f64>) 
         v.sort_unstable_by_key(|e| e.0);
         v
     };
-    sums.drain(..)
+    sums.into_iter()
         .map(|(_, s)| ([s[0] / s[2], s[1] / s[2]], s[2]))
         .unzip()
 }
