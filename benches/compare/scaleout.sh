@@ -92,9 +92,34 @@ CONF
   nginx -c "$dir/nginx.conf" -p "$dir"
   sleep 0.3
 }
-# rps PATH: requests per second through the proxy, 64 connections.
+# ticks PID...: CPU time (user + system, clock ticks) the living processes among PIDs used so far.
+ticks() {
+  local t=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# busy: "total idle" clock ticks of the whole machine (all cores) so far.
+busy() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6}' /proc/stat; }
+# rps PATH SERVER_PIDS: requests per second through the proxy, 64 connections. Also writes
+# where the machine's CPU went during the run to $WORK/cpu (percent of all cores: servers,
+# nginx, PostgreSQL, the rest (wrk and anything else), idle): what limits the throughput.
 rps() {
-  wrk -t2 -c64 -d"$DURATION" -H "$AUTH" -H "$GZIP" "http://127.0.0.1:8090$1" | awk '/Requests\/sec/ {print $2}'
+  local path=$1 servers=$2 pg nginx
+  pg=$(pgrep -P "$(head -1 "$WORK/c/data/postmaster.pid")" | tr '\n' ' ')
+  nginx=$(pgrep -f "nginx: (master|worker)" | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  local s0 n0 p0 m0
+  s0=$(ticks $servers); n0=$(ticks $nginx); p0=$(ticks $pg); m0=$(busy)
+  local r
+  r=$(wrk -t2 -c64 -d"$DURATION" -H "$AUTH" -H "$GZIP" "http://127.0.0.1:8090$path" | awk '/Requests\/sec/ {print $2}')
+  # shellcheck disable=SC2086
+  echo "$(($(ticks $servers) - s0)) $(($(ticks $nginx) - n0)) $(($(ticks $pg) - p0)) $m0 $(busy)" |
+    awk '{total = $6 - $4; idle = $7 - $5; rest = total - idle - $1 - $2 - $3;
+      printf "%.0f\t%.0f\t%.0f\t%.0f\t%.0f\n", 100 * $1 / total, 100 * $2 / total, 100 * $3 / total,
+        100 * rest / total, 100 * idle / total}' > "$WORK/cpu"
+  echo "$r"
 }
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
@@ -107,13 +132,17 @@ warm 8081; warm 8082
 echo "== 1. throughput through nginx, 64 connections, $ROUNDS x $DURATION"
 TP=$OUT/throughput.tsv
 : > "$TP"
+printf 'round\tservers\trequest\treq/s\tservers %%\tnginx %%\tpostgres %%\twrk+rest %%\tidle %%\n' | tee "$TP"
 for round in $(seq 1 "$ROUNDS"); do
   for servers in "8081" "8081 8082"; do
     proxy $servers
     n=$(echo $servers | wc -w)
+    spids=${PIDS[0]}
+    [ "$n" = 2 ] && spids="${PIDS[0]} ${PIDS[1]}"
     for what in items analysis; do
       case $what in items) path=$ITEMS ;; analysis) path=$ANALYSIS ;; esac
-      printf '%s\t%s\t%s\t%s\n' "$round" "$n" "$what" "$(rps "$path")" | tee -a "$TP"
+      r=$(rps "$path" "$spids")
+      printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$n" "$what" "$r" "$(cat "$WORK/cpu")" | tee -a "$TP"
     done
   done
 done
@@ -122,6 +151,7 @@ for what in items analysis; do
   two=$(awk -F'\t' -v w=$what '$2 == 2 && $3 == w {print $4}' "$TP" | median)
   echo "$what: one server $one req/s, two servers $two req/s, two / one = $(echo "scale=2; $two / $one" | bc)"
 done
+echo "(CPU columns: percent of both cores during each run; idle near 0 means the machine, not the servers, is the limit)"
 
 echo "== 2. latency while $N incidents are ingested by another process (wrk --latency, 4 connections)"
 # latency STORE PORT LABEL
