@@ -301,16 +301,9 @@ pub fn hotspots(events: &Events, params: &HotspotParams) -> Result<Hotspots, Ana
             "the grid has fewer than 3 cells: use smaller cells or a larger area",
         ));
     }
-    // Each event projected and located once, in parallel.
-    let points: Vec<[f64; 2]> = {
-        use rayon::prelude::*;
-        events
-            .lon
-            .par_iter()
-            .zip(events.lat.par_iter())
-            .map(|(x, y)| grid.project(*x, *y))
-            .collect()
-    };
+    // Each event projected (once per grid and events: kept for the next
+    // analysis, see `projected`) and located once, in parallel.
+    let points = super::projected::project_all(&grid, &events.lon, &events.lat);
     let located = grid.locate_all(&events.lon, &events.lat, &points)?;
     let agg = grid.aggregate_located(&located, &events.weight)?;
     let counts = grid.aggregate_located(&located, &[])?;

@@ -90,12 +90,61 @@ pub fn default_bandwidth(xy: &[[f64; 2]], weights: &[f64]) -> Result<f64, Analys
         .map(|p| (p[0] - mx).powi(2) + (p[1] - my).powi(2))
         .collect();
     let sd = ((0..xy.len()).map(|i| w(i) * d2[i]).sum::<f64>() / total).sqrt();
-    // By distance, then index: a total order, so the unstable parallel sort
-    // of (distance, index) pairs gives the one order a stable sort gives.
+    let dm = match unit_median(&d2, weights) {
+        Some(dm) => dm,
+        None => weighted_median(&d2, &w, total),
+    };
+    let h = 0.9 * sd.min((1.0 / std::f64::consts::LN_2).sqrt() * dm) * total.powf(-0.2);
+    if h > 0.0 && h.is_finite() {
+        Ok(h)
+    } else {
+        Err(AnalysisError::param(
+            "bandwidth",
+            "events have no spread (all at one place): give a bandwidth",
+        ))
+    }
+}
+
+/// By distance, then index: a total order, so every way of ranking
+/// (distance, index) pairs gives the one order a stable sort gives.
+fn by_distance(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+/// The median distance of [`default_bandwidth`] when every weight is 1:
+/// the cumulative weight at rank `k` is then `k + 1` exactly, so the ranks
+/// the weighted median reads are known in advance (`n / 2`, and `n / 2 - 1`
+/// when `n` is even) and found by selection rather than a sort. `None` when
+/// some weight is not 1.
+fn unit_median(d2: &[f64], weights: &[f64]) -> Option<f64> {
+    if d2.is_empty() || weights.iter().any(|&w| w != 1.0) {
+        return None;
+    }
+    let mut keyed: Vec<(f64, usize)> = d2.iter().copied().zip(0..).collect();
+    let n = keyed.len();
+    if n % 2 == 1 {
+        // The first rank whose cumulative weight k + 1 exceeds n / 2.
+        let (_, at, _) = keyed.select_nth_unstable_by(n / 2, by_distance);
+        return Some(at.0.sqrt());
+    }
+    // Exactly half the weight up to rank n / 2 - 1: the mean with the next.
+    let (_, at, rest) = keyed.select_nth_unstable_by(n / 2 - 1, by_distance);
+    let at = *at;
+    let next = rest
+        .iter()
+        .min_by(|a, b| by_distance(a, b))
+        .map_or(at.0, |b| b.0);
+    Some((at.0.sqrt() + next.sqrt()) / 2.0)
+}
+
+/// The weighted median distance of [`default_bandwidth`]: in increasing
+/// distance (then index), where the cumulative weight first exceeds half
+/// the total (the mean with the next distance when it reaches half).
+fn weighted_median(d2: &[f64], w: &dyn Fn(usize) -> f64, total: f64) -> f64 {
     let mut keyed: Vec<(f64, usize)> = d2.iter().copied().zip(0..).collect();
     {
         use rayon::prelude::*;
-        keyed.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        keyed.par_sort_unstable_by(by_distance);
     }
     let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
     let half = total / 2.0;
@@ -117,15 +166,7 @@ pub fn default_bandwidth(xy: &[[f64; 2]], weights: &[f64]) -> Result<f64, Analys
             break;
         }
     }
-    let h = 0.9 * sd.min((1.0 / std::f64::consts::LN_2).sqrt() * dm) * total.powf(-0.2);
-    if h > 0.0 && h.is_finite() {
-        Ok(h)
-    } else {
-        Err(AnalysisError::param(
-            "bandwidth",
-            "events have no spread (all at one place): give a bandwidth",
-        ))
-    }
+    dm
 }
 
 /// Kernel density of the events `points_xy` (projected metres) with
@@ -460,5 +501,36 @@ mod tests {
         let h = default_bandwidth(&p, &[]).unwrap();
         let expected = 0.9 * 2f64.sqrt() * 1_000.0 * 4f64.powf(-0.2);
         assert!((h - expected).abs() < 1e-9, "{h} {expected}");
+    }
+
+    /// With unit weights the median found by selection equals the one the
+    /// sorted cumulative weights give, ties and odd or even counts included.
+    #[test]
+    fn unit_weights_median_by_selection_equals_the_sorted_one() {
+        let mut r = crate::rng::mix64(7);
+        for n in [1usize, 2, 3, 4, 5, 10, 11, 1_000, 1_001] {
+            for coarse in [false, true] {
+                let d2: Vec<f64> = (0..n)
+                    .map(|_| {
+                        r = crate::rng::mix64(r);
+                        // Coarse distances repeat: ties broken by index.
+                        if coarse {
+                            (r % 5) as f64
+                        } else {
+                            (r % 1_000_000) as f64 * 0.37
+                        }
+                    })
+                    .collect();
+                let ones = vec![1.0; n];
+                let sorted = weighted_median(&d2, &|_| 1.0, n as f64);
+                assert_eq!(
+                    unit_median(&d2, &[]).unwrap().to_bits(),
+                    sorted.to_bits(),
+                    "{n}"
+                );
+                assert_eq!(unit_median(&d2, &ones).unwrap().to_bits(), sorted.to_bits());
+            }
+        }
+        assert_eq!(unit_median(&[1.0, 2.0], &[1.0, 2.0]), None);
     }
 }

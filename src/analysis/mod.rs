@@ -21,6 +21,7 @@ pub mod knee;
 pub mod local_moran;
 pub mod memo;
 pub mod product;
+pub mod projected;
 pub(crate) mod spatial_hash;
 pub mod st_dbscan;
 pub mod threat;

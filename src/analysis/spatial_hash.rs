@@ -62,22 +62,10 @@ impl<const D: usize> Grid<D> {
 
     /// The sorted cells only, for box queries ([`Grid::cells_in_box`]).
     pub(crate) fn unlinked(cell_of_point: Vec<[i64; D]>) -> Self {
-        let mut sorted: Vec<([i64; D], u32)> = cell_of_point
-            .into_par_iter()
-            .enumerate()
-            .map(|(i, k)| (k, i as u32))
-            .collect();
-        sorted.par_sort_unstable();
-        let mut keys = Vec::new();
-        let mut starts = Vec::new();
-        for (p, (k, _)) in sorted.iter().enumerate() {
-            if keys.last() != Some(k) {
-                keys.push(*k);
-                starts.push(p as u32);
-            }
-        }
-        starts.push(sorted.len() as u32);
-        let original = sorted.into_iter().map(|(_, i)| i).collect();
+        let (original, keys, starts) = match counting_sort(&cell_of_point) {
+            Some(sorted) => sorted,
+            None => comparison_sort(cell_of_point),
+        };
         let mut column_starts: Vec<usize> = (0..keys.len())
             .filter(|&c| c == 0 || column(&keys[c]) != column(&keys[c - 1]))
             .collect();
@@ -160,6 +148,107 @@ impl<const D: usize> Grid<D> {
             }
         }
     }
+}
+
+/// Points in key order (then input index): input index by position, the
+/// distinct keys ascending, and each key's first position (and the end).
+type Sorted<const D: usize> = (Vec<u32>, Vec<[i64; D]>, Vec<u32>);
+
+/// [`Sorted`] by a parallel sort of (key, index) pairs: any keys.
+fn comparison_sort<const D: usize>(cell_of_point: Vec<[i64; D]>) -> Sorted<D> {
+    let mut sorted: Vec<([i64; D], u32)> = cell_of_point
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, k)| (k, i as u32))
+        .collect();
+    sorted.par_sort_unstable();
+    let mut keys = Vec::new();
+    let mut starts = Vec::new();
+    for (p, (k, _)) in sorted.iter().enumerate() {
+        if keys.last() != Some(k) {
+            keys.push(*k);
+            starts.push(p as u32);
+        }
+    }
+    starts.push(sorted.len() as u32);
+    let original = sorted.into_iter().map(|(_, i)| i).collect();
+    (original, keys, starts)
+}
+
+/// [`Sorted`] by a counting sort over the box the keys span (row-major, the
+/// first axis slowest: key order), stable, so ties keep input order: the
+/// order [`comparison_sort`] gives, in linear time. `None` when the box has
+/// many more cells than there are points (sparse keys: sort them instead).
+fn counting_sort<const D: usize>(cell_of_point: &[[i64; D]]) -> Option<Sorted<D>> {
+    let n = cell_of_point.len();
+    if n == 0 || n >= u32::MAX as usize {
+        return None;
+    }
+    let (lo, hi) = cell_of_point
+        .par_iter()
+        .fold(
+            || ([i64::MAX; D], [i64::MIN; D]),
+            |(mut lo, mut hi), k| {
+                for d in 0..D {
+                    lo[d] = lo[d].min(k[d]);
+                    hi[d] = hi[d].max(k[d]);
+                }
+                (lo, hi)
+            },
+        )
+        .reduce(
+            || ([i64::MAX; D], [i64::MIN; D]),
+            |(mut lo, mut hi), (l, h)| {
+                for d in 0..D {
+                    lo[d] = lo[d].min(l[d]);
+                    hi[d] = hi[d].max(h[d]);
+                }
+                (lo, hi)
+            },
+        );
+    // At most a few buckets per point (and a floor for small inputs).
+    let limit = (2 * n).max(1 << 16) as u128;
+    let mut stride = [0u64; D];
+    let mut cells: u128 = 1;
+    for d in (0..D).rev() {
+        stride[d] = cells as u64;
+        cells *= (i128::from(hi[d]) - i128::from(lo[d]) + 1) as u128;
+        if cells > limit {
+            return None;
+        }
+    }
+    let bucket = |k: &[i64; D]| -> usize {
+        (0..D)
+            .map(|d| (k[d].wrapping_sub(lo[d]) as u64) * stride[d])
+            .sum::<u64>() as usize
+    };
+    let ids: Vec<u32> = cell_of_point.par_iter().map(|k| bucket(k) as u32).collect();
+    let mut next = vec![0u32; cells as usize + 1];
+    for &b in &ids {
+        next[b as usize + 1] += 1;
+    }
+    let mut keys = Vec::new();
+    let mut starts = Vec::new();
+    for b in 0..cells as usize {
+        let count = next[b + 1];
+        next[b + 1] = next[b] + count;
+        if count > 0 {
+            starts.push(next[b]);
+        }
+    }
+    starts.push(n as u32);
+    let mut original = vec![0u32; n];
+    for (i, &b) in ids.iter().enumerate() {
+        let at = &mut next[b as usize];
+        original[*at as usize] = i as u32;
+        *at += 1;
+    }
+    keys.extend(
+        starts[..starts.len() - 1]
+            .iter()
+            .map(|&p| cell_of_point[original[p as usize] as usize]),
+    );
+    Some((original, keys, starts))
 }
 
 /// For each cell (keys sorted), itself and the occupied cells whose keys differ
@@ -293,6 +382,32 @@ mod tests {
         assert_eq!(n, 0);
         let empty = Grid::<3>::new(Vec::new());
         assert_eq!(empty.cell_count(), 0);
+    }
+
+    /// The counting sort gives the comparison sort's order (key, then
+    /// input index) on dense keys, and declines sparse ones.
+    #[test]
+    fn counting_sort_equals_the_comparison_sort() {
+        fn same<const D: usize>(k: Vec<[i64; D]>) {
+            let got = counting_sort(&k).expect("dense keys");
+            assert_eq!(got, comparison_sort(k));
+        }
+        for seed in 1..6 {
+            same::<2>(keys(seed, 2_000, 7));
+            same::<3>(keys(seed + 10, 3_000, 5));
+            same::<4>(keys(seed + 20, 500, 3));
+            // Shifted far from zero, negative, one key.
+            same::<2>(
+                keys::<2>(seed, 100, 4)
+                    .iter()
+                    .map(|k| [k[0] - 1_000_000_007, k[1] + 5])
+                    .collect(),
+            );
+            same::<2>(vec![[3, -4]; 10]);
+        }
+        assert!(counting_sort::<2>(&[[0, 0], [1 << 40, 0]]).is_none());
+        assert!(counting_sort::<2>(&[[i64::MIN, 0], [i64::MAX, 0]]).is_none());
+        assert!(counting_sort::<3>(&[]).is_none());
     }
 
     /// Keys at the ends of i64 (a band of a few ulps saturates every key)

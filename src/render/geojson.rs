@@ -99,6 +99,11 @@ fn feature(item: &Item) -> Value {
 /// The product as a FeatureCollection: `jointmap` holds the metadata and
 /// each table (an array of row objects) under its name.
 pub fn to_value(p: &Product) -> Value {
+    collection(p, p.items.iter().map(feature).collect())
+}
+
+/// The FeatureCollection of `p` with these features.
+fn collection(p: &Product, features: Vec<Value>) -> Value {
     let mut meta = fields(&p.meta);
     for (name, rows) in &p.tables {
         let rows: Vec<Value> = rows.iter().map(|r| Value::Object(fields(r))).collect();
@@ -107,12 +112,83 @@ pub fn to_value(p: &Product) -> Value {
     json!({
         "type": "FeatureCollection",
         "jointmap": meta,
-        "features": p.items.iter().map(feature).collect::<Vec<_>>(),
+        "features": features,
     })
 }
 
-/// [`to_value`] serialised.
+/// [`to_value`] serialised: the same bytes, with the features (most of a
+/// large layer) built and written in parallel, then put in the place of
+/// the empty `features` array of the rest.
 pub fn to_vec(p: &Product) -> Vec<u8> {
+    use rayon::prelude::*;
     // Serialising a Value of strings and finite numbers cannot fail.
-    serde_json::to_vec(&to_value(p)).unwrap_or_default()
+    let envelope = serde_json::to_vec(&collection(p, Vec::new())).unwrap_or_default();
+    // `features` is the last member (insertion order, `preserve_order`).
+    const TAIL: &[u8] = b",\"features\":[]}";
+    let Some(head) = envelope.strip_suffix(TAIL) else {
+        return serde_json::to_vec(&to_value(p)).unwrap_or_default();
+    };
+    let parts: Vec<Vec<u8>> = p
+        .items
+        .par_chunks(256)
+        .map(|items| {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // As above: cannot fail.
+                let _ = serde_json::to_writer(&mut out, &feature(item));
+            }
+            out
+        })
+        .collect();
+    let mut out = Vec::with_capacity(
+        envelope.len() + parts.iter().map(Vec::len).sum::<usize>() + parts.len(),
+    );
+    out.extend_from_slice(head);
+    out.extend_from_slice(b",\"features\":[");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::product::Item;
+
+    /// The parallel writer gives the bytes of the whole value serialised,
+    /// with no, a few and many features (several chunks), NaN included.
+    #[test]
+    fn parallel_bytes_equal_the_value_serialised() {
+        for n in [0usize, 1, 255, 256, 257, 1_000] {
+            let mut p = Product::new("hotspots");
+            p.meta.push(("bandwidth_m", Field::Value(1234.5)));
+            p.tables
+                .push(("features", vec![vec![("features", Field::Tally(3))]]));
+            p.items = (0..n)
+                .map(|i| Item {
+                    id: Field::Key(format!("r{i}c\"1\"")),
+                    geometry: Shape::Cell(vec![[i as f64 * 0.1, -1.5], [2.0, 3.0 / 7.0]]),
+                    properties: vec![
+                        ("value", Field::Value(i as f64 / 3.0)),
+                        ("gi_p", Field::Value(f64::NAN)),
+                        ("class", Field::class(Some("hot 99"))),
+                    ],
+                })
+                .collect();
+            let want = serde_json::to_vec(&to_value(&p)).unwrap();
+            assert_eq!(
+                String::from_utf8(to_vec(&p)).unwrap(),
+                String::from_utf8(want).unwrap(),
+                "{n}"
+            );
+        }
+    }
 }

@@ -306,3 +306,57 @@ fn default_permutations_let_one_cell_pass_the_correction() {
     assert_eq!(auto_permutations(8487, true, 5000), 5000);
     assert_eq!(auto_permutations(8487, true, 99), 99);
 }
+
+/// Random events around a few centres, weight 1, some sensitive.
+fn random_events(rng: &mut Rng, n: usize, centre: [f64; 2]) -> Events {
+    let mut ev = Events::default();
+    for i in 0..n {
+        let k = (i % 3) as f64;
+        ev.lon.push(centre[0] + k * 0.4 + (rng.f64() - 0.5) * 0.6);
+        ev.lat.push(centre[1] - k * 0.3 + (rng.f64() - 0.5) * 0.6);
+        ev.weight.push(1.0);
+        ev.sensitive.push(i % 7 == 0);
+    }
+    ev
+}
+
+/// After rows are added (a server's ingest), the hotspot layer computed
+/// with what the previous analysis kept (the projected events) equals the
+/// one computed afresh, bit for bit: rows inside the grid's extent, and
+/// rows that move the extent (another grid, another projection).
+#[test]
+fn kept_projections_give_the_fresh_result_after_an_ingest() {
+    let mut rng = Rng::new(20261203);
+    let mut events = random_events(&mut rng, 3_000, [18.0, 5.0]);
+    let params = HotspotParams {
+        permutations: Some(99),
+        ..HotspotParams::default()
+    };
+    let fingerprint = |h: &Hotspots| {
+        format!(
+            "{:?} {} {:?} {}",
+            h.cells,
+            h.bandwidth_m,
+            h.area,
+            h.grid.len()
+        )
+    };
+    let fresh = |e: &Events| {
+        crate::analysis::projected::forget();
+        fingerprint(&hotspots(e, &params).unwrap())
+    };
+    fresh(&events);
+    // Inside the extent: the centres' spread is unchanged.
+    let inside = random_events(&mut rng, 200, [18.0, 5.0]);
+    events.extend_from(&inside);
+    let kept = fingerprint(&hotspots(&events, &params).unwrap());
+    assert_eq!(kept, fresh(&events));
+    // Far outside: the area, grid and projection move.
+    hotspots(&events, &params).unwrap();
+    let before = hotspots(&events, &params).unwrap().area;
+    let outside = random_events(&mut rng, 300, [21.0, 7.5]);
+    events.extend_from(&outside);
+    let moved = hotspots(&events, &params).unwrap();
+    assert_ne!(format!("{:?}", moved.area), format!("{before:?}"));
+    assert_eq!(fingerprint(&moved), fresh(&events));
+}

@@ -480,7 +480,11 @@ impl GpkgStore {
         let keep = held.stored_chunks.map_or(0, |k| (k - 1).max(0)).min(chunks);
         let write = || -> rusqlite::Result<bool> {
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            if layer_state(conn, layer)? != Some(held.state) {
+            // Nothing committed since the stamp read before the snapshot:
+            // the layer is as the snapshot saw it, without a second
+            // `count(*)` over it; else its state is compared.
+            let unchanged = held.stamp.is_some() && held.stamp == Some(stamp(conn)?);
+            if !unchanged && layer_state(conn, layer)? != Some(held.state) {
                 return Ok(false);
             }
             conn.execute(
