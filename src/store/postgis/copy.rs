@@ -1,6 +1,5 @@
 //! Rows as binary COPY sends them, encoded on any thread (ingest encodes on its validation
-//! workers), so the batch's single writer only streams bytes; and the bulk load of a layer
-//! that was empty, with its secondary indexes built once after the rows are in.
+//! workers), so the batch's single writer only streams bytes.
 //!
 //! A row's bytes are the binary COPY fields from `id` to `extra` (each an `int32` length and
 //! the value, `-1` for NULL); the batch adds the tuple's field count, the source and, for the
@@ -157,12 +156,6 @@ pub(super) fn copy(
     Ok(())
 }
 
-/// The secondary indexes a bulk load took out of a layer: their definitions.
-#[derive(Debug, Default)]
-pub(super) struct Deferred {
-    sql: Vec<String>,
-}
-
 /// Whether `layer` holds no row (as the batch sees it).
 pub(super) fn is_empty(conn: &mut Conn<'_>, layer: Layer) -> Result<bool, PgError> {
     Ok(conn
@@ -171,41 +164,6 @@ pub(super) fn is_empty(conn: &mut Conn<'_>, layer: Layer) -> Result<bool, PgErro
             &[],
         )?
         .get(0))
-}
-
-/// Drops the plain (not unique) indexes of `layer` for the rest of the transaction: a
-/// rollback restores them with everything else. Unique indexes stay: `id`'s is what the
-/// upserts' `ON CONFLICT` relies on.
-pub(super) fn defer(conn: &mut Conn<'_>, layer: Layer) -> Result<Deferred, PgError> {
-    let rows = conn.query(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-                pg_get_indexdef(i.indexrelid)
-         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE i.indrelid = $1::text::regclass AND NOT i.indisunique AND NOT i.indisprimary
-         ORDER BY c.relname",
-        &[&layer.name()],
-    )?;
-    let mut sql = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let name: String = r.get(0);
-        conn.batch_execute(&format!("DROP INDEX {name}"))?;
-        sql.push(r.get(1));
-    }
-    Ok(Deferred { sql })
-}
-
-/// Builds the deferred indexes again from the rows now stored.
-pub(super) fn settle(conn: &mut Conn<'_>, d: Deferred) -> Result<(), PgError> {
-    if d.sql.is_empty() {
-        return Ok(());
-    }
-    // A sort in memory instead of on disk for the index builds (this transaction only).
-    conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
-    for sql in &d.sql {
-        conn.batch_execute(sql)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
