@@ -230,16 +230,34 @@ fn sigkill_during_skip_invalid_keeps_store_and_rejects_consistent() {
     ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
 )]
 fn sigkill_during_ingest_into_postgis_leaves_all_or_nothing() {
+    sigkill_into_postgis(BASE);
+}
+
+/// The same into an empty layer: the batch loads a fresh table that takes the layer's place
+/// at the commit; killed, the layer stays empty and whole.
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn sigkill_during_a_load_into_an_empty_postgis_layer_leaves_all_or_nothing() {
+    sigkill_into_postgis(0);
+}
+
+/// Kills ingests of the big batch into stores holding the first `base` incidents.
+fn sigkill_into_postgis(base: usize) {
     let dir = TempDir::new().unwrap();
-    let first: Vec<_> = (0..BASE).map(incident).collect();
+    let first: Vec<_> = (0..base).map(incident).collect();
     let file = write_fc(dir.path(), "first.geojson", &first);
     let big = big_batch(dir.path());
     let fresh = |tag: &str| {
-        let store = postgis_store(tag);
-        let o = run(
-            std::path::Path::new(&store),
-            &["ingest", "incidents", file.to_str().unwrap()],
-        );
+        let store = postgis_store(&format!("{tag}_{base}"));
+        let args: &[&str] = if base == 0 {
+            &["migrate"]
+        } else {
+            &["ingest", "incidents", file.to_str().unwrap()]
+        };
+        let o = run(std::path::Path::new(&store), args);
         assert!(o.status.success(), "{}", stderr(&o));
         store
     };
@@ -258,6 +276,16 @@ fn sigkill_during_ingest_into_postgis_leaves_all_or_nothing() {
                 &[],
             )
             .unwrap();
+        // A killed load into an empty layer leaves no table of its own behind.
+        let loads: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relname LIKE 'jm_load_%' \
+                 AND relnamespace = $1::text::regnamespace",
+                &[&schema],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(loads, 0, "{schema}");
         (row.get(0), row.get(1))
     };
     let probe = fresh("crash_probe");
@@ -283,7 +311,7 @@ fn sigkill_during_ingest_into_postgis_leaves_all_or_nothing() {
         let _ = child.kill();
         let _ = child.wait();
         match counts(&store) {
-            (n, 0) if n == BASE as i64 => outcomes.0 += 1,
+            (n, 0) if n == base as i64 => outcomes.0 += 1,
             (n, v) if n == BIG as i64 && v == BIG as i64 => outcomes.1 += 1,
             other => panic!("kill {step}: {other:?} rows (all, verified): neither all nor none"),
         }

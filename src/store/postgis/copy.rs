@@ -1,17 +1,16 @@
 //! Rows as binary COPY sends them, encoded on any thread (ingest encodes on its validation
-//! workers), so the batch's single writer only streams bytes; and the bulk load of a layer
-//! that was empty, with its secondary indexes built once after the rows are in.
+//! workers), so the batch's single writer only streams bytes.
 //!
 //! A row's bytes are the binary COPY fields from `id` to `extra` (each an `int32` length and
 //! the value, `-1` for NULL); the batch adds the tuple's field count, the source and, for the
 //! staging table, the row's sequence number.
 
 use super::{column_type, columns, millis, pool::Conn, Cell, Ewkb, PgError};
-use crate::model::schema::FieldKind;
+use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::{Feature, Layer};
 use bytes::{BufMut, BytesMut};
 use postgres::types::{IsNull, ToSql, Type};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::Write;
 
 /// The binary COPY header: signature, flags, no extension.
@@ -28,36 +27,42 @@ pub(crate) struct PgRow {
     bytes: BytesMut,
 }
 
-/// The feature's schema fields as their typed columns hold them, and its other properties.
-pub(super) fn cells(layer: Layer, f: &Feature) -> Result<(Vec<Cell>, Option<Value>), PgError> {
-    let fields = layer.fields();
-    let mut out = Vec::with_capacity(fields.len());
-    for spec in fields {
-        let bad = |what: &str| {
-            PgError::Value(format!(
-                "{layer}, feature {:?}: field `{}`: {what}",
-                f.id, spec.name
-            ))
-        };
-        out.push(match (f.properties.get(spec.name), spec.kind) {
-            (None | Some(Value::Null), _) => Cell::Null,
-            (Some(v), FieldKind::Count | FieldKind::IntRange(..)) => {
-                Cell::Int(v.as_i64().ok_or_else(|| bad("not an integer"))?)
-            }
-            (Some(v), FieldKind::PositiveReal | FieldKind::Fraction) => {
-                Cell::Real(v.as_f64().ok_or_else(|| bad("not a number"))?)
-            }
-            (Some(Value::String(s)), _) => Cell::Text(s.clone()),
-            (Some(other), _) => Cell::Text(other.to_string()),
-        });
+/// A schema field's value as its typed column holds it.
+fn cell(layer: Layer, f: &Feature, spec: &FieldSpec) -> Result<Cell, PgError> {
+    let bad = |what: &str| {
+        PgError::Value(format!(
+            "{layer}, feature {:?}: field `{}`: {what}",
+            f.id, spec.name
+        ))
+    };
+    Ok(match (f.properties.get(spec.name), spec.kind) {
+        (None | Some(Value::Null), _) => Cell::Null,
+        (Some(v), FieldKind::Count | FieldKind::IntRange(..)) => {
+            Cell::Int(v.as_i64().ok_or_else(|| bad("not an integer"))?)
+        }
+        (Some(v), FieldKind::PositiveReal | FieldKind::Fraction) => {
+            Cell::Real(v.as_f64().ok_or_else(|| bad("not a number"))?)
+        }
+        (Some(Value::String(s)), _) => Cell::Text(s.clone()),
+        (Some(other), _) => Cell::Text(other.to_string()),
+    })
+}
+
+/// A feature's properties that are no schema field, serialized as a JSON object.
+struct Extras<'a> {
+    f: &'a Feature,
+    fields: &'a [FieldSpec],
+}
+
+impl serde::Serialize for Extras<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.f
+                .properties
+                .iter()
+                .filter(|(k, _)| !self.fields.iter().any(|spec| spec.name == k.as_str())),
+        )
     }
-    let extra: Map<String, Value> = f
-        .properties
-        .iter()
-        .filter(|(k, _)| !fields.iter().any(|s| s.name == k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok((out, (!extra.is_empty()).then_some(Value::Object(extra))))
 }
 
 /// The type a schema field's column has.
@@ -91,22 +96,45 @@ fn field<T: ToSql>(out: &mut BytesMut, v: &T, ty: &Type) -> Result<(), PgError> 
 }
 
 impl PgRow {
-    /// Encodes `f` as a row of `layer`.
+    /// Encodes `f` as a row of `layer`: the schema fields straight from the properties (no
+    /// copy of their texts), checked in order before the geometry.
     pub(crate) fn encode(layer: Layer, f: &Feature) -> Result<PgRow, PgError> {
-        let (cells, extra) = cells(layer, f)?;
+        let fields = layer.fields();
+        let mut tail = BytesMut::with_capacity(256);
+        for spec in fields {
+            let ty = sql_type(column_type(spec));
+            match f.properties.get(spec.name) {
+                // Most values: text into a text column, written without a copy.
+                Some(Value::String(s)) if ty == Type::TEXT => field(&mut tail, &s.as_str(), &ty)?,
+                _ => field(&mut tail, &cell(layer, f, spec)?, &ty)?,
+            }
+        }
+        // The other properties as a JSON object in their order, as a `json` column holds it.
+        let extra = Extras { f, fields };
+        if f.properties
+            .keys()
+            .any(|k| !fields.iter().any(|s| s.name == k.as_str()))
+        {
+            let at = tail.len();
+            tail.put_i32(0);
+            serde_json::to_writer((&mut tail).writer(), &extra)
+                .map_err(|e| PgError::Value(e.to_string()))?;
+            let n = i32::try_from(tail.len() - at - 4)
+                .map_err(|_| PgError::Value("a value too large for a column".into()))?;
+            tail[at..at + 4].copy_from_slice(&n.to_be_bytes());
+        } else {
+            tail.put_i32(-1);
+        }
         let mut blob = Vec::with_capacity(64);
         let geom = Ewkb::new(&f.geometry, &mut blob)?;
-        let mut out = BytesMut::with_capacity(160 + f.id.len() + geom.0.len());
+        let mut out = BytesMut::with_capacity(64 + f.id.len() + geom.0.len() + tail.len());
         field(&mut out, &f.id, &Type::TEXT)?;
         field(&mut out, &geom, &Type::BYTEA)?;
         field(&mut out, &millis(f.time.start), &Type::TIMESTAMPTZ)?;
         field(&mut out, &f.time.end.map(millis), &Type::TIMESTAMPTZ)?;
         field(&mut out, &f.owner.as_str(), &Type::TEXT)?;
         field(&mut out, &f.level.as_str(), &Type::TEXT)?;
-        for (cell, spec) in cells.iter().zip(layer.fields()) {
-            field(&mut out, cell, &sql_type(column_type(spec)))?;
-        }
-        field(&mut out, &extra, &Type::JSON)?;
+        out.extend_from_slice(&tail);
         Ok(PgRow {
             id: f.id.clone(),
             bytes: out,
@@ -157,12 +185,6 @@ pub(super) fn copy(
     Ok(())
 }
 
-/// The secondary indexes a bulk load took out of a layer: their definitions.
-#[derive(Debug, Default)]
-pub(super) struct Deferred {
-    sql: Vec<String>,
-}
-
 /// Whether `layer` holds no row (as the batch sees it).
 pub(super) fn is_empty(conn: &mut Conn<'_>, layer: Layer) -> Result<bool, PgError> {
     Ok(conn
@@ -171,41 +193,6 @@ pub(super) fn is_empty(conn: &mut Conn<'_>, layer: Layer) -> Result<bool, PgErro
             &[],
         )?
         .get(0))
-}
-
-/// Drops the plain (not unique) indexes of `layer` for the rest of the transaction: a
-/// rollback restores them with everything else. Unique indexes stay: `id`'s is what the
-/// upserts' `ON CONFLICT` relies on.
-pub(super) fn defer(conn: &mut Conn<'_>, layer: Layer) -> Result<Deferred, PgError> {
-    let rows = conn.query(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-                pg_get_indexdef(i.indexrelid)
-         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE i.indrelid = $1::text::regclass AND NOT i.indisunique AND NOT i.indisprimary
-         ORDER BY c.relname",
-        &[&layer.name()],
-    )?;
-    let mut sql = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let name: String = r.get(0);
-        conn.batch_execute(&format!("DROP INDEX {name}"))?;
-        sql.push(r.get(1));
-    }
-    Ok(Deferred { sql })
-}
-
-/// Builds the deferred indexes again from the rows now stored.
-pub(super) fn settle(conn: &mut Conn<'_>, d: Deferred) -> Result<(), PgError> {
-    if d.sql.is_empty() {
-        return Ok(());
-    }
-    // A sort in memory instead of on disk for the index builds (this transaction only).
-    conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
-    for sql in &d.sql {
-        conn.batch_execute(sql)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

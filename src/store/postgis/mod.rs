@@ -8,13 +8,15 @@
 //! deleted versions), `jointmap_quarantine_<layer>`, and `jointmap_meta` (schema version, data
 //! version). Files: `pool.rs` (URL and connections), `schema.rs` (versioned migrations),
 //! `write.rs` (the batch: one transaction, binary COPY into a staging table, then
-//! `INSERT ... ON CONFLICT`), `read.rs` (summary, query, get, walk, pushed down to SQL).
+//! `INSERT ... ON CONFLICT`; into an empty layer, COPY straight in or into a fresh table,
+//! `fresh.rs`), `read.rs` (summary, query, get, walk, pushed down to SQL).
 //!
 //! No PostgreSQL type leaves this module: errors become [`StoreError::Backend`] with the URL
 //! shown without its password.
 
 mod audit;
 mod copy;
+mod fresh;
 mod listen;
 mod pool;
 mod read;

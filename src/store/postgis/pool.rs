@@ -9,10 +9,6 @@
 //!   letters, digits and `_`), so several stores can share one database;
 //! - `statement_timeout=S`: seconds any one statement may run before the database cancels
 //!   it (default 0: no limit; a batch's statements are bounded by the same);
-//! - `bulk_indexes=keep|rebuild`: how a batch loads a layer that was empty (`write.rs`):
-//!   `keep` (default) maintains its indexes row by row; `rebuild` drops its plain indexes
-//!   and builds them once at the end, faster, but the drop locks the layer's table, so
-//!   readers of that layer wait for the batch to end;
 //!
 //! and libpq's `connect_timeout=S` (default 10 here).
 
@@ -30,8 +26,6 @@ pub(super) struct Settings {
     pub schema: String,
     /// `statement_timeout` of every connection; zero for none.
     pub statement_timeout: Duration,
-    /// `bulk_indexes=rebuild`.
-    pub rebuild_indexes: bool,
 }
 
 /// Parses the URL; errors never quote it (it may carry a password).
@@ -42,7 +36,6 @@ pub(super) fn settings(url: &str) -> Result<Settings, PgError> {
     let mut wait = Duration::from_secs(30);
     let mut schema = "jointmap".to_string();
     let mut statement_timeout = Duration::ZERO;
-    let mut rebuild_indexes = false;
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let bad = |what: &str| PgError::Url(format!("{key}={value}: {what}"));
         match key.as_ref() {
@@ -68,13 +61,6 @@ pub(super) fn settings(url: &str) -> Result<Settings, PgError> {
                     .filter(|s| *s <= 86_400)
                     .map(Duration::from_secs)
                     .ok_or_else(|| bad("whole seconds, at most 86400 (0: no limit)"))?
-            }
-            "bulk_indexes" => {
-                rebuild_indexes = match value.as_ref() {
-                    "keep" => false,
-                    "rebuild" => true,
-                    _ => return Err(bad("keep or rebuild")),
-                }
             }
             "schema" => {
                 let ok = !value.is_empty()
@@ -114,7 +100,6 @@ pub(super) fn settings(url: &str) -> Result<Settings, PgError> {
         wait,
         schema,
         statement_timeout,
-        rebuild_indexes,
     })
 }
 
@@ -142,11 +127,6 @@ impl Pool {
 
     pub fn schema(&self) -> &str {
         &self.settings.schema
-    }
-
-    /// Whether the URL asked for `bulk_indexes=rebuild`.
-    pub fn rebuild_indexes(&self) -> bool {
-        self.settings.rebuild_indexes
     }
 
     fn lock(&self) -> MutexGuard<'_, (Vec<Client>, usize)> {

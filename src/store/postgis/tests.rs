@@ -200,14 +200,14 @@ fn a_bulk_load_into_an_empty_layer_upserts_as_any_batch_and_keeps_its_indexes() 
             "properties": {"category": "killing", "killed_men": n, "time": "2024-01-01"}});
         Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
     };
-    for extra in ["", "&bulk_indexes=rebuild"] {
-        let db = TestDb {
-            store: Some(open_fresh(extra).expect("open")),
-        };
+    // A few rows copied straight into the layer; more than a COPY's worth, through a fresh
+    // table (its rows moved into the layer when the batch reads one of them back).
+    for more in [0, write::STAGE_ROWS] {
+        let db = TestDb::new();
         let indexes = || -> Vec<String> {
             let mut conn = db.pool.get().expect("conn");
             conn.query(
-                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() \
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() \
                  AND tablename = 'incidents' ORDER BY 1",
                 &[],
             )
@@ -218,41 +218,140 @@ fn a_bulk_load_into_an_empty_layer_upserts_as_any_batch_and_keeps_its_indexes() 
         };
         let before = indexes();
         assert_eq!(before.len(), 5, "{before:?}");
+        let mut ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        ids.extend((0..more).map(|i| format!("x{i:05}")));
+        let ready = || -> Vec<_> {
+            ids.iter()
+                .map(|id| db.prepare(Layer::Incidents, f(id, 1)))
+                .collect()
+        };
         // Dropped uncommitted: nothing stored, every index back.
         {
             let mut b = db.begin().expect("begin");
-            b.upsert(Layer::Incidents, &f("x", 1)).expect("upsert");
+            b.upsert_prepared(Layer::Incidents, &ready())
+                .expect("upsert");
         }
-        assert_eq!(indexes(), before, "{extra}");
+        assert_eq!(indexes(), before, "{more}");
         // New ids copied in, then one of them again: upserted over, the first kept in history.
         let mut b = db.begin().expect("begin");
-        let ready: Vec<_> = ["a", "b", "c"]
-            .iter()
-            .map(|id| db.prepare(Layer::Incidents, f(id, 1)))
-            .collect();
-        b.upsert_prepared(Layer::Incidents, &ready).expect("upsert");
+        b.upsert_prepared(Layer::Incidents, &ready())
+            .expect("upsert");
         assert_eq!(b.get(Layer::Incidents, "b").expect("get"), Some(f("b", 1)));
         b.upsert(Layer::Incidents, &f("b", 2)).expect("upsert");
         b.upsert(Layer::Incidents, &f("d", 1)).expect("upsert");
         let stats = b.commit().expect("commit");
-        assert_eq!((stats.inserted, stats.updated), (4, 1), "{extra}");
-        assert_eq!(indexes(), before, "{extra}");
+        assert_eq!(
+            (stats.inserted, stats.updated),
+            (4 + more as u64, 1),
+            "{more}"
+        );
+        assert_eq!(indexes(), before, "{more}");
         assert_eq!(db.get(Layer::Incidents, "b").expect("get"), Some(f("b", 2)));
         let mut conn = db.pool.get().expect("conn");
-        let got: Vec<(i64, String)> = conn
-            .query("SELECT fid, id FROM incidents ORDER BY fid", &[])
+        let got: Vec<String> = conn
+            .query("SELECT id FROM incidents ORDER BY fid", &[])
             .expect("rows")
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| r.get(0))
             .collect();
-        let ids: Vec<&str> = got.iter().map(|(_, id)| id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c", "d"], "{extra}");
+        ids.push("d".into());
+        assert_eq!(got, ids, "{more}");
         let history: i64 = conn
             .query_one("SELECT count(*) FROM jointmap_history_incidents", &[])
             .expect("history")
             .get(0);
-        assert_eq!(history, 1, "{extra}");
+        assert_eq!(history, 1, "{more}");
     }
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_large_load_into_an_empty_layer_takes_its_place_at_the_commit_and_readers_do_not_wait() {
+    use crate::model::Feature;
+    let f = |id: &str| {
+        let v = serde_json::json!({"type": "Feature", "id": id,
+            "geometry": {"type": "Point", "coordinates": [18.0, 4.0]},
+            "properties": {"category": "killing", "time": "2024-01-01"}});
+        Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
+    };
+    let db = TestDb::new();
+    // What the table is besides its rows: columns, defaults, indexes, constraints, grants.
+    let shape = || -> Vec<String> {
+        let mut conn = db.pool.get().expect("conn");
+        conn.query(
+            "SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '
+                    || a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+             FROM pg_attribute a LEFT JOIN pg_attrdef d
+               ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attrelid = 'incidents'::regclass AND a.attnum > 0
+             UNION ALL SELECT indexdef FROM pg_indexes
+               WHERE schemaname = current_schema() AND tablename = 'incidents'
+             UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+               WHERE conrelid = 'incidents'::regclass
+             UNION ALL SELECT coalesce(relacl::text, '') FROM pg_class
+               WHERE oid = 'incidents'::regclass
+             UNION ALL SELECT coalesce(pg_get_serial_sequence('incidents', 'fid'), '')
+             UNION ALL SELECT count(*)::text FROM pg_class
+               WHERE relname LIKE 'jm_load_%' AND relnamespace = current_schema()::regnamespace
+             ORDER BY 1",
+            &[],
+        )
+        .expect("shape")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    db.pool
+        .get()
+        .expect("conn")
+        .batch_execute("GRANT SELECT ON incidents TO PUBLIC")
+        .expect("grant");
+    let before = shape();
+    let n = write::STAGE_ROWS + 10;
+    let ready: Vec<_> = (0..n)
+        .map(|i| db.prepare(Layer::Incidents, f(&format!("x{i:05}"))))
+        .collect();
+    {
+        let mut b = db.begin().expect("begin");
+        b.upsert_prepared(Layer::Incidents, &ready).expect("upsert");
+    }
+    assert_eq!(shape(), before, "rolled back");
+    let mut b = db.begin().expect("begin");
+    b.upsert_prepared(Layer::Incidents, &ready).expect("upsert");
+    // Readers meanwhile see the layer as it was, without waiting for the batch.
+    {
+        let mut reader = db.pool.get().expect("conn");
+        reader
+            .batch_execute("SET lock_timeout = '2s'")
+            .expect("timeout");
+        let rows: i64 = reader
+            .query_one("SELECT count(*) FROM incidents", &[])
+            .expect("read during the load")
+            .get(0);
+        assert_eq!(rows, 0);
+        reader.batch_execute("RESET lock_timeout").expect("reset");
+    }
+    assert_eq!(db.get(Layer::Incidents, "x00001").expect("get"), None);
+    let stats = b.commit().expect("commit");
+    assert_eq!(stats.inserted, n as u64);
+    assert_eq!(shape(), before, "committed");
+    assert_eq!(
+        db.get(Layer::Incidents, "x00001").expect("get"),
+        Some(f("x00001"))
+    );
+    // The sequence goes on after the loaded rows.
+    let mut b = db.begin().expect("begin");
+    b.upsert(Layer::Incidents, &f("y")).expect("upsert");
+    b.commit().expect("commit");
+    let mut conn = db.pool.get().expect("conn");
+    let last: String = conn
+        .query_one("SELECT id FROM incidents ORDER BY fid DESC LIMIT 1", &[])
+        .expect("last")
+        .get(0);
+    assert_eq!(last, "y");
 }
 
 #[test]

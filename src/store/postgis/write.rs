@@ -2,9 +2,10 @@
 //!
 //! Upserts are collected per layer as binary COPY tuples (encoded on ingest's validation
 //! workers, `copy.rs`) and written in bulk. Into a layer that was empty at the batch's first
-//! write, rows are copied straight into the layer, its plain indexes dropped and built again
-//! once at the end (in the same transaction), for as long as the batch only adds new ids.
-//! Otherwise: COPY into a temporary staging table (dropped at commit), then, in two statements,
+//! write, for as long as the batch only adds new ids, rows are copied without a staging
+//! table: once more than a COPY's worth of them come, into a fresh table that takes the
+//! layer's place at the commit with its indexes built in bulk (`fresh.rs`), before that
+//! straight into the layer. Otherwise: COPY into a temporary staging table (dropped at commit), then, in two statements,
 //! the versions they replace copied into the layer's history and
 //! `INSERT ... ON CONFLICT (id) DO UPDATE`. A new id takes the next `fid` (storage order); a
 //! replacement keeps its row; an identical version (every column but the source the same)
@@ -13,7 +14,8 @@
 //! `begin` locks the data version's row: one batch at a time across every process on the
 //! database; `commit` advances it and notifies the channel `jointmap` in the same transaction.
 
-use super::copy::{self, Deferred, PgRow};
+use super::copy::{self, PgRow};
+use super::fresh::{self, Fresh};
 use super::read::{decode, get_on, select};
 use super::{column_list, columns, millis, pool::Conn, PgError, PgStore};
 use crate::model::{Feature, Layer};
@@ -28,7 +30,7 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
 /// Upserts staged per layer before they are written.
-const STAGE_ROWS: usize = 8192;
+pub(super) const STAGE_ROWS: usize = 8192;
 
 const N_LAYERS: usize = Layer::ALL.len();
 
@@ -49,9 +51,12 @@ enum Mode {
     /// Not written yet by this batch.
     #[default]
     Unknown,
-    /// The layer was empty at the batch's first write and has taken only new ids since:
-    /// rows are copied straight into it, with its plain indexes built at the end.
-    Bulk(Deferred),
+    /// The layer was empty at the batch's first write and has taken only new ids since,
+    /// fewer than a COPY's worth at first: rows are copied straight into it.
+    Bulk,
+    /// As `Bulk`, once a full COPY's worth came first: rows are copied into a fresh table
+    /// that takes the layer's place at the commit.
+    Fresh(Fresh),
     /// Through the staging table: history, then `INSERT ... ON CONFLICT`.
     Upsert,
 }
@@ -63,7 +68,9 @@ struct Lane {
     /// Whole binary COPY tuples (`PgRow::tuple`).
     tuples: Vec<u8>,
     rows: usize,
-    /// Hashes of the staged ids (`Upsert`), or of every id the bulk load wrote (`Bulk`):
+    /// Rows this batch copied for the layer in `Bulk` or `Fresh` mode.
+    copied: usize,
+    /// Hashes of the staged ids (`Upsert`), or of every id the bulk load wrote (`Bulk`, `Fresh`):
     /// an id seen again is written after what came before it.
     ids: HashSet<u64>,
     /// Whether this batch's staging table for the layer exists.
@@ -142,29 +149,35 @@ impl<'a> PgBatch<'a> {
         self.store.err(e)
     }
 
-    /// Writes what is staged for every layer and ends every bulk load (its indexes built):
-    /// what follows may read or change the layers in any way.
-    fn settle_all(&mut self) -> Result<()> {
+    /// Writes what is staged for every layer and ends every bulk load: what follows may
+    /// read or change the layers in any way. `last`: the commit follows, and a fresh table
+    /// takes its layer's place; otherwise its rows move into the layer.
+    fn settle_all(&mut self, last: bool) -> Result<()> {
         for layer in Layer::ALL {
-            self.settle(layer)?;
+            self.settle(layer, last)?;
         }
         Ok(())
     }
 
-    /// Writes what is staged for `layer`; a bulk load into it ends (its indexes built).
-    fn settle(&mut self, layer: Layer) -> Result<()> {
+    /// Writes what is staged for `layer`; a bulk load into it ends (see `settle_all`).
+    fn settle(&mut self, layer: Layer, last: bool) -> Result<()> {
         self.flush(layer)?;
         let lane = &mut self.lanes[slot(layer)];
-        if !matches!(lane.mode, Mode::Bulk(_)) {
+        if matches!(lane.mode, Mode::Unknown | Mode::Upsert) {
             return Ok(());
         }
-        if let Mode::Bulk(d) = std::mem::replace(&mut lane.mode, Mode::Upsert) {
-            lane.ids.clear();
+        lane.ids.clear();
+        if let Mode::Fresh(f) = std::mem::replace(&mut lane.mode, Mode::Upsert) {
             let conn = self
                 .conn
                 .as_mut()
                 .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
-            copy::settle(conn, d).map_err(|e| self.store.err(e))?;
+            let done = if last {
+                fresh::swap(conn, layer, f)
+            } else {
+                fresh::merge(conn, layer, f)
+            };
+            done.map_err(|e| self.store.err(e))?;
         }
         Ok(())
     }
@@ -179,34 +192,26 @@ impl<'a> PgBatch<'a> {
                 .as_mut()
                 .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
             // The data version's row lock keeps every other writer out until the commit.
-            let rebuild = self.store.pool.rebuild_indexes();
-            let mode = (|| -> std::result::Result<Mode, PgError> {
-                Ok(if copy::is_empty(conn, layer)? {
-                    // Dropping indexes locks the table against readers: only when asked.
-                    Mode::Bulk(if rebuild {
-                        copy::defer(conn, layer)?
-                    } else {
-                        Deferred::default()
-                    })
-                } else {
-                    Mode::Upsert
-                })
-            })()
-            .map_err(|e| self.store.err(e))?;
-            self.lanes[i].mode = mode;
+            let empty = copy::is_empty(conn, layer).map_err(|e| self.store.err(e))?;
+            self.lanes[i].mode = if empty { Mode::Bulk } else { Mode::Upsert };
         }
         let h = hash(&row.id);
         let lane = &self.lanes[i];
         match lane.mode {
             // A bulk load takes each id once; one seen again is upserted over it.
-            Mode::Bulk(_) if lane.ids.contains(&h) => self.settle(layer)?,
+            Mode::Bulk | Mode::Fresh(_) if lane.ids.contains(&h) => self.settle(layer, false)?,
+            // A full COPY's worth before anything else: a large load, into a fresh table.
+            Mode::Bulk if lane.rows >= STAGE_ROWS && lane.copied == 0 => {
+                self.go_fresh(layer)?;
+                self.flush(layer)?
+            }
             _ if lane.ids.contains(&h) || lane.rows >= STAGE_ROWS => self.flush(layer)?,
             _ => {}
         }
         let source = self.source.as_deref().unwrap_or(&self.author);
         let lane = &mut self.lanes[i];
         let seq = match lane.mode {
-            Mode::Bulk(_) => None,
+            Mode::Bulk | Mode::Fresh(_) => None,
             _ => Some(lane.rows as i64),
         };
         row.tuple(layer, source, seq, &mut lane.tuples)
@@ -217,8 +222,28 @@ impl<'a> PgBatch<'a> {
         Ok(())
     }
 
-    /// Writes what is staged for `layer`: straight into it (a bulk load), or COPY into the
-    /// staging table, history, upsert.
+    /// Loads `layer` through a fresh table from now on, when its table allows (`fresh::plan`).
+    fn go_fresh(&mut self, layer: Layer) -> Result<()> {
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
+        let planned = (|| -> std::result::Result<Option<Fresh>, PgError> {
+            let Some(f) = fresh::plan(conn, layer)? else {
+                return Ok(None);
+            };
+            fresh::create(conn, layer, &f)?;
+            Ok(Some(f))
+        })()
+        .map_err(|e| self.store.err(e))?;
+        if let Some(f) = planned {
+            self.lanes[slot(layer)].mode = Mode::Fresh(f);
+        }
+        Ok(())
+    }
+
+    /// Writes what is staged for `layer`: straight into it or its fresh table (a bulk
+    /// load), or COPY into the staging table, history, upsert.
     fn flush(&mut self, layer: Layer) -> Result<()> {
         let i = slot(layer);
         let lane = &mut self.lanes[i];
@@ -227,8 +252,15 @@ impl<'a> PgBatch<'a> {
         }
         let tuples = std::mem::take(&mut lane.tuples);
         let rows = std::mem::take(&mut lane.rows);
-        let bulk = matches!(lane.mode, Mode::Bulk(_));
-        if !bulk {
+        let target = match &lane.mode {
+            Mode::Bulk => Some(layer.name().to_string()),
+            Mode::Fresh(f) => Some(f.table.clone()),
+            _ => None,
+        };
+        let bulk = target.is_some();
+        if bulk {
+            lane.copied += rows;
+        } else {
             lane.ids.clear();
         }
         let made = lane.stage_made;
@@ -242,8 +274,8 @@ impl<'a> PgBatch<'a> {
                 .ok_or_else(|| PgError::Value("batch already finished".into()))?;
             let name = layer.name();
             let cols = column_list(layer, None);
-            if bulk {
-                copy::copy(conn, name, &cols, &tuples)?;
+            if let Some(target) = &target {
+                copy::copy(conn, target, &cols, &tuples)?;
                 return Ok(rows as u64);
             }
             let stage = format!("jm_stage_{name}");
@@ -288,6 +320,12 @@ impl<'a> PgBatch<'a> {
                 .get(0);
             Ok(fresh as u64)
         })();
+        // The buffer kept for the next rows: growing a fresh one each time costs page faults.
+        let lane = &mut self.lanes[i];
+        if lane.tuples.is_empty() {
+            lane.tuples = tuples;
+            lane.tuples.clear();
+        }
         match result {
             Ok(fresh) => {
                 self.inserted += fresh;
@@ -327,8 +365,14 @@ impl Batch for PgBatch<'_> {
         // Only a staged row with this id changes the answer: flushing for
         // every lookup (the server's write check asks for each feature)
         // would cost a COPY per feature.
-        if self.lanes[slot(layer)].ids.contains(&hash(id)) {
-            self.flush(layer)?;
+        let lane = &self.lanes[slot(layer)];
+        if lane.ids.contains(&hash(id)) {
+            if matches!(lane.mode, Mode::Fresh(_)) {
+                // Its rows are in the fresh table, which the lookup does not read.
+                self.settle(layer, false)?;
+            } else {
+                self.flush(layer)?;
+            }
         }
         let store = self.store;
         get_on(store, &mut **self.conn()?, layer, id)
@@ -343,7 +387,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>> {
-        self.settle_all()?;
+        self.settle_all(false)?;
         match selection {
             Selection::Ids(ids) => {
                 let mut ids = ids.clone();
@@ -390,7 +434,7 @@ impl Batch for PgBatch<'_> {
         layer: Layer,
         visit: &mut dyn FnMut(StoredRow) -> Result<()>,
     ) -> Result<u64> {
-        self.settle_all()?;
+        self.settle_all(false)?;
         let store = self.store;
         let conn = self.conn()?;
         let mut rows = conn
@@ -415,7 +459,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()> {
-        self.settle_all()?;
+        self.settle_all(false)?;
         let at = millis(Utc::now());
         let author = self.author.clone();
         let name = layer.name();
@@ -438,7 +482,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn restore(&mut self, layer: Layer, id: &str) -> Result<u64> {
-        self.settle_all()?;
+        self.settle_all(false)?;
         let name = layer.name();
         let cols = column_list(layer, None);
         let store = self.store;
@@ -485,7 +529,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn sources(&mut self, layer: Layer) -> Result<Vec<(Option<String>, u64)>> {
-        self.settle_all()?;
+        self.settle_all(false)?;
         let rows = self
             .conn()?
             .query(
@@ -524,7 +568,7 @@ impl Batch for PgBatch<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<BatchStats> {
-        self.settle_all()?;
+        self.settle_all(true)?;
         let schema = self.store.pool.schema().to_string();
         let mut conn = self
             .conn
