@@ -61,10 +61,43 @@ pub(super) fn defer(conn: &Connection, layer: Layer) -> rusqlite::Result<Option<
     }))
 }
 
+/// The sorter's settings while the indexes are built: a sorter with temporary
+/// storage in memory keeps every key in one list and sorts it at the end on
+/// this thread (a million keys took longer than scanning the table); with
+/// temporary files and worker threads it hands each run of keys (as large as
+/// the page cache) to a worker to sort while this thread goes on scanning,
+/// and merges the runs on the workers too. A smaller cache makes several runs;
+/// dirty pages it no longer holds go to the write-ahead log, as at the commit.
+const SORT_PRAGMAS: &str =
+    "PRAGMA temp_store = FILE; PRAGMA threads = 2; PRAGMA cache_size = -8192;";
+
 /// Creates the deferred indexes again, each from the rows now stored.
 pub(super) fn settle(conn: &Connection, d: Deferred) -> rusqlite::Result<()> {
+    let (temp_store, threads, cache): (i64, i64, i64) = (
+        conn.query_row("PRAGMA temp_store", [], |r| r.get(0))?,
+        conn.query_row("PRAGMA threads", [], |r| r.get(0))?,
+        conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?,
+    );
+    let restore = format!(
+        "PRAGMA temp_store = {temp_store}; PRAGMA threads = {threads}; PRAGMA cache_size = {cache};"
+    );
+    // Refused when the connection has temporary tables: then as before.
+    let mut sorting = conn.execute_batch(SORT_PRAGMAS).is_ok();
     for sql in &d.sql {
-        conn.execute_batch(sql)?;
+        match conn.execute_batch(sql) {
+            Ok(()) => {}
+            // A failed statement is undone alone: built again as before (e.g.
+            // where no temporary file can be made).
+            Err(_) if sorting => {
+                sorting = false;
+                conn.execute_batch(&restore)?;
+                conn.execute_batch(sql)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if sorting {
+        conn.execute_batch(&restore)?;
     }
     Ok(())
 }

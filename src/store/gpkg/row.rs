@@ -28,6 +28,9 @@ pub(crate) struct Row {
     cells: Vec<Cell>,
     /// The geometry's envelope: min x, min y, max x, max y.
     pub(super) bbox: [f64; 4],
+    /// The geometry's entry in the layer's R-tree, made with the row so the
+    /// writer need not read it back to pack the index.
+    pub(super) rtree: rtree::Entry,
 }
 
 impl Row {
@@ -100,6 +103,7 @@ impl Row {
         });
         Row {
             id: f.id.clone(),
+            rtree: rtree::entry(&bytes[..blob]),
             bytes,
             blob,
             cells,

@@ -119,28 +119,123 @@ pub(super) fn defer(conn: &Connection, layer: Layer) -> rusqlite::Result<Option<
     }))
 }
 
+impl Deferred {
+    /// Whether the layer held no row before the batch: then the rows the
+    /// batch inserts are the whole layer.
+    pub(super) fn empty_before(&self) -> bool {
+        self.rows_before == 0
+    }
+}
+
+/// What the index of a row's geometry blob holds.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Entry {
+    /// Nothing: an empty geometry (the triggers skip those too).
+    Empty,
+    /// `[minx, maxx, miny, maxy]`, rounded outwards as the R*Tree stores them.
+    Box([f32; 4]),
+    /// A blob the packing cannot read, or an envelope that is not a number:
+    /// left to the triggers' SQL functions.
+    Unpackable,
+}
+
+/// The entry of the geometry blob `b` in the packed index.
+pub(super) fn entry(b: &[u8]) -> Entry {
+    match wkb::is_empty(b) {
+        Ok(true) => return Entry::Empty,
+        Ok(false) => {}
+        Err(_) => return Entry::Unpackable,
+    }
+    match wkb::envelope(b) {
+        Ok(e) if e.iter().all(|v| v.is_finite()) => {
+            Entry::Box([down(e[0]), up(e[2]), down(e[1]), up(e[3])])
+        }
+        _ => Entry::Unpackable,
+    }
+}
+
+/// The cells of the rows a batch inserted into a layer that was empty
+/// before it, gathered by the writer as it inserts them (each row's entry
+/// was computed with its encoding, on the validation workers): packing them
+/// needs no scan of the table.
+#[derive(Debug, Default)]
+pub(super) struct Inserted {
+    cells: Vec<Cell>,
+    rows: u64,
+}
+
+impl Inserted {
+    /// Notes the row inserted with `fid`; `false`: its entry cannot be
+    /// packed, and the cells gathered are of no use.
+    pub(super) fn add(&mut self, fid: i64, e: Entry) -> bool {
+        self.rows += 1;
+        match e {
+            Entry::Empty => true,
+            Entry::Box(b) => {
+                self.cells.push((fid, b));
+                true
+            }
+            Entry::Unpackable => false,
+        }
+    }
+}
+
 /// Indexes the rows a batch inserted since [`defer`] and puts the trigger
 /// back. A batch that at least doubles the layer rebuilds the whole index by
-/// packing it ([`rebuild`]); a smaller one inserts its rows' envelopes with
-/// one statement.
-pub(super) fn settle(conn: &Connection, layer: Layer, d: Deferred) -> rusqlite::Result<()> {
+/// packing it (see [`write`]); a smaller one inserts its rows' envelopes
+/// with one statement. `inserted`: every row inserted since [`defer`], when
+/// the layer was empty before and no row was replaced since. `meanwhile`
+/// runs once, on this connection, while another thread packs the cells
+/// (SQLite building the other indexes, outside this index's savepoint).
+pub(super) fn settle(
+    conn: &Connection,
+    layer: Layer,
+    d: Deferred,
+    inserted: Option<Inserted>,
+    meanwhile: impl FnOnce() -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
     let t = layer.name();
     let r = table(layer);
-    let added: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM \"{t}\" WHERE fid > ?1"),
-        [d.max_fid],
-        |row| row.get(0),
-    )?;
-    let packed = added as u64 >= d.rows_before.max(1) && {
-        // A rebuild that fails leaves the index as it was, for the statement below.
-        conn.execute_batch("SAVEPOINT jointmap_rtree")?;
-        let done = matches!(rebuild(conn, layer), Ok(true));
-        conn.execute_batch(if done {
-            "RELEASE jointmap_rtree"
-        } else {
-            "ROLLBACK TO jointmap_rtree; RELEASE jointmap_rtree"
-        })?;
-        done
+    let added: i64 = match &inserted {
+        Some(i) if d.empty_before() => i.rows as i64,
+        _ => conn.query_row(
+            &format!("SELECT count(*) FROM \"{t}\" WHERE fid > ?1"),
+            [d.max_fid],
+            |row| row.get(0),
+        )?,
+    };
+    let node_size = if added as u64 >= d.rows_before.max(1) {
+        node_size(conn, layer)?
+    } else {
+        None
+    };
+    let cells = match (node_size, inserted) {
+        (None, _) => None,
+        (Some(_), Some(i)) if d.empty_before() => Some(i.cells),
+        (Some(_), _) => scan(conn, layer)?,
+    };
+    // As many cells as SQLite puts in a node of this size, at most its 51.
+    let planned = std::thread::scope(|s| {
+        let plan = cells
+            .zip(node_size)
+            .map(|(cells, n)| s.spawn(move || plan(cells, ((n - 4) / 24).min(51))));
+        let done = meanwhile();
+        let levels = plan.and_then(|p| p.join().ok());
+        done.map(|()| levels)
+    })?;
+    let packed = match (planned, node_size) {
+        (Some(levels), Some(n)) => {
+            // A rebuild that fails leaves the index as it was, for the statement below.
+            conn.execute_batch("SAVEPOINT jointmap_rtree")?;
+            let done = write(conn, layer, n, &levels).is_ok();
+            conn.execute_batch(if done {
+                "RELEASE jointmap_rtree"
+            } else {
+                "ROLLBACK TO jointmap_rtree; RELEASE jointmap_rtree"
+            })?;
+            done
+        }
+        _ => false,
     };
     if !packed && added > 0 {
         conn.execute(
@@ -227,56 +322,56 @@ fn union(cells: &[Cell]) -> [f32; 4] {
     )
 }
 
-/// Rebuilds the whole index of `layer` from its stored rows, packed (as GDAL
-/// bulk-loads it), by writing the R*Tree's shadow tables (`_node`, `_rowid`,
-/// `_parent`) in SQLite's format: a node is a blob of the tree's node size,
-/// a 2-byte depth (root only) and cell count, then per cell a big-endian
-/// 8-byte id and four big-endian `f32`s, minima rounded down and maxima up.
-/// Much faster than one R*Tree insert per row; later writes insert into it
-/// as usual. `Ok(false)`: a row cannot be packed (an envelope that is not a
-/// number), and the caller indexes by SQL instead.
-pub(super) fn rebuild(conn: &Connection, layer: Layer) -> rusqlite::Result<bool> {
-    let t = layer.name();
+/// The node size of `layer`'s index (its root's blob length); `None` when
+/// it cannot hold a cell.
+fn node_size(conn: &Connection, layer: Layer) -> rusqlite::Result<Option<usize>> {
     let r = table(layer);
-    let node_size: Option<i64> = conn
+    let n: Option<i64> = conn
         .query_row(
             &format!("SELECT length(data) FROM \"{r}_node\" WHERE nodeno = 1"),
             [],
             |row| row.get(0),
         )
         .optional()?;
-    let Some(node_size) = node_size.map(|n| n as usize).filter(|n| *n >= 4 + 24) else {
-        return Ok(false);
-    };
-    // As many cells as SQLite puts in a node of this size, at most its 51.
-    let m = ((node_size - 4) / 24).min(51);
+    Ok(n.map(|n| n as usize).filter(|n| *n >= 4 + 24))
+}
+
+/// The cells of every stored row of `layer`; `None` when a row cannot be
+/// packed (see [`Entry::Unpackable`]).
+fn scan(conn: &Connection, layer: Layer) -> rusqlite::Result<Option<Vec<Cell>>> {
+    let t = layer.name();
     let mut cells: Vec<Cell> = Vec::new();
-    {
-        let mut stmt = conn.prepare(&format!(
-            "SELECT fid, geom FROM \"{t}\" WHERE geom NOT NULL"
-        ))?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let rusqlite::types::ValueRef::Blob(b) = row.get_ref(1)? else {
-                return Ok(false);
-            };
-            // Empty geometries are not indexed, as the triggers skip them;
-            // an unreadable one is left to the triggers' SQL functions.
-            match wkb::is_empty(b) {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(_) => return Ok(false),
-            }
-            let Ok(e) = wkb::envelope(b) else {
-                return Ok(false);
-            };
-            if e.iter().any(|v| !v.is_finite()) {
-                return Ok(false);
-            }
-            cells.push((row.get(0)?, [down(e[0]), up(e[2]), down(e[1]), up(e[3])]));
+    let mut stmt = conn.prepare(&format!(
+        "SELECT fid, geom FROM \"{t}\" WHERE geom NOT NULL"
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let rusqlite::types::ValueRef::Blob(b) = row.get_ref(1)? else {
+            return Ok(None);
+        };
+        match entry(b) {
+            Entry::Empty => {}
+            Entry::Box(b) => cells.push((row.get(0)?, b)),
+            Entry::Unpackable => return Ok(None),
         }
     }
-    // Levels from the leaves up; the last holds the root alone.
+    Ok(Some(cells))
+}
+
+/// A packed tree: its levels from the leaves up (the last holds the root
+/// alone), each node's cells, each node's number, and each row's leaf.
+struct Levels {
+    nodes: Vec<Vec<Vec<Cell>>>,
+    numbers: Vec<Vec<i64>>,
+    /// `(fid, leaf node number)` in fid order: the rowid table is appended
+    /// to, not searched.
+    rowids: Vec<(i64, i64)>,
+}
+
+/// Packs `cells` into nodes of at most `m` cells, level by level, and numbers
+/// the nodes from the root (1) down. Needs no connection: it runs on a
+/// thread of its own while SQLite works.
+fn plan(cells: Vec<Cell>, m: usize) -> Levels {
     let mut levels = vec![pack(cells, m)];
     while levels[levels.len() - 1].len() > 1 {
         let below = &levels[levels.len() - 1];
@@ -287,13 +382,34 @@ pub(super) fn rebuild(conn: &Connection, layer: Layer) -> rusqlite::Result<bool>
             .collect();
         levels.push(pack(up_cells, m));
     }
-    // Node numbers from the root (1) down, level by level.
     let mut numbers: Vec<Vec<i64>> = vec![Vec::new(); levels.len()];
     let mut next = 1i64;
     for (level, nodes) in levels.iter().enumerate().rev() {
         numbers[level] = (next..next + nodes.len() as i64).collect();
         next += nodes.len() as i64;
     }
+    let mut rowids: Vec<(i64, i64)> = levels[0]
+        .iter()
+        .zip(&numbers[0])
+        .flat_map(|(cells, number)| cells.iter().map(move |(fid, _)| (*fid, *number)))
+        .collect();
+    rowids.sort_unstable();
+    Levels {
+        nodes: levels,
+        numbers,
+        rowids,
+    }
+}
+
+/// Replaces the whole index of `layer` with the packed tree `levels`, by
+/// writing the R*Tree's shadow tables (`_node`, `_rowid`, `_parent`) in
+/// SQLite's format: a node is a blob of the tree's node size, a 2-byte depth
+/// (root only) and cell count, then per cell a big-endian 8-byte id and four
+/// big-endian `f32`s, minima rounded down and maxima up. Much faster than one
+/// R*Tree insert per row; later writes insert into it as usual.
+fn write(conn: &Connection, layer: Layer, node_size: usize, tree: &Levels) -> rusqlite::Result<()> {
+    let r = table(layer);
+    let (levels, numbers) = (&tree.nodes, &tree.numbers);
     conn.execute_batch(&format!(
         r#"DELETE FROM "{r}_node"; DELETE FROM "{r}_rowid"; DELETE FROM "{r}_parent";"#
     ))?;
@@ -304,7 +420,6 @@ pub(super) fn rebuild(conn: &Connection, layer: Layer) -> rusqlite::Result<bool>
     let mut parent = conn.prepare(&format!(
         "INSERT INTO \"{r}_parent\" (nodeno, parentnode) VALUES (?1, ?2)"
     ))?;
-    let mut leaf_of: Vec<(i64, i64)> = Vec::new();
     let mut blob = vec![0u8; node_size];
     for (level, nodes) in levels.iter().enumerate() {
         for (i, cells) in nodes.iter().enumerate() {
@@ -316,7 +431,6 @@ pub(super) fn rebuild(conn: &Connection, layer: Layer) -> rusqlite::Result<bool>
             blob[2..4].copy_from_slice(&(cells.len() as u16).to_be_bytes());
             for (k, (key, b)) in cells.iter().enumerate() {
                 let id = if level == 0 {
-                    leaf_of.push((*key, number));
                     *key
                 } else {
                     numbers[level - 1][*key as usize]
@@ -334,15 +448,13 @@ pub(super) fn rebuild(conn: &Connection, layer: Layer) -> rusqlite::Result<bool>
             node.execute(rusqlite::params![number, blob])?;
         }
     }
-    // In key order: the rowid table is appended to, not searched.
-    leaf_of.sort_unstable();
     let mut rowid = conn.prepare(&format!(
         "INSERT INTO \"{r}_rowid\" (rowid, nodeno) VALUES (?1, ?2)"
     ))?;
-    for (fid, number) in leaf_of {
+    for &(fid, number) in &tree.rowids {
         rowid.execute([fid, number])?;
     }
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -612,6 +724,35 @@ mod tests {
             .expect("plain insert");
         assert_eq!(entries(&store, Layer::Incidents).len(), 6501);
         check(&store, Layer::Incidents);
+    }
+
+    /// A batch into an empty layer that replaces some of its own new rows
+    /// (two inputs with the same ids) packs the index from the table, with
+    /// the replaced rows where they were moved to.
+    #[test]
+    fn a_batch_that_replaces_its_own_rows_packs_them_where_they_moved() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = GpkgStore::open(dir.path().join("s.gpkg")).expect("open");
+        let mut rng = crate::rng::Rng::new(11);
+        let mut point = || (14.0 + 10.0 * rng.f64(), 2.0 + 8.0 * rng.f64());
+        write(&store, |b| {
+            for i in 0..3000 {
+                let (x, y) = point();
+                b.upsert(Layer::Incidents, &incident(&format!("i{i}"), x, y))
+                    .expect("upsert");
+            }
+            for i in 0..50 {
+                b.upsert(Layer::Incidents, &incident(&format!("i{i}"), 30.0, 12.0))
+                    .expect("upsert");
+            }
+        });
+        check(&store, Layer::Incidents);
+        assert_eq!(entries(&store, Layer::Incidents).len(), 3000);
+        for b in [[29.0, 11.0, 31.0, 13.0], [0.0, 0.0, 40.0, 40.0]] {
+            let (index, rows) = found(&store, b);
+            assert_eq!(index, rows, "{b:?}");
+        }
+        assert_eq!(found(&store, [29.0, 11.0, 31.0, 13.0]).0.len(), 50);
     }
 
     /// Minima are rounded down and maxima up to `f32` as SQLite does, so a

@@ -22,6 +22,10 @@ pub(super) struct GpkgBatch<'a> {
     /// Per layer: whether its first upsert took the index's insert trigger
     /// out, and the index work left for [`GpkgBatch::settle`].
     deferred: [Option<Option<rtree::Deferred>>; N_LAYERS],
+    /// Per layer: the rows inserted since the index's trigger was taken out
+    /// of a layer that was empty, with their index cells; `None` once a row
+    /// was replaced or cannot be packed (then the index reads the table).
+    inserted: [Option<rtree::Inserted>; N_LAYERS],
     /// Per layer: the secondary indexes its first upsert took out because
     /// the layer was empty (built in bulk by [`GpkgBatch::settle`]).
     indexes: [Option<bulk::Deferred>; N_LAYERS],
@@ -98,6 +102,7 @@ impl<'a> GpkgBatch<'a> {
             source: None,
             deferred: [const { None }; N_LAYERS],
             indexes: [const { None }; N_LAYERS],
+            inserted: [const { None }; N_LAYERS],
             prepared: [const { None }; N_LAYERS],
         })
     }
@@ -112,12 +117,15 @@ impl<'a> GpkgBatch<'a> {
             .as_deref()
             .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
         for (i, layer) in Layer::ALL.iter().enumerate() {
-            if let Some(Some(d)) = self.deferred[i].take() {
-                rtree::settle(conn, *layer, d).map_err(|e| self.store.err(e))?;
+            let indexes = self.indexes[i].take();
+            let build = || indexes.map_or(Ok(()), |d| bulk::settle(conn, d));
+            let inserted = self.inserted[i].take();
+            match self.deferred[i].take() {
+                // The R-tree is packed on another thread while SQLite builds the other indexes.
+                Some(Some(d)) => rtree::settle(conn, *layer, d, inserted, build),
+                _ => build(),
             }
-            if let Some(d) = self.indexes[i].take() {
-                bulk::settle(conn, d).map_err(|e| self.store.err(e))?;
-            }
+            .map_err(|e| self.store.err(e))?;
         }
         Ok(())
     }
@@ -146,7 +154,12 @@ impl GpkgBatch<'_> {
         let slot = layer_slot(layer);
         if self.deferred[slot].is_none() {
             // Index this layer's new rows in bulk at the end (see `settle`).
-            self.deferred[slot] = Some(rtree::defer(conn, layer).map_err(|e| store.err(e))?);
+            let d = rtree::defer(conn, layer).map_err(|e| store.err(e))?;
+            self.inserted[slot] = d
+                .as_ref()
+                .filter(|d| d.empty_before())
+                .map(|_| rtree::Inserted::default());
+            self.deferred[slot] = Some(d);
             self.indexes[slot] = bulk::defer(conn, layer).map_err(|e| store.err(e))?;
         }
         let source = self.source.as_deref().unwrap_or(&self.author);
@@ -163,9 +176,16 @@ impl GpkgBatch<'_> {
             let row = row.borrow();
             let values = || row.values().chain(std::iter::once(source.clone()));
             let added = insert.execute(conn, values()).map_err(|e| store.err(e))?;
+            let inserted = &mut self.inserted[slot];
             if added == 0 {
+                // A replaced row's old cell would be packed: the index reads the table.
+                *inserted = None;
                 let values: Vec<_> = values().collect();
                 store.replace_on(conn, layer, &row.id, &values, &self.sql[slot], &self.author)?;
+            } else if let Some(i) = inserted {
+                if !i.add(conn.last_insert_rowid(), row.rtree) {
+                    *inserted = None;
+                }
             }
             let b = row.bbox;
             *bbox = Some(match *bbox {
