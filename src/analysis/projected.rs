@@ -12,7 +12,7 @@
 
 use crate::grid::Grid;
 use rayon::prelude::*;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Positions kept: a few grids or event sets at once.
 const KEPT: usize = 2;
@@ -24,7 +24,9 @@ struct Entry {
     projection: String,
     lon: Vec<f64>,
     lat: Vec<f64>,
-    xy: Vec<[f64; 2]>,
+    /// Shared with the analysis that asked: no copy of a million positions
+    /// per request (unshared again by the time the next one extends it).
+    xy: Arc<Vec<[f64; 2]>>,
 }
 
 /// The most recently used first.
@@ -41,7 +43,7 @@ fn same_bits(a: &[f64], b: &[f64]) -> bool {
 /// `(lon[i], lat[i])` projected by [`Grid::project`], in parallel; from a
 /// kept entry when one was made by the same projection from the first rows
 /// of these coordinates (then only the rows after them are projected).
-pub fn project_all(grid: &Grid, lon: &[f64], lat: &[f64]) -> Vec<[f64; 2]> {
+pub fn project_all(grid: &Grid, lon: &[f64], lat: &[f64]) -> Arc<Vec<[f64; 2]>> {
     let projection = format!("{:?}", grid.projection());
     let project = |from: usize| -> Vec<[f64; 2]> {
         lon[from..]
@@ -65,7 +67,7 @@ pub fn project_all(grid: &Grid, lon: &[f64], lat: &[f64]) -> Vec<[f64; 2]> {
         Some(mut e) => {
             let n = e.lon.len();
             if n < lon.len() {
-                e.xy.extend(project(n));
+                Arc::make_mut(&mut e.xy).extend(project(n));
                 e.lon.extend_from_slice(&lon[n..]);
                 e.lat.extend_from_slice(&lat[n..]);
             }
@@ -75,10 +77,10 @@ pub fn project_all(grid: &Grid, lon: &[f64], lat: &[f64]) -> Vec<[f64; 2]> {
             projection,
             lon: lon.to_vec(),
             lat: lat.to_vec(),
-            xy: project(0),
+            xy: Arc::new(project(0)),
         },
     };
-    let xy = entry.xy.clone();
+    let xy = Arc::clone(&entry.xy);
     let mut kept = KEPT_POSITIONS.lock().unwrap_or_else(|p| p.into_inner());
     kept.insert(0, entry);
     kept.truncate(KEPT);

@@ -184,28 +184,19 @@ fn counting_sort<const D: usize>(cell_of_point: &[[i64; D]]) -> Option<Sorted<D>
     if n == 0 || n >= u32::MAX as usize {
         return None;
     }
+    // The box the keys span: a key is the box of itself.
+    let span = |(mut lo, mut hi): ([i64; D], [i64; D]), (l, h): ([i64; D], [i64; D])| {
+        for d in 0..D {
+            lo[d] = lo[d].min(l[d]);
+            hi[d] = hi[d].max(h[d]);
+        }
+        (lo, hi)
+    };
+    let none = || ([i64::MAX; D], [i64::MIN; D]);
     let (lo, hi) = cell_of_point
         .par_iter()
-        .fold(
-            || ([i64::MAX; D], [i64::MIN; D]),
-            |(mut lo, mut hi), k| {
-                for d in 0..D {
-                    lo[d] = lo[d].min(k[d]);
-                    hi[d] = hi[d].max(k[d]);
-                }
-                (lo, hi)
-            },
-        )
-        .reduce(
-            || ([i64::MAX; D], [i64::MIN; D]),
-            |(mut lo, mut hi), (l, h)| {
-                for d in 0..D {
-                    lo[d] = lo[d].min(l[d]);
-                    hi[d] = hi[d].max(h[d]);
-                }
-                (lo, hi)
-            },
-        );
+        .fold(none, |b, k| span(b, (*k, *k)))
+        .reduce(none, span);
     // At most a few buckets per point (and a floor for small inputs).
     let limit = (2 * n).max(1 << 16) as u128;
     let mut stride = [0u64; D];
