@@ -25,6 +25,7 @@ pub mod gpx;
 pub mod mapping;
 pub mod paths;
 pub mod presets;
+mod seen;
 mod split;
 mod wkt;
 
@@ -35,7 +36,6 @@ pub use presets::Preset;
 use crate::model::{Bounds, Feature, Layer, Problem, RawFeature};
 use crate::store::{BatchStats, Prepared, Store, StoreError, LOCAL_AUTHOR};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 use std::fmt;
 use std::fs::File;
@@ -631,7 +631,7 @@ fn write(
         path: opts.rejects.clone(),
         out: None,
     };
-    let mut seen: FxHashMap<String, usize> = FxHashMap::default();
+    let mut seen = seen::Seen::default();
     // With a write check, valid features wait for it: (input, index, feature).
     let mut held: Vec<(usize, usize, Feature)> = Vec::new();
     // The valid features of the current chunk, written together.
@@ -668,7 +668,7 @@ fn write(
             };
             match checked {
                 Ok(feature) => {
-                    if let Some(first) = seen.get(feature.id()) {
+                    if let Some(first) = seen.insert(feature.id(), raw.index) {
                         let problem = Problem::new(
                             "id",
                             format!(
@@ -679,7 +679,6 @@ fn write(
                         reject(Some(feature.id().to_string()), vec![problem], &raw.text)?;
                         continue;
                     }
-                    seen.insert(feature.id().to_string(), raw.index);
                     if rejections.is_empty() {
                         match feature {
                             Valid::Checked(f) => held.push((n, raw.index, f)),
@@ -690,7 +689,7 @@ fn write(
                 }
                 Err(invalid) => {
                     if let Some(id) = &invalid.id {
-                        seen.entry(id.clone()).or_insert(raw.index);
+                        let _ = seen.insert(id, raw.index);
                     }
                     reject(invalid.id, invalid.problems, &raw.text)?;
                 }

@@ -7,7 +7,12 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 pub(super) struct GpkgBatch<'a> {
     store: &'a GpkgStore,
     conn: Option<MutexGuard<'a, Connection>>,
-    before: [u64; N_LAYERS],
+    /// Per layer: its row count before the batch, counted only once an
+    /// operation other than an upsert touches it (until then the count is
+    /// known without a scan: `before` + `inserts`).
+    before: [Option<u64>; N_LAYERS],
+    /// Per layer: rows the batch's upserts added (not replaced).
+    inserts: [u64; N_LAYERS],
     upserts: u64,
     bbox: [Option<[f64; 4]>; N_LAYERS],
     /// Update statement per layer, built once per batch.
@@ -32,6 +37,13 @@ pub(super) struct GpkgBatch<'a> {
     /// Per layer: `insert`, prepared once per batch; finalized before the
     /// batch lets the connection go.
     prepared: [Option<bind::Insert>; N_LAYERS],
+}
+
+fn count(conn: &Connection, layer: Layer) -> rusqlite::Result<u64> {
+    conn.query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -77,23 +89,16 @@ fn insert_sql(layer: Layer) -> String {
 }
 
 impl<'a> GpkgBatch<'a> {
-    /// Opens the write transaction and counts each layer's rows before it.
+    /// Opens the write transaction.
     pub(super) fn begin(store: &'a GpkgStore) -> Result<Self> {
         let conn = store.conn();
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| store.err(e))?;
-        let mut counts = [0u64; N_LAYERS];
-        for (i, layer) in Layer::ALL.iter().enumerate() {
-            counts[i] = conn
-                .query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(|e| store.err(e))? as u64;
-        }
         Ok(GpkgBatch {
             store,
             conn: Some(conn),
-            before: counts,
+            before: [None; N_LAYERS],
+            inserts: [0; N_LAYERS],
             upserts: 0,
             bbox: [None; N_LAYERS],
             sql: Layer::ALL.map(update_sql),
@@ -126,6 +131,18 @@ impl<'a> GpkgBatch<'a> {
                 _ => build(),
             }
             .map_err(|e| self.store.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Records `layer`'s count before the batch, ahead of an operation that
+    /// may remove rows or add them other than by an upsert (so the commit
+    /// must count the layer again): only upserts touched it so far.
+    fn counting(&mut self, layer: Layer) -> Result<()> {
+        let slot = layer_slot(layer);
+        if self.before[slot].is_none() {
+            let now = count(self.live()?, layer).map_err(|e| self.store.err(e))?;
+            self.before[slot] = Some(now.saturating_sub(self.inserts[slot]));
         }
         Ok(())
     }
@@ -182,9 +199,12 @@ impl GpkgBatch<'_> {
                 *inserted = None;
                 let values: Vec<_> = values().collect();
                 store.replace_on(conn, layer, &row.id, &values, &self.sql[slot], &self.author)?;
-            } else if let Some(i) = inserted {
-                if !i.add(conn.last_insert_rowid(), row.rtree) {
-                    *inserted = None;
+            } else {
+                self.inserts[slot] += 1;
+                if let Some(i) = inserted {
+                    if !i.add(conn.last_insert_rowid(), row.rtree) {
+                        *inserted = None;
+                    }
                 }
             }
             let b = row.bbox;
@@ -218,6 +238,7 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>> {
+        self.counting(layer)?;
         self.settle()?;
         let conn = self.live()?;
         self.store.delete_on(conn, layer, selection, &self.author)
@@ -234,6 +255,7 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()> {
+        self.counting(layer)?;
         self.settle()?;
         let conn = self.live()?;
         self.store
@@ -256,6 +278,7 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn restore(&mut self, layer: Layer, id: &str) -> Result<u64> {
+        self.counting(layer)?;
         self.settle()?;
         let conn = self.live()?;
         self.store.restore_on(conn, layer, id)
@@ -296,11 +319,11 @@ impl Batch for GpkgBatch<'_> {
             let mut ins = 0;
             for (i, layer) in Layer::ALL.iter().enumerate() {
                 let Some(b) = self.bbox[i] else { continue };
-                let now: u64 =
-                    conn.query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
-                        r.get::<_, i64>(0)
-                    })? as u64;
-                ins += now.saturating_sub(self.before[i]);
+                ins += match self.before[i] {
+                    // Only upserts: no scan of a million rows to count them.
+                    None => self.inserts[i],
+                    Some(before) => count(conn, *layer)?.saturating_sub(before),
+                };
                 // The extent only grows on upsert: GeoPackage readers treat it as informative.
                 conn.execute(
                     "UPDATE gpkg_contents SET
