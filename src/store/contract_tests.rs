@@ -150,6 +150,18 @@ fn upsert_inserts_then_replaces_in_place(store: &dyn Store) {
     let e = store.get(Layer::Incidents, "e").expect("get").expect("e");
     assert_eq!(e.geometry, at("e", 19.0, "2024-01-01").geometry);
     assert_eq!(store.summary(Layer::Incidents).expect("summary").count, 5);
+    // A delete in the batch does not turn a new id into a replacement (nor
+    // a replacement into an insert): the counts are of the upserts.
+    let mut b = store.begin().expect("begin");
+    b.delete(Layer::Incidents, &Selection::Ids(vec!["c".into()]))
+        .expect("delete");
+    b.upsert(Layer::Incidents, &at("f", 18.0, "2024-01-05"))
+        .expect("upsert");
+    b.upsert(Layer::Incidents, &at("b", 18.4, "2024-01-03"))
+        .expect("upsert");
+    let stats = b.commit().expect("commit");
+    assert_eq!((stats.inserted, stats.updated), (1, 1));
+    assert_eq!(store.summary(Layer::Incidents).expect("summary").count, 5);
     // Layers are apart.
     assert_eq!(store.summary(Layer::Sightings).expect("summary").count, 0);
     assert!(store.get(Layer::Sightings, "a").expect("get").is_none());

@@ -68,10 +68,6 @@ impl State {
     fn layer_mut(&mut self, layer: Layer) -> &mut LayerData {
         self.layers.entry(layer).or_default()
     }
-
-    fn count(&self, layer: Layer) -> u64 {
-        self.layer(layer).map_or(0, |l| l.rows.len() as u64)
-    }
 }
 
 /// The in-memory [`super::Store`]; see the module documentation.
@@ -260,13 +256,11 @@ impl FeatureSink for MemoryStore {
     fn begin(&self) -> Result<Box<dyn Batch + '_>> {
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let work = (*self.snapshot()).clone();
-        let before = Layer::ALL.map(|l| work.count(l));
         Ok(Box::new(MemoryBatch {
             store: self,
             _writer: writer,
             work,
-            before,
-            touched: [false; Layer::ALL.len()],
+            inserts: 0,
             upserts: 0,
             author: LOCAL_AUTHOR.to_string(),
             source: None,
@@ -279,17 +273,11 @@ struct MemoryBatch<'a> {
     store: &'a MemoryStore,
     _writer: MutexGuard<'a, ()>,
     work: State,
-    /// Rows per layer when the batch began.
-    before: [u64; Layer::ALL.len()],
-    /// Layers upserted into.
-    touched: [bool; Layer::ALL.len()],
+    /// Upserts that added a row (the others replaced one).
+    inserts: u64,
     upserts: u64,
     author: String,
     source: Option<String>,
-}
-
-fn slot(layer: Layer) -> usize {
-    Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
 }
 
 impl Batch for MemoryBatch<'_> {
@@ -441,23 +429,17 @@ impl Batch for MemoryBatch<'_> {
             None => {
                 data.last_key += 1;
                 data.ids.insert(feature.id.clone(), data.last_key);
+                self.inserts += 1;
                 data.last_key
             }
         };
         data.rows.insert(key, row);
-        self.touched[slot(layer)] = true;
         self.upserts += 1;
         Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<BatchStats> {
-        // Counted as the GeoPackage counts: rows gained by the layers upserted into.
-        let inserted: u64 = Layer::ALL
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.touched[*i])
-            .map(|(i, l)| self.work.count(*l).saturating_sub(self.before[i]))
-            .sum();
+        let inserted = self.inserts;
         let mut committed = self
             .store
             .committed

@@ -7,12 +7,8 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 pub(super) struct GpkgBatch<'a> {
     store: &'a GpkgStore,
     conn: Option<MutexGuard<'a, Connection>>,
-    /// Per layer: its row count before the batch, counted only once an
-    /// operation other than an upsert touches it (until then the count is
-    /// known without a scan: `before` + `inserts`).
-    before: [Option<u64>; N_LAYERS],
-    /// Per layer: rows the batch's upserts added (not replaced).
-    inserts: [u64; N_LAYERS],
+    /// Upserts that added a row (the others replaced one).
+    inserts: u64,
     upserts: u64,
     bbox: [Option<[f64; 4]>; N_LAYERS],
     /// Update statement per layer, built once per batch.
@@ -37,13 +33,6 @@ pub(super) struct GpkgBatch<'a> {
     /// Per layer: `insert`, prepared once per batch; finalized before the
     /// batch lets the connection go.
     prepared: [Option<bind::Insert>; N_LAYERS],
-}
-
-fn count(conn: &Connection, layer: Layer) -> rusqlite::Result<u64> {
-    conn.query_row(&format!("SELECT count(*) FROM {}", layer.name()), [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map(|n| n as u64)
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -97,8 +86,7 @@ impl<'a> GpkgBatch<'a> {
         Ok(GpkgBatch {
             store,
             conn: Some(conn),
-            before: [None; N_LAYERS],
-            inserts: [0; N_LAYERS],
+            inserts: 0,
             upserts: 0,
             bbox: [None; N_LAYERS],
             sql: Layer::ALL.map(update_sql),
@@ -131,18 +119,6 @@ impl<'a> GpkgBatch<'a> {
                 _ => build(),
             }
             .map_err(|e| self.store.err(e))?;
-        }
-        Ok(())
-    }
-
-    /// Records `layer`'s count before the batch, ahead of an operation that
-    /// may remove rows or add them other than by an upsert (so the commit
-    /// must count the layer again): only upserts touched it so far.
-    fn counting(&mut self, layer: Layer) -> Result<()> {
-        let slot = layer_slot(layer);
-        if self.before[slot].is_none() {
-            let now = count(self.live()?, layer).map_err(|e| self.store.err(e))?;
-            self.before[slot] = Some(now.saturating_sub(self.inserts[slot]));
         }
         Ok(())
     }
@@ -200,7 +176,7 @@ impl GpkgBatch<'_> {
                 let values: Vec<_> = values().collect();
                 store.replace_on(conn, layer, &row.id, &values, &self.sql[slot], &self.author)?;
             } else {
-                self.inserts[slot] += 1;
+                self.inserts += 1;
                 if let Some(i) = inserted {
                     if !i.add(conn.last_insert_rowid(), row.rtree) {
                         *inserted = None;
@@ -238,7 +214,6 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn delete(&mut self, layer: Layer, selection: &Selection) -> Result<Vec<String>> {
-        self.counting(layer)?;
         self.settle()?;
         let conn = self.live()?;
         self.store.delete_on(conn, layer, selection, &self.author)
@@ -255,7 +230,6 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn quarantine(&mut self, layer: Layer, key: i64, reasons: &str) -> Result<()> {
-        self.counting(layer)?;
         self.settle()?;
         let conn = self.live()?;
         self.store
@@ -278,7 +252,6 @@ impl Batch for GpkgBatch<'_> {
     }
 
     fn restore(&mut self, layer: Layer, id: &str) -> Result<u64> {
-        self.counting(layer)?;
         self.settle()?;
         let conn = self.live()?;
         self.store.restore_on(conn, layer, id)
@@ -315,15 +288,9 @@ impl Batch for GpkgBatch<'_> {
             .conn
             .take()
             .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
-        let run = |conn: &Connection| -> rusqlite::Result<u64> {
-            let mut ins = 0;
+        let run = |conn: &Connection| -> rusqlite::Result<()> {
             for (i, layer) in Layer::ALL.iter().enumerate() {
                 let Some(b) = self.bbox[i] else { continue };
-                ins += match self.before[i] {
-                    // Only upserts: no scan of a million rows to count them.
-                    None => self.inserts[i],
-                    Some(before) => count(conn, *layer)?.saturating_sub(before),
-                };
                 // The extent only grows on upsert: GeoPackage readers treat it as informative.
                 conn.execute(
                     "UPDATE gpkg_contents SET
@@ -339,15 +306,12 @@ impl Batch for GpkgBatch<'_> {
                 [],
             )?;
             conn.execute_batch("COMMIT")?;
-            Ok(ins)
+            Ok(())
         };
-        let inserted = match run(&conn) {
-            Ok(ins) => ins,
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(store.err(e));
-            }
-        };
+        if let Err(e) = run(&conn) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(store.err(e));
+        }
         // Fold what this batch logged into the file where no reader needs
         // the log (never waits): the file stays close to a whole copy.
         let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
@@ -358,8 +322,8 @@ impl Batch for GpkgBatch<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         Ok(BatchStats {
-            inserted,
-            updated: self.upserts - inserted,
+            inserted: self.inserts,
+            updated: self.upserts - self.inserts,
         })
     }
 }
