@@ -157,6 +157,9 @@ fn stored_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     Ok(Some(v.unwrap_or(0)))
 }
 
+/// The page size of a GeoPackage file jointmap creates.
+pub(super) const NEW_PAGE_SIZE: i64 = 16384;
+
 /// The SQL that adds what `m` names, without the surrounding transaction.
 fn migration_sql(m: &Missing) -> String {
     let mut sql = format!(
@@ -247,6 +250,17 @@ impl GpkgStore {
                     reason: newer_schema(found, SCHEMA_VERSION),
                 });
             }
+        }
+        // A new file gets 16 KiB pages (SQLite's default is 4 KiB): a bulk
+        // ingest then writes a quarter of the pages, log frames and system
+        // calls for the same rows. Only before the first page is written;
+        // an existing file keeps its page size.
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if pages == 0 {
+            conn.execute_batch(&format!("PRAGMA page_size = {NEW_PAGE_SIZE}"))
+                .map_err(|e| self.err(e))?;
         }
         let wal: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))

@@ -157,6 +157,46 @@ fn a_store_without_the_sites_table_gets_it_on_open() {
     assert_eq!(store.summary(Layer::Sites).expect("summary").count, 1);
 }
 
+/// A file jointmap creates gets 16 KiB pages; a file made with another page
+/// size (SQLite's default, as GDAL and older jointmap builds wrote) keeps it
+/// and takes batches as before.
+#[test]
+fn new_files_get_large_pages_and_old_files_keep_theirs() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let page_size = |path: &std::path::Path| -> i64 {
+        Connection::open(path)
+            .expect("sqlite")
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .expect("page size")
+    };
+    let new = dir.path().join("new.gpkg");
+    drop(GpkgStore::open(&new).expect("open"));
+    assert_eq!(page_size(&new), super::schema::NEW_PAGE_SIZE);
+    let old = dir.path().join("old.gpkg");
+    Connection::open(&old)
+        .expect("sqlite")
+        .execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (a); DROP TABLE t;")
+        .expect("a 4 KiB file");
+    let store = GpkgStore::open(&old).expect("open");
+    let mut batch = store.begin().expect("begin");
+    for i in 0..500 {
+        batch
+            .upsert(
+                Layer::Sites,
+                &site(
+                    &format!("s{i}"),
+                    json!({"time": "2024-01-01", "name": "V", "site_type": "village"}),
+                ),
+            )
+            .expect("upsert");
+    }
+    batch.commit().expect("commit");
+    drop(store);
+    assert_eq!(page_size(&old), 4096);
+    let store = GpkgStore::open(&old).expect("reopen");
+    assert_eq!(store.summary(Layer::Sites).expect("summary").count, 500);
+}
+
 /// `query` as it was before chunked reading: one statement per row id for
 /// a bbox, one row at a time otherwise.
 fn reference_query(
