@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side by side, same GeoJSON file, same run: `jointmap ingest` into PostGIS (into the empty layer
-# of a fresh store: binary COPY into a fresh table, indexes built at the end, swapped in at the
-# commit, one transaction) vs `ogr2ogr -f PostgreSQL` of the
+# of a fresh store: binary COPY into a fresh table on a second connection, indexes built at the
+# end on two connections at once, swapped in at the batch's commit) vs `ogr2ogr -f PostgreSQL` of the
 # same file (Debian's GDAL, its default COPY mode), each into a fresh schema of a throw-away
 # cluster (tools/pg-test-cluster.sh; fsync off for both). The tools take turns within each round.
 # Prints each run, then per tool the median wall time and the ratio ogr2ogr / jointmap.

@@ -10,17 +10,34 @@
 //! storage options on it (`plan` says no otherwise, and the batch copies into the layer as
 //! before). The fresh table shares the layer's `fid` sequence, so the rows get the `fid`s a
 //! copy into the layer would have given them.
+//!
+//! When the pool has a second connection to spare, the rows are copied on it, in a
+//! transaction of its own that commits at the batch's end (the table is no layer yet: no
+//! reader looks at it); then both connections build the indexes at once (the GiST build is
+//! serial: the B-trees take the other core meanwhile), and the batch's transaction attaches
+//! the constraints to their indexes and swaps. A process killed between that commit and the
+//! batch's leaves the fresh table behind, an orphan: the next load into the layer drops it,
+//! and so does opening the store when no batch is running (`sweep`). Without a second
+//! connection everything happens in the batch's transaction, the builds one after another.
 
-use super::{column_list, pool::Conn, PgError};
+use super::pool::{Conn, Pool};
+use super::{column_list, PgError};
 use crate::model::Layer;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A layer being loaded through a fresh table: what to build on it and copy over at the swap.
-#[derive(Debug)]
-pub(super) struct Fresh {
+pub(super) struct Fresh<'a> {
     /// The fresh table's name (in the store's schema).
     pub table: String,
-    /// Statements building the layer's indexes on the fresh table, under temporary names.
+    /// The connection the rows are copied on, inside its own transaction (see the module's
+    /// documentation); `None`: they are copied on the batch's.
+    pub load: Option<Conn<'a>>,
+    /// Statements building the layer's indexes on the fresh table, under temporary names,
+    /// the largest first; each may run on any connection.
     build: Vec<String>,
+    /// Statements run in the batch's transaction once the indexes are built: the
+    /// constraints, attached to their indexes (or built, for those that have none).
+    attach: Vec<String>,
     /// Statements giving the fresh table the layer's grants.
     grants: Vec<String>,
     /// `(sequence, column)`: sequences owned by the layer's columns, to be owned by the fresh
@@ -30,12 +47,21 @@ pub(super) struct Fresh {
     renames: Vec<String>,
 }
 
+impl std::fmt::Debug for Fresh<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fresh")
+            .field("table", &self.table)
+            .field("load", &self.load.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Prefix of the fresh table's name and of its indexes' names until the swap.
 const PREFIX: &str = "jm_load_";
 
 /// Whether a layer may be loaded through a fresh table (see the module's documentation),
 /// and if so how: `None` when it may not.
-pub(super) fn plan(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh>, PgError> {
+pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh<'a>>, PgError> {
     let name = layer.name();
     let table = format!("{PREFIX}{name}");
     let plain: bool = conn
@@ -75,26 +101,70 @@ pub(super) fn plan(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh>, P
     if !plain {
         return Ok(None);
     }
-    let mut build = Vec::new();
+    // (size, statement): the builds, ordered largest first below.
+    let mut builds: Vec<(i64, String)> = Vec::new();
+    let mut attach = Vec::new();
     let mut renames = Vec::new();
-    // Constraints (primary key, unique, check) under temporary names, then the other indexes
-    // from their definitions, pointed at the fresh table.
+    // `CREATE [UNIQUE] INDEX name ON schema.table USING ...` as the statement building it on
+    // the fresh table under `new` (the method and columns kept), and its size for the order:
+    // the GiST build, serial, goes first.
+    let rebuild = |new: &str, def: &str, size: i64| -> Option<(i64, String)> {
+        let (head, rest) = def.split_once(" USING ")?;
+        let unique = if head.starts_with("CREATE UNIQUE ") {
+            "UNIQUE "
+        } else {
+            ""
+        };
+        let size = if rest.starts_with("gist ") {
+            i64::MAX
+        } else {
+            size
+        };
+        Some((
+            size,
+            format!("CREATE {unique}INDEX \"{new}\" ON {table} USING {rest}"),
+        ))
+    };
+    // Constraints (primary key, unique, check) under temporary names: a plain primary key or
+    // unique constraint as its index, built like the others and attached to it; the rest
+    // added whole.
     for r in conn.query(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-         WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u', 'c') ORDER BY conname",
+        "SELECT k.conname, pg_get_constraintdef(k.oid), k.contype::text,
+                k.contype IN ('p', 'u') AND NOT k.condeferrable AND k.conindid <> 0,
+                pg_get_indexdef(k.conindid), pg_relation_size(NULLIF(k.conindid, 0))
+         FROM pg_constraint k
+         WHERE k.conrelid = $1::text::regclass AND k.contype IN ('p', 'u', 'c')
+         ORDER BY k.conname",
         &[&name],
     )? {
-        let (con, def): (String, String) = (r.get(0), r.get(1));
-        build.push(format!(
-            "ALTER TABLE {table} ADD CONSTRAINT \"{PREFIX}{con}\" {def}"
-        ));
+        let (con, def, kind, plain): (String, String, String, bool) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        let new = format!("{PREFIX}{con}");
+        let built = if plain {
+            let (index, size): (Option<String>, Option<i64>) = (r.get(4), r.get(5));
+            index.and_then(|d| rebuild(&new, &d, size.unwrap_or(0)))
+        } else {
+            None
+        };
+        match built {
+            Some(b) => {
+                builds.push(b);
+                let what = if kind == "p" { "PRIMARY KEY" } else { "UNIQUE" };
+                attach.push(format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT \"{new}\" {what} USING INDEX \"{new}\""
+                ));
+            }
+            None => attach.push(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT \"{new}\" {def}"
+            )),
+        }
         // Renames a primary key's or unique constraint's index with it.
         renames.push(format!(
-            "ALTER TABLE {name} RENAME CONSTRAINT \"{PREFIX}{con}\" TO \"{con}\""
+            "ALTER TABLE {name} RENAME CONSTRAINT \"{new}\" TO \"{con}\""
         ));
     }
     for r in conn.query(
-        "SELECT c.relname, pg_get_indexdef(i.indexrelid)
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid), pg_relation_size(i.indexrelid)
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
          WHERE i.indrelid = $1::text::regclass
            AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
@@ -102,23 +172,18 @@ pub(super) fn plan(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh>, P
          ORDER BY c.relname",
         &[&name],
     )? {
-        let (index, def): (String, String) = (r.get(0), r.get(1));
-        // `CREATE [UNIQUE] INDEX name ON schema.table USING ...`: the method and columns kept.
-        let Some((head, rest)) = def.split_once(" USING ") else {
+        let (index, def, size): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
+        let Some(b) = rebuild(&format!("{PREFIX}{index}"), &def, size) else {
             return Ok(None);
         };
-        let unique = if head.starts_with("CREATE UNIQUE ") {
-            "UNIQUE "
-        } else {
-            ""
-        };
-        build.push(format!(
-            "CREATE {unique}INDEX \"{PREFIX}{index}\" ON {table} USING {rest}"
-        ));
+        builds.push(b);
         renames.push(format!(
             "ALTER INDEX \"{PREFIX}{index}\" RENAME TO \"{index}\""
         ));
     }
+    // Stable: equal sizes (an empty layer's) keep the order above.
+    builds.sort_by_key(|b| std::cmp::Reverse(b.0));
+    let build = builds.into_iter().map(|b| b.1).collect();
     let grants = conn
         .query(
             "SELECT format('GRANT %s ON %I TO %s%s', a.privilege_type, $2::text,
@@ -145,7 +210,9 @@ pub(super) fn plan(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh>, P
         .collect();
     Ok(Some(Fresh {
         table,
+        load: None,
         build,
+        attach,
         grants,
         sequences,
         renames,
@@ -153,21 +220,53 @@ pub(super) fn plan(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh>, P
 }
 
 /// Creates the fresh table: the layer's columns, defaults (its `fid` sequence) and
-/// constraints that are no index; the rest comes at the swap.
-pub(super) fn create(conn: &mut Conn<'_>, layer: Layer, f: &Fresh) -> Result<(), PgError> {
-    conn.batch_execute(&format!(
-        "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMMENTS \
-         INCLUDING COMPRESSION)",
-        f.table,
-        layer.name()
-    ))?;
+/// constraints that are no index; the rest comes at the swap. On a second connection from
+/// `pool` when one is free (see the module's documentation), else on `conn`. The batch's
+/// lock on the data version is held: a table of the same name is an orphan, dropped.
+pub(super) fn create<'a>(
+    conn: &mut Conn<'_>,
+    pool: &'a Pool,
+    layer: Layer,
+    f: &mut Fresh<'a>,
+) -> Result<(), PgError> {
+    let sql = format!(
+        "DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (LIKE {name} INCLUDING DEFAULTS \
+         INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION)",
+        t = f.table,
+        name = layer.name()
+    );
+    if let Some(mut load) = pool.try_get() {
+        match load.batch_execute(&format!("BEGIN; {sql}")) {
+            Ok(()) => {
+                f.load = Some(load);
+                return Ok(());
+            }
+            // Its state unknown: closed; the batch's own connection does it all.
+            Err(_) => load.discard(),
+        }
+    }
+    conn.batch_execute(&sql)?;
     Ok(())
+}
+
+/// Commits the load's own transaction, if it has one: its rows become visible to the
+/// batch's connection (and the table outlives a killed batch: an orphan, see `sweep`).
+fn commit_load<'a>(f: &mut Fresh<'a>) -> Result<Option<Conn<'a>>, PgError> {
+    let Some(mut load) = f.load.take() else {
+        return Ok(None);
+    };
+    if let Err(e) = load.batch_execute("COMMIT") {
+        load.discard();
+        return Err(e.into());
+    }
+    Ok(Some(load))
 }
 
 /// Moves what the fresh table holds into the layer (indexes maintained row by row) and
 /// drops it: for a batch that goes on to read or change the layer in other ways, so that
 /// readers are not locked out of the layer for the rest of the batch.
-pub(super) fn merge(conn: &mut Conn<'_>, layer: Layer, f: Fresh) -> Result<(), PgError> {
+pub(super) fn merge(conn: &mut Conn<'_>, layer: Layer, mut f: Fresh<'_>) -> Result<(), PgError> {
+    commit_load(&mut f)?;
     let cols = column_list(layer, None);
     conn.batch_execute(&format!(
         "INSERT INTO {name} (fid, {cols}) SELECT fid, {cols} FROM {t} ORDER BY fid;
@@ -178,13 +277,62 @@ pub(super) fn merge(conn: &mut Conn<'_>, layer: Layer, f: Fresh) -> Result<(), P
     Ok(())
 }
 
+/// Sorts in memory for an index build (the transaction's builds only).
+const BUILD_SETTINGS: &str = "SET LOCAL maintenance_work_mem = '256MB'";
+
+/// Runs the index builds `sql` on `conn` (in the batch's transaction) and `load` (each in a
+/// transaction of its own) at once, each taking the next statement when done with one.
+fn build_on_two(conn: &mut Conn<'_>, load: &mut Conn<'_>, sql: &[String]) -> Result<(), PgError> {
+    let next = AtomicUsize::new(0);
+    // One core each: a parallel build beside the other connection's would only add sorts
+    // to merge.
+    let take = |c: &mut Conn<'_>, own_tx: bool| -> Result<(), PgError> {
+        loop {
+            let Some(s) = sql.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return Ok(());
+            };
+            if own_tx {
+                c.batch_execute(&format!(
+                    "BEGIN; {BUILD_SETTINGS}; SET LOCAL max_parallel_maintenance_workers = 0; \
+                     {s}; COMMIT"
+                ))?;
+            } else {
+                c.batch_execute(s)?;
+            }
+        }
+    };
+    conn.batch_execute(&format!(
+        "{BUILD_SETTINGS}; SET LOCAL max_parallel_maintenance_workers = 0"
+    ))?;
+    let (here, there) = std::thread::scope(|s| {
+        let there = s.spawn(|| take(load, true));
+        let here = take(conn, false);
+        (here, there.join())
+    });
+    here?;
+    there.map_err(|_| PgError::Value("an index build's thread panicked".into()))?
+}
+
 /// Builds the layer's indexes on the fresh table, then puts it in the layer's place: the
 /// old (empty) table's lock is taken only now, and held to the commit that follows.
-pub(super) fn swap(conn: &mut Conn<'_>, layer: Layer, f: Fresh) -> Result<(), PgError> {
+pub(super) fn swap(conn: &mut Conn<'_>, layer: Layer, mut f: Fresh<'_>) -> Result<(), PgError> {
     let name = layer.name();
-    // Sorts in memory for the index builds (this transaction only).
-    conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
-    for sql in f.build.iter().chain(&f.grants) {
+    match commit_load(&mut f)? {
+        Some(mut load) => {
+            if let Err(e) = build_on_two(conn, &mut load, &f.build) {
+                // Perhaps inside a failed transaction: closed, not given back.
+                load.discard();
+                return Err(e);
+            }
+        }
+        None => {
+            conn.batch_execute(BUILD_SETTINGS)?;
+            for sql in &f.build {
+                conn.batch_execute(sql)?;
+            }
+        }
+    }
+    for sql in f.attach.iter().chain(&f.grants) {
         conn.batch_execute(sql)?;
     }
     conn.batch_execute(&format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))?;
@@ -214,5 +362,42 @@ pub(super) fn swap(conn: &mut Conn<'_>, layer: Layer, f: Fresh) -> Result<(), Pg
         sql.push(';');
     }
     conn.batch_execute(&sql)?;
+    Ok(())
+}
+
+/// Drops the fresh tables loads left behind (a process killed between its load's commit and
+/// its batch's), when no batch is running: every such table is an orphan then. Best effort:
+/// a role that may not lock the data version's row, or a batch running, leaves them for later.
+pub(super) fn sweep(conn: &mut Conn<'_>, schema: &str) -> Result<(), PgError> {
+    let orphans = |c: &mut postgres::Transaction<'_>| -> Result<Vec<String>, PgError> {
+        Ok(c.query(
+            "SELECT quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n
+               ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname LIKE 'jm\\_load\\_%'",
+            &[&schema],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+    };
+    let mut tx = conn.transaction()?;
+    if orphans(&mut tx)?.is_empty() {
+        return Ok(());
+    }
+    let free = tx
+        .query_opt(
+            "SELECT 1 FROM jointmap_meta WHERE key = 'data_version' FOR UPDATE SKIP LOCKED",
+            &[],
+        )
+        .map(|r| r.is_some())
+        .unwrap_or(false);
+    if !free {
+        return Ok(());
+    }
+    // Again under the lock: a batch may have swapped one in meanwhile.
+    for t in orphans(&mut tx)? {
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))?;
+    }
+    tx.commit()?;
     Ok(())
 }

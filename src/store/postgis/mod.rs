@@ -167,6 +167,8 @@ impl PgStore {
         {
             let mut conn = store.pool.get().map_err(err)?;
             schema::prepare(&mut conn, store.pool.schema(), if_missing).map_err(err)?;
+            // Best effort: what it leaves, the next load into the layer drops.
+            let _ = fresh::sweep(&mut conn, store.pool.schema());
         }
         Ok(store)
     }

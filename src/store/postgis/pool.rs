@@ -176,6 +176,38 @@ impl Pool {
         }
     }
 
+    /// A connection if one is idle or may be opened now (no wait): `None` otherwise, or
+    /// when opening one fails.
+    pub fn try_get(&self) -> Option<Conn<'_>> {
+        let mut idle = self.lock();
+        while let Some(client) = idle.0.pop() {
+            if client.is_closed() {
+                idle.1 -= 1;
+                continue;
+            }
+            return Some(Conn {
+                pool: self,
+                client: Some(client),
+            });
+        }
+        if idle.1 >= self.settings.size {
+            return None;
+        }
+        idle.1 += 1;
+        drop(idle);
+        match self.connect() {
+            Ok(client) => Some(Conn {
+                pool: self,
+                client: Some(client),
+            }),
+            Err(_) => {
+                self.lock().1 -= 1;
+                self.freed.notify_one();
+                None
+            }
+        }
+    }
+
     /// A new connection outside the pool's count, set up as the pool's are.
     pub fn connect(&self) -> Result<Client, PgError> {
         let mut client = self

@@ -26,8 +26,8 @@ use crate::store::{
 use chrono::Utc;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use rustc_hash::{FxBuildHasher, FxHashSet};
+use std::hash::BuildHasher;
 
 /// Upserts staged per layer before they are written.
 pub(super) const STAGE_ROWS: usize = 8192;
@@ -38,16 +38,15 @@ fn slot(layer: Layer) -> usize {
     Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
 }
 
-/// A fixed hash of an id: a batch keeps ids as these, not as strings.
+/// A fixed hash of an id: a batch keeps ids as these, not as strings. Two ids with the same
+/// hash only cost time: the second is taken for a repeat and written after the first.
 fn hash(id: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
+    FxBuildHasher.hash_one(id)
 }
 
 /// How a batch writes a layer.
 #[derive(Debug, Default)]
-enum Mode {
+enum Mode<'a> {
     /// Not written yet by this batch.
     #[default]
     Unknown,
@@ -56,15 +55,15 @@ enum Mode {
     Bulk,
     /// As `Bulk`, once a full COPY's worth came first: rows are copied into a fresh table
     /// that takes the layer's place at the commit.
-    Fresh(Fresh),
+    Fresh(Fresh<'a>),
     /// Through the staging table: history, then `INSERT ... ON CONFLICT`.
     Upsert,
 }
 
 /// A layer's upserts waiting for the next COPY.
 #[derive(Debug, Default)]
-struct Lane {
-    mode: Mode,
+struct Lane<'a> {
+    mode: Mode<'a>,
     /// Whole binary COPY tuples (`PgRow::tuple`).
     tuples: Vec<u8>,
     rows: usize,
@@ -72,7 +71,7 @@ struct Lane {
     copied: usize,
     /// Hashes of the staged ids (`Upsert`), or of every id the bulk load wrote (`Bulk`, `Fresh`):
     /// an id seen again is written after what came before it.
-    ids: HashSet<u64>,
+    ids: FxHashSet<u64>,
     /// Whether this batch's staging table for the layer exists.
     stage_made: bool,
 }
@@ -97,7 +96,7 @@ fn differs(layer: Layer, a: &str, b: &str) -> String {
 pub(super) struct PgBatch<'a> {
     store: &'a PgStore,
     conn: Option<Conn<'a>>,
-    lanes: [Lane; N_LAYERS],
+    lanes: [Lane<'a>; N_LAYERS],
     author: String,
     source: Option<String>,
     upserts: u64,
@@ -224,15 +223,16 @@ impl<'a> PgBatch<'a> {
 
     /// Loads `layer` through a fresh table from now on, when its table allows (`fresh::plan`).
     fn go_fresh(&mut self, layer: Layer) -> Result<()> {
+        let pool = &self.store.pool;
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
-        let planned = (|| -> std::result::Result<Option<Fresh>, PgError> {
-            let Some(f) = fresh::plan(conn, layer)? else {
+        let planned = (|| -> std::result::Result<Option<Fresh<'a>>, PgError> {
+            let Some(mut f) = fresh::plan(conn, layer)? else {
                 return Ok(None);
             };
-            fresh::create(conn, layer, &f)?;
+            fresh::create(conn, pool, layer, &mut f)?;
             Ok(Some(f))
         })()
         .map_err(|e| self.store.err(e))?;
@@ -267,11 +267,19 @@ impl<'a> PgBatch<'a> {
         lane.stage_made |= !bulk;
         let at = millis(Utc::now());
         let author = self.author.clone();
+        // A fresh table's rows go on the load's own connection when it has one.
+        let load = match &mut self.lanes[i].mode {
+            Mode::Fresh(f) => f.load.as_mut(),
+            _ => None,
+        };
         let result = (|| -> std::result::Result<u64, PgError> {
-            let conn = self
-                .conn
-                .as_mut()
-                .ok_or_else(|| PgError::Value("batch already finished".into()))?;
+            let conn = match load {
+                Some(load) => load,
+                None => self
+                    .conn
+                    .as_mut()
+                    .ok_or_else(|| PgError::Value("batch already finished".into()))?,
+            };
             let name = layer.name();
             let cols = column_list(layer, None);
             if let Some(target) = &target {
@@ -603,6 +611,16 @@ impl Batch for PgBatch<'_> {
 
 impl Drop for PgBatch<'_> {
     fn drop(&mut self) {
+        // A load's own transaction, not committed: rolled back, its table with it.
+        for lane in &mut self.lanes {
+            if let Mode::Fresh(f) = &mut lane.mode {
+                if let Some(mut load) = f.load.take() {
+                    if load.batch_execute("ROLLBACK").is_err() {
+                        load.discard();
+                    }
+                }
+            }
+        }
         if let Some(mut conn) = self.conn.take() {
             // Not committed: discard everything this batch wrote.
             if conn.batch_execute("ROLLBACK").is_err() {
