@@ -78,7 +78,8 @@ pub(super) fn read_features<R: BufRead>(
         check_prj(path)?;
     }
     match format {
-        Format::Geojson => geojson::read_features_limited(reader, max, sink),
+        // Each feature's syntax is checked by the workers (see `validate`).
+        Format::Geojson => geojson::read_features_deferred(reader, max, sink),
         Format::Csv => csv::read_features(reader, &csv::Columns::plan(opts), max, sink),
         Format::Gpx => gpx::read_features(reader, opts, max, sink),
         Format::Fgb => fgb::read_features(reader, max, sink),

@@ -35,8 +35,34 @@ pub fn read_features<R: BufRead>(
 /// As [`read_features`], refusing (while streaming, so memory stays bounded)
 /// a feature or top-level member of more than `max_feature_bytes` bytes.
 pub fn read_features_limited<R: BufRead>(
+    reader: R,
+    max_feature_bytes: usize,
+    sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
+) -> Result<usize, String> {
+    read_checked(reader, max_feature_bytes, true, sink)
+}
+
+/// As [`read_features_limited`], except that the syntax of an object element
+/// of a FeatureCollection's `features` array is not checked here: every
+/// feature whose `start` is known must go through
+/// [`super::split::check_syntax`] (which the strict parse of a valid feature
+/// implies), the first failure in input order being the input's error.
+/// The ingest's workers do so, so its reader thread does not parse each
+/// feature twice.
+pub(super) fn read_features_deferred<R: BufRead>(
+    reader: R,
+    max_feature_bytes: usize,
+    sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
+) -> Result<usize, String> {
+    read_checked(reader, max_feature_bytes, false, sink)
+}
+
+/// Reads as [`read_features_limited`]; `syntax`: check object elements'
+/// syntax here (see [`read_features_deferred`]).
+fn read_checked<R: BufRead>(
     mut reader: R,
     max_feature_bytes: usize,
+    syntax: bool,
     sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
 ) -> Result<usize, String> {
     // Skip a UTF-8 byte-order mark, which some Windows tools write.
@@ -51,7 +77,7 @@ pub fn read_features_limited<R: BufRead>(
     if let Some((key_at, after)) = super::split::find_features(head) {
         let prefix = head[..key_at].to_vec();
         if plain_collection(&prefix) {
-            return read_fast(reader, prefix, after, max_feature_bytes, sink);
+            return read_fast(reader, prefix, after, max_feature_bytes, syntax, sink);
         }
     }
     stream(reader, max_feature_bytes, None, 0, sink)
@@ -98,6 +124,7 @@ fn read_fast<R: BufRead>(
     prefix: Vec<u8>,
     after: usize,
     max_feature_bytes: usize,
+    syntax: bool,
     sink: &mut dyn FnMut(RawFeature) -> Result<(), String>,
 ) -> Result<usize, String> {
     let mut s = super::split::Scan::new(reader);
@@ -129,9 +156,14 @@ fn read_fast<R: BufRead>(
         let mut bytes = Vec::with_capacity(size_hint);
         s.value(&mut bytes, 0, limit)?;
         size_hint = bytes.len() + 64;
-        let text = super::split::check_element(bytes, at)?;
-        // Only an object has a place to count from, as in the streaming path.
-        let start = text.starts_with('{').then_some(at);
+        let text = super::split::utf8(bytes, at)?;
+        // Only an object has a place to count from, as in the streaming path
+        // (and so only an object's check can be left to the caller).
+        let object = text.starts_with('{');
+        if syntax || !object {
+            super::split::check_syntax(&text, at)?;
+        }
+        let start = object.then_some(at);
         sink(RawFeature {
             index,
             text,
@@ -755,6 +787,53 @@ mod tests {
         }
         assert!(fast_taken > 1000, "{fast_taken}");
     }
+
+    /// Reading with the syntax check left to the caller, then checking each
+    /// feature whose start is known in order (as the ingest's workers do),
+    /// gives the same features before the same error, message included.
+    #[test]
+    fn deferred_syntax_checks_agree() {
+        type Out = (Vec<(usize, String, Option<TextPos>)>, Result<usize, String>);
+        let docs = [
+            "{\"type\": \"FeatureCollection\",\r\n \"features\": [\n  {\"type\": \"Feature\", \"id\": \"a\\\"]}\", \"p\": {\"n\": [1, 2.5e3, {\"k\": null}]}},\n  [1, {\"x\": 2}], \"s\", 3,\n  {\"type\": \"Feature\", \"id\": 2, \"geometry\": null}\n ],\n \"bbox\": [0, 1]\n}\n{\"type\": \"Feature\", \"id\": 3}\n",
+            "{\"type\":\"FeatureCollection\",\"features\":[{\"id\":1},{\"id\":\"\\u00e9{[\"},{\"id\":3,\"p\":{\"a\":[{}]}}]}",
+        ];
+        let mut state = 0x5DEE_CE66_D1CE_4E5Bu64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for doc in docs {
+            for round in 0..3000 {
+                let b = corrupt(doc.as_bytes(), round % 4, &mut next);
+                let mut v = Vec::new();
+                let r = read_features(&b[..], &mut |f| {
+                    v.push((f.index, f.text, f.start));
+                    Ok(())
+                });
+                let checked: Out = (v, r);
+                let mut v = Vec::new();
+                let mut first = None;
+                let r = read_features_deferred(&b[..], MAX, &mut |f| {
+                    if first.is_none() {
+                        if let Some(at) = f.start {
+                            first = super::super::split::check_syntax(&f.text, at).err();
+                        }
+                        if first.is_none() {
+                            v.push((f.index, f.text, f.start));
+                        }
+                    }
+                    Ok(())
+                });
+                let deferred: Out = (v, first.map_or(r, Err));
+                assert_eq!(checked, deferred, "{}", String::from_utf8_lossy(&b));
+            }
+        }
+    }
+
+    const MAX: usize = crate::model::bounds::MAX_FEATURE_BYTES;
 
     /// Random corruptions of a valid document never panic: they are read, or
     /// refused with a message, and so is every feature text that comes out.

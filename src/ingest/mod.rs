@@ -353,7 +353,7 @@ pub fn ingest(
     let outcome = std::thread::scope(|s| {
         let bytes_r = bytes.clone();
         s.spawn(move || read_inputs(inputs, opts, raw_tx, bytes_r, progress));
-        s.spawn(move || validate(opts, store, raw_rx, ok_tx));
+        s.spawn(|| validate(opts, store, &names, raw_rx, ok_tx));
         write(opts, &names, ok_rx, &mut *batch)
     });
     let (mut report, rejections, rejects) = outcome?;
@@ -468,6 +468,11 @@ fn read_inputs(
                 .map_err(|reason| IngestError::Syntax { path: name, reason }),
         };
         if let Err(e) = result {
+            // The features read before the error go first: the workers may
+            // find the input's first (syntax) error in one of them.
+            if !chunk.is_empty() {
+                let _ = tx.send(Msg::Chunk(n, chunk));
+            }
             let _ = tx.send(Msg::Failed(e));
             return;
         }
@@ -481,6 +486,7 @@ fn read_inputs(
 fn validate(
     opts: &IngestOptions,
     store: &dyn Store,
+    names: &[String],
     rx: Receiver<Msg>,
     tx: SyncSender<Result<Checked, IngestError>>,
 ) {
@@ -488,7 +494,7 @@ fn validate(
         let out = match msg {
             Msg::Failed(e) => Err(e),
             Msg::Chunk(n, raws) => {
-                let checked = raws
+                let checked: Vec<_> = raws
                     .par_iter()
                     .map(|raw| {
                         // A write check sees features, not rows.
@@ -498,7 +504,23 @@ fn validate(
                         })
                     })
                     .collect();
-                Ok((n, raws, checked))
+                // The reader left the syntax of features cut from an input
+                // (`start` known) to this check, which only an invalid one
+                // can fail: the first failure refuses the input.
+                let syntax = raws
+                    .par_iter()
+                    .zip(checked.par_iter())
+                    .find_map_first(|(raw, c)| {
+                        let at = raw.start.filter(|_| c.is_err())?;
+                        split::check_syntax(&raw.text, at).err()
+                    });
+                match syntax {
+                    Some(reason) => Err(IngestError::Syntax {
+                        path: names.get(n).cloned().unwrap_or_default(),
+                        reason,
+                    }),
+                    None => Ok((n, raws, checked)),
+                }
             }
         };
         if tx.send(out).is_err() {

@@ -2,7 +2,8 @@
 //! array is split into its elements by scanning bytes (strings, escapes and
 //! nesting depth), not through serde_json's byte-at-a-time reader. Each
 //! element's syntax is still checked by serde_json (on the element's own
-//! text, errors positioned in the input), and the top-level members around
+//! text, errors positioned in the input: here, or for an object read for the
+//! ingest, by its caller, see [`check_syntax`]), and the top-level members around
 //! the array go through the same checks as the streaming path
 //! ([`super::geojson`]), which takes over whenever the start of the document
 //! is anything but a plain FeatureCollection.
@@ -46,9 +47,9 @@ impl<R: BufRead> Scan<R> {
     }
 
     fn advance(offset: &mut u64, line: &mut usize, line_start: &mut u64, bytes: &[u8]) {
-        let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
-        if let Some(last) = bytes.iter().rposition(|&b| b == b'\n') {
-            *line += newlines;
+        // SIMD searches: most features hold one newline (at their end) or none.
+        if let Some(last) = memchr::memrchr(b'\n', bytes) {
+            *line += 1 + memchr::memchr_iter(b'\n', &bytes[..last]).count();
             *line_start = *offset + last as u64 + 1;
         }
         *offset += bytes.len() as u64;
@@ -114,27 +115,40 @@ impl<R: BufRead> Scan<R> {
                 return Err(self.error("EOF while parsing a value"));
             }
             let mut end = None;
-            for (i, &b) in buf.iter().enumerate() {
+            let mut i = 0;
+            while i < buf.len() {
                 if in_str {
                     if esc {
                         esc = false;
-                    } else if b == b'\\' {
-                        esc = true;
-                    } else if b == b'"' {
-                        in_str = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
+                        i += 1;
+                        continue;
+                    }
+                    // Jump to the string's next quote or backslash.
+                    match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                        None => i = buf.len(),
+                        Some(k) if buf[i + k] == b'\\' => {
+                            esc = true;
+                            i += k + 1;
+                        }
+                        Some(k) => {
+                            in_str = false;
+                            i += k + 1;
+                            if depth == 0 {
+                                end = Some(i);
+                                break;
+                            }
                         }
                     }
                 } else if scalar {
                     // A number or literal ends where its characters do.
+                    let b = buf[i];
                     if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')) {
                         end = Some(i);
                         break;
                     }
+                    i += 1;
                 } else {
-                    match b {
+                    match buf[i] {
                         b'"' => in_str = true,
                         b'{' | b'[' => depth += 1,
                         b'}' | b']' => {
@@ -146,6 +160,7 @@ impl<R: BufRead> Scan<R> {
                         }
                         _ => {}
                     }
+                    i += 1;
                 }
             }
             let n = end.unwrap_or(buf.len());
@@ -203,10 +218,10 @@ pub(super) fn find_features(head: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
-/// Checks one element's text with serde_json, as the streaming path does
-/// (syntax only), naming the position in the input.
-pub(super) fn check_element(bytes: Vec<u8>, at: TextPos) -> Result<String, String> {
-    let text = String::from_utf8(bytes).map_err(|e| {
+/// One element's bytes as text, or where in the input (it began at `at`)
+/// they stop being UTF-8.
+pub(super) fn utf8(bytes: Vec<u8>, at: TextPos) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let before = &e.as_bytes()[..valid];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -218,11 +233,16 @@ pub(super) fn check_element(bytes: Vec<u8>, at: TextPos) -> Result<String, Strin
             + 1;
         let p = at.locate(line, column);
         format!("invalid UTF-8 at line {} column {}", p.line, p.column)
-    })?;
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
-        return Err(relocate(&e, at));
+    })
+}
+
+/// Checks one element's text with serde_json, as the streaming path does
+/// (syntax only), naming the position in the input (it began at `at`).
+pub(super) fn check_syntax(text: &str, at: TextPos) -> Result<(), String> {
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(relocate(&e, at)),
     }
-    Ok(text)
 }
 
 /// serde_json's message for `e`, positioned in the input for a text that
