@@ -3,6 +3,7 @@
 use super::bounds::Bounds;
 use super::geometry::{self, parse_geometry};
 use super::json;
+use super::parts::{Parts, Slots};
 use super::schema::{self, FieldKind, FieldSpec};
 use super::time::{format_time, parse_time};
 use super::{Layer, Level, Owner, Problem, TimeSpan};
@@ -86,34 +87,90 @@ impl Feature {
         text: &str,
         bounds: &Bounds,
     ) -> Result<Feature, Invalid> {
-        Feature::from_parts(layer, v, None, text, bounds)
+        Parts::from_geojson_with(layer, v, text, bounds).map(Feature::from)
     }
 
     /// Validates a feature's text for `layer` within `bounds`, as
-    /// [`parse_strict_at`] then [`Feature::from_geojson_with`] do, without
-    /// building a map of its properties; JSON error positions are counted
-    /// in the input when `start` is known.
+    /// [`parse_strict_at`] then [`Feature::from_geojson_with`] do; JSON error
+    /// positions are counted in the input when `start` is known.
     pub fn from_text_at(
         layer: Layer,
         text: &str,
         bounds: &Bounds,
         start: Option<json::TextPos>,
     ) -> Result<Feature, Invalid> {
+        Parts::from_text_at(layer, text, bounds, start).map(Feature::from)
+    }
+
+    /// The feature as a GeoJSON Feature object, in jointmap's normalised form.
+    pub fn to_geojson(&self) -> Value {
+        let mut props = Map::with_capacity(self.properties.len() + 4);
+        props.insert(
+            "time_start".into(),
+            Value::String(format_time(&self.time.start)),
+        );
+        if let Some(end) = &self.time.end {
+            props.insert("time_end".into(), Value::String(format_time(end)));
+        }
+        props.insert("owner".into(), self.owner.as_str().into());
+        props.insert("classification".into(), self.level.as_str().into());
+        props.extend(self.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut f = Map::with_capacity(4);
+        f.insert("type".into(), "Feature".into());
+        f.insert("id".into(), Value::String(self.id.clone()));
+        f.insert("geometry".into(), geometry::to_geojson(&self.geometry));
+        f.insert("properties".into(), Value::Object(props));
+        Value::Object(f)
+    }
+
+    /// A string field's value, if present.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).and_then(Value::as_str)
+    }
+
+    /// An integer field's value, if present.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.properties.get(name).and_then(Value::as_i64)
+    }
+}
+
+impl Parts {
+    /// Validates a feature's text for `layer` within `bounds`, as
+    /// [`Feature::from_text_at`] does, into the parts a store writes: no
+    /// map of its properties is built.
+    pub fn from_text_at(
+        layer: Layer,
+        text: &str,
+        bounds: &Bounds,
+        start: Option<json::TextPos>,
+    ) -> Result<Parts, Invalid> {
         check_size(text, bounds)?;
         let (v, props) =
             json::parse_feature_at(text, bounds.max_string_bytes, start).map_err(json_invalid)?;
-        Feature::from_parts(layer, v, Some(props), text, bounds)
+        Parts::validate(layer, v, Some(props), text, bounds)
+    }
+
+    /// Validates a parsed GeoJSON feature for `layer` within `bounds`, as
+    /// [`Feature::from_geojson_with`] does, into its parts.
+    pub fn from_geojson_with(
+        layer: Layer,
+        v: Value,
+        text: &str,
+        bounds: &Bounds,
+    ) -> Result<Parts, Invalid> {
+        Parts::validate(layer, v, None, text, bounds)
     }
 
     /// Validates a parsed feature whose `properties` member, when `given`,
-    /// was parsed apart (`Some(None)`: it had none).
-    fn from_parts(
+    /// was parsed apart (`Some(None)`: it had none). The one set of rules
+    /// every way in shares.
+    fn validate(
         layer: Layer,
         v: Value,
         given: Option<Option<json::Properties>>,
         text: &str,
         bounds: &Bounds,
-    ) -> Result<Feature, Invalid> {
+    ) -> Result<Parts, Invalid> {
         let mut problems = Vec::new();
         let Value::Object(mut obj) = v else {
             return Err(Invalid {
@@ -180,64 +237,38 @@ impl Feature {
         )
         .and_then(|s| s.parse::<Level>().ok());
 
-        let mut fields = Map::with_capacity(layer.fields().len() + props.items.len());
-        for spec in layer.fields() {
-            take_field(spec, &mut props, &mut fields, &mut problems, bounds);
-        }
+        let specs = layer.fields();
+        let mut fields: Vec<Option<Value>> = specs
+            .iter()
+            .map(|spec| take_field(spec, &mut props, &mut problems, bounds))
+            .collect();
         let (owner, level) = derive(
             layer,
-            &mut fields,
+            &mut Slots {
+                specs,
+                values: &mut fields,
+            },
             owner,
             level,
             geometry.as_ref(),
             time.as_ref(),
             &mut problems,
         );
-        fields.extend(props.rest()); // extras, kept as they came
-
         match (id, geometry, time) {
-            (Some(id), Some(geometry), Some(time)) if problems.is_empty() => Ok(Feature {
+            (Some(id), Some(geometry), Some(time)) if problems.is_empty() => Ok(Parts {
+                layer,
                 id,
                 geometry,
                 time,
                 owner,
                 level,
-                properties: fields,
+                fields,
+                extras: props.rest().collect(), // kept as they came
             }),
             (id, ..) => Err(Invalid { id, problems }),
         }
     }
 
-    /// The feature as a GeoJSON Feature object, in jointmap's normalised form.
-    pub fn to_geojson(&self) -> Value {
-        let mut props = Map::with_capacity(self.properties.len() + 4);
-        props.insert(
-            "time_start".into(),
-            Value::String(format_time(&self.time.start)),
-        );
-        if let Some(end) = &self.time.end {
-            props.insert("time_end".into(), Value::String(format_time(end)));
-        }
-        props.insert("owner".into(), self.owner.as_str().into());
-        props.insert("classification".into(), self.level.as_str().into());
-        props.extend(self.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut f = Map::with_capacity(4);
-        f.insert("type".into(), "Feature".into());
-        f.insert("id".into(), Value::String(self.id.clone()));
-        f.insert("geometry".into(), geometry::to_geojson(&self.geometry));
-        f.insert("properties".into(), Value::Object(props));
-        Value::Object(f)
-    }
-
-    /// A string field's value, if present.
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.properties.get(name).and_then(Value::as_str)
-    }
-
-    /// An integer field's value, if present.
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.properties.get(name).and_then(Value::as_i64)
-    }
 }
 
 /// Parses a feature's text as strict JSON within `bounds` (size, string
@@ -327,16 +358,6 @@ impl Props {
         Some(v)
     }
 
-    /// As [`Props::take`], with the input's key, so that the output map
-    /// reuses it instead of allocating another.
-    fn take_entry(&mut self, name: &str) -> Option<(String, Value)> {
-        let at = self.find(name)?;
-        let (k, v) = self.items.get_mut(at)?;
-        let v = v.take()?;
-        self.next = at + 1;
-        Some((std::mem::take(k), v))
-    }
-
     fn find(&self, name: &str) -> Option<usize> {
         let n = self.items.len();
         (self.next..n)
@@ -417,23 +438,22 @@ fn take_time(
     Some(TimeSpan { start, end })
 }
 
-/// Case- and separator-insensitive enum matching, returning the canonical value.
+/// Case- and separator-insensitive enum matching, returning the canonical
+/// value: `_` and ` ` stand for `-`, ASCII letters match in either case.
+/// Byte by byte, as the mapping keeps every byte's place (no copy made).
 fn match_enum(s: &str, allowed: &'static [&'static str]) -> Option<&'static str> {
-    let norm: String = s
-        .trim()
-        .chars()
-        .map(|c| {
-            if c == '_' || c == ' ' {
-                '-'
-            } else {
-                c.to_ascii_lowercase()
-            }
-        })
-        .collect();
-    allowed
-        .iter()
-        .copied()
-        .find(|a| a.eq_ignore_ascii_case(&norm))
+    let s = s.trim().as_bytes();
+    let norm = |b: u8| match b {
+        b'_' | b' ' => b'-',
+        b => b.to_ascii_lowercase(),
+    };
+    allowed.iter().copied().find(|a| {
+        a.len() == s.len()
+            && a
+                .bytes()
+                .zip(s.iter())
+                .all(|(x, &y)| x.eq_ignore_ascii_case(&norm(y)))
+    })
 }
 
 fn unknown_value(found: &Value, allowed: &[&str]) -> String {
@@ -461,27 +481,27 @@ fn take_enum(
     }
 }
 
+/// The value of field `spec` (its default when absent), or `None` when it
+/// has none or a problem.
 fn take_field(
     spec: &FieldSpec,
     props: &mut Props,
-    out: &mut Map<String, Value>,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
-) {
+) -> Option<Value> {
     let name = spec.name;
-    let (key, v) = match props.take_entry(name) {
-        None | Some((_, Value::Null)) => {
+    let v = match props.take(name) {
+        None | Some(Value::Null) => {
             if spec.required {
                 problems.push(Problem::new(name, "missing required field"));
-            } else if let Some(d) = spec.default {
-                out.insert(name.into(), default_value(spec.kind, d));
+                return None;
             }
-            return;
+            return spec.default.map(|d| default_value(spec.kind, d));
         }
-        Some(kv) => kv,
+        Some(v) => v,
     };
     let checked: Result<Value, String> = match spec.kind {
-        // Valid values move into the output, with their keys: no copies.
+        // Valid values move into the output: no copies.
         FieldKind::Text => match v {
             Value::String(s) if s.trim().is_empty() && spec.required => {
                 Err("must not be empty".into())
@@ -489,11 +509,12 @@ fn take_field(
             Value::String(s) => Ok(Value::String(s)),
             other => Err(format!("expected text, found {other}")),
         },
-        FieldKind::Enum(allowed) => v
-            .as_str()
-            .and_then(|s| match_enum(s, allowed))
-            .map(Value::from)
-            .ok_or_else(|| unknown_value(&v, allowed)),
+        FieldKind::Enum(allowed) => match v.as_str().and_then(|s| match_enum(s, allowed)) {
+            // Most values are given as they are stored: kept, not copied.
+            Some(hit) if v.as_str() == Some(hit) => Ok(v),
+            Some(hit) => Ok(Value::from(hit)),
+            None => Err(unknown_value(&v, allowed)),
+        },
         FieldKind::Count => {
             integer(&v).and_then(|n| bounds.check_count(name, n).map(|()| Value::from(n)))
         }
@@ -532,12 +553,9 @@ fn take_field(
             _ => Err(format!("expected an array of times, found {v}")),
         },
     };
-    match checked {
-        Ok(v) => {
-            out.insert(key, v);
-        }
-        Err(reason) => problems.push(Problem::new(name, reason)),
-    }
+    checked
+        .map_err(|reason| problems.push(Problem::new(name, reason)))
+        .ok()
 }
 
 fn integer(v: &Value) -> Result<i64, String> {
@@ -564,16 +582,14 @@ fn default_value(kind: FieldKind, d: &str) -> Value {
 /// fields, cross-field checks.
 fn derive(
     layer: Layer,
-    fields: &mut Map<String, Value>,
+    fields: &mut Slots<'_>,
     owner: Option<Owner>,
     level: Option<Level>,
     geometry: Option<&Geometry<f64>>,
     time: Option<&TimeSpan>,
     problems: &mut Vec<Problem>,
 ) -> (Owner, Level) {
-    let s = |fields: &Map<String, Value>, k: &str| {
-        fields.get(k).and_then(Value::as_str).map(str::to_owned)
-    };
+    let s = |fields: &Slots<'_>, k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
     match layer {
         Layer::Incidents => {
             let category = s(fields, "category").unwrap_or_default();
@@ -591,7 +607,7 @@ fn derive(
             let sensitive = category == "sexual-violence"
                 || category == "child-recruitment"
                 || children
-                || fields.contains_key("source_name");
+                || fields.has("source_name");
             let default_level = if sensitive {
                 Level::StrictlyConfidential
             } else {
@@ -604,16 +620,11 @@ fn derive(
             level.unwrap_or(Level::Restricted),
         ),
         Layer::Patrols => {
-            if !fields.contains_key("period") {
+            if !fields.has("period") {
                 if let Some(t) = time {
                     let h = t.start.hour();
                     let period = if (6..18).contains(&h) { "day" } else { "night" };
-                    // Keep schema order: period sits before vertex_times.
-                    let vt = fields.shift_remove("vertex_times");
-                    fields.insert("period".into(), period.into());
-                    if let Some(vt) = vt {
-                        fields.insert("vertex_times".into(), vt);
-                    }
+                    fields.set("period", period.into());
                 }
             }
             if let (Some(Value::Array(times)), Some(g), Some(span)) =
@@ -655,9 +666,9 @@ fn derive(
         }
         Layer::Bases => {
             let base_type = s(fields, "base_type");
-            if !fields.contains_key("reach_km") {
+            if !fields.has("reach_km") {
                 if let Some(km) = base_type.as_deref().and_then(schema::default_reach_km) {
-                    fields.insert("reach_km".into(), Value::from(km));
+                    fields.set("reach_km", Value::from(km));
                 }
             }
             // Temporary deployments reveal troop movements: restricted by default.
@@ -673,19 +684,15 @@ fn derive(
         Layer::Sites => {
             let site_type = s(fields, "site_type");
             if let Some(t) = site_type.as_deref() {
-                if !fields.contains_key("vulnerability") {
+                if !fields.has("vulnerability") {
                     if let Some(v) = schema::default_vulnerability(t) {
-                        fields.insert("vulnerability".into(), Value::from(v));
+                        fields.set("vulnerability", Value::from(v));
                     }
                 }
-                if !fields.contains_key("exposure") {
+                if !fields.has("exposure") {
                     if let Some(e) = schema::default_exposure(t) {
-                        fields.insert("exposure".into(), Value::from(e));
+                        fields.set("exposure", Value::from(e));
                     }
-                }
-                // Keep schema order whichever of the two the feature gave.
-                if let Some(e) = fields.shift_remove("exposure") {
-                    fields.insert("exposure".into(), e);
                 }
             }
             (
