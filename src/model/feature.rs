@@ -10,6 +10,7 @@ use super::{Layer, Level, Owner, Problem, TimeSpan};
 use chrono::Timelike;
 use geo_types::Geometry;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A validated, normalised feature of one layer.
 ///
@@ -158,7 +159,13 @@ impl Parts {
         text: &str,
         bounds: &Bounds,
     ) -> Result<Parts, Invalid> {
-        Parts::validate(layer, v, None, text, bounds)
+        let top = match v {
+            Value::Object(m) => json::Parsed::Object(
+                m.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
+            ),
+            other => json::Parsed::Other(other),
+        };
+        Parts::validate(layer, top, None, text, bounds)
     }
 
     /// Validates a parsed feature whose `properties` member, when `given`,
@@ -166,13 +173,13 @@ impl Parts {
     /// every way in shares.
     fn validate(
         layer: Layer,
-        v: Value,
-        given: Option<Option<json::Properties>>,
+        top: json::Parsed<'_>,
+        given: Option<Option<json::Properties<'_>>>,
         text: &str,
         bounds: &Bounds,
     ) -> Result<Parts, Invalid> {
         let mut problems = Vec::new();
-        let Value::Object(mut obj) = v else {
+        let json::Parsed::Object(mut obj) = top else {
             return Err(Invalid {
                 id: None,
                 problems: vec![Problem::new(
@@ -181,7 +188,7 @@ impl Parts {
                 )],
             });
         };
-        match obj.get("type").and_then(Value::as_str) {
+        match member(&obj, "type").and_then(Value::as_str) {
             Some("Feature") => {}
             Some(other) => problems.push(Problem::new(
                 "type",
@@ -191,8 +198,10 @@ impl Parts {
         }
         let given = match given {
             Some(p) => p,
-            None => obj.shift_remove("properties").map(|v| match v {
-                Value::Object(m) => json::Properties::Members(m.into_iter().collect()),
+            None => take_member(&mut obj, "properties").map(|v| match v {
+                Value::Object(m) => json::Properties::Members(
+                    m.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
+                ),
                 other => json::Properties::Other(other),
             }),
         };
@@ -206,14 +215,14 @@ impl Parts {
         });
         // The id: the Feature's own, else a property `id`, else derived from the text
         // so that re-ingesting the same file stays idempotent.
-        let id = match obj.shift_remove("id").filter(|v| !v.is_null()) {
+        let id = match take_member(&mut obj, "id").filter(|v| !v.is_null()) {
             Some(v) => id_string(&v, &mut problems),
             None => match props.take("id").filter(|v| !v.is_null()) {
                 Some(v) => id_string(&v, &mut problems),
                 None => Some(format!("h{:016x}", fnv1a(text.as_bytes()))),
             },
         };
-        let geometry = match obj.get("geometry") {
+        let geometry = match member(&obj, "geometry") {
             Some(g) => match parse_geometry(g, layer.geometry_kinds()) {
                 Ok(g) => Some(g),
                 Err(e) => {
@@ -332,17 +341,28 @@ fn id_string(v: &Value, problems: &mut Vec<Problem>) -> Option<String> {
     }
 }
 
+/// The value of an object's member `name`.
+fn member<'v>(obj: &'v json::Members<'_>, name: &str) -> Option<&'v Value> {
+    obj.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// Removes and returns the value of an object's member `name`.
+fn take_member(obj: &mut json::Members<'_>, name: &str) -> Option<Value> {
+    let at = obj.iter().position(|(k, _)| k == name)?;
+    Some(obj.swap_remove(at).1)
+}
+
 /// A feature's input properties, taken by name one at a time; what is left
 /// are its extras, in their order. Inputs usually give the schema's fields
 /// in the schema's order, so the search starts after the last one taken:
 /// no hashing, and no shifting of a map's entries on every removal.
-struct Props {
-    items: Vec<(String, Option<Value>)>,
+struct Props<'a> {
+    items: Vec<(Cow<'a, str>, Option<Value>)>,
     next: usize,
 }
 
-impl Props {
-    fn new(m: Vec<(String, Value)>) -> Self {
+impl<'a> Props<'a> {
+    fn new(m: json::Members<'a>) -> Self {
         Props {
             items: m.into_iter().map(|(k, v)| (k, Some(v))).collect(),
             next: 0,
@@ -366,14 +386,16 @@ impl Props {
     }
 
     /// The properties not taken, in their order.
-    fn rest(self) -> impl Iterator<Item = (String, Value)> {
-        self.items.into_iter().filter_map(|(k, v)| Some((k, v?)))
+    fn rest(self) -> impl Iterator<Item = (String, Value)> + 'a {
+        self.items
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.into_owned(), v?)))
     }
 }
 
 fn take_time(
     layer: Layer,
-    props: &mut Props,
+    props: &mut Props<'_>,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
 ) -> Option<TimeSpan> {
@@ -464,7 +486,7 @@ fn unknown_value(found: &Value, allowed: &[&str]) -> String {
 }
 
 fn take_enum(
-    props: &mut Props,
+    props: &mut Props<'_>,
     name: &str,
     allowed: &'static [&'static str],
     problems: &mut Vec<Problem>,
@@ -485,7 +507,7 @@ fn take_enum(
 /// has none or a problem.
 fn take_field(
     spec: &FieldSpec,
-    props: &mut Props,
+    props: &mut Props<'_>,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
 ) -> Option<Value> {
