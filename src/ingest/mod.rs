@@ -507,10 +507,7 @@ fn validate(
     }
 }
 
-fn check(
-    opts: &IngestOptions,
-    raw: &RawFeature,
-) -> Result<Parts, crate::model::feature::Invalid> {
+fn check(opts: &IngestOptions, raw: &RawFeature) -> Result<Parts, crate::model::feature::Invalid> {
     let text = &raw.text;
     let Some(preset) = &opts.preset else {
         // No mapping to apply: the properties are read as a list, not a map.

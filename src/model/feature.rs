@@ -160,9 +160,9 @@ impl Parts {
         bounds: &Bounds,
     ) -> Result<Parts, Invalid> {
         let top = match v {
-            Value::Object(m) => json::Parsed::Object(
-                m.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
-            ),
+            Value::Object(m) => {
+                json::Parsed::Object(m.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect())
+            }
             other => json::Parsed::Other(other),
         };
         Parts::validate(layer, top, None, text, bounds)
@@ -277,7 +277,6 @@ impl Parts {
             (id, ..) => Err(Invalid { id, problems }),
         }
     }
-
 }
 
 /// Parses a feature's text as strict JSON within `bounds` (size, string
@@ -471,8 +470,7 @@ fn match_enum(s: &str, allowed: &'static [&'static str]) -> Option<&'static str>
     };
     allowed.iter().copied().find(|a| {
         a.len() == s.len()
-            && a
-                .bytes()
+            && a.bytes()
                 .zip(s.iter())
                 .all(|(x, &y)| x.eq_ignore_ascii_case(&norm(y)))
     })

@@ -186,10 +186,12 @@ impl Feature {
         let mut cursor = self.properties.iter().peekable();
         let fields: Vec<Option<&Value>> = specs
             .iter()
-            .map(|spec| match cursor.next_if(|(k, _)| k.as_str() == spec.name) {
-                Some((_, v)) => Some(v),
-                None => self.properties.get(spec.name),
-            })
+            .map(
+                |spec| match cursor.next_if(|(k, _)| k.as_str() == spec.name) {
+                    Some((_, v)) => Some(v),
+                    None => self.properties.get(spec.name),
+                },
+            )
             .collect();
         let present = fields.iter().filter(|v| v.is_some()).count();
         let extras = if self.properties.len() > present {

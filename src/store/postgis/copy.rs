@@ -6,8 +6,8 @@
 //! staging table, the row's sequence number.
 
 use super::{column_type, columns, millis, pool::Conn, Cell, Ewkb, PgError};
-use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::parts::View;
+use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::{Feature, Layer, Parts};
 use bytes::{BufMut, BytesMut};
 use postgres::types::{IsNull, ToSql, Type};
