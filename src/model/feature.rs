@@ -623,7 +623,7 @@ fn derive(
             ];
             let children = CHILD_COUNTS
                 .iter()
-                .any(|k| fields.get(*k).and_then(Value::as_i64).unwrap_or(0) > 0);
+                .any(|k| fields.get(k).and_then(Value::as_i64).unwrap_or(0) > 0);
             let sensitive = category == "sexual-violence"
                 || category == "child-recruitment"
                 || children
