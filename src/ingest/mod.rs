@@ -33,7 +33,7 @@ pub use formats::Format;
 pub use mapping::Mapping;
 pub use presets::Preset;
 
-use crate::model::{Bounds, Feature, Layer, Problem, RawFeature};
+use crate::model::{Bounds, Feature, Layer, Parts, Problem, RawFeature};
 use crate::store::{BatchStats, Prepared, Store, StoreError, LOCAL_AUTHOR};
 use rayon::prelude::*;
 use serde_json::value::RawValue;
@@ -498,9 +498,9 @@ fn validate(
                     .par_iter()
                     .map(|raw| {
                         // A write check sees features, not rows.
-                        check(opts, raw).map(|f| match opts.write_check {
-                            None => Valid::Ready(store.prepare(opts.layer, f)),
-                            Some(_) => Valid::Checked(f),
+                        check(opts, raw).map(|p| match opts.write_check {
+                            None => Valid::Ready(store.prepare_parts(p)),
+                            Some(_) => Valid::Checked(Feature::from(p)),
                         })
                     })
                     .collect();
@@ -529,18 +529,15 @@ fn validate(
     }
 }
 
-fn check(
-    opts: &IngestOptions,
-    raw: &RawFeature,
-) -> Result<Feature, crate::model::feature::Invalid> {
+fn check(opts: &IngestOptions, raw: &RawFeature) -> Result<Parts, crate::model::feature::Invalid> {
     let text = &raw.text;
     let Some(preset) = &opts.preset else {
         // No mapping to apply: the properties are read as a list, not a map.
-        return Feature::from_text_at(opts.layer, text, &opts.bounds, raw.start);
+        return Parts::from_text_at(opts.layer, text, &opts.bounds, raw.start);
     };
     let mut v = crate::model::feature::parse_strict_at(text, &opts.bounds, raw.start)?;
     preset.apply(&mut v);
-    Feature::from_geojson_with(opts.layer, v, text, &opts.bounds)
+    Parts::from_geojson_with(opts.layer, v, text, &opts.bounds)
 }
 
 /// The rejects file being written: a temporary file beside the target,

@@ -3,12 +3,14 @@
 use super::bounds::Bounds;
 use super::geometry::{self, parse_geometry};
 use super::json;
+use super::parts::{Parts, Slots};
 use super::schema::{self, FieldKind, FieldSpec};
 use super::time::{format_time, parse_time};
 use super::{Layer, Level, Owner, Problem, TimeSpan};
 use chrono::Timelike;
 use geo_types::Geometry;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A validated, normalised feature of one layer.
 ///
@@ -86,126 +88,19 @@ impl Feature {
         text: &str,
         bounds: &Bounds,
     ) -> Result<Feature, Invalid> {
-        Feature::from_parts(layer, v, None, text, bounds)
+        Parts::from_geojson_with(layer, v, text, bounds).map(Feature::from)
     }
 
     /// Validates a feature's text for `layer` within `bounds`, as
-    /// [`parse_strict_at`] then [`Feature::from_geojson_with`] do, without
-    /// building a map of its properties; JSON error positions are counted
-    /// in the input when `start` is known.
+    /// [`parse_strict_at`] then [`Feature::from_geojson_with`] do; JSON error
+    /// positions are counted in the input when `start` is known.
     pub fn from_text_at(
         layer: Layer,
         text: &str,
         bounds: &Bounds,
         start: Option<json::TextPos>,
     ) -> Result<Feature, Invalid> {
-        check_size(text, bounds)?;
-        let (v, props) =
-            json::parse_feature_at(text, bounds.max_string_bytes, start).map_err(json_invalid)?;
-        Feature::from_parts(layer, v, Some(props), text, bounds)
-    }
-
-    /// Validates a parsed feature whose `properties` member, when `given`,
-    /// was parsed apart (`Some(None)`: it had none).
-    fn from_parts(
-        layer: Layer,
-        v: Value,
-        given: Option<Option<json::Properties>>,
-        text: &str,
-        bounds: &Bounds,
-    ) -> Result<Feature, Invalid> {
-        let mut problems = Vec::new();
-        let Value::Object(mut obj) = v else {
-            return Err(Invalid {
-                id: None,
-                problems: vec![Problem::new(
-                    "(feature)",
-                    "expected a GeoJSON Feature object",
-                )],
-            });
-        };
-        match obj.get("type").and_then(Value::as_str) {
-            Some("Feature") => {}
-            Some(other) => problems.push(Problem::new(
-                "type",
-                format!("expected \"Feature\", found {other:?}"),
-            )),
-            None => problems.push(Problem::new("type", "missing \"type\": \"Feature\"")),
-        }
-        let given = match given {
-            Some(p) => p,
-            None => obj.shift_remove("properties").map(|v| match v {
-                Value::Object(m) => json::Properties::Members(m.into_iter().collect()),
-                other => json::Properties::Other(other),
-            }),
-        };
-        let mut props = Props::new(match given {
-            Some(json::Properties::Members(m)) => m,
-            None | Some(json::Properties::Other(Value::Null)) => Vec::new(),
-            Some(json::Properties::Other(_)) => {
-                problems.push(Problem::new("properties", "must be an object or null"));
-                Vec::new()
-            }
-        });
-        // The id: the Feature's own, else a property `id`, else derived from the text
-        // so that re-ingesting the same file stays idempotent.
-        let id = match obj.shift_remove("id").filter(|v| !v.is_null()) {
-            Some(v) => id_string(&v, &mut problems),
-            None => match props.take("id").filter(|v| !v.is_null()) {
-                Some(v) => id_string(&v, &mut problems),
-                None => Some(format!("h{:016x}", fnv1a(text.as_bytes()))),
-            },
-        };
-        let geometry = match obj.get("geometry") {
-            Some(g) => match parse_geometry(g, layer.geometry_kinds()) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    problems.push(Problem::new("geometry", e));
-                    None
-                }
-            },
-            None => {
-                problems.push(Problem::new("geometry", "missing geometry"));
-                None
-            }
-        };
-        let time = take_time(layer, &mut props, &mut problems, bounds);
-        let owner = take_enum(&mut props, "owner", super::Owner::VALUES, &mut problems)
-            .and_then(|s| s.parse::<Owner>().ok());
-        let level = take_enum(
-            &mut props,
-            "classification",
-            super::Level::VALUES,
-            &mut problems,
-        )
-        .and_then(|s| s.parse::<Level>().ok());
-
-        let mut fields = Map::with_capacity(layer.fields().len() + props.items.len());
-        for spec in layer.fields() {
-            take_field(spec, &mut props, &mut fields, &mut problems, bounds);
-        }
-        let (owner, level) = derive(
-            layer,
-            &mut fields,
-            owner,
-            level,
-            geometry.as_ref(),
-            time.as_ref(),
-            &mut problems,
-        );
-        fields.extend(props.rest()); // extras, kept as they came
-
-        match (id, geometry, time) {
-            (Some(id), Some(geometry), Some(time)) if problems.is_empty() => Ok(Feature {
-                id,
-                geometry,
-                time,
-                owner,
-                level,
-                properties: fields,
-            }),
-            (id, ..) => Err(Invalid { id, problems }),
-        }
+        Parts::from_text_at(layer, text, bounds, start).map(Feature::from)
     }
 
     /// The feature as a GeoJSON Feature object, in jointmap's normalised form.
@@ -237,6 +132,150 @@ impl Feature {
     /// An integer field's value, if present.
     pub fn int(&self, name: &str) -> Option<i64> {
         self.properties.get(name).and_then(Value::as_i64)
+    }
+}
+
+impl Parts {
+    /// Validates a feature's text for `layer` within `bounds`, as
+    /// [`Feature::from_text_at`] does, into the parts a store writes: no
+    /// map of its properties is built.
+    pub fn from_text_at(
+        layer: Layer,
+        text: &str,
+        bounds: &Bounds,
+        start: Option<json::TextPos>,
+    ) -> Result<Parts, Invalid> {
+        check_size(text, bounds)?;
+        let (v, props) =
+            json::parse_feature_at(text, bounds.max_string_bytes, start).map_err(json_invalid)?;
+        Parts::validate(layer, v, Some(props), text, bounds)
+    }
+
+    /// Validates a parsed GeoJSON feature for `layer` within `bounds`, as
+    /// [`Feature::from_geojson_with`] does, into its parts.
+    pub fn from_geojson_with(
+        layer: Layer,
+        v: Value,
+        text: &str,
+        bounds: &Bounds,
+    ) -> Result<Parts, Invalid> {
+        let top = match v {
+            Value::Object(m) => {
+                json::Parsed::Object(m.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect())
+            }
+            other => json::Parsed::Other(other),
+        };
+        Parts::validate(layer, top, None, text, bounds)
+    }
+
+    /// Validates a parsed feature whose `properties` member, when `given`,
+    /// was parsed apart (`Some(None)`: it had none). The one set of rules
+    /// every way in shares.
+    fn validate(
+        layer: Layer,
+        top: json::Parsed<'_>,
+        given: Option<Option<json::Properties<'_>>>,
+        text: &str,
+        bounds: &Bounds,
+    ) -> Result<Parts, Invalid> {
+        let mut problems = Vec::new();
+        let json::Parsed::Object(mut obj) = top else {
+            return Err(Invalid {
+                id: None,
+                problems: vec![Problem::new(
+                    "(feature)",
+                    "expected a GeoJSON Feature object",
+                )],
+            });
+        };
+        match member(&obj, "type").and_then(Value::as_str) {
+            Some("Feature") => {}
+            Some(other) => problems.push(Problem::new(
+                "type",
+                format!("expected \"Feature\", found {other:?}"),
+            )),
+            None => problems.push(Problem::new("type", "missing \"type\": \"Feature\"")),
+        }
+        let given = match given {
+            Some(p) => p,
+            None => take_member(&mut obj, "properties").map(|v| match v {
+                Value::Object(m) => json::Properties::Members(
+                    m.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
+                ),
+                other => json::Properties::Other(other),
+            }),
+        };
+        let mut props = Props::new(match given {
+            Some(json::Properties::Members(m)) => m,
+            None | Some(json::Properties::Other(Value::Null)) => Vec::new(),
+            Some(json::Properties::Other(_)) => {
+                problems.push(Problem::new("properties", "must be an object or null"));
+                Vec::new()
+            }
+        });
+        // The id: the Feature's own, else a property `id`, else derived from the text
+        // so that re-ingesting the same file stays idempotent.
+        let id = match take_member(&mut obj, "id").filter(|v| !v.is_null()) {
+            Some(v) => id_string(&v, &mut problems),
+            None => match props.take("id").filter(|v| !v.is_null()) {
+                Some(v) => id_string(&v, &mut problems),
+                None => Some(format!("h{:016x}", fnv1a(text.as_bytes()))),
+            },
+        };
+        let geometry = match member(&obj, "geometry") {
+            Some(g) => match parse_geometry(g, layer.geometry_kinds()) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    problems.push(Problem::new("geometry", e));
+                    None
+                }
+            },
+            None => {
+                problems.push(Problem::new("geometry", "missing geometry"));
+                None
+            }
+        };
+        let time = take_time(layer, &mut props, &mut problems, bounds);
+        let owner = take_enum(&mut props, "owner", super::Owner::VALUES, &mut problems)
+            .and_then(|s| s.parse::<Owner>().ok());
+        let level = take_enum(
+            &mut props,
+            "classification",
+            super::Level::VALUES,
+            &mut problems,
+        )
+        .and_then(|s| s.parse::<Level>().ok());
+
+        let specs = layer.fields();
+        let mut fields: Vec<Option<Value>> = specs
+            .iter()
+            .map(|spec| take_field(spec, &mut props, &mut problems, bounds))
+            .collect();
+        let (owner, level) = derive(
+            layer,
+            &mut Slots {
+                specs,
+                values: &mut fields,
+            },
+            owner,
+            level,
+            geometry.as_ref(),
+            time.as_ref(),
+            &mut problems,
+        );
+        match (id, geometry, time) {
+            (Some(id), Some(geometry), Some(time)) if problems.is_empty() => Ok(Parts {
+                layer,
+                id,
+                geometry,
+                time,
+                owner,
+                level,
+                fields,
+                extras: props.rest().collect(), // kept as they came
+            }),
+            (id, ..) => Err(Invalid { id, problems }),
+        }
     }
 }
 
@@ -301,17 +340,28 @@ fn id_string(v: &Value, problems: &mut Vec<Problem>) -> Option<String> {
     }
 }
 
+/// The value of an object's member `name`.
+fn member<'v>(obj: &'v json::Members<'_>, name: &str) -> Option<&'v Value> {
+    obj.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// Removes and returns the value of an object's member `name`.
+fn take_member(obj: &mut json::Members<'_>, name: &str) -> Option<Value> {
+    let at = obj.iter().position(|(k, _)| k == name)?;
+    Some(obj.swap_remove(at).1)
+}
+
 /// A feature's input properties, taken by name one at a time; what is left
 /// are its extras, in their order. Inputs usually give the schema's fields
 /// in the schema's order, so the search starts after the last one taken:
 /// no hashing, and no shifting of a map's entries on every removal.
-struct Props {
-    items: Vec<(String, Option<Value>)>,
+struct Props<'a> {
+    items: Vec<(Cow<'a, str>, Option<Value>)>,
     next: usize,
 }
 
-impl Props {
-    fn new(m: Vec<(String, Value)>) -> Self {
+impl<'a> Props<'a> {
+    fn new(m: json::Members<'a>) -> Self {
         Props {
             items: m.into_iter().map(|(k, v)| (k, Some(v))).collect(),
             next: 0,
@@ -327,16 +377,6 @@ impl Props {
         Some(v)
     }
 
-    /// As [`Props::take`], with the input's key, so that the output map
-    /// reuses it instead of allocating another.
-    fn take_entry(&mut self, name: &str) -> Option<(String, Value)> {
-        let at = self.find(name)?;
-        let (k, v) = self.items.get_mut(at)?;
-        let v = v.take()?;
-        self.next = at + 1;
-        Some((std::mem::take(k), v))
-    }
-
     fn find(&self, name: &str) -> Option<usize> {
         let n = self.items.len();
         (self.next..n)
@@ -345,14 +385,16 @@ impl Props {
     }
 
     /// The properties not taken, in their order.
-    fn rest(self) -> impl Iterator<Item = (String, Value)> {
-        self.items.into_iter().filter_map(|(k, v)| Some((k, v?)))
+    fn rest(self) -> impl Iterator<Item = (String, Value)> + 'a {
+        self.items
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.into_owned(), v?)))
     }
 }
 
 fn take_time(
     layer: Layer,
-    props: &mut Props,
+    props: &mut Props<'_>,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
 ) -> Option<TimeSpan> {
@@ -417,23 +459,21 @@ fn take_time(
     Some(TimeSpan { start, end })
 }
 
-/// Case- and separator-insensitive enum matching, returning the canonical value.
+/// Case- and separator-insensitive enum matching, returning the canonical
+/// value: `_` and ` ` stand for `-`, ASCII letters match in either case.
+/// Byte by byte, as the mapping keeps every byte's place (no copy made).
 fn match_enum(s: &str, allowed: &'static [&'static str]) -> Option<&'static str> {
-    let norm: String = s
-        .trim()
-        .chars()
-        .map(|c| {
-            if c == '_' || c == ' ' {
-                '-'
-            } else {
-                c.to_ascii_lowercase()
-            }
-        })
-        .collect();
-    allowed
-        .iter()
-        .copied()
-        .find(|a| a.eq_ignore_ascii_case(&norm))
+    let s = s.trim().as_bytes();
+    let norm = |b: u8| match b {
+        b'_' | b' ' => b'-',
+        b => b.to_ascii_lowercase(),
+    };
+    allowed.iter().copied().find(|a| {
+        a.len() == s.len()
+            && a.bytes()
+                .zip(s.iter())
+                .all(|(x, &y)| x.eq_ignore_ascii_case(&norm(y)))
+    })
 }
 
 fn unknown_value(found: &Value, allowed: &[&str]) -> String {
@@ -444,7 +484,7 @@ fn unknown_value(found: &Value, allowed: &[&str]) -> String {
 }
 
 fn take_enum(
-    props: &mut Props,
+    props: &mut Props<'_>,
     name: &str,
     allowed: &'static [&'static str],
     problems: &mut Vec<Problem>,
@@ -461,27 +501,27 @@ fn take_enum(
     }
 }
 
+/// The value of field `spec` (its default when absent), or `None` when it
+/// has none or a problem.
 fn take_field(
     spec: &FieldSpec,
-    props: &mut Props,
-    out: &mut Map<String, Value>,
+    props: &mut Props<'_>,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
-) {
+) -> Option<Value> {
     let name = spec.name;
-    let (key, v) = match props.take_entry(name) {
-        None | Some((_, Value::Null)) => {
+    let v = match props.take(name) {
+        None | Some(Value::Null) => {
             if spec.required {
                 problems.push(Problem::new(name, "missing required field"));
-            } else if let Some(d) = spec.default {
-                out.insert(name.into(), default_value(spec.kind, d));
+                return None;
             }
-            return;
+            return spec.default.map(|d| default_value(spec.kind, d));
         }
-        Some(kv) => kv,
+        Some(v) => v,
     };
     let checked: Result<Value, String> = match spec.kind {
-        // Valid values move into the output, with their keys: no copies.
+        // Valid values move into the output: no copies.
         FieldKind::Text => match v {
             Value::String(s) if s.trim().is_empty() && spec.required => {
                 Err("must not be empty".into())
@@ -489,11 +529,12 @@ fn take_field(
             Value::String(s) => Ok(Value::String(s)),
             other => Err(format!("expected text, found {other}")),
         },
-        FieldKind::Enum(allowed) => v
-            .as_str()
-            .and_then(|s| match_enum(s, allowed))
-            .map(Value::from)
-            .ok_or_else(|| unknown_value(&v, allowed)),
+        FieldKind::Enum(allowed) => match v.as_str().and_then(|s| match_enum(s, allowed)) {
+            // Most values are given as they are stored: kept, not copied.
+            Some(hit) if v.as_str() == Some(hit) => Ok(v),
+            Some(hit) => Ok(Value::from(hit)),
+            None => Err(unknown_value(&v, allowed)),
+        },
         FieldKind::Count => {
             integer(&v).and_then(|n| bounds.check_count(name, n).map(|()| Value::from(n)))
         }
@@ -532,12 +573,9 @@ fn take_field(
             _ => Err(format!("expected an array of times, found {v}")),
         },
     };
-    match checked {
-        Ok(v) => {
-            out.insert(key, v);
-        }
-        Err(reason) => problems.push(Problem::new(name, reason)),
-    }
+    checked
+        .map_err(|reason| problems.push(Problem::new(name, reason)))
+        .ok()
 }
 
 fn integer(v: &Value) -> Result<i64, String> {
@@ -564,16 +602,14 @@ fn default_value(kind: FieldKind, d: &str) -> Value {
 /// fields, cross-field checks.
 fn derive(
     layer: Layer,
-    fields: &mut Map<String, Value>,
+    fields: &mut Slots<'_>,
     owner: Option<Owner>,
     level: Option<Level>,
     geometry: Option<&Geometry<f64>>,
     time: Option<&TimeSpan>,
     problems: &mut Vec<Problem>,
 ) -> (Owner, Level) {
-    let s = |fields: &Map<String, Value>, k: &str| {
-        fields.get(k).and_then(Value::as_str).map(str::to_owned)
-    };
+    let s = |fields: &Slots<'_>, k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
     match layer {
         Layer::Incidents => {
             let category = s(fields, "category").unwrap_or_default();
@@ -587,11 +623,11 @@ fn derive(
             ];
             let children = CHILD_COUNTS
                 .iter()
-                .any(|k| fields.get(*k).and_then(Value::as_i64).unwrap_or(0) > 0);
+                .any(|k| fields.get(k).and_then(Value::as_i64).unwrap_or(0) > 0);
             let sensitive = category == "sexual-violence"
                 || category == "child-recruitment"
                 || children
-                || fields.contains_key("source_name");
+                || fields.has("source_name");
             let default_level = if sensitive {
                 Level::StrictlyConfidential
             } else {
@@ -604,16 +640,11 @@ fn derive(
             level.unwrap_or(Level::Restricted),
         ),
         Layer::Patrols => {
-            if !fields.contains_key("period") {
+            if !fields.has("period") {
                 if let Some(t) = time {
                     let h = t.start.hour();
                     let period = if (6..18).contains(&h) { "day" } else { "night" };
-                    // Keep schema order: period sits before vertex_times.
-                    let vt = fields.shift_remove("vertex_times");
-                    fields.insert("period".into(), period.into());
-                    if let Some(vt) = vt {
-                        fields.insert("vertex_times".into(), vt);
-                    }
+                    fields.set("period", period.into());
                 }
             }
             if let (Some(Value::Array(times)), Some(g), Some(span)) =
@@ -655,9 +686,9 @@ fn derive(
         }
         Layer::Bases => {
             let base_type = s(fields, "base_type");
-            if !fields.contains_key("reach_km") {
+            if !fields.has("reach_km") {
                 if let Some(km) = base_type.as_deref().and_then(schema::default_reach_km) {
-                    fields.insert("reach_km".into(), Value::from(km));
+                    fields.set("reach_km", Value::from(km));
                 }
             }
             // Temporary deployments reveal troop movements: restricted by default.
@@ -673,19 +704,15 @@ fn derive(
         Layer::Sites => {
             let site_type = s(fields, "site_type");
             if let Some(t) = site_type.as_deref() {
-                if !fields.contains_key("vulnerability") {
+                if !fields.has("vulnerability") {
                     if let Some(v) = schema::default_vulnerability(t) {
-                        fields.insert("vulnerability".into(), Value::from(v));
+                        fields.set("vulnerability", Value::from(v));
                     }
                 }
-                if !fields.contains_key("exposure") {
+                if !fields.has("exposure") {
                     if let Some(e) = schema::default_exposure(t) {
-                        fields.insert("exposure".into(), Value::from(e));
+                        fields.set("exposure", Value::from(e));
                     }
-                }
-                // Keep schema order whichever of the two the feature gave.
-                if let Some(e) = fields.shift_remove("exposure") {
-                    fields.insert("exposure".into(), e);
                 }
             }
             (

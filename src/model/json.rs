@@ -6,6 +6,7 @@
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -88,36 +89,49 @@ pub fn parse_at(text: &str, max_string: usize, start: Option<TextPos>) -> Result
     run(text, max_string, start, |seed, de| seed.deserialize(de))
 }
 
+/// An object's members in their order; a key is borrowed from the text
+/// when it has no escapes.
+pub type Members<'a> = Vec<(Cow<'a, str>, Value)>;
+
 /// A feature's `properties` member as [`parse_feature_at`] gives it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Properties {
+pub enum Properties<'a> {
     /// An object's members, in their order.
-    Members(Vec<(String, Value)>),
+    Members(Members<'a>),
     /// Any other value (`null`, or something that is not an object).
     Other(Value),
 }
 
-/// As [`parse_at`] for a feature: when the text is an object, its
-/// `properties` member comes apart, as its members in their order, with no
-/// map built for it (validation takes its fields one by one). The same
-/// checks and errors as [`parse_at`]; `None` when there is no such member.
+/// A feature's text as [`parse_feature_at`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed<'a> {
+    /// An object's members but `properties`, in their order.
+    Object(Members<'a>),
+    /// Any other value.
+    Other(Value),
+}
+
+/// As [`parse_at`] for a feature: when the text is an object, its members
+/// and those of its `properties` member come as lists in their order, with
+/// no map built (validation takes them one by one). The same checks and
+/// errors as [`parse_at`]; `None` when there is no `properties` member.
 pub fn parse_feature_at(
     text: &str,
     max_string: usize,
     start: Option<TextPos>,
-) -> Result<(Value, Option<Properties>), JsonError> {
+) -> Result<(Parsed<'_>, Option<Properties<'_>>), JsonError> {
     run(text, max_string, start, |seed, de| {
         de::Deserializer::deserialize_any(de, Top(seed))
     })
 }
 
-fn run<T>(
-    text: &str,
+fn run<'a, T>(
+    text: &'a str,
     max_string: usize,
     start: Option<TextPos>,
     parse: impl FnOnce(
         Strict<'_>,
-        &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
+        &mut serde_json::Deserializer<serde_json::de::StrRead<'a>>,
     ) -> Result<T, serde_json::Error>,
 ) -> Result<T, JsonError> {
     let fault = RefCell::new(Fault::default());
@@ -312,14 +326,60 @@ impl Strict<'_> {
     }
 }
 
-/// The top level of a feature: an object keeps its members but
-/// `properties`, which [`Members`] reads; any other value is [`Strict`]'s.
+/// The top level of a feature: an object as its members but
+/// `properties`, which [`PropsSeed`] reads; any other value is [`Strict`]'s.
 struct Top<'a>(Strict<'a>);
 
 /// A `properties` member: an object as its members in order, refusing a
-/// repeated key as [`Strict`] does (a set of the keys' hashes, the keys
-/// compared only when two hashes meet); any other value is [`Strict`]'s.
-struct Members<'a>(Strict<'a>);
+/// repeated key as [`Strict`] does; any other value is [`Strict`]'s.
+struct PropsSeed<'a>(Strict<'a>);
+
+/// A key, borrowed from the text when it has no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// Objects up to this many members find a repeated key by comparing the
+/// keys; larger ones through a set of the keys' hashes (the keys compared
+/// only when two hashes meet).
+const FEW_KEYS: usize = 16;
+
+/// Whether `key` is among the keys of `out` (`seen`: the set of their
+/// hashes, made once `out` is no longer small, and given `key`'s).
+fn repeated(seen: &mut Option<rustc_hash::FxHashSet<u64>>, out: &Members<'_>, key: &str) -> bool {
+    use std::hash::BuildHasher;
+    if out.len() < FEW_KEYS {
+        return out.iter().any(|(k, _)| k == key);
+    }
+    let hash = |k: &str| rustc_hash::FxBuildHasher.hash_one(k);
+    let set = seen.get_or_insert_with(|| out.iter().map(|(k, _)| hash(k)).collect());
+    !set.insert(hash(key)) && out.iter().any(|(k, _)| k == key)
+}
 
 /// Delegates the visits of every value but an object to [`Strict`].
 macro_rules! other_values {
@@ -367,59 +427,58 @@ macro_rules! other_values {
 }
 
 impl<'de> Visitor<'de> for Top<'_> {
-    type Value = (Value, Option<Properties>);
+    type Value = (Parsed<'de>, Option<Properties<'de>>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    other_values!(|v| (v, None));
+    other_values!(|v| (Parsed::Other(v), None));
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let strict = self.0;
-        let mut out = Map::new();
+        let mut out: Members<'de> = Vec::with_capacity(4);
+        let mut seen = None;
         let mut props = None;
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(key) = map.next_key_seed(Key)? {
             strict.check_len(&key)?;
             if key == "properties" {
                 if props.is_some() {
-                    return Err(strict.duplicate(key));
+                    return Err(strict.duplicate(key.into_owned()));
                 }
-                match map.next_value_seed(Members(strict)) {
+                match map.next_value_seed(PropsSeed(strict)) {
                     Ok(p) => props = Some(p),
                     Err(err) => {
-                        strict.within(|| key);
+                        strict.within(|| key.into_owned());
                         return Err(err);
                     }
                 }
                 continue;
             }
-            match out.entry(key) {
-                Entry::Occupied(e) => return Err(strict.duplicate(e.key().clone())),
-                Entry::Vacant(e) => match map.next_value_seed(strict) {
-                    Ok(v) => {
-                        e.insert(v);
-                    }
-                    Err(err) => {
-                        strict.within(|| e.key().clone());
-                        return Err(err);
-                    }
-                },
+            if repeated(&mut seen, &out, &key) {
+                return Err(strict.duplicate(key.into_owned()));
+            }
+            match map.next_value_seed(strict) {
+                Ok(v) => out.push((key, v)),
+                Err(err) => {
+                    strict.within(|| key.into_owned());
+                    return Err(err);
+                }
             }
         }
-        Ok((Value::Object(out), props))
+        Ok((Parsed::Object(out), props))
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Members<'_> {
-    type Value = Properties;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Properties, D::Error> {
+impl<'de> DeserializeSeed<'de> for PropsSeed<'_> {
+    type Value = Properties<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Properties<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Members<'_> {
-    type Value = Properties;
+impl<'de> Visitor<'de> for PropsSeed<'_> {
+    type Value = Properties<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
@@ -427,21 +486,19 @@ impl<'de> Visitor<'de> for Members<'_> {
 
     other_values!(Properties::Other);
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
-        use std::hash::BuildHasher;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties<'de>, A::Error> {
         let strict = self.0;
-        let hasher = rustc_hash::FxBuildHasher;
-        let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(32, hasher);
-        let mut out: Vec<(String, Value)> = Vec::with_capacity(32);
-        while let Some(key) = map.next_key::<String>()? {
+        let mut seen = None;
+        let mut out: Members<'de> = Vec::with_capacity(32);
+        while let Some(key) = map.next_key_seed(Key)? {
             strict.check_len(&key)?;
-            if !seen.insert(hasher.hash_one(key.as_str())) && out.iter().any(|(k, _)| *k == key) {
-                return Err(strict.duplicate(key));
+            if repeated(&mut seen, &out, &key) {
+                return Err(strict.duplicate(key.into_owned()));
             }
             match map.next_value_seed(strict) {
                 Ok(v) => out.push((key, v)),
                 Err(err) => {
-                    strict.within(|| key);
+                    strict.within(|| key.into_owned());
                     return Err(err);
                 }
             }
@@ -459,6 +516,11 @@ mod tests {
     /// case below.
     #[test]
     fn the_feature_form_is_the_generic_parse() {
+        // A feature whose properties have 20 keys, then `tail`.
+        let many = |tail: &str| {
+            let keys: Vec<String> = (0..20).map(|i| format!("\"k{i}\":{i}")).collect();
+            format!("{{\"properties\":{{{}{tail}", keys.join(","))
+        };
         let texts = [
             r#"{"type":"Feature","id":"a","geometry":null,"properties":{"b":1,"a":[1,{"x":null}],"c":"\u00e9"}}"#,
             r#"{"properties":null,"type":"Feature"}"#,
@@ -486,16 +548,30 @@ mod tests {
             r#"{"properties":{"a":1}} x"#,
             r#"{"geometry":{"type":"Point","coordinates":[1,2],"type":"x"},"properties":{}}"#,
             "{\n\"properties\": {\n  \"a\": 1,\n  \"a\": 2}}",
+            // Beyond the few keys compared one by one: through the hashes.
+            &many(",\"k3\":0}}"),
+            &many("}}"),
+            &format!("{{{}}}", &many(",\"k19\":{\"k1\":1,\"k1\":2}}")[15..]),
+            r#"{"properties":{"\u0061":1,"a":2}}"#,
+            r#"{"\u0070roperties":{"a":1},"properties":{}}"#,
         ];
         let start = Some(TextPos { line: 4, column: 9 });
         for text in texts {
+            let text: &str = text;
             for at in [None, start] {
                 let generic = parse_at(text, 15, at);
                 let feature = parse_feature_at(text, 15, at);
                 match (generic, feature) {
-                    (Ok(g), Ok((mut v, props))) => {
+                    (Ok(g), Ok((top, props))) => {
+                        let object = |m: Members<'_>| {
+                            Value::Object(m.into_iter().map(|(k, v)| (k.into_owned(), v)).collect())
+                        };
+                        let mut v = match top {
+                            Parsed::Object(m) => object(m),
+                            Parsed::Other(v) => v,
+                        };
                         let props = props.map(|p| match p {
-                            Properties::Members(m) => Value::Object(m.into_iter().collect()),
+                            Properties::Members(m) => object(m),
                             Properties::Other(v) => v,
                         });
                         if let (Value::Object(o), Some(p)) = (&mut v, props) {
@@ -515,7 +591,7 @@ mod tests {
         let Some(Properties::Members(m)) = p else {
             panic!("{p:?}")
         };
-        let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["z", "a", "m"]);
     }
 

@@ -11,6 +11,7 @@ pub mod crs;
 pub mod feature;
 pub mod geometry;
 pub mod json;
+pub mod parts;
 pub mod schema;
 pub mod time;
 
@@ -19,6 +20,7 @@ pub use classification::{Level, Owner};
 pub use crs::Crs;
 pub use feature::{Feature, RawFeature};
 pub use geometry::GeomKind;
+pub use parts::Parts;
 pub use schema::{FieldKind, FieldSpec};
 pub use time::TimeSpan;
 

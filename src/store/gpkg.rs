@@ -386,6 +386,10 @@ impl FeatureSink for GpkgStore {
         super::Prepared(super::Ready::Row(Row::encode(layer, &feature)))
     }
 
+    fn prepare_parts(&self, parts: crate::model::Parts) -> super::Prepared {
+        super::Prepared(super::Ready::Row(Row::from_parts(&parts)))
+    }
+
     fn maintain(&self) -> Result<()> {
         self.checkpoint(true)
     }

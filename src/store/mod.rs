@@ -561,6 +561,12 @@ pub trait FeatureSink: Send + Sync {
     fn prepare(&self, _layer: Layer, feature: Feature) -> Prepared {
         Prepared(Ready::Feature(feature))
     }
+    /// As [`FeatureSink::prepare`], from a feature validated into its parts
+    /// (ingest's way: no map of its properties built). By default the
+    /// feature made from them, prepared.
+    fn prepare_parts(&self, parts: crate::model::Parts) -> Prepared {
+        self.prepare(parts.layer, Feature::from(parts))
+    }
     /// Housekeeping between writes, called regularly by a long-running
     /// server: the GeoPackage moves its write-ahead log into the file, so a
     /// plain copy of the file is a whole store. Nothing to do by default.

@@ -3,6 +3,8 @@
 //! workers), so the batch's single writer only binds it.
 
 use super::*;
+use crate::model::parts::View;
+use crate::model::Parts;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 /// One column value; text and blobs are ranges of the row's byte buffer, so a
@@ -36,9 +38,18 @@ pub(crate) struct Row {
 impl Row {
     /// Encodes `f` as a row of `layer`.
     pub(crate) fn encode(layer: Layer, f: &Feature) -> Row {
-        let fields = layer.fields();
+        Row::from_view(&f.view(layer))
+    }
+
+    /// Encodes validated parts as a row of their layer: no map is built.
+    pub(crate) fn from_parts(p: &Parts) -> Row {
+        Row::from_view(&p.view())
+    }
+
+    fn from_view(f: &View<'_>) -> Row {
+        let fields = f.layer.fields();
         let mut bytes = Vec::with_capacity(256 + f.id.len());
-        wkb::encode(&f.geometry, &mut bytes);
+        wkb::encode(f.geometry, &mut bytes);
         let blob = bytes.len();
         let mut cells = Vec::with_capacity(fields.len() + 6);
         let text = |bytes: &mut Vec<u8>, s: &str| {
@@ -46,7 +57,7 @@ impl Row {
             bytes.extend_from_slice(s.as_bytes());
             Cell::Text(at, bytes.len() as u32)
         };
-        cells.push(text(&mut bytes, &f.id));
+        cells.push(text(&mut bytes, f.id));
         cells.push(text(&mut bytes, &fmt_time(&f.time.start)));
         cells.push(match &f.time.end {
             Some(end) => text(&mut bytes, &fmt_time(end)),
@@ -54,17 +65,7 @@ impl Row {
         });
         cells.push(text(&mut bytes, f.owner.as_str()));
         cells.push(text(&mut bytes, f.level.as_str()));
-        // Validation keeps the schema's fields first, in schema order: a
-        // cursor finds them without hashing; a feature built otherwise falls
-        // back to looking each one up.
-        let mut cursor = f.properties.iter().peekable();
-        let mut present = 0;
-        for spec in fields {
-            let v = match cursor.next_if(|(k, _)| k.as_str() == spec.name) {
-                Some((_, v)) => Some(v),
-                None => f.properties.get(spec.name),
-            };
-            present += usize::from(v.is_some());
+        for (spec, v) in f.fields() {
             cells.push(match (v, spec.kind) {
                 (None | Some(Value::Null), _) => Cell::Null,
                 (Some(Value::String(s)), _) => text(&mut bytes, s),
@@ -79,14 +80,11 @@ impl Row {
         }
         // Properties beyond the schema fields are extras, kept as a JSON
         // object in their order (as `Value::Object(..).to_string()` writes it).
-        cells.push(if f.properties.len() > present {
+        cells.push(if f.has_extras() {
             let at = bytes.len() as u32;
             bytes.push(b'{');
             let mut first = true;
-            for (k, v) in &f.properties {
-                if fields.iter().any(|s| s.name == k.as_str()) {
-                    continue;
-                }
+            for (k, v) in f.extras() {
                 if !first {
                     bytes.push(b',');
                 }
@@ -102,12 +100,12 @@ impl Row {
             Cell::Null
         });
         Row {
-            id: f.id.clone(),
+            id: f.id.to_string(),
             rtree: rtree::entry(&bytes[..blob]),
             bytes,
             blob,
             cells,
-            bbox: crate::model::geometry::bbox(&f.geometry),
+            bbox: crate::model::geometry::bbox(f.geometry),
         }
     }
 

@@ -6,8 +6,9 @@
 //! staging table, the row's sequence number.
 
 use super::{column_type, columns, millis, pool::Conn, Cell, Ewkb, PgError};
+use crate::model::parts::View;
 use crate::model::schema::{FieldKind, FieldSpec};
-use crate::model::{Feature, Layer};
+use crate::model::{Feature, Layer, Parts};
 use bytes::{BufMut, BytesMut};
 use postgres::types::{IsNull, ToSql, Type};
 use serde_json::Value;
@@ -28,14 +29,14 @@ pub(crate) struct PgRow {
 }
 
 /// A schema field's value as its typed column holds it.
-fn cell(layer: Layer, f: &Feature, spec: &FieldSpec) -> Result<Cell, PgError> {
+fn cell(f: &View<'_>, spec: &FieldSpec, v: Option<&Value>) -> Result<Cell, PgError> {
     let bad = |what: &str| {
         PgError::Value(format!(
-            "{layer}, feature {:?}: field `{}`: {what}",
-            f.id, spec.name
+            "{}, feature {:?}: field `{}`: {what}",
+            f.layer, f.id, spec.name
         ))
     };
-    Ok(match (f.properties.get(spec.name), spec.kind) {
+    Ok(match (v, spec.kind) {
         (None | Some(Value::Null), _) => Cell::Null,
         (Some(v), FieldKind::Count | FieldKind::IntRange(..)) => {
             Cell::Int(v.as_i64().ok_or_else(|| bad("not an integer"))?)
@@ -49,19 +50,11 @@ fn cell(layer: Layer, f: &Feature, spec: &FieldSpec) -> Result<Cell, PgError> {
 }
 
 /// A feature's properties that are no schema field, serialized as a JSON object.
-struct Extras<'a> {
-    f: &'a Feature,
-    fields: &'a [FieldSpec],
-}
+struct Extras<'a, 'f>(&'a View<'f>);
 
-impl serde::Serialize for Extras<'_> {
+impl serde::Serialize for Extras<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(
-            self.f
-                .properties
-                .iter()
-                .filter(|(k, _)| !self.fields.iter().any(|spec| spec.name == k.as_str())),
-        )
+        s.collect_map(self.0.extras())
     }
 }
 
@@ -99,22 +92,27 @@ impl PgRow {
     /// Encodes `f` as a row of `layer`: the schema fields straight from the properties (no
     /// copy of their texts), checked in order before the geometry.
     pub(crate) fn encode(layer: Layer, f: &Feature) -> Result<PgRow, PgError> {
-        let fields = layer.fields();
+        PgRow::from_view(&f.view(layer))
+    }
+
+    /// Encodes validated parts as a row of their layer: no map is built.
+    pub(crate) fn from_parts(p: &Parts) -> Result<PgRow, PgError> {
+        PgRow::from_view(&p.view())
+    }
+
+    fn from_view(f: &View<'_>) -> Result<PgRow, PgError> {
         let mut tail = BytesMut::with_capacity(256);
-        for spec in fields {
+        for (spec, v) in f.fields() {
             let ty = sql_type(column_type(spec));
-            match f.properties.get(spec.name) {
+            match v {
                 // Most values: text into a text column, written without a copy.
                 Some(Value::String(s)) if ty == Type::TEXT => field(&mut tail, &s.as_str(), &ty)?,
-                _ => field(&mut tail, &cell(layer, f, spec)?, &ty)?,
+                _ => field(&mut tail, &cell(f, spec, v)?, &ty)?,
             }
         }
         // The other properties as a JSON object in their order, as a `json` column holds it.
-        let extra = Extras { f, fields };
-        if f.properties
-            .keys()
-            .any(|k| !fields.iter().any(|s| s.name == k.as_str()))
-        {
+        let extra = Extras(f);
+        if f.has_extras() {
             let at = tail.len();
             tail.put_i32(0);
             serde_json::to_writer((&mut tail).writer(), &extra)
@@ -126,7 +124,7 @@ impl PgRow {
             tail.put_i32(-1);
         }
         let mut blob = Vec::with_capacity(64);
-        let geom = Ewkb::new(&f.geometry, &mut blob)?;
+        let geom = Ewkb::new(f.geometry, &mut blob)?;
         let mut out = BytesMut::with_capacity(64 + f.id.len() + geom.0.len() + tail.len());
         field(&mut out, &f.id, &Type::TEXT)?;
         field(&mut out, &geom, &Type::BYTEA)?;
@@ -136,7 +134,7 @@ impl PgRow {
         field(&mut out, &f.level.as_str(), &Type::TEXT)?;
         out.extend_from_slice(&tail);
         Ok(PgRow {
-            id: f.id.clone(),
+            id: f.id.to_string(),
             bytes: out,
         })
     }

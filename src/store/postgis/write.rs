@@ -135,6 +135,14 @@ impl FeatureSink for PgStore {
             Err(_) => Prepared(Ready::Feature(feature)),
         }
     }
+
+    /// As `prepare`, straight from the validated parts.
+    fn prepare_parts(&self, parts: crate::model::Parts) -> Prepared {
+        match PgRow::from_parts(&parts) {
+            Ok(row) => Prepared(Ready::Pg(row)),
+            Err(_) => Prepared(Ready::Feature(Feature::from(parts))),
+        }
+    }
 }
 
 impl<'a> PgBatch<'a> {
