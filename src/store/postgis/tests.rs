@@ -352,6 +352,39 @@ fn a_large_load_into_an_empty_layer_takes_its_place_at_the_commit_and_readers_do
         .expect("last")
         .get(0);
     assert_eq!(last, "y");
+    // A batch that fails after its rows were committed apart (here: a row written to the
+    // layer from outside jointmap meanwhile) leaves no fresh table behind.
+    conn.batch_execute(
+        "CREATE TABLE jm_test_keep AS SELECT * FROM incidents WHERE id = 'y'; TRUNCATE incidents",
+    )
+    .expect("empty the layer");
+    drop(conn);
+    let mut b = db.begin().expect("begin");
+    b.upsert_prepared(Layer::Incidents, &ready).expect("upsert");
+    db.pool
+        .get()
+        .expect("conn")
+        .batch_execute("INSERT INTO incidents SELECT * FROM jm_test_keep")
+        .expect("a row from outside");
+    let e = b.commit().expect_err("refused");
+    assert!(e.to_string().contains("outside jointmap"), "{e}");
+    let mut conn = db.pool.get().expect("conn");
+    let left: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'jm_load_%'
+               AND relnamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .expect("fresh tables")
+        .get(0);
+    assert_eq!(left, 0, "no orphan after a failed batch");
+    let ids: Vec<String> = conn
+        .query("SELECT id FROM incidents", &[])
+        .expect("rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, ["y"]);
 }
 
 #[test]

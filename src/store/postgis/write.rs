@@ -97,6 +97,9 @@ pub(super) struct PgBatch<'a> {
     store: &'a PgStore,
     conn: Option<Conn<'a>>,
     lanes: [Lane<'a>; N_LAYERS],
+    /// A fresh table was committed apart (see `fresh`) and the batch has not committed:
+    /// if it never does, that table is an orphan, swept when the batch is dropped.
+    apart: bool,
     author: String,
     source: Option<String>,
     upserts: u64,
@@ -120,6 +123,7 @@ impl FeatureSink for PgStore {
             store: self,
             conn: Some(conn),
             lanes: Default::default(),
+            apart: false,
             author: LOCAL_AUTHOR.to_string(),
             source: None,
             upserts: 0,
@@ -175,6 +179,7 @@ impl<'a> PgBatch<'a> {
         }
         lane.ids.clear();
         if let Mode::Fresh(f) = std::mem::replace(&mut lane.mode, Mode::Upsert) {
+            self.apart |= f.load.is_some();
             let conn = self
                 .conn
                 .as_mut()
@@ -610,6 +615,7 @@ impl Batch for PgBatch<'_> {
             conn.discard();
             return Err(self.store.err(e));
         }
+        self.apart = false;
         Ok(BatchStats {
             inserted: self.inserted,
             updated: self.upserts - self.inserted,
@@ -633,6 +639,13 @@ impl Drop for PgBatch<'_> {
             // Not committed: discard everything this batch wrote.
             if conn.batch_execute("ROLLBACK").is_err() {
                 conn.discard();
+            }
+        }
+        // A fresh table committed apart for a batch that failed: dropped now rather than
+        // at the next open (best effort: `sweep` leaves it while any batch runs).
+        if self.apart {
+            if let Some(mut conn) = self.store.pool.try_get() {
+                let _ = fresh::sweep(&mut conn, self.store.pool.schema());
             }
         }
     }
