@@ -55,7 +55,7 @@ enum Mode<'a> {
     Bulk,
     /// As `Bulk`, once a full COPY's worth came first: rows are copied into a fresh table
     /// that takes the layer's place at the commit.
-    Fresh(Fresh<'a>),
+    Fresh(Box<Fresh<'a>>),
     /// Through the staging table: history, then `INSERT ... ON CONFLICT`.
     Upsert,
 }
@@ -185,9 +185,9 @@ impl<'a> PgBatch<'a> {
                 .as_mut()
                 .ok_or_else(|| StoreError::Aborted("batch already finished".into()))?;
             let done = if last {
-                fresh::swap(conn, layer, f)
+                fresh::swap(conn, layer, *f)
             } else {
-                fresh::merge(conn, layer, f)
+                fresh::merge(conn, layer, *f)
             };
             done.map_err(|e| self.store.err(e))?;
         }
@@ -250,7 +250,7 @@ impl<'a> PgBatch<'a> {
         })()
         .map_err(|e| self.store.err(e))?;
         if let Some(f) = planned {
-            self.lanes[slot(layer)].mode = Mode::Fresh(f);
+            self.lanes[slot(layer)].mode = Mode::Fresh(Box::new(f));
         }
         Ok(())
     }
