@@ -371,6 +371,30 @@ const FEW_KEYS: usize = 16;
 
 /// Whether `key` is among the keys of `out` (`seen`: the set of their
 /// hashes, made once `out` is no longer small, and given `key`'s).
+/// Reads the value of `key` into `out`: refused when `key` is there already, and an
+/// error within the value names `key`.
+fn member<'de, A: MapAccess<'de>>(
+    strict: Strict<'_>,
+    map: &mut A,
+    seen: &mut Option<rustc_hash::FxHashSet<u64>>,
+    out: &mut Members<'de>,
+    key: Cow<'de, str>,
+) -> Result<(), A::Error> {
+    if repeated(seen, out, &key) {
+        return Err(strict.duplicate(key.into_owned()));
+    }
+    match map.next_value_seed(strict) {
+        Ok(v) => {
+            out.push((key, v));
+            Ok(())
+        }
+        Err(err) => {
+            strict.within(|| key.into_owned());
+            Err(err)
+        }
+    }
+}
+
 fn repeated(seen: &mut Option<rustc_hash::FxHashSet<u64>>, out: &Members<'_>, key: &str) -> bool {
     use std::hash::BuildHasher;
     if out.len() < FEW_KEYS {
@@ -455,16 +479,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 }
                 continue;
             }
-            if repeated(&mut seen, &out, &key) {
-                return Err(strict.duplicate(key.into_owned()));
-            }
-            match map.next_value_seed(strict) {
-                Ok(v) => out.push((key, v)),
-                Err(err) => {
-                    strict.within(|| key.into_owned());
-                    return Err(err);
-                }
-            }
+            member(strict, &mut map, &mut seen, &mut out, key)?;
         }
         Ok((Parsed::Object(out), props))
     }
@@ -492,16 +507,7 @@ impl<'de> Visitor<'de> for PropsSeed<'_> {
         let mut out: Members<'de> = Vec::with_capacity(32);
         while let Some(key) = map.next_key_seed(Key)? {
             strict.check_len(&key)?;
-            if repeated(&mut seen, &out, &key) {
-                return Err(strict.duplicate(key.into_owned()));
-            }
-            match map.next_value_seed(strict) {
-                Ok(v) => out.push((key, v)),
-                Err(err) => {
-                    strict.within(|| key.into_owned());
-                    return Err(err);
-                }
-            }
+            member(strict, &mut map, &mut seen, &mut out, key)?;
         }
         Ok(Properties::Members(out))
     }
