@@ -139,30 +139,13 @@ impl Pool {
         let deadline = Instant::now() + self.settings.wait;
         let mut idle = self.lock();
         loop {
-            if let Some(client) = idle.0.pop() {
-                if client.is_closed() {
-                    idle.1 -= 1;
-                    continue;
-                }
-                return Ok(Conn {
-                    pool: self,
-                    client: Some(client),
-                });
+            if let Some(conn) = self.idle_one(&mut idle) {
+                return Ok(conn);
             }
             if idle.1 < self.settings.size {
                 idle.1 += 1;
                 drop(idle);
-                return match self.connect() {
-                    Ok(client) => Ok(Conn {
-                        pool: self,
-                        client: Some(client),
-                    }),
-                    Err(e) => {
-                        self.lock().1 -= 1;
-                        self.freed.notify_one();
-                        Err(e)
-                    }
-                };
+                return self.open_counted();
             }
             let now = Instant::now();
             if now >= deadline {
@@ -180,6 +163,19 @@ impl Pool {
     /// when opening one fails.
     pub fn try_get(&self) -> Option<Conn<'_>> {
         let mut idle = self.lock();
+        if let Some(conn) = self.idle_one(&mut idle) {
+            return Some(conn);
+        }
+        if idle.1 >= self.settings.size {
+            return None;
+        }
+        idle.1 += 1;
+        drop(idle);
+        self.open_counted().ok()
+    }
+
+    /// An idle connection that is still open; closed ones found on the way are uncounted.
+    fn idle_one(&self, idle: &mut (Vec<Client>, usize)) -> Option<Conn<'_>> {
         while let Some(client) = idle.0.pop() {
             if client.is_closed() {
                 idle.1 -= 1;
@@ -190,20 +186,20 @@ impl Pool {
                 client: Some(client),
             });
         }
-        if idle.1 >= self.settings.size {
-            return None;
-        }
-        idle.1 += 1;
-        drop(idle);
+        None
+    }
+
+    /// Opens a connection already counted as open; uncounted again if opening fails.
+    fn open_counted(&self) -> Result<Conn<'_>, PgError> {
         match self.connect() {
-            Ok(client) => Some(Conn {
+            Ok(client) => Ok(Conn {
                 pool: self,
                 client: Some(client),
             }),
-            Err(_) => {
+            Err(e) => {
                 self.lock().1 -= 1;
                 self.freed.notify_one();
-                None
+                Err(e)
             }
         }
     }
