@@ -36,12 +36,34 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
             .status
             .success()
     );
+    kill_during_ingests(dir.path(), Some(&baseline));
+}
 
-    let big = big_batch(dir.path());
+/// The first batch into a new file writes with a rollback journal instead of
+/// the write-ahead log: a kill at any moment leaves the file with all of the
+/// batch or none of it all the same, and the next open puts it back in WAL mode.
+#[test]
+fn sigkill_during_the_first_ingest_into_a_new_file_leaves_all_or_nothing() {
+    let dir = TempDir::new().unwrap();
+    kill_during_ingests(dir.path(), None);
+}
+
+/// Kills the ingest of the big batch at 1/6 .. 6/6 of its measured duration,
+/// each time into a copy of `baseline` (BASE incidents) or into a new file,
+/// and checks what each kill left.
+fn kill_during_ingests(dir: &std::path::Path, baseline: Option<&std::path::Path>) {
+    let base = if baseline.is_some() { BASE as i64 } else { 0 };
+    let fresh = |name: &str| {
+        let store = dir.join(name);
+        if let Some(b) = baseline {
+            std::fs::copy(b, &store).unwrap();
+        }
+        store
+    };
+    let big = big_batch(dir);
 
     // How long a whole ingest takes here, to spread the kills over it.
-    let probe = dir.path().join("probe.gpkg");
-    std::fs::copy(&baseline, &probe).unwrap();
+    let probe = fresh("probe.gpkg");
     let t = Instant::now();
     assert!(run(&probe, &["ingest", "incidents", big.to_str().unwrap()])
         .status
@@ -51,8 +73,7 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
 
     let mut outcomes = (0, 0);
     for step in 1..=6u32 {
-        let store = dir.path().join(format!("kill{step}.gpkg"));
-        std::fs::copy(&baseline, &store).unwrap();
+        let store = fresh(&format!("kill{step}.gpkg"));
         let mut child = bin()
             .arg("--store")
             .arg(&store)
@@ -63,12 +84,34 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
         std::thread::sleep(full.mul_f64(f64::from(step) / 6.0));
         let _ = child.kill(); // SIGKILL on Unix
         let _ = child.wait();
+        if !store.exists() {
+            // Killed before it created the file: nothing of the batch anywhere.
+            assert_eq!(base, 0, "kill {step}: the baseline copy is gone");
+            outcomes.0 += 1;
+            continue;
+        }
 
         let conn = rusqlite::Connection::open(&store).unwrap();
         let check: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok", "kill {step}: integrity");
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'incidents'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if tables == 0 {
+            // Killed while it created the schema: an empty file that the next
+            // open completes.
+            assert_eq!(base, 0, "kill {step}: the baseline's tables are gone");
+            drop(conn);
+            assert!(run(&store, &["layers"]).status.success());
+            outcomes.0 += 1;
+            continue;
+        }
         let n: i64 = conn
             .query_row("SELECT count(*) FROM incidents", [], |r| r.get(0))
             .unwrap();
@@ -101,7 +144,7 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
             "kill {step}: index"
         );
         drop(conn);
-        if n == BASE as i64 {
+        if n == base {
             assert_eq!(verified, 0, "kill {step}: none of the batch");
             outcomes.0 += 1;
         } else {
@@ -109,8 +152,10 @@ fn sigkill_during_ingest_leaves_all_or_nothing() {
             assert_eq!(verified, BIG as i64, "kill {step}: all of the batch");
             outcomes.1 += 1;
         }
-        // And it is still a working store.
+        // And it is still a working store, in WAL mode once jointmap opened it.
         assert!(run(&store, &["layers"]).status.success());
+        let header = std::fs::read(&store).unwrap();
+        assert_eq!(header[18..20], [2, 2], "kill {step}: WAL mode");
     }
     eprintln!(
         "full ingest {full:?}; kills that left none: {}, all: {}",

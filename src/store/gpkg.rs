@@ -15,6 +15,7 @@ mod data_columns;
 mod functions;
 mod history;
 mod inspect;
+mod journal;
 mod keyset;
 mod plain;
 mod quarantine;
@@ -79,6 +80,9 @@ pub struct GpkgStore {
     readers: readers::Readers,
     /// The data version's own connection (`version.rs`).
     version: version::VersionReader,
+    /// This open created the file and no batch has begun since: the first
+    /// batch may write with a rollback journal (`journal.rs`).
+    new_file: std::sync::atomic::AtomicBool,
 }
 
 /// Wraps an SQLite error as a backend-neutral one, with its kind. Nothing
@@ -213,6 +217,7 @@ impl GpkgStore {
             held: Mutex::new(HashMap::new()),
             readers: readers::Readers::default(),
             version: version::VersionReader::default(),
+            new_file: std::sync::atomic::AtomicBool::new(false),
         };
         store.init()?;
         Ok(store)

@@ -448,14 +448,32 @@ fn write(conn: &Connection, layer: Layer, node_size: usize, tree: &Levels) -> ru
             node.execute(rusqlite::params![number, blob])?;
         }
     }
-    let mut rowid = conn.prepare(&format!(
-        "INSERT INTO \"{r}_rowid\" (rowid, nodeno) VALUES (?1, ?2)"
-    ))?;
-    for &(fid, number) in &tree.rowids {
-        rowid.execute([fid, number])?;
+    // Many rows per statement: one statement per row cost more in starting
+    // and ending it (cursors, a descent from the root) than in the insert.
+    let insert = |n: usize| {
+        let values = vec!["(?, ?)"; n].join(", ");
+        conn.prepare(&format!(
+            "INSERT INTO \"{r}_rowid\" (rowid, nodeno) VALUES {values}"
+        ))
+    };
+    let mut chunks = tree.rowids.chunks_exact(ROWIDS_PER_STATEMENT);
+    if chunks.len() > 0 {
+        let mut many = insert(ROWIDS_PER_STATEMENT)?;
+        for chunk in chunks.by_ref() {
+            let params = chunk.iter().flat_map(|(fid, number)| [fid, number]);
+            many.execute(rusqlite::params_from_iter(params))?;
+        }
+    }
+    let mut one = insert(1)?;
+    for &(fid, number) in chunks.remainder() {
+        one.execute([fid, number])?;
     }
     Ok(())
 }
+
+/// Rows of the `_rowid` table per insert statement (two parameters each,
+/// well under SQLite's limit of 32,766).
+const ROWIDS_PER_STATEMENT: usize = 512;
 
 #[cfg(test)]
 mod tests {

@@ -261,6 +261,8 @@ impl GpkgStore {
         if pages == 0 {
             conn.execute_batch(&format!("PRAGMA page_size = {NEW_PAGE_SIZE}"))
                 .map_err(|e| self.err(e))?;
+            self.new_file
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         let wal: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))

@@ -33,6 +33,8 @@ pub(super) struct GpkgBatch<'a> {
     /// Per layer: `insert`, prepared once per batch; finalized before the
     /// batch lets the connection go.
     prepared: [Option<bind::Insert>; N_LAYERS],
+    /// The journal this batch writes with (`journal.rs`).
+    journal: journal::Journal,
 }
 
 fn layer_slot(layer: Layer) -> usize {
@@ -81,8 +83,11 @@ impl<'a> GpkgBatch<'a> {
     /// Opens the write transaction.
     pub(super) fn begin(store: &'a GpkgStore) -> Result<Self> {
         let conn = store.conn();
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| store.err(e))?;
+        let journal = journal::for_batch(store, &conn);
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            journal::after_batch(&conn, journal);
+            return Err(store.err(e));
+        }
         Ok(GpkgBatch {
             store,
             conn: Some(conn),
@@ -97,6 +102,7 @@ impl<'a> GpkgBatch<'a> {
             indexes: [const { None }; N_LAYERS],
             inserted: [const { None }; N_LAYERS],
             prepared: [const { None }; N_LAYERS],
+            journal,
         })
     }
 
@@ -310,11 +316,17 @@ impl Batch for GpkgBatch<'_> {
         };
         if let Err(e) = run(&conn) {
             let _ = conn.execute_batch("ROLLBACK");
+            journal::after_batch(&conn, self.journal);
             return Err(store.err(e));
         }
-        // Fold what this batch logged into the file where no reader needs
-        // the log (never waits): the file stays close to a whole copy.
-        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        match self.journal {
+            // Fold what this batch logged into the file where no reader
+            // needs the log (never waits): the file stays close to a whole copy.
+            journal::Journal::Wal => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+            journal::Journal::Rollback => journal::after_batch(&conn, self.journal),
+        }
         drop(conn);
         store
             .indexes
@@ -335,6 +347,7 @@ impl Drop for GpkgBatch<'_> {
         if let Some(conn) = self.conn.take() {
             // Not committed: discard everything this batch wrote.
             let _ = conn.execute_batch("ROLLBACK");
+            journal::after_batch(&conn, self.journal);
         }
     }
 }
