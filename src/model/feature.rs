@@ -12,6 +12,9 @@ use geo_types::Geometry;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
+mod props;
+use props::Props;
+
 /// A validated, normalised feature of one layer.
 ///
 /// `properties` holds the layer's fields in schema order (defaults applied)
@@ -205,14 +208,17 @@ impl Parts {
                 other => json::Properties::Other(other),
             }),
         };
-        let mut props = Props::new(match given {
-            Some(json::Properties::Members(m)) => m,
-            None | Some(json::Properties::Other(Value::Null)) => Vec::new(),
-            Some(json::Properties::Other(_)) => {
-                problems.push(Problem::new("properties", "must be an object or null"));
-                Vec::new()
-            }
-        });
+        let mut props = Props::new(
+            match given {
+                Some(json::Properties::Members(m)) => m,
+                None | Some(json::Properties::Other(Value::Null)) => Vec::new(),
+                Some(json::Properties::Other(_)) => {
+                    problems.push(Problem::new("properties", "must be an object or null"));
+                    Vec::new()
+                }
+            },
+            layer,
+        );
         // The id: the Feature's own, else a property `id`, else derived from the text
         // so that re-ingesting the same file stays idempotent.
         let id = match take_member(&mut obj, "id").filter(|v| !v.is_null()) {
@@ -249,7 +255,8 @@ impl Parts {
         let specs = layer.fields();
         let mut fields: Vec<Option<Value>> = specs
             .iter()
-            .map(|spec| take_field(spec, &mut props, &mut problems, bounds))
+            .enumerate()
+            .map(|(i, spec)| take_field(spec, i, &mut props, &mut problems, bounds))
             .collect();
         let (owner, level) = derive(
             layer,
@@ -349,47 +356,6 @@ fn member<'v>(obj: &'v json::Members<'_>, name: &str) -> Option<&'v Value> {
 fn take_member(obj: &mut json::Members<'_>, name: &str) -> Option<Value> {
     let at = obj.iter().position(|(k, _)| k == name)?;
     Some(obj.swap_remove(at).1)
-}
-
-/// A feature's input properties, taken by name one at a time; what is left
-/// are its extras, in their order. Inputs usually give the schema's fields
-/// in the schema's order, so the search starts after the last one taken:
-/// no hashing, and no shifting of a map's entries on every removal.
-struct Props<'a> {
-    items: Vec<(Cow<'a, str>, Option<Value>)>,
-    next: usize,
-}
-
-impl<'a> Props<'a> {
-    fn new(m: json::Members<'a>) -> Self {
-        Props {
-            items: m.into_iter().map(|(k, v)| (k, Some(v))).collect(),
-            next: 0,
-        }
-    }
-
-    /// Removes and returns the value of `name` (keys are unique: the
-    /// strict parse refuses repeated ones).
-    fn take(&mut self, name: &str) -> Option<Value> {
-        let at = self.find(name)?;
-        let v = self.items.get_mut(at)?.1.take()?;
-        self.next = at + 1;
-        Some(v)
-    }
-
-    fn find(&self, name: &str) -> Option<usize> {
-        let n = self.items.len();
-        (self.next..n)
-            .chain(0..self.next.min(n))
-            .find(|&i| self.items.get(i).is_some_and(|(k, _)| k == name))
-    }
-
-    /// The properties not taken, in their order.
-    fn rest(self) -> impl Iterator<Item = (String, Value)> + 'a {
-        self.items
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.into_owned(), v?)))
-    }
 }
 
 fn take_time(
@@ -505,12 +471,13 @@ fn take_enum(
 /// has none or a problem.
 fn take_field(
     spec: &FieldSpec,
+    field: usize,
     props: &mut Props<'_>,
     problems: &mut Vec<Problem>,
     bounds: &Bounds,
 ) -> Option<Value> {
     let name = spec.name;
-    let v = match props.take(name) {
+    let v = match props.take_field(field, name) {
         None | Some(Value::Null) => {
             if spec.required {
                 problems.push(Problem::new(name, "missing required field"));
