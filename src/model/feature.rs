@@ -429,6 +429,10 @@ fn take_time(
 /// value: `_` and ` ` stand for `-`, ASCII letters match in either case.
 /// Byte by byte, as the mapping keeps every byte's place (no copy made).
 fn match_enum(s: &str, allowed: &'static [&'static str]) -> Option<&'static str> {
+    // Most inputs give the canonical value: found by plain comparison first.
+    if let Some(hit) = allowed.iter().copied().find(|a| *a == s) {
+        return Some(hit);
+    }
     let s = s.trim().as_bytes();
     let norm = |b: u8| match b {
         b'_' | b' ' => b'-',

@@ -369,18 +369,48 @@ impl<'de> Visitor<'de> for Key {
 /// only when two hashes meet).
 const FEW_KEYS: usize = 16;
 
-/// Whether `key` is among the keys of `out` (`seen`: the set of their
-/// hashes, made once `out` is no longer small, and given `key`'s).
+/// The keys of one object read so far, to find a repeated one cheaply.
+#[derive(Default)]
+struct Keys {
+    /// One bit per key, from its length and its first and last bytes: a key
+    /// whose bit is not set yet is new without comparing it to any other.
+    mask: u64,
+    /// The keys' hashes, made once the object is no longer small.
+    hashes: Option<rustc_hash::FxHashSet<u64>>,
+}
+
+impl Keys {
+    /// Whether `key` is among the keys of `out` (those seen so far).
+    fn repeated(&mut self, out: &Members<'_>, key: &str) -> bool {
+        use std::hash::BuildHasher;
+        let b = key.as_bytes();
+        let sig = b.len() * 31
+            + 7 * usize::from(b.first().copied().unwrap_or(0))
+            + usize::from(b.last().copied().unwrap_or(0));
+        let bit = 1u64 << (sig % 64);
+        let maybe = self.mask & bit != 0;
+        self.mask |= bit;
+        if out.len() < FEW_KEYS {
+            return maybe && out.iter().any(|(k, _)| k == key);
+        }
+        let hash = |k: &str| rustc_hash::FxBuildHasher.hash_one(k);
+        let set = self
+            .hashes
+            .get_or_insert_with(|| out.iter().map(|(k, _)| hash(k)).collect());
+        !set.insert(hash(key)) && out.iter().any(|(k, _)| k == key)
+    }
+}
+
 /// Reads the value of `key` into `out`: refused when `key` is there already, and an
 /// error within the value names `key`.
 fn member<'de, A: MapAccess<'de>>(
     strict: Strict<'_>,
     map: &mut A,
-    seen: &mut Option<rustc_hash::FxHashSet<u64>>,
+    keys: &mut Keys,
     out: &mut Members<'de>,
     key: Cow<'de, str>,
 ) -> Result<(), A::Error> {
-    if repeated(seen, out, &key) {
+    if keys.repeated(out, &key) {
         return Err(strict.duplicate(key.into_owned()));
     }
     match map.next_value_seed(strict) {
@@ -393,16 +423,6 @@ fn member<'de, A: MapAccess<'de>>(
             Err(err)
         }
     }
-}
-
-fn repeated(seen: &mut Option<rustc_hash::FxHashSet<u64>>, out: &Members<'_>, key: &str) -> bool {
-    use std::hash::BuildHasher;
-    if out.len() < FEW_KEYS {
-        return out.iter().any(|(k, _)| k == key);
-    }
-    let hash = |k: &str| rustc_hash::FxBuildHasher.hash_one(k);
-    let set = seen.get_or_insert_with(|| out.iter().map(|(k, _)| hash(k)).collect());
-    !set.insert(hash(key)) && out.iter().any(|(k, _)| k == key)
 }
 
 /// Delegates the visits of every value but an object to [`Strict`].
@@ -462,7 +482,7 @@ impl<'de> Visitor<'de> for Top<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let strict = self.0;
         let mut out: Members<'de> = Vec::with_capacity(4);
-        let mut seen = None;
+        let mut keys = Keys::default();
         let mut props = None;
         while let Some(key) = map.next_key_seed(Key)? {
             strict.check_len(&key)?;
@@ -479,7 +499,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 }
                 continue;
             }
-            member(strict, &mut map, &mut seen, &mut out, key)?;
+            member(strict, &mut map, &mut keys, &mut out, key)?;
         }
         Ok((Parsed::Object(out), props))
     }
@@ -503,11 +523,11 @@ impl<'de> Visitor<'de> for PropsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties<'de>, A::Error> {
         let strict = self.0;
-        let mut seen = None;
+        let mut keys = Keys::default();
         let mut out: Members<'de> = Vec::with_capacity(32);
         while let Some(key) = map.next_key_seed(Key)? {
             strict.check_len(&key)?;
-            member(strict, &mut map, &mut seen, &mut out, key)?;
+            member(strict, &mut map, &mut keys, &mut out, key)?;
         }
         Ok(Properties::Members(out))
     }
@@ -656,6 +676,36 @@ mod tests {
         assert_eq!(e.line, 9);
         assert!(e.reason.contains("duplicate key"), "{}", e.reason);
         assert!(parse("{\"a\":NaN}", 100).is_err());
+    }
+
+    #[test]
+    fn a_repeated_key_is_found_in_objects_of_every_size() {
+        // Keys that share length and first and last bytes share a bit of the
+        // mask, so the comparison behind it is exercised as well.
+        let pool = [
+            "ab", "ax", "aab", "acb", "adb", "b", "", "key_a", "key_b", "kez_a",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for round in 0..2_000 {
+            let n = 1 + next(40);
+            let mut keys: Vec<String> = (0..n)
+                .map(|i| format!("{}{}", pool[next(pool.len())], i % (1 + next(30))))
+                .collect();
+            if round % 3 == 0 {
+                let (a, b) = (next(n), next(n));
+                keys[a] = keys[b].clone();
+            }
+            let unique = keys.iter().collect::<std::collections::HashSet<_>>().len() == n;
+            let body: Vec<String> = keys.iter().map(|k| format!("\"{k}\":1")).collect();
+            let text = format!("{{\"properties\":{{{}}}}}", body.join(","));
+            assert_eq!(parse(&text, 100).is_ok(), unique, "{text}");
+        }
     }
 
     #[test]
