@@ -289,7 +289,7 @@ impl Prepared {
         match &self.0 {
             Ready::Feature(f) => &f.id,
             Ready::Row(r) => &r.id,
-            Ready::Pg(r) => &r.id,
+            Ready::Pg(r) => r.id(),
         }
     }
 }

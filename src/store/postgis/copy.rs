@@ -5,13 +5,14 @@
 //! the value, `-1` for NULL); the batch adds the tuple's field count, the source and, for the
 //! staging table, the row's sequence number.
 
-use super::{column_type, columns, millis, pool::Conn, Cell, Ewkb, PgError};
+use super::{column_type, millis, pool::Conn, Cell, Ewkb, PgError};
 use crate::model::parts::View;
 use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::{Feature, Layer, Parts};
 use bytes::{BufMut, BytesMut};
 use postgres::types::{IsNull, ToSql, Type};
 use serde_json::Value;
+use std::hash::BuildHasher;
 use std::io::Write;
 
 /// The binary COPY header: signature, flags, no extension.
@@ -22,10 +23,17 @@ pub(super) const TRAILER: &[u8] = &[0xff, 0xff];
 /// A feature's row, encoded for binary COPY into its layer (or the staging table).
 #[derive(Debug, Clone)]
 pub(crate) struct PgRow {
-    /// The feature's id.
-    pub(crate) id: String,
+    /// [`id_hash`] of the feature's id, taken on the encoding thread: all the batch needs
+    /// of the id (which is the first field of `bytes`).
+    pub(super) id_hash: u64,
     /// The fields `id` to `extra`, as binary COPY sends them.
     bytes: BytesMut,
+}
+
+/// A fixed hash of an id: a batch keeps ids as these, not as strings. Two ids with the same
+/// hash only cost time: the second is taken for a repeat and written after the first.
+pub(super) fn id_hash(id: &str) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(id)
 }
 
 /// A schema field's value as its typed column holds it.
@@ -101,42 +109,56 @@ impl PgRow {
     }
 
     fn from_view(f: &View<'_>) -> Result<PgRow, PgError> {
-        let mut tail = BytesMut::with_capacity(256);
+        // One buffer, in column order; the schema fields are checked before the geometry,
+        // whose error (if any) is returned after theirs.
+        let mut blob = Vec::with_capacity(64);
+        let geom = Ewkb::new(f.geometry, &mut blob);
+        let geom_len = geom.as_ref().map_or(0, |g| g.0.len());
+        let mut out = BytesMut::with_capacity(320 + f.id.len() + geom_len);
+        field(&mut out, &f.id, &Type::TEXT)?;
+        if let Ok(g) = &geom {
+            field(&mut out, g, &Type::BYTEA)?;
+        }
+        field(&mut out, &millis(f.time.start), &Type::TIMESTAMPTZ)?;
+        field(&mut out, &f.time.end.map(millis), &Type::TIMESTAMPTZ)?;
+        field(&mut out, &f.owner.as_str(), &Type::TEXT)?;
+        field(&mut out, &f.level.as_str(), &Type::TEXT)?;
         for (spec, v) in f.fields() {
             let ty = sql_type(column_type(spec));
             match v {
                 // Most values: text into a text column, written without a copy.
-                Some(Value::String(s)) if ty == Type::TEXT => field(&mut tail, &s.as_str(), &ty)?,
-                _ => field(&mut tail, &cell(f, spec, v)?, &ty)?,
+                Some(Value::String(s)) if ty == Type::TEXT => field(&mut out, &s.as_str(), &ty)?,
+                _ => field(&mut out, &cell(f, spec, v)?, &ty)?,
             }
         }
         // The other properties as a JSON object in their order, as a `json` column holds it.
         let extra = Extras(f);
         if f.has_extras() {
-            let at = tail.len();
-            tail.put_i32(0);
-            serde_json::to_writer((&mut tail).writer(), &extra)
+            let at = out.len();
+            out.put_i32(0);
+            serde_json::to_writer((&mut out).writer(), &extra)
                 .map_err(|e| PgError::Value(e.to_string()))?;
-            let n = i32::try_from(tail.len() - at - 4)
+            let n = i32::try_from(out.len() - at - 4)
                 .map_err(|_| PgError::Value("a value too large for a column".into()))?;
-            tail[at..at + 4].copy_from_slice(&n.to_be_bytes());
+            out[at..at + 4].copy_from_slice(&n.to_be_bytes());
         } else {
-            tail.put_i32(-1);
+            out.put_i32(-1);
         }
-        let mut blob = Vec::with_capacity(64);
-        let geom = Ewkb::new(f.geometry, &mut blob)?;
-        let mut out = BytesMut::with_capacity(64 + f.id.len() + geom.0.len() + tail.len());
-        field(&mut out, &f.id, &Type::TEXT)?;
-        field(&mut out, &geom, &Type::BYTEA)?;
-        field(&mut out, &millis(f.time.start), &Type::TIMESTAMPTZ)?;
-        field(&mut out, &f.time.end.map(millis), &Type::TIMESTAMPTZ)?;
-        field(&mut out, &f.owner.as_str(), &Type::TEXT)?;
-        field(&mut out, &f.level.as_str(), &Type::TEXT)?;
-        out.extend_from_slice(&tail);
+        geom?;
         Ok(PgRow {
-            id: f.id.to_string(),
+            id_hash: id_hash(f.id),
             bytes: out,
         })
+    }
+
+    /// The feature's id: the row's first field.
+    pub(crate) fn id(&self) -> &str {
+        self.bytes
+            .get(..4)
+            .and_then(|n| usize::try_from(i32::from_be_bytes([n[0], n[1], n[2], n[3]])).ok())
+            .and_then(|n| self.bytes.get(4..4 + n))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
     }
 
     /// Appends the whole tuple to `out`: the field count, the row, the source and, when
@@ -148,7 +170,9 @@ impl PgRow {
         seq: Option<i64>,
         out: &mut Vec<u8>,
     ) -> Result<(), PgError> {
-        let n = columns(layer).len() + usize::from(seq.is_some());
+        // The columns: `id` to `classification`, the fields, `extra`, `jointmap_source`
+        // (as `columns`), then the sequence number if any.
+        let n = 8 + layer.fields().len() + usize::from(seq.is_some());
         let n = i16::try_from(n).map_err(|_| PgError::Value("too many columns".into()))?;
         out.extend_from_slice(&n.to_be_bytes());
         out.extend_from_slice(&self.bytes);
@@ -202,6 +226,7 @@ pub(super) fn is_empty(conn: &mut Conn<'_>, layer: Layer) -> Result<bool, PgErro
 
 #[cfg(test)]
 mod tests {
+    use super::super::columns;
     use super::*;
     use serde_json::json;
 
@@ -214,6 +239,8 @@ mod tests {
                 "killed_men": 2, "z_note": {"nested": [1]}}});
         let f = Feature::from_geojson(Layer::Incidents, v, "").expect("valid incident");
         let row = PgRow::encode(Layer::Incidents, &f).expect("encode");
+        assert_eq!(row.id(), "a1");
+        assert_eq!(row.id_hash, id_hash("a1"));
         let mut t = Vec::new();
         row.tuple(Layer::Incidents, "src", Some(7), &mut t)
             .expect("tuple");
@@ -229,5 +256,13 @@ mod tests {
         // The extras as JSON, as the feature's properties order them.
         let text = String::from_utf8_lossy(&t);
         assert!(text.contains(r#"{"z_note":{"nested":[1]}}"#), "{text}");
+    }
+
+    /// `tuple` counts the columns without building their list.
+    #[test]
+    fn the_field_count_is_every_column_of_the_layer() {
+        for layer in Layer::ALL {
+            assert_eq!(8 + layer.fields().len(), columns(layer).len(), "{layer}");
+        }
     }
 }

@@ -33,7 +33,7 @@ pub(super) struct Fresh<'a> {
     /// documentation); `None`: they are copied on the batch's.
     pub load: Option<Conn<'a>>,
     /// Statements building the layer's indexes on the fresh table, under temporary names,
-    /// the largest first; each may run on any connection.
+    /// the costliest first (see `plan`); each may run on any connection.
     build: Vec<String>,
     /// Statements run in the batch's transaction once the indexes are built: the
     /// constraints, attached to their indexes (or built, for those that have none).
@@ -101,27 +101,27 @@ pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh
     if !plain {
         return Ok(None);
     }
-    // (size, statement): the builds, ordered largest first below.
-    let mut builds: Vec<(i64, String)> = Vec::new();
+    // (rank, statement): the builds, ordered below so that the two connections finish
+    // about together (the layer is empty: its indexes' sizes say nothing). The serial GiST
+    // build first, on one connection, while the other takes the B-trees: a unique text
+    // key, then the plain indexes, and the primary key (`fid`, in order already: the
+    // cheapest sort) last, to fill in after the GiST build.
+    let mut builds: Vec<(u8, String)> = Vec::new();
     let mut attach = Vec::new();
     let mut renames = Vec::new();
     // `CREATE [UNIQUE] INDEX name ON schema.table USING ...` as the statement building it on
-    // the fresh table under `new` (the method and columns kept), and its size for the order:
-    // the GiST build, serial, goes first.
-    let rebuild = |new: &str, def: &str, size: i64| -> Option<(i64, String)> {
+    // the fresh table under `new` (the method and columns kept), with its rank for the
+    // order: any other method than a B-tree (the GiST build) goes first.
+    let rebuild = |new: &str, def: &str, rank: u8| -> Option<(u8, String)> {
         let (head, rest) = def.split_once(" USING ")?;
         let unique = if head.starts_with("CREATE UNIQUE ") {
             "UNIQUE "
         } else {
             ""
         };
-        let size = if rest.starts_with("gist ") {
-            i64::MAX
-        } else {
-            size
-        };
+        let rank = if rest.starts_with("btree ") { rank } else { 3 };
         Some((
-            size,
+            rank,
             format!("CREATE {unique}INDEX \"{new}\" ON {table} USING {rest}"),
         ))
     };
@@ -131,7 +131,7 @@ pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh
     for r in conn.query(
         "SELECT k.conname, pg_get_constraintdef(k.oid), k.contype::text,
                 k.contype IN ('p', 'u') AND NOT k.condeferrable AND k.conindid <> 0,
-                pg_get_indexdef(k.conindid), pg_relation_size(NULLIF(k.conindid, 0))
+                pg_get_indexdef(k.conindid)
          FROM pg_constraint k
          WHERE k.conrelid = $1::text::regclass AND k.contype IN ('p', 'u', 'c')
          ORDER BY k.conname",
@@ -141,8 +141,9 @@ pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh
             (r.get(0), r.get(1), r.get(2), r.get(3));
         let new = format!("{PREFIX}{con}");
         let built = if plain {
-            let (index, size): (Option<String>, Option<i64>) = (r.get(4), r.get(5));
-            index.and_then(|d| rebuild(&new, &d, size.unwrap_or(0)))
+            let index: Option<String> = r.get(4);
+            let rank = if kind == "p" { 0 } else { 2 };
+            index.and_then(|d| rebuild(&new, &d, rank))
         } else {
             None
         };
@@ -164,7 +165,7 @@ pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh
         ));
     }
     for r in conn.query(
-        "SELECT c.relname, pg_get_indexdef(i.indexrelid), pg_relation_size(i.indexrelid)
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid)
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
          WHERE i.indrelid = $1::text::regclass
            AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
@@ -172,8 +173,8 @@ pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh
          ORDER BY c.relname",
         &[&name],
     )? {
-        let (index, def, size): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
-        let Some(b) = rebuild(&format!("{PREFIX}{index}"), &def, size) else {
+        let (index, def): (String, String) = (r.get(0), r.get(1));
+        let Some(b) = rebuild(&format!("{PREFIX}{index}"), &def, 1) else {
             return Ok(None);
         };
         builds.push(b);
@@ -181,7 +182,7 @@ pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh
             "ALTER INDEX \"{PREFIX}{index}\" RENAME TO \"{index}\""
         ));
     }
-    // Stable: equal sizes (an empty layer's) keep the order above.
+    // Stable: equal ranks keep the order above (by name).
     builds.sort_by_key(|b| std::cmp::Reverse(b.0));
     let build = builds.into_iter().map(|b| b.1).collect();
     let grants = conn

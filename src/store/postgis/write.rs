@@ -14,7 +14,7 @@
 //! `begin` locks the data version's row: one batch at a time across every process on the
 //! database; `commit` advances it and notifies the channel `jointmap` in the same transaction.
 
-use super::copy::{self, PgRow};
+use super::copy::{self, id_hash, PgRow};
 use super::fresh::{self, Fresh};
 use super::read::{decode, get_on, select};
 use super::{column_list, columns, millis, pool::Conn, PgError, PgStore};
@@ -26,22 +26,18 @@ use crate::store::{
 use chrono::Utc;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use rustc_hash::{FxBuildHasher, FxHashSet};
-use std::hash::BuildHasher;
+use rustc_hash::FxHashSet;
 
 /// Upserts staged per layer before they are written.
 pub(super) const STAGE_ROWS: usize = 8192;
+
+/// The ids a fresh-table load makes room for at its start (about 18 MB).
+const FRESH_IDS: usize = 1 << 20;
 
 const N_LAYERS: usize = Layer::ALL.len();
 
 fn slot(layer: Layer) -> usize {
     Layer::ALL.iter().position(|l| *l == layer).unwrap_or(0)
-}
-
-/// A fixed hash of an id: a batch keeps ids as these, not as strings. Two ids with the same
-/// hash only cost time: the second is taken for a repeat and written after the first.
-fn hash(id: &str) -> u64 {
-    FxBuildHasher.hash_one(id)
 }
 
 /// How a batch writes a layer.
@@ -207,19 +203,28 @@ impl<'a> PgBatch<'a> {
             let empty = copy::is_empty(conn, layer).map_err(|e| self.store.err(e))?;
             self.lanes[i].mode = if empty { Mode::Bulk } else { Mode::Upsert };
         }
-        let h = hash(&row.id);
+        let h = row.id_hash;
+        // One probe of the set for most rows: `new` is whether the id is new to it.
+        let new = self.lanes[i].ids.insert(h);
         let lane = &self.lanes[i];
-        match lane.mode {
+        let written = match lane.mode {
             // A bulk load takes each id once; one seen again is upserted over it.
-            Mode::Bulk | Mode::Fresh(_) if lane.ids.contains(&h) => self.settle(layer, false)?,
+            Mode::Bulk | Mode::Fresh(_) if !new => {
+                self.settle(layer, false)?;
+                true
+            }
             // A full COPY's worth before anything else: a large load, into a fresh table.
             Mode::Bulk if lane.rows >= STAGE_ROWS && lane.copied == 0 => {
                 self.go_fresh(layer)?;
-                self.flush(layer)?
+                self.flush(layer)?;
+                true
             }
-            _ if lane.ids.contains(&h) || lane.rows >= STAGE_ROWS => self.flush(layer)?,
-            _ => {}
-        }
+            _ if !new || lane.rows >= STAGE_ROWS => {
+                self.flush(layer)?;
+                true
+            }
+            _ => false,
+        };
         let source = self.source.as_deref().unwrap_or(&self.author);
         let lane = &mut self.lanes[i];
         let seq = match lane.mode {
@@ -229,7 +234,10 @@ impl<'a> PgBatch<'a> {
         row.tuple(layer, source, seq, &mut lane.tuples)
             .map_err(|e| self.store.err(e))?;
         lane.rows += 1;
-        lane.ids.insert(h);
+        if written {
+            // What was written may have taken the set's ids with it.
+            lane.ids.insert(h);
+        }
         self.upserts += 1;
         Ok(())
     }
@@ -250,7 +258,11 @@ impl<'a> PgBatch<'a> {
         })()
         .map_err(|e| self.store.err(e))?;
         if let Some(f) = planned {
-            self.lanes[slot(layer)].mode = Mode::Fresh(Box::new(f));
+            let lane = &mut self.lanes[slot(layer)];
+            lane.mode = Mode::Fresh(Box::new(f));
+            // A large load: room for a million ids at once rather than a rehash of every
+            // id seen at each doubling.
+            lane.ids.reserve(FRESH_IDS.saturating_sub(lane.ids.len()));
         }
         Ok(())
     }
@@ -387,7 +399,7 @@ impl Batch for PgBatch<'_> {
         // every lookup (the server's write check asks for each feature)
         // would cost a COPY per feature.
         let lane = &self.lanes[slot(layer)];
-        if lane.ids.contains(&hash(id)) {
+        if lane.ids.contains(&id_hash(id)) {
             if matches!(lane.mode, Mode::Fresh(_)) {
                 // Its rows are in the fresh table, which the lookup does not read.
                 self.settle(layer, false)?;
