@@ -34,8 +34,15 @@ impl Seen {
     }
 
     /// The index of the feature that first had `id`, if any did.
-    pub(super) fn get(&self, id: &str) -> Option<usize> {
-        let mut at = self.heads.get(&Self::hash(id)).copied();
+    #[cfg(test)]
+    fn get(&self, id: &str) -> Option<usize> {
+        self.find(id, Self::hash(id))
+    }
+
+    /// The index of the feature that first had `id` (whose hash is
+    /// `hash`), if any did.
+    fn find(&self, id: &str, hash: u64) -> Option<usize> {
+        let mut at = self.heads.get(&hash).copied();
         while let Some(i) = at {
             let e = self.entries.get(i)?;
             if self.bytes.get(e.start..e.end) == Some(id) {
@@ -49,13 +56,15 @@ impl Seen {
     /// Records `id` as first seen at `index`, unless it was seen before:
     /// then the index of the feature that first had it.
     pub(super) fn insert(&mut self, id: &str, index: usize) -> Option<usize> {
-        if let Some(first) = self.get(id) {
+        // Hashed once: the writer asks for every feature.
+        let hash = Self::hash(id);
+        if let Some(first) = self.find(id, hash) {
             return Some(first);
         }
         let slot = self.entries.len();
         let start = self.bytes.len();
         self.bytes.push_str(id);
-        let next = self.heads.insert(Self::hash(id), slot);
+        let next = self.heads.insert(hash, slot);
         self.entries.push(Entry {
             start,
             end: self.bytes.len(),
