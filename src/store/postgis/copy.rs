@@ -11,9 +11,12 @@ use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::{Feature, Layer, Parts};
 use bytes::{BufMut, BytesMut};
 use postgres::types::{IsNull, ToSql, Type};
+use postgres::Client;
 use serde_json::Value;
 use std::hash::BuildHasher;
 use std::io::Write;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 /// The binary COPY header: signature, flags, no extension.
 pub(super) const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -212,6 +215,149 @@ pub(super) fn copy(
     io().map_err(|e| PgError::Value(format!("COPY: {e}")))?;
     sink.finish()?;
     Ok(())
+}
+
+/// A COPY error as the statement's: the server's own error when the writer carries one.
+fn copy_error(e: std::io::Error) -> PgError {
+    match e
+        .into_inner()
+        .map(|inner| inner.downcast::<postgres::Error>())
+    {
+        Some(Ok(pg)) => PgError::Sql(*pg),
+        Some(Err(other)) => PgError::Value(format!("COPY: {other}")),
+        None => PgError::Value("COPY: the connection failed".into()),
+    }
+}
+
+/// What the batch hands a [`Stream`].
+enum Piece {
+    /// Whole tuples.
+    Rows(Vec<u8>),
+    /// No more rows: the COPY is completed.
+    End,
+}
+
+/// The tuples a [`Stream`] copies before it completes its COPY and starts the next (about
+/// 64 MB, a second or so): one statement never lasts the whole load, so the store's
+/// `statement_timeout` bounds a COPY as it bounds the batch's other statements. (The unit
+/// tests' loads are small: they rotate at every buffer.)
+const ROTATE: usize = if cfg!(test) { 64 << 10 } else { 64 << 20 };
+
+/// Buffers of tuples on their way to a [`Stream`]'s thread: the batch fills the next while
+/// the thread sends one and the database inserts the one before.
+const IN_FLIGHT: usize = 2;
+
+/// A binary COPY into one table, streamed on a thread of its own that owns the connection
+/// (lent by the batch until [`Stream::finish`] gives it back). The batch hands over buffers
+/// of whole tuples and goes on encoding the next while the database inserts: a COPY per
+/// buffer, each waited for, left both sides idle in turn. Dropped without `finish`, the
+/// COPY is aborted and the connection closed (its transaction rolled back with it).
+pub(super) struct Stream {
+    tx: Option<SyncSender<Piece>>,
+    /// Emptied buffers coming back, to be filled again (a new one costs page faults).
+    spare: Receiver<Vec<u8>>,
+    thread: Option<JoinHandle<(Client, Result<(), PgError>)>>,
+}
+
+impl Stream {
+    /// Starts streaming into `table` (`cols`: its column list as the tuples hold them) on
+    /// `client`, in whatever transaction it has open.
+    pub(super) fn start(mut client: Client, table: &str, cols: &str) -> Result<Stream, PgError> {
+        let sql = format!("COPY {table} ({cols}) FROM STDIN (FORMAT binary)");
+        let (tx, rx) = sync_channel::<Piece>(IN_FLIGHT);
+        let (spare_tx, spare) = sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
+        let thread = std::thread::Builder::new()
+            .name("jointmap-copy".into())
+            .spawn(move || {
+                let result = stream(&mut client, &sql, &rx, &spare_tx);
+                (client, result)
+            })
+            .map_err(|e| PgError::Value(format!("cannot start the COPY's thread: {e}")))?;
+        Ok(Stream {
+            tx: Some(tx),
+            spare,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands `tuples` over and returns an empty buffer for the next ones; `Err` when the
+    /// COPY has failed (`finish` says why).
+    pub(super) fn send(&mut self, tuples: Vec<u8>) -> Result<Vec<u8>, ()> {
+        let tx = self.tx.as_ref().ok_or(())?;
+        tx.send(Piece::Rows(tuples)).map_err(|_| ())?;
+        Ok(self.spare.try_recv().unwrap_or_default())
+    }
+
+    /// Completes the COPY: the connection back, and how the COPY went.
+    pub(super) fn finish(mut self) -> (Option<Client>, Result<(), PgError>) {
+        if let Some(tx) = self.tx.take() {
+            // A thread that stopped on an error has hung up: `join` gives its error.
+            let _ = tx.send(Piece::End);
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok((client, result))) => (Some(client), result),
+            _ => (
+                None,
+                Err(PgError::Value("the COPY's thread panicked".into())),
+            ),
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // Hung up without `End`: the thread aborts the COPY; its connection is closed.
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread of a [`Stream`]: a COPY per [`ROTATE`] bytes, completed at `End`, aborted when
+/// the batch hangs up.
+fn stream(
+    client: &mut Client,
+    sql: &str,
+    rx: &Receiver<Piece>,
+    spare: &SyncSender<Vec<u8>>,
+) -> Result<(), PgError> {
+    let aborted = || PgError::Value("the batch stopped its COPY".into());
+    let mut next = rx.recv();
+    loop {
+        let mut rows = match next {
+            Ok(Piece::Rows(rows)) => rows,
+            Ok(Piece::End) => return Ok(()),
+            Err(_) => return Err(aborted()),
+        };
+        let mut sink = client.copy_in(sql)?;
+        sink.write_all(HEADER).map_err(copy_error)?;
+        let mut sent = 0;
+        loop {
+            for piece in rows.chunks(PIECE) {
+                sink.write_all(piece).map_err(copy_error)?;
+            }
+            sent += rows.len();
+            rows.clear();
+            let _ = spare.try_send(rows);
+            if sent >= ROTATE {
+                break;
+            }
+            rows = match rx.recv() {
+                Ok(Piece::Rows(rows)) => rows,
+                Ok(Piece::End) => {
+                    sink.write_all(TRAILER).map_err(copy_error)?;
+                    sink.finish()?;
+                    return Ok(());
+                }
+                // Dropping the writer unfinished aborts the COPY.
+                Err(_) => return Err(aborted()),
+            };
+        }
+        sink.write_all(TRAILER).map_err(copy_error)?;
+        sink.finish()?;
+        next = rx.recv();
+    }
 }
 
 /// Whether `layer` holds no row (as the batch sees it).

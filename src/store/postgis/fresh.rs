@@ -20,6 +20,7 @@
 //! and so does opening the store when no batch is running (`sweep`). Without a second
 //! connection everything happens in the batch's transaction, the builds one after another.
 
+use super::copy::Stream;
 use super::pool::{Conn, Pool};
 use super::{column_list, PgError};
 use crate::model::Layer;
@@ -32,6 +33,8 @@ pub(super) struct Fresh<'a> {
     /// The connection the rows are copied on, inside its own transaction (see the module's
     /// documentation); `None`: they are copied on the batch's.
     pub load: Option<Conn<'a>>,
+    /// The COPY streaming the rows on `load`'s connection (lent to it until it ends).
+    stream: Option<Stream>,
     /// Statements building the layer's indexes on the fresh table, under temporary names,
     /// the costliest first (see `plan`); each may run on any connection.
     build: Vec<String>,
@@ -212,6 +215,7 @@ pub(super) fn plan<'a>(conn: &mut Conn<'_>, layer: Layer) -> Result<Option<Fresh
     Ok(Some(Fresh {
         table,
         load: None,
+        stream: None,
         build,
         attach,
         grants,
@@ -250,9 +254,62 @@ pub(super) fn create<'a>(
     Ok(())
 }
 
+impl Fresh<'_> {
+    /// Copies `tuples` (whole tuples of `cols`) into the fresh table on the load's own
+    /// connection, streamed (`copy::Stream`): the buffer is handed over, an empty one comes
+    /// back for the next rows. Only when the load has its own connection.
+    pub(super) fn send(&mut self, cols: &str, tuples: Vec<u8>) -> Result<Vec<u8>, PgError> {
+        if self.stream.is_none() {
+            let client =
+                self.load.as_mut().and_then(Conn::lend).ok_or_else(|| {
+                    PgError::Value("the load has no connection of its own".into())
+                })?;
+            self.stream = Some(Stream::start(client, &self.table, cols)?);
+        }
+        match self.stream.as_mut().map(|s| s.send(tuples)) {
+            Some(Ok(spare)) => Ok(spare),
+            // The COPY failed: its own error.
+            _ => self
+                .end_stream()
+                .and(Err(PgError::Value("the COPY stopped".into()))),
+        }
+    }
+
+    /// Completes the streamed COPY, if one runs, and gives the load its connection back;
+    /// a COPY that failed closes it (its transaction with it).
+    fn end_stream(&mut self) -> Result<(), PgError> {
+        let Some(stream) = self.stream.take() else {
+            return Ok(());
+        };
+        let (client, result) = stream.finish();
+        match (client, &result, self.load.as_mut()) {
+            (Some(client), Ok(()), Some(load)) => load.put_back(client),
+            // Lent and not given back: the connection counts as closed.
+            _ => drop(self.load.take()),
+        }
+        result
+    }
+
+    /// Ends a load that will not be committed: its COPY aborted, its transaction rolled
+    /// back (or its connection closed).
+    pub(super) fn abandon(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            // Aborts the COPY and closes the connection it was lent.
+            drop(stream);
+            drop(self.load.take());
+        }
+        if let Some(mut load) = self.load.take() {
+            if load.batch_execute("ROLLBACK").is_err() {
+                load.discard();
+            }
+        }
+    }
+}
+
 /// Commits the load's own transaction, if it has one: its rows become visible to the
 /// batch's connection (and the table outlives a killed batch: an orphan, see `sweep`).
 fn commit_load<'a>(f: &mut Fresh<'a>) -> Result<Option<Conn<'a>>, PgError> {
+    f.end_stream()?;
     let Some(mut load) = f.load.take() else {
         return Ok(None);
     };

@@ -237,24 +237,32 @@ impl std::ops::DerefMut for Conn<'_> {
 impl Conn<'_> {
     /// Closes this connection instead of giving it back (its session state is unknown).
     pub fn discard(mut self) {
+        // Dropped without its client: uncounted.
         self.client.take();
-        self.pool.lock().1 -= 1;
-        self.pool.freed.notify_one();
+    }
+
+    /// Lends the client out (to another thread); nothing may use this connection until
+    /// [`Conn::put_back`]. Dropped meanwhile, it counts as closed.
+    pub fn lend(&mut self) -> Option<Client> {
+        self.client.take()
+    }
+
+    /// Takes back a client [`Conn::lend`] gave out.
+    pub fn put_back(&mut self, client: Client) {
+        self.client = Some(client);
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            let mut idle = self.pool.lock();
-            if client.is_closed() {
-                idle.1 -= 1;
-            } else {
-                idle.0.push(client);
-            }
-            drop(idle);
-            self.pool.freed.notify_one();
+        let mut idle = self.pool.lock();
+        match self.client.take() {
+            Some(client) if !client.is_closed() => idle.0.push(client),
+            // Closed, discarded, or lent and never given back: no longer the pool's.
+            _ => idle.1 -= 1,
         }
+        drop(idle);
+        self.pool.freed.notify_one();
     }
 }
 

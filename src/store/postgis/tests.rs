@@ -387,6 +387,127 @@ fn a_large_load_into_an_empty_layer_takes_its_place_at_the_commit_and_readers_do
     assert_eq!(ids, ["y"]);
 }
 
+/// Whether two connections can be taken from `db`'s pool at once (none was lost).
+fn two_connections(db: &TestDb) -> bool {
+    let a = db.pool.get();
+    let b = db.pool.get();
+    a.is_ok() && b.is_ok()
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_large_load_whose_copy_connection_dies_stores_nothing_and_loses_no_connection() {
+    use crate::model::Feature;
+    let f = |id: &str| {
+        let v = serde_json::json!({"type": "Feature", "id": id,
+            "geometry": {"type": "Point", "coordinates": [18.0, 4.0]},
+            "properties": {"category": "killing", "time": "2024-01-01"}});
+        Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
+    };
+    // Two connections: the batch's and the load's.
+    let db = TestDb {
+        store: Some(open_fresh("&pool=2&pool_timeout=2").expect("open")),
+    };
+    let n = 3 * write::STAGE_ROWS;
+    let ready: Vec<_> = (0..n)
+        .map(|i| db.prepare(Layer::Incidents, f(&format!("x{i:05}"))))
+        .collect();
+    let mut b = db.begin().expect("begin");
+    // A COPY's worth and one: the load streams on its own connection from here.
+    let first = write::STAGE_ROWS + 1;
+    b.upsert_prepared(Layer::Incidents, &ready[..first])
+        .expect("upsert");
+    let mut admin = db.pool.connect().expect("a connection outside the pool");
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE query LIKE 'COPY jm_load_incidents%' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .expect("terminate")
+        .len();
+    assert_eq!(killed, 1, "the load's COPY runs on a connection of its own");
+    let e = b
+        .upsert_prepared(Layer::Incidents, &ready[first..])
+        .and_then(|()| b.commit().map(|_| ()))
+        .expect_err("the COPY's connection died");
+    assert!(e.to_string().contains("terminat"), "{e}");
+    let rows: i64 = admin
+        .query_one(
+            &format!("SELECT count(*) FROM \"{}\".incidents", db.pool.schema()),
+            &[],
+        )
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, 0, "nothing stored");
+    assert!(two_connections(&db), "no connection lost");
+    // The next load goes through.
+    let mut b = db.begin().expect("begin");
+    b.upsert_prepared(Layer::Incidents, &ready).expect("upsert");
+    assert_eq!(b.commit().expect("commit").inserted, n as u64);
+    assert!(two_connections(&db), "no connection lost");
+}
+
+#[test]
+#[cfg_attr(
+    not(jointmap_test_pg),
+    ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
+)]
+fn a_stream_copies_every_buffer_across_its_statements_and_an_abandoned_one_nothing() {
+    let db = TestDb::new();
+    let mut conn = db.pool.get().expect("conn");
+    conn.batch_execute("CREATE TABLE jm_test_stream (n bigint, t text)")
+        .expect("table");
+    // Buffers of whole tuples: 3000 rows each, past the (test) rotation size every time.
+    let buffer = |from: i64| {
+        let mut out = Vec::new();
+        for n in from..from + 3000 {
+            out.extend_from_slice(&2i16.to_be_bytes());
+            out.extend_from_slice(&8i32.to_be_bytes());
+            out.extend_from_slice(&n.to_be_bytes());
+            let t = format!("row {n} {}", "x".repeat(20));
+            out.extend_from_slice(&(t.len() as i32).to_be_bytes());
+            out.extend_from_slice(t.as_bytes());
+        }
+        assert!(out.len() > 64 << 10);
+        out
+    };
+    let client = conn.lend().expect("client");
+    let mut stream = copy::Stream::start(client, "jm_test_stream", "n, t").expect("start");
+    for i in 0..5 {
+        let spare = stream.send(buffer(i * 3000)).expect("send");
+        assert!(spare.is_empty());
+    }
+    let (client, result) = stream.finish();
+    result.expect("copied");
+    conn.put_back(client.expect("the client back"));
+    let (count, sum): (i64, i64) = {
+        let r = conn
+            .query_one("SELECT count(*), sum(n)::bigint FROM jm_test_stream", &[])
+            .expect("count");
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((count, sum), (15000, (0..15000).sum::<i64>()));
+    // Abandoned inside a transaction: aborted, the connection closed, nothing stored.
+    conn.batch_execute("BEGIN").expect("begin");
+    let client = conn.lend().expect("client");
+    let mut stream = copy::Stream::start(client, "jm_test_stream", "n, t").expect("start");
+    stream.send(buffer(0)).expect("send");
+    drop(stream);
+    drop(conn);
+    let mut conn = db.pool.get().expect("conn");
+    let count: i64 = conn
+        .query_one("SELECT count(*) FROM jm_test_stream", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(count, 15000);
+    drop(conn);
+    assert!(two_connections(&db), "no connection lost");
+}
+
 #[test]
 fn cells_go_only_into_their_own_column_type() {
     let mut out = BytesMut::new();

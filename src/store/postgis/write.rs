@@ -290,21 +290,24 @@ impl<'a> PgBatch<'a> {
         }
         let made = lane.stage_made;
         lane.stage_made |= !bulk;
+        // A fresh table's rows stream on the load's own connection when it has one.
+        if let Mode::Fresh(f) = &mut self.lanes[i].mode {
+            if f.load.is_some() {
+                let spare = f
+                    .send(&column_list(layer, None), tuples)
+                    .map_err(|e| self.store.err(e))?;
+                self.lanes[i].tuples = spare;
+                self.inserted += rows as u64;
+                return Ok(());
+            }
+        }
         let at = millis(Utc::now());
         let author = self.author.clone();
-        // A fresh table's rows go on the load's own connection when it has one.
-        let load = match &mut self.lanes[i].mode {
-            Mode::Fresh(f) => f.load.as_mut(),
-            _ => None,
-        };
         let result = (|| -> std::result::Result<u64, PgError> {
-            let conn = match load {
-                Some(load) => load,
-                None => self
-                    .conn
-                    .as_mut()
-                    .ok_or_else(|| PgError::Value("batch already finished".into()))?,
-            };
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or_else(|| PgError::Value("batch already finished".into()))?;
             let name = layer.name();
             let cols = column_list(layer, None);
             if let Some(target) = &target {
@@ -640,11 +643,7 @@ impl Drop for PgBatch<'_> {
         // A load's own transaction, not committed: rolled back, its table with it.
         for lane in &mut self.lanes {
             if let Mode::Fresh(f) = &mut lane.mode {
-                if let Some(mut load) = f.load.take() {
-                    if load.batch_execute("ROLLBACK").is_err() {
-                        load.discard();
-                    }
-                }
+                f.abandon();
             }
         }
         if let Some(mut conn) = self.conn.take() {
