@@ -5,7 +5,7 @@
 //! the value, `-1` for NULL); the batch adds the tuple's field count, the source and, for the
 //! staging table, the row's sequence number.
 
-use super::{column_type, millis, pool::Conn, Cell, Ewkb, PgError};
+use super::{millis, pool::Conn, Cell, Ewkb, PgError};
 use crate::model::parts::View;
 use crate::model::schema::{FieldKind, FieldSpec};
 use crate::model::{Feature, Layer, Parts};
@@ -69,12 +69,12 @@ impl serde::Serialize for Extras<'_, '_> {
     }
 }
 
-/// The type a schema field's column has.
-fn sql_type(kind: &str) -> Type {
-    match kind {
-        "bigint" => Type::INT8,
-        "double precision" => Type::FLOAT8,
-        _ => Type::TEXT,
+/// The type a schema field's column has (as `column_type` names it in the schema).
+fn sql_type(spec: &FieldSpec) -> Type {
+    match spec.kind {
+        FieldKind::Count | FieldKind::IntRange(..) => Type::INT8,
+        FieldKind::PositiveReal | FieldKind::Fraction => Type::FLOAT8,
+        FieldKind::Text | FieldKind::Enum(_) | FieldKind::TimeList => Type::TEXT,
     }
 }
 
@@ -127,10 +127,16 @@ impl PgRow {
         field(&mut out, &f.owner.as_str(), &Type::TEXT)?;
         field(&mut out, &f.level.as_str(), &Type::TEXT)?;
         for (spec, v) in f.fields() {
-            let ty = sql_type(column_type(spec));
+            let ty = sql_type(spec);
             match v {
-                // Most values: text into a text column, written without a copy.
+                // Most values, written as `field` would without a copy: text into a text
+                // column, an integer into a bigint one, and nulls.
                 Some(Value::String(s)) if ty == Type::TEXT => field(&mut out, &s.as_str(), &ty)?,
+                Some(Value::Number(n)) if ty == Type::INT8 && n.is_i64() => {
+                    out.put_i32(8);
+                    out.put_i64(n.as_i64().unwrap_or_default());
+                }
+                None | Some(Value::Null) => out.put_i32(-1),
                 _ => field(&mut out, &cell(f, spec, v)?, &ty)?,
             }
         }
@@ -402,6 +408,96 @@ mod tests {
         // The extras as JSON, as the feature's properties order them.
         let text = String::from_utf8_lossy(&t);
         assert!(text.contains(r#"{"z_note":{"nested":[1]}}"#), "{text}");
+    }
+
+    /// Every field's column type as the schema declares it.
+    #[test]
+    fn each_field_is_encoded_as_its_column_is_declared() {
+        for layer in Layer::ALL {
+            for spec in layer.fields() {
+                let want = match super::super::column_type(spec) {
+                    "bigint" => Type::INT8,
+                    "double precision" => Type::FLOAT8,
+                    _ => Type::TEXT,
+                };
+                assert_eq!(sql_type(spec), want, "{layer} {}", spec.name);
+            }
+        }
+    }
+
+    /// The row as every field through `cell` and `field`, the general path.
+    fn row_the_long_way(f: &View<'_>) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        for (spec, v) in f.fields() {
+            field(&mut out, &cell(f, spec, v).expect("cell"), &sql_type(spec)).expect("field");
+        }
+        out.to_vec()
+    }
+
+    /// The fields as `from_view` writes them: after the id, geometry, times, owner and level;
+    /// before the extras.
+    fn fields_of(row: &PgRow, f: &View<'_>) -> Vec<u8> {
+        let mut head = BytesMut::new();
+        field(&mut head, &f.id, &Type::TEXT).expect("id");
+        let mut blob = Vec::new();
+        let g = Ewkb::new(f.geometry, &mut blob).expect("geometry");
+        field(&mut head, &g, &Type::BYTEA).expect("geometry");
+        field(&mut head, &millis(f.time.start), &Type::TIMESTAMPTZ).expect("start");
+        field(&mut head, &f.time.end.map(millis), &Type::TIMESTAMPTZ).expect("end");
+        field(&mut head, &f.owner.as_str(), &Type::TEXT).expect("owner");
+        field(&mut head, &f.level.as_str(), &Type::TEXT).expect("level");
+        let bytes = &row.bytes[..];
+        assert_eq!(&bytes[..head.len()], &head[..]);
+        // The extras last: their length, then their JSON (none: a length of -1).
+        let tail = 4 + if f.has_extras() {
+            serde_json::to_vec(&Extras(f)).expect("extras").len()
+        } else {
+            0
+        };
+        bytes[head.len()..bytes.len() - tail].to_vec()
+    }
+
+    /// The short ways `from_view` takes (text, integers, nulls) write what the general path
+    /// writes, for every kind of field: counts given, left out (their defaults) and large,
+    /// reals, ranges, enums, texts and time lists.
+    #[test]
+    fn the_short_ways_write_what_the_general_path_writes() {
+        let features = [
+            (
+                Layer::Incidents,
+                json!({"type": "Feature", "id": "i1",
+                    "geometry": {"type": "Point", "coordinates": [18.5, 4.4]},
+                    "properties": {"time_start": "2025-02-14T03:00:00Z", "category": "killing",
+                        "killed_men": 99999, "perpetrator": "Ünïcode \"quoted\"", "note": 1}}),
+            ),
+            (
+                Layer::Sightings,
+                json!({"type": "Feature", "id": "s1",
+                    "geometry": {"type": "Point", "coordinates": [18.5, 4.4]},
+                    "properties": {"time_start": "2025-02-14T03:00:00Z", "actor": "X",
+                        "strength": 40}}),
+            ),
+            (
+                Layer::Sites,
+                json!({"type": "Feature", "id": "c1",
+                    "geometry": {"type": "Point", "coordinates": [18.5, 4.4]},
+                    "properties": {"time_start": "2025-02-14T03:00:00Z", "name": "Camp",
+                        "site_type": "idp-site", "population": 12000}}),
+            ),
+            (
+                Layer::Bases,
+                json!({"type": "Feature", "id": "b1",
+                    "geometry": {"type": "Point", "coordinates": [18.5, 4.4]},
+                    "properties": {"time_start": "2025-02-14T03:00:00Z", "name": "TOB",
+                        "base_type": "tob"}}),
+            ),
+        ];
+        for (layer, v) in features {
+            let f = Feature::from_geojson(layer, v, "").expect("valid");
+            let view = f.view(layer);
+            let row = PgRow::encode(layer, &f).expect("encode");
+            assert_eq!(fields_of(&row, &view), row_the_long_way(&view), "{layer}");
+        }
     }
 
     /// `tuple` counts the columns without building their list.
