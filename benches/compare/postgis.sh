@@ -4,6 +4,8 @@
 # end on two connections at once, swapped in at the batch's commit) vs `ogr2ogr -f PostgreSQL` of the
 # same file (Debian's GDAL, its default COPY mode), each into a fresh schema of a throw-away
 # cluster (tools/pg-test-cluster.sh; fsync off for both). The tools take turns within each round.
+# A warm-up round, not timed, runs each tool once first: a new cluster has no WAL segments to
+# recycle, and whichever tool ran first would pay for creating them (WARMUP=0 skips it).
 # Prints each run, then per tool the median wall time and the ratio ogr2ogr / jointmap.
 #
 #   benches/compare/postgis.sh [N_INCIDENTS] [ROUNDS]      (default 100000 3)
@@ -36,7 +38,8 @@ PG="PG:host=${HOSTPORT%:*} port=${HOSTPORT#*:} user=$USER_ dbname=${URL##*/}"
 
 RUNS=$OUT/runs.tsv
 : > "$RUNS"
-for round in $(seq 1 "$ROUNDS"); do
+WARMUP=${WARMUP:-1}
+for round in $(seq $((1 - WARMUP)) "$ROUNDS"); do
   for name in jointmap ogr2ogr; do
     schema=bench_${name}_$round
     case $name in
@@ -50,6 +53,10 @@ for round in $(seq 1 "$ROUNDS"); do
     secs=$(echo "$(date +%s.%N) - $start" | bc)
     rows=$(/usr/lib/postgresql/15/bin/psql -qtA "$URL" -c "SELECT count(*) FROM $schema.incidents")
     [ "$rows" = "$N" ] || { echo "$name stored $rows rows, not $N"; exit 1; }
+    if [ "$round" -lt 1 ]; then
+      printf 'warm-up\t%s\t%.3f (not counted)\n' "$name" "$secs"
+      continue
+    fi
     printf '%s\t%s\t%.3f\n' "$round" "$name" "$secs" | tee -a "$RUNS"
   done
 done
