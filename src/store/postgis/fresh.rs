@@ -11,7 +11,8 @@
 //! before). The fresh table shares the layer's `fid` sequence, so the rows get the `fid`s a
 //! copy into the layer would have given them.
 //!
-//! When the pool has a second connection to spare, the rows are copied on it, in a
+//! When the pool has a second connection to spare, the rows are copied on it (streamed on a
+//! thread of their own, `copy::Stream`, while the batch encodes the next), in a
 //! transaction of its own that commits at the batch's end (the table is no layer yet: no
 //! reader looks at it); then both connections build the indexes at once (the GiST build is
 //! serial: the B-trees take the other core meanwhile), and the batch's transaction attaches
