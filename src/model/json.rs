@@ -372,8 +372,9 @@ const FEW_KEYS: usize = 16;
 /// The keys of one object read so far, to find a repeated one cheaply.
 #[derive(Default)]
 struct Keys {
-    /// One bit per key, from its length and its first and last bytes: a key
-    /// whose bit is not set yet is new without comparing it to any other.
+    /// One bit per key, from its length and its first and last bytes, while
+    /// the object is small: a key whose bit is not set yet is new without
+    /// comparing it to any other.
     mask: u64,
     /// The keys' hashes, made once the object is no longer small.
     hashes: Option<rustc_hash::FxHashSet<u64>>,
@@ -383,16 +384,17 @@ impl Keys {
     /// Whether `key` is among the keys of `out` (those seen so far).
     fn repeated(&mut self, out: &Members<'_>, key: &str) -> bool {
         use std::hash::BuildHasher;
-        let b = key.as_bytes();
-        let sig = b.len() * 31
-            + 7 * usize::from(b.first().copied().unwrap_or(0))
-            + usize::from(b.last().copied().unwrap_or(0));
-        let bit = 1u64 << (sig % 64);
-        let maybe = self.mask & bit != 0;
-        self.mask |= bit;
         if out.len() < FEW_KEYS {
+            let b = key.as_bytes();
+            let sig = b.len() * 31
+                + 7 * usize::from(b.first().copied().unwrap_or(0))
+                + usize::from(b.last().copied().unwrap_or(0));
+            let bit = 1u64 << (sig % 64);
+            let maybe = self.mask & bit != 0;
+            self.mask |= bit;
             return maybe && out.iter().any(|(k, _)| k == key);
         }
+        // Past that the mask is no longer read (an object only grows): the hashes answer.
         let hash = |k: &str| rustc_hash::FxBuildHasher.hash_one(k);
         let set = self
             .hashes

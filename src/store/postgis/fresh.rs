@@ -298,8 +298,7 @@ impl Fresh<'_> {
             // Aborts the COPY and closes the connection it was lent.
             drop(stream);
             drop(self.load.take());
-        }
-        if let Some(mut load) = self.load.take() {
+        } else if let Some(mut load) = self.load.take() {
             if load.batch_execute("ROLLBACK").is_err() {
                 load.discard();
             }

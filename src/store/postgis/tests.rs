@@ -270,13 +270,7 @@ fn a_bulk_load_into_an_empty_layer_upserts_as_any_batch_and_keeps_its_indexes() 
     ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
 )]
 fn a_large_load_into_an_empty_layer_takes_its_place_at_the_commit_and_readers_do_not_wait() {
-    use crate::model::Feature;
-    let f = |id: &str| {
-        let v = serde_json::json!({"type": "Feature", "id": id,
-            "geometry": {"type": "Point", "coordinates": [18.0, 4.0]},
-            "properties": {"category": "killing", "time": "2024-01-01"}});
-        Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
-    };
+    let f = killing;
     let db = TestDb::new();
     // What the table is besides its rows: columns, defaults, indexes, constraints, grants.
     let shape = || -> Vec<String> {
@@ -387,6 +381,14 @@ fn a_large_load_into_an_empty_layer_takes_its_place_at_the_commit_and_readers_do
     assert_eq!(ids, ["y"]);
 }
 
+/// A killing at one place and day, with id `id`.
+fn killing(id: &str) -> crate::model::Feature {
+    let v = serde_json::json!({"type": "Feature", "id": id,
+        "geometry": {"type": "Point", "coordinates": [18.0, 4.0]},
+        "properties": {"category": "killing", "time": "2024-01-01"}});
+    crate::model::Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
+}
+
 /// Whether two connections can be taken from `db`'s pool at once (none was lost).
 fn two_connections(db: &TestDb) -> bool {
     let a = db.pool.get();
@@ -400,13 +402,7 @@ fn two_connections(db: &TestDb) -> bool {
     ignore = "needs JOINTMAP_TEST_PG, a PostgreSQL URL (tools/pg-test-cluster.sh start)"
 )]
 fn a_large_load_whose_copy_connection_dies_stores_nothing_and_loses_no_connection() {
-    use crate::model::Feature;
-    let f = |id: &str| {
-        let v = serde_json::json!({"type": "Feature", "id": id,
-            "geometry": {"type": "Point", "coordinates": [18.0, 4.0]},
-            "properties": {"category": "killing", "time": "2024-01-01"}});
-        Feature::from_geojson_str(Layer::Incidents, &v.to_string()).expect("valid")
-    };
+    let f = killing;
     // Two connections: the batch's and the load's.
     let db = TestDb {
         store: Some(open_fresh("&pool=2&pool_timeout=2").expect("open")),
